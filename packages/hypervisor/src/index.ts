@@ -1,0 +1,5 @@
+/**
+ * `@typevisor/hypervisor`.
+ * @module
+ */
+export { HypervisorError, type HypervisorErrorCode } from './errors.ts';

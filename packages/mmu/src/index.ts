@@ -1,0 +1,5 @@
+/**
+ * `@typevisor/mmu`.
+ * @module
+ */
+export { MmuError, type MmuErrorCode } from './errors.ts';

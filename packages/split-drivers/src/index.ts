@@ -1,0 +1,5 @@
+/**
+ * `@typevisor/split-drivers`.
+ * @module
+ */
+export { SplitDriversError, type SplitDriversErrorCode } from './errors.ts';

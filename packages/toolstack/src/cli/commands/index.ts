@@ -1,0 +1,9 @@
+/**
+ * The `typevisor` command table. Every verb lives in its own file and is listed here once,
+ * in the order `typevisor --help` shows them.
+ */
+import type { CommandSpec } from '../command.ts';
+import { info } from './info.ts';
+
+/** All `typevisor` subcommands. */
+export const COMMANDS: readonly CommandSpec[] = [info];

@@ -1,0 +1,23 @@
+/**
+ * `@typevisor/toolstack` wires the Typevisor packages into a complete system: the
+ * `typevisor` command line (xl-compatible verbs), and the same operations as a
+ * TypeScript API.
+ *
+ * @example
+ * ```ts
+ * import { runCli } from '@typevisor/toolstack';
+ *
+ * let out = '';
+ * const status = await runCli(['--version'], {
+ *   stdout: (t) => { out += t; }, stderr: () => {}, env: {}, cwd: '.',
+ * });
+ * console.log(status, out); // 0 'typevisor 0.0.0\n'
+ * ```
+ * @module
+ */
+export type { CliIo, CommandSpec } from './cli/command.ts';
+export { COMMANDS } from './cli/commands/index.ts';
+export { collectInfo, formatInfo } from './cli/commands/info.ts';
+export { EXIT_USAGE, runCli } from './cli/main.ts';
+export { ToolstackError, type ToolstackErrorCode } from './errors.ts';
+export { TYPEVISOR_VERSION } from './version.ts';

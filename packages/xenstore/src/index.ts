@@ -1,0 +1,5 @@
+/**
+ * `@typevisor/xenstore`.
+ * @module
+ */
+export { XenstoreError, type XenstoreErrorCode } from './errors.ts';
