@@ -10,7 +10,10 @@ import { defineConfig, type Options } from 'tsup';
 export type Entries = Record<string, string>;
 
 /** Builds the tsup options used by all packages: ESM, declarations, source maps. */
-export function createTsupConfig(entry: Entries, overrides: Options = {}): ReturnType<typeof defineConfig> {
+export function createTsupConfig(
+  entry: Entries,
+  overrides: Options = {},
+): ReturnType<typeof defineConfig> {
   return defineConfig({
     entry,
     format: ['esm'],

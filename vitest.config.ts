@@ -18,10 +18,18 @@ export default defineConfig({
         extends: true as const,
         test: { name, root: `packages/${name}`, include: ['test/**/*.test.ts'] },
       })),
-      { extends: true as const, test: { name: 'examples', root: 'examples', include: ['**/*.test.ts'] } },
       {
         extends: true as const,
-        test: { name: 'integration', root: 'tests', include: ['**/*.test.ts'], testTimeout: 120_000 },
+        test: { name: 'examples', root: 'examples', include: ['**/*.test.ts'] },
+      },
+      {
+        extends: true as const,
+        test: {
+          name: 'integration',
+          root: 'tests',
+          include: ['**/*.test.ts'],
+          testTimeout: 120_000,
+        },
       },
     ],
   },

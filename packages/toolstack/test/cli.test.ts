@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type CliIo, EXIT_USAGE, runCli, TYPEVISOR_VERSION, ToolstackError } from '../src/index.ts';
 import type { CommandSpec } from '../src/index.ts';
+import { type CliIo, EXIT_USAGE, runCli, ToolstackError, TYPEVISOR_VERSION } from '../src/index.ts';
 
 function capture(): CliIo & { out: string; err: string } {
   const io = {
@@ -42,7 +42,9 @@ describe('typevisor CLI', () => {
   it('an unknown command names the command and exits with the usage status', async () => {
     const io = capture();
     expect(await runCli(['frobnicate'], io)).toBe(EXIT_USAGE);
-    expect(io.err).toBe("typevisor: unknown command 'frobnicate'. Run 'typevisor --help' for the list.\n");
+    expect(io.err).toBe(
+      "typevisor: unknown command 'frobnicate'. Run 'typevisor --help' for the list.\n",
+    );
   });
 
   it('`help <verb>` and `<verb> --help` print the verb usage', async () => {
