@@ -19,5 +19,16 @@ export type { CliIo, CommandSpec } from './cli/command.ts';
 export { COMMANDS } from './cli/commands/index.ts';
 export { collectInfo, formatInfo } from './cli/commands/info.ts';
 export { EXIT_USAGE, runCli } from './cli/main.ts';
+export { type DiskFormat, type DiskSpec, parseDiskSpec } from './config/disk-spec.ts';
+export {
+  type DomainConfig,
+  type LifecycleAction,
+  MAX_VCPUS,
+  parseCpuList,
+  parseDomainConfig,
+  toDomainConfig,
+} from './config/domain-config.ts';
+export { parseVifRate, parseVifSpec, type VifRate, type VifSpec } from './config/vif-spec.ts';
+export { parseXlConfig, type XlConfigFile, type XlSetting, type XlValue } from './config/xl-cfg.ts';
 export { ToolstackError, type ToolstackErrorCode } from './errors.ts';
 export { TYPEVISOR_VERSION } from './version.ts';
