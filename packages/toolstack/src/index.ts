@@ -15,6 +15,26 @@
  * ```
  * @module
  */
+export {
+  type ElfImage,
+  type ElfSection,
+  type ElfSegment,
+  EM_386,
+  EM_X86_64,
+  machineName,
+  PT_LOAD,
+  PT_NOTE,
+  parseElf,
+  SHT_NOTE,
+} from './builder/elf.ts';
+export {
+  type PvGuestType,
+  readXenKernelInfo,
+  SUPPORTED_FEATURES,
+  XEN_ELFNOTE,
+  XENFEAT_NAMES,
+  type XenKernelInfo,
+} from './builder/xen-notes.ts';
 export type { CliIo, CommandSpec } from './cli/command.ts';
 export { COMMANDS } from './cli/commands/index.ts';
 export { collectInfo, formatInfo } from './cli/commands/info.ts';
