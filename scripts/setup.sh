@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepares a fresh Debian machine (Node 20, as root) or an existing checkout for Typevisor:
 #   1. Debian packages the tests and demos need (the union of scripts/debian-packages.txt and
-#      packages/*/debian-packages.txt), installed with apt-get only when missing;
+#      packages/*/debian-packages.txt and tools/*/debian-packages.txt), installed with apt-get only when missing;
 #   2. pnpm, through corepack (pinned by package.json "packageManager"), with npm as fallback;
 #   3. the workspace's npm dependencies (frozen lockfile under CI).
 # Idempotent: a second run does no network work when everything is present.
@@ -12,7 +12,7 @@ log() { printf 'setup: %s\n' "$*" >&2; }
 
 # --- Debian packages -------------------------------------------------------------------------
 wanted=()
-for list in scripts/debian-packages.txt packages/*/debian-packages.txt; do
+for list in scripts/debian-packages.txt packages/*/debian-packages.txt tools/*/debian-packages.txt; do
   [ -f "$list" ] || continue
   while IFS= read -r line; do
     line="${line%%#*}"; line="${line//[[:space:]]/}"
