@@ -1,0 +1,245 @@
+/**
+ * Handlers for the node operations: READ, WRITE, MKDIR, RM, DIRECTORY, DIRECTORY_PART,
+ * GET_PERMS and SET_PERMS, with xenstored's permission and error rules.
+ *
+ * @see tools/xenstored/core.c (`do_read`, `do_write`, `do_mkdir`, `do_rm`, `send_directory`,
+ *   `send_directory_part`, `do_get_perms`, `do_set_perms`, `get_node`, `errno_from_parents`)
+ * @module
+ */
+import { atoi, countStrings, firstArg, OK, strz } from '../internal/args.ts';
+import { makeNode, type NodeAccess, type XsNode } from '../node.ts';
+import { baseName, canonicalize, childPath, isValidNodename, parentPath } from '../path.ts';
+import { formatPerm, parsePerms, permFor, type XsPerm, XsPermBits } from '../perms.ts';
+import { bytesToBinary, encodeStrings, splitStrings } from '../wire/codec.ts';
+import { XENSTORE_PAYLOAD_MAX, type XsErrorName } from '../wire/constants.ts';
+import type { Request } from './request.ts';
+
+const { XS_PERM_READ, XS_PERM_WRITE, XS_PERM_OWNER } = XsPermBits;
+
+/** The outcome of looking a node up: the node or an error name. */
+type Lookup = XsNode | XsErrorName;
+
+/**
+ * xenstored's `get_node()`: validates the path, reads the node and checks `perm`. A missing
+ * or forbidden node reports ENOENT only if the nearest existing ancestor grants `perm`,
+ * EACCES otherwise, so a caller learns nothing about nodes it may not see.
+ */
+export function getNode(req: Request, path: string, perm: number): Lookup {
+  if (!isValidNodename(path)) return 'EINVAL';
+  const node = req.access.get(path);
+  let err: XsErrorName;
+  if (node !== undefined) {
+    if ((permFor(req.conn, node.perms) & perm) === perm) return node;
+    err = 'EACCES';
+  } else err = 'ENOENT';
+  let p = path;
+  let anc: XsNode | undefined;
+  do {
+    p = parentPath(p);
+    anc = req.access.get(p);
+  } while (anc === undefined && p !== '/');
+  const parentPerm = anc === undefined ? 0 : permFor(req.conn, anc.perms);
+  return parentPerm & perm ? err : 'EACCES';
+}
+
+function isErr(x: Lookup): x is XsErrorName {
+  return typeof x === 'string';
+}
+
+/** Checks the node-size quota of an unprivileged writer (`write_node_raw`). */
+function tooBig(req: Request, node: XsNode): boolean {
+  if (req.conn.privileged) return false;
+  let size = 16 + node.perms.length * 8 + node.value.length;
+  for (const c of node.children) size += c.length + 1;
+  return size >= req.xs.quotas.nodeSize;
+}
+
+/**
+ * `create_node()`: creates `path` with `value`, and any missing ancestors with empty values,
+ * each inheriting its parent's permissions (owned by the creator when unprivileged).
+ */
+function createNode(req: Request, path: string, value: Uint8Array): XsErrorName | undefined {
+  const access: NodeAccess = req.access;
+  const created: XsNode[] = [];
+  let p = path;
+  let parent: XsNode | undefined;
+  const chain: string[] = [];
+  for (;;) {
+    chain.push(p);
+    p = parentPath(p);
+    parent = access.get(p);
+    if (parent !== undefined) break;
+  }
+  // chain: [path, ..., topmost missing]; build from the top down.
+  let perms: readonly XsPerm[] = parent.perms;
+  if (!req.conn.privileged) {
+    const owner = perms[0] as XsPerm;
+    perms = [{ id: req.conn.domid, perm: owner.perm }, ...perms.slice(1)];
+  }
+  for (let i = chain.length - 1; i >= 0; i--) {
+    const name = chain[i] as string;
+    const child = i > 0 ? [baseName(chain[i - 1] as string)] : [];
+    created.push(makeNode(name, i === 0 ? value : new Uint8Array(0), perms, child));
+  }
+  const top = chain[chain.length - 1] as string;
+  const newParent = makeNode(parent.name, parent.value, parent.perms, [
+    ...parent.children,
+    baseName(top),
+  ]);
+  if (!req.conn.privileged) {
+    const q = req.xs.quotas;
+    if (access.ownedBy(req.conn.domid) + created.length > q.nodes) return 'ENOSPC';
+    for (const n of created) if (tooBig(req, n)) return 'ENOSPC';
+    if (tooBig(req, newParent)) return 'ENOSPC';
+    const txn = req.txn;
+    if (txn !== undefined && txn.accessCount + created.length > q.transactionNodes) return 'ENOSPC';
+  }
+  // xenstored writes the new leaf first, then upwards to the existing parent.
+  for (let i = created.length - 1; i >= 0; i--) access.put(created[i] as XsNode);
+  access.put(newParent);
+  return undefined;
+}
+
+/** `XS_READ`: the node's value. */
+export function doRead(req: Request): Uint8Array | XsErrorName {
+  const n = getNode(req, canonicalize(firstArg(req.msg.payload), req.conn.home), XS_PERM_READ);
+  return isErr(n) ? n : n.value;
+}
+
+/** `XS_WRITE`: `path\0value`; creates the node and missing parents. */
+export function doWrite(req: Request): Uint8Array | XsErrorName {
+  const payload = req.msg.payload;
+  const nul = payload.indexOf(0);
+  if (nul < 0) return 'EINVAL';
+  const path = canonicalize(bytesToBinary(payload.subarray(0, nul)), req.conn.home);
+  const value = payload.slice(nul + 1);
+  const n = getNode(req, path, XS_PERM_WRITE);
+  let perms: readonly XsPerm[];
+  if (isErr(n)) {
+    if (n !== 'ENOENT') return n;
+    const err = createNode(req, path, value);
+    if (err !== undefined) return err;
+    perms = (req.access.get(path) as XsNode).perms;
+  } else {
+    const updated = makeNode(n.name, value, n.perms, n.children);
+    if (tooBig(req, updated)) return 'ENOSPC';
+    req.access.put(updated);
+    perms = n.perms;
+  }
+  req.xs.fire(req, path, false, perms, undefined);
+  return OK;
+}
+
+/** `XS_MKDIR`: creates the node with an empty value; fine if it exists. */
+export function doMkdir(req: Request): Uint8Array | XsErrorName {
+  const path = canonicalize(firstArg(req.msg.payload), req.conn.home);
+  const n = getNode(req, path, XS_PERM_WRITE);
+  if (isErr(n)) {
+    if (n !== 'ENOENT') return n;
+    const err = createNode(req, path, new Uint8Array(0));
+    if (err !== undefined) return err;
+    req.xs.fire(req, path, false, (req.access.get(path) as XsNode).perms, undefined);
+  }
+  return OK;
+}
+
+/** `XS_RM`: removes a subtree; fine if the node is missing but its parent exists. */
+export function doRm(req: Request): Uint8Array | XsErrorName {
+  const path = canonicalize(firstArg(req.msg.payload), req.conn.home);
+  const n = getNode(req, path, XS_PERM_WRITE);
+  if (isErr(n)) {
+    if (n === 'ENOENT' && req.access.get(parentPath(path)) !== undefined) return OK;
+    return n;
+  }
+  if (path === '/') return 'EINVAL';
+  const parent = req.access.get(parentPath(path)) as XsNode;
+  removeTree(req, n, path);
+  const name = baseName(path);
+  req.access.put(
+    makeNode(
+      parent.name,
+      parent.value,
+      parent.perms,
+      parent.children.filter((c) => c !== name),
+    ),
+  );
+  return OK;
+}
+
+/** Deletes `node` and its subtree children-first, firing watches as `delnode_sub` does. */
+function removeTree(req: Request, node: XsNode, root: string): void {
+  for (const c of node.children) {
+    const child = req.access.get(childPath(node.name, c));
+    if (child !== undefined) removeTree(req, child, root);
+  }
+  req.access.remove(node.name);
+  req.xs.fire(req, node.name, node.name !== root, node.perms, undefined);
+}
+
+/** `XS_DIRECTORY`: the child names, each NUL-terminated. */
+export function doDirectory(req: Request): Uint8Array | XsErrorName {
+  const n = getNode(req, canonicalize(firstArg(req.msg.payload), req.conn.home), XS_PERM_READ);
+  return isErr(n) ? n : encodeStrings(n.children);
+}
+
+/** `XS_DIRECTORY_PART`: `path\0offset\0` → generation, then whole names from the offset. */
+export function doDirectoryPart(req: Request): Uint8Array | XsErrorName {
+  const payload = req.msg.payload;
+  if (countStrings(payload) !== 2) return 'EINVAL';
+  const [rawPath, rawOff] = splitStrings(payload) as [string, string];
+  const n = getNode(req, canonicalize(rawPath, req.conn.home), XS_PERM_READ);
+  if (isErr(n)) return n;
+  const off = atoi(rawOff) >>> 0;
+  const all = encodeStrings(n.children);
+  const gen = strz(String(n.generation));
+  if (off >= all.length) {
+    const out = new Uint8Array(gen.length + 1);
+    out.set(gen);
+    return out;
+  }
+  const maxlen = XENSTORE_PAYLOAD_MAX - gen.length - 1;
+  let len = 0;
+  while (len + off < all.length) {
+    let e = off + len;
+    while (all[e] !== 0) e++;
+    const slen = e - (off + len);
+    if (len + slen >= maxlen) break;
+    len += slen + 1;
+  }
+  const end = off + len === all.length;
+  const out = new Uint8Array(gen.length + len + (end ? 1 : 0));
+  out.set(gen);
+  out.set(all.subarray(off, off + len), gen.length);
+  return out;
+}
+
+/** `XS_GET_PERMS`: the permission entries, each NUL-terminated. */
+export function doGetPerms(req: Request): Uint8Array | XsErrorName {
+  const n = getNode(req, canonicalize(firstArg(req.msg.payload), req.conn.home), XS_PERM_READ);
+  return isErr(n) ? n : encodeStrings(n.perms.map(formatPerm));
+}
+
+/** `XS_SET_PERMS`: `path\0perm\0perm\0…`; needs write access and ownership. */
+export function doSetPerms(req: Request): Uint8Array | XsErrorName {
+  const strings = splitStrings(req.msg.payload);
+  if (strings.length < 2) return 'EINVAL';
+  const raw = strings[0] as string;
+  if (!req.conn.privileged && strings.length - 1 > req.xs.quotas.permissions) return 'ENOSPC';
+  const perms = parsePerms(strings.slice(1));
+  if (perms === undefined) return 'EINVAL';
+  if (raw.startsWith('@')) return req.xs.setSpecialPerms(req.conn, raw, perms);
+  const path = canonicalize(raw, req.conn.home);
+  const n = getNode(req, path, XS_PERM_WRITE | XS_PERM_OWNER);
+  if (isErr(n)) return n;
+  if (!req.conn.privileged && (perms[0] as XsPerm).id !== (n.perms[0] as XsPerm).id) return 'EPERM';
+  const updated = makeNode(n.name, n.value, perms, n.children);
+  if (
+    !req.conn.privileged &&
+    req.access.ownedBy((perms[0] as XsPerm).id) + 1 > req.xs.quotas.nodes
+  ) {
+    if ((perms[0] as XsPerm).id !== (n.perms[0] as XsPerm).id) return 'ENOSPC';
+  }
+  req.access.put(updated);
+  req.xs.fire(req, path, false, perms, n.perms);
+  return OK;
+}

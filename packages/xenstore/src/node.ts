@@ -1,0 +1,91 @@
+/**
+ * The node record and the main node table with generation counts and per-owner counts.
+ *
+ * @see tools/xenstored/core.c (`struct node`, `write_node`, `generation`)
+ * @module
+ */
+import type { XsPerm } from './perms.ts';
+
+/**
+ * One node of the tree. Records are never changed once stored (except the generation
+ * the main table stamps on insertion); every change stores a new record, which is what
+ * lets transactions keep cheap snapshots.
+ */
+export interface XsNode {
+  /** Absolute path. */
+  readonly name: string;
+  /** Value bytes. */
+  readonly value: Uint8Array;
+  /** Permission list; entry 0 is the owner. */
+  readonly perms: readonly XsPerm[];
+  /** Child names in creation order, as `DIRECTORY` lists them. */
+  readonly children: readonly string[];
+  /** Generation count stamped when the node was last written (see `DIRECTORY_PART`). */
+  generation: number;
+}
+
+/** Creates a node record (generation 0 until stored). */
+export function makeNode(
+  name: string,
+  value: Uint8Array,
+  perms: readonly XsPerm[],
+  children: readonly string[],
+): XsNode {
+  return { name, value, perms, children, generation: 0 };
+}
+
+/** Read/write access to nodes: the main table, or a transaction's view of it. */
+export interface NodeAccess {
+  /** The node at `path`, or `undefined`. */
+  get(path: string): XsNode | undefined;
+  /** Stores a (new) record under its name. */
+  put(node: XsNode): void;
+  /** Deletes the node at `path` (its children must be deleted separately). */
+  remove(path: string): void;
+  /** Number of nodes owned by `domid` as this view sees them (the node quota). */
+  ownedBy(domid: number): number;
+}
+
+/** The main node table. */
+export class NodeStore implements NodeAccess {
+  /** Nodes by absolute path. */
+  readonly nodes: Map<string, XsNode> = new Map();
+  /** The next generation count to stamp (xenstored's global `generation`). */
+  generation = 0;
+  /** Number of nodes per owner domain. */
+  readonly owners: Map<number, number> = new Map();
+
+  /** The node at `path`, or `undefined`. */
+  get(path: string): XsNode | undefined {
+    return this.nodes.get(path);
+  }
+
+  /** Stores `node`, stamping the next generation count on it. */
+  put(node: XsNode): void {
+    const old = this.nodes.get(node.name);
+    if (old !== undefined) this.count(old, -1);
+    node.generation = this.generation++;
+    this.nodes.set(node.name, node);
+    this.count(node, 1);
+  }
+
+  /** Deletes the node at `path`. */
+  remove(path: string): void {
+    const old = this.nodes.get(path);
+    if (old === undefined) return;
+    this.count(old, -1);
+    this.nodes.delete(path);
+  }
+
+  /** Number of nodes owned by `domid`. */
+  ownedBy(domid: number): number {
+    return this.owners.get(domid) ?? 0;
+  }
+
+  private count(node: XsNode, delta: number): void {
+    const owner = node.perms[0]?.id ?? 0;
+    const n = (this.owners.get(owner) ?? 0) + delta;
+    if (n === 0) this.owners.delete(owner);
+    else this.owners.set(owner, n);
+  }
+}

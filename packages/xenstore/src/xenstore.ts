@@ -1,0 +1,439 @@
+/**
+ * The store: the node tree, domains, connections, watches and the central request
+ * dispatcher (xenstored's `process_message`). It is transport-neutral: sockets, guest
+ * rings and in-process clients all talk to it through {@link Xenstore.connect}.
+ *
+ * @see tools/xenstored/core.c
+ * @module
+ */
+import { type MessageSink, type Watch, XenstoreConnection } from './connection.ts';
+import { XenstoreError } from './errors.ts';
+import {
+  type HandlerResult,
+  REPLIED,
+  type Request,
+  XS_FLAG_NOTID,
+  XS_FLAG_PRIV,
+} from './handlers/request.ts';
+import { WIRE_FUNCS } from './handlers/wire-funcs.ts';
+import { makeNode, NodeStore, type XsNode } from './node.ts';
+import { isChild, parentPath } from './path.ts';
+import { permFor, type XsPerm, XsPermBits } from './perms.ts';
+import { DEFAULT_QUOTAS, type XenstoreQuotas } from './quota.ts';
+import type { Transaction } from './transaction.ts';
+import { binaryToBytes, type XsMessage } from './wire/codec.ts';
+import { XENSTORE_PAYLOAD_MAX, type XsErrorName, XsType } from './wire/constants.ts';
+
+/** A domain known to the store (introduced, or dom0). */
+export interface XsDomain {
+  /** Domain id. */
+  readonly domid: number;
+  /** Machine frame of its xenstore ring page, as given to `XS_INTRODUCE`. */
+  mfn: number;
+  /** Event channel port of its ring, as given to `XS_INTRODUCE`. */
+  port: number;
+  /** Whether the domain has shut down (cleared by `XS_RESUME`). */
+  shutdown: boolean;
+  /** The domain it acts for (`XS_SET_TARGET`), if any. */
+  target: number | undefined;
+}
+
+/**
+ * What the embedder (the hypervisor, or the daemon) is told about domains, so it can map
+ * and serve their rings. All members are optional.
+ */
+export interface DomainPort {
+  /** A new domain was introduced with its ring page frame and event channel. */
+  introduced?(domid: number, mfn: number, port: number): void;
+  /** A domain was released. */
+  released?(domid: number): void;
+}
+
+/** Options of {@link Xenstore}. */
+export interface XenstoreOptions {
+  /** Quotas for unprivileged connections (default: Xen 4.17's). */
+  readonly quotas?: Partial<XenstoreQuotas>;
+  /** Receives log lines (`CONTROL print`, traces); default: discarded. */
+  readonly log?: (line: string) => void;
+  /** Told about introduced and released domains. */
+  readonly domainPort?: DomainPort;
+}
+
+/** A node as stored in {@link XenstoreState}. */
+export interface XenstoreNodeState {
+  /** Absolute path. */
+  readonly path: string;
+  /** Value as a binary string (one char per byte). */
+  readonly value: string;
+  /** Permission entries in wire form (`n0`, `r5`). */
+  readonly perms: readonly string[];
+  /** Child names in order. */
+  readonly children: readonly string[];
+  /** Generation count. */
+  readonly generation: number;
+}
+
+/** The JSON-safe state of a store (nodes, generation, domains, special-node permissions). */
+export interface XenstoreState {
+  /** Format version. */
+  readonly version: 1;
+  /** Next generation count. */
+  readonly generation: number;
+  /** All nodes. */
+  readonly nodes: readonly XenstoreNodeState[];
+  /** Introduced domains (dom0 included). */
+  readonly domains: readonly {
+    readonly domid: number;
+    readonly mfn: number;
+    readonly port: number;
+    readonly target: number | null;
+  }[];
+  /** Permissions of `@introduceDomain` and `@releaseDomain`, in wire form. */
+  readonly special: Readonly<Record<string, readonly string[]>>;
+}
+
+const SPECIAL = ['@introduceDomain', '@releaseDomain'] as const;
+const EMPTY = new Uint8Array(0);
+const DOM0_PERMS: readonly XsPerm[] = [{ id: 0, perm: 0 }];
+
+/** The store and its dispatcher. */
+export class Xenstore {
+  /** The main node table. */
+  readonly store: NodeStore = new NodeStore();
+  /** Known domains by id (dom0 is always known). */
+  readonly domains: Map<number, XsDomain> = new Map();
+  /** Open connections in creation order (the order watch events are delivered in). */
+  readonly connections: Set<XenstoreConnection> = new Set();
+  /** Quotas for unprivileged connections. */
+  quotas: XenstoreQuotas;
+  /** Whether `CONTROL log on` asked for request tracing. */
+  traceEnabled = false;
+  /** Permissions of the special watch paths. */
+  private readonly special: Map<string, readonly XsPerm[]> = new Map();
+  private readonly logSink: (line: string) => void;
+  private readonly domainPort: DomainPort;
+  private nextSerial = 1;
+  /** Called after every committed change of the main table (used for persistence). */
+  onCommit: (() => void) | undefined = undefined;
+
+  /** Creates a store holding `/`, `/tool` and `/tool/xenstored`, as C xenstored starts. */
+  constructor(options: XenstoreOptions = {}) {
+    this.quotas = { ...DEFAULT_QUOTAS, ...options.quotas };
+    this.logSink = options.log ?? (() => {});
+    this.domainPort = options.domainPort ?? {};
+    for (const s of SPECIAL) this.special.set(s, DOM0_PERMS);
+    this.domains.set(0, { domid: 0, mfn: 0, port: 0, shutdown: false, target: undefined });
+    this.store.put(makeNode('/tool/xenstored', EMPTY, DOM0_PERMS, []));
+    this.store.put(makeNode('/tool', EMPTY, DOM0_PERMS, ['xenstored']));
+    this.store.put(makeNode('/', EMPTY, DOM0_PERMS, ['tool']));
+  }
+
+  /** Writes a log line. */
+  log(line: string): void {
+    this.logSink(line);
+  }
+
+  /**
+   * Opens a connection for `domid`. Connections of dom0 are privileged. Replies and watch
+   * events for it are passed to `send` synchronously, in protocol order.
+   */
+  connect(domid: number, send: MessageSink): XenstoreConnection {
+    if (!Number.isInteger(domid) || domid < 0 || domid > 0x7fef) {
+      throw new XenstoreError('INVALID_ARGUMENT', `invalid domid ${domid}`);
+    }
+    const conn = new XenstoreConnection(this.nextSerial++, domid, domid === 0, send);
+    conn.target = this.domains.get(domid)?.target;
+    this.connections.add(conn);
+    return conn;
+  }
+
+  /** Closes a connection: its watches and open transactions go away. */
+  disconnect(conn: XenstoreConnection): void {
+    conn.closed = true;
+    conn.watches.length = 0;
+    conn.transactions.clear();
+    this.connections.delete(conn);
+  }
+
+  /**
+   * Processes one request from `conn`: central validation, then the handler from the
+   * message table. Replies (and watch events, in xenstored's order) go to the
+   * connection's sink before this returns. Never throws for bad input.
+   */
+  handle(conn: XenstoreConnection, msg: XsMessage): void {
+    if (conn.closed) return;
+    const wf = msg.type < WIRE_FUNCS.length ? WIRE_FUNCS[msg.type] : undefined;
+    if (wf === undefined) {
+      this.replyError(conn, msg, 'ENOSYS');
+      return;
+    }
+    if (wf.flags & XS_FLAG_PRIV && !conn.privileged) {
+      this.replyError(conn, msg, 'EACCES');
+      return;
+    }
+    let txn: Transaction | undefined;
+    if (!(wf.flags & XS_FLAG_NOTID) && msg.txId !== 0) {
+      txn = conn.transactions.get(msg.txId);
+      if (txn === undefined) {
+        this.replyError(conn, msg, 'ENOENT');
+        return;
+      }
+    }
+    if (this.traceEnabled) this.log(`IN  conn ${conn.serial} ${wf.name}`);
+    const req: Request = { xs: this, conn, msg, txn, access: txn ?? this.store };
+    const res: HandlerResult = wf.fn(req);
+    if (res === REPLIED) return;
+    if (typeof res === 'string') {
+      this.replyError(conn, msg, res);
+      return;
+    }
+    this.reply(conn, msg, msg.type, res);
+    if (txn === undefined && this.onCommit !== undefined && isMutation(msg.type)) this.onCommit();
+  }
+
+  /** Sends a reply echoing the request's ids; oversized replies become `E2BIG`. */
+  reply(conn: XenstoreConnection, req: XsMessage, type: number, payload: Uint8Array): void {
+    if (payload.length > XENSTORE_PAYLOAD_MAX) {
+      this.replyError(conn, req, 'E2BIG');
+      return;
+    }
+    conn.send({ type, reqId: req.reqId, txId: req.txId, payload });
+  }
+
+  private replyError(conn: XenstoreConnection, req: XsMessage, err: XsErrorName): void {
+    conn.send({ type: XsType.XS_ERROR, reqId: req.reqId, txId: req.txId, payload: ERRORS[err] });
+  }
+
+  /** Called by TRANSACTION_END after a successful commit. */
+  afterCommit(): void {
+    if (this.onCommit !== undefined) this.onCommit();
+  }
+
+  /**
+   * Reports a change: inside a transaction it is remembered for commit; otherwise watches
+   * fire now. `perms` are the node's permissions (before deletion, for removals) and
+   * `oldPerms` its previous ones (SET_PERMS), for the permission filter.
+   */
+  fire(
+    req: Request,
+    path: string,
+    exact: boolean,
+    perms: readonly XsPerm[] | undefined,
+    oldPerms: readonly XsPerm[] | undefined,
+  ): void {
+    if (req.txn !== undefined) req.txn.addChange(path, exact);
+    else this.fireWatches(path, exact, perms, oldPerms);
+  }
+
+  /** xenstored's `fire_watches()`: sends events to every matching watch, connection by connection. */
+  fireWatches(
+    path: string,
+    exact: boolean,
+    perms: readonly XsPerm[] | undefined,
+    oldPerms: readonly XsPerm[] | undefined,
+  ): void {
+    const special = path.charCodeAt(0) === 0x40;
+    for (const conn of this.connections) {
+      const ws = conn.watches;
+      if (ws.length === 0) continue;
+      let permitted: boolean | undefined;
+      for (let i = 0; i < ws.length; i++) {
+        const w = ws[i] as Watch;
+        if (exact ? w.path !== path : !isChild(path, w.path)) continue;
+        if (permitted === undefined) {
+          permitted = special
+            ? this.specialPermitted(conn, path)
+            : this.watchPermitted(conn, path, perms, oldPerms);
+        }
+        if (!permitted) break;
+        this.sendEvent(conn, w, path);
+      }
+    }
+  }
+
+  /** Sends one `XS_WATCH_EVENT` for `path` to `conn` (relative if the watch is). */
+  sendEvent(conn: XenstoreConnection, w: Watch, path: string): void {
+    let p = path;
+    if (w.relative && p.startsWith(conn.home)) {
+      p = p.slice(conn.home.length);
+      if (p.charCodeAt(0) === 0x2f) p = p.slice(1);
+    }
+    const payload = new Uint8Array(p.length + w.token.length + 2);
+    for (let i = 0; i < p.length; i++) payload[i] = p.charCodeAt(i);
+    const o = p.length + 1;
+    for (let i = 0; i < w.token.length; i++) payload[o + i] = w.token.charCodeAt(i);
+    conn.send({ type: XsType.XS_WATCH_EVENT, reqId: 0, txId: 0, payload });
+  }
+
+  private watchPermitted(
+    conn: XenstoreConnection,
+    path: string,
+    perms: readonly XsPerm[] | undefined,
+    oldPerms: readonly XsPerm[] | undefined,
+  ): boolean {
+    if (conn.privileged) return true;
+    const R = XsPermBits.XS_PERM_READ;
+    if (oldPerms !== undefined && permFor(conn, oldPerms) & R) return true;
+    const p = perms ?? this.store.get(path)?.perms;
+    if (p === undefined) return false;
+    if (permFor(conn, p) & R) return true;
+    const parent = this.store.get(parentPath(path));
+    return parent !== undefined && (permFor(conn, parent.perms) & R) !== 0;
+  }
+
+  private specialPermitted(conn: XenstoreConnection, path: string): boolean {
+    if (conn.privileged) return true;
+    const p = this.special.get(path);
+    return p !== undefined && (permFor(conn, p) & XsPermBits.XS_PERM_READ) !== 0;
+  }
+
+  /** SET_PERMS on `@introduceDomain` / `@releaseDomain`. */
+  setSpecialPerms(
+    conn: XenstoreConnection,
+    path: string,
+    perms: readonly XsPerm[],
+  ): Uint8Array | XsErrorName {
+    const cur = this.special.get(path);
+    if (cur === undefined) return 'EINVAL';
+    const need = XsPermBits.XS_PERM_WRITE | XsPermBits.XS_PERM_OWNER;
+    if ((permFor(conn, cur) & need) !== need) return 'EACCES';
+    this.special.set(path, perms);
+    return ERRORS_OK;
+  }
+
+  /** Registers a domain (idempotent) and fires `@introduceDomain` if it is new. */
+  introduceDomain(domid: number, mfn: number, port: number): void {
+    if (this.domains.has(domid)) return;
+    this.domains.set(domid, { domid, mfn, port, shutdown: false, target: undefined });
+    this.domainPort.introduced?.(domid, mfn, port);
+    this.fireWatches('@introduceDomain', false, undefined, undefined);
+  }
+
+  /** Forgets a domain, closes its connections and fires `@releaseDomain`. */
+  releaseDomain(domid: number): boolean {
+    if (domid === 0 || !this.domains.delete(domid)) return false;
+    for (const c of this.connections) if (c.domid === domid) this.disconnect(c);
+    this.domainPort.released?.(domid);
+    this.fireWatches('@releaseDomain', false, undefined, undefined);
+    return true;
+  }
+
+  /** The `CONTROL quota <domid>` report. */
+  domainQuotaReport(domid: number): string {
+    let watches = 0;
+    let txns = 0;
+    for (const c of this.connections) {
+      if (c.domid !== domid) continue;
+      watches += c.watches.length;
+      txns += c.transactions.size;
+    }
+    const row = (k: string, v: number): string => `${k.padEnd(16)}: ${String(v).padStart(8)}\n`;
+    return `Domain ${domid}:\n${row('nodes', this.store.ownedBy(domid))}${row('watches', watches)}${row('transactions', txns)}${row('outstanding', 0)}`;
+  }
+
+  /** The store's JSON-safe state (open connections are not part of it). */
+  getState(): XenstoreState {
+    const nodes: XenstoreNodeState[] = [];
+    for (const n of this.store.nodes.values()) {
+      let value = '';
+      for (let i = 0; i < n.value.length; i++) value += String.fromCharCode(n.value[i] as number);
+      nodes.push({
+        path: n.name,
+        value,
+        perms: n.perms.map((p) => `${'nrwb'[p.perm & 3]}${p.id}`),
+        children: [...n.children],
+        generation: n.generation,
+      });
+    }
+    const special: Record<string, readonly string[]> = {};
+    for (const [k, v] of this.special) special[k] = v.map((p) => `${'nrwb'[p.perm & 3]}${p.id}`);
+    return {
+      version: 1,
+      generation: this.store.generation,
+      nodes,
+      domains: [...this.domains.values()].map((d) => ({
+        domid: d.domid,
+        mfn: d.mfn,
+        port: d.port,
+        target: d.target ?? null,
+      })),
+      special,
+    };
+  }
+
+  /** Recreates a store from {@link Xenstore.getState} output. */
+  static fromState(state: XenstoreState, options: XenstoreOptions = {}): Xenstore {
+    if (state.version !== 1) {
+      throw new XenstoreError(
+        'INVALID_STATE',
+        `unsupported state version ${String(state.version)}`,
+      );
+    }
+    const xs = new Xenstore(options);
+    xs.store.nodes.clear();
+    xs.store.owners.clear();
+    const perm = (s: string): XsPerm => ({
+      id: Number.parseInt(s.slice(1), 10),
+      perm: 'nrwb'.indexOf(s[0] ?? 'n'),
+    });
+    for (const n of state.nodes) {
+      const node: XsNode = makeNode(n.path, binaryToBytes(n.value), n.perms.map(perm), n.children);
+      xs.store.put(node);
+      node.generation = n.generation;
+    }
+    if (xs.store.get('/') === undefined)
+      throw new XenstoreError('INVALID_STATE', 'state has no root node');
+    xs.store.generation = state.generation;
+    for (const d of state.domains) {
+      xs.domains.set(d.domid, {
+        domid: d.domid,
+        mfn: d.mfn,
+        port: d.port,
+        shutdown: false,
+        target: d.target ?? undefined,
+      });
+    }
+    for (const [k, v] of Object.entries(state.special))
+      if (xs.special.has(k)) xs.special.set(k, v.map(perm));
+    return xs;
+  }
+}
+
+function isMutation(type: number): boolean {
+  return (
+    type === XsType.XS_WRITE ||
+    type === XsType.XS_MKDIR ||
+    type === XsType.XS_RM ||
+    type === XsType.XS_SET_PERMS ||
+    type === XsType.XS_INTRODUCE ||
+    type === XsType.XS_RELEASE ||
+    type === XsType.XS_SET_TARGET
+  );
+}
+
+const ERRORS: Record<XsErrorName, Uint8Array> = (() => {
+  const out = {} as Record<XsErrorName, Uint8Array>;
+  for (const e of [
+    'EINVAL',
+    'EACCES',
+    'EEXIST',
+    'EISDIR',
+    'ENOENT',
+    'ENOMEM',
+    'ENOSPC',
+    'EIO',
+    'ENOTEMPTY',
+    'ENOSYS',
+    'EROFS',
+    'EBUSY',
+    'EAGAIN',
+    'EISCONN',
+    'E2BIG',
+    'EPERM',
+  ] as const) {
+    out[e] = binaryToBytes(`${e}\0`);
+  }
+  return out;
+})();
+
+const ERRORS_OK = binaryToBytes('OK\0');
