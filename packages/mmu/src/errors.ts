@@ -1,5 +1,9 @@
 /** The `code` of a {@link MmuError}: what kind of misuse it reports. */
-export type MmuErrorCode = 'INVALID_ARGUMENT' | 'INVALID_STATE' | 'OUT_OF_MEMORY';
+export type MmuErrorCode =
+  | 'INVALID_ARGUMENT'
+  | 'INVALID_STATE'
+  | 'OUT_OF_MEMORY'
+  | 'UNKNOWN_DOMAIN';
 
 /**
  * Errors thrown by `@typevisor/mmu` when the library is misused. Guest-visible failures are Xen error codes, never exceptions.
