@@ -240,6 +240,8 @@ export class Xenstore {
       for (let i = 0; i < ws.length; i++) {
         const w = ws[i] as Watch;
         if (exact ? w.path !== path : !isChild(path, w.path)) continue;
+        // Special events (`@introduceDomain`…) do not reach watches on `/`.
+        if (special && w.path === '/') continue;
         if (permitted === undefined) {
           permitted = special
             ? this.specialPermitted(conn, path)
@@ -294,7 +296,7 @@ export class Xenstore {
     perms: readonly XsPerm[],
   ): Uint8Array | XsErrorName {
     const cur = this.special.get(path);
-    if (cur === undefined) return 'EINVAL';
+    if (cur === undefined) return 'ENOENT';
     const need = XsPermBits.XS_PERM_WRITE | XsPermBits.XS_PERM_OWNER;
     if ((permFor(conn, cur) & need) !== need) return 'EACCES';
     this.special.set(path, perms);
