@@ -14,6 +14,14 @@ export {
   XENCONSOLE_DISCONNECTED,
 } from './console/console-ring.ts';
 export { SplitDriversError, type SplitDriversErrorCode } from './errors.ts';
+export type {
+  EventChannels,
+  GrantIssuer,
+  GrantMapper,
+  GrantMapping,
+  PageAllocator,
+  XenbusClient,
+} from './ports.ts';
 export { BackRing, type BackRingState } from './ring/back-ring.ts';
 export type { RingCodec } from './ring/codec.ts';
 export { FrontRing, type FrontRingState } from './ring/front-ring.ts';
@@ -25,3 +33,23 @@ export {
   sharedRingInit,
   XEN_PAGE_SIZE,
 } from './ring/ring-abi.ts';
+export {
+  type BackendDeviceId,
+  type DevicePaths,
+  type DeviceSpec,
+  devicePaths,
+  listBackendDevices,
+  listFrontendDevices,
+  plugDevice,
+  unplugDevice,
+} from './xenbus/hotplug.ts';
+export { backendPath, domainPath, frontendPath, vbdDeviceNumber } from './xenbus/paths.ts';
+export {
+  isLegalTransition,
+  parseXenbusState,
+  switchState,
+  waitForState,
+  XenbusState,
+  type XenbusStateValue,
+  xenbusStateName,
+} from './xenbus/state.ts';

@@ -1,0 +1,7 @@
+/**
+ * `@typevisor/split-drivers/testing`: real in-memory implementations of the ports (xenstore,
+ * grant tables, event channels, pages), so frontends can be run against backends in one process.
+ * @module
+ */
+export { type FabricDomain, MemoryFabric } from './memory-fabric.ts';
+export { MemoryXenstore } from './memory-xenstore.ts';
