@@ -62,7 +62,10 @@ async function runSuite(suite: BenchSuite): Promise<SuiteResult> {
     const iters: number[] = [];
     for (const [i, c] of suite.cases.entries()) {
       try {
-        iters[i] = c.run ? await calibrate(c.run, sampleMs) : 0;
+        // Calibrating a `run` case warms it up; a `measure` case gets one discarded run, so
+        // that one-time costs (module loading, wasm compilation, page cache) stay out of it.
+        if (c.run) iters[i] = await calibrate(c.run, sampleMs);
+        else await (c.measure as () => Promise<number>)();
       } catch (err) {
         errors[i] = (err as Error).message;
       }
