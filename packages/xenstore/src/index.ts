@@ -1,20 +1,39 @@
 /**
- * `@typevisor/xenstore`: Xen's configuration store as an embeddable library.
+ * `@typevisor/xenstore`: Xen's configuration store as an embeddable library: the tree,
+ * transactions, watches, permissions, quotas, the request dispatcher, the guest ring
+ * transport and a typed client.
  *
  * @example
  * ```ts
- * import { Xenstore } from '@typevisor/xenstore';
+ * import { inProcessTransport, Xenstore, XenstoreClient } from '@typevisor/xenstore';
  * const xs = new Xenstore();
- * const conn = xs.connect(0, (msg) => console.log(msg.type, msg.payload));
+ * const client = new XenstoreClient(inProcessTransport(xs));
+ * await client.write('/vm/a', 'hello');
+ * console.log(await client.readString('/vm/a')); // hello
  * ```
  * @module
  */
+export {
+  type ClientTransport,
+  inProcessTransport,
+  type WatchEvent,
+  XenstoreClient,
+  type XenstoreOps,
+  type XenstoreWatch,
+} from './client.ts';
 export { type MessageSink, type Watch, XenstoreConnection } from './connection.ts';
 export { XenstoreError, type XenstoreErrorCode } from './errors.ts';
 export type { NodeAccess, XsNode } from './node.ts';
 export { canonicalize, domainPath, isValidNodename } from './path.ts';
 export { formatPerm, parsePerm, type XsPerm, XsPermBits } from './perms.ts';
 export { DEFAULT_QUOTAS, type XenstoreQuotas } from './quota.ts';
+export {
+  RingConnection,
+  type RingPort,
+  XENSTORE_RING_SIZE,
+  XenstoreRingError,
+  XenstoreRingLayout,
+} from './ring.ts';
 export {
   type DomainPort,
   Xenstore,

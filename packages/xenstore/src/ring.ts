@@ -1,0 +1,182 @@
+/**
+ * The shared-page transport guests use: `struct xenstore_domain_interface`, a 1 KiB
+ * request ring and a 1 KiB response ring with free-running 32-bit indices.
+ *
+ * The page and the event channel come through a {@link RingPort} that the hypervisor
+ * implements; tests use an in-memory page. Everything in the page is guest-controlled, so
+ * indices are validated on every use (`prod - cons` must not exceed the ring size) and a
+ * malformed stream disables only this connection.
+ *
+ * @see xen/include/public/io/xs_wire.h (`struct xenstore_domain_interface`),
+ *   docs/misc/xenstore-ring.txt
+ * @module
+ */
+import type { XenstoreConnection } from './connection.ts';
+import { XenstoreError } from './errors.ts';
+import { encodeMessage, MessageReader } from './wire/codec.ts';
+import type { Xenstore } from './xenstore.ts';
+
+/** Size of each ring (`XENSTORE_RING_SIZE`). */
+export const XENSTORE_RING_SIZE = 1024;
+
+/** Byte offsets of the fields of `struct xenstore_domain_interface`. */
+export const XenstoreRingLayout = {
+  /** `char req[1024]`: guest → daemon bytes. */
+  req: 0,
+  /** `char rsp[1024]`: daemon → guest bytes. */
+  rsp: 1024,
+  /** `XENSTORE_RING_IDX req_cons`. */
+  req_cons: 2048,
+  /** `XENSTORE_RING_IDX req_prod`. */
+  req_prod: 2052,
+  /** `XENSTORE_RING_IDX rsp_cons`. */
+  rsp_cons: 2056,
+  /** `XENSTORE_RING_IDX rsp_prod`. */
+  rsp_prod: 2060,
+  /** `uint32_t server_features`. */
+  server_features: 2064,
+  /** `uint32_t connection`. */
+  connection: 2068,
+  /** `uint32_t error`. */
+  error: 2072,
+} as const;
+
+/** Values of the `error` field (`XENSTORE_ERROR_*`). */
+export const XenstoreRingError = {
+  /** `XENSTORE_ERROR_NONE`. */
+  XENSTORE_ERROR_NONE: 0,
+  /** `XENSTORE_ERROR_COMM`: a malformed message. */
+  XENSTORE_ERROR_COMM: 1,
+  /** `XENSTORE_ERROR_RINGIDX`: impossible ring indices. */
+  XENSTORE_ERROR_RINGIDX: 2,
+  /** `XENSTORE_ERROR_PROTO`: a protocol violation. */
+  XENSTORE_ERROR_PROTO: 3,
+} as const;
+
+/** What a ring connection needs from the hypervisor: the mapped page and the event channel. */
+export interface RingPort {
+  /** The shared page (at least 2076 bytes, normally 4096) as mapped by the daemon. */
+  readonly page: Uint8Array;
+  /** Signals the domain's store event channel (`EVTCHNOP_send`). */
+  notify(): void;
+}
+
+/** Serves one guest's xenstore ring. Call {@link RingConnection.kick} whenever the guest signals. */
+export class RingConnection {
+  /** The store connection behind the ring. */
+  readonly conn: XenstoreConnection;
+  private readonly xs: Xenstore;
+  private readonly port: RingPort;
+  private readonly view: DataView;
+  private readonly reader: MessageReader = new MessageReader();
+  /** Encoded responses not yet copied into the response ring. */
+  private readonly pending: Uint8Array[] = [];
+  private pendingOffset = 0;
+  /** Set once the guest broke the protocol; the ring is then ignored. */
+  private dead = false;
+
+  /** Connects domain `domid`'s ring (an unprivileged connection unless `domid` is 0). */
+  constructor(xs: Xenstore, domid: number, port: RingPort) {
+    if (port.page.length < 2076) {
+      throw new XenstoreError(
+        'INVALID_ARGUMENT',
+        'ring page must hold struct xenstore_domain_interface',
+      );
+    }
+    this.xs = xs;
+    this.port = port;
+    this.view = new DataView(port.page.buffer, port.page.byteOffset, port.page.byteLength);
+    this.conn = xs.connect(domid, (msg) => {
+      this.pending.push(encodeMessage(msg));
+    });
+  }
+
+  /** Whether the guest broke the protocol and the connection was shut. */
+  get broken(): boolean {
+    return this.dead;
+  }
+
+  /** Processes everything the guest queued and sends what fits of the responses. */
+  kick(): void {
+    if (this.dead) return;
+    const page = this.port.page;
+    const L = XenstoreRingLayout;
+    for (;;) {
+      const cons = this.view.getUint32(L.req_cons, true);
+      const prod = this.view.getUint32(L.req_prod, true);
+      const avail = (prod - cons) >>> 0;
+      if (avail > XENSTORE_RING_SIZE) {
+        this.fail(XenstoreRingError.XENSTORE_ERROR_RINGIDX);
+        return;
+      }
+      if (avail === 0) break;
+      const chunk = new Uint8Array(avail);
+      for (let i = 0; i < avail; i++)
+        chunk[i] = page[L.req + ((cons + i) & (XENSTORE_RING_SIZE - 1))] as number;
+      this.view.setUint32(L.req_cons, (cons + avail) >>> 0, true);
+      const ok = this.reader.push(chunk, (msg) => this.xs.handle(this.conn, msg));
+      if (!ok) {
+        this.fail(XenstoreRingError.XENSTORE_ERROR_COMM);
+        return;
+      }
+      if (this.conn.closed) {
+        this.fail(XenstoreRingError.XENSTORE_ERROR_NONE);
+        return;
+      }
+    }
+    this.flush();
+  }
+
+  /** Copies queued responses into the response ring as far as the guest has made room. */
+  flush(): void {
+    if (this.dead) return;
+    const L = XenstoreRingLayout;
+    const page = this.port.page;
+    let wrote = false;
+    while (this.pending.length > 0) {
+      const cons = this.view.getUint32(L.rsp_cons, true);
+      const prod = this.view.getUint32(L.rsp_prod, true);
+      const used = (prod - cons) >>> 0;
+      if (used > XENSTORE_RING_SIZE) {
+        this.fail(XenstoreRingError.XENSTORE_ERROR_RINGIDX);
+        return;
+      }
+      const space = XENSTORE_RING_SIZE - used;
+      if (space === 0) break;
+      const msg = this.pending[0] as Uint8Array;
+      const n = Math.min(space, msg.length - this.pendingOffset);
+      for (let i = 0; i < n; i++) {
+        page[L.rsp + ((prod + i) & (XENSTORE_RING_SIZE - 1))] = msg[
+          this.pendingOffset + i
+        ] as number;
+      }
+      this.view.setUint32(L.rsp_prod, (prod + n) >>> 0, true);
+      wrote = true;
+      this.pendingOffset += n;
+      if (this.pendingOffset === msg.length) {
+        this.pending.shift();
+        this.pendingOffset = 0;
+      }
+    }
+    if (wrote) this.port.notify();
+  }
+
+  /** Bytes of responses waiting for room in the response ring. */
+  get backlog(): number {
+    let n = -this.pendingOffset;
+    for (const m of this.pending) n += m.length;
+    return n;
+  }
+
+  /** Disconnects the ring from the store. */
+  close(): void {
+    this.dead = true;
+    this.xs.disconnect(this.conn);
+  }
+
+  private fail(code: number): void {
+    if (code !== 0) this.view.setUint32(XenstoreRingLayout.error, code, true);
+    this.xs.log(`xenstored: domain ${this.conn.domid} ring shut (error ${code})`);
+    this.close();
+  }
+}
