@@ -45,6 +45,16 @@ export {
 } from './machine-memory.ts';
 export { P2m, type P2mState } from './p2m.ts';
 export { ACCESS, PAGING_MODE, type PagingMode, PFEC, PTE, RIGHTS } from './paging.ts';
+export type { GrantMapPort, TlbFlushPort } from './pv/ports.ts';
+export { PvDomain, type PvDomainOptions, PvVcpu } from './pv/pv-domain.ts';
+export {
+  type MmuextOp,
+  type PvDomainState,
+  PvMm,
+  type PvMmOptions,
+  type PvMmState,
+  type PvVcpuState,
+} from './pv/pv-mm.ts';
 export { TLB_PERM, Tlb } from './tlb.ts';
 export {
   type TranslationPort,

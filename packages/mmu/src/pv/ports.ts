@@ -1,0 +1,23 @@
+/**
+ * Ports PV paging needs from the rest of the hypervisor, declared here so that other packages
+ * satisfy them structurally.
+ * @module
+ */
+
+/**
+ * Grant-table hook: may domain `mapper` map machine frame `mfn`, owned by another domain,
+ * through an L1 entry (read-only or writable)? The grant table answers from its active grants.
+ * @see xen/common/grant_table.c (create_grant_host_mapping)
+ */
+export interface GrantMapPort {
+  /** True when an active grant lets `mapper` map `mfn` (`writable` unless the grant is read-only). */
+  mayMap(mapper: number, mfn: number, writable: boolean): boolean;
+}
+
+/** The TLB of one vCPU, as PV paging flushes it (a `Translator` satisfies this). */
+export interface TlbFlushPort {
+  /** Flushes non-global translations, or all with `includeGlobal`. */
+  flush(includeGlobal: boolean): void;
+  /** Flushes the translation of the page containing `hi:lo`. */
+  invlpg(lo: number, hi: number): void;
+}

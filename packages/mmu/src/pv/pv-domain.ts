@@ -1,0 +1,66 @@
+/**
+ * Per-domain and per-vCPU PV paging state: guest width, privilege, base pointers and LDT.
+ * @module
+ */
+import type { TlbFlushPort } from './ports.ts';
+
+/** A PV vCPU's paging registers as Xen keeps them (`arch.guest_table`, `guest_table_user`, LDT). */
+export class PvVcpu {
+  /** vCPU id within its domain. */
+  readonly id: number;
+  /** MFN of the kernel top-level table (`NEW_BASEPTR`), or -1 before the first one. */
+  baseMfn: number;
+  /** MFN of the 64-bit user top-level table (`NEW_USER_BASEPTR`), or -1. */
+  userBaseMfn: number;
+  /** LDT linear base, low 32 bits. */
+  ldtBaseLo: number;
+  /** LDT linear base, high 32 bits. */
+  ldtBaseHi: number;
+  /** LDT entry count (0 = no LDT). */
+  ldtEnts: number;
+  /** The vCPU's TLB, or null if the hypervisor has not attached one. */
+  tlb: TlbFlushPort | null;
+
+  /** Creates a vCPU with no base pointers and no LDT. */
+  constructor(id: number) {
+    this.id = id;
+    this.baseMfn = -1;
+    this.userBaseMfn = -1;
+    this.ldtBaseLo = 0;
+    this.ldtBaseHi = 0;
+    this.ldtEnts = 0;
+    this.tlb = null;
+  }
+}
+
+/** Options when registering a PV domain with {@link PvDomain}. */
+export interface PvDomainOptions {
+  /** Guest ABI width: 64 (4-level, root L4) or 32 (PAE, root L3). */
+  readonly guestWidth: 32 | 64;
+  /** Number of vCPUs (default 1). */
+  readonly vcpus?: number;
+  /** Privileged (dom0-like): may act on other domains' pages via `foreigndom`, flush caches. */
+  readonly privileged?: boolean;
+}
+
+/** A PV domain as paging sees it. */
+export class PvDomain {
+  /** Domain id. */
+  readonly domid: number;
+  /** True for a 32-bit PAE guest. */
+  readonly is32: boolean;
+  /** Whether the domain is privileged. */
+  readonly privileged: boolean;
+  /** The domain's vCPUs. */
+  readonly vcpus: PvVcpu[];
+
+  /** Creates the paging view of domain `domid`. */
+  constructor(domid: number, options: PvDomainOptions) {
+    this.domid = domid;
+    this.is32 = options.guestWidth === 32;
+    this.privileged = options.privileged === true;
+    this.vcpus = [];
+    const n = options.vcpus ?? 1;
+    for (let i = 0; i < n; i++) this.vcpus.push(new PvVcpu(i));
+  }
+}

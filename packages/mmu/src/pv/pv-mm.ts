@@ -1,0 +1,750 @@
+/**
+ * PV direct paging as Xen's `mm.c`: page types and reference counts, validation of page-table
+ * pages, and the guest-facing operations `mmu_update`, `update_va_mapping` and `mmuext_op`.
+ *
+ * This file implements: get_page/put_page, get_page_type/put_page_type (with validation and
+ * devalidation of L1–L4 tables), get/put_page_from_lNe, mod_lN_entry, do_mmu_update,
+ * do_update_va_mapping and do_mmuext_op. Guest input never throws: every failure is a negative
+ * Xen errno.
+ * @see xen/arch/x86/mm.c, xen/arch/x86/pv/mm.c, xen/include/public/xen.h
+ * @module
+ */
+import {
+  COMPAT_L2_FIRST_XEN_SLOT,
+  DOMID,
+  HYPERVISOR_COMPAT_VIRT_START,
+  MMU_CMD,
+  MMUEXT,
+  ROOT_PAGETABLE_FIRST_XEN_SLOT,
+  ROOT_PAGETABLE_LAST_XEN_SLOT,
+  UVMF,
+  XEN_ERRNO,
+} from '../abi.ts';
+import { MmuError } from '../errors.ts';
+import { PGT, PGT_TYPE_MASK } from '../frame-table.ts';
+import type { Machine } from '../machine.ts';
+import type { GrantMapPort, TlbFlushPort } from './ports.ts';
+import { PvDomain, type PvDomainOptions, type PvVcpu } from './pv-domain.ts';
+
+const P = 0x1;
+const RW = 0x2;
+const AD = 0x60;
+/** L1: PWT, PCD, PAT rejected for an ordinary domU. */
+const L1_DISALLOW_LO = 0x98;
+/** L2/L3/L4 (64-bit): PWT, PCD, PSE, G rejected. */
+const LN_DISALLOW_LO = 0x198;
+/** 32-bit PAE L3: also bits 52..63 (incl. NX). */
+const L3_32_DISALLOW_HI = 0xfff00000 | 0;
+const ENTRIES = 512;
+const XEN_L4_SLOTS = ROOT_PAGETABLE_LAST_XEN_SLOT - ROOT_PAGETABLE_FIRST_XEN_SLOT + 1;
+const XEN_L2_SLOTS = ENTRIES - COMPAT_L2_FIRST_XEN_SLOT;
+
+/** One decoded `struct mmuext_op`. `arg1` is an MFN or a linear address (as int32 halves). */
+export interface MmuextOp {
+  /** `MMUEXT_*` command. */
+  readonly cmd: number;
+  /** arg1 low 32 bits: `mfn` or `linear_addr`. */
+  readonly arg1Lo: number;
+  /** arg1 high 32 bits (64-bit linear addresses). */
+  readonly arg1Hi: number;
+  /** arg2: `nr_ents`, `src_mfn`, or a decoded vCPU bitmap for the `_MULTI` flushes. */
+  readonly arg2: number;
+}
+
+/** Plain-data state of one PV vCPU. */
+export interface PvVcpuState {
+  /** Kernel base MFN or -1. */
+  readonly baseMfn: number;
+  /** User base MFN or -1. */
+  readonly userBaseMfn: number;
+  /** LDT base low word. */
+  readonly ldtBaseLo: number;
+  /** LDT base high word. */
+  readonly ldtBaseHi: number;
+  /** LDT entries. */
+  readonly ldtEnts: number;
+}
+
+/** Plain-data state of one PV domain's paging. */
+export interface PvDomainState {
+  /** Domain id. */
+  readonly domid: number;
+  /** 32 or 64. */
+  readonly guestWidth: 32 | 64;
+  /** Privileged flag. */
+  readonly privileged: boolean;
+  /** vCPU registers. */
+  readonly vcpus: readonly PvVcpuState[];
+}
+
+/** Plain-data state of {@link PvMm} (frame types and counts live in the machine's state). */
+export interface PvMmState {
+  /** Registered domains. */
+  readonly domains: readonly PvDomainState[];
+  /** Xen's L4 entries (slots 256–271) as lo/hi pairs. */
+  readonly xenL4: readonly number[];
+  /** Xen's compat L2 entries (slots 428–511) as lo/hi pairs. */
+  readonly xenL2: readonly number[];
+}
+
+/** Options for {@link PvMm}. */
+export interface PvMmOptions {
+  /** Grant hook for mapping other domains' frames (no grants without it). */
+  readonly grants?: GrantMapPort;
+}
+
+/** PV page-type validation and the MMU hypercalls, over a {@link Machine}. */
+export class PvMm {
+  /** The machine whose frames are managed. */
+  readonly machine: Machine;
+  /** Entries Xen writes into slots 256–271 of every validated 64-bit L4 (lo/hi pairs). */
+  readonly xenL4Entries: Int32Array;
+  /** Entries Xen writes into slots 428–511 of every 32-bit "PAE Xen L2" (lo/hi pairs). */
+  readonly xenL2Entries: Int32Array;
+  /** Requests completed by the last `mmuUpdate`/`mmuextOp` (the guest's `pdone`). */
+  done: number;
+  private readonly domains: Map<number, PvDomain>;
+  private readonly grants: GrantMapPort | null;
+
+  /** Creates PV paging over `machine`. */
+  constructor(machine: Machine, options: PvMmOptions = {}) {
+    this.machine = machine;
+    this.xenL4Entries = new Int32Array(XEN_L4_SLOTS * 2);
+    this.xenL2Entries = new Int32Array(XEN_L2_SLOTS * 2);
+    this.done = 0;
+    this.domains = new Map();
+    this.grants = options.grants ?? null;
+  }
+
+  /** Registers domain `domid` as a PV guest. */
+  addDomain(domid: number, options: PvDomainOptions): PvDomain {
+    if (this.domains.has(domid))
+      throw new MmuError('INVALID_STATE', `domain ${domid} already registered`);
+    const d = new PvDomain(domid, options);
+    this.domains.set(domid, d);
+    return d;
+  }
+
+  /** The registered domain `domid`; throws `UNKNOWN_DOMAIN` if absent. */
+  domain(domid: number): PvDomain {
+    const d = this.domains.get(domid);
+    if (d === undefined) throw new MmuError('UNKNOWN_DOMAIN', `domain ${domid} is not registered`);
+    return d;
+  }
+
+  /** Attaches a vCPU's TLB so that base-pointer switches and flush requests reach it. */
+  attachTlb(domid: number, vcpu: number, tlb: TlbFlushPort): void {
+    this.vcpu(this.domain(domid), vcpu).tlb = tlb;
+  }
+
+  private vcpu(d: PvDomain, id: number): PvVcpu {
+    const v = d.vcpus[id];
+    if (v === undefined)
+      throw new MmuError('INVALID_ARGUMENT', `domain ${d.domid} has no vCPU ${id}`);
+    return v;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Reference counting (get_page / get_page_type and friends).
+
+  private getPage(mfn: number, owner: number): boolean {
+    const ft = this.machine.frames;
+    if (mfn < 0 || mfn >= ft.frames || ft.owner[mfn] !== owner) return false;
+    ft.refCount[mfn]++;
+    return true;
+  }
+
+  private putPage(mfn: number): void {
+    this.machine.frames.refCount[mfn]--;
+  }
+
+  /** Takes a type reference, validating page tables on first use. Returns 0 or -errno. */
+  private getPageType(mfn: number, type: number, d: PvDomain): number {
+    const ft = this.machine.frames;
+    if (ft.typeCount[mfn] > 0) {
+      if (ft.type[mfn] !== type) return -XEN_ERRNO.EINVAL;
+      // A "PAE Xen L2" may back only one L3 slot 3.
+      if ((type & PGT.PGT_pae_xen_l2) !== 0) return -XEN_ERRNO.EINVAL;
+      ft.typeCount[mfn]++;
+      return 0;
+    }
+    ft.type[mfn] = type;
+    ft.typeCount[mfn] = 1;
+    const level = type & PGT_TYPE_MASK;
+    if (level >= PGT.PGT_l1_page_table && level <= PGT.PGT_l4_page_table) {
+      const rc = this.validateTable(mfn, type, d);
+      if (rc !== 0) {
+        ft.typeCount[mfn] = 0;
+        ft.type[mfn] = PGT.PGT_none;
+        return rc;
+      }
+    }
+    return 0;
+  }
+
+  private putPageType(mfn: number, d: PvDomain): void {
+    const ft = this.machine.frames;
+    if (--ft.typeCount[mfn] !== 0) return;
+    const type = ft.type[mfn];
+    ft.type[mfn] = PGT.PGT_none;
+    const level = type & PGT_TYPE_MASK;
+    if (level >= PGT.PGT_l1_page_table && level <= PGT.PGT_l4_page_table) {
+      this.devalidateTable(mfn, type, d);
+    }
+  }
+
+  private getPageAndType(mfn: number, owner: number, type: number, d: PvDomain): number {
+    if (!this.getPage(mfn, owner)) return -XEN_ERRNO.EINVAL;
+    const rc = this.getPageType(mfn, type, d);
+    if (rc !== 0) this.putPage(mfn);
+    return rc;
+  }
+
+  private putPageAndType(mfn: number, d: PvDomain): void {
+    this.putPageType(mfn, d);
+    this.putPage(mfn);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Entries (get_page_from_lNe / put_page_from_lNe).
+
+  /** Whether slot `i` of a table of `type` belongs to Xen (not validated, not guest-writable). */
+  private isXenSlot(type: number, i: number, d: PvDomain): boolean {
+    const level = type & PGT_TYPE_MASK;
+    if (level === PGT.PGT_l4_page_table) {
+      return !d.is32 && i >= ROOT_PAGETABLE_FIRST_XEN_SLOT && i <= ROOT_PAGETABLE_LAST_XEN_SLOT;
+    }
+    if (level === PGT.PGT_l3_page_table) return d.is32 && i >= 4;
+    if (level === PGT.PGT_l2_page_table) {
+      return (type & PGT.PGT_pae_xen_l2) !== 0 && i >= COMPAT_L2_FIRST_XEN_SLOT;
+    }
+    return false;
+  }
+
+  private frameOf(lo: number, hi: number): number {
+    return ((lo >>> 12) | ((hi & 0xfffff) << 20)) >>> 0;
+  }
+
+  /** Takes the references entry `lo/hi` at `slot` of a `level` table needs. Returns 0 or -errno. */
+  private getFromEntry(
+    level: number,
+    slot: number,
+    lo: number,
+    hi: number,
+    d: PvDomain,
+    pgOwner: number,
+  ): number {
+    if ((lo & P) === 0) return 0;
+    const ft = this.machine.frames;
+    const mfn = this.frameOf(lo, hi);
+    if (level === 1) {
+      if ((lo & L1_DISALLOW_LO) !== 0) return -XEN_ERRNO.EINVAL;
+      if (mfn >= ft.frames) return -XEN_ERRNO.EPERM; // MMIO: no iomem permission
+      const writable = (lo & RW) !== 0;
+      if (ft.owner[mfn] !== pgOwner) {
+        if (this.grants === null || !this.grants.mayMap(d.domid, mfn, writable))
+          return -XEN_ERRNO.EBUSY;
+      }
+      ft.refCount[mfn]++;
+      if (writable && this.getPageType(mfn, PGT.PGT_writable_page, d) !== 0) {
+        ft.refCount[mfn]--;
+        return -XEN_ERRNO.EBUSY;
+      }
+      return 0;
+    }
+    let childType: number = level - 1;
+    if (level === 3 && d.is32) {
+      if ((lo & LN_DISALLOW_LO) !== 0 || (hi & L3_32_DISALLOW_HI) !== 0) return -XEN_ERRNO.EINVAL;
+      if (slot === 3) childType = PGT.PGT_l2_page_table | PGT.PGT_pae_xen_l2;
+    } else if ((lo & LN_DISALLOW_LO) !== 0) {
+      return -XEN_ERRNO.EINVAL;
+    }
+    return this.getPageAndType(mfn, d.domid, childType, d);
+  }
+
+  private putFromEntry(level: number, lo: number, hi: number, d: PvDomain): void {
+    if ((lo & P) === 0) return;
+    const mfn = this.frameOf(lo, hi);
+    if (level === 1) {
+      if ((lo & RW) !== 0) this.putPageType(mfn, d);
+      this.putPage(mfn);
+      return;
+    }
+    this.putPageAndType(mfn, d);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Table validation (alloc_lN_table / free_lN_table).
+
+  private validateTable(mfn: number, type: number, d: PvDomain): number {
+    const mem = this.machine.memory;
+    const level = type & PGT_TYPE_MASK;
+    if (level === PGT.PGT_l3_page_table && d.is32) {
+      // Only 4 entries are meaningful; slot 3 must be present (it holds Xen's mappings).
+      if ((mem.read32(mfn, 3 * 8) & P) === 0) return -XEN_ERRNO.EINVAL;
+    }
+    for (let i = 0; i < ENTRIES; i++) {
+      if (this.isXenSlot(type, i, d)) {
+        this.writeXenSlot(mfn, type, i, d);
+        continue;
+      }
+      const rc = this.getFromEntry(
+        level,
+        i,
+        mem.read32(mfn, i * 8),
+        mem.read32(mfn, i * 8 + 4),
+        d,
+        d.domid,
+      );
+      if (rc !== 0) {
+        for (let j = i - 1; j >= 0; j--) {
+          if (this.isXenSlot(type, j, d)) continue;
+          this.putFromEntry(level, mem.read32(mfn, j * 8), mem.read32(mfn, j * 8 + 4), d);
+        }
+        return rc;
+      }
+    }
+    return 0;
+  }
+
+  private writeXenSlot(mfn: number, type: number, i: number, d: PvDomain): void {
+    const mem = this.machine.memory;
+    const level = type & PGT_TYPE_MASK;
+    let lo = 0;
+    let hi = 0;
+    if (level === PGT.PGT_l4_page_table) {
+      const k = (i - ROOT_PAGETABLE_FIRST_XEN_SLOT) * 2;
+      lo = this.xenL4Entries[k];
+      hi = this.xenL4Entries[k + 1];
+    } else if (level === PGT.PGT_l2_page_table && d.is32) {
+      const k = (i - COMPAT_L2_FIRST_XEN_SLOT) * 2;
+      lo = this.xenL2Entries[k];
+      hi = this.xenL2Entries[k + 1];
+    }
+    if (mem.read32(mfn, i * 8) !== lo || mem.read32(mfn, i * 8 + 4) !== hi) {
+      mem.write32(mfn, i * 8, lo);
+      mem.write32(mfn, i * 8 + 4, hi);
+    }
+  }
+
+  private devalidateTable(mfn: number, type: number, d: PvDomain): void {
+    const mem = this.machine.memory;
+    const level = type & PGT_TYPE_MASK;
+    for (let i = 0; i < ENTRIES; i++) {
+      if (this.isXenSlot(type, i, d)) continue;
+      this.putFromEntry(level, mem.read32(mfn, i * 8), mem.read32(mfn, i * 8 + 4), d);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // mod_lN_entry.
+
+  /** Validated update of entry `idx` in live table `mfn` (type count > 0). Returns 0 or -errno. */
+  private modEntry(
+    mfn: number,
+    idx: number,
+    lo: number,
+    hi: number,
+    d: PvDomain,
+    pgOwner: number,
+    preserveAd: boolean,
+  ): number {
+    const ft = this.machine.frames;
+    const mem = this.machine.memory;
+    const type = ft.type[mfn];
+    const level = type & PGT_TYPE_MASK;
+    if (this.isXenSlot(type, idx, d)) return -XEN_ERRNO.EINVAL;
+    // 32-bit PAE: slot 3 of a live L3 cannot change.
+    if (level === PGT.PGT_l3_page_table && d.is32 && idx >= 3) return -XEN_ERRNO.EINVAL;
+    const off = idx * 8;
+    const oldLo = mem.read32(mfn, off);
+    const oldHi = mem.read32(mfn, off + 4);
+    if (level === 1 && preserveAd) lo |= oldLo & AD;
+    // Fast path: only accessed/dirty differ (same frame, same rights): no reference changes.
+    if (oldHi === hi && ((oldLo ^ lo) & ~AD) === 0) {
+      mem.write32(mfn, off, lo);
+      return 0;
+    }
+    const rc = this.getFromEntry(level, idx, lo, hi, d, pgOwner);
+    if (rc !== 0) return rc;
+    mem.write32(mfn, off, lo);
+    mem.write32(mfn, off + 4, hi);
+    this.putFromEntry(level, oldLo, oldHi, d);
+    return 0;
+  }
+
+  private resolveOwner(d: PvDomain, fd: number): PvDomain | number {
+    if (fd === DOMID.DOMID_SELF || fd === d.domid) return d;
+    const other = this.domains.get(fd);
+    if (!d.privileged) return -XEN_ERRNO.EPERM;
+    if (other === undefined) return -XEN_ERRNO.ESRCH;
+    return other;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Hypercalls.
+
+  /**
+   * `HYPERVISOR_mmu_update`: applies `count` requests from `reqs`, laid out as in guest memory
+   * (`struct mmu_update { u64 ptr; u64 val; }` = 4 int32 each: ptrLo, ptrHi, valLo, valHi).
+   * Stops at the first failure. Returns 0 or -errno; {@link done} holds the number completed.
+   * @see xen/arch/x86/mm.c (do_mmu_update)
+   */
+  mmuUpdate(
+    domid: number,
+    reqs: Int32Array,
+    count: number,
+    foreigndom: number = DOMID.DOMID_SELF,
+  ): number {
+    this.done = 0;
+    const d = this.domain(domid);
+    if (!Number.isInteger(count) || count < 0 || count * 4 > reqs.length) {
+      throw new MmuError('INVALID_ARGUMENT', 'mmuUpdate: count exceeds the request buffer');
+    }
+    const pg = this.resolveOwner(d, foreigndom & 0xffff);
+    if (typeof pg === 'number') return pg;
+    const pfd = (foreigndom >>> 16) & 0xffff;
+    const pt = pfd === 0 ? d : this.resolveOwner(d, pfd - 1);
+    if (typeof pt === 'number') return pt;
+    const ft = this.machine.frames;
+    const mem = this.machine.memory;
+    for (let n = 0; n < count; n++) {
+      const ptrLo = reqs[n * 4];
+      const ptrHi = reqs[n * 4 + 1];
+      const valLo = reqs[n * 4 + 2];
+      const valHi = reqs[n * 4 + 3];
+      const cmd = ptrLo & 7;
+      const mfn = ((ptrLo >>> 12) | ((ptrHi & 0xfffff) << 20)) >>> 0;
+      let rc: number;
+      if (ptrHi >>> 20 !== 0 || mfn >= ft.frames) {
+        rc = cmd <= MMU_CMD.MMU_PT_UPDATE_NO_TRANSLATE ? -XEN_ERRNO.EINVAL : -XEN_ERRNO.ENOSYS;
+      } else if (
+        cmd === MMU_CMD.MMU_NORMAL_PT_UPDATE ||
+        cmd === MMU_CMD.MMU_PT_UPDATE_PRESERVE_AD ||
+        cmd === MMU_CMD.MMU_PT_UPDATE_NO_TRANSLATE
+      ) {
+        if (ft.owner[mfn] !== pt.domid) {
+          rc = -XEN_ERRNO.EINVAL;
+        } else {
+          const idx = (ptrLo & 0xfff) >>> 3;
+          const level = ft.type[mfn] & PGT_TYPE_MASK;
+          if (ft.typeCount[mfn] > 0 && level >= 1 && level <= 4) {
+            rc = this.modEntry(
+              mfn,
+              idx,
+              valLo,
+              valHi,
+              pt,
+              pg.domid,
+              cmd === MMU_CMD.MMU_PT_UPDATE_PRESERVE_AD,
+            );
+          } else if (this.getPageType(mfn, PGT.PGT_writable_page, pt) === 0) {
+            mem.write32(mfn, idx * 8, valLo);
+            mem.write32(mfn, idx * 8 + 4, valHi);
+            this.putPageType(mfn, pt);
+            rc = 0;
+          } else {
+            rc = -XEN_ERRNO.EINVAL;
+          }
+        }
+      } else if (cmd === MMU_CMD.MMU_MACHPHYS_UPDATE) {
+        if (ft.owner[mfn] !== pg.domid) rc = -XEN_ERRNO.EINVAL;
+        else {
+          ft.m2p[mfn] = valLo >>> 0;
+          rc = 0;
+        }
+      } else {
+        rc = -XEN_ERRNO.ENOSYS;
+      }
+      if (rc !== 0) return rc;
+      this.done = n + 1;
+    }
+    return 0;
+  }
+
+  /** Whether `hi:lo` is a guest-accessible linear address for `d` (Xen's `__addr_ok`, canonical). */
+  private addrOk(d: PvDomain, lo: number, hi: number): boolean {
+    if (d.is32) return hi === 0 && lo >>> 0 < HYPERVISOR_COMPAT_VIRT_START;
+    const top = hi >> 15; // bits 47..63 must be a sign extension
+    if (top !== 0 && top !== -1) return false;
+    const l4 = (hi >>> 7) & 0x1ff;
+    return l4 < ROOT_PAGETABLE_FIRST_XEN_SLOT || l4 > ROOT_PAGETABLE_LAST_XEN_SLOT;
+  }
+
+  /** Finds the L1 table and index mapping `hi:lo` under `root`; returns mfn * 512 + idx or -1. */
+  private findL1(d: PvDomain, root: number, lo: number, hi: number): number {
+    const mem = this.machine.memory;
+    const frames = this.machine.frames.frames;
+    let table = root;
+    const idx = d.is32
+      ? [lo >>> 30, (lo >>> 21) & 0x1ff]
+      : [(hi >>> 7) & 0x1ff, ((hi & 0x7f) << 2) | (lo >>> 30), (lo >>> 21) & 0x1ff];
+    for (let k = 0; k < idx.length; k++) {
+      const e = mem.read32(table, idx[k] * 8);
+      const eh = mem.read32(table, idx[k] * 8 + 4);
+      if ((e & P) === 0 || (e & 0x80) !== 0) return -1;
+      table = this.frameOf(e, eh);
+      if (table >= frames) return -1;
+    }
+    return table * 512 + ((lo >>> 12) & 0x1ff);
+  }
+
+  private flushVcpus(
+    d: PvDomain,
+    self: PvVcpu,
+    scope: number,
+    mask: number,
+    lo: number,
+    hi: number,
+    one: boolean,
+  ): void {
+    for (const v of d.vcpus) {
+      if (scope === 0 ? v !== self : scope === 2 && (mask & (1 << v.id)) === 0) continue;
+      if (v.tlb === null) continue;
+      if (one) v.tlb.invlpg(lo, hi);
+      else v.tlb.flush(false);
+    }
+  }
+
+  /**
+   * `HYPERVISOR_update_va_mapping`: validated update of the L1 entry mapping `vaHi:vaLo` in
+   * vCPU `vcpu`'s current page tables, then the flush `flags` ask for (`UVMF_*`; a
+   * `UVMF_MULTI` bitmap pointer is treated as all vCPUs). Returns 0 or -errno.
+   * @see xen/arch/x86/mm.c (do_update_va_mapping)
+   */
+  updateVaMapping(
+    domid: number,
+    vcpu: number,
+    vaLo: number,
+    vaHi: number,
+    valLo: number,
+    valHi: number,
+    flags: number,
+  ): number {
+    const d = this.domain(domid);
+    const v = this.vcpu(d, vcpu);
+    if (!this.addrOk(d, vaLo, vaHi)) return -XEN_ERRNO.EINVAL;
+    if (v.baseMfn < 0) return -XEN_ERRNO.EINVAL;
+    const at = this.findL1(d, v.baseMfn, vaLo, vaHi);
+    if (at < 0) return -XEN_ERRNO.EINVAL;
+    const l1 = Math.floor(at / 512);
+    const ft = this.machine.frames;
+    if ((ft.type[l1] & PGT_TYPE_MASK) !== PGT.PGT_l1_page_table || ft.typeCount[l1] === 0) {
+      return -XEN_ERRNO.EINVAL;
+    }
+    const rc = this.modEntry(l1, at % 512, valLo, valHi, d, d.domid, false);
+    if (rc !== 0) return rc;
+    const kind = flags & UVMF.UVMF_FLUSHTYPE_MASK;
+    if (kind !== UVMF.UVMF_NONE) {
+      const scope = (flags & ~UVMF.UVMF_FLUSHTYPE_MASK) === 0 ? 0 : 1;
+      this.flushVcpus(d, v, scope, 0, vaLo, vaHi, kind === UVMF.UVMF_INVLPG);
+    }
+    return 0;
+  }
+
+  /**
+   * `HYPERVISOR_mmuext_op`: applies decoded `ops` for vCPU `vcpu`. Stops at the first failure.
+   * Returns 0 or -errno; {@link done} holds the number completed.
+   * @see xen/arch/x86/mm.c (do_mmuext_op)
+   */
+  mmuextOp(
+    domid: number,
+    vcpu: number,
+    ops: readonly MmuextOp[],
+    foreigndom: number = DOMID.DOMID_SELF,
+  ): number {
+    this.done = 0;
+    const d = this.domain(domid);
+    const v = this.vcpu(d, vcpu);
+    const pg = this.resolveOwner(d, foreigndom & 0xffff);
+    if (typeof pg === 'number') return pg;
+    for (let n = 0; n < ops.length; n++) {
+      const rc = this.mmuextOne(d, v, pg, ops[n]);
+      if (rc !== 0) return rc;
+      this.done = n + 1;
+    }
+    return 0;
+  }
+
+  private mmuextOne(d: PvDomain, v: PvVcpu, pg: PvDomain, op: MmuextOp): number {
+    const ft = this.machine.frames;
+    const mfn = op.arg1Lo >>> 0;
+    const foreign = pg !== d;
+    switch (op.cmd) {
+      case MMUEXT.MMUEXT_PIN_L1_TABLE:
+      case MMUEXT.MMUEXT_PIN_L2_TABLE:
+      case MMUEXT.MMUEXT_PIN_L3_TABLE:
+      case MMUEXT.MMUEXT_PIN_L4_TABLE: {
+        const type = op.cmd - MMUEXT.MMUEXT_PIN_L1_TABLE + 1;
+        if (d.is32 && type === PGT.PGT_l4_page_table) return 0; // ignored for 32-bit PV
+        if (op.arg1Hi !== 0) return -XEN_ERRNO.EINVAL;
+        const rc = this.getPageAndType(mfn, pg.domid, type, pg);
+        if (rc !== 0) return rc;
+        if (ft.pinned[mfn] === 1) {
+          this.putPageAndType(mfn, pg);
+          return -XEN_ERRNO.EINVAL;
+        }
+        ft.pinned[mfn] = 1;
+        return 0;
+      }
+      case MMUEXT.MMUEXT_UNPIN_TABLE: {
+        if (op.arg1Hi !== 0 || mfn >= ft.frames || ft.owner[mfn] !== pg.domid)
+          return -XEN_ERRNO.EINVAL;
+        if (ft.pinned[mfn] !== 1) return -XEN_ERRNO.EINVAL;
+        ft.pinned[mfn] = 0;
+        this.putPageAndType(mfn, pg);
+        return 0;
+      }
+      case MMUEXT.MMUEXT_NEW_BASEPTR: {
+        if (foreign || op.arg1Hi !== 0) return -XEN_ERRNO.EINVAL;
+        const root = d.is32 ? PGT.PGT_l3_page_table : PGT.PGT_l4_page_table;
+        const rc = this.getPageAndType(mfn, d.domid, root, d);
+        if (rc !== 0) return rc;
+        const old = v.baseMfn;
+        v.baseMfn = mfn;
+        if (old >= 0) this.putPageAndType(old, d);
+        if (v.tlb !== null) v.tlb.flush(false);
+        return 0;
+      }
+      case MMUEXT.MMUEXT_NEW_USER_BASEPTR: {
+        if (foreign || d.is32 || op.arg1Hi !== 0) return -XEN_ERRNO.EINVAL;
+        if (mfn !== 0) {
+          const rc = this.getPageAndType(mfn, d.domid, PGT.PGT_l4_page_table, d);
+          if (rc !== 0) return rc;
+        }
+        const old = v.userBaseMfn;
+        v.userBaseMfn = mfn === 0 ? -1 : mfn;
+        if (old >= 0) this.putPageAndType(old, d);
+        return 0;
+      }
+      case MMUEXT.MMUEXT_TLB_FLUSH_LOCAL:
+        if (foreign) return -XEN_ERRNO.EPERM;
+        if (v.tlb !== null) v.tlb.flush(false);
+        return 0;
+      case MMUEXT.MMUEXT_INVLPG_LOCAL:
+        if (foreign) return -XEN_ERRNO.EPERM;
+        if (v.tlb !== null && this.addrOk(d, op.arg1Lo, op.arg1Hi))
+          v.tlb.invlpg(op.arg1Lo, op.arg1Hi);
+        return 0;
+      case MMUEXT.MMUEXT_TLB_FLUSH_MULTI:
+      case MMUEXT.MMUEXT_INVLPG_MULTI:
+      case MMUEXT.MMUEXT_TLB_FLUSH_ALL:
+      case MMUEXT.MMUEXT_INVLPG_ALL: {
+        if (foreign) return -XEN_ERRNO.EPERM;
+        const one = op.cmd === MMUEXT.MMUEXT_INVLPG_MULTI || op.cmd === MMUEXT.MMUEXT_INVLPG_ALL;
+        if (one && !this.addrOk(d, op.arg1Lo, op.arg1Hi)) return 0;
+        const multi =
+          op.cmd === MMUEXT.MMUEXT_TLB_FLUSH_MULTI || op.cmd === MMUEXT.MMUEXT_INVLPG_MULTI;
+        this.flushVcpus(d, v, multi ? 2 : 1, op.arg2, op.arg1Lo, op.arg1Hi, one);
+        return 0;
+      }
+      case MMUEXT.MMUEXT_FLUSH_CACHE:
+      case MMUEXT.MMUEXT_FLUSH_CACHE_GLOBAL:
+        if (foreign) return -XEN_ERRNO.EPERM;
+        return d.privileged ? 0 : -XEN_ERRNO.EACCES;
+      case MMUEXT.MMUEXT_SET_LDT: {
+        if (foreign) return -XEN_ERRNO.EPERM;
+        const ents = op.arg2 >>> 0;
+        if ((op.arg1Lo & 0xfff) !== 0 || !this.addrOk(d, op.arg1Lo, op.arg1Hi) || ents > 8192) {
+          return -XEN_ERRNO.EINVAL;
+        }
+        v.ldtBaseLo = op.arg1Lo;
+        v.ldtBaseHi = op.arg1Hi;
+        v.ldtEnts = ents;
+        return 0;
+      }
+      case MMUEXT.MMUEXT_CLEAR_PAGE: {
+        if (op.arg1Hi !== 0) return -XEN_ERRNO.EINVAL;
+        if (this.getPageAndType(mfn, d.domid, PGT.PGT_writable_page, d) !== 0)
+          return -XEN_ERRNO.EINVAL;
+        this.machine.memory.clearFrame(mfn);
+        this.putPageAndType(mfn, d);
+        return 0;
+      }
+      case MMUEXT.MMUEXT_COPY_PAGE: {
+        const src = op.arg2 >>> 0;
+        if (op.arg1Hi !== 0 || !this.getPage(src, pg.domid)) return -XEN_ERRNO.EINVAL;
+        if (this.getPageAndType(mfn, d.domid, PGT.PGT_writable_page, d) !== 0) {
+          this.putPage(src);
+          return -XEN_ERRNO.EINVAL;
+        }
+        this.machine.memory.copyFrame(mfn, src);
+        this.putPageAndType(mfn, d);
+        this.putPage(src);
+        return 0;
+      }
+      case MMUEXT.MMUEXT_MARK_SUPER:
+      case MMUEXT.MMUEXT_UNMARK_SUPER:
+        return -XEN_ERRNO.EOPNOTSUPP;
+      default:
+        return -XEN_ERRNO.ENOSYS;
+    }
+  }
+
+  /**
+   * Drops every paging reference domain `domid` holds through its vCPUs and pins (base
+   * pointers, user base pointers, pinned tables), as Xen's domain_relinquish_resources does.
+   * Afterwards every frame of the domain has type and reference counts zero unless another
+   * domain still maps it.
+   */
+  relinquish(domid: number): void {
+    const d = this.domain(domid);
+    const ft = this.machine.frames;
+    for (const v of d.vcpus) {
+      if (v.baseMfn >= 0) this.putPageAndType(v.baseMfn, d);
+      if (v.userBaseMfn >= 0) this.putPageAndType(v.userBaseMfn, d);
+      v.baseMfn = -1;
+      v.userBaseMfn = -1;
+      if (v.tlb !== null) v.tlb.flush(true);
+    }
+    for (let mfn = 0; mfn < ft.frames; mfn++) {
+      if (ft.pinned[mfn] === 1 && ft.owner[mfn] === domid) {
+        ft.pinned[mfn] = 0;
+        this.putPageAndType(mfn, d);
+      }
+    }
+  }
+
+  /** Returns the plain-data state (frame types and counts are in the machine's state). */
+  getState(): PvMmState {
+    const domains: PvDomainState[] = [];
+    for (const d of this.domains.values()) {
+      domains.push({
+        domid: d.domid,
+        guestWidth: d.is32 ? 32 : 64,
+        privileged: d.privileged,
+        vcpus: d.vcpus.map((v) => ({
+          baseMfn: v.baseMfn,
+          userBaseMfn: v.userBaseMfn,
+          ldtBaseLo: v.ldtBaseLo,
+          ldtBaseHi: v.ldtBaseHi,
+          ldtEnts: v.ldtEnts,
+        })),
+      });
+    }
+    return { domains, xenL4: Array.from(this.xenL4Entries), xenL2: Array.from(this.xenL2Entries) };
+  }
+
+  /** Rebuilds PV paging over `machine` (restored from the same save) from {@link getState} output. */
+  static fromState(state: PvMmState, machine: Machine, options: PvMmOptions = {}): PvMm {
+    const mm = new PvMm(machine, options);
+    mm.xenL4Entries.set(state.xenL4);
+    mm.xenL2Entries.set(state.xenL2);
+    for (const ds of state.domains) {
+      const d = mm.addDomain(ds.domid, {
+        guestWidth: ds.guestWidth,
+        privileged: ds.privileged,
+        vcpus: ds.vcpus.length,
+      });
+      ds.vcpus.forEach((vs, i) => {
+        const v = d.vcpus[i];
+        v.baseMfn = vs.baseMfn;
+        v.userBaseMfn = vs.userBaseMfn;
+        v.ldtBaseLo = vs.ldtBaseLo;
+        v.ldtBaseHi = vs.ldtBaseHi;
+        v.ldtEnts = vs.ldtEnts;
+      });
+    }
+    return mm;
+  }
+}
