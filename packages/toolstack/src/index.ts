@@ -28,6 +28,17 @@ export {
   SHT_NOTE,
 } from './builder/elf.ts';
 export {
+  buildPvLayout,
+  MAX_GUEST_CMDLINE,
+  PAGE_SIZE,
+  type PvBootRegisters,
+  type PvLayout,
+  type PvLayoutInput,
+  type PvSegment,
+  type PvSegmentName,
+  XENCONSOLE_DISCONNECTED,
+} from './builder/pv-layout.ts';
+export {
   type PvGuestType,
   readXenKernelInfo,
   SUPPORTED_FEATURES,
