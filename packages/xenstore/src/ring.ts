@@ -101,6 +101,12 @@ export class RingConnection {
     if (this.dead) return;
     const page = this.port.page;
     const L = XenstoreRingLayout;
+    const rspUsed =
+      (this.view.getUint32(L.rsp_prod, true) - this.view.getUint32(L.rsp_cons, true)) >>> 0;
+    if (rspUsed > XENSTORE_RING_SIZE) {
+      this.fail(XenstoreRingError.XENSTORE_ERROR_RINGIDX);
+      return;
+    }
     for (;;) {
       const cons = this.view.getUint32(L.req_cons, true);
       const prod = this.view.getUint32(L.req_prod, true);

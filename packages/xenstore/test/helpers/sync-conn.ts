@@ -1,5 +1,6 @@
 /** A synchronous in-process connection for tests: every request returns what the store sent. */
 
+import type { XenstoreConnection } from '../../src/connection.ts';
 import type { XsMessage } from '../../src/wire/codec.ts';
 import { XsType } from '../../src/wire/constants.ts';
 import { Xenstore } from '../../src/xenstore.ts';
@@ -22,11 +23,10 @@ export function text(m: XsMessage): string {
 
 export class SyncConn {
   readonly inbox: XsMessage[] = [];
-  readonly conn;
-  constructor(
-    readonly xs: Xenstore,
-    domid: number,
-  ) {
+  readonly conn: XenstoreConnection;
+  readonly xs: Xenstore;
+  constructor(xs: Xenstore, domid: number) {
+    this.xs = xs;
     this.conn = xs.connect(domid, (m) => this.inbox.push(m));
   }
 

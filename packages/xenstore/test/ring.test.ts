@@ -1,0 +1,188 @@
+/**
+ * The guest ring transport with an in-memory page: a guest-side writer puts requests
+ * into req[], the daemon answers into rsp[], across wrap-around and with indices that
+ * do not start at 0; hostile indices shut only that ring.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { XenstoreRingLayout as L, RingConnection, XENSTORE_RING_SIZE } from '../src/ring.ts';
+import { encodeMessage, MessageReader, type XsMessage } from '../src/wire/codec.ts';
+import { XsType } from '../src/wire/constants.ts';
+import { Xenstore } from '../src/xenstore.ts';
+import { text } from './helpers/sync-conn.ts';
+
+/** The guest's side of the page, as a PV driver would drive it. */
+class GuestRing {
+  readonly page = new Uint8Array(4096);
+  readonly view = new DataView(this.page.buffer);
+  readonly reader = new MessageReader();
+  readonly received: XsMessage[] = [];
+  notifications = 0;
+  constructor(start: number) {
+    for (const off of [L.req_cons, L.req_prod, L.rsp_cons, L.rsp_prod])
+      this.view.setUint32(off, start, true);
+  }
+  /** Writes as much of `bytes` as fits; returns how many bytes were written. */
+  write(bytes: Uint8Array): number {
+    const cons = this.view.getUint32(L.req_cons, true);
+    const prod = this.view.getUint32(L.req_prod, true);
+    const n = Math.min(bytes.length, XENSTORE_RING_SIZE - ((prod - cons) >>> 0));
+    for (let i = 0; i < n; i++) this.page[L.req + ((prod + i) & 1023)] = bytes[i] as number;
+    this.view.setUint32(L.req_prod, (prod + n) >>> 0, true);
+    return n;
+  }
+  /** Consumes everything in rsp[]. */
+  read(): void {
+    const cons = this.view.getUint32(L.rsp_cons, true);
+    const prod = this.view.getUint32(L.rsp_prod, true);
+    const n = (prod - cons) >>> 0;
+    const chunk = new Uint8Array(n);
+    for (let i = 0; i < n; i++) chunk[i] = this.page[L.rsp + ((cons + i) & 1023)] as number;
+    this.view.setUint32(L.rsp_cons, (cons + n) >>> 0, true);
+    this.reader.push(chunk, (m) => this.received.push(m));
+  }
+}
+
+function setup(start: number) {
+  const xs = new Xenstore();
+  const guest = new GuestRing(start);
+  const ring = new RingConnection(xs, 3, {
+    page: guest.page,
+    notify: () => {
+      guest.notifications++;
+    },
+  });
+  const dom0 = xs.connect(0, () => {});
+  xs.handle(dom0, {
+    type: XsType.XS_WRITE,
+    reqId: 0,
+    txId: 0,
+    payload: Buffer.from('/local/domain/3\0'),
+  });
+  xs.handle(dom0, {
+    type: XsType.XS_SET_PERMS,
+    reqId: 0,
+    txId: 0,
+    payload: Buffer.from('/local/domain/3\0n3\0'),
+  });
+  return { xs, guest, ring };
+}
+
+/** Sends one message through the ring, in as many pieces as the ring forces. */
+function exchange(guest: GuestRing, ring: RingConnection, msg: XsMessage): void {
+  const bytes = encodeMessage(msg);
+  let off = 0;
+  while (off < bytes.length) {
+    off += guest.write(bytes.subarray(off));
+    ring.kick();
+    guest.read();
+    ring.flush();
+    guest.read();
+  }
+}
+
+describe('the xenstore ring transport', () => {
+  it('answers a guest that reads its domid-relative path, with indices near 2^32', () => {
+    const { guest, ring } = setup(0xfffffff0);
+    exchange(guest, ring, {
+      type: XsType.XS_WRITE,
+      reqId: 9,
+      txId: 0,
+      payload: Buffer.from('domid\x003'),
+    });
+    exchange(guest, ring, {
+      type: XsType.XS_READ,
+      reqId: 10,
+      txId: 0,
+      payload: Buffer.from('domid\0'),
+    });
+    expect(guest.received.map((m) => [m.type, m.reqId, text(m)])).toEqual([
+      [XsType.XS_WRITE, 9, 'OK\0'],
+      [XsType.XS_READ, 10, '3'],
+    ]);
+    expect(guest.notifications).toBeGreaterThan(0);
+  });
+
+  it('carries messages larger than the ring in pieces, in both directions', () => {
+    const { guest, ring } = setup(100);
+    const value = 'v'.repeat(1900);
+    exchange(guest, ring, {
+      type: XsType.XS_WRITE,
+      reqId: 1,
+      txId: 0,
+      payload: Buffer.from(`big\0${value}`),
+    });
+    exchange(guest, ring, {
+      type: XsType.XS_READ,
+      reqId: 2,
+      txId: 0,
+      payload: Buffer.from('big\0'),
+    });
+    expect(guest.received.map(text)).toEqual(['OK\0', value]);
+  });
+
+  it('is an unprivileged connection', () => {
+    const { guest, ring } = setup(0);
+    exchange(guest, ring, {
+      type: XsType.XS_READ,
+      reqId: 1,
+      txId: 0,
+      payload: Buffer.from('/tool/xenstored\0'),
+    });
+    exchange(guest, ring, {
+      type: XsType.XS_INTRODUCE,
+      reqId: 2,
+      txId: 0,
+      payload: Buffer.from('4\x001\x001\0'),
+    });
+    expect(guest.received.map(text)).toEqual(['EACCES\0', 'EACCES\0']);
+  });
+
+  it('shuts only the offending ring on impossible indices or oversized messages', () => {
+    const { xs, guest, ring } = setup(0);
+    guest.view.setUint32(L.req_prod, 5000, true);
+    ring.kick();
+    expect(ring.broken).toBe(true);
+    expect(guest.view.getUint32(L.error, true)).toBe(2);
+    const b = setup(0);
+    const hdr = encodeMessage({
+      type: XsType.XS_READ,
+      reqId: 0,
+      txId: 0,
+      payload: new Uint8Array(0),
+    });
+    new DataView(hdr.buffer).setUint32(12, 5000, true);
+    b.guest.write(hdr);
+    b.ring.kick();
+    expect(b.ring.broken).toBe(true);
+    expect(xs.connections.size).toBe(1);
+  });
+
+  it('never lets its producer overrun the guest, whatever the guest puts in its indices', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 0, maxLength: 2048 }),
+        fc.array(
+          fc.tuple(
+            fc.constantFrom(L.req_prod, L.rsp_cons),
+            fc.integer({ min: 0, max: 0xffffffff }),
+          ),
+          { maxLength: 4 },
+        ),
+        (bytes, pokes) => {
+          const { guest, ring } = setup(0);
+          guest.write(bytes);
+          for (const [off, v] of pokes) guest.view.setUint32(off, v, true);
+          ring.kick();
+          ring.flush();
+          const prod = guest.view.getUint32(L.rsp_prod, true);
+          const cons = guest.view.getUint32(L.rsp_cons, true);
+          // The daemon never lets its producer overtake the guest's consumer by more than the ring.
+          expect(ring.broken || (prod - cons) >>> 0 <= XENSTORE_RING_SIZE).toBe(true);
+          expect(guest.page.length).toBe(4096);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
