@@ -14,6 +14,17 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 
 /** Example file → a check of its standard output. */
 const EXPECTATIONS: Record<string, (stdout: string) => void> = {
+  'xenstore-embedded.ts': (out) => {
+    expect(out).toBe(
+      [
+        'watch registered, initial event for /local/domain/1/device/vbd/51712',
+        'watch fired for /local/domain/1/device/vbd/51712/backend',
+        'device keys: backend, backend-id, state',
+        'state = 1',
+        '',
+      ].join('\n'),
+    );
+  },
   'toolstack-cli.ts': (out) => {
     expect(out).toMatch(/^typevisor \d+\.\d+\.\d+: info exited 0\n/);
     expect(out).toMatch(/host has \d+ CPUs and \d+ MiB of memory\n$/);
