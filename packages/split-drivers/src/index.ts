@@ -4,6 +4,45 @@
  * @module
  */
 
+export { Blkback, type BlkbackOptions } from './blk/blkback.ts';
+export {
+  type BlkbackMetrics,
+  BlkbackQueue,
+  type BlkbackQueueOptions,
+  emptyBlkbackMetrics,
+} from './blk/blkback-queue.ts';
+export {
+  Blkfront,
+  type BlkfrontInfo,
+  type BlkfrontOptions,
+  type BlkReadResult,
+} from './blk/blkfront.ts';
+export {
+  BLKIF_DISCARD_SECURE,
+  BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST,
+  BLKIF_MAX_SEGMENTS_PER_REQUEST,
+  BLKIF_OP,
+  BLKIF_RSP,
+  BLKIF_SECTOR_SIZE,
+  BLKIF_SECTORS_PER_PAGE,
+  BLKIF_SEGS_PER_INDIRECT_FRAME,
+  type BlkifProtocol,
+  VDISK,
+  XEN_IO_PROTO_ABI,
+} from './blk/blkif-abi.ts';
+export {
+  type BlkifCodecs,
+  type BlkifDiscardRequest,
+  type BlkifIndirectRequest,
+  type BlkifRequest,
+  type BlkifResponse,
+  type BlkifRwRequest,
+  type BlkifSegment,
+  blkifCodecs,
+  decodeSegment,
+  encodeSegment,
+} from './blk/blkif-codec.ts';
+export { type BlockStorage, MemoryStorage, type MemoryStorageOptions } from './blk/storage.ts';
 export {
   ConsoleBack,
   ConsoleFront,

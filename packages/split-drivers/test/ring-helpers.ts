@@ -14,3 +14,10 @@ export function u32Codec(size: number, touched?: number[]): RingCodec<number> {
     },
   };
 }
+
+/** Byte-wise equality (vitest's deep equality on large typed arrays is slow). */
+export function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  if (a === undefined || b === undefined || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
