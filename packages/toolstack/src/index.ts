@@ -62,4 +62,23 @@ export {
 export { parseVifRate, parseVifSpec, type VifRate, type VifSpec } from './config/vif-spec.ts';
 export { parseXlConfig, type XlConfigFile, type XlSetting, type XlValue } from './config/xl-cfg.ts';
 export { ToolstackError, type ToolstackErrorCode } from './errors.ts';
+export { crc32 } from './migration/crc32.ts';
+export {
+  type ByteSource,
+  bytesSource,
+  chunkSource,
+  encodeHeader,
+  encodeRecord,
+  MAX_PAGES_PER_RECORD,
+  MAX_RECORD_LENGTH,
+  REC_TYPE,
+  RECORD_HEADER_SIZE,
+  type RecordType,
+  readSaveStream,
+  recordTypeName,
+  SAVE_HEADER_SIZE,
+  SAVE_MAGIC,
+  SAVE_VERSION,
+  type SaveRecord,
+} from './migration/stream.ts';
 export { TYPEVISOR_VERSION } from './version.ts';
