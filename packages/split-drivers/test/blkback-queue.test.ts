@@ -7,6 +7,7 @@ import {
   type BlkifRequest,
   type BlkifResponse,
   type BlkifSegment,
+  type BlockStorage,
   blkifCodecs,
   encodeSegment,
   FrontRing,
@@ -33,9 +34,27 @@ function rig(options: { writable?: boolean; domid?: number; fabric?: MemoryFabri
     codecs!.request,
     codecs!.response,
   );
-  const contents = new Uint8Array(DISK_SECTORS * 512);
+  const contents = new Uint8Array((DISK_SECTORS + 16) * 512);
   for (let i = 0; i < contents.length; i++) contents[i] = (i * 7 + (i >> 9)) & 0xff;
-  const storage = new MemoryStorage(DISK_SECTORS, { contents });
+  // The disk the backend serves is the first DISK_SECTORS of a larger one, so a range check
+  // the backend forgot would show up as a write past the end rather than a storage error.
+  const inner = new MemoryStorage(DISK_SECTORS + 16, { contents });
+  const storage: BlockStorage & {
+    data: Uint8Array;
+    durable: Uint8Array;
+    counters: MemoryStorage['counters'];
+  } = {
+    sectors: DISK_SECTORS,
+    sectorSize: 512,
+    readOnly: false,
+    data: inner.data,
+    durable: inner.durable,
+    counters: inner.counters,
+    read: (s, d) => inner.read(s, d),
+    write: (s, d) => inner.write(s, d),
+    flush: () => inner.flush(),
+    discard: (s, n) => inner.discard(s, n),
+  };
   const ringRef = guest.grants.grantAccess(0, ringPage, false);
   const mapped = back.mapper.mapGrant(domid, ringRef, false);
   if (typeof mapped === 'number') throw new Error('ring map');
@@ -356,6 +375,7 @@ describe('blkback request handling', () => {
         async (reqs) => {
           const r = rig();
           const before = r.pages.map((p) => p.slice());
+          const tail = r.storage.data.slice(DISK_SECTORS * 512);
           for (const q of reqs) {
             const sector = typeof q.sector === 'bigint' ? q.sector : BigInt(q.sector);
             let req: BlkifRequest;
@@ -416,6 +436,7 @@ describe('blkback request handling', () => {
             if (i % 3 !== 0) expect(sameBytes(p, before[i])).toBe(true);
           });
           expect(r.fabric.activeMappings(1)).toBe(1);
+          expect(sameBytes(r.storage.data.subarray(DISK_SECTORS * 512), tail)).toBe(true);
         },
       ),
       { numRuns: 150 },
