@@ -305,6 +305,20 @@ export {
   type EventNotifier,
 } from './event-channel/event-channels.ts';
 export {
+  type ActiveRecord,
+  type GrantCopyArgs,
+  type GrantCopyPtr,
+  type GrantDomainConfig,
+  type GrantDomainState,
+  type GrantMapping,
+  GrantTables,
+  type GrantTablesState,
+  type MapGrantRefArgs,
+  type MapGrantRefResult,
+  type MaptrackRecord,
+  type UnmapGrantRefArgs,
+} from './grant-table/grant-tables.ts';
+export {
   type GuestBytes,
   type GuestMemory,
   PAGE_SHIFT,

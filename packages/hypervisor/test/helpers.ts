@@ -1,5 +1,6 @@
 import {
   EventChannels,
+  GrantTables,
   type GuestAbi,
   PagedGuestMemory,
   SHARED_INFO_X86_32,
@@ -84,4 +85,46 @@ export function evtchnHost(
     return d;
   };
   return { evtchn, log, dom };
+}
+
+export const GRANT_FRAMES = [30, 31];
+
+/** Grant tables with dom0 (privileged), dom1 and dom2, each with 32 frames; grant frames 30 and 31. */
+export function grantHost(ids: number[] = [0, 1, 2]) {
+  const grants = new GrantTables();
+  const mems = new Map<number, PagedGuestMemory>();
+  for (const domid of ids) {
+    const mem = new PagedGuestMemory(32);
+    mems.set(domid, mem);
+    grants.addDomain({ domid, privileged: domid === 0, memory: mem, grantFrames: GRANT_FRAMES });
+  }
+  const mem = (id: number): PagedGuestMemory => {
+    const m = mems.get(id);
+    if (!m) throw new Error(`no test domain ${id}`);
+    return m;
+  };
+  return { grants, mem };
+}
+
+function entryView(mem: PagedGuestMemory, ref: number): DataView {
+  const frame = GRANT_FRAMES[ref >>> 9] ?? 0;
+  return new DataView(mem.bytes.buffer, mem.bytes.byteOffset + frame * 4096 + (ref & 511) * 8, 8);
+}
+
+/** Writes a v1 grant entry the way a guest does: domid and frame, then flags. */
+export function writeGrant(
+  mem: PagedGuestMemory,
+  ref: number,
+  domid: number,
+  frame: number,
+  flags: number,
+): void {
+  const v = entryView(mem, ref);
+  v.setUint16(2, domid, true);
+  v.setUint32(4, frame, true);
+  v.setUint16(0, flags, true);
+}
+
+export function grantFlags(mem: PagedGuestMemory, ref: number): number {
+  return entryView(mem, ref).getUint16(0, true);
 }
