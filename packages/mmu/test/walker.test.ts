@@ -195,6 +195,42 @@ describe('4-level long-mode walks', () => {
   });
 });
 
+describe('walks through tables above 4 GiB', () => {
+  it('follows high address bits without mistaking them for NX (long mode and PAE)', () => {
+    const mem = new MachineMemory({ bytes: 8192 * MiB });
+    const hiFrame = 0x100000; // 4 GiB
+    const w = new PageWalker(mem, 36);
+    w.configure({
+      mode: PAGING_MODE.LONG,
+      cr3Lo: 1 << 12,
+      cr3Hi: 0,
+      wp: true,
+      pse: false,
+      nxe: true,
+    });
+    put64(mem, 1, 0, pte(2, P | RW | US));
+    put64(mem, 2, 0, pte(3, P | RW | US));
+    put64(mem, 3, 0, P | RW | US, 1); // PT at frame 0x100000
+    put64(mem, hiFrame, 2, pte(5, P | RW | US), 1); // page at frame 0x100005
+    expect(w.walk(0x2000, 0, ACCESS.FETCH | ACCESS.USER)).toBe(true);
+    expect(w.frame).toBe(hiFrame + 5);
+    expect(mem.read32(hiFrame, 16) & A).toBe(A);
+    const p = new PageWalker(mem, 36);
+    p.configure({
+      mode: PAGING_MODE.PAE,
+      cr3Lo: 4 << 12,
+      cr3Hi: 0,
+      wp: true,
+      pse: false,
+      nxe: true,
+    });
+    put64(mem, 4, 0, P, 1); // PD at frame 0x100000 holds... reuse: PDPT[0] → 0x100000
+    put64(mem, hiFrame, 0, P | RW | US, 1); // PDE 0 → PT at 0x100000 itself
+    expect(p.walk(0x2000, 0, ACCESS.FETCH)).toBe(true);
+    expect(p.frame).toBe(hiFrame + 5);
+  });
+});
+
 describe('PAE walks', () => {
   function pae(nxe = true) {
     const mem = new MachineMemory({ bytes: 64 * MiB });
