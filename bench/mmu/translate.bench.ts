@@ -59,14 +59,14 @@ warm.setPaging({
   nxe: true,
 });
 const HOT = new Int32Array(OPS);
-for (let i = 0; i < OPS; i++) HOT[i] = VAS[i & 255]; // 256-page working set
-for (let i = 0; i < OPS; i++) warm.translate(HOT[i], 0, ACCESS.WRITE);
+for (let i = 0; i < OPS; i++) HOT[i] = VAS[i & 255] as number; // 256-page working set
+for (let i = 0; i < OPS; i++) warm.translate(HOT[i] as number, 0, ACCESS.WRITE);
 
 function walks(w: PageWalker, vas: Int32Array, iters: number): number {
   let sum = 0;
   for (let n = 0; n < iters; n++) {
     for (let i = 0; i < OPS; i++) {
-      if (w.walk(vas[i], 0, ACCESS.READ | ACCESS.USER)) sum = (sum + w.frame) | 0;
+      if (w.walk(vas[i] as number, 0, ACCESS.READ | ACCESS.USER)) sum = (sum + w.frame) | 0;
     }
   }
   return sum;
@@ -97,7 +97,8 @@ export default defineSuite({
       run(iters) {
         let sum = 0;
         for (let n = 0; n < iters; n++) {
-          for (let i = 0; i < OPS; i++) sum = (sum + warm.translate(HOT[i], 0, ACCESS.WRITE)) | 0;
+          for (let i = 0; i < OPS; i++)
+            sum = (sum + warm.translate(HOT[i] as number, 0, ACCESS.WRITE)) | 0;
         }
         return sum;
       },
