@@ -188,7 +188,14 @@ export class XenstoreClient implements XenstoreOps {
       rm: async (path) => {
         await req(XsType.XS_RM, [path]);
       },
-      directory: async (path) => splitStrings(await req(XsType.XS_DIRECTORY, [path])),
+      directory: async (path) => {
+        try {
+          return splitStrings(await req(XsType.XS_DIRECTORY, [path]));
+        } catch (err) {
+          if (!(err instanceof XenstoreError && err.errno === 'E2BIG')) throw err;
+          return this.directoryPart(path, txId);
+        }
+      },
       getPerms: async (path) => splitStrings(await req(XsType.XS_GET_PERMS, [path])),
       setPerms: async (path, perms) => {
         await req(XsType.XS_SET_PERMS, [path, ...perms]);
@@ -204,6 +211,37 @@ export class XenstoreClient implements XenstoreOps {
       },
     };
     return ops;
+  }
+
+  /**
+   * Lists a long child list with `XS_DIRECTORY_PART` chunks, restarting if the node's
+   * generation changes between chunks (libxenstore's fallback when DIRECTORY is E2BIG).
+   */
+  private async directoryPart(path: string, txId: number): Promise<string[]> {
+    for (let attempt = 0; attempt < 100; attempt++) {
+      let gen: string | undefined;
+      let all = '';
+      for (;;) {
+        const chunk = bytesToBinary(
+          await this.request(
+            XsType.XS_DIRECTORY_PART,
+            encodeStrings([path, String(all.length)]),
+            txId,
+          ),
+        );
+        const nul = chunk.indexOf('\0');
+        const g = chunk.slice(0, nul);
+        if (gen !== undefined && g !== gen) break;
+        gen = g;
+        const body = chunk.slice(nul + 1);
+        if (body.endsWith('\0\0') || body === '\0') {
+          all += body.slice(0, -1);
+          return all === '' ? [] : all.slice(0, -1).split('\0');
+        }
+        all += body;
+      }
+    }
+    throw new XenstoreError('PROTOCOL', `directory of ${path} keeps changing`);
   }
 
   private readonly base: XenstoreOps = this.ops(0);

@@ -26,7 +26,7 @@ export { XenstoreError, type XenstoreErrorCode } from './errors.ts';
 export type { NodeAccess, XsNode } from './node.ts';
 export { canonicalize, domainPath, isValidNodename } from './path.ts';
 export { formatPerm, parsePerm, type XsPerm, XsPermBits } from './perms.ts';
-export { DEFAULT_QUOTAS, type XenstoreQuotas } from './quota.ts';
+export { DEFAULT_QUOTAS, formatQuotas, quotaKey, type XenstoreQuotas } from './quota.ts';
 export {
   RingConnection,
   type RingPort,

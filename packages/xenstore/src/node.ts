@@ -54,6 +54,8 @@ export class NodeStore implements NodeAccess {
   generation = 0;
   /** Number of nodes per owner domain. */
   readonly owners: Map<number, number> = new Map();
+  /** When set, the paths of nodes written or removed are added here (used for persistence). */
+  dirty: Set<string> | undefined = undefined;
 
   /** The node at `path`, or `undefined`. */
   get(path: string): XsNode | undefined {
@@ -67,6 +69,7 @@ export class NodeStore implements NodeAccess {
     node.generation = this.generation++;
     this.nodes.set(node.name, node);
     this.count(node, 1);
+    this.dirty?.add(node.name);
   }
 
   /** Deletes the node at `path`. */
@@ -75,6 +78,7 @@ export class NodeStore implements NodeAccess {
     if (old === undefined) return;
     this.count(old, -1);
     this.nodes.delete(path);
+    this.dirty?.add(path);
   }
 
   /** Number of nodes owned by `domid`. */

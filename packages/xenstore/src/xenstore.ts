@@ -93,6 +93,34 @@ export interface XenstoreState {
 }
 
 const SPECIAL = ['@introduceDomain', '@releaseDomain'] as const;
+
+function permString(p: XsPerm): string {
+  return `${'nrwb'[p.perm & 3]}${p.id}`;
+}
+
+function parseStoredPerm(s: string): XsPerm {
+  return { id: Number.parseInt(s.slice(1), 10), perm: 'nrwb'.indexOf(s[0] ?? 'n') };
+}
+
+/** Converts a node to its JSON-safe form. */
+export function nodeToState(n: XsNode): XenstoreNodeState {
+  let value = '';
+  for (let i = 0; i < n.value.length; i++) value += String.fromCharCode(n.value[i] as number);
+  return {
+    path: n.name,
+    value,
+    perms: n.perms.map(permString),
+    children: [...n.children],
+    generation: n.generation,
+  };
+}
+
+/** Converts a node from its JSON-safe form. */
+export function nodeFromState(n: XenstoreNodeState): XsNode {
+  const node = makeNode(n.path, binaryToBytes(n.value), n.perms.map(parseStoredPerm), n.children);
+  node.generation = n.generation;
+  return node;
+}
 const EMPTY = new Uint8Array(0);
 const DOM0_PERMS: readonly XsPerm[] = [{ id: 0, perm: 0 }];
 
@@ -336,23 +364,15 @@ export class Xenstore {
   /** The store's JSON-safe state (open connections are not part of it). */
   getState(): XenstoreState {
     const nodes: XenstoreNodeState[] = [];
-    for (const n of this.store.nodes.values()) {
-      let value = '';
-      for (let i = 0; i < n.value.length; i++) value += String.fromCharCode(n.value[i] as number);
-      nodes.push({
-        path: n.name,
-        value,
-        perms: n.perms.map((p) => `${'nrwb'[p.perm & 3]}${p.id}`),
-        children: [...n.children],
-        generation: n.generation,
-      });
-    }
+    for (const n of this.store.nodes.values()) nodes.push(nodeToState(n));
+    return { version: 1, generation: this.store.generation, nodes, ...this.getDomainState() };
+  }
+
+  /** Domains and special-node permissions in JSON-safe form (part of {@link Xenstore.getState}). */
+  getDomainState(): Pick<XenstoreState, 'domains' | 'special'> {
     const special: Record<string, readonly string[]> = {};
-    for (const [k, v] of this.special) special[k] = v.map((p) => `${'nrwb'[p.perm & 3]}${p.id}`);
+    for (const [k, v] of this.special) special[k] = v.map(permString);
     return {
-      version: 1,
-      generation: this.store.generation,
-      nodes,
       domains: [...this.domains.values()].map((d) => ({
         domid: d.domid,
         mfn: d.mfn,
@@ -361,6 +381,24 @@ export class Xenstore {
       })),
       special,
     };
+  }
+
+  /** Replaces the domains and special-node permissions (persistence replay). */
+  setDomainState(state: Pick<XenstoreState, 'domains' | 'special'>): void {
+    this.domains.clear();
+    for (const d of state.domains) {
+      this.domains.set(d.domid, {
+        domid: d.domid,
+        mfn: d.mfn,
+        port: d.port,
+        shutdown: false,
+        target: d.target ?? undefined,
+      });
+    }
+    if (!this.domains.has(0))
+      this.domains.set(0, { domid: 0, mfn: 0, port: 0, shutdown: false, target: undefined });
+    for (const [k, v] of Object.entries(state.special))
+      if (this.special.has(k)) this.special.set(k, v.map(parseStoredPerm));
   }
 
   /** Recreates a store from {@link Xenstore.getState} output. */
@@ -374,29 +412,15 @@ export class Xenstore {
     const xs = new Xenstore(options);
     xs.store.nodes.clear();
     xs.store.owners.clear();
-    const perm = (s: string): XsPerm => ({
-      id: Number.parseInt(s.slice(1), 10),
-      perm: 'nrwb'.indexOf(s[0] ?? 'n'),
-    });
     for (const n of state.nodes) {
-      const node: XsNode = makeNode(n.path, binaryToBytes(n.value), n.perms.map(perm), n.children);
+      const node = nodeFromState(n);
       xs.store.put(node);
       node.generation = n.generation;
     }
     if (xs.store.get('/') === undefined)
       throw new XenstoreError('INVALID_STATE', 'state has no root node');
     xs.store.generation = state.generation;
-    for (const d of state.domains) {
-      xs.domains.set(d.domid, {
-        domid: d.domid,
-        mfn: d.mfn,
-        port: d.port,
-        shutdown: false,
-        target: d.target ?? undefined,
-      });
-    }
-    for (const [k, v] of Object.entries(state.special))
-      if (xs.special.has(k)) xs.special.set(k, v.map(perm));
+    xs.setDomainState(state);
     return xs;
   }
 }

@@ -13,5 +13,6 @@
  * ```
  * @module
  */
+export { crc32, Journal, type JournalOptions } from './journal.ts';
 export { XenstoreServer, type XenstoreServerOptions } from './server.ts';
 export { connectSocket, defaultSocketPath } from './socket-transport.ts';

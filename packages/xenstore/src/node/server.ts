@@ -8,7 +8,6 @@ import { chmodSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { XenstoreConnection } from '../connection.ts';
 import { encodeMessage, MessageReader, type XsMessage } from '../wire/codec.ts';
-import { XSD_SOCKMSG_SIZE } from '../wire/constants.ts';
 import type { Xenstore } from '../xenstore.ts';
 
 /** Options of {@link XenstoreServer}. */
@@ -19,6 +18,11 @@ export interface XenstoreServerOptions {
   readonly xenstore: Xenstore;
   /** Receives log lines; default: discarded. */
   readonly log?: (line: string) => void;
+  /**
+   * Called before replies are written to any socket; a persistent daemon makes its
+   * changes durable here (see `Journal.sync`), so nothing is acknowledged before it is on disk.
+   */
+  readonly beforeReply?: () => void;
 }
 
 /** One socket client. */
@@ -134,6 +138,7 @@ export class XenstoreServer {
     }
     client.out.length = 0;
     client.outBytes = 0;
+    this.options.beforeReply?.();
     client.socket.write(buf);
   }
 
@@ -146,5 +151,3 @@ export class XenstoreServer {
     client.socket.destroy();
   }
 }
-
-void XSD_SOCKMSG_SIZE;
