@@ -33,6 +33,7 @@ export {
   PGT,
   PGT_TYPE_MASK,
 } from './frame-table.ts';
+export { DirtyLog, type DirtyMarker } from './log-dirty.ts';
 export { Machine, type MachineOptions, type MachineState } from './machine.ts';
 export {
   CHUNK_BYTES,

@@ -4,6 +4,7 @@
  * structurally, so neither package imports the other.
  * @module
  */
+import type { DirtyMarker } from './log-dirty.ts';
 import type { MachineMemory } from './machine-memory.ts';
 import { ACCESS, type PagingMode, RIGHTS } from './paging.ts';
 import { TLB_PERM, Tlb } from './tlb.ts';
@@ -55,6 +56,8 @@ export class Translator implements TranslationPort {
   pge: number;
   /** Number of TLB misses (walks) so far. */
   misses: number;
+  /** Log-dirty marker, or null: with one, write permission is cached only on write accesses. */
+  dirtyLog: DirtyMarker | null;
 
   /** Creates a translator over `memory` with paging off. */
   constructor(memory: MachineMemory, options: TranslatorOptions = {}) {
@@ -63,6 +66,7 @@ export class Translator implements TranslationPort {
     this.faultCode = 0;
     this.pge = 0;
     this.misses = 0;
+    this.dirtyLog = null;
   }
 
   /**
@@ -114,12 +118,20 @@ export class Translator implements TranslationPort {
     const rw = (r & RIGHTS.WRITABLE) !== 0;
     const us = (r & RIGHTS.USER) !== 0;
     const x = (r & RIGHTS.NO_EXEC) === 0;
+    // Write permission needs a dirty leaf; in log-dirty mode, also a write access, which
+    // is the moment the frame is marked.
+    let dirtyOk = w.dirty === 1;
+    const log = this.dirtyLog;
+    if (log !== null && log.tracking(w.frame)) {
+      dirtyOk = dirtyOk && (access & ACCESS.WRITE) !== 0;
+      if (dirtyOk) log.markMfn(w.frame);
+    }
     let perm = TLB_PERM.READ;
-    if (w.dirty === 1 && (rw || w.wp === 0)) perm |= TLB_PERM.WRITE;
+    if (dirtyOk && (rw || w.wp === 0)) perm |= TLB_PERM.WRITE;
     if (x) perm |= TLB_PERM.EXEC;
     if (us) {
       perm |= TLB_PERM.USER_READ;
-      if (rw && w.dirty === 1) perm |= TLB_PERM.USER_WRITE;
+      if (rw && dirtyOk) perm |= TLB_PERM.USER_WRITE;
       if (x) perm |= TLB_PERM.USER_EXEC;
     }
     this.tlb.fill(lo, hi, w.frame, perm, this.pge & w.global, w.pageShift);

@@ -22,6 +22,7 @@ import {
 } from '../abi.ts';
 import { MmuError } from '../errors.ts';
 import { PGT, PGT_TYPE_MASK } from '../frame-table.ts';
+import type { DirtyMarker } from '../log-dirty.ts';
 import type { Machine } from '../machine.ts';
 import type { GrantMapPort, TlbFlushPort } from './ports.ts';
 import { PvDomain, type PvDomainOptions, type PvVcpu } from './pv-domain.ts';
@@ -91,6 +92,8 @@ export interface PvMmState {
 export interface PvMmOptions {
   /** Grant hook for mapping other domains' frames (no grants without it). */
   readonly grants?: GrantMapPort;
+  /** Log-dirty marker for pages the hypervisor writes on the guest's behalf. */
+  readonly dirtyLog?: DirtyMarker;
 }
 
 /** PV page-type validation and the MMU hypercalls, over a {@link Machine}. */
@@ -105,6 +108,7 @@ export class PvMm {
   done: number;
   private readonly domains: Map<number, PvDomain>;
   private readonly grants: GrantMapPort | null;
+  private readonly dirtyLog: DirtyMarker | null;
 
   /** Creates PV paging over `machine`. */
   constructor(machine: Machine, options: PvMmOptions = {}) {
@@ -114,6 +118,11 @@ export class PvMm {
     this.done = 0;
     this.domains = new Map();
     this.grants = options.grants ?? null;
+    this.dirtyLog = options.dirtyLog ?? null;
+  }
+
+  private markDirty(mfn: number): void {
+    if (this.dirtyLog !== null) this.dirtyLog.markMfn(mfn);
   }
 
   /** Registers domain `domid` as a PV guest. */
@@ -324,6 +333,7 @@ export class PvMm {
     if (mem.read32(mfn, i * 8) !== lo || mem.read32(mfn, i * 8 + 4) !== hi) {
       mem.write32(mfn, i * 8, lo);
       mem.write32(mfn, i * 8 + 4, hi);
+      this.markDirty(mfn);
     }
   }
 
@@ -363,12 +373,14 @@ export class PvMm {
     // Fast path: only accessed/dirty differ (same frame, same rights): no reference changes.
     if (oldHi === hi && ((oldLo ^ lo) & ~AD) === 0) {
       mem.write32(mfn, off, lo);
+      this.markDirty(mfn);
       return 0;
     }
     const rc = this.getFromEntry(level, idx, lo, hi, d, pgOwner);
     if (rc !== 0) return rc;
     mem.write32(mfn, off, lo);
     mem.write32(mfn, off + 4, hi);
+    this.markDirty(mfn);
     this.putFromEntry(level, oldLo, oldHi, d);
     return 0;
   }
@@ -441,6 +453,7 @@ export class PvMm {
           } else if (this.getPageType(mfn, PGT.PGT_writable_page, pt) === 0) {
             mem.write32(mfn, idx * 8, valLo);
             mem.write32(mfn, idx * 8 + 4, valHi);
+            this.markDirty(mfn);
             this.putPageType(mfn, pt);
             rc = 0;
           } else {
@@ -658,6 +671,7 @@ export class PvMm {
         if (this.getPageAndType(mfn, d.domid, PGT.PGT_writable_page, d) !== 0)
           return -XEN_ERRNO.EINVAL;
         this.machine.memory.clearFrame(mfn);
+        this.markDirty(mfn);
         this.putPageAndType(mfn, d);
         return 0;
       }
@@ -669,6 +683,7 @@ export class PvMm {
           return -XEN_ERRNO.EINVAL;
         }
         this.machine.memory.copyFrame(mfn, src);
+        this.markDirty(mfn);
         this.putPageAndType(mfn, d);
         this.putPage(src);
         return 0;
