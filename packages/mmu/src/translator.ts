@@ -122,9 +122,11 @@ export class Translator implements TranslationPort {
     // is the moment the frame is marked.
     let dirtyOk = w.dirty === 1;
     const log = this.dirtyLog;
-    if (log !== null && log.tracking(w.frame)) {
-      dirtyOk = dirtyOk && (access & ACCESS.WRITE) !== 0;
-      if (dirtyOk) log.markMfn(w.frame);
+    if (log !== null) {
+      if (log.tracking(w.frame)) {
+        dirtyOk = dirtyOk && (access & ACCESS.WRITE) !== 0;
+        if (dirtyOk) log.markMfn(w.frame);
+      }
     }
     let perm = TLB_PERM.READ;
     if (dirtyOk && (rw || w.wp === 0)) perm |= TLB_PERM.WRITE;
