@@ -325,3 +325,6 @@ export {
   PAGE_SIZE,
   PagedGuestMemory,
 } from './guest-memory.ts';
+export type { HypercallContext } from './hypercall/context.ts';
+export { eventChannelOp, eventChannelOpCompat } from './hypercall/event-channel-op.ts';
+export { grantTableOp } from './hypercall/grant-table-op.ts';
