@@ -34,7 +34,8 @@ type Req =
       hi: number;
     }
   | { kind: 'ext'; cmd: number; target: number; arg2: number; lo: number; hi: number }
-  | { kind: 'uvm'; lo: number; hi: number; target: number; flags: number; uvmf: number };
+  | { kind: 'uvm'; lo: number; hi: number; target: number; flags: number; uvmf: number }
+  | { kind: 'ptwr'; table: number; idx: number; half: number; target: number; flags: number; hi: number };
 
 function world(width: 32 | 64) {
   const machine = new Machine({ bytes: 4 * 1024 * 1024 });
@@ -138,6 +139,18 @@ const req: fc.Arbitrary<Req> = fc.oneof(
       uvmf: fc.integer({ min: 0, max: 7 }),
     }),
   },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('ptwr' as const),
+      table: frameIdx,
+      idx: slot,
+      half: fc.constantFrom(-1, 0, 4),
+      target: frameIdx,
+      flags,
+      hi: hiBits,
+    }),
+  },
 );
 
 function apply(w: ReturnType<typeof world>, r: Req): number {
@@ -153,6 +166,11 @@ function apply(w: ReturnType<typeof world>, r: Req): number {
     const arg1Hi = r.cmd === 7 || r.cmd === 13 ? r.hi : 0;
     const arg2 = r.cmd === 17 ? mfnOf(r.arg2) : r.arg2;
     return mm.mmuextOp(ATTACKER, 0, [op(r.cmd, arg1 | 0, arg2, arg1Hi)]);
+  }
+  if (r.kind === 'ptwr') {
+    const lo = (mfnOf(r.target) * 4096 + r.flags) | 0;
+    if (r.half < 0) return mm.ptwrWrite(ATTACKER, mfnOf(r.table), r.idx * 8, lo, r.hi, 8);
+    return mm.ptwrWrite(ATTACKER, mfnOf(r.table), r.idx * 8 + r.half, r.half === 0 ? lo : r.hi, 0, 4);
   }
   return mm.updateVaMapping(
     ATTACKER,

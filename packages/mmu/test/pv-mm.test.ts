@@ -291,6 +291,38 @@ describe('PV direct paging: validation and types', () => {
   });
 });
 
+describe('writable page-table emulation (ptwr)', () => {
+  it('applies faulting writes to a live L1 as validated updates, merging 4-byte halves', () => {
+    const g = guest64();
+    const { mm, f, machine } = g;
+    expect(buildTables(g)).toBe(0);
+    expect(mm.ptwrWrite(1, f(3), 6 * 8, pte(f(10), P | RW), 0, 8)).toBe(0);
+    expect(machine.frames.type[f(10)]).toBe(PGT.PGT_writable_page);
+    expect(mm.ptwrWrite(1, f(3), 6 * 8, pte(f(11), P), 0, 4)).toBe(0);
+    expect(machine.memory.read32(f(3), 6 * 8)).toBe(pte(f(11), P));
+    expect(machine.frames.typeCount[f(10)]).toBe(0);
+    expect(mm.ptwrWrite(1, f(3), 6 * 8 + 4, NX, 0, 4)).toBe(0);
+    expect(machine.memory.read32(f(3), 6 * 8 + 4)).toBe(NX);
+    expect(mm.ptwrWrite(1, f(3), 7 * 8, pte(f(2), P | RW), 0, 8)).toBe(-EBUSY);
+    expect(mm.ptwrWrite(1, f(2), 0, 0, 0, 8)).toBe(-XEN_ERRNO.EFAULT); // an L2: not ptwr
+    expect(mm.ptwrWrite(1, f(3), 3, 0, 0, 4)).toBe(-XEN_ERRNO.EFAULT); // misaligned
+    expect(mm.ptwrWrite(1, g.v(0), 0, 0, 0, 8)).toBe(-XEN_ERRNO.EFAULT); // foreign
+  });
+
+  it('supports cmpxchg and only writes when the old value matches', () => {
+    const g = guest64();
+    const { mm, f, machine } = g;
+    expect(buildTables(g)).toBe(0);
+    const old = machine.memory.read32(f(3), 4 * 8);
+    expect(mm.ptwrWrite(1, f(3), 4 * 8, 0, 0, 8, true, old ^ 0x20, 0)).toBe(0);
+    expect(mm.lastCompareOk).toBe(false);
+    expect(machine.memory.read32(f(3), 4 * 8)).toBe(old);
+    expect(mm.ptwrWrite(1, f(3), 4 * 8, 0, 0, 8, true, old, 0)).toBe(0);
+    expect(mm.lastCompareOk).toBe(true);
+    expect(machine.frames.typeCount[f(8)]).toBe(0);
+  });
+});
+
 describe('PV direct paging: 32-bit PAE guests', () => {
   function guest32() {
     const machine = new Machine({ bytes: 4 * 1024 * 1024 });
@@ -338,6 +370,10 @@ describe('PV direct paging: 32-bit PAE guests', () => {
       [f(1), 1, pte(f(3), P)],
     ]);
     expect(mm.mmuextOp(1, 0, [op(MMUEXT.MMUEXT_NEW_BASEPTR, f(0))])).toBe(0);
+    // ptwr: an upper-half write that leaves the entry present gets P cleared (wrong order).
+    expect(mm.ptwrWrite(1, f(3), 6 * 8, pte(f(9), P), 0, 4)).toBe(0);
+    expect(mm.ptwrWrite(1, f(3), 6 * 8 + 4, 0, 0, 4)).toBe(0);
+    expect(machine.memory.read32(f(3), 6 * 8)).toBe(pte(f(9), 0));
     expect(mm.updateVaMapping(1, 0, 0x00205000, 0, pte(f(9), P | RW), 0, 0)).toBe(0);
     expect(machine.memory.read32(f(3), 5 * 8)).toBe(pte(f(9), P | RW));
     expect(mm.updateVaMapping(1, 0, 0xf5800000 | 0, 0, pte(f(9), P), 0, 0)).toBe(-EINVAL);

@@ -106,6 +106,8 @@ export class PvMm {
   readonly xenL2Entries: Int32Array;
   /** Requests completed by the last `mmuUpdate`/`mmuextOp` (the guest's `pdone`). */
   done: number;
+  /** Whether the last {@link ptwrWrite} wrote (false after a failed compare or an error). */
+  lastCompareOk: boolean;
   private readonly domains: Map<number, PvDomain>;
   private readonly grants: GrantMapPort | null;
   private readonly dirtyLog: DirtyMarker | null;
@@ -116,6 +118,7 @@ export class PvMm {
     this.xenL4Entries = new Int32Array(XEN_L4_SLOTS * 2);
     this.xenL2Entries = new Int32Array(XEN_L2_SLOTS * 2);
     this.done = 0;
+    this.lastCompareOk = false;
     this.domains = new Map();
     this.grants = options.grants ?? null;
     this.dirtyLog = options.dirtyLog ?? null;
@@ -694,6 +697,67 @@ export class PvMm {
       default:
         return -XEN_ERRNO.ENOSYS;
     }
+  }
+
+  /**
+   * Writable page-table emulation ("ptwr"): a PV kernel write of `size` (4 or 8) bytes at
+   * `offset` of frame `mfn` that faulted on a read-only mapping of one of its L1 tables is
+   * applied as a validated L1 update. A 4-byte write is merged with the other half of the
+   * entry; for 32-bit guests an upper-half write that would make the entry present has its
+   * present bit cleared (Xen assumes the halves come in the wrong order). With `cmpxchg`, the
+   * write happens only if the entry equals `expLo:expHi`, and {@link lastCompareOk} says
+   * whether it did.
+   *
+   * Returns 0 when handled, `-EFAULT` when this is not a ptwr case (the frame is not a live L1
+   * of the domain, or a misaligned/odd size: the hypervisor injects the #PF), or the
+   * validation errno (also a #PF for the guest).
+   * @see xen/arch/x86/pv/ro-page-fault.c (ptwr_emulated_update)
+   */
+  ptwrWrite(
+    domid: number,
+    mfn: number,
+    offset: number,
+    lo: number,
+    hi: number,
+    size: 4 | 8,
+    cmpxchg = false,
+    expLo = 0,
+    expHi = 0,
+  ): number {
+    const d = this.domain(domid);
+    const ft = this.machine.frames;
+    this.lastCompareOk = false;
+    if (!Number.isInteger(mfn) || mfn < 0 || mfn >= ft.frames || ft.owner[mfn] !== domid) {
+      return -XEN_ERRNO.EFAULT;
+    }
+    if ((ft.type[mfn] & PGT_TYPE_MASK) !== PGT.PGT_l1_page_table || ft.typeCount[mfn] === 0) {
+      return -XEN_ERRNO.EFAULT;
+    }
+    if ((size !== 4 && size !== 8) || (offset & (size - 1)) !== 0 || offset < 0 || offset >= 4096) {
+      return -XEN_ERRNO.EFAULT;
+    }
+    const mem = this.machine.memory;
+    const base = offset & ~7;
+    const oldLo = mem.read32(mfn, base);
+    const oldHi = mem.read32(mfn, base + 4);
+    let newLo = lo;
+    let newHi = hi;
+    if (size === 4) {
+      if ((offset & 4) === 0) {
+        newHi = oldHi;
+        expHi = oldHi;
+      } else {
+        newHi = lo;
+        newLo = oldLo;
+        expHi = expLo;
+        expLo = oldLo;
+        if (d.is32 && !cmpxchg && (newLo & P) !== 0) newLo &= ~P;
+      }
+    }
+    if (cmpxchg && (oldLo !== expLo || oldHi !== expHi)) return 0;
+    const rc = this.modEntry(mfn, base >>> 3, newLo, newHi, d, d.domid, false);
+    if (rc === 0) this.lastCompareOk = true;
+    return rc;
   }
 
   /**
