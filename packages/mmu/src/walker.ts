@@ -9,6 +9,7 @@
  */
 import { MmuError } from './errors.ts';
 import type { MachineMemory } from './machine-memory.ts';
+import type { P2m } from './p2m.ts';
 import { ACCESS, PAGING_MODE, type PagingMode, RIGHTS } from './paging.ts';
 
 const P = 0x1;
@@ -72,6 +73,16 @@ export class PageWalker {
   errorCode: number;
   /** Out: number of table entries read by the last walk. */
   levels: number;
+  /**
+   * Out: 1 when the last walk failed because a guest-physical frame (a table or the final
+   * page) has no P2M entry: an EPT/NPT violation for the hypervisor, not a guest #PF.
+   */
+  p2mMiss: number;
+  /**
+   * Guest-physical translation for two-dimensional (HAP-style) walks: when set, CR3 and every
+   * table and page address in the entries are guest frames translated through this P2M.
+   */
+  p2m: P2m | null;
   private rsvdHi: number;
   private readonly maxFrame: number;
   // Positions (chunk, int32 index) of the entries used, for accessed/dirty updates.
@@ -98,6 +109,8 @@ export class PageWalker {
     this.dirty = 0;
     this.errorCode = 0;
     this.levels = 0;
+    this.p2mMiss = 0;
+    this.p2m = null;
     this.rsvdHi = 0;
     this.maxFrame = memory.frames;
     this.posChunk = new Int32Array(4);
@@ -128,6 +141,7 @@ export class PageWalker {
    * (and dirty on writes) are set only when the translation succeeds.
    */
   walk(lo: number, hi: number, access: number): boolean {
+    this.p2mMiss = 0;
     switch (this.mode) {
       case PAGING_MODE.LONG:
         return this.walkLong(lo, hi, access);
@@ -146,6 +160,19 @@ export class PageWalker {
     }
   }
 
+  /** Guest frame → machine frame through {@link p2m}, or -1 (all-ones entries are holes). */
+  private gfn(t: number): number {
+    const p = this.p2m as P2m;
+    if (t < 0 || t >= p.size) return -1;
+    const m = p.table[t];
+    return m === 0xffffffff ? -1 : m;
+  }
+
+  private p2mFault(access: number): boolean {
+    this.p2mMiss = 1;
+    return this.fault(access, 0, 0);
+  }
+
   private fault(access: number, present: number, rsvd: number): boolean {
     const fetch = access & ACCESS.FETCH;
     // I/D is reported only when NX is in force (PAE or 4-level with EFER.NXE); no SMEP here.
@@ -162,8 +189,13 @@ export class PageWalker {
     const maxFrame = this.maxFrame;
     const pc = this.posChunk;
     const pi = this.posIndex;
+    const hasP2m = this.p2m !== null;
     // PML4E
     let t = (this.cr3Lo >>> 12) | ((this.cr3Hi & 0xfffff) << 20);
+    if (hasP2m) {
+      t = this.gfn(t);
+      if (t < 0) return this.p2mFault(access);
+    }
     if (t >= maxFrame) return this.fault(access, 0, 0);
     let ch = mem[t >>> 9];
     let i = ((t & 511) << 10) | (((hi >>> 7) & 0x1ff) << 1);
@@ -176,6 +208,10 @@ export class PageWalker {
     let nx = eh;
     // PDPTE
     t = (e4 >>> 12) | ((eh & 0xfffff) << 20);
+    if (hasP2m) {
+      t = this.gfn(t);
+      if (t < 0) return this.p2mFault(access);
+    }
     if (t >= maxFrame) return this.fault(access, 0, 0);
     ch = mem[t >>> 9];
     i = ((t & 511) << 10) | ((((hi & 0x7f) << 2) | (lo >>> 30)) << 1);
@@ -203,6 +239,10 @@ export class PageWalker {
       );
     }
     // PDE
+    if (hasP2m) {
+      t = this.gfn(t);
+      if (t < 0) return this.p2mFault(access);
+    }
     if (t >= maxFrame) return this.fault(access, 0, 0);
     ch = mem[t >>> 9];
     i = ((t & 511) << 10) | (((lo >>> 21) & 0x1ff) << 1);
@@ -231,6 +271,10 @@ export class PageWalker {
       );
     }
     // PTE
+    if (hasP2m) {
+      t = this.gfn(t);
+      if (t < 0) return this.p2mFault(access);
+    }
     if (t >= maxFrame) return this.fault(access, 0, 0);
     ch = mem[t >>> 9];
     i = ((t & 511) << 10) | (((lo >>> 12) & 0x1ff) << 1);
@@ -260,7 +304,12 @@ export class PageWalker {
     const rsvdHi = this.rsvdHi;
     // PDPT: 32-byte aligned at CR3[31:5]; 4 entries.
     const pdptMa = (this.cr3Lo & ~0x1f) >>> 0;
-    const pdptFrame = pdptMa >>> 12;
+    let pdptFrame = pdptMa >>> 12;
+    const hasP2m = this.p2m !== null;
+    if (hasP2m) {
+      pdptFrame = this.gfn(pdptFrame);
+      if (pdptFrame < 0) return this.p2mFault(access);
+    }
     if (pdptFrame >= this.maxFrame) return this.fault(access, 0, 0);
     const pc = pdptFrame >>> 9;
     const pi = ((pdptFrame & 511) << 10) | (((pdptMa & 0xfff) >>> 2) + ((lo >>> 30) << 1));
@@ -279,6 +328,10 @@ export class PageWalker {
     let shift = 12;
     for (let level = 2; level >= 1; level--) {
       const idx = level === 2 ? (lo >>> 21) & 0x1ff : (lo >>> 12) & 0x1ff;
+      if (hasP2m) {
+        table = this.gfn(table);
+        if (table < 0) return this.p2mFault(access);
+      }
       if (table >= this.maxFrame || table < 0) return this.fault(access, 0, 0);
       const c = table >>> 9;
       const i = ((table & 511) << 10) | (idx << 1);
@@ -308,7 +361,12 @@ export class PageWalker {
 
   private walk2(lo: number, access: number): boolean {
     const mem = this.memory.i32Chunks;
-    const dirFrame = this.cr3Lo >>> 12;
+    let dirFrame = this.cr3Lo >>> 12;
+    const hasP2m = this.p2m !== null;
+    if (hasP2m) {
+      dirFrame = this.gfn(dirFrame);
+      if (dirFrame < 0) return this.p2mFault(access);
+    }
     if (dirFrame >= this.maxFrame) return this.fault(access, 0, 0);
     let c = dirFrame >>> 9;
     let i = ((dirFrame & 511) << 10) | (lo >>> 22);
@@ -334,7 +392,11 @@ export class PageWalker {
         pde,
       );
     }
-    const ptFrame = pde >>> 12;
+    let ptFrame = pde >>> 12;
+    if (hasP2m) {
+      ptFrame = this.gfn(ptFrame);
+      if (ptFrame < 0) return this.p2mFault(access);
+    }
     if (ptFrame >= this.maxFrame) return this.fault(access, 0, 0);
     c = ptFrame >>> 9;
     i = ((ptFrame & 511) << 10) | ((lo >>> 12) & 0x3ff);
@@ -372,6 +434,10 @@ export class PageWalker {
     if (user !== 0 && us === 0) return this.fault(access, 1, 0);
     if (write !== 0 && rw === 0 && (user !== 0 || this.wp === 1)) return this.fault(access, 1, 0);
     if ((access & ACCESS.FETCH) !== 0 && nx !== 0) return this.fault(access, 1, 0);
+    if (this.p2m !== null) {
+      frame = this.gfn(frame);
+      if (frame < 0) return this.p2mFault(access);
+    }
     // Success: set accessed on every entry used (skipped when all already have it, the steady
     // state), dirty on the leaf for writes. `andOfEntries` is the AND of the entries used.
     const mem = this.memory.i32Chunks;

@@ -35,7 +35,15 @@ type Req =
     }
   | { kind: 'ext'; cmd: number; target: number; arg2: number; lo: number; hi: number }
   | { kind: 'uvm'; lo: number; hi: number; target: number; flags: number; uvmf: number }
-  | { kind: 'ptwr'; table: number; idx: number; half: number; target: number; flags: number; hi: number };
+  | {
+      kind: 'ptwr';
+      table: number;
+      idx: number;
+      half: number;
+      target: number;
+      flags: number;
+      hi: number;
+    };
 
 function world(width: 32 | 64) {
   const machine = new Machine({ bytes: 4 * 1024 * 1024 });
@@ -170,7 +178,14 @@ function apply(w: ReturnType<typeof world>, r: Req): number {
   if (r.kind === 'ptwr') {
     const lo = (mfnOf(r.target) * 4096 + r.flags) | 0;
     if (r.half < 0) return mm.ptwrWrite(ATTACKER, mfnOf(r.table), r.idx * 8, lo, r.hi, 8);
-    return mm.ptwrWrite(ATTACKER, mfnOf(r.table), r.idx * 8 + r.half, r.half === 0 ? lo : r.hi, 0, 4);
+    return mm.ptwrWrite(
+      ATTACKER,
+      mfnOf(r.table),
+      r.idx * 8 + r.half,
+      r.half === 0 ? lo : r.hi,
+      0,
+      4,
+    );
   }
   return mm.updateVaMapping(
     ATTACKER,
