@@ -1,5 +1,13 @@
-/** The `code` of a {@link SplitDriversError}: what kind of misuse it reports. */
-export type SplitDriversErrorCode = 'INVALID_ARGUMENT' | 'INVALID_STATE' | 'PROTOCOL';
+/**
+ * The `code` of a {@link SplitDriversError}: what kind of misuse it reports. `BAD_IMAGE` is a
+ * corrupt or foreign disk image, `UNSUPPORTED` a valid image using a feature not implemented.
+ */
+export type SplitDriversErrorCode =
+  | 'INVALID_ARGUMENT'
+  | 'INVALID_STATE'
+  | 'PROTOCOL'
+  | 'BAD_IMAGE'
+  | 'UNSUPPORTED';
 
 /**
  * Errors thrown by `@typevisor/split-drivers` when the library is misused. Frontends get ABI status codes, never exceptions.

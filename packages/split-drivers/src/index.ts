@@ -42,6 +42,16 @@ export {
   decodeSegment,
   encodeSegment,
 } from './blk/blkif-codec.ts';
+export { type ByteStore, MemoryByteStore, RawStorage } from './blk/byte-store.ts';
+export {
+  type BackingOpener,
+  parseQcow2Header,
+  QCOW2_MAGIC,
+  type Qcow2CreateOptions,
+  type Qcow2Header,
+  type Qcow2OpenOptions,
+  Qcow2Storage,
+} from './blk/qcow2.ts';
 export { type BlockStorage, MemoryStorage, type MemoryStorageOptions } from './blk/storage.ts';
 export {
   ConsoleBack,

@@ -1,0 +1,261 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  type BlockStorage,
+  MemoryByteStore,
+  parseQcow2Header,
+  Qcow2Storage,
+  RawStorage,
+  SplitDriversError,
+} from '../src/index.ts';
+import { FileByteStore } from './file-byte-store.ts';
+import { sameBytes } from './ring-helpers.ts';
+
+const haveQemuImg = spawnSync('qemu-img', ['--version']).status === 0;
+const dir = mkdtempSync(join(tmpdir(), 'split-drivers-qcow2-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function pattern(len: number, seed: number): Uint8Array {
+  const out = new Uint8Array(len);
+  let x = seed | 1;
+  for (let i = 0; i < len; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) | 0;
+    out[i] = x >>> 24;
+  }
+  return out;
+}
+
+/** `qemu-img check`: exit status 0 means no corruption and no leaks. */
+function qemuCheck(path: string): { status: number | null; out: string } {
+  const r = spawnSync('qemu-img', ['check', path], { encoding: 'utf8' });
+  return { status: r.status, out: r.stdout + r.stderr };
+}
+
+function qemuToRaw(path: string): Uint8Array {
+  const out = join(dir, `out-${Math.random().toString(36).slice(2)}.raw`);
+  execFileSync('qemu-img', ['convert', '-O', 'raw', path, out]);
+  const bytes = new Uint8Array(readFileSync(out));
+  rmSync(out);
+  return bytes;
+}
+
+async function openFile(name: string, readOnly = false): Promise<Qcow2Storage> {
+  const store = await FileByteStore.open(join(dir, name));
+  return Qcow2Storage.open(store, {
+    readOnly,
+    openBacking: async (backing, format) => {
+      const s = await FileByteStore.open(join(dir, backing));
+      return format === 'raw'
+        ? RawStorage.open(s, { readOnly: true })
+        : Qcow2Storage.open(s, { readOnly: true });
+    },
+  });
+}
+
+describe('qcow2 storage in memory', () => {
+  it('reads zeros from a fresh image and reads back writes across clusters', async () => {
+    const q = await Qcow2Storage.create(new MemoryByteStore(), { size: 4 << 20, clusterBits: 12 });
+    expect(q.sectors).toBe(8192);
+    const z = new Uint8Array(4096).fill(1);
+    await q.read(100, z);
+    expect(z.every((b) => b === 0)).toBe(true);
+    const data = pattern(20 * 512, 3);
+    await q.write(5, data); // unaligned, spans 4 KiB clusters
+    const back = new Uint8Array(20 * 512);
+    await q.read(5, back);
+    expect(sameBytes(back, data)).toBe(true);
+  });
+
+  it('agrees with a flat model under random writes, and after reopening (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.record({
+            sector: fc.nat(2000),
+            count: fc.integer({ min: 1, max: 40 }),
+            seed: fc.nat(),
+          }),
+          {
+            maxLength: 25,
+          },
+        ),
+        fc.constantFrom(9, 12, 16),
+        async (writes, clusterBits) => {
+          const store = new MemoryByteStore();
+          const q = await Qcow2Storage.create(store, { size: 2048 * 512, clusterBits });
+          const model = new Uint8Array(2048 * 512);
+          for (const w of writes) {
+            const count = Math.min(w.count, 2048 - w.sector);
+            if (count <= 0) continue;
+            const d = pattern(count * 512, w.seed);
+            await q.write(w.sector, d);
+            model.set(d, w.sector * 512);
+          }
+          const all = new Uint8Array(model.length);
+          await q.read(0, all);
+          expect(sameBytes(all, model)).toBe(true);
+          const again = await Qcow2Storage.open(new MemoryByteStore(store.bytes()));
+          const all2 = new Uint8Array(model.length);
+          await again.read(0, all2);
+          expect(sameBytes(all2, model)).toBe(true);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  it('rejects foreign and corrupt images with BAD_IMAGE and out-of-range access with INVALID_ARGUMENT', async () => {
+    await expect(
+      Qcow2Storage.open(new MemoryByteStore(new Uint8Array(4096))),
+    ).rejects.toMatchObject({ code: 'BAD_IMAGE' });
+    const store = new MemoryByteStore();
+    await Qcow2Storage.create(store, { size: 1 << 20 });
+    const bytes = store.bytes();
+    new DataView(bytes.buffer).setUint32(20, 40); // cluster_bits
+    expect(() => parseQcow2Header(bytes)).toThrow(SplitDriversError);
+    const q = await Qcow2Storage.open(store);
+    expect(() => q.read(2048, new Uint8Array(512))).toThrow(/outside the disk/);
+  });
+});
+
+describe.skipIf(!haveQemuImg && !process.env.CI)('qcow2 images checked with qemu-img', () => {
+  it('writes images that pass qemu-img check and convert back identically', async () => {
+    const store = await FileByteStore.open(join(dir, 'ours.qcow2'), true);
+    const q = await Qcow2Storage.create(store, { size: 16 << 20 });
+    const model = new Uint8Array(16 << 20);
+    for (let i = 0; i < 60; i++) {
+      const sector = (i * 7919) % 32000;
+      const d = pattern(((i % 9) + 1) * 512 * 17, i);
+      const count = Math.min(d.length / 512, 32768 - sector);
+      await q.write(sector, d.subarray(0, count * 512));
+      model.set(d.subarray(0, count * 512), sector * 512);
+    }
+    await q.flush();
+    await store.close();
+    const check = qemuCheck(join(dir, 'ours.qcow2'));
+    expect(check.out).toContain('No errors were found');
+    expect(check.status).toBe(0);
+    expect(sameBytes(qemuToRaw(join(dir, 'ours.qcow2')), model)).toBe(true);
+  });
+
+  it('reads images qemu-img wrote, and writes to them without breaking them', async () => {
+    const raw = pattern(3 << 20, 77);
+    raw.fill(0, 1 << 20, 2 << 20); // a hole qemu-img leaves unallocated
+    writeFileSync(join(dir, 'src.raw'), raw);
+    execFileSync('qemu-img', [
+      'convert',
+      '-f',
+      'raw',
+      '-O',
+      'qcow2',
+      join(dir, 'src.raw'),
+      join(dir, 'theirs.qcow2'),
+    ]);
+    const q = await openFile('theirs.qcow2');
+    const all = new Uint8Array(raw.length);
+    await q.read(0, all);
+    expect(sameBytes(all, raw)).toBe(true);
+    const d = pattern(70000 - (70000 % 512), 5);
+    await q.write(2047, d); // straddles allocated and unallocated clusters
+    raw.set(d, 2047 * 512);
+    await q.flush();
+    expect(qemuCheck(join(dir, 'theirs.qcow2')).status).toBe(0);
+    expect(sameBytes(qemuToRaw(join(dir, 'theirs.qcow2')), raw)).toBe(true);
+  });
+
+  it('serves overlays made by qemu-img create -b as copy-on-write disks, leaving the base untouched', async () => {
+    const base = pattern(4 << 20, 11);
+    writeFileSync(join(dir, 'base.raw'), base);
+    execFileSync('qemu-img', [
+      'convert',
+      '-f',
+      'raw',
+      '-O',
+      'qcow2',
+      join(dir, 'base.raw'),
+      join(dir, 'base.qcow2'),
+    ]);
+    execFileSync(
+      'qemu-img',
+      ['create', '-f', 'qcow2', '-b', 'base.qcow2', '-F', 'qcow2', join(dir, 'overlay.qcow2')],
+      {
+        cwd: dir,
+      },
+    );
+    const baseBefore = readFileSync(join(dir, 'base.qcow2'));
+    const q = await openFile('overlay.qcow2');
+    expect(q.backing).toBeDefined();
+    const all = new Uint8Array(base.length);
+    await q.read(0, all);
+    expect(sameBytes(all, base)).toBe(true);
+    const model = base.slice();
+    for (const [sector, len] of [
+      [1, 3],
+      [200, 300],
+      [8000, 1],
+    ] as const) {
+      const d = pattern(len * 512, sector);
+      await q.write(sector, d);
+      model.set(d, sector * 512);
+    }
+    await q.flush();
+    await q.read(0, all);
+    expect(sameBytes(all, model)).toBe(true);
+    expect(Buffer.compare(readFileSync(join(dir, 'base.qcow2')), baseBefore)).toBe(0);
+    expect(qemuCheck(join(dir, 'overlay.qcow2')).status).toBe(0);
+    expect(sameBytes(qemuToRaw(join(dir, 'overlay.qcow2')), model)).toBe(true);
+  });
+
+  it('creates overlays of its own that qemu-img resolves through the backing file', async () => {
+    writeFileSync(join(dir, 'b2.raw'), pattern(1 << 20, 21));
+    const store = await FileByteStore.open(join(dir, 'ov2.qcow2'), true);
+    const q = await Qcow2Storage.create(
+      store,
+      { size: 1 << 20, backingFile: 'b2.raw', backingFormat: 'raw' },
+      {
+        openBacking: async () =>
+          RawStorage.open(await FileByteStore.open(join(dir, 'b2.raw')), { readOnly: true }),
+      },
+    );
+    const storage: BlockStorage = q;
+    await storage.write(10, new Uint8Array(1024).fill(0xee));
+    await storage.flush();
+    await store.close();
+    const expected = pattern(1 << 20, 21);
+    expected.fill(0xee, 10 * 512, 12 * 512);
+    expect(qemuCheck(join(dir, 'ov2.qcow2')).status).toBe(0);
+    expect(sameBytes(qemuToRaw(join(dir, 'ov2.qcow2')), expected)).toBe(true);
+  });
+});
+
+describe('qcow2 header', () => {
+  it('records any backing file name and format and reads them back (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.string({ minLength: 1, maxLength: 60, unit: 'grapheme' }),
+        fc.constantFrom('raw', 'qcow2'),
+        async (name, format) => {
+          const store = new MemoryByteStore();
+          await Qcow2Storage.create(store, {
+            size: 1 << 20,
+            backingFile: name,
+            backingFormat: format,
+          }).catch(() => undefined);
+          const h = parseQcow2Header(store.bytes().subarray(0, 65536));
+          expect(h).toMatchObject({
+            version: 3,
+            clusterBits: 16,
+            size: 1 << 20,
+            backingFile: name,
+            backingFormat: format,
+          });
+        },
+      ),
+      { numRuns: 50 },
+    );
+  });
+});
