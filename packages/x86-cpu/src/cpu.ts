@@ -1,0 +1,1661 @@
+/**
+ * The vCPU: architectural state in typed arrays, the memory path (segmentation, TLB, page
+ * walks, MMIO exits), the decoder front end, exception and interrupt delivery, and the
+ * `run(budget)` loop that returns VM exits to the embedder.
+ * @see Intel SDM Vol. 3A chapters 3 (segmentation), 4 (paging), 6 (interrupts)
+ */
+import { CR0, EFER, EFLAGS, EXIT, type ExitReason, MSR, SEG, VECTOR } from './constants.ts';
+import { D64, GROUP, I64, IMM, MODRM } from './decode/info.ts';
+import { DECODE, GROUP_HANDLERS, GROUP_INFO, HANDLERS, type Handler } from './decode/table.ts';
+import { X86CpuError } from './errors.ts';
+import { CC_EFLAGS, getFlags, setFlags } from './flags.ts';
+import { finishIns } from './ops/string.ts';
+import {
+  BuiltinPageWalker,
+  createWalkRequest,
+  type PageWalker,
+  type WalkRequest,
+} from './paging.ts';
+import type { CpuidResult, Intercepts, PhysicalMemory, TimeSource } from './ports.ts';
+import type { CpuState, SegmentState } from './state.ts';
+
+/** Thrown (preallocated, no stack) to unwind an instruction that faulted or exited. */
+const FAULT: { readonly fault: true } = Object.freeze({ fault: true as const });
+const TWO32 = 4294967296;
+const TWO63 = 2 ** 63;
+const TWO64 = 2 ** 64;
+const TLB_SIZE = 4096;
+const TLB_MASK = TLB_SIZE - 1;
+// TLB flag bits.
+const T_READ = 1;
+const T_USER = 2;
+const T_WUSER = 4;
+const T_WSUP = 8;
+const T_EXEC = 16;
+const T_MMIO = 32;
+/** Required TLB bits per (access * 2 + user). */
+const NEED = [T_READ, T_USER, T_WSUP, T_WUSER, T_EXEC, T_EXEC | T_USER];
+
+/** Options for {@link X86Cpu.create}. */
+export interface CpuOptions {
+  /** Guest physical memory. */
+  memory: PhysicalMemory;
+  /** Time source for RDTSC; defaults to one that counts retired instructions. */
+  time?: TimeSource;
+  /** Page walker; defaults to {@link BuiltinPageWalker} over `memory`. */
+  walker?: PageWalker;
+  /** Events to return to the embedder. */
+  intercepts?: Partial<Intercepts>;
+  /** CPUID leaves keyed `"leaf"` or `"leaf.subleaf"` (hex or decimal), overriding the defaults. */
+  cpuid?: Record<string, CpuidResult>;
+}
+
+/** What the last {@link X86Cpu.run} exit carries. Overwritten by the next exit. */
+export interface ExitInfo {
+  /** The exit reason. */ reason: ExitReason;
+  /** I/O port for IO_IN/IO_OUT. */ port: number;
+  /** Access size in bytes (I/O and MMIO). */ size: number;
+  /** Value written (IO_OUT, MMIO_WRITE, WRMSR low half). */ value: number;
+  /** High half for WRMSR. */ valueHi: number;
+  /** Physical address for MMIO exits. */ address: number;
+  /** Vector for SOFTWARE_INTERRUPT and EXCEPTION. */ vector: number;
+  /** Error code for EXCEPTION, or -1. */ errorCode: number;
+  /** MSR index for RDMSR/WRMSR. */ msr: number;
+  /** Length in bytes of the instruction that exited. */ instructionLength: number;
+}
+
+/**
+ * One x86-64 vCPU. Create it with {@link X86Cpu.create} (reset state) or
+ * {@link X86Cpu.fromState}, then call {@link X86Cpu.run} in a loop, handling the exits.
+ */
+export class X86Cpu {
+  /** RAX..R15, low 32 bits. */
+  readonly lo: Int32Array = new Int32Array(16);
+  /** RAX..R15, high 32 bits. */
+  readonly hi: Int32Array = new Int32Array(16);
+  /** Instruction pointer (see {@link CpuState.rip}). */
+  rip = 0;
+  /** @internal EFLAGS with the arithmetic flags stale unless `ccOp` is CC_EFLAGS. */
+  eflags = 2;
+  /** @internal Lazy-flags operation. */
+  ccOp: number = CC_EFLAGS;
+  /** @internal Lazy-flags result. */
+  ccDst = 0;
+  /** @internal Lazy-flags source operand. */
+  ccSrc = 0;
+  /** @internal Lazy-flags carry in. */
+  ccSrc2 = 0;
+  /** @internal Lazy-flags operand size in bits. */
+  ccSize = 32;
+  /** Segment selectors (ES, CS, SS, DS, FS, GS, LDTR, TR). */
+  readonly segSel: Int32Array = new Int32Array(8);
+  /** Segment bases. */
+  readonly segBase: Float64Array = new Float64Array(8);
+  /** Segment limits (unsigned, stored as int32). */
+  readonly segLimit: Int32Array = new Int32Array(8);
+  /** Segment attributes (see {@link SegmentState.attr}). */
+  readonly segAttr: Int32Array = new Int32Array(8);
+  /** GDTR base. */ gdtBase = 0;
+  /** GDTR limit. */ gdtLimit = 0xffff;
+  /** IDTR base. */ idtBase = 0;
+  /** IDTR limit. */ idtLimit = 0xffff;
+  /** CR0. */ cr0: number = CR0.ET | CR0.CD | CR0.NW;
+  /** CR2. */ cr2 = 0;
+  /** CR3. */ cr3 = 0;
+  /** CR4. */ cr4 = 0;
+  /** CR8. */ cr8 = 0;
+  /** Debug registers DR0..DR7. */
+  readonly dr: Float64Array = new Float64Array(8);
+  /** IA32_EFER. */ efer = 0;
+  /** @internal MSRs without dedicated fields: index → [low, high]. */
+  readonly msrs: Map<number, [number, number]> = new Map();
+  /** Current privilege level. */ cpl = 0;
+  /** True while halted. */ halted = false;
+  /** @internal Pending external interrupt, -1 if none. */
+  pendingInterrupt = -1;
+  /** @internal Pending injected exception, -1 if none. */
+  pendingException = -1;
+  /** @internal Its error code or -1. */
+  pendingErrorCode = -1;
+  /** @internal Interrupts blocked for one instruction. */
+  interruptShadow = false;
+  /** @internal [kind, a, b, c]: 1 = IN to register (size), 2 = MMIO read value ready (addr, size, value). */
+  readonly pendingIo: Float64Array = new Float64Array(4);
+  /** @internal RDTSC offset. */
+  tscOffset = 0;
+  /** The exit the last {@link X86Cpu.run} returned. */
+  readonly exit: ExitInfo = {
+    reason: EXIT.BUDGET,
+    port: 0,
+    size: 0,
+    value: 0,
+    valueHi: 0,
+    address: 0,
+    vector: 0,
+    errorCode: -1,
+    msr: 0,
+    instructionLength: 0,
+  };
+  /** Instructions retired since creation (not part of the architectural state). */
+  instructions = 0;
+
+  // ---- mode cache ----
+  /** @internal 64-bit mode (EFER.LMA and CS.L). */
+  mode64 = false;
+  /** @internal Protected mode (CR0.PE). */
+  protectedMode = false;
+  /** @internal Default operand size (16 or 32). */
+  defSize = 16;
+  /** @internal Stack address size (16, 32 or 64). */
+  stackSize = 16;
+
+  // ---- decoder scratch (per instruction) ----
+  /** @internal Operand size 8/16/32/64 after prefixes. */ osize = 16;
+  /** @internal Address size 16/32/64 after prefixes. */ asize = 16;
+  /** @internal REX byte or 0. */ rex = 0;
+  /** @internal Segment override or -1. */ segOv = -1;
+  /** @internal 0, 2 (REPNE) or 3 (REP/REPE). */ rep = 0;
+  /** @internal LOCK prefix seen. */ lock = false;
+  /** @internal Opcode (0x0FXX as 0x1XX, 0x0F38XX as 0x2XX, 0x0F3AXX as 0x3XX). */ opcode = 0;
+  /** @internal ModRM.mod. */ mod = 0;
+  /** @internal ModRM.reg with REX.R. */ reg = 0;
+  /** @internal ModRM.rm with REX.B (register operand when mod = 3). */ rm = 0;
+  /** @internal Effective address offset. */ ea = 0;
+  /** @internal Segment of the effective address. */ eaSeg = 3;
+  /** @internal Immediate (sign-extended int32). */ imm = 0;
+  /** @internal High half of a 64-bit immediate. */ immHi = 0;
+  /** @internal Second immediate (far selector, ENTER level). */ imm2 = 0;
+  /** @internal Out-field: high half of the last 64-bit read. */ tmpHi = 0;
+  /** @internal RIP at the start of the current instruction. */ instrStart = 0;
+  /** @internal Exit requested by the current instruction, or -1. */ exitReason = -1;
+  /** @internal Vector of the fault being raised (-2 for an MMIO-read exit). */ faultVec = -1;
+  /** @internal Its error code or -1. */ faultErr = -1;
+  /** @internal Vector being delivered (for double-fault detection), or -1. */ delivering = -1;
+
+  // ---- ports and caches ----
+  /** Guest physical memory. */
+  readonly memory: PhysicalMemory;
+  /** The translation port. */
+  readonly walker: PageWalker;
+  /** The time port. */
+  readonly time: TimeSource;
+  /** Active intercepts. */
+  readonly intercepts: Intercepts;
+  /** @internal Software-interrupt intercept map. */
+  readonly swIntercept: Uint8Array = new Uint8Array(256);
+  /** @internal CPUID overrides. */
+  readonly cpuidLeaves: Map<string, CpuidResult> = new Map();
+  private readonly walkReq: WalkRequest = createWalkRequest();
+  private readonly tlbTag: Float64Array = new Float64Array(TLB_SIZE).fill(-1);
+  private readonly tlbFrame: Float64Array = new Float64Array(TLB_SIZE);
+  private readonly tlbFlags: Uint8Array = new Uint8Array(TLB_SIZE);
+  private readonly tlbUsed: Int32Array = new Int32Array(TLB_SIZE);
+  private tlbCount = 0;
+  /** @internal Out-field of `translate`: the page is MMIO. */
+  xMmio = false;
+
+  private constructor(opts: CpuOptions) {
+    this.memory = opts.memory;
+    this.walker = opts.walker ?? new BuiltinPageWalker(opts.memory);
+    const self = this;
+    this.time = opts.time ?? {
+      readTsc(): number {
+        return self.instructions;
+      },
+    };
+    const i = opts.intercepts ?? {};
+    this.intercepts = {
+      cpuid: i.cpuid ?? false,
+      msr: i.msr ?? false,
+      syscall: i.syscall ?? false,
+      softwareInterrupts: i.softwareInterrupts ?? [],
+      exceptionBitmap: i.exceptionBitmap ?? 0,
+    };
+    for (const v of this.intercepts.softwareInterrupts) {
+      if (!Number.isInteger(v) || v < 0 || v > 255) {
+        throw new X86CpuError('INVALID_ARGUMENT', `software interrupt vector ${v} is not 0..255`);
+      }
+      this.swIntercept[v] = 1;
+    }
+    for (const [k, v] of Object.entries(opts.cpuid ?? {})) {
+      const parts = k.split('.').map((p) => Number(p));
+      if (parts.some((p) => !Number.isInteger(p)) || parts.length > 2) {
+        throw new X86CpuError('INVALID_ARGUMENT', `bad CPUID key ${JSON.stringify(k)}`);
+      }
+      this.cpuidLeaves.set(parts.map((p) => p >>> 0).join('.'), v);
+    }
+    this.reset();
+  }
+
+  /** Creates a vCPU in the architectural reset state (real mode, CS:IP = F000:FFF0). */
+  static create(opts: CpuOptions): X86Cpu {
+    return new X86Cpu(opts);
+  }
+
+  /** Creates a vCPU from a saved {@link CpuState}. */
+  static fromState(state: CpuState, opts: CpuOptions): X86Cpu {
+    const cpu = new X86Cpu(opts);
+    cpu.setState(state);
+    return cpu;
+  }
+
+  /** Puts the vCPU in the reset state. @see Intel SDM Vol. 3A §9.1.1 */
+  reset(): void {
+    this.lo.fill(0);
+    this.hi.fill(0);
+    this.lo[2] = 0x600;
+    for (let s = 0; s < 8; s++) {
+      this.segSel[s] = 0;
+      this.segBase[s] = 0;
+      this.segLimit[s] = 0xffff;
+      this.segAttr[s] = 0x93;
+    }
+    this.segSel[SEG.CS] = 0xf000;
+    this.segBase[SEG.CS] = 0xffff0000;
+    this.segAttr[SEG.CS] = 0x9b;
+    this.segAttr[SEG.LDTR] = 0x82;
+    this.segAttr[SEG.TR] = 0x8b;
+    this.rip = 0xfff0;
+    setFlags(this, 2);
+    this.cr0 = CR0.ET | CR0.CD | CR0.NW;
+    this.cr2 = 0;
+    this.cr3 = 0;
+    this.cr4 = 0;
+    this.cr8 = 0;
+    this.efer = 0;
+    this.dr.fill(0);
+    this.dr[6] = 0xffff0ff0;
+    this.dr[7] = 0x400;
+    this.gdtBase = 0;
+    this.gdtLimit = 0xffff;
+    this.idtBase = 0;
+    this.idtLimit = 0xffff;
+    this.msrs.clear();
+    this.cpl = 0;
+    this.halted = false;
+    this.pendingInterrupt = -1;
+    this.pendingException = -1;
+    this.pendingErrorCode = -1;
+    this.interruptShadow = false;
+    this.pendingIo.fill(0);
+    this.tscOffset = 0;
+    this.updateMode();
+  }
+
+  // =====================================================================================
+  // Registers
+  // =====================================================================================
+
+  /** @internal Reads register `r` at `size` bits (for size 64 the high half goes to `tmpHi`). */
+  getReg(size: number, r: number): number {
+    switch (size) {
+      case 8:
+        if (r < 4 || this.rex !== 0 || r > 7) return this.lo[r] & 0xff;
+        return (this.lo[r - 4] >> 8) & 0xff;
+      case 16:
+        return this.lo[r] & 0xffff;
+      case 32:
+        return this.lo[r];
+      default:
+        this.tmpHi = this.hi[r];
+        return this.lo[r];
+    }
+  }
+
+  /** @internal Writes register `r` at `size` bits; 32-bit writes zero the high half. */
+  setReg(size: number, r: number, v: number, vhi: number): void {
+    switch (size) {
+      case 8:
+        if (r < 4 || this.rex !== 0 || r > 7) this.lo[r] = (this.lo[r] & ~0xff) | (v & 0xff);
+        else this.lo[r - 4] = (this.lo[r - 4] & ~0xff00) | ((v & 0xff) << 8);
+        return;
+      case 16:
+        this.lo[r] = (this.lo[r] & ~0xffff) | (v & 0xffff);
+        return;
+      case 32:
+        this.lo[r] = v;
+        this.hi[r] = 0;
+        return;
+      default:
+        this.lo[r] = v;
+        this.hi[r] = vhi;
+    }
+  }
+
+  /** A 64-bit register as a JS number (exact up to 2^53; signed). */
+  getReg64(r: number): number {
+    return this.hi[r] * TWO32 + (this.lo[r] >>> 0);
+  }
+
+  /** Sets a 64-bit register from a JS integer (signed or unsigned, |n| < 2^64). */
+  setReg64(r: number, n: number): void {
+    this.lo[r] = (n % TWO32) | 0;
+    this.hi[r] = Math.floor(n / TWO32) | 0;
+  }
+
+  /** RFLAGS with the lazy arithmetic flags materialized. */
+  getRflags(): number {
+    return getFlags(this);
+  }
+
+  /** Replaces RFLAGS (reserved bits normalized). */
+  setRflags(v: number): void {
+    setFlags(this, v);
+  }
+
+  // =====================================================================================
+  // Modes
+  // =====================================================================================
+
+  /** @internal Recomputes cached mode bits after CR0/EFER/CS/SS changes. */
+  updateMode(): void {
+    this.protectedMode = (this.cr0 & CR0.PE) !== 0;
+    const lma = (this.efer & EFER.LMA) !== 0;
+    this.mode64 = lma && (this.segAttr[SEG.CS] & 0x2000) !== 0;
+    this.defSize = (this.segAttr[SEG.CS] & 0x4000) !== 0 ? 32 : 16;
+    if (this.mode64) this.stackSize = 64;
+    else this.stackSize = (this.segAttr[SEG.SS] & 0x4000) !== 0 ? 32 : 16;
+    this.fetchVpn = -1;
+  }
+
+  // =====================================================================================
+  // Faults and exits
+  // =====================================================================================
+
+  /** @internal Raises exception `vector` (error code `code`, or -1 for none) and unwinds. */
+  fault(vector: number, code: number): never {
+    this.faultVec = vector;
+    this.faultErr = code;
+    throw FAULT;
+  }
+
+  /** @internal #GP(code). */
+  gp(code: number): never {
+    return this.fault(VECTOR.GP, code);
+  }
+
+  /** @internal #UD. */
+  ud(): never {
+    return this.fault(VECTOR.UD, -1);
+  }
+
+  /** @internal Requests an exit once the current instruction completes. */
+  requestExit(reason: ExitReason): void {
+    this.exitReason = reason;
+    this.exit.reason = reason;
+  }
+
+  // =====================================================================================
+  // TLB and translation
+  // =====================================================================================
+
+  /** Drops every cached translation (CR3/CR0/CR4 writes do this; so should the embedder after remapping RAM). */
+  flushTlb(): void {
+    for (let i = 0; i < this.tlbCount; i++) this.tlbTag[this.tlbUsed[i]] = -1;
+    this.tlbCount = 0;
+    this.fetchVpn = -1;
+  }
+
+  /** @internal INVLPG. */
+  invlpg(lin: number): void {
+    const vpn = Math.floor(lin / 4096);
+    const i = vpn & TLB_MASK;
+    if (this.tlbTag[i] === vpn) this.tlbTag[i] = -1;
+    this.fetchVpn = -1;
+  }
+
+  /**
+   * @internal Translates `lin` for `access` (0 read, 1 write, 2 fetch) to a physical address;
+   * sets `xMmio`. Raises #PF on failure.
+   */
+  translate(lin: number, access: number, user: boolean): number {
+    const vpn = lin >= 0 && lin < TWO32 ? lin >>> 12 : Math.floor(lin / 4096);
+    const i = vpn & TLB_MASK;
+    const need = NEED[access * 2 + (user ? 1 : 0)];
+    if (this.tlbTag[i] === vpn && (this.tlbFlags[i] & need) === need) {
+      this.xMmio = (this.tlbFlags[i] & T_MMIO) !== 0;
+      return this.tlbFrame[i] + (lin & 0xfff);
+    }
+    return this.translateSlow(lin, vpn, i, access, user);
+  }
+
+  private translateSlow(
+    lin: number,
+    vpn: number,
+    i: number,
+    access: number,
+    user: boolean,
+  ): number {
+    let frame: number;
+    let flags: number;
+    if ((this.cr0 & CR0.PG) === 0) {
+      frame = (vpn * 4096) % TWO32;
+      flags = T_READ | T_USER | T_WUSER | T_WSUP | T_EXEC;
+    } else {
+      const req = this.walkReq;
+      req.linear = lin;
+      req.access = access;
+      req.user = user;
+      req.cr0 = this.cr0;
+      req.cr3 = this.cr3;
+      req.cr4 = this.cr4;
+      req.efer = this.efer;
+      this.walker.walk(req);
+      if (req.fault >= 0) {
+        this.cr2 = lin;
+        this.fault(VECTOR.PF, req.fault);
+      }
+      frame = req.frame;
+      flags = T_READ;
+      if (req.userOk) flags |= T_USER;
+      if (!req.noExec) flags |= T_EXEC;
+      // Write permission is cached only after a write walk, which has set the dirty bit.
+      if (access === 1) {
+        if (req.writable && req.userOk) flags |= T_WUSER;
+        if (req.writable || (this.cr0 & CR0.WP) === 0) flags |= T_WSUP;
+      }
+    }
+    if (!this.memory.isRam(frame)) flags |= T_MMIO;
+    if (this.tlbTag[i] === -1 && this.tlbCount < TLB_SIZE) this.tlbUsed[this.tlbCount++] = i;
+    this.tlbTag[i] = vpn;
+    this.tlbFrame[i] = frame;
+    this.tlbFlags[i] = flags;
+    this.xMmio = (flags & T_MMIO) !== 0;
+    return frame + (lin & 0xfff);
+  }
+
+  // =====================================================================================
+  // Physical and linear memory
+  // =====================================================================================
+
+  private mmioRead(pa: number, size: number): number {
+    const p = this.pendingIo;
+    if (p[0] === 2 && p[1] === pa && p[2] === size) {
+      p[0] = 0;
+      return p[3];
+    }
+    this.exit.reason = EXIT.MMIO_READ;
+    this.exit.address = pa;
+    this.exit.size = size;
+    this.exitReason = EXIT.MMIO_READ;
+    this.faultVec = -2;
+    throw FAULT;
+  }
+
+  private mmioWrite(pa: number, size: number, v: number): void {
+    if (this.exitReason >= 0) return;
+    this.exit.reason = EXIT.MMIO_WRITE;
+    this.exit.address = pa;
+    this.exit.size = size;
+    this.exit.value = size === 4 ? v | 0 : v & (size === 1 ? 0xff : 0xffff);
+    this.exitReason = EXIT.MMIO_WRITE;
+  }
+
+  /** @internal Reads a byte at a linear address. */
+  readLin8(lin: number, user: boolean): number {
+    const pa = this.translate(lin, 0, user);
+    if (this.xMmio) return this.mmioRead(pa, 1);
+    return this.memory.read8(pa);
+  }
+
+  /** @internal Reads 16 bits at a linear address. */
+  readLin16(lin: number, user: boolean): number {
+    if ((lin & 0xfff) === 0xfff) {
+      return this.readLin8(lin, user) | (this.readLin8(lin + 1, user) << 8);
+    }
+    const pa = this.translate(lin, 0, user);
+    if (this.xMmio) return this.mmioRead(pa, 2);
+    return this.memory.read16(pa);
+  }
+
+  /** @internal Reads 32 bits at a linear address (signed int32). */
+  readLin32(lin: number, user: boolean): number {
+    if ((lin & 0xfff) > 0xffc) {
+      return this.readLin16(lin, user) | (this.readLin16(lin + 2, user) << 16);
+    }
+    const pa = this.translate(lin, 0, user);
+    if (this.xMmio) return this.mmioRead(pa, 4);
+    return this.memory.read32(pa);
+  }
+
+  /** @internal Writes a byte at a linear address. */
+  writeLin8(lin: number, v: number, user: boolean): void {
+    const pa = this.translate(lin, 1, user);
+    if (this.xMmio) this.mmioWrite(pa, 1, v);
+    else this.memory.write8(pa, v);
+  }
+
+  /** @internal Writes 16 bits at a linear address. */
+  writeLin16(lin: number, v: number, user: boolean): void {
+    if ((lin & 0xfff) === 0xfff) {
+      this.translate(lin + 1, 1, user);
+      this.writeLin8(lin, v, user);
+      this.writeLin8(lin + 1, v >> 8, user);
+      return;
+    }
+    const pa = this.translate(lin, 1, user);
+    if (this.xMmio) this.mmioWrite(pa, 2, v);
+    else this.memory.write16(pa, v);
+  }
+
+  /** @internal Writes 32 bits at a linear address. */
+  writeLin32(lin: number, v: number, user: boolean): void {
+    if ((lin & 0xfff) > 0xffc) {
+      this.translate(lin + 3, 1, user);
+      this.writeLin16(lin, v, user);
+      this.writeLin16(lin + 2, v >> 16, user);
+      return;
+    }
+    const pa = this.translate(lin, 1, user);
+    if (this.xMmio) this.mmioWrite(pa, 4, v);
+    else this.memory.write32(pa, v);
+  }
+
+  /**
+   * @internal Computes the linear address of `seg:off` for an access of `size` bytes,
+   * applying segment limit checks (legacy modes) or the canonical check (64-bit mode).
+   */
+  linear(seg: number, off: number, size: number): number {
+    if (this.mode64) {
+      const lin = seg >= 4 ? this.segBase[seg] + off : off;
+      if (lin < -0x800000000000 || lin + size > 0x800000000000) {
+        this.fault(seg === SEG.SS ? VECTOR.SS : VECTOR.GP, 0);
+      }
+      return lin;
+    }
+    const attr = this.segAttr[seg];
+    const limit = this.segLimit[seg] >>> 0;
+    if ((attr & 0x1c) === 0x14) {
+      // Expand-down data segment: valid offsets are limit+1 .. 0xFFFF or 0xFFFFFFFF.
+      const top = (attr & 0x4000) !== 0 ? 0xffffffff : 0xffff;
+      if (off <= limit || off + size - 1 > top) this.segFault(seg);
+    } else if (off + size - 1 > limit || (this.protectedMode && (attr & 0x80) === 0)) {
+      this.segFault(seg);
+    }
+    return (this.segBase[seg] + off) % TWO32;
+  }
+
+  private segFault(seg: number): never {
+    return this.fault(seg === SEG.SS ? VECTOR.SS : VECTOR.GP, 0);
+  }
+
+  /** @internal Reads `size` (8/16/32) bits at `seg:off`. */
+  read(seg: number, off: number, size: number): number {
+    const lin = this.linear(seg, off, size >> 3);
+    const user = this.cpl === 3;
+    if (size === 8) return this.readLin8(lin, user);
+    if (size === 16) return this.readLin16(lin, user);
+    return this.readLin32(lin, user);
+  }
+
+  /** @internal Reads 64 bits at `seg:off`: returns the low half, high half in `tmpHi`. */
+  read64(seg: number, off: number): number {
+    const lin = this.linear(seg, off, 8);
+    const user = this.cpl === 3;
+    const l = this.readLin32(lin, user);
+    this.tmpHi = this.readLin32(lin + 4, user);
+    return l;
+  }
+
+  /** @internal Writes `size` (8/16/32) bits at `seg:off`. */
+  write(seg: number, off: number, size: number, v: number): void {
+    const lin = this.linear(seg, off, size >> 3);
+    const user = this.cpl === 3;
+    if (size === 8) this.writeLin8(lin, v, user);
+    else if (size === 16) this.writeLin16(lin, v, user);
+    else this.writeLin32(lin, v, user);
+  }
+
+  /** @internal Writes 64 bits at `seg:off`. */
+  write64(seg: number, off: number, vlo: number, vhi: number): void {
+    const lin = this.linear(seg, off, 8);
+    const user = this.cpl === 3;
+    this.translate(lin + 7, 1, user);
+    this.writeLin32(lin, vlo, user);
+    this.writeLin32(lin + 4, vhi, user);
+  }
+
+  /** @internal Checks that `seg:off` (`size` bytes) is writable without writing (for RMW and multi-part stores). */
+  probeWrite(seg: number, off: number, size: number): void {
+    const lin = this.linear(seg, off, size);
+    const user = this.cpl === 3;
+    this.translate(lin, 1, user);
+    if (size > 1) this.translate(lin + size - 1, 1, user);
+  }
+
+  /** @internal Supervisor (implicit) reads of system tables at a linear address. */
+  sysRead32(lin: number): number {
+    return this.readLin32(lin, false);
+  }
+
+  /** @internal Supervisor (implicit) writes of system tables at a linear address. */
+  sysWrite32(lin: number, v: number): void {
+    this.writeLin32(lin, v, false);
+  }
+
+  // =====================================================================================
+  // Effective addresses and ModRM operands
+  // =====================================================================================
+
+  /** @internal Reads operand E at `size` (register or memory). 64-bit high half in `tmpHi`. */
+  readE(size: number): number {
+    if (this.mod === 3) return this.getReg(size, this.rm);
+    if (size === 64) return this.read64(this.eaSeg, this.ea);
+    return this.read(this.eaSeg, this.ea, size);
+  }
+
+  /** @internal Writes operand E at `size`. */
+  writeE(size: number, v: number, vhi: number): void {
+    if (this.mod === 3) this.setReg(size, this.rm, v, vhi);
+    else if (size === 64) this.write64(this.eaSeg, this.ea, v, vhi);
+    else this.write(this.eaSeg, this.ea, size, v);
+  }
+
+  /** @internal Adds `n` to the effective address (wrapping at the address size). */
+  eaPlus(n: number): number {
+    return this.wrapAddr(this.ea + n);
+  }
+
+  /** @internal Wraps an offset to the current address size. */
+  wrapAddr(a: number): number {
+    if (this.asize === 16) return a & 0xffff;
+    if (this.asize === 32) return a >>> 0;
+    return wrap64(a);
+  }
+
+  private decodeModrm(): void {
+    const modrm = this.fetch8();
+    const mod = modrm >> 6;
+    const rex = this.rex;
+    this.mod = mod;
+    this.reg = ((modrm >> 3) & 7) | ((rex & 4) << 1);
+    const rmLow = modrm & 7;
+    this.rm = rmLow | ((rex & 1) << 3);
+    if (mod === 3) return;
+    const seg = this.segOv;
+    if (this.asize === 16) {
+      let ea = 0;
+      let defSeg: number = SEG.DS;
+      switch (rmLow) {
+        case 0:
+          ea = this.lo[3] + this.lo[6];
+          break;
+        case 1:
+          ea = this.lo[3] + this.lo[7];
+          break;
+        case 2:
+          ea = this.lo[5] + this.lo[6];
+          defSeg = SEG.SS;
+          break;
+        case 3:
+          ea = this.lo[5] + this.lo[7];
+          defSeg = SEG.SS;
+          break;
+        case 4:
+          ea = this.lo[6];
+          break;
+        case 5:
+          ea = this.lo[7];
+          break;
+        case 6:
+          if (mod === 0) ea = this.fetch16();
+          else {
+            ea = this.lo[5];
+            defSeg = SEG.SS;
+          }
+          break;
+        default:
+          ea = this.lo[3];
+      }
+      if (mod === 1) ea += (this.fetch8() << 24) >> 24;
+      else if (mod === 2) ea += this.fetch16();
+      this.ea = ea & 0xffff;
+      this.eaSeg = seg >= 0 ? seg : defSeg;
+      return;
+    }
+    // 32/64-bit addressing.
+    let defSeg: number = SEG.DS;
+    let lo = 0;
+    let hi = 0;
+    let ripRel = false;
+    if (rmLow === 4) {
+      const sib = this.fetch8();
+      const scale = sib >> 6;
+      const index = ((sib >> 3) & 7) | ((rex & 2) << 2);
+      const baseLow = sib & 7;
+      const base = baseLow | ((rex & 1) << 3);
+      if (baseLow === 5 && mod === 0) {
+        lo = this.fetch32();
+        hi = lo >> 31;
+      } else {
+        lo = this.lo[base];
+        hi = this.hi[base];
+        if (baseLow === 4 || baseLow === 5) defSeg = SEG.SS;
+      }
+      if (index !== 4) {
+        let ilo = this.lo[index];
+        let ihi = this.hi[index];
+        if (scale !== 0) {
+          ihi = (ihi << scale) | (ilo >>> (32 - scale));
+          ilo <<= scale;
+        }
+        const s = (lo >>> 0) + (ilo >>> 0);
+        lo = s | 0;
+        hi = (hi + ihi + (s > 0xffffffff ? 1 : 0)) | 0;
+      }
+    } else if (rmLow === 5 && mod === 0) {
+      lo = this.fetch32();
+      hi = lo >> 31;
+      ripRel = this.mode64;
+    } else {
+      lo = this.lo[this.rm];
+      hi = this.hi[this.rm];
+      if (rmLow === 5) defSeg = SEG.SS;
+    }
+    if (mod === 1) {
+      const d = (this.fetch8() << 24) >> 24;
+      const s = (lo >>> 0) + (d >>> 0);
+      lo = s | 0;
+      hi = (hi + (d >> 31) + (s > 0xffffffff ? 1 : 0)) | 0;
+    } else if (mod === 2) {
+      const d = this.fetch32();
+      const s = (lo >>> 0) + (d >>> 0);
+      lo = s | 0;
+      hi = (hi + (d >> 31) + (s > 0xffffffff ? 1 : 0)) | 0;
+    }
+    this.eaSeg = seg >= 0 ? seg : defSeg;
+    if (ripRel) {
+      // RIP-relative: relative to the end of the instruction, fixed up after immediates.
+      this.ripRelDisp = lo;
+      this.ea = 0;
+      this.ripRelPending = true;
+      return;
+    }
+    if (this.asize === 64) this.ea = hi * TWO32 + (lo >>> 0);
+    else this.ea = lo >>> 0;
+  }
+
+  /** @internal RIP-relative displacement awaiting the instruction length. */
+  ripRelDisp = 0;
+  /** @internal True while a RIP-relative EA awaits fix-up. */
+  ripRelPending = false;
+
+  // =====================================================================================
+  // Instruction fetch
+  // =====================================================================================
+
+  private fetchVpn = -1;
+  private fetchFrame = 0;
+
+  /** @internal Fetches the next instruction byte. */
+  fetch8(): number {
+    const rip = this.rip;
+    const lin = this.mode64 ? rip : (this.segBase[SEG.CS] + rip) % TWO32;
+    const vpn = Math.floor(lin / 4096);
+    let pa: number;
+    if (vpn === this.fetchVpn) pa = this.fetchFrame + (lin & 0xfff);
+    else {
+      if (this.mode64 && (lin < -0x800000000000 || lin >= 0x800000000000)) this.gp(0);
+      pa = this.translate(lin, 2, this.cpl === 3);
+      this.fetchVpn = vpn;
+      this.fetchFrame = pa - (lin & 0xfff);
+    }
+    this.rip = rip + 1;
+    return this.memory.read8(pa);
+  }
+
+  /** @internal Fetches a 16-bit immediate. */
+  fetch16(): number {
+    const b = this.fetch8();
+    return b | (this.fetch8() << 8);
+  }
+
+  /** @internal Fetches a 32-bit immediate (signed int32). */
+  fetch32(): number {
+    const b = this.fetch16();
+    return b | (this.fetch16() << 16);
+  }
+
+  // =====================================================================================
+  // Stack
+  // =====================================================================================
+
+  /** @internal The stack pointer as an offset of the current stack size. */
+  getSp(): number {
+    if (this.stackSize === 64) return this.getReg64(4);
+    if (this.stackSize === 32) return this.lo[4] >>> 0;
+    return this.lo[4] & 0xffff;
+  }
+
+  /** @internal Sets the stack pointer at the current stack size. */
+  setSp(v: number): void {
+    if (this.stackSize === 64) this.setReg64(4, wrap64(v));
+    else if (this.stackSize === 32) {
+      this.lo[4] = v | 0;
+      this.hi[4] = 0;
+    } else this.lo[4] = (this.lo[4] & ~0xffff) | (v & 0xffff);
+  }
+
+  private spMinus(n: number): number {
+    const sp = this.getSp() - n;
+    if (this.stackSize === 64) return wrap64(sp);
+    if (this.stackSize === 32) return sp >>> 0;
+    return sp & 0xffff;
+  }
+
+  /** @internal Pushes a value of `size` bits (64: `vhi` is the high half). */
+  push(size: number, v: number, vhi: number): void {
+    const n = size >> 3;
+    const sp = this.spMinus(n);
+    if (size === 64) this.write64(SEG.SS, sp, v, vhi);
+    else this.write(SEG.SS, sp, size, v);
+    this.setSp(sp);
+  }
+
+  /** @internal Pops a value of `size` bits (64: high half in `tmpHi`). */
+  pop(size: number): number {
+    const sp = this.getSp();
+    const v = size === 64 ? this.read64(SEG.SS, sp) : this.read(SEG.SS, sp, size);
+    this.setSp(sp + (size >> 3));
+    return v;
+  }
+
+  /** @internal Reads a stack slot `off` bytes above SP without popping. */
+  peek(size: number, off: number): number {
+    let sp = this.getSp() + off;
+    if (this.stackSize === 16) sp &= 0xffff;
+    else if (this.stackSize === 32) sp >>>= 0;
+    return size === 64 ? this.read64(SEG.SS, sp) : this.read(SEG.SS, sp, size);
+  }
+
+  // =====================================================================================
+  // Control transfer helpers
+  // =====================================================================================
+
+  /** @internal Sets RIP for a near branch, truncated to the operand size. */
+  jumpTo(target: number, size: number): void {
+    if (size === 16) this.rip = target & 0xffff;
+    else if (size === 32) this.rip = target >>> 0;
+    else {
+      const t = wrap64(target);
+      if (t < -0x800000000000 || t >= 0x800000000000) this.gp(0);
+      this.rip = t;
+    }
+  }
+
+  // =====================================================================================
+  // Segment loading
+  // =====================================================================================
+
+  /** @internal Reads a descriptor for `sel` into `descLo`/`descHi`; raises #GP(sel) if out of the table. */
+  readDescriptor(sel: number, vector: number): void {
+    const index = sel & 0xfff8;
+    let base: number;
+    let limit: number;
+    if ((sel & 4) !== 0) {
+      if ((this.segAttr[SEG.LDTR] & 0x80) === 0) this.fault(vector, sel & 0xfffc);
+      base = this.segBase[SEG.LDTR];
+      limit = this.segLimit[SEG.LDTR] >>> 0;
+    } else {
+      base = this.gdtBase;
+      limit = this.gdtLimit;
+    }
+    if (index + 7 > limit) this.fault(vector, sel & 0xfffc);
+    this.descAddr = base + index;
+    this.descLo = this.sysRead32(this.descAddr);
+    this.descHi = this.sysRead32(this.descAddr + 4);
+  }
+
+  /** @internal Last descriptor read: linear address. */ descAddr = 0;
+  /** @internal Last descriptor read: low dword. */ descLo = 0;
+  /** @internal Last descriptor read: high dword. */ descHi = 0;
+
+  /** @internal Loads the descriptor cache of `seg` from `descLo`/`descHi`. */
+  setSegFromDesc(seg: number, sel: number): void {
+    const lo = this.descLo;
+    const hi = this.descHi;
+    this.segSel[seg] = sel & 0xffff;
+    this.segBase[seg] = ((lo >>> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000)) >>> 0;
+    let limit = (lo & 0xffff) | (hi & 0xf0000);
+    if ((hi & 0x800000) !== 0) limit = (limit << 12) | 0xfff;
+    this.segLimit[seg] = limit;
+    this.segAttr[seg] = (hi >> 8) & 0xf0ff;
+    if ((hi & 0x100) === 0 && (hi & 0x1000) !== 0) {
+      // Set the accessed bit in the descriptor.
+      this.descHi = hi | 0x100;
+      this.segAttr[seg] |= 1;
+      this.sysWrite32(this.descAddr + 4, this.descHi);
+    }
+  }
+
+  /** @internal Real-mode style load: base = sel << 4, cache attributes kept. */
+  loadSegReal(seg: number, sel: number): void {
+    this.segSel[seg] = sel & 0xffff;
+    this.segBase[seg] = (sel & 0xffff) << 4;
+    if (seg === SEG.CS || seg === SEG.SS) this.updateMode();
+  }
+
+  /** @internal MOV/POP to a data or stack segment register with all protected-mode checks. */
+  loadSeg(seg: number, sel: number): void {
+    sel &= 0xffff;
+    if (!this.protectedMode || (this.eflags & EFLAGS.VM) !== 0) {
+      this.loadSegReal(seg, sel);
+      return;
+    }
+    const rpl = sel & 3;
+    if ((sel & 0xfffc) === 0) {
+      if (seg === SEG.SS && (!this.mode64 || this.cpl === 3 || rpl !== this.cpl)) this.gp(0);
+      this.segSel[seg] = sel;
+      this.segBase[seg] = 0;
+      this.segLimit[seg] = 0;
+      this.segAttr[seg] = seg === SEG.SS ? (this.segAttr[seg] & ~0x80) | (this.cpl << 5) : 0;
+      if (seg === SEG.SS) this.updateMode();
+      return;
+    }
+    this.readDescriptor(sel, VECTOR.GP);
+    const attr = (this.descHi >> 8) & 0xf0ff;
+    const dpl = (attr >> 5) & 3;
+    if (seg === SEG.SS) {
+      if (rpl !== this.cpl || dpl !== this.cpl || (attr & 0x1a) !== 0x12) this.gp(sel & 0xfffc);
+      if ((attr & 0x80) === 0) this.fault(VECTOR.SS, sel & 0xfffc);
+    } else {
+      if ((attr & 0x10) === 0 || (attr & 0x0a) === 0x08) this.gp(sel & 0xfffc);
+      const conformingCode = (attr & 0x0c) === 0x0c;
+      if (!conformingCode && (dpl < this.cpl || dpl < rpl)) this.gp(sel & 0xfffc);
+      if ((attr & 0x80) === 0) this.fault(VECTOR.NP, sel & 0xfffc);
+    }
+    this.setSegFromDesc(seg, sel);
+    if (seg === SEG.SS) this.updateMode();
+  }
+
+  /**
+   * @internal Loads CS for a far JMP/CALL/RET/IRET to a code segment at privilege `newCpl`
+   * (the checks specific to the transfer are done by the caller).
+   */
+  loadCs(sel: number, newCpl: number): void {
+    if (!this.protectedMode || (this.eflags & EFLAGS.VM) !== 0) {
+      this.loadSegReal(SEG.CS, sel);
+      this.cpl = (this.eflags & EFLAGS.VM) !== 0 ? 3 : 0;
+      this.updateMode();
+      return;
+    }
+    this.setSegFromDesc(SEG.CS, (sel & 0xfffc) | newCpl);
+    this.cpl = newCpl;
+    this.updateMode();
+  }
+
+  /** @internal Validates a code-segment selector for a far JMP/CALL; leaves its descriptor loaded. */
+  checkFarCode(sel: number): void {
+    if ((sel & 0xfffc) === 0) this.gp(0);
+    this.readDescriptor(sel, VECTOR.GP);
+    const attr = (this.descHi >> 8) & 0xf0ff;
+    if ((attr & 0x18) !== 0x18) {
+      throw new X86CpuError(
+        'UNSUPPORTED',
+        `far transfer through a system descriptor (type ${attr & 0x1f}) is not implemented`,
+      );
+    }
+    const dpl = (attr >> 5) & 3;
+    if ((attr & 4) !== 0) {
+      if (dpl > this.cpl) this.gp(sel & 0xfffc);
+    } else if ((sel & 3) > this.cpl || dpl !== this.cpl) this.gp(sel & 0xfffc);
+    if ((attr & 0x80) === 0) this.fault(VECTOR.NP, sel & 0xfffc);
+  }
+
+  // =====================================================================================
+  // The run loop
+  // =====================================================================================
+
+  /**
+   * Executes up to `budget` instructions and returns why it stopped; details are in
+   * {@link X86Cpu.exit}. Faults are delivered to the guest unless intercepted.
+   */
+  run(budget: number): ExitReason {
+    this.exit.reason = EXIT.BUDGET;
+    let remaining = budget;
+    for (;;) {
+      try {
+        this.exitReason = -1;
+        if (this.pendingException >= 0) {
+          const v = this.pendingException;
+          const e = this.pendingErrorCode;
+          this.pendingException = -1;
+          this.deliverException(v, e);
+        }
+        const r = this.runInner(remaining);
+        return r;
+      } catch (e) {
+        if (e !== FAULT) throw e;
+        remaining = this.handleFault(remaining);
+        if (remaining < 0) return this.exit.reason;
+      }
+    }
+  }
+
+  private runInner(budget: number): ExitReason {
+    let n = 0;
+    while (n < budget) {
+      if (this.pendingInterrupt >= 0 && (this.eflags & EFLAGS.IF) !== 0 && !this.interruptShadow) {
+        const v = this.pendingInterrupt;
+        this.pendingInterrupt = -1;
+        this.halted = false;
+        this.instrStart = this.rip;
+        this.deliverInterrupt(v, -1, false, this.rip);
+      }
+      if (this.halted) {
+        this.exit.reason = EXIT.HLT;
+        return EXIT.HLT;
+      }
+      this.interruptShadow = false;
+      this.step();
+      n++;
+      this.instructions++;
+      if (this.exitReason >= 0) {
+        this.exit.instructionLength = this.instructionLength();
+        return this.exitReason as ExitReason;
+      }
+    }
+    this.budgetLeft = 0;
+    this.exit.reason = EXIT.BUDGET;
+    return EXIT.BUDGET;
+  }
+
+  /** @internal Unused budget bookkeeping. */
+  budgetLeft = 0;
+
+  private instructionLength(): number {
+    const d = this.rip - this.instrStart;
+    return d >= 0 && d <= 15 ? d : 0;
+  }
+
+  /** Returns the remaining budget to continue with, or -1 to return `exit.reason`. */
+  private handleFault(remaining: number): number {
+    if (this.faultVec === -2) {
+      // MMIO read exit: roll back to the instruction start; it re-executes after completion.
+      this.rip = this.instrStart;
+      this.exit.instructionLength = 0;
+      return -1;
+    }
+    const vec = this.faultVec;
+    const err = this.faultErr;
+    this.rip = this.instrStart;
+    this.exitReason = -1;
+    if (this.delivering >= 0) {
+      const prev = this.delivering;
+      this.delivering = -1;
+      if (prev === VECTOR.DF) {
+        this.exit.reason = EXIT.TRIPLE_FAULT;
+        this.exit.vector = vec;
+        return -1;
+      }
+      const contributory = (v: number) => v === 0 || (v >= 10 && v <= 13);
+      if (
+        (contributory(prev) && contributory(vec)) ||
+        (prev === VECTOR.PF && (contributory(vec) || vec === VECTOR.PF))
+      ) {
+        this.pendingException = VECTOR.DF;
+        this.pendingErrorCode = 0;
+        return remaining;
+      }
+    }
+    if (vec < 32 && (this.intercepts.exceptionBitmap & (1 << vec)) !== 0) {
+      this.exit.reason = EXIT.EXCEPTION;
+      this.exit.vector = vec;
+      this.exit.errorCode = err;
+      return -1;
+    }
+    this.pendingException = vec;
+    this.pendingErrorCode = err;
+    return remaining;
+  }
+
+  private step(): void {
+    this.instrStart = this.rip;
+    this.segOv = -1;
+    this.rep = 0;
+    this.rex = 0;
+    this.lock = false;
+    this.ripRelPending = false;
+    let osize = this.defSize;
+    let asize = this.mode64 ? 64 : this.defSize;
+    let opsizeOv = false;
+    let b = this.fetch8();
+    for (let count = 0; ; count++) {
+      if (count >= 14) this.gp(0);
+      switch (b) {
+        case 0x66:
+          opsizeOv = true;
+          break;
+        case 0x67:
+          asize = this.mode64 ? 32 : asize === 16 ? 32 : 16;
+          break;
+        case 0x26:
+        case 0x2e:
+        case 0x36:
+        case 0x3e:
+          if (!this.mode64) this.segOv = (b >> 3) & 3;
+          break;
+        case 0x64:
+          this.segOv = SEG.FS;
+          break;
+        case 0x65:
+          this.segOv = SEG.GS;
+          break;
+        case 0xf0:
+          this.lock = true;
+          break;
+        case 0xf2:
+          this.rep = 2;
+          break;
+        case 0xf3:
+          this.rep = 3;
+          break;
+        default:
+          if (this.mode64 && (b & 0xf0) === 0x40) {
+            this.rex = b;
+            b = this.fetch8();
+            if ((b & 0xf0) === 0x40) continue;
+            if (
+              b === 0x66 ||
+              b === 0x67 ||
+              b === 0xf0 ||
+              b === 0xf2 ||
+              b === 0xf3 ||
+              b === 0x26 ||
+              b === 0x2e ||
+              b === 0x36 ||
+              b === 0x3e ||
+              b === 0x64 ||
+              b === 0x65
+            ) {
+              this.rex = 0;
+              continue;
+            }
+          }
+          count = 99;
+      }
+      if (count === 99) break;
+      b = this.fetch8();
+    }
+    let op = b;
+    if (b === 0x0f) {
+      op = 0x100 | this.fetch8();
+      if (op === 0x138) op = 0x200 | this.fetch8();
+      else if (op === 0x13a) op = 0x300 | this.fetch8();
+    }
+    this.opcode = op;
+    const info = DECODE[op];
+    if (this.mode64) {
+      if ((this.rex & 8) !== 0) osize = 64;
+      else if ((info & D64) !== 0) osize = opsizeOv ? 16 : 64;
+      else osize = opsizeOv ? 16 : 32;
+      if ((info & I64) !== 0) this.ud();
+    } else if (opsizeOv) osize = osize === 16 ? 32 : 16;
+    this.osize = osize;
+    this.asize = asize;
+    let handler: Handler;
+    let immKind = (info >> 8) & 0xff;
+    if ((info & MODRM) !== 0) {
+      this.decodeModrm();
+      if ((info & GROUP) !== 0) {
+        const key = (op << 3) | (this.reg & 7);
+        handler = GROUP_HANDLERS[key];
+        const gi = GROUP_INFO[key];
+        immKind = (gi >> 8) & 0xff;
+        if ((gi & D64) !== 0 && this.mode64 && osize === 32) this.osize = 64;
+      } else handler = HANDLERS[op];
+    } else handler = HANDLERS[op];
+    if (immKind !== 0) this.decodeImm(immKind);
+    if (this.ripRelPending) {
+      // RIP-relative: ea = end of instruction + disp32 (only reached in 64-bit mode).
+      this.ea = wrap64(this.rip + this.ripRelDisp);
+      if (this.asize === 32) this.ea = (this.ea % TWO32) >>> 0;
+    }
+    handler(this);
+  }
+
+  private decodeImm(kind: number): void {
+    switch (kind) {
+      case IMM.Ib:
+      case IMM.Jb:
+        this.imm = (this.fetch8() << 24) >> 24;
+        break;
+      case IMM.Iw:
+        this.imm = this.fetch16();
+        break;
+      case IMM.Iz:
+      case IMM.Jz:
+        if (this.osize === 16) this.imm = (this.fetch16() << 16) >> 16;
+        else this.imm = this.fetch32();
+        this.immHi = this.imm >> 31;
+        break;
+      case IMM.Iv:
+        if (this.osize === 16) this.imm = this.fetch16();
+        else if (this.osize === 32) this.imm = this.fetch32();
+        else {
+          this.imm = this.fetch32();
+          this.immHi = this.fetch32();
+        }
+        break;
+      case IMM.Ap:
+        this.imm = this.osize === 16 ? this.fetch16() : this.fetch32() >>> 0;
+        this.imm2 = this.fetch16();
+        break;
+      case IMM.Ov: {
+        if (this.asize === 16) this.ea = this.fetch16();
+        else if (this.asize === 32) this.ea = this.fetch32() >>> 0;
+        else {
+          const lo = this.fetch32();
+          this.ea = this.fetch32() * TWO32 + (lo >>> 0);
+        }
+        this.eaSeg = this.segOv >= 0 ? this.segOv : SEG.DS;
+        break;
+      }
+      case IMM.IwIb:
+        this.imm = this.fetch16();
+        this.imm2 = this.fetch8();
+        break;
+      case IMM.Grp3b:
+        if ((this.reg & 6) === 0) this.imm = (this.fetch8() << 24) >> 24;
+        break;
+      case IMM.Grp3v:
+        if ((this.reg & 6) === 0) {
+          this.imm = this.osize === 16 ? (this.fetch16() << 16) >> 16 : this.fetch32();
+          this.immHi = this.imm >> 31;
+        }
+        break;
+    }
+  }
+
+  // =====================================================================================
+  // Interrupts and exceptions
+  // =====================================================================================
+
+  /** @internal Delivers an exception (the caller has set RIP to the faulting instruction). */
+  deliverException(vector: number, errorCode: number): void {
+    this.delivering = vector;
+    if (vector === VECTOR.PF || vector === VECTOR.DF) {
+      // keep CR2 as set by the walker
+    }
+    this.deliverInterrupt(vector, errorCode, false, this.rip);
+    this.delivering = -1;
+  }
+
+  /**
+   * @internal Delivers `vector` through the IVT (real mode) or IDT (protected/long mode).
+   * `soft` applies the gate DPL check of INT n; `nextRip` is the return address pushed.
+   * @see Intel SDM Vol. 3A §6.12 (protected mode), §6.14 (64-bit mode); Vol. 1 §6.5 (real mode)
+   */
+  deliverInterrupt(vector: number, errorCode: number, soft: boolean, nextRip: number): void {
+    this.halted = false;
+    const flags = getFlags(this);
+    if (!this.protectedMode) {
+      if (vector * 4 + 3 > this.idtLimit) this.gp(0);
+      const entry = this.readLin32((this.idtBase + vector * 4) >>> 0, false);
+      this.push(16, flags, 0);
+      this.push(16, this.segSel[SEG.CS], 0);
+      this.push(16, nextRip, 0);
+      this.loadSegReal(SEG.CS, entry >>> 16);
+      this.rip = entry & 0xffff;
+      setFlags(this, flags & ~(EFLAGS.IF | EFLAGS.TF | EFLAGS.AC | EFLAGS.RF));
+      return;
+    }
+    const lma = (this.efer & EFER.LMA) !== 0;
+    const gateSize = lma ? 16 : 8;
+    const errSel = vector * 8 + 2 + (soft ? 0 : 1);
+    if (vector * gateSize + gateSize - 1 > this.idtLimit) this.gp(errSel);
+    const gateAddr = this.idtBase + vector * gateSize;
+    const glo = this.sysRead32(gateAddr);
+    const ghi = this.sysRead32(gateAddr + 4);
+    const type = (ghi >> 8) & 0x1f;
+    const gdpl = (ghi >> 13) & 3;
+    const isTrap = (type & 1) !== 0;
+    if (
+      lma
+        ? type !== 0x0e && type !== 0x0f
+        : type !== 0x0e && type !== 0x0f && type !== 0x06 && type !== 0x07
+    ) {
+      if (type === 0x05 && !lma) {
+        throw new X86CpuError('UNSUPPORTED', 'task gates are not implemented');
+      }
+      this.gp(errSel);
+    }
+    if (soft && gdpl < this.cpl) this.gp(errSel);
+    if ((ghi & 0x8000) === 0) this.fault(VECTOR.NP, errSel);
+    const csSel = glo >>> 16;
+    let offset = ((ghi & 0xffff0000) | (glo & 0xffff)) >>> 0;
+    if (lma) {
+      const ohi = this.sysRead32(gateAddr + 8);
+      offset = ohi * TWO32 + offset;
+    }
+    const gate32 = lma || (type & 8) !== 0;
+    if ((csSel & 0xfffc) === 0) this.gp(soft ? 0 : 1);
+    this.readDescriptor(csSel, VECTOR.GP);
+    const cattr = (this.descHi >> 8) & 0xf0ff;
+    const cdpl = (cattr >> 5) & 3;
+    if ((cattr & 0x18) !== 0x18 || cdpl > this.cpl) this.gp(csSel & 0xfffc);
+    if ((cattr & 0x80) === 0) this.fault(VECTOR.NP, csSel & 0xfffc);
+    if (lma && (cattr & 0x2000) === 0) this.gp(csSel & 0xfffc);
+    const conforming = (cattr & 4) !== 0;
+    const newCpl = conforming ? this.cpl : cdpl;
+    const csDescLo = this.descLo;
+    const csDescHi = this.descHi;
+    const csDescAddr = this.descAddr;
+    const oldCs = this.segSel[SEG.CS];
+    const oldSs = this.segSel[SEG.SS];
+    const oldSp = lma ? this.getReg64(4) : this.getSp();
+    const ist = lma ? glo & 0 : 0;
+    const istIndex = lma ? ghi & 7 : 0;
+    void ist;
+    if (lma) {
+      // 64-bit IDT delivery: always pushes SS:RSP; new RSP from TSS RSPn or ISTn, aligned to 16.
+      let newRsp: number;
+      if (istIndex !== 0 || newCpl !== this.cpl) {
+        const off = istIndex !== 0 ? 36 + (istIndex - 1) * 8 : 4 + newCpl * 8;
+        if (off + 7 > this.segLimit[SEG.TR] >>> 0)
+          this.fault(VECTOR.TS, this.segSel[SEG.TR] & 0xfffc);
+        const tss = this.segBase[SEG.TR] + off;
+        const l = this.sysRead32(tss);
+        const h = this.sysRead32(tss + 4);
+        newRsp = h * TWO32 + (l >>> 0);
+      } else newRsp = oldSp;
+      newRsp -= ((newRsp % 16) + 16) % 16;
+      if (newCpl !== this.cpl) {
+        this.segSel[SEG.SS] = newCpl;
+        this.segBase[SEG.SS] = 0;
+        this.segLimit[SEG.SS] = 0;
+        this.segAttr[SEG.SS] = 0x0093 | (newCpl << 5) | 0x4000;
+        this.segAttr[SEG.SS] &= ~0x80;
+        this.segAttr[SEG.SS] |= 0x80;
+      }
+      this.descLo = csDescLo;
+      this.descHi = csDescHi;
+      this.descAddr = csDescAddr;
+      this.loadCs(csSel, newCpl);
+      this.setReg64(4, newRsp);
+      this.push(64, oldSs, 0);
+      this.push(64, (oldSp % TWO32) | 0, Math.floor(oldSp / TWO32) | 0);
+      this.push(64, flags, 0);
+      this.push(64, oldCs, 0);
+      this.push(64, (nextRip % TWO32) | 0, Math.floor(nextRip / TWO32) | 0);
+      if (errorCode >= 0) this.push(64, errorCode, 0);
+      this.rip = offset >= 0x800000000000 ? offset - 2 ** 64 : offset;
+    } else {
+      const psize = gate32 ? 32 : 16;
+      if (newCpl !== this.cpl) {
+        // Stack switch from the TSS (32-bit TSS: ESPn at 4 + 8n, SSn at 8 + 8n).
+        const off = 4 + newCpl * 8;
+        if (off + 5 > this.segLimit[SEG.TR] >>> 0)
+          this.fault(VECTOR.TS, this.segSel[SEG.TR] & 0xfffc);
+        const tss = this.segBase[SEG.TR];
+        const newEsp = this.sysRead32(tss + off) >>> 0;
+        const newSs = this.sysRead32(tss + off + 4) & 0xffff;
+        if ((newSs & 0xfffc) === 0) this.fault(VECTOR.TS, newSs & 0xfffc);
+        this.readDescriptor(newSs, VECTOR.TS);
+        const sattr = (this.descHi >> 8) & 0xf0ff;
+        if ((newSs & 3) !== newCpl || ((sattr >> 5) & 3) !== newCpl || (sattr & 0x1a) !== 0x12) {
+          this.fault(VECTOR.TS, newSs & 0xfffc);
+        }
+        if ((sattr & 0x80) === 0) this.fault(VECTOR.SS, newSs & 0xfffc);
+        this.setSegFromDesc(SEG.SS, newSs);
+        this.updateMode();
+        this.setSp(newEsp);
+        this.descLo = csDescLo;
+        this.descHi = csDescHi;
+        this.descAddr = csDescAddr;
+        this.loadCs(csSel, newCpl);
+        this.push(psize, oldSs, 0);
+        this.push(psize, oldSp, 0);
+      } else {
+        this.descLo = csDescLo;
+        this.descHi = csDescHi;
+        this.descAddr = csDescAddr;
+        this.loadCs(csSel, newCpl);
+      }
+      this.push(psize, flags, 0);
+      this.push(psize, oldCs, 0);
+      this.push(psize, nextRip, 0);
+      if (errorCode >= 0) this.push(psize, errorCode, 0);
+      this.rip = gate32 ? offset : offset & 0xffff;
+    }
+    let nf = flags & ~(EFLAGS.TF | EFLAGS.NT | EFLAGS.VM | EFLAGS.RF);
+    if (!isTrap) nf &= ~EFLAGS.IF;
+    setFlags(this, nf);
+  }
+
+  // =====================================================================================
+  // Embedder interface
+  // =====================================================================================
+
+  /**
+   * Queues an external (maskable) interrupt; it is delivered when RFLAGS.IF allows and wakes
+   * HLT. A second call before delivery replaces the first (an interrupt controller queues more).
+   */
+  injectInterrupt(vector: number): void {
+    if (!Number.isInteger(vector) || vector < 0 || vector > 255) {
+      throw new X86CpuError('INVALID_ARGUMENT', `interrupt vector ${vector} is not 0..255`);
+    }
+    this.pendingInterrupt = vector;
+  }
+
+  /** True when a queued external interrupt is waiting for IF. */
+  hasPendingInterrupt(): boolean {
+    return this.pendingInterrupt >= 0;
+  }
+
+  /** Queues an exception (with `errorCode`, or -1 for none) for delivery at the next {@link X86Cpu.run}. */
+  injectException(vector: number, errorCode = -1): void {
+    if (!Number.isInteger(vector) || vector < 0 || vector > 31) {
+      throw new X86CpuError('INVALID_ARGUMENT', `exception vector ${vector} is not 0..31`);
+    }
+    this.pendingException = vector;
+    this.pendingErrorCode = errorCode;
+    this.halted = false;
+  }
+
+  /** Completes an IO_IN exit: writes `value` to AL/AX/EAX (the instruction has retired). */
+  completeIoIn(value: number): void {
+    const p = this.pendingIo;
+    if (p[0] === 3) {
+      finishIns(this, value);
+      p[0] = 0;
+      return;
+    }
+    if (p[0] !== 1) throw new X86CpuError('INVALID_STATE', 'no IN is waiting for completion');
+    const size = p[1];
+    this.rex = 0;
+    if (size === 1) this.setReg(8, 0, value, 0);
+    else if (size === 2) this.setReg(16, 0, value, 0);
+    else this.setReg(32, 0, value | 0, 0);
+    p[0] = 0;
+  }
+
+  /** Completes an MMIO_READ exit: the faulting instruction re-executes and reads `value`. */
+  completeMmioRead(value: number): void {
+    const p = this.pendingIo;
+    p[0] = 2;
+    p[1] = this.exit.address;
+    p[2] = this.exit.size;
+    p[3] = this.exit.size === 4 ? value | 0 : value & (this.exit.size === 1 ? 0xff : 0xffff);
+  }
+
+  // =====================================================================================
+  // State
+  // =====================================================================================
+
+  /** The complete state as plain data. */
+  getState(): CpuState {
+    const segments: SegmentState[] = [];
+    for (let s = 0; s < 8; s++) {
+      segments.push({
+        selector: this.segSel[s],
+        base: this.segBase[s],
+        limit: this.segLimit[s] >>> 0,
+        attr: this.segAttr[s],
+      });
+    }
+    const msrs: [number, number, number][] = [...this.msrs.entries()]
+      .sort((a, b) => (a[0] >>> 0) - (b[0] >>> 0))
+      .map(([k, v]) => [k, v[0], v[1]]);
+    return {
+      gprLo: Array.from(this.lo),
+      gprHi: Array.from(this.hi),
+      rip: this.rip,
+      rflags: getFlags(this),
+      segments,
+      gdtBase: this.gdtBase,
+      gdtLimit: this.gdtLimit,
+      idtBase: this.idtBase,
+      idtLimit: this.idtLimit,
+      cr0: this.cr0,
+      cr2: this.cr2,
+      cr3: this.cr3,
+      cr4: this.cr4,
+      cr8: this.cr8,
+      dr: Array.from(this.dr),
+      efer: this.efer,
+      msrs,
+      cpl: this.cpl,
+      halted: this.halted,
+      pendingInterrupt: this.pendingInterrupt,
+      pendingException: this.pendingException,
+      pendingErrorCode: this.pendingErrorCode,
+      interruptShadow: this.interruptShadow,
+      pendingIo: Array.from(this.pendingIo),
+      tscOffset: this.tscOffset,
+    };
+  }
+
+  /** Replaces the complete state (validates shapes; flushes the TLB). */
+  setState(s: CpuState): void {
+    if (s.gprLo.length !== 16 || s.gprHi.length !== 16 || s.segments.length !== 8) {
+      throw new X86CpuError('INVALID_STATE', 'state needs 16 GPR halves and 8 segments');
+    }
+    for (let i = 0; i < 16; i++) {
+      this.lo[i] = s.gprLo[i];
+      this.hi[i] = s.gprHi[i];
+    }
+    this.rip = s.rip;
+    setFlags(this, s.rflags);
+    for (let i = 0; i < 8; i++) {
+      const g = s.segments[i];
+      this.segSel[i] = g.selector;
+      this.segBase[i] = g.base;
+      this.segLimit[i] = g.limit | 0;
+      this.segAttr[i] = g.attr;
+    }
+    this.gdtBase = s.gdtBase;
+    this.gdtLimit = s.gdtLimit;
+    this.idtBase = s.idtBase;
+    this.idtLimit = s.idtLimit;
+    this.cr0 = s.cr0;
+    this.cr2 = s.cr2;
+    this.cr3 = s.cr3;
+    this.cr4 = s.cr4;
+    this.cr8 = s.cr8;
+    for (let i = 0; i < 8; i++) this.dr[i] = s.dr[i] ?? 0;
+    this.efer = s.efer;
+    this.msrs.clear();
+    for (const [k, l, h] of s.msrs) this.msrs.set(k, [l, h]);
+    this.cpl = s.cpl;
+    this.halted = s.halted;
+    this.pendingInterrupt = s.pendingInterrupt;
+    this.pendingException = s.pendingException;
+    this.pendingErrorCode = s.pendingErrorCode;
+    this.interruptShadow = s.interruptShadow;
+    for (let i = 0; i < 4; i++) this.pendingIo[i] = s.pendingIo[i] ?? 0;
+    this.tscOffset = s.tscOffset;
+    this.flushTlb();
+    this.updateMode();
+  }
+
+  /** @internal Reads an MSR from the built-in file; raises #GP(0) for unknown ones. Returns low, high in `tmpHi`. */
+  readMsr(index: number): number {
+    switch (index) {
+      case MSR.IA32_EFER:
+        this.tmpHi = 0;
+        return this.efer;
+      case MSR.IA32_FS_BASE:
+      case MSR.IA32_GS_BASE: {
+        const b = this.segBase[index === MSR.IA32_FS_BASE ? SEG.FS : SEG.GS];
+        this.tmpHi = Math.floor(b / TWO32) | 0;
+        return (b % TWO32) | 0;
+      }
+      case MSR.IA32_TIME_STAMP_COUNTER: {
+        const t = this.time.readTsc() + this.tscOffset;
+        this.tmpHi = Math.floor(t / TWO32) | 0;
+        return (t % TWO32) | 0;
+      }
+    }
+    const v = this.msrs.get(index);
+    if (v !== undefined) {
+      this.tmpHi = v[1];
+      return v[0];
+    }
+    if (KNOWN_MSRS.has(index)) {
+      this.tmpHi = 0;
+      return index === MSR.IA32_PAT
+        ? 0x00070406
+        : index === MSR.IA32_APIC_BASE
+          ? 0xfee00900 | 0
+          : 0;
+    }
+    return this.gp(0);
+  }
+
+  /** @internal Writes an MSR in the built-in file; raises #GP(0) for unknown ones or bad values. */
+  writeMsr(index: number, lo: number, hi: number): void {
+    switch (index) {
+      case MSR.IA32_EFER: {
+        if ((lo & ~(EFER.SCE | EFER.LME | EFER.LMA | EFER.NXE)) !== 0 || hi !== 0) this.gp(0);
+        const lme = (lo & EFER.LME) !== 0;
+        if ((this.cr0 & CR0.PG) !== 0 && lme !== ((this.efer & EFER.LME) !== 0)) this.gp(0);
+        this.efer = (lo & ~EFER.LMA) | (this.efer & EFER.LMA);
+        this.flushTlb();
+        this.updateMode();
+        return;
+      }
+      case MSR.IA32_FS_BASE:
+      case MSR.IA32_GS_BASE:
+      case MSR.IA32_KERNEL_GS_BASE:
+      case MSR.IA32_LSTAR:
+      case MSR.IA32_CSTAR: {
+        if (hi !== lo >> 31 && hi >> 15 !== 0 && hi >> 15 !== -1) this.gp(0);
+        const n = hi * TWO32 + (lo >>> 0);
+        if (n < -0x800000000000 || n >= 0x800000000000) this.gp(0);
+        if (index === MSR.IA32_FS_BASE) this.segBase[SEG.FS] = n;
+        else if (index === MSR.IA32_GS_BASE) this.segBase[SEG.GS] = n;
+        else this.msrs.set(index, [lo, hi]);
+        return;
+      }
+      case MSR.IA32_TIME_STAMP_COUNTER:
+        this.tscOffset = hi * TWO32 + (lo >>> 0) - this.time.readTsc();
+        return;
+    }
+    if (!KNOWN_MSRS.has(index)) this.gp(0);
+    this.msrs.set(index, [lo, hi]);
+  }
+}
+
+const KNOWN_MSRS: Set<number> = /* @__PURE__ */ new Set<number>([
+  MSR.IA32_APIC_BASE,
+  MSR.IA32_SYSENTER_CS,
+  MSR.IA32_SYSENTER_ESP,
+  MSR.IA32_SYSENTER_EIP,
+  MSR.IA32_PAT,
+  MSR.IA32_STAR,
+  MSR.IA32_LSTAR,
+  MSR.IA32_CSTAR,
+  MSR.IA32_FMASK,
+  MSR.IA32_KERNEL_GS_BASE,
+  MSR.IA32_TSC_AUX,
+]);
+
+/** @internal Wraps a JS number to a signed 64-bit value representable as a double (mod 2^64). */
+export function wrap64(n: number): number {
+  if (n >= -TWO63 && n < TWO63) return n;
+  const m = n % TWO64;
+  if (m >= TWO63) return m - TWO64;
+  if (m < -TWO63) return m + TWO64;
+  return m;
+}

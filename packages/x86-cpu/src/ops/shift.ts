@@ -1,0 +1,200 @@
+/**
+ * Shifts and rotates: Grp2 (ROL, ROR, RCL, RCR, SHL/SAL, SHR, SAR) by 1, CL or imm8, and
+ * SHLD/SHRD. Flags and the values of undefined flags follow QEMU TCG (for count > 1, OF is
+ * computed with the count-1 formula; AF is cleared).
+ * @see Intel SDM Vol. 2B "SAL/SAR/SHL/SHR", "RCL/RCR/ROL/ROR", "SHLD", "SHRD"
+ */
+import type { X86Cpu } from '../cpu.ts';
+import { CC_EFLAGS, CC_SAR, CC_SHL, getFlags } from '../flags.ts';
+import { big, maskOf, setFlags64, unbig } from './alu.ts';
+
+function setCfOf(cpu: X86Cpu, cf: number, of: number): void {
+  cpu.eflags = (getFlags(cpu) & ~0x801) | (cf & 1) | ((of & 1) << 11);
+  cpu.ccOp = CC_EFLAGS;
+}
+
+/** @internal Shift/rotate `kind` (Grp2 reg field) of an 8/16/32-bit value by `count` (unmasked). */
+export function shift(cpu: X86Cpu, kind: number, size: number, v: number, count: number): number {
+  const c = count & 0x1f;
+  if (c === 0) return v;
+  const m = maskOf(size);
+  v &= m;
+  switch (kind) {
+    case 0:
+    case 1: {
+      const rc = c % size;
+      let r = v;
+      if (rc !== 0) {
+        r = kind === 0 ? (v << rc) | (v >>> (size - rc)) : (v >>> rc) | (v << (size - rc));
+        r &= m;
+      }
+      const msb = (r >>> (size - 1)) & 1;
+      if (kind === 0) setCfOf(cpu, r & 1, msb ^ (r & 1));
+      else setCfOf(cpu, msb, msb ^ ((r >>> (size - 2)) & 1));
+      return r;
+    }
+    case 2:
+    case 3: {
+      const n = size === 8 ? c % 9 : size === 16 ? c % 17 : c;
+      if (n === 0) return v;
+      let cf = getFlags(cpu) & 1;
+      let r = v;
+      for (let i = 0; i < n; i++) {
+        if (kind === 2) {
+          const out = (r >>> (size - 1)) & 1;
+          r = ((r << 1) | cf) & m;
+          cf = out;
+        } else {
+          const out = r & 1;
+          r = ((r >>> 1) | (cf << (size - 1))) & m;
+          cf = out;
+        }
+      }
+      setCfOf(cpu, cf, ((v ^ r) >>> (size - 1)) & 1);
+      return r;
+    }
+    case 4:
+    case 6: {
+      const r = (v << c) & m;
+      cpu.ccOp = CC_SHL;
+      cpu.ccDst = r;
+      cpu.ccSrc = v << (c - 1);
+      cpu.ccSize = size;
+      return r;
+    }
+    case 5: {
+      const r = (v >>> c) & m;
+      cpu.ccOp = CC_SAR;
+      cpu.ccDst = r;
+      cpu.ccSrc = v >>> (c - 1);
+      cpu.ccSize = size;
+      return r;
+    }
+    default: {
+      const sv = (v << (32 - size)) >> (32 - size);
+      const r = (sv >> c) & m;
+      cpu.ccOp = CC_SAR;
+      cpu.ccDst = r;
+      cpu.ccSrc = sv >> (c - 1);
+      cpu.ccSize = size;
+      return r;
+    }
+  }
+}
+
+const M64 = 0xffffffffffffffffn;
+
+/** @internal The 64-bit form of {@link shift}: returns the low half, high half in `tmpHi`. */
+export function shift64(cpu: X86Cpu, kind: number, lo: number, hi: number, count: number): number {
+  const c = count & 0x3f;
+  cpu.tmpHi = hi;
+  if (c === 0) return lo;
+  const v = big(lo, hi);
+  const bc = BigInt(c);
+  let r: bigint;
+  switch (kind) {
+    case 0:
+    case 1: {
+      r =
+        kind === 0 ? ((v << bc) | (v >> (64n - bc))) & M64 : ((v >> bc) | (v << (64n - bc))) & M64;
+      const msb = Number(r >> 63n);
+      const lsb = Number(r & 1n);
+      if (kind === 0) setCfOf(cpu, lsb, msb ^ lsb);
+      else setCfOf(cpu, msb, msb ^ Number((r >> 62n) & 1n));
+      return unbig(cpu, r);
+    }
+    case 2:
+    case 3: {
+      let cf = BigInt(getFlags(cpu) & 1);
+      r = v;
+      for (let i = 0; i < c; i++) {
+        if (kind === 2) {
+          const out = r >> 63n;
+          r = ((r << 1n) | cf) & M64;
+          cf = out;
+        } else {
+          const out = r & 1n;
+          r = (r >> 1n) | (cf << 63n);
+          cf = out;
+        }
+      }
+      setCfOf(cpu, Number(cf), Number(((v ^ r) >> 63n) & 1n));
+      return unbig(cpu, r);
+    }
+    case 4:
+    case 6: {
+      r = (v << bc) & M64;
+      const src = (v << (bc - 1n)) & M64;
+      setFlags64(cpu, r, Number(src >> 63n), Number(((src ^ r) >> 63n) & 1n), 0);
+      return unbig(cpu, r);
+    }
+    case 5: {
+      r = v >> bc;
+      const src = v >> (bc - 1n);
+      setFlags64(cpu, r, Number(src & 1n), Number(((src ^ r) >> 63n) & 1n), 0);
+      return unbig(cpu, r);
+    }
+    default: {
+      const sv = BigInt.asIntN(64, v);
+      r = (sv >> bc) & M64;
+      const src = (sv >> (bc - 1n)) & M64;
+      setFlags64(cpu, r, Number(src & 1n), Number(((src ^ r) >> 63n) & 1n), 0);
+      return unbig(cpu, r);
+    }
+  }
+}
+
+/** @internal Grp2 Eb/Ev by Ib (C0/C1), by 1 (D0/D1) or by CL (D2/D3). */
+export function GRP2(cpu: X86Cpu): void {
+  const op = cpu.opcode;
+  const size = (op & 1) === 0 ? 8 : cpu.osize;
+  const count = op <= 0xc1 ? cpu.imm & 0xff : op <= 0xd1 ? 1 : cpu.lo[1] & 0xff;
+  const kind = cpu.reg & 7;
+  const v = cpu.readE(size);
+  if (size === 64) {
+    const r = shift64(cpu, kind, v, cpu.tmpHi, count);
+    cpu.writeE(64, r, cpu.tmpHi);
+  } else cpu.writeE(size, shift(cpu, kind, size, v, count), 0);
+}
+
+/** @internal SHLD/SHRD Ev,Gv,Ib|CL (0F A4/A5/AC/AD). */
+export function SHxD(cpu: X86Cpu): void {
+  const op = cpu.opcode;
+  const size = cpu.osize;
+  const left = op < 0x1a8;
+  const count = ((op & 1) === 0 ? cpu.imm : cpu.lo[1]) & (size === 64 ? 0x3f : 0x1f);
+  const d = cpu.readE(size);
+  const dhi = cpu.tmpHi;
+  if (count === 0) return;
+  const s = cpu.getReg(size, cpu.reg);
+  const shi = cpu.tmpHi;
+  const bs = BigInt(size);
+  const sm = (1n << bs) - 1n;
+  const dv = size === 64 ? big(d, dhi) : BigInt(d >>> 0) & sm;
+  const sv = size === 64 ? big(s, shi) : BigInt(s >>> 0) & sm;
+  const bc = BigInt(count);
+  let r: bigint;
+  let src: bigint;
+  if (left) {
+    const comb = (dv << bs) | sv;
+    r = ((comb << bc) >> bs) & sm;
+    src = ((comb << (bc - 1n)) >> bs) & sm;
+  } else {
+    const comb = (sv << bs) | dv;
+    r = (comb >> bc) & sm;
+    src = (comb >> (bc - 1n)) & sm;
+  }
+  if (size === 64) {
+    const cf = left ? Number(src >> 63n) : Number(src & 1n);
+    setFlags64(cpu, r, cf, Number(((src ^ r) >> 63n) & 1n), 0);
+    const lo = unbig(cpu, r);
+    cpu.writeE(64, lo, cpu.tmpHi);
+    return;
+  }
+  const rn = Number(r) | 0;
+  cpu.ccOp = left ? CC_SHL : CC_SAR;
+  cpu.ccDst = rn & maskOf(size);
+  cpu.ccSrc = Number(src) | 0;
+  cpu.ccSize = size;
+  cpu.writeE(size, rn, 0);
+}

@@ -1,0 +1,54 @@
+/**
+ * The ports the CPU model talks through. Anything that satisfies these interfaces
+ * structurally (for example `@typevisor/mmu`'s physical memory) can be plugged in.
+ */
+
+/**
+ * Guest physical memory as the CPU sees it. Accesses are little-endian and never cross a
+ * 4 KiB page (the CPU splits them). Whether a page is RAM is asked once per page and cached
+ * in the CPU's TLB until the next flush: accesses to pages that are not RAM become MMIO exits.
+ */
+export interface PhysicalMemory {
+  /** True when the 4 KiB page holding `pa` is backed by RAM (or ROM) rather than MMIO. */
+  isRam(pa: number): boolean;
+  /** Reads an unsigned byte at `pa`. */
+  read8(pa: number): number;
+  /** Reads an unsigned 16-bit value at `pa` (never crosses a page). */
+  read16(pa: number): number;
+  /** Reads a 32-bit value at `pa` as a signed int32 (never crosses a page). */
+  read32(pa: number): number;
+  /** Writes the low byte of `v` at `pa`. */
+  write8(pa: number, v: number): void;
+  /** Writes the low 16 bits of `v` at `pa` (never crosses a page). */
+  write16(pa: number, v: number): void;
+  /** Writes the 32-bit value `v` at `pa` (never crosses a page). */
+  write32(pa: number, v: number): void;
+}
+
+/** A source of time for RDTSC/RDTSCP. Tests use a deterministic one. */
+export interface TimeSource {
+  /** The current time-stamp counter as a non-negative integer below 2^53. */
+  readTsc(): number;
+}
+
+/** The four registers a CPUID leaf returns. */
+export interface CpuidResult {
+  /** EAX. */ eax: number;
+  /** EBX. */ ebx: number;
+  /** ECX. */ ecx: number;
+  /** EDX. */ edx: number;
+}
+
+/** Which events {@link X86Cpu.run} returns to the embedder instead of handling itself. */
+export interface Intercepts {
+  /** Exit on CPUID instead of answering from the configured leaves. */
+  cpuid: boolean;
+  /** Exit on RDMSR/WRMSR instead of using the built-in MSR file. */
+  msr: boolean;
+  /** Exit on SYSCALL instead of performing it. */
+  syscall: boolean;
+  /** Software-interrupt vectors (`INT n`) that exit instead of going through the IVT/IDT, e.g. `[0x82]`. */
+  softwareInterrupts: readonly number[];
+  /** Bit mask over exception vectors 0..31 that exit before delivery (like VT-x's exception bitmap). */
+  exceptionBitmap: number;
+}
