@@ -56,6 +56,7 @@ export {
   type PvMmState,
   type PvVcpuState,
 } from './pv/pv-mm.ts';
+export { SHADOW_FAULT, ShadowPager } from './shadow/shadow-pager.ts';
 export { TLB_PERM, Tlb } from './tlb.ts';
 export {
   type TranslationPort,

@@ -160,6 +160,11 @@ export class PageWalker {
     }
   }
 
+  /** Machine frame of the `k`-th table entry used by the last walk (`k < levels`). */
+  tableFrame(k: number): number {
+    return this.posChunk[k] * 512 + (this.posIndex[k] >>> 10);
+  }
+
   /** Guest frame → machine frame through {@link p2m}, or -1 (all-ones entries are holes). */
   private gfn(t: number): number {
     const p = this.p2m as P2m;

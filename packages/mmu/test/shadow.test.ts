@@ -1,0 +1,168 @@
+/**
+ * Shadow consistency: for random guest page-table edits (made by the guest itself, through its
+ * own linear mapping of its frames, so they go through the shadows' write protection) and random
+ * accesses, translating through the shadows equals walking the guest tables directly.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  ACCESS,
+  Machine,
+  PAGING_MODE,
+  PageWalker,
+  SHADOW_FAULT,
+  ShadowPager,
+} from '../src/index.ts';
+
+const GFNS = 32;
+const LINEAR = 0x200000; // gfn i is mapped supervisor-RW at LINEAR + i * 4096
+
+function guest() {
+  const machine = new Machine({ bytes: 4 * 1024 * 1024 });
+  machine.populate(7, 0, 5); // skew gfn != mfn
+  machine.populate(1, 0, GFNS);
+  const p2m = machine.p2m(1);
+  const mfn = (gfn: number) => p2m.get(gfn);
+  const raw = (gfn: number, idx: number, lo: number, hi = 0) => {
+    machine.memory.write32(mfn(gfn), idx * 8, lo);
+    machine.memory.write32(mfn(gfn), idx * 8 + 4, hi);
+  };
+  // L4 gfn 1 → L3 gfn 2 → L2 gfn 3 → L1 gfn 4 (VA 0..2M, the random area), L1 gfn 5 (linear map).
+  raw(1, 0, (2 << 12) | 7);
+  raw(2, 0, (3 << 12) | 7);
+  raw(3, 0, (4 << 12) | 7);
+  raw(3, 1, (5 << 12) | 3);
+  for (let i = 0; i < GFNS; i++) raw(5, i, (i << 12) | 3);
+  const shadow = new ShadowPager(machine, 1);
+  const config = {
+    mode: PAGING_MODE.LONG,
+    cr3Lo: 1 << 12,
+    cr3Hi: 0,
+    wp: true,
+    pse: false,
+    nxe: true,
+  } as const;
+  shadow.setGuestPaging(config);
+  const ref = new PageWalker(machine.memory, 40);
+  ref.p2m = p2m;
+  ref.configure(config);
+
+  /** A guest store of 8 bytes at (gfn, idx) through the linear map, as the CPU would do it. */
+  const guestWrite = (gfn: number, idx: number, lo: number, hi: number) => {
+    const va = LINEAR + gfn * 4096;
+    let frame = shadow.translate(va, 0, ACCESS.WRITE);
+    let emulated = false;
+    if (frame < 0) {
+      expect(shadow.status).toBe(SHADOW_FAULT.EMULATE_WRITE);
+      frame = shadow.emulateMfn;
+      emulated = true;
+    }
+    expect(frame).toBe(mfn(gfn));
+    machine.memory.write32(frame, idx * 8, lo);
+    machine.memory.write32(frame, idx * 8 + 4, hi);
+    if (emulated) shadow.emulatedWrite(frame);
+  };
+  return { machine, shadow, ref, guestWrite, mfn };
+}
+
+type Op =
+  | { kind: 'edit'; gfn: number; idx: number; target: number; flags: number; nx: boolean }
+  | { kind: 'access'; lo: number; hi: number; access: number }
+  | { kind: 'invlpg'; lo: number };
+
+const EDITABLE: [number, number[]][] = [
+  [4, [0, 1, 2, 3, 4, 5, 6, 7]], // L1 of the random area
+  [3, [2, 3]], // L2 slots for VA 4M..8M
+  [2, [1]], // L3 slot for VA 1G..2G
+  [1, [1]], // L4 slot 1
+];
+const edit = fc
+  .record({
+    table: fc.integer({ min: 0, max: EDITABLE.length + 1 }),
+    pick: fc.nat(),
+    target: fc.integer({ min: 0, max: GFNS + 2 }),
+    flags: fc.constantFrom(0x7, 0x7, 0x5, 0x3, 0x1, 0x0, 0x87, 0x67),
+    nx: fc.boolean(),
+  })
+  .map(({ table, pick, target, flags, nx }): Op => {
+    if (table >= EDITABLE.length) {
+      // A data page (which an edit may already have turned into a table).
+      return { kind: 'edit', gfn: 6 + (pick % 8), idx: pick % 4, target, flags, nx };
+    }
+    const [gfn, slots] = EDITABLE[table] as [number, number[]];
+    return { kind: 'edit', gfn, idx: slots[pick % slots.length] as number, target, flags, nx };
+  });
+const vaArb = fc
+  .tuple(
+    fc.constantFrom(0, 1),
+    fc.constantFrom(0, 1),
+    fc.constantFrom(0, 2, 3),
+    fc.integer({ min: 0, max: 7 }),
+  )
+  .map(([l4, l3, l2, l1]) => ({ lo: (l3 << 30) | (l2 << 21) | (l1 << 12) | 0, hi: l4 << 7 }));
+const op: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 3, arbitrary: edit },
+  {
+    weight: 6,
+    arbitrary: fc
+      .tuple(vaArb, fc.constantFrom(0, 2, 4, 6, 0x10, 0x14))
+      .map(([va, access]): Op => ({ kind: 'access', lo: va.lo, hi: va.hi, access })),
+  },
+  { weight: 1, arbitrary: vaArb.map((va): Op => ({ kind: 'invlpg', lo: va.lo })) },
+);
+
+describe('shadow page tables', () => {
+  it('translate exactly as the guest tables do, for random guest edits and accesses', () => {
+    fc.assert(
+      fc.property(fc.array(op, { minLength: 5, maxLength: 60 }), (ops) => {
+        const { shadow, ref, guestWrite, machine } = guest();
+        for (const o of ops) {
+          if (o.kind === 'edit') {
+            guestWrite(o.gfn, o.idx, (o.target << 12) | o.flags | 0, o.nx ? -0x80000000 : 0);
+          } else if (o.kind === 'invlpg') {
+            shadow.invlpg(o.lo, 0);
+          } else {
+            const got = shadow.translate(o.lo, o.hi, o.access);
+            const ok = ref.walk(o.lo, o.hi, o.access);
+            if (got >= 0) {
+              expect(ok).toBe(true);
+              expect(got).toBe(ref.frame);
+              // Writes land only on frames that are not guest page tables.
+              if ((o.access & 2) !== 0) expect(shadow.isGuestTable(got)).toBe(false);
+            } else if (shadow.status === SHADOW_FAULT.GUEST_FAULT) {
+              expect(ok).toBe(false);
+              expect(ref.p2mMiss).toBe(0);
+              expect(shadow.errorCode).toBe(ref.errorCode);
+            } else if (shadow.status === SHADOW_FAULT.EMULATE_WRITE) {
+              expect(ok).toBe(true);
+              expect(shadow.emulateMfn).toBe(ref.frame);
+            } else {
+              expect(ok).toBe(false);
+              expect(ref.p2mMiss).toBe(1);
+            }
+          }
+        }
+        shadow.destroy();
+        expect(machine.frames.domainPages(0x7ff2)).toBe(0);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('write-protects guest page tables so edits are emulated and picked up', () => {
+    const { shadow, guestWrite, mfn } = guest();
+    expect(shadow.translate(0x3000, 0, ACCESS.READ)).toBe(-1);
+    expect(shadow.status).toBe(SHADOW_FAULT.GUEST_FAULT);
+    expect(shadow.errorCode).toBe(0);
+    guestWrite(4, 3, (20 << 12) | 7, 0);
+    expect(shadow.translate(0x3000, 0, ACCESS.USER)).toBe(mfn(20));
+    const resets = shadow.resets;
+    guestWrite(4, 3, (21 << 12) | 7, 0);
+    expect(shadow.resets).toBe(resets + 1);
+    expect(shadow.translate(0x3000, 0, ACCESS.USER)).toBe(mfn(21));
+    expect(shadow.translate(LINEAR + 4 * 4096, 0, ACCESS.WRITE)).toBe(-1);
+    expect(shadow.status).toBe(SHADOW_FAULT.EMULATE_WRITE);
+    expect(shadow.isGuestTable(mfn(4))).toBe(true);
+    expect(shadow.isGuestTable(mfn(20))).toBe(false);
+  });
+});
