@@ -265,6 +265,8 @@ export class Xenstore {
       const ws = conn.watches;
       if (ws.length === 0) continue;
       let permitted: boolean | undefined;
+      // Two watches with one token can both match; xenstored sends such an event once.
+      let sentTokens: string[] | undefined;
       for (let i = 0; i < ws.length; i++) {
         const w = ws[i] as Watch;
         if (exact ? w.path !== path : !isChild(path, w.path)) continue;
@@ -276,6 +278,9 @@ export class Xenstore {
             : this.watchPermitted(conn, path, perms, oldPerms);
         }
         if (!permitted) break;
+        if (sentTokens === undefined) sentTokens = [];
+        else if (sentTokens.includes(w.token)) continue;
+        sentTokens.push(w.token);
         this.sendEvent(conn, w, path);
       }
     }

@@ -140,6 +140,9 @@ const WATCHES: Step[] = [
   [1, 'WRITE', '/w/x/y/z\0v'],
   [1, 'WRITE', '/w/x/q\0v'],
   [0, 'WATCH', '/w/x/y\0deep\0'],
+  [0, 'WATCH', '/w/x\0deep\0'],
+  [0, 'WATCH', 'w/x\0deep\0'],
+  [1, 'WRITE', '/w/x/y\0same token twice'],
   [1, 'RM', '/w\0'],
   [0, 'WRITE', '/w/q\0v'],
   [0, 'UNWATCH', '/w\0tw\0'],
@@ -274,6 +277,27 @@ describe.skipIf(!haveReference && !process.env.CI)(
           fc
             .tuple(fc.nat(2), fc.integer({ min: 1, max: 3 }), path)
             .map(([c, tx, p]) => [c, 'DIRECTORY', `${prefix}/${p.join('/')}\0`, tx] as Step),
+          fc
+            .tuple(fc.nat(2), fc.integer({ min: 0, max: 3 }), path)
+            .map(([c, tx, p]) => [c, 'MKDIR', `${prefix}/${p.join('/')}\0`, tx] as Step),
+          fc
+            .tuple(fc.nat(2), fc.integer({ min: 0, max: 3 }), path, fc.constantFrom('0', '2', '99'))
+            .map(
+              ([c, tx, p, o]) =>
+                [c, 'DIRECTORY_PART', `${prefix}/${p.join('/')}\0${o}\0`, tx] as Step,
+            ),
+          fc
+            .tuple(
+              fc.nat(2),
+              fc.integer({ min: 0, max: 3 }),
+              path,
+              fc.constantFrom('r1\0', 'n0\0b7\0'),
+            )
+            .map(([c, tx, p, v]) => [c, 'SET_PERMS', `${prefix}/${p.join('/')}\0${v}`, tx] as Step),
+          fc
+            .tuple(fc.nat(2), fc.integer({ min: 0, max: 3 }), path)
+            .map(([c, tx, p]) => [c, 'GET_PERMS', `${prefix}/${p.join('/')}\0`, tx] as Step),
+          fc.nat(2).map((c) => [c, 'RESET_WATCHES', '\0'] as Step),
         );
       let run = 0;
       await fc.assert(
@@ -286,7 +310,7 @@ describe.skipIf(!haveReference && !process.env.CI)(
           const b = await runScript(ref.socket, 3, [...mine, cleanup]);
           expect(a).toEqual(b);
         }),
-        { numRuns: 400 },
+        { numRuns: Number(process.env.XS_DIFF_RUNS ?? 400) },
       );
     }, 120_000);
   },

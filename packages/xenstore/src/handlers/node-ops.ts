@@ -152,7 +152,10 @@ export function doRm(req: Request): Uint8Array | XsErrorName {
     return n;
   }
   if (path === '/') return 'EINVAL';
-  const parent = req.access.get(parentPath(path)) as XsNode;
+  // Inside a transaction the parent can look absent while the node does not (the
+  // transaction saw it missing earlier); `_rm()` answers EINVAL then.
+  const parent = req.access.get(parentPath(path));
+  if (parent === undefined) return 'EINVAL';
   removeTree(req, n, path);
   const name = baseName(path);
   req.access.put(
