@@ -87,6 +87,7 @@ export {
   EVTCHNSTAT_pirq,
   EVTCHNSTAT_unbound,
   EVTCHNSTAT_virq,
+  type StructLayout,
 } from './abi/event-channel.ts';
 export {
   GNTCOPY_dest_gref,
@@ -316,6 +317,9 @@ export {
   type MapGrantRefArgs,
   type MapGrantRefResult,
   type MaptrackRecord,
+  type QuerySizeResult,
+  type SetupTableResult,
+  type SetVersionResult,
   type UnmapGrantRefArgs,
 } from './grant-table/grant-tables.ts';
 export {

@@ -49,47 +49,33 @@ export const EVTCHN_2L_NR_CHANNELS_X86_32 = 1024;
 export const EVTCHN_2L_NR_CHANNELS_X86_64 = 4096;
 
 /**
+ * Byte offsets of a guest argument struct's fields, keyed by Xen's field names, plus its `size`.
+ */
+export type StructLayout<Field extends string> = { readonly [K in Field | 'size']: number };
+
+/**
  * Byte offsets and sizes of the event-channel argument structs (same on x86_32 and x86_64).
  * @see xen/include/public/event_channel.h
  */
 export const EVTCHN_LAYOUT: {
   /** struct evtchn_alloc_unbound. */
-  readonly alloc_unbound: {
-    readonly size: 8;
-    readonly dom: 0;
-    readonly remote_dom: 2;
-    readonly port: 4;
-  };
+  readonly alloc_unbound: StructLayout<'dom' | 'remote_dom' | 'port'>;
   /** struct evtchn_bind_interdomain. */
-  readonly bind_interdomain: {
-    readonly size: 12;
-    readonly remote_dom: 0;
-    readonly remote_port: 4;
-    readonly local_port: 8;
-  };
+  readonly bind_interdomain: StructLayout<'remote_dom' | 'remote_port' | 'local_port'>;
   /** struct evtchn_bind_virq. */
-  readonly bind_virq: { readonly size: 12; readonly virq: 0; readonly vcpu: 4; readonly port: 8 };
+  readonly bind_virq: StructLayout<'virq' | 'vcpu' | 'port'>;
   /** struct evtchn_bind_pirq. */
-  readonly bind_pirq: { readonly size: 12; readonly pirq: 0; readonly flags: 4; readonly port: 8 };
+  readonly bind_pirq: StructLayout<'pirq' | 'flags' | 'port'>;
   /** struct evtchn_bind_ipi. */
-  readonly bind_ipi: { readonly size: 8; readonly vcpu: 0; readonly port: 4 };
+  readonly bind_ipi: StructLayout<'vcpu' | 'port'>;
   /** struct evtchn_close, evtchn_send and evtchn_unmask (one port field). */
-  readonly port_only: { readonly size: 4; readonly port: 0 };
+  readonly port_only: StructLayout<'port'>;
   /** struct evtchn_status. */
-  readonly status: {
-    readonly size: 24;
-    readonly dom: 0;
-    readonly port: 4;
-    readonly status: 8;
-    readonly vcpu: 12;
-    readonly u_dom: 16;
-    readonly u_port: 20;
-    readonly u_virq: 16;
-  };
+  readonly status: StructLayout<'dom' | 'port' | 'status' | 'vcpu' | 'u_dom' | 'u_port' | 'u_virq'>;
   /** struct evtchn_bind_vcpu. */
-  readonly bind_vcpu: { readonly size: 8; readonly port: 0; readonly vcpu: 4 };
+  readonly bind_vcpu: StructLayout<'port' | 'vcpu'>;
   /** struct evtchn_reset. */
-  readonly reset: { readonly size: 2; readonly dom: 0 };
+  readonly reset: StructLayout<'dom'>;
 } = {
   alloc_unbound: { size: 8, dom: 0, remote_dom: 2, port: 4 },
   bind_interdomain: { size: 12, remote_dom: 0, remote_port: 4, local_port: 8 },

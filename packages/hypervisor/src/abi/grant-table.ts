@@ -2,6 +2,7 @@
  * Grant-table hypercall sub-ops, v1 entry flags, status codes and argument layouts.
  * @see xen/include/public/grant_table.h
  */
+import type { StructLayout } from './event-channel.ts';
 
 /** `HYPERVISOR_grant_table_op` command `map_grant_ref`. @see xen/include/public/grant_table.h */
 export const GNTTABOP_map_grant_ref = 0;
@@ -151,57 +152,31 @@ export interface GnttabLayout {
   /** sizeof(xen_pfn_t) / xen_ulong for this ABI. */
   readonly pfnSize: 4 | 8;
   /** struct gnttab_map_grant_ref. */
-  readonly map_grant_ref: {
-    readonly size: number;
-    readonly host_addr: number;
-    readonly flags: number;
-    readonly ref: number;
-    readonly dom: number;
-    readonly status: number;
-    readonly handle: number;
-    readonly dev_bus_addr: number;
-  };
+  readonly map_grant_ref: StructLayout<
+    'host_addr' | 'flags' | 'ref' | 'dom' | 'status' | 'handle' | 'dev_bus_addr'
+  >;
   /** struct gnttab_unmap_grant_ref. */
-  readonly unmap_grant_ref: {
-    readonly size: number;
-    readonly host_addr: number;
-    readonly dev_bus_addr: number;
-    readonly handle: number;
-    readonly status: number;
-  };
+  readonly unmap_grant_ref: StructLayout<'host_addr' | 'dev_bus_addr' | 'handle' | 'status'>;
   /** struct gnttab_setup_table. */
-  readonly setup_table: {
-    readonly size: number;
-    readonly dom: number;
-    readonly nr_frames: number;
-    readonly status: number;
-    readonly frame_list: number;
-  };
+  readonly setup_table: StructLayout<'dom' | 'nr_frames' | 'status' | 'frame_list'>;
   /** struct gnttab_copy (source and dest are `gnttab_copy_ptr { union { ref; gmfn } u; domid; offset }`). */
-  readonly copy: {
-    readonly size: number;
-    readonly source_u: number;
-    readonly source_domid: number;
-    readonly source_offset: number;
-    readonly dest_u: number;
-    readonly dest_domid: number;
-    readonly dest_offset: number;
-    readonly len: number;
-    readonly flags: number;
-    readonly status: number;
-  };
+  readonly copy: StructLayout<
+    | 'source_u'
+    | 'source_domid'
+    | 'source_offset'
+    | 'dest_u'
+    | 'dest_domid'
+    | 'dest_offset'
+    | 'len'
+    | 'flags'
+    | 'status'
+  >;
   /** struct gnttab_query_size. */
-  readonly query_size: {
-    readonly size: number;
-    readonly dom: number;
-    readonly nr_frames: number;
-    readonly max_nr_frames: number;
-    readonly status: number;
-  };
+  readonly query_size: StructLayout<'dom' | 'nr_frames' | 'max_nr_frames' | 'status'>;
   /** struct gnttab_set_version. */
-  readonly set_version: { readonly size: number; readonly version: number };
+  readonly set_version: StructLayout<'version'>;
   /** struct gnttab_get_version. */
-  readonly get_version: { readonly size: number; readonly dom: number; readonly version: number };
+  readonly get_version: StructLayout<'dom' | 'version'>;
 }
 
 /**

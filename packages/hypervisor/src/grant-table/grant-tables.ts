@@ -99,6 +99,32 @@ export interface UnmapGrantRefArgs {
   readonly handle: number;
 }
 
+/** OUT fields of GNTTABOP_setup_table. */
+export interface SetupTableResult {
+  /** GNTST_* status. */
+  readonly status: number;
+  /** Frame numbers of the table's first `nr_frames` frames (empty on failure). */
+  readonly frames: number[];
+}
+
+/** OUT fields of GNTTABOP_query_size. */
+export interface QuerySizeResult {
+  /** GNTST_* status. */
+  readonly status: number;
+  /** Frames in use. */
+  readonly nrFrames: number;
+  /** max_grant_frames. */
+  readonly maxNrFrames: number;
+}
+
+/** Result of GNTTABOP_set_version. */
+export interface SetVersionResult {
+  /** The hypercall return value: 0, -ENOSYS (version 2) or -EINVAL. */
+  readonly rc: number;
+  /** The table's version afterwards (copied back to the guest). */
+  readonly version: number;
+}
+
 /** One side of a grant copy (`struct gnttab_copy_ptr`). */
 export interface GrantCopyPtr {
   /** Grant reference (when the matching GNTCOPY_*_gref flag is set) or frame of DOMID_SELF. */
@@ -394,7 +420,7 @@ export class GrantTables {
    * frame numbers. `status` is GNTST_bad_domain, GNTST_permission_denied or GNTST_general_error
    * (more than max_grant_frames) on failure.
    */
-  setupTable(caller: number, dom: number, nrFrames: number): { status: number; frames: number[] } {
+  setupTable(caller: number, dom: number, nrFrames: number): SetupTableResult {
     const cd = this.domain(caller);
     const d = this.lookupAny(cd, dom);
     if (!d) return { status: GNTST_bad_domain, frames: [] };
@@ -406,10 +432,7 @@ export class GrantTables {
   }
 
   /** GNTTABOP_query_size: current and maximum frame counts of `dom`'s table. */
-  querySize(
-    caller: number,
-    dom: number,
-  ): { status: number; nrFrames: number; maxNrFrames: number } {
+  querySize(caller: number, dom: number): QuerySizeResult {
     const cd = this.domain(caller);
     const d = this.lookupAny(cd, dom);
     if (!d) return { status: GNTST_bad_domain, nrFrames: 0, maxNrFrames: 0 };
@@ -423,7 +446,7 @@ export class GrantTables {
    * returns -ENOSYS as Xen does ("behave as before set_version was introduced"); other values
    * -EINVAL. `version` is the table's version afterwards.
    */
-  setVersion(caller: number, version: number): { rc: number; version: number } {
+  setVersion(caller: number, version: number): SetVersionResult {
     this.domain(caller);
     if (version !== 1 && version !== 2) return { rc: -XEN_EINVAL, version: 1 };
     if (version === 2) return { rc: -XEN_ENOSYS, version: 1 };
