@@ -63,7 +63,34 @@ export {
   XENCONSOLE_DISCONNECTED,
 } from './console/console-ring.ts';
 export { SplitDriversError, type SplitDriversErrorCode } from './errors.ts';
+export {
+  type BridgePortCounters,
+  type BridgePortOptions,
+  type BridgeVerdict,
+  LearningBridge,
+} from './net/bridge.ts';
+export {
+  NETIF_RSP,
+  NETRXF,
+  NETTXF,
+  type NetifExtraInfo,
+  type NetifRxRequest,
+  type NetifRxResponse,
+  type NetifTxRequest,
+  type NetifTxResponse,
+  netifExtraFromTxSlot,
+  netifExtraToTxSlot,
+  netifRxRequestCodec,
+  netifRxResponseCodec,
+  netifTxRequestCodec,
+  netifTxResponseCodec,
+  XEN_NETIF_EXTRA_FLAG_MORE,
+  XEN_NETIF_EXTRA_TYPE,
+  XEN_NETIF_MAX_TX_SIZE,
+  XEN_NETIF_NR_SLOTS_MIN,
+} from './net/netif.ts';
 export type {
+  Clock,
   EventChannels,
   GrantIssuer,
   GrantMapper,

@@ -86,3 +86,9 @@ export interface XenbusClient {
    */
   watch(path: string, callback: (changedPath: string) => void): Promise<() => Promise<void>>;
 }
+
+/** Time source (milliseconds, monotonic). Tests pass a deterministic clock. */
+export interface Clock {
+  /** Current time in milliseconds. */
+  now(): number;
+}
