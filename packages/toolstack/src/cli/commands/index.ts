@@ -4,6 +4,8 @@
  */
 import type { CommandSpec } from '../command.ts';
 import { info } from './info.ts';
+import { xenstore } from './xenstore.ts';
+import { xenstored } from './xenstored.ts';
 
 /** All `typevisor` subcommands. */
-export const COMMANDS: readonly CommandSpec[] = [info];
+export const COMMANDS: readonly CommandSpec[] = [info, xenstored, xenstore];
