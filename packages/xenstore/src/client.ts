@@ -173,7 +173,7 @@ export class XenstoreClient implements XenstoreOps {
       return this.request(type, payload, txId);
     };
     const ops: XenstoreOps = {
-      read: (path) => req(XsType.XS_READ, [path]),
+      read: async (path) => (await req(XsType.XS_READ, [path])).slice(),
       readString: async (path) => bytesToBinary(await req(XsType.XS_READ, [path])),
       write: async (path, value) => {
         await req(

@@ -43,6 +43,9 @@ export class XenstoreServer {
   private readonly options: XenstoreServerOptions;
   private readonly server: Server;
   private readonly clients: Set<SocketClient> = new Set();
+  /** Clients with queued output, flushed once per received chunk (or by a microtask). */
+  private readonly dirty: SocketClient[] = [];
+  private flushScheduled = false;
 
   /** Creates the server; call {@link XenstoreServer.listen} to start it. */
   constructor(options: XenstoreServerOptions) {
@@ -108,6 +111,9 @@ export class XenstoreServer {
         }
       });
       if (!ok) this.drop(client, 'oversized or malformed message');
+      // One write per client per received chunk: replies to pipelined requests and the
+      // watch events they caused go out together (bench/xenstore/daemon: read-pipelined).
+      this.flushAll();
     });
     socket.on('error', () => this.drop(client, undefined));
     socket.on('close', () => this.drop(client, undefined));
@@ -119,8 +125,22 @@ export class XenstoreServer {
     client.outBytes += bytes.length;
     if (!client.flushScheduled) {
       client.flushScheduled = true;
-      queueMicrotask(() => this.flush(client));
+      this.dirty.push(client);
+      if (!this.flushScheduled) {
+        // Output produced outside a socket's data handler (none today) still gets sent.
+        this.flushScheduled = true;
+        queueMicrotask(() => this.flushAll());
+      }
     }
+  }
+
+  private flushAll(): void {
+    this.flushScheduled = false;
+    const dirty = this.dirty;
+    if (dirty.length === 0) return;
+    this.options.beforeReply?.();
+    for (let i = 0; i < dirty.length; i++) this.flush(dirty[i] as SocketClient);
+    dirty.length = 0;
   }
 
   private flush(client: SocketClient): void {

@@ -75,14 +75,32 @@ export function encodeMessage(msg: XsMessage): Uint8Array {
       `payload of ${msg.payload.length} bytes exceeds XENSTORE_PAYLOAD_MAX`,
     );
   }
-  const out = new Uint8Array(XSD_SOCKMSG_SIZE + msg.payload.length);
-  const dv = new DataView(out.buffer);
-  dv.setUint32(0, msg.type >>> 0, true);
-  dv.setUint32(4, msg.reqId >>> 0, true);
-  dv.setUint32(8, msg.txId >>> 0, true);
-  dv.setUint32(12, msg.payload.length, true);
+  const len = msg.payload.length;
+  const out = new Uint8Array(XSD_SOCKMSG_SIZE + len);
+  // Byte stores instead of a DataView: no allocation beyond the buffer (bench/xenstore/dispatch).
+  putU32(out, 0, msg.type);
+  putU32(out, 4, msg.reqId);
+  putU32(out, 8, msg.txId);
+  putU32(out, 12, len);
   out.set(msg.payload, XSD_SOCKMSG_SIZE);
   return out;
+}
+
+function putU32(b: Uint8Array, o: number, v: number): void {
+  b[o] = v & 0xff;
+  b[o + 1] = (v >>> 8) & 0xff;
+  b[o + 2] = (v >>> 16) & 0xff;
+  b[o + 3] = (v >>> 24) & 0xff;
+}
+
+function getU32(b: Uint8Array, o: number): number {
+  return (
+    ((b[o] as number) |
+      ((b[o + 1] as number) << 8) |
+      ((b[o + 2] as number) << 16) |
+      ((b[o + 3] as number) << 24)) >>>
+    0
+  );
 }
 
 /** The header fields of a message. */
@@ -102,12 +120,11 @@ export function decodeHeader(buf: Uint8Array, offset = 0): XsHeader {
   if (buf.length - offset < XSD_SOCKMSG_SIZE) {
     throw new XenstoreError('INVALID_ARGUMENT', 'header needs 16 bytes');
   }
-  const dv = new DataView(buf.buffer, buf.byteOffset + offset, XSD_SOCKMSG_SIZE);
   return {
-    type: dv.getUint32(0, true),
-    reqId: dv.getUint32(4, true),
-    txId: dv.getUint32(8, true),
-    len: dv.getUint32(12, true),
+    type: getU32(buf, offset),
+    reqId: getU32(buf, offset + 4),
+    txId: getU32(buf, offset + 8),
+    len: getU32(buf, offset + 12),
   };
 }
 
@@ -138,16 +155,22 @@ export class MessageReader {
     }
     let off = 0;
     while (buf.length - off >= XSD_SOCKMSG_SIZE) {
-      const h = decodeHeader(buf, off);
-      if (h.len > XENSTORE_PAYLOAD_MAX) {
+      const len = getU32(buf, off + 12);
+      if (len > XENSTORE_PAYLOAD_MAX) {
         this.broken = true;
         this.pending = new Uint8Array(0);
         return false;
       }
-      if (buf.length - off < XSD_SOCKMSG_SIZE + h.len) break;
-      const payload = buf.slice(off + XSD_SOCKMSG_SIZE, off + XSD_SOCKMSG_SIZE + h.len);
-      off += XSD_SOCKMSG_SIZE + h.len;
-      onMessage({ type: h.type, reqId: h.reqId, txId: h.txId, payload });
+      const end = off + XSD_SOCKMSG_SIZE + len;
+      if (buf.length < end) break;
+      // The payload is a view into the received chunk; handlers copy what they keep.
+      onMessage({
+        type: getU32(buf, off),
+        reqId: getU32(buf, off + 4),
+        txId: getU32(buf, off + 8),
+        payload: buf.subarray(off + XSD_SOCKMSG_SIZE, end),
+      });
+      off = end;
     }
     this.pending = off === buf.length ? new Uint8Array(0) : buf.slice(off);
     return true;
