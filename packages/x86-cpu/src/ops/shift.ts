@@ -175,7 +175,17 @@ export function SHxD(cpu: X86Cpu): void {
   const bc = BigInt(count);
   let r: bigint;
   let src: bigint;
-  if (left) {
+  if (size === 16) {
+    // Counts above 16 shift A:B:A (Intel's behaviour, which QEMU implements).
+    const comb = (dv << 32n) | (sv << 16n) | dv;
+    if (left) {
+      r = ((comb << bc) >> 32n) & sm;
+      src = (comb << (bc - 1n)) >> 32n;
+    } else {
+      r = (comb >> bc) & sm;
+      src = comb >> (bc - 1n);
+    }
+  } else if (left) {
     const comb = (dv << bs) | sv;
     r = ((comb << bc) >> bs) & sm;
     src = ((comb << (bc - 1n)) >> bs) & sm;
@@ -194,7 +204,7 @@ export function SHxD(cpu: X86Cpu): void {
   const rn = Number(r) | 0;
   cpu.ccOp = left ? CC_SHL : CC_SAR;
   cpu.ccDst = rn & maskOf(size);
-  cpu.ccSrc = Number(src) | 0;
+  cpu.ccSrc = Number(BigInt.asIntN(32, src));
   cpu.ccSize = size;
   cpu.writeE(size, rn, 0);
 }
