@@ -46,6 +46,7 @@ export {
 } from './machine-memory.ts';
 export { P2m, type P2mState } from './p2m.ts';
 export { ACCESS, PAGING_MODE, type PagingMode, PFEC, PTE, RIGHTS } from './paging.ts';
+export { checkDescriptor, FIRST_RESERVED_GDT_ENTRY } from './pv/descriptors.ts';
 export type { GrantMapPort, TlbFlushPort } from './pv/ports.ts';
 export { PvDomain, type PvDomainOptions, PvVcpu } from './pv/pv-domain.ts';
 export {

@@ -43,7 +43,9 @@ type Req =
       target: number;
       flags: number;
       hi: number;
-    };
+    }
+  | { kind: 'gdt'; frames: number[]; entries: number }
+  | { kind: 'desc'; table: number; idx: number; lo: number; hi: number };
 
 function world(width: 32 | 64) {
   const machine = new Machine({ bytes: 4 * 1024 * 1024 });
@@ -159,6 +161,24 @@ const req: fc.Arbitrary<Req> = fc.oneof(
       hi: hiBits,
     }),
   },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('gdt' as const),
+      frames: fc.array(frameIdx, { maxLength: 2 }),
+      entries: fc.constantFrom(0, 16, 512, 700, 7169),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('desc' as const),
+      table: frameIdx,
+      idx: slot,
+      lo: fc.constantFrom(0, 0xffff, 0x00101000),
+      hi: fc.constantFrom(0, 0x00cf9300, 0x00af9b00, 0x8900, 0xec00, 0x00cffa00),
+    }),
+  },
 );
 
 function apply(w: ReturnType<typeof world>, r: Req): number {
@@ -175,6 +195,9 @@ function apply(w: ReturnType<typeof world>, r: Req): number {
     const arg2 = r.cmd === 17 ? mfnOf(r.arg2) : r.arg2;
     return mm.mmuextOp(ATTACKER, 0, [op(r.cmd, arg1 | 0, arg2, arg1Hi)]);
   }
+  if (r.kind === 'gdt') return mm.setGdt(ATTACKER, 0, r.frames.map(mfnOf), r.entries);
+  if (r.kind === 'desc')
+    return mm.updateDescriptor(ATTACKER, mfnOf(r.table) * 4096 + r.idx * 8, r.lo, r.hi);
   if (r.kind === 'ptwr') {
     const lo = (mfnOf(r.target) * 4096 + r.flags) | 0;
     if (r.half < 0) return mm.ptwrWrite(ATTACKER, mfnOf(r.table), r.idx * 8, lo, r.hi, 8);
@@ -250,6 +273,11 @@ function audit(mm: PvMmType, width: 32 | 64, grantedMfn: number): string | null 
   }
   for (const domid of [ATTACKER, VICTIM]) {
     for (const v of mm.domain(domid).vcpus) {
+      for (const gf of v.gdtFrames) {
+        type[gf]++;
+        ref[gf]++;
+        if (ft.type[gf] !== PGT.PGT_seg_desc_page) return `GDT frame ${gf} has type ${ft.type[gf]}`;
+      }
       for (const b of [v.baseMfn, v.userBaseMfn]) {
         if (b >= 0) {
           type[b]++;

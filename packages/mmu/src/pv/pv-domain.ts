@@ -18,6 +18,10 @@ export class PvVcpu {
   ldtBaseHi: number;
   /** LDT entry count (0 = no LDT). */
   ldtEnts: number;
+  /** MFNs of the GDT frames installed with `set_gdt` (typed `PGT_seg_desc_page`). */
+  gdtFrames: number[];
+  /** GDT entry count. */
+  gdtEnts: number;
   /** The vCPU's TLB, or null if the hypervisor has not attached one. */
   tlb: TlbFlushPort | null;
 
@@ -29,6 +33,8 @@ export class PvVcpu {
     this.ldtBaseLo = 0;
     this.ldtBaseHi = 0;
     this.ldtEnts = 0;
+    this.gdtFrames = [];
+    this.gdtEnts = 0;
     this.tlb = null;
   }
 }

@@ -24,6 +24,7 @@ import { MmuError } from '../errors.ts';
 import { PGT, PGT_TYPE_MASK } from '../frame-table.ts';
 import type { DirtyMarker } from '../log-dirty.ts';
 import type { Machine } from '../machine.ts';
+import { checkDescriptor, FIRST_RESERVED_GDT_ENTRY } from './descriptors.ts';
 import type { GrantMapPort, TlbFlushPort } from './ports.ts';
 import { PvDomain, type PvDomainOptions, type PvVcpu } from './pv-domain.ts';
 
@@ -64,6 +65,10 @@ export interface PvVcpuState {
   readonly ldtBaseHi: number;
   /** LDT entries. */
   readonly ldtEnts: number;
+  /** GDT frames. */
+  readonly gdtFrames: readonly number[];
+  /** GDT entries. */
+  readonly gdtEnts: number;
 }
 
 /** Plain-data state of one PV domain's paging. */
@@ -111,6 +116,7 @@ export class PvMm {
   private readonly domains: Map<number, PvDomain>;
   private readonly grants: GrantMapPort | null;
   private readonly dirtyLog: DirtyMarker | null;
+  private readonly descScratch: Int32Array;
 
   /** Creates PV paging over `machine`. */
   constructor(machine: Machine, options: PvMmOptions = {}) {
@@ -122,6 +128,7 @@ export class PvMm {
     this.domains = new Map();
     this.grants = options.grants ?? null;
     this.dirtyLog = options.dirtyLog ?? null;
+    this.descScratch = new Int32Array(2);
   }
 
   private markDirty(mfn: number): void {
@@ -183,12 +190,35 @@ export class PvMm {
     ft.type[mfn] = type;
     ft.typeCount[mfn] = 1;
     const level = type & PGT_TYPE_MASK;
-    if (level >= PGT.PGT_l1_page_table && level <= PGT.PGT_l4_page_table) {
+    if (level === PGT.PGT_seg_desc_page) {
+      const rc = this.validateDescriptors(mfn, d);
+      if (rc !== 0) {
+        ft.typeCount[mfn] = 0;
+        ft.type[mfn] = PGT.PGT_none;
+        return rc;
+      }
+    } else if (level >= PGT.PGT_l1_page_table && level <= PGT.PGT_l4_page_table) {
       const rc = this.validateTable(mfn, type, d);
       if (rc !== 0) {
         ft.typeCount[mfn] = 0;
         ft.type[mfn] = PGT.PGT_none;
         return rc;
+      }
+    }
+    return 0;
+  }
+
+  private validateDescriptors(mfn: number, d: PvDomain): number {
+    const mem = this.machine.memory;
+    const out = this.descScratch;
+    for (let i = 0; i < 512; i++) {
+      const lo = mem.read32(mfn, i * 8);
+      const hi = mem.read32(mfn, i * 8 + 4);
+      if (!checkDescriptor(d.is32, lo, hi, out)) return -XEN_ERRNO.EINVAL;
+      if (out[0] !== lo || out[1] !== hi) {
+        mem.write32(mfn, i * 8, out[0]);
+        mem.write32(mfn, i * 8 + 4, out[1]);
+        this.markDirty(mfn);
       }
     }
     return 0;
@@ -700,6 +730,68 @@ export class PvMm {
   }
 
   /**
+   * `HYPERVISOR_set_gdt`: installs `entries` GDT entries held in `frames` (one MFN per 512
+   * entries) for vCPU `vcpu`. Every frame must belong to the domain and validate as a
+   * segment-descriptor page (so it has no writable mapping and only safe descriptors); the old
+   * GDT's frames are released. Returns 0 or `-EINVAL`.
+   * @see xen/arch/x86/pv/descriptor-tables.c (pv_set_gdt)
+   */
+  setGdt(domid: number, vcpu: number, frames: readonly number[], entries: number): number {
+    const d = this.domain(domid);
+    const v = this.vcpu(d, vcpu);
+    if (!Number.isInteger(entries) || entries < 0 || entries > FIRST_RESERVED_GDT_ENTRY) {
+      return -XEN_ERRNO.EINVAL;
+    }
+    const nr = Math.ceil(entries / 512);
+    if (frames.length < nr) return -XEN_ERRNO.EFAULT;
+    for (let i = 0; i < nr; i++) {
+      const mfn = frames[i];
+      if (
+        !Number.isInteger(mfn) ||
+        this.getPageAndType(mfn, d.domid, PGT.PGT_seg_desc_page, d) !== 0
+      ) {
+        for (let j = i - 1; j >= 0; j--) this.putPageAndType(frames[j], d);
+        return -XEN_ERRNO.EINVAL;
+      }
+    }
+    for (const old of v.gdtFrames) this.putPageAndType(old, d);
+    v.gdtFrames = frames.slice(0, nr);
+    v.gdtEnts = entries;
+    if (v.tlb !== null) v.tlb.flush(false);
+    return 0;
+  }
+
+  /**
+   * `HYPERVISOR_update_descriptor`: validated write of descriptor `lo:hi` at machine address
+   * `ma` (8-byte aligned) in one of the domain's frames that is a descriptor page or may be
+   * written (not a page table). Returns 0 or `-EINVAL`.
+   * @see xen/arch/x86/pv/descriptor-tables.c (do_update_descriptor)
+   */
+  updateDescriptor(domid: number, ma: number, lo: number, hi: number): number {
+    const d = this.domain(domid);
+    const ft = this.machine.frames;
+    const out = this.descScratch;
+    if (!Number.isSafeInteger(ma) || ma < 0 || ma % 8 !== 0) return -XEN_ERRNO.EINVAL;
+    if (!checkDescriptor(d.is32, lo, hi, out)) return -XEN_ERRNO.EINVAL;
+    const mfn = Math.floor(ma / 4096);
+    if (!this.getPage(mfn, d.domid)) return -XEN_ERRNO.EINVAL;
+    const type =
+      ft.typeCount[mfn] > 0 && ft.type[mfn] === PGT.PGT_seg_desc_page
+        ? PGT.PGT_seg_desc_page
+        : PGT.PGT_writable_page;
+    if (this.getPageType(mfn, type, d) !== 0) {
+      this.putPage(mfn);
+      return -XEN_ERRNO.EINVAL;
+    }
+    const off = ma - mfn * 4096;
+    this.machine.memory.write32(mfn, off, out[0]);
+    this.machine.memory.write32(mfn, off + 4, out[1]);
+    this.markDirty(mfn);
+    this.putPageAndType(mfn, d);
+    return 0;
+  }
+
+  /**
    * Writable page-table emulation ("ptwr"): a PV kernel write of `size` (4 or 8) bytes at
    * `offset` of frame `mfn` that faulted on a read-only mapping of one of its L1 tables is
    * applied as a validated L1 update. A 4-byte write is merged with the other half of the
@@ -774,6 +866,9 @@ export class PvMm {
       if (v.userBaseMfn >= 0) this.putPageAndType(v.userBaseMfn, d);
       v.baseMfn = -1;
       v.userBaseMfn = -1;
+      for (const g of v.gdtFrames) this.putPageAndType(g, d);
+      v.gdtFrames = [];
+      v.gdtEnts = 0;
       if (v.tlb !== null) v.tlb.flush(true);
     }
     for (let mfn = 0; mfn < ft.frames; mfn++) {
@@ -798,6 +893,8 @@ export class PvMm {
           ldtBaseLo: v.ldtBaseLo,
           ldtBaseHi: v.ldtBaseHi,
           ldtEnts: v.ldtEnts,
+          gdtFrames: v.gdtFrames.slice(),
+          gdtEnts: v.gdtEnts,
         })),
       });
     }
@@ -822,6 +919,8 @@ export class PvMm {
         v.ldtBaseLo = vs.ldtBaseLo;
         v.ldtBaseHi = vs.ldtBaseHi;
         v.ldtEnts = vs.ldtEnts;
+        v.gdtFrames = vs.gdtFrames.slice();
+        v.gdtEnts = vs.gdtEnts;
       });
     }
     return mm;
