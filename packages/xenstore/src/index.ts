@@ -23,7 +23,8 @@ export {
 } from './client.ts';
 export { type MessageSink, type Watch, XenstoreConnection } from './connection.ts';
 export { XenstoreError, type XenstoreErrorCode } from './errors.ts';
-export type { NodeAccess, XsNode } from './node.ts';
+export type { Request } from './handlers/request.ts';
+export { makeNode, type NodeAccess, NodeStore, type XsNode } from './node.ts';
 export { canonicalize, domainPath, isValidNodename } from './path.ts';
 export { formatPerm, parsePerm, type XsPerm, XsPermBits } from './perms.ts';
 export { DEFAULT_QUOTAS, formatQuotas, quotaKey, type XenstoreQuotas } from './quota.ts';
@@ -34,6 +35,7 @@ export {
   XenstoreRingError,
   XenstoreRingLayout,
 } from './ring.ts';
+export { Transaction, type TxChange } from './transaction.ts';
 export {
   type DomainPort,
   Xenstore,
