@@ -771,9 +771,16 @@ export class X86Cpu {
       this.ripRelPending = true;
       return;
     }
+    this.eaLo = lo;
+    this.eaHi = this.asize === 64 ? hi : 0;
     if (this.asize === 64) this.ea = hi * TWO32 + (lo >>> 0);
     else this.ea = lo >>> 0;
   }
+
+  /** @internal Low half of the last 32/64-bit effective address (exact, for LEA). */
+  eaLo = 0;
+  /** @internal High half of the last 64-bit effective address. */
+  eaHi = 0;
 
   /** @internal RIP-relative displacement awaiting the instruction length. */
   ripRelDisp = 0;
@@ -1210,6 +1217,8 @@ export class X86Cpu {
       // RIP-relative: ea = end of instruction + disp32 (only reached in 64-bit mode).
       this.ea = wrap64(this.rip + this.ripRelDisp);
       if (this.asize === 32) this.ea = (this.ea % TWO32) >>> 0;
+      this.eaLo = (this.ea % TWO32) | 0;
+      this.eaHi = this.asize === 32 ? 0 : Math.floor(this.ea / TWO32) | 0;
     }
     handler(this);
   }

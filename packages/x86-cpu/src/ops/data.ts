@@ -73,9 +73,8 @@ export function MOV_SwEw(cpu: X86Cpu): void {
 /** @internal LEA Gv,M (8D). */
 export function LEA(cpu: X86Cpu): void {
   if (cpu.mod === 3) cpu.ud();
-  const ea = cpu.ea;
-  if (cpu.osize === 64) cpu.setReg(64, cpu.reg, (ea % TWO32) | 0, Math.floor(ea / TWO32) | 0);
-  else cpu.setReg(cpu.osize, cpu.reg, (ea % TWO32) | 0, 0);
+  if (cpu.asize === 16) cpu.setReg(cpu.osize, cpu.reg, cpu.ea, 0);
+  else cpu.setReg(cpu.osize, cpu.reg, cpu.eaLo, cpu.eaHi);
 }
 
 /** @internal XCHG Eb,Gb / Ev,Gv (86/87). */

@@ -192,7 +192,8 @@ export function SHxD(cpu: X86Cpu): void {
   } else {
     const comb = (sv << bs) | dv;
     r = (comb >> bc) & sm;
-    src = (comb >> (bc - 1n)) & sm;
+    // QEMU keeps only the destination for the 64-bit count-1 value (OF differs for count > 1).
+    src = size === 64 ? dv >> (bc - 1n) : (comb >> (bc - 1n)) & sm;
   }
   if (size === 64) {
     const cf = left ? Number(src >> 63n) : Number(src & 1n);

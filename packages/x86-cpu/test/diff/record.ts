@@ -1,29 +1,30 @@
 /**
  * Records QEMU reference results: `node --import tsx packages/x86-cpu/test/diff/record.ts`.
- * Writes test/vectors/real16-alu.json (seed, cases per template, QEMU's output as hex).
+ * Writes one file per program kind under test/vectors: the seed, the cases per template and
+ * QEMU's port-0xE9 output as hex.
  */
 import { writeFileSync } from 'node:fs';
-import { buildProgram } from './program.ts';
+import { KINDS } from './kinds.ts';
 import { assemble, runQemu } from './run.ts';
 
-export const SEEDS = [1, 2, 3, 4];
-export const PER_TEMPLATE = 2;
-
-const results = SEEDS.map((seed) => {
-  const p = buildProgram(seed, PER_TEMPLATE);
-  const out = runQemu(assemble(p.source));
-  return {
-    seed,
-    perTemplate: PER_TEMPLATE,
-    cases: p.cases.length,
-    qemu: Buffer.from(out).toString('hex'),
+for (const kind of KINDS) {
+  const results = kind.seeds.map((seed) => {
+    const p = kind.build(seed, kind.perTemplate);
+    const out = runQemu(assemble(p.source));
+    return {
+      seed,
+      perTemplate: kind.perTemplate,
+      cases: p.cases.length,
+      qemu: Buffer.from(out).toString('hex'),
+    };
+  });
+  const file = new URL(`../vectors/${kind.file}`, import.meta.url);
+  const doc = {
+    generator: 'test/diff/kinds.ts',
+    qemu: 'qemu-system-x86_64 7.2 TCG -cpu max',
+    results,
   };
-});
-const file = new URL('../vectors/real16-alu.json', import.meta.url);
-writeFileSync(
-  file,
-  `${JSON.stringify({ generator: 'test/diff/program.ts', qemu: 'qemu-system-x86_64 7.2 TCG -cpu max', results }, null, 1)}\n`,
-);
-console.log(
-  results.map((r) => `seed ${r.seed}: ${r.cases} cases, ${r.qemu.length / 2} bytes`).join('\n'),
-);
+  writeFileSync(file, `${JSON.stringify(doc, null, 1)}\n`);
+  for (const r of results)
+    console.log(`${kind.file} seed ${r.seed}: ${r.cases} cases, ${r.qemu.length / 2} bytes`);
+}
