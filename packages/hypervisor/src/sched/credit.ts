@@ -269,8 +269,11 @@ export class CreditScheduler implements SchedulerOps {
     return 0;
   }
 
-  /** Nothing to do: the host migrates the vCPU if it left its affinity. */
-  adjustAffinity(_v: SchedVcpu): void {}
+  /** A queued vCPU may now be allowed on idle pCPUs: let them steal it (the host migrates it if it left its affinity). */
+  adjustAffinity(v: SchedVcpu): void {
+    const svc = svcOf(v);
+    if (svc.onRunq) this.#tickleIdlersFor([svc], v.processor);
+  }
 
   /** Plain-data state. */
   getState(): CreditState {

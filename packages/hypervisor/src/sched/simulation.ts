@@ -23,7 +23,7 @@ export interface RunSegment {
   vcpuId: number;
   /** Start (ns). */
   start: number;
-  /** End (ns); equal to `start` while still running. */
+  /** End (ns), or -1 while the vCPU is still running there. */
   end: number;
 }
 
@@ -240,7 +240,7 @@ export class SchedSimulation {
           s.wakeAt = -1;
         }
         if (this.#trace) {
-          s.openSegment = { cpu, domid: next.domid, vcpuId: next.vcpuId, start: now, end: now };
+          s.openSegment = { cpu, domid: next.domid, vcpuId: next.vcpuId, start: now, end: -1 };
           this.segments.push(s.openSegment);
         }
       }
