@@ -5,7 +5,9 @@
  * outputs must be identical.
  */
 import { execFile, spawn } from 'node:child_process';
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type Daemon,
@@ -16,6 +18,23 @@ import {
 } from './helpers/daemons.ts';
 
 const haveClients = haveTool('xenstore-read') && haveTool('xenstore-ls');
+
+/** Xen's own xenstore test program from xen-utils-4.17 (installed, or unpacked by reference-xenstored). */
+function testXenstore(): { bin: string; env: Record<string, string> } | undefined {
+  const installed = '/usr/lib/xen-4.17/bin/test-xenstore';
+  if (existsSync(installed)) return { bin: installed, env: {} };
+  const root = join(
+    process.env.REFERENCE_XENSTORED_CACHE ??
+      join(homedir(), '.cache/typevisor-reference-xenstored'),
+    'root',
+  );
+  const bin = join(root, 'usr/lib/xen-4.17/bin/test-xenstore');
+  if (!existsSync(bin)) return undefined;
+  return {
+    bin,
+    env: { LD_LIBRARY_PATH: `${root}/usr/lib/x86_64-linux-gnu:${root}/usr/lib/xen-4.17/lib` },
+  };
+}
 const PYTHON = '/usr/bin/python3';
 
 interface Result {
@@ -24,12 +43,21 @@ interface Result {
   stderr: string;
 }
 
-function run(socket: string, argv: readonly string[], input?: string): Promise<Result> {
+function run(
+  socket: string,
+  argv: readonly string[],
+  input?: string,
+  extraEnv: Record<string, string> = {},
+): Promise<Result> {
   return new Promise((done) => {
     const child = execFile(
       argv[0] as string,
       argv.slice(1),
-      { env: { ...process.env, XENSTORED_PATH: socket }, timeout: 20_000, encoding: 'latin1' },
+      {
+        env: { ...process.env, ...extraEnv, XENSTORED_PATH: socket },
+        timeout: 60_000,
+        encoding: 'latin1',
+      },
       (err, stdout, stderr) => {
         const code = err ? ((err as { code?: number }).code ?? 1) : 0;
         done({
@@ -181,6 +209,18 @@ describe.skipIf(!(haveClients && haveReference) && !process.env.CI)(
       }
       expect(outputs[0]).toEqual({ code: 0, stdout: '/w\n/w/a\n/w/a/b\n/w\n', stderr: '' });
       expect(outputs[0]).toEqual(outputs[1]);
+    }, 60_000);
+
+    it("passes Xen's own test-xenstore suite, and its random mode, like the C daemon", async () => {
+      const t = testXenstore();
+      expect(t, 'test-xenstore from xen-utils-4.17 (reference-xenstored unpacks it)').toBeDefined();
+      if (t === undefined) return;
+      for (const d of [tv, ref]) {
+        const all = await run(d.socket, [t.bin, '-i', '3'], undefined, t.env);
+        expect(all.code).toBe(0);
+        expect(all.stdout.split('\n').filter((l) => /: avg: \d+ ns/.test(l))).toHaveLength(12);
+        expect((await run(d.socket, [t.bin, '-r', '2'], undefined, t.env)).code).toBe(0);
+      }
     }, 60_000);
 
     it.skipIf(!haveTool(PYTHON))(
