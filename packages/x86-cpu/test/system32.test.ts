@@ -1,0 +1,352 @@
+import { describe, expect, it } from 'vitest';
+import { EXIT, VECTOR } from '../src/index.ts';
+import { asm, CODE, runToHlt, setup } from './helpers.ts';
+
+/**
+ * A 32-bit protected-mode prelude: GDT (ring 0 and ring 3 flat code/data, a TSS), an IDT
+ * whose gates are listed in `gates` as [vector, handler label, type/attr byte], LGDT/LIDT/LTR,
+ * and a far jump to reload CS. Code continues at `main`.
+ */
+function prelude(gates: [number, string, number][]): string {
+  const at = (l: string) => `(${l} - $$ + 0x${CODE.toString(16)})`;
+  const idt = Array.from({ length: 256 }, (_, v) => {
+    const g = gates.find((x) => x[0] === v);
+    if (g === undefined) return '  dq 0';
+    const off = at(g[1]);
+    return `  dw ${off} & 0xffff, 0x08\n  db 0, 0x${g[2].toString(16)}\n  dw ${off} >> 16`;
+  }).join('\n');
+  return `
+  lgdt [gdtr]
+  jmp 0x08:.reload
+.reload:
+  mov ax, 0x10
+  mov ds, ax
+  mov es, ax
+  mov ss, ax
+  mov esp, 0x9000
+  lidt [idtr]
+  mov ax, 0x28
+  ltr ax
+  jmp main
+align 8
+gdt:
+  dq 0
+  dq 0x00cf9a000000ffff
+  dq 0x00cf92000000ffff
+  dq 0x00cffa000000ffff
+  dq 0x00cff2000000ffff
+  dw 0x67, ${at('tss')} & 0xffff
+  db (${at('tss')} >> 16) & 0xff, 0x89, 0, ${at('tss')} >> 24
+  dq 0x00cfba000000ffff
+  dq 0x00cfb2000000ffff
+gdt_end:
+gdtr: dw gdt_end - gdt - 1
+  dd ${at('gdt')}
+idtr: dw 256 * 8 - 1
+  dd ${at('idt')}
+align 4
+tss:
+  dd 0, 0x8000, 0x10, 0x7800, 0x39, 0, 0
+  times 104 - ($ - tss) db 0
+align 8
+idt:
+${idt}
+main:
+`;
+}
+
+function run32(source: string, opts: Parameters<typeof setup>[2] = {}) {
+  const env = setup('prot32', asm(source, 32, CODE), opts);
+  return env;
+}
+
+describe('32-bit protected mode: gates, TSS and privilege transitions', () => {
+  it('IRET to ring 3, INT 0x80 through a DPL 3 gate switches to the TSS ring-0 stack, and HLT at ring 3 is #GP(0)', () => {
+    const { cpu } = run32(`${prelude([
+      [0x80, 'int80', 0xee],
+      [13, 'gp', 0x8e],
+    ])}
+  push 0x23
+  push 0x6000
+  push 0x2
+  push 0x1b
+  push user
+  iret
+user:
+  mov eax, 42
+  int 0x80
+  mov ecx, 7
+  hlt
+int80:
+  mov ebx, esp
+  mov edx, [esp + 4]
+  mov ebp, [esp + 12]
+  iret
+gp:
+  pop esi
+  mov edi, [esp + 4]
+  hlt
+`);
+    runToHlt(cpu);
+    expect(cpu.lo[3]).toBe(0x8000 - 20); // EBX: SS, ESP, EFLAGS, CS, EIP on the ring-0 stack
+    expect(cpu.lo[2]).toBe(0x1b); // EDX: the saved CS is the ring-3 selector
+    expect(cpu.lo[5]).toBe(0x6000); // EBP: the saved ring-3 ESP
+    expect(cpu.lo[1]).toBe(7); // ECX: IRET returned to ring 3
+    expect(cpu.lo[6]).toBe(0); // ESI: #GP error code 0
+    expect(cpu.lo[7]).toBe(0x1b); // EDI: faulting CS
+    expect(cpu.cpl).toBe(0);
+  });
+
+  it('a ring-1 kernel (Xen PV style) uses the TSS SS1:ESP1 stack and int 0x82 can exit to the embedder', () => {
+    const { cpu } = run32(
+      `${prelude([[0x81, 'h81', 0xee]])}
+  push 0x39
+  push 0x5000
+  push 0x2
+  push 0x31
+  push ring1
+  iret
+ring1:
+  mov eax, 3
+  int 0x82
+  mov ebx, 0x1234
+  int 0x81
+  jmp $
+h81:
+  mov ecx, esp
+  mov edx, [esp + 4]
+  hlt
+`,
+      { intercepts: { softwareInterrupts: [0x82] } },
+    );
+    expect(cpu.run(1000)).toBe(EXIT.SOFTWARE_INTERRUPT);
+    expect(cpu.exit.vector).toBe(0x82);
+    expect(cpu.cpl).toBe(1);
+    expect(cpu.lo[0]).toBe(3);
+    expect(cpu.exit.instructionLength).toBe(2);
+    // The embedder handles the hypercall, sets a return value and resumes after the INT.
+    cpu.lo[0] = -38;
+    runToHlt(cpu);
+    expect(cpu.lo[3]).toBe(0x1234);
+    expect(cpu.lo[1]).toBe(0x8000 - 20); // ring-1 → ring-0 switch uses ESP0
+    expect(cpu.lo[2]).toBe(0x31);
+  });
+
+  it('INT n through a DPL 0 gate from ring 3 is #GP with the IDT error code (vector*8+2)', () => {
+    const { cpu } = run32(`${prelude([
+      [0x40, 'never', 0x8e],
+      [13, 'gp', 0x8e],
+    ])}
+  push 0x23
+  push 0x6000
+  push 0x2
+  push 0x1b
+  push user
+  iret
+user:
+  int 0x40
+never:
+  mov eax, 0xdead
+  hlt
+gp:
+  pop esi
+  hlt
+`);
+    runToHlt(cpu);
+    expect(cpu.lo[6]).toBe(0x40 * 8 + 2);
+    expect(cpu.lo[0]).not.toBe(0xdead);
+  });
+
+  it('IRET to ring 3 nulls DS when it holds a ring-0 data segment, so a data access is #GP(0)', () => {
+    const { cpu } = run32(`${prelude([[13, 'gp', 0x8e]])}
+  push 0x23
+  push 0x6000
+  push 0x2
+  push 0x1b
+  push user
+  iret
+user:
+  mov ebx, ds
+  mov eax, [0x3000]
+  hlt
+gp:
+  pop esi
+  hlt
+`);
+    runToHlt(cpu);
+    expect(cpu.lo[3] & 0xffff).toBe(0);
+    expect(cpu.lo[6]).toBe(0);
+  });
+
+  it('loading a ring-0 data segment at ring 3 raises #GP(selector)', () => {
+    const { cpu } = run32(`${prelude([[13, 'gp', 0x8e]])}
+  push 0x23
+  push 0x6000
+  push 0x2
+  push 0x1b
+  push user
+  iret
+user:
+  mov ax, 0x10
+  mov ds, ax
+  hlt
+gp:
+  pop esi
+  hlt
+`);
+    runToHlt(cpu);
+    expect(cpu.lo[6]).toBe(0x10);
+  });
+
+  it('DIV by zero raises #DE with the faulting instruction as the return address', () => {
+    const { cpu } = run32(`${prelude([[0, 'de', 0x8e]])}
+  xor ebx, ebx
+  mov eax, 5
+fault:
+  div ebx
+  hlt
+de:
+  mov esi, [esp]
+  hlt
+`);
+    runToHlt(cpu);
+    const src = cpu.lo[6] >>> 0;
+    expect(src).toBeGreaterThan(CODE);
+    // The saved EIP points at the DIV (2 bytes: F7 F3).
+    expect(cpu.memory.read8(src)).toBe(0xf7);
+    expect(cpu.memory.read8(src + 1)).toBe(0xf3);
+  });
+
+  it('an injected external interrupt wakes HLT and is delivered through the IDT when IF=1', () => {
+    const { cpu } = run32(`${prelude([[0x30, 'irq', 0x8e]])}
+  sti
+  hlt
+  mov ebx, 2
+  hlt
+irq:
+  mov eax, 1
+  iret
+`);
+    expect(cpu.run(1000)).toBe(EXIT.HLT);
+    cpu.injectInterrupt(0x30);
+    runToHlt(cpu);
+    expect(cpu.lo[0]).toBe(1);
+    expect(cpu.lo[3]).toBe(2);
+  });
+
+  it('a fault with no usable IDT escalates to #DF and then to a triple-fault exit', () => {
+    const { cpu } = setup('prot32', asm('lidt [idtr]\nud2\nidtr: dw 0\ndd 0', 32, CODE));
+    expect(cpu.run(100)).toBe(EXIT.TRIPLE_FAULT);
+  });
+
+  it('the exception bitmap turns #UD into an EXCEPTION exit before delivery, with RIP at the instruction', () => {
+    const { cpu } = setup('prot32', asm('nop\nud2', 32, CODE), {
+      intercepts: { exceptionBitmap: 1 << VECTOR.UD },
+    });
+    expect(cpu.run(100)).toBe(EXIT.EXCEPTION);
+    expect(cpu.exit.vector).toBe(VECTOR.UD);
+    expect(cpu.rip).toBe(CODE + 1);
+  });
+});
+
+describe('32-bit paging', () => {
+  const PD = 0x20000;
+  const PT = 0x21000;
+  const paging = (body: string, gates: [number, string, number][]) => `${prelude(gates)}
+  mov edi, ${PT}
+  mov eax, 7
+.fill:
+  mov [edi], eax
+  add eax, 0x1000
+  add edi, 4
+  cmp edi, ${PT + 4096}
+  jne .fill
+  mov dword [${PD}], ${PT | 7}
+  mov dword [${PT + 5 * 4}], 0
+  mov dword [${PT + 6 * 4}], 0x6005
+  mov eax, ${PD}
+  mov cr3, eax
+  mov eax, cr0
+  or eax, 0x80000000
+  mov cr0, eax
+${body}`;
+
+  it('a not-present page raises #PF with error code 0 and CR2; the handler maps it and the access restarts', () => {
+    const { cpu, ram } = run32(
+      paging(
+        `
+  mov dword [0x5010], 0x99
+  mov eax, [0x5010]
+  hlt
+pf:
+  pop esi
+  mov edi, cr2
+  mov dword [${PT + 5 * 4}], 0x5003
+  invlpg [0x5000]
+  iret
+`,
+        [[14, 'pf', 0x8e]],
+      ),
+    );
+    runToHlt(cpu);
+    expect(cpu.lo[6]).toBe(2); // write to a not-present page, supervisor
+    expect(cpu.lo[7]).toBe(0x5010);
+    expect(cpu.lo[0]).toBe(0x99);
+    // Accessed and dirty bits were set in the PTE.
+    expect(ram.read32(PT + 5 * 4) & 0x60).toBe(0x60);
+  });
+
+  it('CR0.WP makes supervisor writes to read-only pages fault with error code 3', () => {
+    const { cpu } = run32(
+      paging(
+        `
+  mov dword [0x6000], 1
+  mov eax, cr0
+  or eax, 0x10000
+  mov cr0, eax
+  mov dword [0x6004], 2
+  hlt
+pf:
+  pop esi
+  mov edi, cr2
+  hlt
+`,
+        [[14, 'pf', 0x8e]],
+      ),
+    );
+    runToHlt(cpu);
+    expect(cpu.lo[6]).toBe(3);
+    expect(cpu.lo[7]).toBe(0x6004);
+    expect(cpu.memory.read32(0x6000)).toBe(1);
+  });
+
+  it('a ring-3 write to a read-only user page faults with error code 7', () => {
+    const { cpu } = run32(
+      paging(
+        `
+  mov dword [${PT + 6 * 4}], 0x6005
+  push 0x23
+  push 0x8000
+  push 0x2
+  push 0x1b
+  push user
+  iret
+user:
+  mov ax, 0x23
+  mov ds, ax
+  mov eax, [0x6000]
+  mov dword [0x6000], 5
+  hlt
+pf:
+  pop esi
+  mov edi, cr2
+  hlt
+`,
+        [[14, 'pf', 0x8e]],
+      ),
+    );
+    runToHlt(cpu);
+    expect(cpu.lo[6]).toBe(7);
+    expect(cpu.lo[7]).toBe(0x6000);
+  });
+});
