@@ -4,8 +4,8 @@
  * Per-element failures are GNTST_* in the element's `status`; the hypercall itself returns 0, or
  * -EFAULT when an element cannot be read or written (elements before it stay done), -EINVAL for
  * a negative count, a continuation argument, or count != 1 where Xen requires it, and -ENOSYS for
- * unknown and unimplemented sub-ops (transfer, dump_table, unmap_and_replace, swap_grant_ref,
- * cache_flush).
+ * unknown and unimplemented sub-ops (dump_table, cache_flush, and non-empty batches of transfer,
+ * unmap_and_replace and swap_grant_ref; an empty batch returns 0 as in Xen).
  *
  * This file implements: map_grant_ref, unmap_grant_ref, setup_table, copy, query_size,
  * set_version, get_version, get_status_frames (v1: general error).
@@ -26,6 +26,9 @@ import {
   GNTTABOP_query_size,
   GNTTABOP_set_version,
   GNTTABOP_setup_table,
+  GNTTABOP_swap_grant_ref,
+  GNTTABOP_transfer,
+  GNTTABOP_unmap_and_replace,
   GNTTABOP_unmap_grant_ref,
   type GnttabLayout,
 } from '../abi/grant-table.ts';
@@ -113,6 +116,11 @@ export function grantTableOp(
       argView.setInt16(STATUS_FRAMES_STATUS, GNTST_general_error, true);
       return copyToGuest(ctx.guest, uop, STATUS_FRAMES_STATUS, 2) ? 0 : -XEN_EFAULT;
     }
+    case GNTTABOP_transfer:
+    case GNTTABOP_unmap_and_replace:
+    case GNTTABOP_swap_grant_ref:
+      // Batched ops Xen supports but Typevisor does not yet: an empty batch succeeds, as in Xen.
+      return n === 0 ? 0 : -XEN_ENOSYS;
     default:
       return -XEN_ENOSYS;
   }
