@@ -164,21 +164,13 @@ export class Scheduler {
     this.#sliceEnd = new Float64Array(n).fill(Number.POSITIVE_INFINITY);
     this.#pending = new Uint8Array(n);
     this.#sliceTimer = [];
-    for (let cpu = 0; cpu < n; cpu++) {
-      this.#sliceTimer.push(
-        this.#timers.create(() => {
-          this.#sliceEnd[cpu] = Number.POSITIVE_INFINITY;
-          this.#raise(cpu);
-          this.#flush();
-        }),
-      );
-    }
     this.#host = this.#makeHostPort();
     this.#ops =
       typeof options.scheduler === 'string'
         ? createSchedulerOps(options.scheduler)
         : options.scheduler;
     this.#ops.init(this.#host);
+    this.#createSliceTimers();
   }
 
   /** The active scheduler. */
@@ -436,7 +428,7 @@ export class Scheduler {
     const next = typeof scheduler === 'string' ? createSchedulerOps(scheduler) : scheduler;
     const now = this.#clock.now();
     for (let cpu = 0; cpu < this.nrCpus; cpu++) {
-      this.#timers.stop(this.#sliceTimer[cpu] as number);
+      this.#timers.destroy(this.#sliceTimer[cpu] as number);
       this.#sliceEnd[cpu] = Number.POSITIVE_INFINITY;
       const prev = this.#curr[cpu] ?? null;
       if (prev === null) continue;
@@ -451,6 +443,7 @@ export class Scheduler {
     old.deinit();
     this.#ops = next;
     next.init(this.#host);
+    this.#createSliceTimers();
     for (const d of this.#domainList) next.insertDomain(d);
     for (const d of this.#domainList) {
       for (const v of d.vcpus) {
@@ -621,6 +614,24 @@ export class Scheduler {
   }
 
   // ---------------------------------------------------------------- internals
+
+  /**
+   * Creates the per-pCPU slice timers after the scheduler's own timers, so that when a tick or
+   * the credit accounting falls at the same instant as a slice end, the scheduler's bookkeeping
+   * runs first and the decision sees its result (with virtual time such ties are exact).
+   */
+  #createSliceTimers(): void {
+    this.#sliceTimer.length = 0;
+    for (let cpu = 0; cpu < this.nrCpus; cpu++) {
+      this.#sliceTimer.push(
+        this.#timers.create(() => {
+          this.#sliceEnd[cpu] = Number.POSITIVE_INFINITY;
+          this.#raise(cpu);
+          this.#flush();
+        }),
+      );
+    }
+  }
 
   #restoreDomain(domid: number): void {
     this.createDomain(domid);

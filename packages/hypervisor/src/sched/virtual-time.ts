@@ -3,7 +3,9 @@ import type { SchedClock, SchedTimers } from './ports.ts';
 
 /**
  * Deterministic virtual time: a clock that only moves when told to, and timers that fire in
- * order of expiry (ties in the order they were armed). Same inputs, same outputs.
+ * order of expiry, ties in the order the timers were created (so a host restored from saved
+ * state, which re-creates its timers in the same order, fires them in the same order). Same
+ * inputs, same outputs. Handles are never reused.
  *
  * Timers live in flat arrays and `nextDeadline()` scans them: the scheduler has a handful of
  * timers per pCPU, and a scan of a few dozen doubles is cheaper than heap bookkeeping at that
@@ -11,11 +13,8 @@ import type { SchedClock, SchedTimers } from './ports.ts';
  */
 export class VirtualTime implements SchedClock, SchedTimers {
   #now: number;
-  #seq = 0;
   readonly #at: number[] = [];
-  readonly #order: number[] = [];
   readonly #callbacks: Array<(() => void) | null> = [];
-  readonly #free: number[] = [];
 
   /** Starts the clock at `start` nanoseconds (default 0). */
   constructor(start = 0) {
@@ -35,9 +34,8 @@ export class VirtualTime implements SchedClock, SchedTimers {
 
   /** Creates a disarmed timer. */
   create(callback: () => void): number {
-    const handle = this.#free.pop() ?? this.#at.length;
+    const handle = this.#at.length;
     this.#at[handle] = Number.POSITIVE_INFINITY;
-    this.#order[handle] = 0;
     this.#callbacks[handle] = callback;
     return handle;
   }
@@ -46,7 +44,6 @@ export class VirtualTime implements SchedClock, SchedTimers {
   set(handle: number, at: number): void {
     this.#check(handle);
     this.#at[handle] = Math.max(at, this.#now);
-    this.#order[handle] = ++this.#seq;
   }
 
   /** Disarms a timer. */
@@ -60,7 +57,6 @@ export class VirtualTime implements SchedClock, SchedTimers {
     this.#check(handle);
     this.#at[handle] = Number.POSITIVE_INFINITY;
     this.#callbacks[handle] = null;
-    this.#free.push(handle);
   }
 
   /** The earliest armed expiry, or `Infinity` when no timer is armed. */
@@ -102,20 +98,17 @@ export class VirtualTime implements SchedClock, SchedTimers {
     this.advanceTo(this.#now + dt);
   }
 
-  /** Fires the timers due at or before `limit`, earliest first; returns the handle, or -1. */
+  /** The timer due at or before `limit` that fires first (earliest, then oldest), or -1. */
   #earliest(limit: number): number {
     let best = -1;
     let bestAt = Number.POSITIVE_INFINITY;
-    let bestOrder = 0;
     const at = this.#at;
     for (let i = 0; i < at.length; i++) {
       const t = at[i] as number;
-      if (t > limit) continue;
-      const o = this.#order[i] as number;
-      if (t < bestAt || (t === bestAt && o < bestOrder)) {
+      // Strictly earlier wins, so among equal expiries the lowest (oldest) handle fires first.
+      if (t <= limit && t < bestAt) {
         best = i;
         bestAt = t;
-        bestOrder = o;
       }
     }
     return best;
