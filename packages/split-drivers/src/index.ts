@@ -70,6 +70,14 @@ export {
   LearningBridge,
 } from './net/bridge.ts';
 export {
+  Netback,
+  type NetbackMetrics,
+  type NetbackOptions,
+  NetbackVif,
+  type NetbackVifOptions,
+} from './net/netback.ts';
+export { Netfront, type NetfrontOptions } from './net/netfront.ts';
+export {
   NETIF_RSP,
   NETRXF,
   NETTXF,

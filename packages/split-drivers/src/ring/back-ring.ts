@@ -99,6 +99,25 @@ export class BackRing<Req, Rsp> {
     return req;
   }
 
+  /**
+   * Copies out the request `ahead` slots past `req_cons` without consuming it (undefined if not
+   * yet available), for protocols whose requests span several slots (netif packets).
+   */
+  peekRequest(ahead: number): Req | undefined {
+    if (ahead < 0 || ahead >= this.unconsumedRequests()) return undefined;
+    return this.reqCodec.decode(this.view, this.slotOffset((this.reqCons + ahead) >>> 0));
+  }
+
+  /**
+   * Asks for an event when the frontend produces beyond what it has produced so far (for a
+   * consumer waiting for the rest of a multi-slot request); true if more arrived meanwhile.
+   */
+  requestEventAfterProduced(): boolean {
+    const prod = this.view.getUint32(SRING_OFFSETS.req_prod, true);
+    this.view.setUint32(SRING_OFFSETS.req_event, inc32(prod), true);
+    return this.view.getUint32(SRING_OFFSETS.req_prod, true) !== prod;
+  }
+
   /** Requests consumed that have no response yet. */
   pendingResponses(): number {
     return dist32(this.reqCons, this.rspProdPvt);

@@ -1,0 +1,434 @@
+/**
+ * A network backend (netback) for one VIF: copies packets from the guest's tx ring into a
+ * {@link LearningBridge} port, and frames from the bridge into the buffers the guest posts on its
+ * rx ring (copy mode, `feature-rx-copy`). Includes the xenbus side (features, handshake).
+ * @module
+ */
+import type { EventChannels, GrantMapper, GrantMapping, XenbusClient } from '../ports.ts';
+import { BackRing } from '../ring/back-ring.ts';
+import {
+  isLegalTransition,
+  parseXenbusState,
+  XenbusState,
+  type XenbusStateValue,
+} from '../xenbus/state.ts';
+import type { LearningBridge } from './bridge.ts';
+import {
+  NETIF_RSP,
+  NETRXF,
+  NETTXF,
+  type NetifRxRequest,
+  type NetifRxResponse,
+  type NetifTxRequest,
+  type NetifTxResponse,
+  netifExtraFromTxSlot,
+  netifRxRequestCodec,
+  netifRxResponseCodec,
+  netifTxRequestCodec,
+  netifTxResponseCodec,
+  XEN_NETIF_EXTRA_FLAG_MORE,
+  XEN_NETIF_NR_SLOTS_MIN,
+} from './netif.ts';
+
+const PAGE = 4096;
+const ETH_HLEN = 14;
+
+/** Per-VIF counters (as `xl network-list` / xentop show). */
+export interface NetbackMetrics {
+  /** Packets taken from the guest's tx ring and handed to the bridge. */
+  txPackets: number;
+  /** Bytes of those packets. */
+  txBytes: number;
+  /** Malformed tx packets (bad grant, bad offsets, too many slots), answered with NETIF_RSP_ERROR. */
+  txErrors: number;
+  /** Frames copied into the guest's rx buffers. */
+  rxPackets: number;
+  /** Bytes of those frames. */
+  rxBytes: number;
+  /** Frames dropped because the guest had no rx buffer posted (or a bad one). */
+  rxDrops: number;
+  /** Times the frontend corrupted ring indices (the VIF stops). */
+  ringOverflows: number;
+}
+
+/** What a {@link NetbackVif} serves. */
+export interface NetbackVifOptions {
+  /** Mapped tx ring page. */
+  readonly txRing: Uint8Array;
+  /** Mapped rx ring page. */
+  readonly rxRing: Uint8Array;
+  /** The guest domain. */
+  readonly frontendDomid: number;
+  /** Maps the guest's packet pages. */
+  readonly mapper: GrantMapper;
+  /** Raises the event channel to the guest. */
+  readonly notify: () => void;
+  /** Sends a frame into the bridge. */
+  readonly transmit: (frame: Uint8Array) => void;
+  /** Packets handled per turn before yielding to other VIFs (round-robin); default 64. */
+  readonly budget?: number;
+}
+
+/** The ring half of netback for one VIF. */
+export class NetbackVif {
+  /** Counters. */
+  readonly metrics: NetbackMetrics;
+  /** Set once the guest corrupted ring indices. */
+  broken: boolean;
+  private readonly opts: NetbackVifOptions;
+  private readonly tx: BackRing<NetifTxRequest, NetifTxResponse>;
+  private readonly rx: BackRing<NetifRxRequest, NetifRxResponse>;
+  private running = false;
+  private stopped = false;
+
+  /** Attaches to the mapped rings. */
+  constructor(options: NetbackVifOptions) {
+    this.opts = options;
+    this.tx = new BackRing(options.txRing, netifTxRequestCodec, netifTxResponseCodec);
+    this.rx = new BackRing(options.rxRing, netifRxRequestCodec, netifRxResponseCodec);
+    this.broken = false;
+    this.metrics = {
+      txPackets: 0,
+      txBytes: 0,
+      txErrors: 0,
+      rxPackets: 0,
+      rxBytes: 0,
+      rxDrops: 0,
+      ringOverflows: 0,
+    };
+  }
+
+  /** Stops serving. */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** Event-channel handler: processes the tx ring (rx buffers are used as frames arrive). */
+  kick(): void {
+    if (this.running || this.broken || this.stopped) return;
+    this.running = true;
+    void this.runTx().finally(() => {
+      this.running = false;
+    });
+  }
+
+  private async runTx(): Promise<void> {
+    const budget = this.opts.budget ?? 64;
+    const ring = this.tx;
+    for (;;) {
+      let n = 0;
+      let stalled = false;
+      while (n < budget && !this.stopped && !this.broken) {
+        if (ring.requestProdOverflow()) {
+          this.broken = true;
+          this.metrics.ringOverflows++;
+          return;
+        }
+        if (!this.txPacket()) {
+          stalled = true;
+          break;
+        }
+        n++;
+      }
+      if (this.stopped || this.broken) return;
+      if (!stalled) {
+        await Promise.resolve(); // budget used: round-robin to other VIFs
+        continue;
+      }
+      if (ring.unconsumedRequests() === 0) {
+        if (!ring.finalCheckForRequests()) return;
+      } else if (!ring.requestEventAfterProduced()) {
+        return; // half a packet: sleep until the frontend pushes the rest
+      }
+    }
+  }
+
+  /** Consumes one packet (all its slots); false if no complete packet is available. */
+  private txPacket(): boolean {
+    const ring = this.tx;
+    // Find the slots of one packet (fragments and extra-info slots) before consuming any.
+    const slots: { req: NetifTxRequest; extra: boolean }[] = [];
+    let more = true;
+    let extraNext = false;
+    while (more || extraNext) {
+      if (slots.length >= XEN_NETIF_NR_SLOTS_MIN + 4) {
+        // Far more slots than any packet needs: a broken or hostile frontend (Linux netback
+        // disables the VIF here too).
+        this.broken = true;
+        this.metrics.txErrors++;
+        return false;
+      }
+      const req = ring.peekRequest(slots.length);
+      if (req === undefined) return false; // the rest of the packet has not been pushed yet
+      if (extraNext) {
+        slots.push({ req, extra: true });
+        extraNext = (netifExtraFromTxSlot(req).flags & XEN_NETIF_EXTRA_FLAG_MORE) !== 0;
+        continue;
+      }
+      slots.push({ req, extra: false });
+      more = (req.flags & NETTXF.NETTXF_more_data) !== 0;
+      extraNext = (req.flags & NETTXF.NETTXF_extra_info) !== 0;
+    }
+    for (let k = 0; k < slots.length; k++) ring.takeRequest();
+    const frags = slots.filter((s) => !s.extra).map((s) => s.req);
+    const status = this.forward(frags);
+    for (const s of slots)
+      ring.putResponse({ id: s.req.id, status: s.extra ? NETIF_RSP.NETIF_RSP_NULL : status });
+    if (ring.pushResponsesAndCheckNotify()) this.opts.notify();
+    return true;
+  }
+
+  /** Validates, copies and forwards one packet; returns its response status. */
+  private forward(frags: NetifTxRequest[]): number {
+    const first = frags[0];
+    if (first === undefined || frags.length > XEN_NETIF_NR_SLOTS_MIN) return this.txError();
+    let restSize = 0;
+    for (let i = 1; i < frags.length; i++) restSize += (frags[i] as NetifTxRequest).size;
+    const total = first.size;
+    const firstSize = total - restSize;
+    if (total < ETH_HLEN || firstSize <= 0) return this.txError();
+    const frame = new Uint8Array(total);
+    let at = 0;
+    for (let i = 0; i < frags.length; i++) {
+      const f = frags[i] as NetifTxRequest;
+      const size = i === 0 ? firstSize : f.size;
+      if (f.offset + size > PAGE) return this.txError();
+      const m = this.opts.mapper.mapGrant(this.opts.frontendDomid, f.gref, true);
+      if (typeof m === 'number') return this.txError();
+      frame.set(m.page.subarray(f.offset, f.offset + size), at);
+      this.opts.mapper.unmapGrant(m);
+      at += size;
+    }
+    this.metrics.txPackets++;
+    this.metrics.txBytes += total;
+    this.opts.transmit(frame);
+    return NETIF_RSP.NETIF_RSP_OKAY;
+  }
+
+  private txError(): number {
+    this.metrics.txErrors++;
+    return NETIF_RSP.NETIF_RSP_ERROR;
+  }
+
+  /**
+   * Bridge delivery: copies a frame into the guest's posted rx buffers (one page per slot,
+   * `NETRXF_more_data` between them). Returns false, dropping the frame, if not enough buffers
+   * are posted or one is bad.
+   */
+  deliver(frame: Uint8Array): boolean {
+    const ring = this.rx;
+    if (this.broken || this.stopped || ring.requestProdOverflow()) {
+      this.metrics.rxDrops++;
+      return false;
+    }
+    const slots = Math.max(1, Math.ceil(frame.length / PAGE));
+    if (ring.unconsumedRequests() < slots) {
+      this.metrics.rxDrops++;
+      return false;
+    }
+    let ok = true;
+    for (let i = 0; i < slots; i++) {
+      const req = ring.takeRequest() as NetifRxRequest;
+      const part = frame.subarray(i * PAGE, Math.min(frame.length, (i + 1) * PAGE));
+      let status: number = part.length;
+      if (ok) {
+        const m: GrantMapping | number = this.opts.mapper.mapGrant(
+          this.opts.frontendDomid,
+          req.gref,
+          false,
+        );
+        if (typeof m === 'number') {
+          ok = false;
+          status = NETIF_RSP.NETIF_RSP_ERROR;
+        } else {
+          m.page.set(part, 0);
+          this.opts.mapper.unmapGrant(m);
+        }
+      } else {
+        status = NETIF_RSP.NETIF_RSP_ERROR;
+      }
+      const flags = (i < slots - 1 ? NETRXF.NETRXF_more_data : 0) | NETRXF.NETRXF_data_validated;
+      ring.putResponse({ id: req.id, offset: 0, flags, status });
+    }
+    if (ring.pushResponsesAndCheckNotify()) this.opts.notify();
+    if (!ok) {
+      this.metrics.rxDrops++;
+      return false;
+    }
+    this.metrics.rxPackets++;
+    this.metrics.rxBytes += frame.length;
+    return true;
+  }
+}
+
+/** What a {@link Netback} needs. */
+export interface NetbackOptions {
+  /** Xenstore access of the backend domain. */
+  readonly xenbus: XenbusClient;
+  /** `/local/domain/<b>/backend/vif/<f>/<devid>`. */
+  readonly backendPath: string;
+  /** Grant mapping of the backend domain. */
+  readonly mapper: GrantMapper;
+  /** Event channels of the backend domain. */
+  readonly events: EventChannels;
+  /** The bridge the VIF joins when connected. */
+  readonly bridge: LearningBridge;
+  /** Access VLAN on the bridge; default 1. */
+  readonly vlan?: number;
+}
+
+const S = XenbusState;
+
+/**
+ * The xenbus side of netback: publishes `feature-rx-copy` and friends, waits for the frontend's
+ * `tx-ring-ref`, `rx-ring-ref`, `event-channel` and `request-rx-copy`, then maps, binds and joins
+ * the bridge with anti-spoofing from the backend's `mac` and `ip` keys and the rate limit from
+ * `rate` (`<bytes per interval>,<interval in µs>`, as libxl writes it).
+ */
+export class Netback {
+  /** The serving VIF, when connected. */
+  vif: NetbackVif | undefined;
+  /** The bridge port id, when connected. */
+  portId: number | undefined;
+  /** Why the last connection attempt failed. */
+  lastError: string | undefined;
+  private readonly opts: NetbackOptions;
+  private frontendPath = '';
+  private frontendDomid = -1;
+  private maps: GrantMapping[] = [];
+  private port = -1;
+  private unwatch: (() => Promise<void>) | undefined;
+  private chain: Promise<void> = Promise.resolve();
+
+  /** Creates the backend; call {@link Netback.start}. */
+  constructor(options: NetbackOptions) {
+    this.opts = options;
+    this.vif = undefined;
+    this.portId = undefined;
+    this.lastError = undefined;
+  }
+
+  /** Publishes features, moves to InitWait and follows the frontend. */
+  async start(): Promise<void> {
+    const { xenbus: xs, backendPath: dir } = this.opts;
+    this.frontendPath = (await xs.read(`${dir}/frontend`)) ?? '';
+    this.frontendDomid = Number((await xs.read(`${dir}/frontend-id`)) ?? '-1');
+    for (const [k, v] of [
+      ['feature-rx-copy', '1'],
+      ['feature-rx-flip', '0'],
+      ['feature-sg', '0'],
+      ['feature-gso-tcpv4', '0'],
+      ['feature-split-event-channels', '0'],
+    ] as const) {
+      await xs.write(`${dir}/${k}`, v);
+    }
+    await this.moveTo(S.XenbusStateInitWait);
+    this.unwatch = await xs.watch(`${this.frontendPath}/state`, () => {
+      this.chain = this.chain.then(() => this.onFrontend());
+    });
+  }
+
+  /** Stops watching and disconnects. */
+  async stop(): Promise<void> {
+    if (this.unwatch !== undefined) await this.unwatch();
+    this.unwatch = undefined;
+    await this.chain;
+    this.disconnect();
+  }
+
+  private async moveTo(to: XenbusStateValue): Promise<void> {
+    const path = `${this.opts.backendPath}/state`;
+    const from = parseXenbusState(await this.opts.xenbus.read(path));
+    if (from !== to && isLegalTransition(from, to)) await this.opts.xenbus.write(path, String(to));
+  }
+
+  private async onFrontend(): Promise<void> {
+    const fs = parseXenbusState(await this.opts.xenbus.read(`${this.frontendPath}/state`));
+    if (
+      (fs === S.XenbusStateInitialised || fs === S.XenbusStateConnected) &&
+      this.vif === undefined
+    ) {
+      await this.connect();
+    } else if (
+      fs === S.XenbusStateClosing ||
+      fs === S.XenbusStateClosed ||
+      fs === S.XenbusStateUnknown
+    ) {
+      this.disconnect();
+      await this.moveTo(S.XenbusStateClosing);
+      if (fs !== S.XenbusStateClosing) await this.moveTo(S.XenbusStateClosed);
+    }
+  }
+
+  private async fail(message: string): Promise<void> {
+    this.lastError = message;
+    this.disconnect();
+    await this.moveTo(S.XenbusStateClosing);
+  }
+
+  private async connect(): Promise<void> {
+    const { xenbus: xs, mapper, events, bridge, backendPath: dir } = this.opts;
+    const fe = this.frontendPath;
+    const num = async (path: string): Promise<number | undefined> => {
+      const v = await xs.read(path);
+      return v !== undefined && /^\d{1,10}$/.test(v) ? Number(v) : undefined;
+    };
+    const txRef = await num(`${fe}/tx-ring-ref`);
+    const rxRef = await num(`${fe}/rx-ring-ref`);
+    const evtchn = await num(`${fe}/event-channel`);
+    if (txRef === undefined || rxRef === undefined || evtchn === undefined)
+      return this.fail('missing ring refs or event channel');
+    if ((await xs.read(`${fe}/request-rx-copy`)) !== '1')
+      return this.fail('frontend does not request rx-copy');
+    const tx = mapper.mapGrant(this.frontendDomid, txRef, false);
+    if (typeof tx === 'number') return this.fail(`cannot map tx-ring-ref ${txRef}`);
+    this.maps.push(tx);
+    const rx = mapper.mapGrant(this.frontendDomid, rxRef, false);
+    if (typeof rx === 'number') return this.fail(`cannot map rx-ring-ref ${rxRef}`);
+    this.maps.push(rx);
+    const port = events.bindInterdomain(this.frontendDomid, evtchn);
+    if (port < 0) return this.fail(`cannot bind event-channel ${evtchn}`);
+    this.port = port;
+    const mac = (await xs.read(`${dir}/mac`)) ?? (await xs.read(`${fe}/mac`));
+    const ip = await xs.read(`${dir}/ip`);
+    const rate = /^(\d+),(\d+)$/.exec((await xs.read(`${dir}/rate`)) ?? '');
+    let vif: NetbackVif | undefined;
+    const portId = bridge.addPort({
+      name: `vif${this.frontendDomid}.${dir.slice(dir.lastIndexOf('/') + 1)}`,
+      ...(this.opts.vlan === undefined ? {} : { vlan: this.opts.vlan }),
+      ...(mac === undefined ? {} : { allowedMacs: [mac] }),
+      ...(ip === undefined ? {} : { allowedIps: ip.split(/\s+/).filter((x) => x !== '') }),
+      ...(rate === null
+        ? {}
+        : {
+            rateBytesPerSecond: (Number(rate[1]) * 1e6) / Number(rate[2]),
+            rateIntervalMs: Number(rate[2]) / 1000,
+          }),
+      deliver: (frame) => vif?.deliver(frame) ?? false,
+    });
+    vif = new NetbackVif({
+      txRing: tx.page,
+      rxRing: rx.page,
+      frontendDomid: this.frontendDomid,
+      mapper,
+      notify: () => events.notify(port),
+      transmit: (frame) => void bridge.transmit(portId, frame),
+    });
+    this.vif = vif;
+    this.portId = portId;
+    events.onEvent(port, () => vif?.kick());
+    this.lastError = undefined;
+    await this.moveTo(S.XenbusStateConnected);
+    vif.kick();
+  }
+
+  private disconnect(): void {
+    this.vif?.stop();
+    this.vif = undefined;
+    if (this.portId !== undefined) this.opts.bridge.removePort(this.portId);
+    this.portId = undefined;
+    if (this.port >= 0) this.opts.events.close(this.port);
+    this.port = -1;
+    for (const m of this.maps.splice(0)) this.opts.mapper.unmapGrant(m);
+  }
+}
