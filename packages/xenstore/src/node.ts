@@ -22,6 +22,8 @@ export interface XsNode {
   readonly children: readonly string[];
   /** Generation count stamped when the node was last written (see `DIRECTORY_PART`). */
   generation: number;
+  /** The child list in wire form (`a\0b\0`), computed on first use; records never change. */
+  childBytes: Uint8Array | undefined;
 }
 
 /** Creates a node record (generation 0 until stored). */
@@ -31,7 +33,24 @@ export function makeNode(
   perms: readonly XsPerm[],
   children: readonly string[],
 ): XsNode {
-  return { name, value, perms, children, generation: 0 };
+  return { name, value, perms, children, generation: 0, childBytes: undefined };
+}
+
+/** The child list of `node` in wire form, cached on the (immutable) record. */
+export function childBytes(node: XsNode): Uint8Array {
+  let b = node.childBytes;
+  if (b === undefined) {
+    let len = 0;
+    for (const c of node.children) len += c.length + 1;
+    b = new Uint8Array(len);
+    let o = 0;
+    for (const c of node.children) {
+      for (let i = 0; i < c.length; i++) b[o++] = c.charCodeAt(i);
+      b[o++] = 0;
+    }
+    node.childBytes = b;
+  }
+  return b;
 }
 
 /** Read/write access to nodes: the main table, or a transaction's view of it. */

@@ -116,7 +116,7 @@ export class Transaction implements NodeAccess {
     for (const [path, e] of this.accessed) {
       if (!e.modified) continue;
       if (e.node === undefined) this.base.remove(path);
-      else this.base.put({ ...e.node });
+      else this.base.put({ ...e.node, childBytes: undefined });
     }
   }
 

@@ -197,6 +197,71 @@ const CONFLICTS: Step[] = [
   [0, 'DIRECTORY', '/c\0'],
 ];
 
+const long = (n: number) => 'a'.repeat(n);
+const EDGES: Step[] = [
+  [0, 'GET_DOMAIN_PATH', '-1\0'],
+  [0, 'GET_DOMAIN_PATH', '  7x\0'],
+  [0, 'GET_DOMAIN_PATH', '4294967297\0'],
+  [0, 'IS_DOMAIN_INTRODUCED', '-1\0'],
+  [0, 'INTRODUCE', '-5\x001\x001\0'],
+  [0, 'IS_DOMAIN_INTRODUCED', '-5\0'],
+  [0, 'RELEASE', '-5\0'],
+  [0, 'INTRODUCE', '9\x00x\x00y\0'],
+  [0, 'IS_DOMAIN_INTRODUCED', '9\0'],
+  [0, 'WRITE', '/e\0'],
+  [0, 'SET_PERMS', '/e\0r+5\0'],
+  [0, 'GET_PERMS', '/e\0'],
+  [0, 'SET_PERMS', '/e\0r 5\0'],
+  [0, 'GET_PERMS', '/e\0'],
+  [0, 'SET_PERMS', '/e\0r0x1f\0w07\0b-0\0'],
+  [0, 'GET_PERMS', '/e\0'],
+  [0, 'SET_PERMS', '/e\0r5 \0'],
+  [0, 'SET_PERMS', '/e\0R5\0'],
+  [0, 'SET_PERMS', '/e\0n0\0\0'],
+  [0, 'SET_PERMS', '/e\0n0\0trailing'],
+  [0, 'GET_PERMS', '/e\0'],
+  [0, 'WRITE', `/${long(2047)}\0x`],
+  [0, 'WRITE', `/${long(2048)}\0x`],
+  [0, 'WRITE', `/local/domain/12/${long(2047)}\0x`],
+  [0, 'WRITE', `/local/domain/12/${long(2048)}\0x`],
+  [0, 'WRITE', `/local/domain/123456/${long(2030)}\0x`],
+  [0, 'WRITE', `/local/domain/12345/${long(2048)}\0x`],
+  [0, 'RM', `/${long(2047)}\0`],
+  [0, 'RM', '/local\0'],
+  [0, 'WRITE', `/v\0${long(4093)}`],
+  [0, 'READ', '/v\0'],
+  [0, 'WATCH', `@${long(2048)}\0t\0`],
+  [0, 'WATCH', `@${long(2047)}\0t\0`],
+  [0, 'WATCH', '@any\0t\0'],
+  [0, 'WATCH', '/bad path\0t\0'],
+  [0, 'WATCH', '\0t\0'],
+  [0, 'WATCH', 'rel/w\0t\0'],
+  [0, 'UNWATCH', '/local/domain/0/rel/w\0t\0'],
+  [0, 'UNWATCH', 'rel/w\0t\0'],
+  [0, 'UNWATCH', '@any\0t\0'],
+  [0, 'UNWATCH', '@any\0t\0'],
+  [0, 'MKDIR', '/dp\0'],
+  ...Array.from({ length: 200 }, (_, i) => [0, 'MKDIR', `/dp/child-with-quite-a-long-name-${i}\0`] as Step),
+  [0, 'DIRECTORY', '/dp\0'],
+  [0, 'DIRECTORY_PART', '/dp\x000\0'],
+  [0, 'DIRECTORY_PART', '/dp\x004000\0'],
+  [0, 'DIRECTORY_PART', '/dp\x005\0'],
+  [0, 'DIRECTORY_PART', '/dp\x0099999\0'],
+  [0, 'TRANSACTION_START', '\0'],
+  [0, 'DIRECTORY', '/dp\0', 1],
+  [0, 'RM', '/dp\0', 1],
+  [0, 'DIRECTORY_PART', '/dp\x000\0', 1],
+  [0, 'TRANSACTION_END', 'T\0', 1],
+  [0, 'TRANSACTION_START', '\0'],
+  [0, 'TRANSACTION_START', '\0'],
+  [0, 'TRANSACTION_START', '\0'],
+  [0, 'TRANSACTION_END', 'F\0', 3],
+  [0, 'TRANSACTION_START', '\0'],
+  [0, 'RESET_WATCHES', '\0'],
+  [0, 'TRANSACTION_END', 'T\0', 2],
+  [0, 'TRANSACTION_START', '\0'],
+];
+
 describe.skipIf(!haveReference && !process.env.CI)(
   'differential tests against the C xenstored',
   () => {
@@ -217,7 +282,11 @@ describe.skipIf(!haveReference && !process.env.CI)(
       );
     });
 
-    it('delivers the same watch events in the same order', async () => {
+    it('agrees on limits, odd numbers, special paths and long listings', async () => {
+    expect(await runScript(tv.socket, 1, EDGES)).toEqual(await runScript(ref.socket, 1, EDGES));
+  });
+
+  it('delivers the same watch events in the same order', async () => {
       expect(await runScript(tv.socket, 3, WATCHES)).toEqual(
         await runScript(ref.socket, 3, WATCHES),
       );

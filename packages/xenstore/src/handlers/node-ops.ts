@@ -7,7 +7,7 @@
  * @module
  */
 import { atoi, countStrings, firstArg, OK, strz } from '../internal/args.ts';
-import { makeNode, type NodeAccess, type XsNode } from '../node.ts';
+import { childBytes, makeNode, type NodeAccess, type XsNode } from '../node.ts';
 import { baseName, canonicalize, childPath, isValidNodename, parentPath } from '../path.ts';
 import { formatPerm, parsePerms, permFor, type XsPerm, XsPermBits } from '../perms.ts';
 import { bytesToBinary, encodeStrings, splitStrings } from '../wire/codec.ts';
@@ -182,7 +182,7 @@ function removeTree(req: Request, node: XsNode, root: string): void {
 /** `XS_DIRECTORY`: the child names, each NUL-terminated. */
 export function doDirectory(req: Request): Uint8Array | XsErrorName {
   const n = getNode(req, canonicalize(firstArg(req.msg.payload), req.conn.home), XS_PERM_READ);
-  return isErr(n) ? n : encodeStrings(n.children);
+  return isErr(n) ? n : childBytes(n);
 }
 
 /** `XS_DIRECTORY_PART`: `path\0offset\0` → generation, then whole names from the offset. */
@@ -193,7 +193,7 @@ export function doDirectoryPart(req: Request): Uint8Array | XsErrorName {
   const n = getNode(req, canonicalize(rawPath, req.conn.home), XS_PERM_READ);
   if (isErr(n)) return n;
   const off = atoi(rawOff) >>> 0;
-  const all = encodeStrings(n.children);
+  const all = childBytes(n);
   const gen = strz(String(n.generation));
   if (off >= all.length) {
     const out = new Uint8Array(gen.length + 1);
