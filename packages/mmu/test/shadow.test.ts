@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   ACCESS,
+  DirtyLog,
   Machine,
   PAGING_MODE,
   PageWalker,
@@ -164,5 +165,42 @@ describe('shadow page tables', () => {
     expect(shadow.status).toBe(SHADOW_FAULT.EMULATE_WRITE);
     expect(shadow.isGuestTable(mfn(4))).toBe(true);
     expect(shadow.isGuestTable(mfn(20))).toBe(false);
+  });
+});
+
+describe('log-dirty on a shadow-mode guest', () => {
+  it('reports exactly the guest pages written through the shadows since the last clean', () => {
+    const accesses = fc.array(fc.tuple(fc.integer({ min: 0, max: 7 }), fc.boolean()), {
+      maxLength: 30,
+    });
+    fc.assert(
+      fc.property(accesses, accesses, (before, after) => {
+        const { machine, shadow, guestWrite, mfn } = guest();
+        for (let i = 0; i < 8; i++) guestWrite(4, i, ((20 + i) << 12) | 7, 0);
+        const log = new DirtyLog(machine.frames);
+        shadow.translator.dirtyLog = log;
+        log.attachTlb(1, shadow.translator);
+        const touch = (page: number, write: boolean) => {
+          const f = shadow.translate(
+            page << 12,
+            0,
+            write ? ACCESS.WRITE | ACCESS.USER : ACCESS.USER,
+          );
+          expect(f).toBe(mfn(20 + page));
+        };
+        for (const [p, w] of before) touch(p, w);
+        log.enable(1, GFNS);
+        for (const [p, w] of after) touch(p, w);
+        const bm = log.clean(1) as Uint8Array;
+        const got: number[] = [];
+        for (let gfn = 0; gfn < GFNS; gfn++)
+          if ((bm[gfn >>> 3] & (1 << (gfn & 7))) !== 0) got.push(gfn);
+        const want = [...new Set(after.filter(([, w]) => w).map(([p]) => 20 + p))].sort(
+          (a, b) => a - b,
+        );
+        expect(got).toEqual(want);
+      }),
+      { numRuns: 100 },
+    );
   });
 });
