@@ -23,7 +23,7 @@ const PAGE_A = 10;
 const PAGE_B = 11;
 const GRANT_BASE = 100;
 /** Keys whose values depend on the host rather than on the hypervisor's semantics. */
-const ENVIRONMENT_KEYS = new Set(['status_console.u32', 'map_grant_frame']);
+const ENVIRONMENT_KEYS = new Set(['status_console.u32', 'map_grant_frame', 'map_shared_info']);
 
 function golden(): Map<string, number> {
   const text = readFileSync(new URL('./xen-reference/golden-x86_64.txt', import.meta.url), 'utf8');
@@ -55,6 +55,7 @@ function runScenario(maxGrantFrames: number): Map<string, number> {
   const grantFrames = Array.from({ length: maxGrantFrames }, (_, i) => GRANT_BASE + i);
   grants.addDomain({ domid: 1, memory: mem1, grantFrames });
   // The toolstack: xenstore and console channels, allocated by dom0 in domU and bound by dom0.
+  expect(evtchn.initSharedInfo(1)).toBe(true);
   const store = evtchn.allocUnbound(0, 1, 0);
   const consolePort = evtchn.allocUnbound(0, 1, 0);
   evtchn.bindInterdomain(0, 1, store);
@@ -323,6 +324,73 @@ function runScenario(maxGrantFrames: number): Map<string, number> {
   out('gnttab_transfer', gt(4, 0));
   out('gnttab_bad_ptr', grantTableOp(grants, ctx, 6, 0x10, 1));
   out('evtchn_bad_ptr', eventChannelOp(evtchn, ctx, 7, 0x10));
+
+  // 2-level delivery as seen in shared_info (frame 0 of the domU here; a Xen heap page there).
+  out('map_shared_info', 0);
+  const sh = mem1.bytes;
+  const PEND = 2048;
+  const MASK = 2560;
+  const SEL = 8;
+  const bitOf = (base: number, p: number) => ((sh[base + (p >> 3)] ?? 0) >> (p & 7)) & 1;
+  const setBitOf = (base: number, p: number, on: boolean) => {
+    const i = base + (p >> 3);
+    sh[i] = on ? (sh[i] ?? 0) | (1 << (p & 7)) : (sh[i] ?? 0) & ~(1 << (p & 7));
+  };
+  const clearSelAndUpcall = () => {
+    sh.fill(0, SEL, SEL + 8);
+    sh[0] = 0;
+  };
+  out('upcall_mask_at_boot', sh[1] ?? -1);
+  sh.fill(0xff, MASK, MASK + 8);
+  clearSelAndUpcall();
+  let pb = 0;
+  while (pb < 64) {
+    clear();
+    if (ev(7) !== 0) break;
+    pb = v.getUint32(4, true);
+  }
+  out('deliver.port', pb);
+  const w = pb >> 6;
+  setBitOf(PEND, pb, false);
+  portOp('deliver.send', 4, pb);
+  out('deliver.pending', bitOf(PEND, pb));
+  out('deliver.sel', bitOf(SEL, w));
+  out('deliver.upcall', sh[0] ?? -1);
+  portOp('deliver.send_again', 4, pb);
+  out('deliver.upcall_again', sh[0] ?? -1);
+  setBitOf(PEND, pb, false);
+  clearSelAndUpcall();
+  setBitOf(MASK, pb, true);
+  portOp('masked.send', 4, pb);
+  out('masked.pending', bitOf(PEND, pb));
+  out('masked.sel', bitOf(SEL, w));
+  out('masked.upcall', sh[0] ?? -1);
+  portOp('masked.unmask', 9, pb);
+  out('masked.mask_after', bitOf(MASK, pb));
+  out('masked.sel_after', bitOf(SEL, w));
+  out('masked.upcall_after', sh[0] ?? -1);
+  clearSelAndUpcall();
+  setBitOf(MASK, pb, true);
+  portOp('masked.unmask_still_pending', 9, pb);
+  out('masked.upcall_redelivered', sh[0] ?? -1);
+  portOp('close.pending_port', 3, pb);
+  out('close.pending_after', bitOf(PEND, pb));
+  out('close.mask_after', bitOf(MASK, pb));
+  setBitOf(MASK, pb, false);
+  clearSelAndUpcall();
+  const q = allocUnbound('loop2.alloc', SELF, SELF);
+  out('loop2.alloc.port', q);
+  const l = bindInter('loop2.bind', SELF, q);
+  out('loop2.bind.port', l);
+  out('loop2.local_pending', bitOf(PEND, l));
+  out('loop2.remote_pending', bitOf(PEND, q));
+  out('loop2.upcall', sh[0] ?? -1);
+  setBitOf(PEND, l, false);
+  clearSelAndUpcall();
+  portOp('loop2.send_local', 4, l);
+  out('loop2.remote_pending_after', bitOf(PEND, q));
+  out('loop2.local_pending_after', bitOf(PEND, l));
+  out('loop2.sel_after', new DataView(sh.buffer, SEL, 8).getUint32(0, true));
   return results;
 }
 

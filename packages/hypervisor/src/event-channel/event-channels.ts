@@ -610,6 +610,24 @@ export class EventChannels {
   }
 
   /**
+   * Puts the event state in shared_info into its boot condition: no pending or masked ports,
+   * empty selectors, and upcalls masked on every vCPU (Xen starts vCPUs with
+   * `evtchn_upcall_mask = 1`). Returns false if the page is not in the domain's memory.
+   */
+  initSharedInfo(domid: number): boolean {
+    const d = this.domain(domid);
+    const l = d.layout;
+    const bitmapBytes = l.nrChannels / 8;
+    let ok =
+      d.memory.write(d.pendingBase, new Uint8Array(bitmapBytes)) &&
+      d.memory.write(d.maskBase, new Uint8Array(bitmapBytes));
+    const head = new Uint8Array(l.vcpu_evtchn_pending_sel + l.bitsPerWord / 8);
+    head[l.vcpu_evtchn_upcall_mask] = 1;
+    for (let v = 0; v < d.vcpus; v++) ok = d.memory.write(d.vcpuInfo(v), head) && ok;
+    return ok;
+  }
+
+  /**
    * Whether vCPU `vcpu` of `domid` has an upcall deliverable now: the 16-bit word
    * `evtchn_upcall_pending | evtchn_upcall_mask << 8` is in 1..0xFF.
    */

@@ -127,6 +127,7 @@ struct grant { u16 flags, domid; u32 frame; };
 static u8 page_a[4096] __attribute__((aligned(4096)));
 static u8 page_b[4096] __attribute__((aligned(4096)));
 static u8 gnt_window[4096] __attribute__((aligned(4096)));
+static u8 shinfo_window[4096] __attribute__((aligned(4096)));
 
 static s64 copy1(const char *name, u64 su, u16 sd, u16 so, u64 du, u16 dd, u16 dof, u16 len, u16 flags) {
   struct copy c;
@@ -323,6 +324,53 @@ void guest_main(u8 *si) {
   out("gnttab_transfer", gnttab(4, &um, 0));
   out("gnttab_bad_ptr", gnttab(6, (void *)0x10, 1));
   out("evtchn_bad_ptr", evtchn(7, (void *)0x10));
+
+  /* ---- 2-level delivery as seen in shared_info ---- */
+  out("map_shared_info", hc3(HC_update_va_mapping, (u64)shinfo_window, *(u64 *)(si + 40) | 0x67, 2));
+  volatile u8 *sh = shinfo_window;
+  volatile u64 *pend = (volatile u64 *)(sh + 2048), *mask = (volatile u64 *)(sh + 2560);
+  volatile u64 *sel = (volatile u64 *)(sh + 8);
+  out("upcall_mask_at_boot", sh[1]);
+  mask[0] = ~0UL; /* keep console, xenstore and timer traffic out of the selector */
+  *sel = 0; sh[0] = 0;
+  u32 pb = 0;
+  while (pb < 64) { struct bind_ipi b = { 0, 0 }; if (evtchn(7, &b)) break; pb = b.port; }
+  out("deliver.port", pb);
+  u32 w = pb / 64; u64 bit = 1UL << (pb % 64);
+  pend[w] &= ~bit;
+  port_op("deliver.send", 4, pb);
+  out("deliver.pending", (pend[w] & bit) != 0); out("deliver.sel", (*sel >> w) & 1); out("deliver.upcall", sh[0]);
+  port_op("deliver.send_again", 4, pb);
+  out("deliver.upcall_again", sh[0]);
+  pend[w] &= ~bit; *sel = 0; sh[0] = 0;
+  mask[w] |= bit;
+  port_op("masked.send", 4, pb);
+  out("masked.pending", (pend[w] & bit) != 0); out("masked.sel", (*sel >> w) & 1); out("masked.upcall", sh[0]);
+  port_op("masked.unmask", 9, pb);
+  out("masked.mask_after", (mask[w] & bit) != 0); out("masked.sel_after", (*sel >> w) & 1); out("masked.upcall_after", sh[0]);
+  *sel = 0; sh[0] = 0;
+  mask[w] |= bit;
+  port_op("masked.unmask_still_pending", 9, pb);
+  out("masked.upcall_redelivered", sh[0]);
+  port_op("close.pending_port", 3, pb);
+  out("close.pending_after", (pend[w] & bit) != 0);
+  out("close.mask_after", (mask[w] & bit) != 0);
+  mask[w] &= ~bit;
+  *sel = 0; sh[0] = 0;
+  u32 q;
+  alloc_unbound("loop2.alloc", SELF, SELF, &q);
+  out("loop2.alloc.port", q);
+  memset_(&bi, 0, sizeof bi);
+  bi.remote_dom = SELF; bi.remote_port = q; out("loop2.bind", evtchn(0, &bi));
+  u32 l = bi.local_port; out("loop2.bind.port", l);
+  out("loop2.local_pending", (pend[l / 64] >> (l % 64)) & 1);
+  out("loop2.remote_pending", (pend[q / 64] >> (q % 64)) & 1);
+  out("loop2.upcall", sh[0]);
+  pend[l / 64] &= ~(1UL << (l % 64)); *sel = 0; sh[0] = 0;
+  port_op("loop2.send_local", 4, l);
+  out("loop2.remote_pending_after", (pend[q / 64] >> (q % 64)) & 1);
+  out("loop2.local_pending_after", (pend[l / 64] >> (l % 64)) & 1);
+  out("loop2.sel_after", *sel);
 
   puts_("TYPEVISOR-HYPERCALL-REF end\n");
   flush();
