@@ -157,6 +157,29 @@ describe('PV direct paging: validation and types', () => {
     }
   });
 
+  it('returns every count to zero when the guest itself unmaps, unpins and switches away', () => {
+    const g = guest64();
+    const { mm, f, machine } = g;
+    const ft = machine.frames;
+    expect(buildTables(g)).toBe(0);
+    expect(mm.mmuUpdate(1, reqs([ptr(f(3), 4), 0], [ptr(f(3), 5), 0]), 2)).toBe(0);
+    expect(mm.mmuextOp(1, 0, [op(MMUEXT.MMUEXT_UNPIN_TABLE, f(0))])).toBe(0);
+    rawWrite(mm, 1, [[f(15), 0, 0]]);
+    expect(mm.mmuextOp(1, 0, [op(MMUEXT.MMUEXT_NEW_BASEPTR, f(15))])).toBe(0);
+    for (let pfn = 0; pfn < 15; pfn++) {
+      expect([pfn, ft.type[f(pfn)], ft.typeCount[f(pfn)], ft.refCount[f(pfn)]]).toEqual([
+        pfn,
+        0,
+        0,
+        0,
+      ]);
+    }
+    expect([ft.typeCount[f(15)], ft.refCount[f(15)]]).toEqual([1, 1]);
+    // Nothing pins the old frames any more: they can be ballooned out.
+    expect(machine.depopulate(1, 3)).toBe(0);
+    expect(machine.depopulate(1, 15)).toBe(-EBUSY);
+  });
+
   it('switches base pointers, releasing the old one and flushing the TLB', () => {
     const g = guest64();
     const { mm, f, machine, d } = g;
