@@ -572,7 +572,7 @@ export class X86Cpu {
     } else if (off + size - 1 > limit || (this.protectedMode && (attr & 0x80) === 0)) {
       this.segFault(seg);
     }
-    return (this.segBase[seg] + off) % TWO32;
+    return (this.segBase[seg] + off) >>> 0;
   }
 
   private segFault(seg: number): never {

@@ -48,7 +48,7 @@ export function setup(
   opts: Partial<CpuOptions> = {},
   ramSize = 1 << 21,
 ): { cpu: X86Cpu; ram: FlatRam } {
-  const ram = new FlatRam(ramSize);
+  const ram = opts.memory instanceof FlatRam ? opts.memory : new FlatRam(ramSize);
   ram.load(CODE, code);
   const cpu = X86Cpu.create({ memory: ram, ...opts });
   if (mode === 'real') {

@@ -316,7 +316,7 @@ export function ENTER(cpu: X86Cpu): void {
           : cpu.lo[5] & 0xffff;
     for (let i = 1; i < level; i++) {
       p -= n;
-      const sp = cpu.stackSize === 16 ? p & 0xffff : p;
+      const sp = cpu.stackSize === 16 ? p & 0xffff : cpu.stackSize === 32 ? p >>> 0 : p;
       const v = size === 64 ? cpu.read64(SEG.SS, sp) : cpu.read(SEG.SS, sp, size);
       cpu.push(size, v, cpu.tmpHi);
     }
