@@ -53,6 +53,7 @@ export {
   Qcow2Storage,
 } from './blk/qcow2.ts';
 export { type BlockStorage, MemoryStorage, type MemoryStorageOptions } from './blk/storage.ts';
+export { ConsoleBackend, type ConsoleBackendOptions } from './console/console-backend.ts';
 export {
   ConsoleBack,
   ConsoleFront,
@@ -117,6 +118,11 @@ export {
   sharedRingInit,
   XEN_PAGE_SIZE,
 } from './ring/ring-abi.ts';
+export {
+  type DeviceWatchHandlers,
+  type DiscoveredDevice,
+  watchBackendDevices,
+} from './xenbus/device-watch.ts';
 export {
   type BackendDeviceId,
   type DevicePaths,

@@ -11,6 +11,7 @@ import {
   unplugDevice,
   vbdDeviceNumber,
   waitForState,
+  watchBackendDevices,
   XenbusState,
   xenbusStateName,
 } from '../src/index.ts';
@@ -150,5 +151,33 @@ describe('hot-plug', () => {
       '/local/domain/3/device/vbd': '',
     });
     expect(await listBackendDevices(c, 0, 'vbd')).toEqual([]);
+  });
+});
+
+describe('backend device discovery', () => {
+  it('reports devices as the toolstack plugs and unplugs them', async () => {
+    const xs = new MemoryXenstore();
+    const c = xs.client();
+    const seen: string[] = [];
+    const spec = (devid: number) => ({ type: 'vbd', devid, backendDomid: 0, frontendDomid: 3 });
+    await plugDevice(c, spec(768));
+    const stop = await watchBackendDevices(c, 0, 'vbd', {
+      added: (d) => {
+        seen.push(`+${d.frontendDomid}/${d.devid}`);
+      },
+      removed: (d) => {
+        seen.push(`-${d.devid}`);
+      },
+    });
+    const settle = async () => {
+      for (let i = 0; i < 50; i++) await Promise.resolve();
+    };
+    await settle();
+    await plugDevice(c, spec(51712));
+    await settle();
+    await unplugDevice(c, spec(768), true);
+    await settle();
+    await stop();
+    expect(seen).toEqual(['+3/768', '+3/51712', '-768']);
   });
 });
