@@ -17,6 +17,8 @@ export function doIntroduce(req: Request): HandlerResult {
   const domid = atoi(args[0] as string);
   const mfn = Number(BigInt.asUintN(64, BigInt(/^\s*\d+/.exec(args[1] as string)?.[0] ?? '0')));
   const port = atoi(args[2] as string);
+  // xenstored's only sanity check of the arguments.
+  if (port === 0) return 'EINVAL';
   req.xs.introduceDomain(domid, mfn, port);
   return OK;
 }
@@ -36,7 +38,8 @@ export function doIsDomainIntroduced(req: Request): HandlerResult {
 
 /** `XS_GET_DOMAIN_PATH`: `domid\0` → `/local/domain/<domid>\0`. */
 export function doGetDomainPath(req: Request): HandlerResult {
-  return strz(domainPath(atoi(firstArg(req.msg.payload))));
+  // xenstored prints the domid with %u.
+  return strz(domainPath(atoi(firstArg(req.msg.payload)) >>> 0));
 }
 
 /** `XS_RESUME`: `domid\0`; clears the domain's shutdown state. */

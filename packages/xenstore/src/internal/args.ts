@@ -21,7 +21,12 @@ export function countStrings(payload: Uint8Array): number {
 export function atoi(s: string): number {
   const m = /^[ \t\n\v\f\r]*([+-]?\d+)/.exec(s);
   if (!m) return 0;
-  return Number(BigInt.asIntN(32, BigInt(m[1] as string)));
+  // glibc: (int) strtol(s, NULL, 10), where strtol saturates at the 64-bit limits.
+  let v = BigInt(m[1] as string);
+  const max = (1n << 63n) - 1n;
+  if (v > max) v = max;
+  else if (v < -max - 1n) v = -max - 1n;
+  return Number(BigInt.asIntN(32, v));
 }
 
 /** Encodes an ASCII string plus a terminating NUL. */
