@@ -63,6 +63,36 @@ class CreditVcpu {
   }
 }
 
+/** Plain-data state of one credit domain. */
+export interface CreditDomainState {
+  /** Domain id. */
+  domid: number;
+  /** Weight, 1–65535. */
+  weight: number;
+  /** Cap in percent of a pCPU, 0 = none. */
+  cap: number;
+  /** vCPU ids on the active (credit-earning) list, in list order. */
+  active: number[];
+}
+
+/** Plain-data state of one credit vCPU. */
+export interface CreditVcpuState {
+  /** Domain id. */
+  domid: number;
+  /** vCPU number. */
+  vcpuId: number;
+  /** `CSCHED_PRI_TS_*` priority. */
+  pri: number;
+  /** Credits (negative when over its share). */
+  credit: number;
+  /** Sub-credit remainder of burnt time. */
+  residual: number;
+  /** When its credits were last burnt (ns). */
+  startTime: number;
+  /** `CSCHED_FLAG_VCPU_*` bits. */
+  flags: number;
+}
+
 /** Plain-data state of the credit scheduler. */
 export interface CreditState {
   /** Accounting carry-over (`credit_balance`). */
@@ -78,17 +108,9 @@ export interface CreditState {
   /** Active domains in list order. */
   activeDomains: number[];
   /** Per-domain parameters and active vCPU order. */
-  domains: Array<{ domid: number; weight: number; cap: number; active: number[] }>;
+  domains: CreditDomainState[];
   /** Per-vCPU credit state. */
-  vcpus: Array<{
-    domid: number;
-    vcpuId: number;
-    pri: number;
-    credit: number;
-    residual: number;
-    startTime: number;
-    flags: number;
-  }>;
+  vcpus: CreditVcpuState[];
   /** Per pCPU: runqueue order as `[domid, vcpuId]`. */
   runqs: Array<Array<[number, number]>>;
 }
@@ -278,8 +300,8 @@ export class CreditScheduler implements SchedulerOps {
   /** Plain-data state. */
   getState(): CreditState {
     const host = this.#hostOrThrow();
-    const vcpus: CreditState['vcpus'] = [];
-    const domains: CreditState['domains'] = [];
+    const vcpus: CreditVcpuState[] = [];
+    const domains: CreditDomainState[] = [];
     for (const d of host.domains()) {
       const sdom = d.priv as CreditDom;
       domains.push({

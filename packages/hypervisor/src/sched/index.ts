@@ -45,7 +45,12 @@ export {
   XEN_SCHEDULER_RTDS,
   XEN_SCHEDULER_SEDF,
 } from './constants.ts';
-export { CreditScheduler, type CreditState } from './credit.ts';
+export {
+  type CreditDomainState,
+  CreditScheduler,
+  type CreditState,
+  type CreditVcpuState,
+} from './credit.ts';
 export type {
   SchedHost,
   SchedulerOps,
@@ -60,13 +65,15 @@ export {
   type AddVcpuOptions,
   type ContextSwitchListener,
   type NewVcpuState,
+  type SchedDomainState,
+  type SchedPcpuState,
   Scheduler,
   type SchedulerOptions,
   type SchedulerState,
   type SchedVcpuState,
   type VcpuRunstateInfo,
 } from './scheduler.ts';
-export { SedfScheduler, type SedfState, type SedfVcpuState } from './sedf.ts';
+export { type SedfCpuState, SedfScheduler, type SedfState, type SedfVcpuState } from './sedf.ts';
 export {
   type RunSegment,
   SchedSimulation,

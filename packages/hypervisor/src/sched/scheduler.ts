@@ -94,6 +94,22 @@ export interface SchedVcpuState {
   time: number[];
 }
 
+/** Plain-data state of one domain in {@link SchedulerState}. */
+export interface SchedDomainState {
+  /** Domain id. */
+  domid: number;
+  /** Domain pause count. */
+  pauseCount: number;
+}
+
+/** Plain-data state of one pCPU in {@link SchedulerState}. */
+export interface SchedPcpuState {
+  /** The running vCPU as `[domid, vcpuId]`, or null when idle. */
+  curr: [number, number] | null;
+  /** When the slice timer fires (ns), or null if it is not armed. */
+  sliceEnd: number | null;
+}
+
 /** Plain-data state of a {@link Scheduler}, JSON-safe. */
 export interface SchedulerState {
   /** `optName` of the active scheduler. */
@@ -101,11 +117,11 @@ export interface SchedulerState {
   /** Number of pCPUs. */
   nrCpus: number;
   /** Domains in creation order. */
-  domains: Array<{ domid: number; pauseCount: number }>;
+  domains: SchedDomainState[];
   /** vCPUs, grouped by domain in creation order. */
   vcpus: SchedVcpuState[];
   /** Per pCPU: the running vCPU (`[domid, vcpuId]`, null for idle) and the slice timer expiry (null if none). */
-  pcpus: Array<{ curr: [number, number] | null; sliceEnd: number | null }>;
+  pcpus: SchedPcpuState[];
   /** The active scheduler's own state ({@link SchedulerOps.getState}). */
   priv: unknown;
 }
@@ -512,7 +528,7 @@ export class Scheduler {
         });
       }
     }
-    const pcpus: SchedulerState['pcpus'] = [];
+    const pcpus: SchedPcpuState[] = [];
     for (let cpu = 0; cpu < this.nrCpus; cpu++) {
       const c = this.#curr[cpu] ?? null;
       const end = this.#sliceEnd[cpu] as number;

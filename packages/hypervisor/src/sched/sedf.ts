@@ -115,17 +115,24 @@ export interface SedfVcpuState {
   extraTimeTot: number;
 }
 
+/** Plain-data state of one sEDF pCPU: its queues as `[domid, vcpuId]` lists. */
+export interface SedfCpuState {
+  /** vCPUs in their current period with budget left, by deadline. */
+  runq: Array<[number, number]>;
+  /** vCPUs waiting for their next period, by period start. */
+  waitq: Array<[number, number]>;
+  /** Extra-time queues: penalty (0) and utilisation/weight (1), by score. */
+  extraq: [Array<[number, number]>, Array<[number, number]>];
+  /** When the current slice on this pCPU ends (ns). */
+  currentSliceExpires: number;
+}
+
 /** Plain-data state of the sEDF scheduler. */
 export interface SedfState {
   /** Per-vCPU state. */
   vcpus: SedfVcpuState[];
   /** Per pCPU: queue orders (`[domid, vcpuId]`) and when the current slice expires. */
-  cpus: Array<{
-    runq: Array<[number, number]>;
-    waitq: Array<[number, number]>;
-    extraq: [Array<[number, number]>, Array<[number, number]>];
-    currentSliceExpires: number;
-  }>;
+  cpus: SedfCpuState[];
 }
 
 function infOf(v: SchedVcpu): SedfVcpu {
