@@ -332,3 +332,12 @@ export {
 export type { HypercallContext } from './hypercall/context.ts';
 export { eventChannelOp, eventChannelOpCompat } from './hypercall/event-channel-op.ts';
 export { grantTableOp } from './hypercall/grant-table-op.ts';
+export { DeterministicClock, RealTimeClock, type SystemClock } from './time/clock.ts';
+export {
+  type VcpuTimeRecord,
+  writeVcpuTimeInfo,
+  writeWallClock,
+  XEN_PVCLOCK_GUEST_STOPPED,
+  XEN_PVCLOCK_TSC_STABLE_BIT,
+} from './time/time-info.ts';
+export { frequencyOf, scaleDelta, type TimeScale, timeScaleFor } from './time/time-scale.ts';
