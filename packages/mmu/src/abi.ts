@@ -178,3 +178,29 @@ export const HYPERVISOR_COMPAT_VIRT_START: 0xf5800000 = 0xf5800000;
  * (`(0xF5800000 >> 21) & 511`).
  */
 export const COMPAT_L2_FIRST_XEN_SLOT: 428 = 428;
+
+/**
+ * `vm_assist` commands and types.
+ * @see xen/include/public/xen.h (VMASST_CMD_enable, VMASST_TYPE_*)
+ */
+export const VMASST: {
+  readonly VMASST_CMD_enable: 0;
+  readonly VMASST_CMD_disable: 1;
+  readonly VMASST_TYPE_4gb_segments: 0;
+  readonly VMASST_TYPE_4gb_segments_notify: 1;
+  readonly VMASST_TYPE_writable_pagetables: 2;
+  readonly VMASST_TYPE_pae_extended_cr3: 3;
+  readonly VMASST_TYPE_architectural_iopl: 4;
+  readonly VMASST_TYPE_runstate_update_flag: 5;
+  readonly VMASST_TYPE_m2p_strict: 32;
+} = {
+  VMASST_CMD_enable: 0,
+  VMASST_CMD_disable: 1,
+  VMASST_TYPE_4gb_segments: 0,
+  VMASST_TYPE_4gb_segments_notify: 1,
+  VMASST_TYPE_writable_pagetables: 2,
+  VMASST_TYPE_pae_extended_cr3: 3,
+  VMASST_TYPE_architectural_iopl: 4,
+  VMASST_TYPE_runstate_update_flag: 5,
+  VMASST_TYPE_m2p_strict: 32,
+} as const;

@@ -23,6 +23,7 @@ export {
   ROOT_PAGETABLE_FIRST_XEN_SLOT,
   ROOT_PAGETABLE_LAST_XEN_SLOT,
   UVMF,
+  VMASST,
   XEN_ERRNO,
 } from './abi.ts';
 export { MmuError, type MmuErrorCode } from './errors.ts';

@@ -9,6 +9,7 @@ import {
   PvMm,
   Translator,
   UVMF,
+  VMASST,
   XEN_ERRNO,
 } from '../src/index.ts';
 import { buildTables, guest64, NX, op, P, pte, ptr, RW, rawWrite, reqs, US } from './pv-helpers.ts';
@@ -311,6 +312,63 @@ describe('PV direct paging: validation and types', () => {
     expect(mm.mmuextOp(1, 0, [op(MMUEXT.MMUEXT_COPY_PAGE, f(2), f(5))])).toBe(-EINVAL);
     expect(mm.mmuextOp(1, 0, [op(MMUEXT.MMUEXT_COPY_PAGE, f(6), g.v(0))])).toBe(-EINVAL);
     expect(machine.frames.refCount[f(5)]).toBe(0);
+  });
+});
+
+describe('vm_assist and update_va_mapping_otherdomain', () => {
+  it('accepts the assist types valid for the guest width and rejects the rest', () => {
+    const g = guest64();
+    const { mm, d } = g;
+    expect(mm.vmAssist(1, VMASST.VMASST_CMD_enable, VMASST.VMASST_TYPE_pae_extended_cr3)).toBe(0);
+    expect(d.vmAssist).toBe(1 << 3);
+    expect(mm.vmAssist(1, VMASST.VMASST_CMD_enable, VMASST.VMASST_TYPE_m2p_strict)).toBe(0);
+    expect(d.m2pStrict).toBe(true);
+    expect(mm.vmAssist(1, VMASST.VMASST_CMD_disable, VMASST.VMASST_TYPE_pae_extended_cr3)).toBe(0);
+    expect(d.vmAssist).toBe(0);
+    expect(mm.vmAssist(1, VMASST.VMASST_CMD_enable, 6)).toBe(-EINVAL);
+    expect(mm.vmAssist(1, 2, 0)).toBe(-ENOSYS);
+    const m = new Machine({ bytes: 2 * 1024 * 1024 });
+    const mm32 = new PvMm(m);
+    mm32.addDomain(3, { guestWidth: 32 });
+    expect(mm32.vmAssist(3, VMASST.VMASST_CMD_enable, VMASST.VMASST_TYPE_m2p_strict)).toBe(-EINVAL);
+  });
+
+  it('requires pae_extended_cr3 for a 32-bit L3 above 4 GiB', () => {
+    const machine = new Machine({ bytes: 4 * 1024 * 1024 * 1024 + 2 * 1024 * 1024 });
+    machine.populate(9, 0, 0x100000); // fill the low 4 GiB with someone else's frames (lazily)
+    machine.populate(1, 0, 4);
+    const f = (pfn: number) => machine.p2m(1).get(pfn);
+    expect(f(0)).toBeGreaterThanOrEqual(0x100000);
+    const mm = new PvMm(machine);
+    mm.addDomain(1, { guestWidth: 32 });
+    rawWrite(mm, 1, [[f(0), 3, pte(f(1), P), f(1) >>> 20]]); // frame above 4 GiB: high half
+    expect(mm.mmuextOp(1, 0, [op(MMUEXT.MMUEXT_NEW_BASEPTR, f(0))])).toBe(-XEN_ERRNO.ERANGE);
+    expect(mm.vmAssist(1, VMASST.VMASST_CMD_enable, VMASST.VMASST_TYPE_pae_extended_cr3)).toBe(0);
+    expect(mm.mmuextOp(1, 0, [op(MMUEXT.MMUEXT_NEW_BASEPTR, f(0))])).toBe(0);
+  });
+
+  it('lets only privileged domains map foreign frames with update_va_mapping_otherdomain', () => {
+    const machine = new Machine({ bytes: 4 * 1024 * 1024 });
+    machine.populate(0, 0, 8);
+    machine.populate(5, 0, 2);
+    const mm = new PvMm(machine);
+    mm.addDomain(0, { guestWidth: 64, privileged: true });
+    mm.addDomain(5, { guestWidth: 64 });
+    const f = (pfn: number) => machine.p2m(0).get(pfn);
+    const u = machine.p2m(5).get(1);
+    rawWrite(mm, 0, [
+      [f(2), 0, pte(f(3), P | RW)],
+      [f(1), 0, pte(f(2), P | RW)],
+      [f(0), 0, pte(f(1), P | RW)],
+    ]);
+    expect(mm.mmuextOp(0, 0, [op(MMUEXT.MMUEXT_NEW_BASEPTR, f(0))])).toBe(0);
+    expect(mm.updateVaMapping(0, 0, 0x1000, 0, pte(u, P | RW), 0, 0)).toBe(-EBUSY);
+    expect(mm.updateVaMappingOtherdomain(0, 0, 0x1000, 0, pte(u, P | RW), 0, 0, 5)).toBe(0);
+    expect(machine.frames.type[u]).toBe(PGT.PGT_writable_page);
+    expect(mm.updateVaMappingOtherdomain(0, 0, 0x2000, 0, pte(u, P), 0, 0, 77)).toBe(
+      -XEN_ERRNO.ESRCH,
+    );
+    expect(mm.updateVaMappingOtherdomain(5, 0, 0x2000, 0, pte(f(5), P), 0, 0, 0)).toBe(-EPERM);
   });
 });
 

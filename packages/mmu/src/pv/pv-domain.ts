@@ -59,6 +59,10 @@ export class PvDomain {
   readonly privileged: boolean;
   /** The domain's vCPUs. */
   readonly vcpus: PvVcpu[];
+  /** Enabled `vm_assist` types as a bit set (bit n = type n; m2p_strict is bit 32 → kept apart). */
+  vmAssist: number;
+  /** Whether `VMASST_TYPE_m2p_strict` is enabled. */
+  m2pStrict: boolean;
 
   /** Creates the paging view of domain `domid`. */
   constructor(domid: number, options: PvDomainOptions) {
@@ -66,6 +70,8 @@ export class PvDomain {
     this.is32 = options.guestWidth === 32;
     this.privileged = options.privileged === true;
     this.vcpus = [];
+    this.vmAssist = 0;
+    this.m2pStrict = false;
     const n = options.vcpus ?? 1;
     for (let i = 0; i < n; i++) this.vcpus.push(new PvVcpu(i));
   }

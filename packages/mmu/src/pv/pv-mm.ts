@@ -18,6 +18,7 @@ import {
   ROOT_PAGETABLE_FIRST_XEN_SLOT,
   ROOT_PAGETABLE_LAST_XEN_SLOT,
   UVMF,
+  VMASST,
   XEN_ERRNO,
 } from '../abi.ts';
 import { MmuError } from '../errors.ts';
@@ -79,6 +80,10 @@ export interface PvDomainState {
   readonly guestWidth: 32 | 64;
   /** Privileged flag. */
   readonly privileged: boolean;
+  /** Enabled vm_assist types (bit set, types 0–5). */
+  readonly vmAssist: number;
+  /** Whether m2p_strict is enabled. */
+  readonly m2pStrict: boolean;
   /** vCPU registers. */
   readonly vcpus: readonly PvVcpuState[];
 }
@@ -567,7 +572,19 @@ export class PvMm {
     valHi: number,
     flags: number,
   ): number {
-    const d = this.domain(domid);
+    return this.updateVaMappingAs(this.domain(domid), vcpu, vaLo, vaHi, valLo, valHi, flags, -1);
+  }
+
+  private updateVaMappingAs(
+    d: PvDomain,
+    vcpu: number,
+    vaLo: number,
+    vaHi: number,
+    valLo: number,
+    valHi: number,
+    flags: number,
+    pgOwner: number,
+  ): number {
     const v = this.vcpu(d, vcpu);
     if (!this.addrOk(d, vaLo, vaHi)) return -XEN_ERRNO.EINVAL;
     if (v.baseMfn < 0) return -XEN_ERRNO.EINVAL;
@@ -578,13 +595,54 @@ export class PvMm {
     if ((ft.type[l1] & PGT_TYPE_MASK) !== PGT.PGT_l1_page_table || ft.typeCount[l1] === 0) {
       return -XEN_ERRNO.EINVAL;
     }
-    const rc = this.modEntry(l1, at % 512, valLo, valHi, d, d.domid, false);
+    const rc = this.modEntry(l1, at % 512, valLo, valHi, d, pgOwner < 0 ? d.domid : pgOwner, false);
     if (rc !== 0) return rc;
     const kind = flags & UVMF.UVMF_FLUSHTYPE_MASK;
     if (kind !== UVMF.UVMF_NONE) {
       const scope = (flags & ~UVMF.UVMF_FLUSHTYPE_MASK) === 0 ? 0 : 1;
       this.flushVcpus(d, v, scope, 0, vaLo, vaHi, kind === UVMF.UVMF_INVLPG);
     }
+    return 0;
+  }
+
+  /**
+   * `HYPERVISOR_update_va_mapping_otherdomain`: as {@link updateVaMapping}, but the new entry
+   * maps a frame of domain `foreignDomid` (privileged callers only: `-EPERM`, or `-ESRCH` for an
+   * unknown domain).
+   * @see xen/arch/x86/mm.c (do_update_va_mapping_otherdomain)
+   */
+  updateVaMappingOtherdomain(
+    domid: number,
+    vcpu: number,
+    vaLo: number,
+    vaHi: number,
+    valLo: number,
+    valHi: number,
+    flags: number,
+    foreignDomid: number,
+  ): number {
+    const d = this.domain(domid);
+    const pg = this.resolveOwner(d, foreignDomid);
+    if (typeof pg === 'number') return pg;
+    return this.updateVaMappingAs(d, vcpu, vaLo, vaHi, valLo, valHi, flags, pg.domid);
+  }
+
+  /**
+   * `HYPERVISOR_vm_assist`: enables or disables an assist type. Returns 0, `-EINVAL` for a type
+   * not valid for the guest's width, `-ENOSYS` for an unknown command.
+   * @see xen/common/kernel.c (do_vm_assist), xen/include/public/xen.h (VMASST_*)
+   */
+  vmAssist(domid: number, cmd: number, type: number): number {
+    const d = this.domain(domid);
+    const valid =
+      (Number.isInteger(type) && type >= 0 && type <= 5) ||
+      (!d.is32 && type === VMASST.VMASST_TYPE_m2p_strict);
+    if (cmd !== VMASST.VMASST_CMD_enable && cmd !== VMASST.VMASST_CMD_disable)
+      return -XEN_ERRNO.ENOSYS;
+    if (!valid) return -XEN_ERRNO.EINVAL;
+    const on = cmd === VMASST.VMASST_CMD_enable;
+    if (type === VMASST.VMASST_TYPE_m2p_strict) d.m2pStrict = on;
+    else d.vmAssist = on ? d.vmAssist | (1 << type) : d.vmAssist & ~(1 << type);
     return 0;
   }
 
@@ -644,6 +702,14 @@ export class PvMm {
       case MMUEXT.MMUEXT_NEW_BASEPTR: {
         if (foreign || op.arg1Hi !== 0) return -XEN_ERRNO.EINVAL;
         const root = d.is32 ? PGT.PGT_l3_page_table : PGT.PGT_l4_page_table;
+        // Without pae_extended_cr3 a 32-bit guest's L3 must sit below 4 GiB (CR3 is 32 bits).
+        if (
+          d.is32 &&
+          mfn >= 0x100000 &&
+          (d.vmAssist & (1 << VMASST.VMASST_TYPE_pae_extended_cr3)) === 0
+        ) {
+          return -XEN_ERRNO.ERANGE;
+        }
         const rc = this.getPageAndType(mfn, d.domid, root, d);
         if (rc !== 0) return rc;
         const old = v.baseMfn;
@@ -887,6 +953,8 @@ export class PvMm {
         domid: d.domid,
         guestWidth: d.is32 ? 32 : 64,
         privileged: d.privileged,
+        vmAssist: d.vmAssist,
+        m2pStrict: d.m2pStrict,
         vcpus: d.vcpus.map((v) => ({
           baseMfn: v.baseMfn,
           userBaseMfn: v.userBaseMfn,
@@ -912,6 +980,8 @@ export class PvMm {
         privileged: ds.privileged,
         vcpus: ds.vcpus.length,
       });
+      d.vmAssist = ds.vmAssist;
+      d.m2pStrict = ds.m2pStrict;
       ds.vcpus.forEach((vs, i) => {
         const v = d.vcpus[i];
         v.baseMfn = vs.baseMfn;
