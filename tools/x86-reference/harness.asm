@@ -124,11 +124,15 @@ start32:
         jmp common_start
 %endif
 
-        ; ---- the exec slot: a fixed address so RIP-relative results are layout-independent
+        ; ---- the exec slot: a fixed address so RIP-relative results are layout-independent.
+        ; It has a 4 KiB page to itself, and mutable harness data has its own page, so the
+        ; per-case writes only invalidate TCG's translation of the slot, never of the harness.
+        ; The whole image (cases included) must end below OUTBUF: runner.ts checks that.
         times (EXEC_SLOT - LOAD_ADDR) - ($ - $$) db 0
 exec_slot:
         times 16 db 0x90
         jmp save_state
+        times (EXEC_SLOT + 0x1000 - LOAD_ADDR) - ($ - $$) db 0xCC
 
 %if MODE == 64
         bits 64
@@ -359,7 +363,7 @@ idtr:
         dw 32 * 8 - 1
         dd idt
 %endif
-        align 8
+        align 4096, db 0
 cur_rec:    dq 0
 cur_idx:    dd 0
 exc_vector: dd 0
@@ -368,7 +372,7 @@ end_marker: db 'DONEDONE'
         align 16
 idt:    times 32 * 16 db 0
 
-        align 16
+        align 4096, db 0
 cases:
 %include CASES
 cases_end:

@@ -44,6 +44,11 @@ export interface RunOptions {
 }
 
 const HARNESS = fileURLToPath(new URL('./harness.asm', import.meta.url));
+/** The image is loaded here and must end below the harness's output buffer (harness.asm). */
+const LOAD_ADDR = 0x100000;
+const OUTBUF = 0x1e0000;
+/** Cases per QEMU run: 64-bit records are 216 bytes, so 2000 keep the image far below OUTBUF. */
+export const MAX_BATCH = 2000;
 const LINES_PER_CASE = 6;
 
 /** The QEMU command line used for a batch (documented in vectors/README.md). */
@@ -105,11 +110,26 @@ export function casesSource(mode: Mode, cases: readonly BatchCase[]): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** Assembles and runs a batch; throws with a clear message if nasm or QEMU misbehave. */
+/**
+ * Runs cases on QEMU, in chunks of at most MAX_BATCH per boot; throws with a clear message if
+ * nasm or QEMU misbehave.
+ */
 export async function runBatch(
   mode: Mode,
   cases: readonly BatchCase[],
   options: RunOptions = {},
+): Promise<CaseResult[]> {
+  const results: CaseResult[] = [];
+  for (let start = 0; start < cases.length; start += MAX_BATCH) {
+    results.push(...(await runChunk(mode, cases.slice(start, start + MAX_BATCH), options)));
+  }
+  return results;
+}
+
+async function runChunk(
+  mode: Mode,
+  cases: readonly BatchCase[],
+  options: RunOptions,
 ): Promise<CaseResult[]> {
   const accel = options.accel ?? 'tcg';
   const dir = await mkdtemp(join(tmpdir(), 'x86-reference-'));
@@ -135,6 +155,10 @@ export async function runBatch(
         });
       throw new Error(`nasm failed (mode ${mode}):\n${detail.join('\n')}`);
     }
+    const imageBytes = new Uint8Array(await readFile(image));
+    if (LOAD_ADDR + imageBytes.length > OUTBUF) {
+      throw new Error(`image of ${imageBytes.length} bytes overlaps the harness buffers`);
+    }
     const qemu = await run(
       'qemu-system-x86_64',
       qemuArgs(image, debugcon, accel),
@@ -144,7 +168,6 @@ export async function runBatch(
     if (qemu.code !== 1) {
       throw new Error(`qemu (${accel}) exited with ${qemu.code}: ${qemu.stderr.trim()}`);
     }
-    const imageBytes = new Uint8Array(await readFile(image));
     const output = new Uint8Array(await readFile(debugcon));
     return parse(mode, cases.length, imageBytes, output);
   } finally {
