@@ -34,6 +34,7 @@ export {
   PGT,
   PGT_TYPE_MASK,
 } from './frame-table.ts';
+export { copyFromGuest, copyToGuest } from './guest-copy.ts';
 export { DirtyLog, type DirtyMarker } from './log-dirty.ts';
 export { Machine, type MachineOptions, type MachineState } from './machine.ts';
 export {
