@@ -35,6 +35,7 @@ export {
   XenstoreRingError,
   XenstoreRingLayout,
 } from './ring.ts';
+export { type GuestRingHost, RingManager } from './ring-manager.ts';
 export { Transaction, type TxChange } from './transaction.ts';
 export {
   type DomainPort,

@@ -74,6 +74,8 @@ export class RingConnection {
   private pendingOffset = 0;
   /** Set once the guest broke the protocol; the ring is then ignored. */
   private dead = false;
+  /** Whether {@link RingConnection.kick} is running. */
+  private inKick = false;
 
   /** Connects domain `domid`'s ring (an unprivileged connection unless `domid` is 0). */
   constructor(xs: Xenstore, domid: number, port: RingPort) {
@@ -88,6 +90,9 @@ export class RingConnection {
     this.view = new DataView(port.page.buffer, port.page.byteOffset, port.page.byteLength);
     this.conn = xs.connect(domid, (msg) => {
       this.pending.push(encodeMessage(msg));
+      // Watch events caused by other connections go out at once; replies to this ring's
+      // own requests are copied once at the end of the kick.
+      if (!this.inKick) this.flush();
     });
   }
 
@@ -99,6 +104,16 @@ export class RingConnection {
   /** Processes everything the guest queued and sends what fits of the responses. */
   kick(): void {
     if (this.dead) return;
+    this.inKick = true;
+    try {
+      this.consume();
+    } finally {
+      this.inKick = false;
+    }
+    this.flush();
+  }
+
+  private consume(): void {
     const page = this.port.page;
     const L = XenstoreRingLayout;
     const rspUsed =
@@ -130,7 +145,6 @@ export class RingConnection {
         return;
       }
     }
-    this.flush();
   }
 
   /** Copies queued responses into the response ring as far as the guest has made room. */

@@ -139,7 +139,8 @@ export class Xenstore {
   /** Permissions of the special watch paths. */
   private readonly special: Map<string, readonly XsPerm[]> = new Map();
   private readonly logSink: (line: string) => void;
-  private readonly domainPort: DomainPort;
+  /** Told about introduced and released domains (see {@link DomainPort}). */
+  domainPort: DomainPort;
   private nextSerial = 1;
   /** Called after every committed change of the main table (used for persistence). */
   onCommit: (() => void) | undefined = undefined;
