@@ -153,6 +153,9 @@ describe('guest quotas', () => {
 
   it('limits node size (ENOSPC) and permissions per node (ENOSPC)', () => {
     const { guest } = setup({ nodeSize: 64 });
+    // Record size as xenstored counts it: 24-byte header + 8 per permission + value (+ children).
+    expect(guest.call('WRITE', `small\0${'x'.repeat(23)}`)).toBe('OK\0');
+    expect(guest.call('WRITE', `small\0${'x'.repeat(24)}`)).toBe('ERR:ENOSPC');
     expect(guest.call('WRITE', `small\0${'x'.repeat(20)}`)).toBe('OK\0');
     expect(guest.call('WRITE', `big\0${'x'.repeat(64)}`)).toBe('ERR:ENOSPC');
     expect(guest.call('SET_PERMS', 'small\0n5\0r1\0r2\0r3\0r4\0r6\0')).toBe('ERR:ENOSPC');

@@ -49,7 +49,9 @@ function isErr(x: Lookup): x is XsErrorName {
 /** Checks the node-size quota of an unprivileged writer (`write_node_raw`). */
 function tooBig(req: Request, node: XsNode): boolean {
   if (req.conn.privileged) return false;
-  let size = 16 + node.perms.length * 8 + node.value.length;
+  // sizeof(struct xs_tdb_record_hdr) is 24 (u64 generation, 3 × u32, padded); each
+  // struct xs_permissions is 8 bytes; then the value and the NUL-terminated child names.
+  let size = 24 + node.perms.length * 8 + node.value.length;
   for (const c of node.children) size += c.length + 1;
   return size >= req.xs.quotas.nodeSize;
 }
