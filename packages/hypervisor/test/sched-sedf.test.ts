@@ -142,6 +142,25 @@ describe('sEDF scheduler: real-time guarantees', () => {
   });
 });
 
+describe('sEDF scheduler: several pCPUs', () => {
+  it('keeps each vCPU on its own pCPU, spread by vCPU id, and honours pinning', () => {
+    const sim = new SchedSimulation({ nrCpus: 2, scheduler: 'sedf', trace: true });
+    sim.addCpuBound(1, 0);
+    sim.addCpuBound(1, 1);
+    sim.addCpuBound(2, 0, { affinity: [1] });
+    putSedf(sim, 1, { period: 10 * MS, slice: 4 * MS });
+    putSedf(sim, 2, { period: 10 * MS, slice: 5 * MS, extratime: 1 });
+    sim.runFor(2 * S);
+    const cpusOf = (d: number, v: number) =>
+      new Set(sim.segments.filter((s) => s.domid === d && s.vcpuId === v).map((s) => s.cpu));
+    expect([...cpusOf(1, 0)]).toEqual([0]);
+    expect([...cpusOf(1, 1)]).toEqual([1]);
+    expect([...cpusOf(2, 0)]).toEqual([1]);
+    expect(sim.cpuTime(1, 0) / (2 * S)).toBeCloseTo(0.4, 1);
+    expect(sim.cpuTime(2, 0) / (2 * S)).toBeGreaterThan(0.55);
+  });
+});
+
 describe('sEDF scheduler: extra time', () => {
   it('shares extra time by weight among extra-only domains (1:3)', () => {
     const sim = new SchedSimulation({ nrCpus: 1, scheduler: 'sedf' });
