@@ -119,7 +119,7 @@ export class X86Cpu {
   pendingErrorCode = -1;
   /** @internal Interrupts blocked for one instruction. */
   interruptShadow = false;
-  /** @internal [kind, a, b, c]: 1 = IN to register (size), 2 = MMIO read value ready (addr, size, value). */
+  /** @internal Pending completion `kind, a, b, c`: 1 = IN (size), 2 = MMIO read value (addr, size, value), 3 = INS. */
   readonly pendingIo: Float64Array = new Float64Array(4);
   /** @internal RDTSC offset. */
   tscOffset = 0;

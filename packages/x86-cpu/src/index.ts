@@ -27,6 +27,7 @@ export {
 } from './constants.ts';
 export { type CpuOptions, type ExitInfo, X86Cpu } from './cpu.ts';
 export { type Handler, OPCODE_TABLE, type OpcodeRow } from './decode/table.ts';
+export { type Disassembly, disassemble, traceLine } from './disasm.ts';
 export { X86CpuError, type X86CpuErrorCode } from './errors.ts';
 export { FlatRam } from './memory.ts';
 export {

@@ -163,7 +163,7 @@ function buildRows(): OpcodeRow[] {
   r.push(row(0xcb, 'RETF', '', C.RETF));
   r.push(row(0xcc, 'INT3', '', C.INT));
   r.push(row(0xcd, 'INT', 'Ib', C.INT));
-  r.push(row(0xce, 'INTO', '', C.INT));
+  r.push(row(0xce, 'INTO', '', C.INT, 'i64'));
   r.push(row(0xcf, 'IRET', '', C.IRET));
   r.push(row(0xd4, 'AAM', 'Ib', A.AAM, 'i64'));
   r.push(row(0xd5, 'AAD', 'Ib', A.AAD, 'i64'));
