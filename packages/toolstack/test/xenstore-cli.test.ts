@@ -3,11 +3,11 @@
  * `runCli`, and their output is compared with Debian's xenstore-utils doing the same
  * thing against an identical daemon.
  */
-import { execFile, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Xenstore, XenstoreClient } from '@typevisor/xenstore';
 import { connectSocket, XenstoreServer } from '@typevisor/xenstore/node';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -203,6 +203,50 @@ describe('typevisor xenstored', () => {
       ).rejects.toThrow();
     }
   });
+
+  it('runs as its own process, logs to stderr and exits 0 on a real SIGTERM', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'xsdp-'));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const socket = join(dir, 'socket');
+    // The verb is not in the command table yet, so start it through runCli with it alone.
+    const script = `
+      import { runCli } from './src/cli/main.ts';
+      import { xenstored } from './src/cli/commands/xenstored.ts';
+      const io = { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t), env: process.env, cwd: process.cwd() };
+      process.exitCode = await runCli(process.argv.slice(1), io, [xenstored]);`;
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '--conditions=@typevisor/source',
+        '--input-type=module',
+        '-e',
+        script,
+        'xenstored',
+        '--socket',
+        socket,
+      ],
+      { cwd: resolve(__dirname, '..'), stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    while (!err.includes('listening')) {
+      if (child.exitCode !== null) throw new Error(err);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const c = new XenstoreClient(await connectSocket(socket));
+    await c.write('/alive', '1');
+    expect(await c.readString('/alive')).toBe('1');
+    c.close();
+    child.kill('SIGTERM');
+    const code = await new Promise<number | null>((r) => child.once('exit', (c2) => r(c2)));
+    expect(code).toBe(0);
+    expect(err).toContain('xenstored: SIGTERM, shutting down');
+    expect(existsSync(socket)).toBe(false);
+  }, 30_000);
 
   it('requires --socket', async () => {
     const io = capture({});
