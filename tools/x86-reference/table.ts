@@ -249,7 +249,14 @@ export const TABLE: readonly InstructionRow[] = [
   // Data movement with a twist
   { mnemonic: 'BSWAP', forms: ['Zy'], modes: BOTH, flags: NONE },
   { mnemonic: 'XADD', forms: ['Eb,Gb', 'Ev,Gv'], modes: BOTH, flags: ARITH },
-  { mnemonic: 'CMPXCHG', forms: ['Eb,Gb', 'Ev,Gv'], modes: BOTH, flags: ARITH, hook: 'cmpxchg' },
+  {
+    mnemonic: 'CMPXCHG',
+    forms: ['Eb,Gb', 'Ev,Gv'],
+    modes: BOTH,
+    flags: ARITH,
+    hook: 'cmpxchg',
+    cases: 100,
+  },
   {
     mnemonic: 'CMOVcc',
     asm: CC.map((c) => `cmov${c}`),
