@@ -527,12 +527,19 @@ export class PvMm {
     const mem = this.machine.memory;
     const frames = this.machine.frames.frames;
     let table = root;
-    const idx = d.is32
-      ? [lo >>> 30, (lo >>> 21) & 0x1ff]
-      : [(hi >>> 7) & 0x1ff, ((hi & 0x7f) << 2) | (lo >>> 30), (lo >>> 21) & 0x1ff];
-    for (let k = 0; k < idx.length; k++) {
-      const e = mem.read32(table, idx[k] * 8);
-      const eh = mem.read32(table, idx[k] * 8 + 4);
+    // Upper levels: PAE L3 → L2 for 32-bit guests, L4 → L3 → L2 for 64-bit (no allocation).
+    const first = d.is32 ? 1 : 0;
+    for (let k = first; k < 3; k++) {
+      const idx =
+        k === 0
+          ? (hi >>> 7) & 0x1ff
+          : k === 1
+            ? d.is32
+              ? lo >>> 30
+              : ((hi & 0x7f) << 2) | (lo >>> 30)
+            : (lo >>> 21) & 0x1ff;
+      const e = mem.read32(table, idx * 8);
+      const eh = mem.read32(table, idx * 8 + 4);
       if ((e & P) === 0 || (e & 0x80) !== 0) return -1;
       table = this.frameOf(e, eh);
       if (table >= frames) return -1;
