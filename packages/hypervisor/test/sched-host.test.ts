@@ -8,6 +8,7 @@ import {
 } from '../src/abi/vcpu.ts';
 import { HypervisorError } from '../src/errors.ts';
 import {
+  RealTime,
   Scheduler,
   type SchedulerState,
   VirtualTime,
@@ -274,5 +275,27 @@ describe('Scheduler host: plain-data state', () => {
       expect(err).toBeInstanceOf(HypervisorError);
       expect((err as HypervisorError).code).toBe('INVALID_ARGUMENT');
     }
+  });
+});
+
+describe('RealTime', () => {
+  it('drives the credit scheduler on wall-clock timers', async () => {
+    const time = new RealTime();
+    const host = new Scheduler({ nrCpus: 1, scheduler: 'credit', clock: time, timers: time });
+    host.createDomain(1);
+    host.createDomain(2);
+    host.addVcpu(1, 0);
+    host.addVcpu(2, 0);
+    const before = host.decisions;
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    time.stopAll();
+    // 30 ms slices: at least a few slice-end decisions happened on their own.
+    expect(host.decisions - before).toBeGreaterThanOrEqual(2);
+    const now = time.now();
+    expect(now).toBeGreaterThan(100 * MS);
+    const a = host.runstate(1, 0).time;
+    const b = host.runstate(2, 0).time;
+    expect(a[RUNSTATE_running] + b[RUNSTATE_running]).toBeGreaterThan(0);
+    expect(a[0] + a[1] + a[2] + a[3]).toBeLessThanOrEqual(time.now());
   });
 });

@@ -60,6 +60,7 @@ export type {
   XenDomctlSchedulerOp,
 } from './ops.ts';
 export type { SchedClock, SchedTimers } from './ports.ts';
+export { RealTime } from './real-time.ts';
 export { createSchedulerOps, SCHEDULER_NAMES } from './registry.ts';
 export {
   type AddVcpuOptions,
