@@ -85,11 +85,19 @@ export class BenchClient {
   }
 
   /** Connects to a daemon socket. */
-  static open(path: string): Promise<BenchClient> {
-    return new Promise((res, rej) => {
-      const s = connect(path, () => res(new BenchClient(s)));
-      s.once('error', rej);
-    });
+  static async open(path: string): Promise<BenchClient> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await new Promise<BenchClient>((res, rej) => {
+          const s = connect(path, () => res(new BenchClient(s)));
+          s.once('error', rej);
+        });
+      } catch (err) {
+        // The C daemon's listen backlog is short; back off as libxenstore users would retry.
+        if ((err as { code?: string }).code !== 'EAGAIN' || attempt > 100) throw err;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    }
   }
 
   /** Sends a request and resolves with its reply. */
