@@ -186,6 +186,31 @@ describe('Scheduler host: switching schedulers at run time', () => {
   });
 });
 
+describe('Scheduler host: switching away from a parked vCPU', () => {
+  it('unparks a vCPU that credit parked for its cap when the domain moves to sEDF', () => {
+    const time = new VirtualTime();
+    const host = makeHost('credit', 1, time);
+    host.createDomain(1);
+    host.addVcpu(1, 0);
+    const op = {
+      sched_id: XEN_SCHEDULER_CREDIT,
+      cmd: XEN_DOMCTL_SCHEDOP_putinfo,
+      u: { credit: { weight: 256, cap: 10 } },
+    };
+    expect(host.schedulerOp(1, op)).toBe(0);
+    // Run until the cap parks it.
+    let guard = 0;
+    while (host.vcpu(1, 0).pauseCount === 0 && guard++ < 100) time.advance(10 * MS);
+    expect(host.vcpu(1, 0).pauseCount).toBe(1);
+    expect(host.current(0)).toBeNull();
+    host.switchScheduler('sedf');
+    expect(host.vcpu(1, 0).pauseCount).toBe(0);
+    expect(host.current(0)?.domid).toBe(1);
+    time.advance(1 * S);
+    expect(host.runstate(1, 0).state).toBe(RUNSTATE_running);
+  });
+});
+
 describe('Scheduler host: plain-data state', () => {
   for (const scheduler of ['credit', 'sedf']) {
     it(`continues identically after a JSON round trip of its state (${scheduler})`, () => {

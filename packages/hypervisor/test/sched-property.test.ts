@@ -112,6 +112,7 @@ function checkInvariants(
   host: Scheduler,
   time: VirtualTime,
   created: Map<SchedVcpu, number>,
+  paused: Map<string, number>,
 ): void {
   const running = new Set<SchedVcpu>();
   for (let cpu = 0; cpu < host.nrCpus; cpu++) {
@@ -132,6 +133,9 @@ function checkInvariants(
       expect(v.state).not.toBe(RUNSTATE_running);
       expect(v.state === RUNSTATE_runnable).toBe(v.runnable());
     }
+    // Only credit's cap parking adds a pause of its own, and never more than one.
+    const extra = v.pauseCount - (paused.get(`${v.domid}.${v.vcpuId}`) ?? 0);
+    expect(extra >= 0 && extra <= (host.ops.optName === 'credit' ? 1 : 0)).toBe(true);
     // Runstate times add up to the time since the vCPU was created.
     const t = host.runstate(v.domid, v.vcpuId).time;
     expect(t[0] + t[1] + t[2] + t[3]).toBe(time.now() - (created.get(v) ?? 0));
@@ -186,7 +190,7 @@ describe('scheduler host: properties under random parameters and block/wake sequ
             expect(host.schedulerOp(domid, op)).toBe(0);
           }
         });
-        checkInvariants(host, time, created);
+        checkInvariants(host, time, created, paused);
         for (const a of sc.actions) {
           const pick = (i: number): [number, number] => vcpus[i % vcpus.length] as [number, number];
           switch (a.k) {
@@ -252,10 +256,10 @@ describe('scheduler host: properties under random parameters and block/wake sequ
               host.switchScheduler(a.to);
               break;
           }
-          checkInvariants(host, time, created);
+          checkInvariants(host, time, created, paused);
         }
         time.advance(200 * MS);
-        checkInvariants(host, time, created);
+        checkInvariants(host, time, created, paused);
         // Pinning, seen from the context-switch log: every switch-in was to an allowed pCPU.
         expect(outsideAffinity).toEqual([]);
         expect(switches).toBeGreaterThan(0);

@@ -192,9 +192,13 @@ export class CreditScheduler implements SchedulerOps {
     v.priv = new CreditVcpu(v, v.domain.priv as CreditDom);
   }
 
-  /** Takes the vCPU off its runqueue and the active lists. */
+  /** Takes the vCPU off its runqueue and the active lists, unparking it first (`csched_vcpu_remove`). */
   removeVcpu(v: SchedVcpu): void {
     const svc = svcOf(v);
+    if ((svc.flags & CSCHED_FLAG_VCPU_PARKED) !== 0) {
+      svc.flags &= ~CSCHED_FLAG_VCPU_PARKED;
+      this.#hostOrThrow().unpauseVcpu(v);
+    }
     if (svc.onRunq) this.#runqRemove(svc);
     if (svc.active) this.#acctStop(svc);
     v.priv = null;
