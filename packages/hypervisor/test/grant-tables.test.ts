@@ -12,6 +12,7 @@ import {
   GNTST_bad_gntref,
   GNTST_bad_handle,
   GNTST_bad_page,
+  GNTST_eagain,
   GNTST_general_error,
   GNTST_no_device_space,
   GNTST_okay,
@@ -335,6 +336,26 @@ describe('grant copy', () => {
     });
     expect(rc).toBe(GNTST_general_error);
     expect(mem(2).bytes[3 * 4096]).toBe(0);
+  });
+});
+
+describe('swap_grant_ref', () => {
+  it("exchanges two idle entries of the caller's own table and refuses busy or bad ones", () => {
+    const { grants, mem } = grantHost();
+    writeGrant(mem(1), 8, 0, 5, GTF_permit_access);
+    writeGrant(mem(1), 9, 2, 6, GTF_permit_access | GTF_readonly);
+    expect(grants.swapGrantRef(1, 8, 9)).toBe(GNTST_okay);
+    expect(grantFlags(mem(1), 8)).toBe(GTF_permit_access | GTF_readonly);
+    expect(grantFlags(mem(1), 9)).toBe(GTF_permit_access);
+    expect(grants.swapGrantRef(1, 9, 9)).toBe(GNTST_okay);
+    expect(grants.swapGrantRef(1, 9, 512)).toBe(GNTST_bad_gntref);
+    expect(grants.swapGrantRef(1, 0xffffffff, 9)).toBe(GNTST_bad_gntref);
+    const r = grants.mapGrantRef(0, { hostAddr: 1, flags: HOST, ref: 9, dom: 1 });
+    expect(r.status).toBe(GNTST_okay);
+    expect(grants.swapGrantRef(1, 8, 9)).toBe(GNTST_eagain);
+    expect(grants.swapGrantRef(1, 9, 8)).toBe(GNTST_eagain);
+    grants.unmapGrantRef(0, { hostAddr: 1, devBusAddr: 0, handle: r.handle });
+    expect(grants.swapGrantRef(1, 9, 8)).toBe(GNTST_okay);
   });
 });
 

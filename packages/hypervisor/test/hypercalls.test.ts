@@ -25,6 +25,7 @@ import {
   GNTTABOP_query_size,
   GNTTABOP_set_version,
   GNTTABOP_setup_table,
+  GNTTABOP_swap_grant_ref,
   GNTTABOP_transfer,
   GNTTABOP_unmap_grant_ref,
   GTF_permit_access,
@@ -205,6 +206,14 @@ describe('grant_table_op', () => {
     expect(grantTableOp(grants, c, GNTTABOP_map_grant_ref | (1 << 12), ARG, 1)).toBe(-XEN_EINVAL);
     expect(grantTableOp(grants, c, GNTTABOP_setup_table, ARG, 2)).toBe(-XEN_EINVAL);
     expect(grantTableOp(grants, c, GNTTABOP_transfer, ARG, 1)).toBe(-XEN_ENOSYS);
+    expect(grantTableOp(grants, c, GNTTABOP_transfer, ARG, 0)).toBe(0);
+    // swap_grant_ref: two elements, the second with a bad ref.
+    v.setUint32(0, 8, true);
+    v.setUint32(4, 9, true);
+    v.setUint32(12, 8, true);
+    v.setUint32(16, 4096, true);
+    expect(grantTableOp(grants, c, GNTTABOP_swap_grant_ref, ARG, 2)).toBe(0);
+    expect([v.getInt16(8, true), v.getInt16(20, true)]).toEqual([0, -3]);
     expect(grantTableOp(grants, c, 200, ARG, 1)).toBe(-XEN_ENOSYS);
     expect(grantTableOp(grants, c, GNTTABOP_map_grant_ref, ARG, 0)).toBe(0);
     v.setUint32(0, 2, true);

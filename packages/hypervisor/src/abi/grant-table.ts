@@ -177,6 +177,8 @@ export interface GnttabLayout {
   readonly set_version: StructLayout<'version'>;
   /** struct gnttab_get_version. */
   readonly get_version: StructLayout<'dom' | 'version'>;
+  /** struct gnttab_swap_grant_ref. */
+  readonly swap_grant_ref: StructLayout<'ref_a' | 'ref_b' | 'status'>;
 }
 
 /**
@@ -212,6 +214,7 @@ export const GNTTAB_LAYOUT_X86_32: GnttabLayout = {
   query_size: { size: 16, dom: 0, nr_frames: 4, max_nr_frames: 8, status: 12 },
   set_version: { size: 4, version: 0 },
   get_version: { size: 8, dom: 0, version: 4 },
+  swap_grant_ref: { size: 12, ref_a: 0, ref_b: 4, status: 8 },
 };
 
 /**
@@ -247,4 +250,5 @@ export const GNTTAB_LAYOUT_X86_64: GnttabLayout = {
   query_size: { size: 16, dom: 0, nr_frames: 4, max_nr_frames: 8, status: 12 },
   set_version: { size: 4, version: 0 },
   get_version: { size: 8, dom: 0, version: 4 },
+  swap_grant_ref: { size: 12, ref_a: 0, ref_b: 4, status: 8 },
 };

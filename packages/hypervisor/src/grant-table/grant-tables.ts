@@ -22,6 +22,7 @@ import {
   GNTST_bad_gntref,
   GNTST_bad_handle,
   GNTST_bad_page,
+  GNTST_eagain,
   GNTST_general_error,
   GNTST_no_device_space,
   GNTST_okay,
@@ -575,6 +576,25 @@ export class GrantTables {
     if (dstGref) this.releaseForCopy(dd, dest.refOrGmfn, false);
     if (srcGref) this.releaseForCopy(sd, source.refOrGmfn, true);
     return rc;
+  }
+
+  /**
+   * GNTTABOP_swap_grant_ref for one element: exchanges two entries of the caller's own table
+   * unless either is in use (GNTST_eagain). Returns GNTST_*.
+   */
+  swapGrantRef(caller: number, refA: number, refB: number): number {
+    const d = this.domain(caller);
+    const n = d.nrEntries();
+    if (!isU32(refA) || refA >= n || !isU32(refB) || refB >= n) return GNTST_bad_gntref;
+    if (refA === refB) return GNTST_okay;
+    if ((d.pin[refA] ?? 0) !== 0 || (d.pin[refB] ?? 0) !== 0) return GNTST_eagain;
+    const a = new Uint8Array(GRANT_ENTRY_V1.size);
+    const b = new Uint8Array(GRANT_ENTRY_V1.size);
+    if (!d.memory.read(d.entryAddress(refA), a) || !d.memory.read(d.entryAddress(refB), b))
+      return GNTST_general_error;
+    d.memory.write(d.entryAddress(refA), b);
+    d.memory.write(d.entryAddress(refB), a);
+    return GNTST_okay;
   }
 
   /**

@@ -4,11 +4,11 @@
  * Per-element failures are GNTST_* in the element's `status`; the hypercall itself returns 0, or
  * -EFAULT when an element cannot be read or written (elements before it stay done), -EINVAL for
  * a negative count, a continuation argument, or count != 1 where Xen requires it, and -ENOSYS for
- * unknown and unimplemented sub-ops (dump_table, cache_flush, and non-empty batches of transfer,
- * unmap_and_replace and swap_grant_ref; an empty batch returns 0 as in Xen).
+ * unknown and unimplemented sub-ops (dump_table, as in Xen 4.17, and non-empty batches of
+ * transfer, unmap_and_replace and cache_flush; an empty batch returns 0 as in Xen).
  *
  * This file implements: map_grant_ref, unmap_grant_ref, setup_table, copy, query_size,
- * set_version, get_version, get_status_frames (v1: general error).
+ * set_version, get_version, get_status_frames (v1: general error), swap_grant_ref.
  *
  * @see xen/common/grant_table.c (do_grant_table_op)
  * @see xen/include/public/grant_table.h
@@ -19,6 +19,7 @@ import {
   GNTST_general_error,
   GNTTAB_LAYOUT_X86_32,
   GNTTAB_LAYOUT_X86_64,
+  GNTTABOP_cache_flush,
   GNTTABOP_copy,
   GNTTABOP_get_status_frames,
   GNTTABOP_get_version,
@@ -116,9 +117,24 @@ export function grantTableOp(
       argView.setInt16(STATUS_FRAMES_STATUS, GNTST_general_error, true);
       return copyToGuest(ctx.guest, uop, STATUS_FRAMES_STATUS, 2) ? 0 : -XEN_EFAULT;
     }
+    case GNTTABOP_swap_grant_ref: {
+      const s = layout.swap_grant_ref;
+      for (let i = 0; i < n; i++) {
+        const at = uop + i * s.size;
+        if (!copyFromGuest(ctx.guest, at, s.size)) return -XEN_EFAULT;
+        const status = grants.swapGrantRef(
+          ctx.domid,
+          argView.getUint32(s.ref_a, true),
+          argView.getUint32(s.ref_b, true),
+        );
+        argView.setInt16(s.status, status, true);
+        if (!copyToGuest(ctx.guest, at, s.status, 2)) return -XEN_EFAULT;
+      }
+      return 0;
+    }
     case GNTTABOP_transfer:
     case GNTTABOP_unmap_and_replace:
-    case GNTTABOP_swap_grant_ref:
+    case GNTTABOP_cache_flush:
       // Batched ops Xen supports but Typevisor does not yet: an empty batch succeeds, as in Xen.
       return n === 0 ? 0 : -XEN_ENOSYS;
     default:

@@ -316,6 +316,18 @@ void guest_main(u8 *si) {
   memset_(&um, 0, sizeof um); um.handle = 0xffffffff; um.status = 99;
   out("unmap_handle_max", gnttab(1, &um, 1)); out("unmap_handle_max.status", um.status);
 
+  struct { u32 a, b; short status; u16 pad; } sw[2] = { { 8, 9, 99, 0 }, { 8, 100000, 99, 0 } };
+  out("swap_two", gnttab(11, sw, 2)); out("swap_two.status0", sw[0].status); out("swap_two.status1", sw[1].status);
+  out("swap_two.flags8", g[8].flags); out("swap_two.flags9", g[9].flags);
+  sw[0].a = 9; sw[0].b = 9; sw[0].status = 99;
+  out("swap_same", gnttab(11, sw, 1)); out("swap_same.status", sw[0].status);
+  sw[0].a = 8; sw[0].b = 9; out("swap_back", gnttab(11, sw, 1)); out("swap_back.status", sw[0].status);
+  struct { u16 dom; short status; } dt = { SELF, 99 };
+  out("dump_table", gnttab(3, &dt, 1)); out("dump_table.status", dt.status);
+  struct { u32 nr_frames; u16 dom; short status; u64 list; } gsf = { 1, SELF, 99, (u64)frames };
+  out("get_status_frames", gnttab(9, &gsf, 1)); out("get_status_frames.status", gsf.status);
+  out("unmap_and_replace_count0", gnttab(7, &um, 0));
+  out("cache_flush_count0", gnttab(12, &um, 0));
   out("gnttab_count_neg", gnttab(0, &um, (u64)-1));
   out("gnttab_count_2g", gnttab(0, &um, 0x80000000UL));
   out("gnttab_count0", gnttab(0, &um, 0));
