@@ -90,6 +90,25 @@ describe('the xenstore ring transport', () => {
     expect(guest.received.map(text)).toEqual(['OK\0', value]);
   });
 
+  it('works on a page that is not 4-byte aligned (DataView index path)', () => {
+    const xs = new Xenstore();
+    const guest = new GuestRing(7, new Uint8Array(4098).subarray(2));
+    const ring = new RingConnection(xs, 0, { page: guest.page, notify: () => {} });
+    exchange(guest, ring, {
+      type: XsType.XS_WRITE,
+      reqId: 1,
+      txId: 0,
+      payload: Buffer.from(`/x\0${'z'.repeat(1500)}`),
+    });
+    exchange(guest, ring, {
+      type: XsType.XS_READ,
+      reqId: 2,
+      txId: 0,
+      payload: Buffer.from('/x\0'),
+    });
+    expect(guest.received.map(text)).toEqual(['OK\0', 'z'.repeat(1500)]);
+  });
+
   it('is an unprivileged connection', () => {
     const { guest, ring } = setup(0);
     exchange(guest, ring, {

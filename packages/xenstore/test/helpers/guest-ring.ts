@@ -4,12 +4,14 @@ import { encodeMessage, MessageReader, type XsMessage } from '../../src/wire/cod
 
 /** The guest's side of the page, as a PV driver would drive it. */
 export class GuestRing {
-  readonly page = new Uint8Array(4096);
-  readonly view = new DataView(this.page.buffer);
+  readonly page: Uint8Array;
+  readonly view: DataView;
   readonly reader = new MessageReader();
   readonly received: XsMessage[] = [];
   notifications = 0;
-  constructor(start: number) {
+  constructor(start: number, page: Uint8Array = new Uint8Array(4096)) {
+    this.page = page;
+    this.view = new DataView(page.buffer, page.byteOffset, page.byteLength);
     for (const off of [L.req_cons, L.req_prod, L.rsp_cons, L.rsp_prod])
       this.view.setUint32(off, start, true);
   }
