@@ -196,6 +196,12 @@ export class X86Cpu {
 
   private constructor(opts: CpuOptions) {
     this.memory = opts.memory;
+    const bytes = opts.memory.bytes;
+    this.ramBytes = bytes ?? new Uint8Array(0);
+    this.ram32 =
+      bytes !== undefined && bytes.byteOffset % 4 === 0
+        ? new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2)
+        : new Int32Array(0);
     this.walker = opts.walker ?? new BuiltinPageWalker(opts.memory);
     const self = this;
     this.time = opts.time ?? {
@@ -515,6 +521,7 @@ export class X86Cpu {
     }
     const pa = this.translate(lin, 0, user);
     if (this.xMmio) return this.mmioRead(pa, 4);
+    if ((pa & 3) === 0 && pa < this.ramBytes.length) return this.ram32[pa >>> 2];
     return this.memory.read32(pa);
   }
 
@@ -548,6 +555,7 @@ export class X86Cpu {
     }
     const pa = this.translate(lin, 1, user);
     if (this.xMmio) this.mmioWrite(pa, 4, v);
+    else if ((pa & 3) === 0 && pa < this.ramBytes.length) this.ram32[pa >>> 2] = v;
     else this.memory.write32(pa, v);
   }
 
@@ -797,19 +805,32 @@ export class X86Cpu {
   /** @internal Fetches the next instruction byte. */
   fetch8(): number {
     const rip = this.rip;
-    const lin = this.mode64 ? rip : (this.segBase[SEG.CS] + rip) % TWO32;
-    const vpn = Math.floor(lin / 4096);
-    let pa: number;
-    if (vpn === this.fetchVpn) pa = this.fetchFrame + (lin & 0xfff);
-    else {
-      if (this.mode64 && (lin < -0x800000000000 || lin >= 0x800000000000)) this.gp(0);
-      pa = this.translate(lin, 2, this.cpl === 3);
-      this.fetchVpn = vpn;
-      this.fetchFrame = pa - (lin & 0xfff);
+    // Fast path: same code page as the last fetch, RAM reachable through the direct view.
+    const off = rip - this.fetchRipBase;
+    if (off >= 0 && off < 4096 && this.fetchVpn !== -1) {
+      this.rip = rip + 1;
+      return this.fetchDirect
+        ? this.ramBytes[this.fetchFrame + off]
+        : this.memory.read8(this.fetchFrame + off);
     }
+    const lin = this.mode64 ? rip : (this.segBase[SEG.CS] + rip) % TWO32;
+    if (this.mode64 && (lin < -0x800000000000 || lin >= 0x800000000000)) this.gp(0);
+    const pa = this.translate(lin, 2, this.cpl === 3);
+    const pageOff = lin & 0xfff;
+    this.fetchVpn = 1;
+    this.fetchRipBase = rip - pageOff;
+    this.fetchFrame = pa - pageOff;
+    this.fetchDirect = !this.xMmio && this.fetchFrame + 4096 <= this.ramBytes.length;
     this.rip = rip + 1;
-    return this.memory.read8(pa);
+    return this.fetchDirect ? this.ramBytes[pa] : this.memory.read8(pa);
   }
+
+  private fetchRipBase = 0;
+  private fetchDirect = false;
+  /** @internal The memory port's direct RAM view, or an empty array. */
+  readonly ramBytes: Uint8Array;
+  /** @internal Int32 view of `ramBytes` (aligned fast path). */
+  readonly ram32: Int32Array;
 
   /** @internal Fetches a 16-bit immediate. */
   fetch16(): number {

@@ -283,8 +283,9 @@ function imulCommon(
     ovf = p !== (p << 16) >> 16 ? 1 : 0;
   } else {
     lo = Math.imul(a, b);
-    const p = BigInt(a | 0) * BigInt(b | 0);
-    ovf = BigInt(lo) !== p ? 1 : 0;
+    // The double product is exact near the int32 range, so this overflow test is exact.
+    const p = (a | 0) * (b | 0);
+    ovf = p > 2147483647 || p < -2147483648 ? 1 : 0;
   }
   cpu.setReg(size, cpu.reg, lo, 0);
   cpu.ccOp = CC_MUL;
