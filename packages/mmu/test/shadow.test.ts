@@ -34,6 +34,8 @@ function guest() {
   raw(3, 0, (4 << 12) | 7);
   raw(3, 1, (5 << 12) | 3);
   for (let i = 0; i < GFNS; i++) raw(5, i, (i << 12) | 3);
+  raw(30, 0, (2 << 12) | 7); // a second address space sharing the lower half (L4 gfn 30)
+  raw(30, 1, (2 << 12) | 7); // ... which also maps it again at 0x80_0000_0000 (gfn 1 does not)
   const shadow = new ShadowPager(machine, 1);
   const config = {
     mode: PAGING_MODE.LONG,
@@ -63,13 +65,20 @@ function guest() {
     machine.memory.write32(frame, idx * 8 + 4, hi);
     if (emulated) shadow.emulatedWrite(frame);
   };
-  return { machine, shadow, ref, guestWrite, mfn };
+  /** MOV CR3 to the address space whose L4 is `gfn`. */
+  const switchTo = (gfn: number) => {
+    const c = { ...config, cr3Lo: gfn << 12 };
+    shadow.setGuestPaging(c);
+    ref.configure(c);
+  };
+  return { machine, shadow, ref, guestWrite, mfn, switchTo };
 }
 
 type Op =
   | { kind: 'edit'; gfn: number; idx: number; target: number; flags: number; nx: boolean }
   | { kind: 'access'; lo: number; hi: number; access: number }
-  | { kind: 'invlpg'; lo: number };
+  | { kind: 'invlpg'; lo: number }
+  | { kind: 'switch'; root: number };
 
 const EDITABLE: [number, number[]][] = [
   [4, [0, 1, 2, 3, 4, 5, 6, 7]], // L1 of the random area
@@ -110,15 +119,44 @@ const op: fc.Arbitrary<Op> = fc.oneof(
       .map(([va, access]): Op => ({ kind: 'access', lo: va.lo, hi: va.hi, access })),
   },
   { weight: 1, arbitrary: vaArb.map((va): Op => ({ kind: 'invlpg', lo: va.lo })) },
+  { weight: 2, arbitrary: fc.constantFrom(1, 30).map((root): Op => ({ kind: 'switch', root })) },
 );
+
+/** Structural audit: shadow tables live in Xen's frames, shadow leaves map only guest frames. */
+function auditShadow(shadow: ShadowPager): string | null {
+  const { memory, frames } = shadow.machine;
+  const walk = (mfn: number, level: number): string | null => {
+    if (frames.owner[mfn] !== 0x7ff2) return `shadow L${level} ${mfn} is not a Xen frame`;
+    for (let i = 0; i < 512; i++) {
+      const lo = memory.read32(mfn, i * 8);
+      if ((lo & 1) === 0) continue;
+      const t = (lo >>> 12) | ((memory.read32(mfn, i * 8 + 4) & 0xfffff) << 20);
+      if (level === 1) {
+        if (frames.owner[t] !== 1)
+          return `shadow leaf ${mfn}[${i}] maps frame ${t} of ${frames.owner[t]}`;
+        if ((lo & 2) !== 0 && shadow.isGuestTable(t))
+          return `shadow leaf ${mfn}[${i}] maps table ${t} writable`;
+      } else {
+        const r = walk(t, level - 1);
+        if (r !== null) return r;
+      }
+    }
+    return null;
+  };
+  return walk(shadow.rootMfn, 4);
+}
 
 describe('shadow page tables', () => {
   it('translate exactly as the guest tables do, for random guest edits and accesses', () => {
     fc.assert(
       fc.property(fc.array(op, { minLength: 5, maxLength: 60 }), (ops) => {
-        const { shadow, ref, guestWrite, machine } = guest();
+        const { shadow, ref, guestWrite, machine, switchTo } = guest();
         for (const o of ops) {
-          if (o.kind === 'edit') {
+          const problem = auditShadow(shadow);
+          if (problem !== null) throw new Error(`${problem} before ${JSON.stringify(o)}`);
+          if (o.kind === 'switch') {
+            switchTo(o.root);
+          } else if (o.kind === 'edit') {
             guestWrite(o.gfn, o.idx, (o.target << 12) | o.flags | 0, o.nx ? -0x80000000 : 0);
           } else if (o.kind === 'invlpg') {
             shadow.invlpg(o.lo, 0);
@@ -143,11 +181,34 @@ describe('shadow page tables', () => {
             }
           }
         }
+        const problem = auditShadow(shadow);
+        if (problem !== null) throw new Error(problem);
         shadow.destroy();
         expect(machine.frames.domainPages(0x7ff2)).toBe(0);
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('keeps the shadows of each address space across CR3 switches until a table changes', () => {
+    const { shadow, guestWrite, mfn, switchTo } = guest();
+    guestWrite(4, 3, (20 << 12) | 7, 0);
+    expect(shadow.translate(0x3000, 0, ACCESS.USER)).toBe(mfn(20));
+    switchTo(30); // first use of L4 gfn 30 discovers a new table: all shadows drop once
+    expect(shadow.translate(0x3000, 0, ACCESS.USER)).toBe(mfn(20));
+    switchTo(1);
+    expect(shadow.translate(0x3000, 0, ACCESS.USER)).toBe(mfn(20));
+    switchTo(30);
+    expect(shadow.translate(0x3000, 0, ACCESS.USER)).toBe(mfn(20));
+    const faults = shadow.faults;
+    switchTo(1);
+    expect(shadow.translate(0x3000, 0, ACCESS.USER)).toBe(mfn(20));
+    switchTo(30);
+    expect(shadow.translate(0x3000, 0, ACCESS.USER)).toBe(mfn(20));
+    expect(shadow.faults).toBe(faults); // both address spaces kept their shadows
+    guestWrite(4, 3, (21 << 12) | 7, 0);
+    switchTo(1);
+    expect(shadow.translate(0x3000, 0, ACCESS.USER)).toBe(mfn(21));
   });
 
   it('write-protects guest page tables so edits are emulated and picked up', () => {

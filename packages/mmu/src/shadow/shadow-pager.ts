@@ -3,10 +3,12 @@
  * shadow mode), the hypervisor builds 4-level tables in machine memory that the CPU actually
  * walks. Shadows are filled on demand from shadow faults, guest page-table frames are never
  * mapped writable in the shadows (writes to them are emulated and resynchronise the shadows),
- * and CR3 switches rebuild from scratch.
+ * and shadows are kept per guest CR3, so switching back to an address space finds its shadows.
  *
- * Resynchronisation is deliberately simple: any write to a guest page-table frame, and any
- * newly discovered guest page-table frame, drops every shadow (Xen's "blow the tables" path).
+ * Resynchronisation is deliberately simple: any write to a guest page-table frame, any newly
+ * discovered guest page-table frame, and any change of paging mode/WP/NXE drops every shadow
+ * (Xen's "blow the tables" path). Because of that, every kept shadow is always in sync, so
+ * shadows of other address spaces can be kept across CR3 switches.
  * @see xen/arch/x86/mm/shadow/common.c, xen/arch/x86/mm/shadow/multi.c
  * @module
  */
@@ -42,8 +44,8 @@ export class ShadowPager {
   readonly guest: PageWalker;
   /** The translation port the CPU uses: a TLB in front of the shadow tables. */
   readonly translator: Translator;
-  /** Machine frame of the shadow L4. */
-  readonly rootMfn: number;
+  /** Machine frame of the shadow L4 for the current guest CR3. */
+  rootMfn: number;
   /** Guest #PF error code after {@link SHADOW_FAULT}.GUEST_FAULT. */
   errorCode: number;
   /** Machine frame to write after {@link SHADOW_FAULT}.EMULATE_WRITE. */
@@ -57,6 +59,9 @@ export class ShadowPager {
   private readonly ptFrame: Uint8Array;
   private readonly pool: number[];
   private used: number;
+  /** Shadow root per guest CR3 frame. */
+  private readonly roots: Map<number, number>;
+  private rootKey: number;
 
   /** Creates shadow paging for `domid` (whose P2M must be populated). */
   constructor(machine: Machine, domid: number) {
@@ -73,7 +78,10 @@ export class ShadowPager {
     this.ptFrame = new Uint8Array(machine.frames.frames);
     this.pool = [];
     this.used = 0;
+    this.roots = new Map();
+    this.rootKey = 0;
     this.rootMfn = this.allocShadow();
+    this.roots.set(0, this.rootMfn);
     this.translator.setPaging({
       mode: PAGING_MODE.LONG,
       cr3Lo: this.rootMfn * 4096,
@@ -95,16 +103,45 @@ export class ShadowPager {
     return mfn;
   }
 
-  /** Loads the guest's paging state (MOV CR3/CR0/CR4): shadows are rebuilt from scratch. */
+  /**
+   * Loads the guest's paging state (MOV CR3/CR0/CR4/EFER). A CR3-only change switches to the
+   * shadows kept for that address space (or a new empty root); any other change drops every
+   * shadow.
+   */
   setGuestPaging(config: PagingConfig): void {
-    this.guest.configure(config);
-    this.reset();
+    const g = this.guest;
+    const onlyCr3 =
+      g.mode === config.mode &&
+      g.wp === (config.wp ? 1 : 0) &&
+      g.pse === (config.pse ? 1 : 0) &&
+      g.nxe === (config.nxe ? 1 : 0);
+    g.configure(config);
+    this.rootKey = (config.cr3Lo >>> 12) + (config.cr3Hi & 0xfffff) * 0x100000;
+    if (!onlyCr3) {
+      this.reset();
+      return;
+    }
+    let root = this.roots.get(this.rootKey);
+    if (root === undefined) {
+      root = this.allocShadow();
+      this.roots.set(this.rootKey, root);
+    }
+    this.useRoot(root);
   }
 
-  /** Drops every shadow entry and flushes the TLB. */
+  private useRoot(root: number): void {
+    this.rootMfn = root;
+    this.translator.setCr3(root * 4096, 0);
+  }
+
+  /** Drops every shadow entry (of every address space) and flushes the TLB. */
   reset(): void {
     for (let i = 0; i < this.used; i++) this.machine.memory.clearFrame(this.pool[i]);
-    this.used = 1; // keep the (now empty) root
+    this.used = 0;
+    this.roots.clear();
+    const root = this.allocShadow();
+    this.roots.set(this.rootKey, root);
+    this.useRoot(root);
     this.translator.flush(true);
     this.resets++;
   }
