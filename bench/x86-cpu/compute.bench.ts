@@ -67,14 +67,14 @@ export default defineSuite({
       name: 'typevisor-32',
       run(iters) {
         cpu32.run(iters);
-        return cpu32.lo[3];
+        return cpu32.lo[3] ?? 0;
       },
     },
     {
       name: 'typevisor-64',
       run(iters) {
         cpu64.run(iters);
-        return cpu64.lo[3];
+        return cpu64.lo[3] ?? 0;
       },
     },
   ],
