@@ -29,6 +29,8 @@ export { canonicalize, domainPath, isValidNodename } from './path.ts';
 export { formatPerm, parsePerm, type XsPerm, XsPermBits } from './perms.ts';
 export { DEFAULT_QUOTAS, formatQuotas, quotaKey, type XenstoreQuotas } from './quota.ts';
 export {
+  RING_BACKLOG_HARD,
+  RING_BACKLOG_SOFT,
   RingConnection,
   type RingPort,
   XENSTORE_RING_SIZE,

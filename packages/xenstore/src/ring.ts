@@ -18,6 +18,15 @@ import type { Xenstore } from './xenstore.ts';
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
+/**
+ * Responses a guest has not consumed above which its requests are left in the ring (it
+ * must read before it may ask more), like xenstored's stalled connections.
+ */
+export const RING_BACKLOG_SOFT: number = 16 * 1024;
+
+/** Unconsumed responses and events above which the ring is shut (a guest that never reads). */
+export const RING_BACKLOG_HARD: number = 1024 * 1024;
+
 /** Size of each ring (`XENSTORE_RING_SIZE`). */
 export const XENSTORE_RING_SIZE = 1024;
 
@@ -74,6 +83,7 @@ export class RingConnection {
   /** Encoded responses not yet copied into the response ring. */
   private readonly pending: Uint8Array[] = [];
   private pendingOffset = 0;
+  private pendingBytes = 0;
   /** Set once the guest broke the protocol; the ring is then ignored. */
   private dead = false;
   /** Whether {@link RingConnection.kick} is running. */
@@ -104,7 +114,13 @@ export class RingConnection {
         : undefined;
     this.onMessage = (msg) => this.xs.handle(this.conn, msg);
     this.conn = xs.connect(domid, (msg) => {
-      this.pending.push(encodeMessage(msg));
+      const bytes = encodeMessage(msg);
+      this.pending.push(bytes);
+      this.pendingBytes += bytes.length;
+      if (this.pendingBytes > RING_BACKLOG_HARD && !this.inKick) {
+        this.fail(XenstoreRingError.XENSTORE_ERROR_NONE);
+        return;
+      }
       // Watch events caused by other connections go out at once; replies to this ring's
       // own requests are copied once at the end of the kick.
       if (!this.inKick) this.flush();
@@ -150,6 +166,8 @@ export class RingConnection {
       return;
     }
     for (;;) {
+      // A guest that does not read its responses gets no more requests served.
+      if (this.backlog > RING_BACKLOG_SOFT) break;
       const cons = this.get32(L.req_cons);
       const prod = this.get32(L.req_prod);
       const avail = (prod - cons) >>> 0;
@@ -207,6 +225,7 @@ export class RingConnection {
       if (this.pendingOffset === msg.length) {
         this.pending.shift();
         this.pendingOffset = 0;
+        this.pendingBytes -= msg.length;
       }
     }
     if (wrote) this.port.notify();
@@ -214,9 +233,7 @@ export class RingConnection {
 
   /** Bytes of responses waiting for room in the response ring. */
   get backlog(): number {
-    let n = -this.pendingOffset;
-    for (const m of this.pending) n += m.length;
-    return n;
+    return this.pendingBytes - this.pendingOffset;
   }
 
   /** Disconnects the ring from the store. */

@@ -5,7 +5,13 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { XenstoreRingLayout as L, RingConnection, XENSTORE_RING_SIZE } from '../src/ring.ts';
+import {
+  XenstoreRingLayout as L,
+  RING_BACKLOG_HARD,
+  RING_BACKLOG_SOFT,
+  RingConnection,
+  XENSTORE_RING_SIZE,
+} from '../src/ring.ts';
 import { encodeMessage, type XsMessage } from '../src/wire/codec.ts';
 import { XsType } from '../src/wire/constants.ts';
 import { Xenstore } from '../src/xenstore.ts';
@@ -107,6 +113,57 @@ describe('the xenstore ring transport', () => {
       payload: Buffer.from('/x\0'),
     });
     expect(guest.received.map(text)).toEqual(['OK\0', 'z'.repeat(1500)]);
+  });
+
+  it('stops serving a guest that does not read its responses until it does', () => {
+    const { xs, guest, ring } = setup(0);
+    const req = encodeMessage({
+      type: XsType.XS_READ,
+      reqId: 0,
+      txId: 0,
+      payload: Buffer.from('/local/domain/3\0'),
+    });
+    let served = 0;
+    for (let round = 0; round < 400; round++) {
+      while (guest.write(req) === req.length) {}
+      ring.kick();
+    }
+    served = ring.backlog;
+    expect(served).toBeGreaterThan(RING_BACKLOG_SOFT);
+    expect(served).toBeLessThan(RING_BACKLOG_SOFT + 4096);
+    expect(ring.broken).toBe(false);
+    // Once the guest reads, it is served again.
+    const before = guest.view.getUint32(L.req_cons, true);
+    for (let i = 0; i < 40; i++) {
+      guest.read();
+      ring.kick();
+    }
+    expect(guest.view.getUint32(L.req_cons, true)).not.toBe(before);
+    expect(xs.connections.size).toBe(2);
+  });
+
+  it('shuts a ring whose unread watch events pile up beyond the hard limit', () => {
+    const { xs, guest, ring } = setup(0);
+    const dom0 = xs.connect(0, () => {});
+    guest.write(
+      encodeMessage({
+        type: XsType.XS_WATCH,
+        reqId: 0,
+        txId: 0,
+        payload: Buffer.from('/local/domain/3\0t\0'),
+      }),
+    );
+    ring.kick();
+    for (let i = 0; i < 40_000 && !ring.broken; i++) {
+      xs.handle(dom0, {
+        type: XsType.XS_WRITE,
+        reqId: 0,
+        txId: 0,
+        payload: Buffer.from(`/local/domain/3/k\0${i}`),
+      });
+    }
+    expect(ring.broken).toBe(true);
+    expect(ring.backlog).toBeLessThanOrEqual(RING_BACKLOG_HARD + 64);
   });
 
   it('is an unprivileged connection', () => {
