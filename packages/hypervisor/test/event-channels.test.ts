@@ -312,6 +312,71 @@ describe('32-bit guests', () => {
   });
 });
 
+describe('vcpu_info registration and pollers', () => {
+  it('moves vcpu_info, copies it, and marks every selector bit and the upcall pending', () => {
+    const { evtchn, dom, log } = evtchnHost([{ domid: 1, vcpus: 2 }]);
+    const d = dom(1);
+    d.mem.bytes[64 + 1] = 1; // vCPU 1 had upcalls masked
+    const target = 3 * 4096 + 128;
+    expect(evtchn.registerVcpuInfo(1, 1, target)).toBe(0);
+    expect(d.mem.bytes[target + 1]).toBe(1);
+    expect([...d.mem.bytes.subarray(target + 8, target + 16)]).toEqual(Array(8).fill(0xff));
+    expect(d.mem.bytes[target]).toBe(1);
+    expect(log.calls).toEqual([[1, 1]]);
+    expect(evtchn.registerVcpuInfo(1, 1, 4 * 4096)).toBe(-XEN_EINVAL);
+    expect(evtchn.registerVcpuInfo(1, 0, 4096 - 32)).toBe(-XEN_EINVAL);
+    expect(evtchn.registerVcpuInfo(1, 0, 16 * 4096)).toBe(-XEN_EINVAL);
+    expect(evtchn.registerVcpuInfo(1, 2, 4096)).toBe(-XEN_ENOENT);
+    // Events for vCPU 1 now land in the new vcpu_info.
+    d.mem.bytes[target] = 0;
+    d.mem.bytes.fill(0, target + 8, target + 16);
+    const p = evtchn.bindIpi(1, 1);
+    evtchn.send(1, p);
+    expect(d.mem.bytes[target]).toBe(1);
+    expect(d.mem.bytes[64]).toBe(0);
+    const state = JSON.parse(JSON.stringify(evtchn.getState()));
+    expect(state.domains[0].registeredVcpuInfo).toEqual([[1, target]]);
+    const again = EventChannels.fromState(state, { notifier: log, memoryOf: () => d.mem });
+    expect(again.getState()).toEqual(evtchn.getState());
+  });
+
+  it('gives vCPUs beyond the 32 shared_info slots events only once registered', () => {
+    const { evtchn, dom, log } = evtchnHost([{ domid: 1, vcpus: 40 }]);
+    const p = evtchn.bindIpi(1, 35);
+    evtchn.send(1, p);
+    expect(pending(dom(1), p)).toBe(true);
+    expect(log.calls).toEqual([]);
+    expect(evtchn.registerVcpuInfo(1, 35, 5 * 4096)).toBe(0);
+    expect(log.calls).toEqual([[1, 35]]);
+  });
+
+  it('tells pollers about every port that becomes pending, masked or not', () => {
+    const polled: Array<[number, number]> = [];
+    const { dom } = evtchnHost([{ domid: 1 }]);
+    const evtchn = new EventChannels({
+      upcallPending: () => {},
+      portPending: (d, p) => polled.push([d, p]),
+    });
+    evtchn.addDomain({
+      domid: 1,
+      abi: 'x86_64',
+      vcpus: 1,
+      memory: dom(1).mem,
+      sharedInfoAddress: 0,
+    });
+    const p = evtchn.bindIpi(1, 0);
+    const q = evtchn.bindIpi(1, 0);
+    setBit(dom(1).mem, layoutOf('x86_64').evtchn_mask, q, true);
+    evtchn.send(1, p);
+    evtchn.send(1, p);
+    evtchn.send(1, q);
+    expect(polled).toEqual([
+      [1, p],
+      [1, q],
+    ]);
+  });
+});
+
 describe('reset and state', () => {
   it('closes every port on EVTCHNOP_reset, subject to privilege', () => {
     const { evtchn, front } = connected();

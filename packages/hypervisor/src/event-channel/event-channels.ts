@@ -64,6 +64,8 @@ const ECS_INTERDOMAIN = 3;
 const ECS_PIRQ = 4;
 const ECS_VIRQ = 5;
 const ECS_IPI = 6;
+/** Most vCPUs a domain may have here (notify_vcpu_id is stored in a byte). */
+const MAX_VCPUS = 255;
 const STATE_NAMES: readonly ChannelState[] = [
   'free',
   'reserved',
@@ -81,6 +83,11 @@ export interface EventNotifier {
    * the upcall when the vCPU next runs with events unmasked, and wake it if it is blocked.
    */
   upcallPending(domid: number, vcpu: number): void;
+  /**
+   * Port `port` of domain `domid` has just become pending (masked or not): wake vCPUs blocked in
+   * SCHEDOP_poll on it (Xen's evtchn_check_pollers). Optional.
+   */
+  portPending?(domid: number, port: number): void;
 }
 
 /** How a domain takes part in event channels. */
@@ -91,7 +98,10 @@ export interface EventDomainConfig {
   readonly privileged?: boolean;
   /** The guest ABI, which fixes the shared_info layout and the port count. */
   readonly abi: GuestAbi;
-  /** Number of vCPUs, 1..32 (one vcpu_info slot each in shared_info). */
+  /**
+   * Number of vCPUs, 1..255. The first 32 have vcpu_info slots in shared_info; the others get
+   * events only once their vcpu_info is registered ({@link EventChannels.registerVcpuInfo}).
+   */
   readonly vcpus: number;
   /** The domain's memory in which its shared_info page lives. */
   readonly memory: GuestBytes;
@@ -131,6 +141,8 @@ export interface EventDomainState {
   readonly sharedInfoAddress: number;
   /** Port limit. */
   readonly maxPorts: number;
+  /** vcpu_info addresses moved by registerVcpuInfo, as [vcpu, address] pairs. */
+  readonly registeredVcpuInfo: ReadonlyArray<readonly [number, number]>;
   /** Every port that is not free, in port order. */
   readonly channels: readonly ChannelRecord[];
 }
@@ -171,6 +183,10 @@ class EvtchnDomain {
   readonly virqToPort: Int32Array;
   readonly pendingBase: number;
   readonly maskBase: number;
+  /** Address of each vCPU's vcpu_info (-1: none yet, for vCPUs beyond the 32 legacy slots). */
+  readonly vcpuInfoAt: Float64Array;
+  /** Whether the vCPU's vcpu_info was moved with registerVcpuInfo. */
+  readonly vcpuInfoRegistered: Uint8Array;
 
   constructor(config: EventDomainConfig) {
     const { domid, abi, vcpus, sharedInfoAddress } = config;
@@ -179,11 +195,8 @@ class EvtchnDomain {
     }
     if (abi !== 'x86_32' && abi !== 'x86_64')
       throw new HypervisorError('INVALID_ARGUMENT', `unknown ABI ${abi}`);
-    if (!Number.isInteger(vcpus) || vcpus < 1 || vcpus > XEN_LEGACY_MAX_VCPUS) {
-      throw new HypervisorError(
-        'INVALID_ARGUMENT',
-        `vcpus must be 1..${XEN_LEGACY_MAX_VCPUS}, got ${vcpus}`,
-      );
+    if (!Number.isInteger(vcpus) || vcpus < 1 || vcpus > MAX_VCPUS) {
+      throw new HypervisorError('INVALID_ARGUMENT', `vcpus must be 1..${MAX_VCPUS}, got ${vcpus}`);
     }
     if (!Number.isSafeInteger(sharedInfoAddress) || sharedInfoAddress < 0) {
       throw new HypervisorError('INVALID_ARGUMENT', `bad sharedInfoAddress ${sharedInfoAddress}`);
@@ -211,12 +224,18 @@ class EvtchnDomain {
     this.virqToPort = new Int32Array(vcpus * NR_VIRQS);
     this.pendingBase = sharedInfoAddress + this.layout.evtchn_pending;
     this.maskBase = sharedInfoAddress + this.layout.evtchn_mask;
+    this.vcpuInfoAt = new Float64Array(vcpus);
+    this.vcpuInfoRegistered = new Uint8Array(vcpus);
+    for (let v = 0; v < vcpus; v++) {
+      this.vcpuInfoAt[v] =
+        v < XEN_LEGACY_MAX_VCPUS ? sharedInfoAddress + v * this.layout.vcpuInfoSize : -1;
+    }
     // Port 0 is reserved and never allocated (evtchn_init).
     this.state[0] = ECS_RESERVED;
   }
 
   vcpuInfo(vcpu: number): number {
-    return this.sharedInfoAddress + vcpu * this.layout.vcpuInfoSize;
+    return this.vcpuInfoAt[vcpu] ?? -1;
   }
 
   portValid(port: number): boolean {
@@ -287,6 +306,16 @@ export class EventChannels {
         sharedInfoAddress: ds.sharedInfoAddress,
         maxPorts: ds.maxPorts,
       });
+      for (const [v, address] of ds.registeredVcpuInfo ?? []) {
+        if (!(v >= 0 && v < d.vcpus) || !Number.isSafeInteger(address) || address < 0) {
+          throw new HypervisorError(
+            'INVALID_STATE',
+            `d${ds.domid}: bad vcpu_info record for vCPU ${v}`,
+          );
+        }
+        d.vcpuInfoAt[v] = address;
+        d.vcpuInfoRegistered[v] = 1;
+      }
       for (const c of ds.channels) {
         const code = STATE_NAMES.indexOf(c.state);
         if (!d.portValid(c.port) || code <= ECS_FREE || !(c.vcpu >= 0 && c.vcpu < d.vcpus)) {
@@ -354,6 +383,9 @@ export class EventChannels {
         vcpus: d.vcpus,
         sharedInfoAddress: d.sharedInfoAddress,
         maxPorts: d.maxPorts,
+        registeredVcpuInfo: [...d.vcpuInfoRegistered.keys()]
+          .filter((v) => d.vcpuInfoRegistered[v] === 1)
+          .map((v) => [v, d.vcpuInfoAt[v] ?? -1] as const),
         channels,
       });
     }
@@ -566,12 +598,14 @@ export class EventChannels {
     if (!d.portValid(port)) return -XEN_EINVAL;
     const v = d.notifyVcpu[port] ?? 0;
     const mem = d.memory;
+    const info = d.vcpuInfo(v);
     if (
       guestTestAndClearBit(mem, d.maskBase, port) &&
       guestTestBit(mem, d.pendingBase, port, false) &&
+      info >= 0 &&
       !guestTestAndSetBit(
         mem,
-        d.vcpuInfo(v) + d.layout.vcpu_evtchn_pending_sel,
+        info + d.layout.vcpu_evtchn_pending_sel,
         (port / d.layout.bitsPerWord) | 0,
       )
     ) {
@@ -610,6 +644,38 @@ export class EventChannels {
   }
 
   /**
+   * VCPUOP_register_vcpu_info: moves vCPU `vcpu`'s vcpu_info to `address` in the domain's memory
+   * (which must not cross a page), copying the old contents (or starting masked), then marks every
+   * selector bit and the upcall pending, as Xen's map_vcpu_info does so nothing is lost. Returns 0
+   * or -EINVAL (bad vCPU, crossing a page, not the domain's memory, already registered).
+   */
+  registerVcpuInfo(domid: number, vcpu: number, address: number): number {
+    const d = this.domain(domid);
+    const size = d.layout.vcpuInfoSize;
+    if (!isU32(vcpu) || vcpu >= d.vcpus) return -XEN_ENOENT;
+    if (!Number.isSafeInteger(address) || address < 0 || address % 4096 > 4096 - size)
+      return -XEN_EINVAL;
+    if (d.vcpuInfoRegistered[vcpu] === 1) return -XEN_EINVAL;
+    const info = new Uint8Array(size);
+    const old = d.vcpuInfo(vcpu);
+    if (old < 0 || !d.memory.read(old, info)) {
+      info.fill(0);
+      info[d.layout.vcpu_evtchn_upcall_mask] = 1;
+    }
+    info.fill(
+      0xff,
+      d.layout.vcpu_evtchn_pending_sel,
+      d.layout.vcpu_evtchn_pending_sel + d.layout.bitsPerWord / 8,
+    );
+    info[d.layout.vcpu_evtchn_upcall_pending] = 0;
+    if (!d.memory.write(address, info)) return -XEN_EINVAL;
+    d.vcpuInfoAt[vcpu] = address;
+    d.vcpuInfoRegistered[vcpu] = 1;
+    this.markEventsPending(d, vcpu);
+    return 0;
+  }
+
+  /**
    * Puts the event state in shared_info into its boot condition: no pending or masked ports,
    * empty selectors, and upcalls masked on every vCPU (Xen starts vCPUs with
    * `evtchn_upcall_mask = 1`). Returns false if the page is not in the domain's memory.
@@ -623,7 +689,8 @@ export class EventChannels {
       d.memory.write(d.maskBase, new Uint8Array(bitmapBytes));
     const head = new Uint8Array(l.vcpu_evtchn_pending_sel + l.bitsPerWord / 8);
     head[l.vcpu_evtchn_upcall_mask] = 1;
-    for (let v = 0; v < d.vcpus; v++) ok = d.memory.write(d.vcpuInfo(v), head) && ok;
+    for (let v = 0; v < d.vcpus; v++)
+      if (d.vcpuInfo(v) >= 0) ok = d.memory.write(d.vcpuInfo(v), head) && ok;
     return ok;
   }
 
@@ -696,16 +763,19 @@ export class EventChannels {
   private setPending(d: EvtchnDomain, vcpu: number, port: number): void {
     const mem = d.memory;
     if (guestTestAndSetBit(mem, d.pendingBase, port)) return;
+    const info = d.vcpuInfo(vcpu);
     if (
+      info >= 0 &&
       !guestTestBit(mem, d.maskBase, port, true) &&
       !guestTestAndSetBit(
         mem,
-        d.vcpuInfo(vcpu) + d.layout.vcpu_evtchn_pending_sel,
+        info + d.layout.vcpu_evtchn_pending_sel,
         (port / d.layout.bitsPerWord) | 0,
       )
     ) {
       this.markEventsPending(d, vcpu);
     }
+    if (this.notifier.portPending !== undefined) this.notifier.portPending(d.domid, port);
   }
 
   /** vcpu_mark_events_pending: set evtchn_upcall_pending; notify only on a 0 → 1 change. */
