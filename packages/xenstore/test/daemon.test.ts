@@ -76,6 +76,27 @@ describe('the xenstore daemon under malformed input', () => {
     );
   });
 
+  it('disconnects a client that stops reading once its backlog passes the limit', async () => {
+    const small = await startTypevisor({}, { maxBacklog: 64 * 1024 });
+    try {
+      const lazy = await RawClient.open(small.socket);
+      lazy.send(XsType.XS_WATCH, '/\0all\0');
+      lazy.pause();
+      const writer = await RawClient.open(small.socket);
+      for (let i = 0; i < 4000 && small.server.clientCount === 2; i++) {
+        await writer.request(XsType.XS_WRITE, `/spam/${i % 50}\0${'x'.repeat(1000)}`);
+      }
+      expect(small.server.clientCount).toBe(1);
+      expect(
+        Buffer.from((await writer.request(XsType.XS_READ, '/spam/1\0'))?.payload ?? []).length,
+      ).toBe(1000);
+      writer.close();
+      lazy.close();
+    } finally {
+      await small.stop();
+    }
+  });
+
   it('handles requests split into single bytes and many requests in one write', async () => {
     const c = await RawClient.open(d.socket);
     const msg = encodeMessage({

@@ -23,6 +23,11 @@ export interface XenstoreServerOptions {
    * changes durable here (see `Journal.sync`), so nothing is acknowledged before it is on disk.
    */
   readonly beforeReply?: () => void;
+  /**
+   * Bytes of replies and events a client may leave unread before it is disconnected
+   * (default 16 MiB), so a client that stops reading cannot exhaust the daemon's memory.
+   */
+  readonly maxBacklog?: number;
 }
 
 /** One socket client. */
@@ -160,6 +165,9 @@ export class XenstoreServer {
     client.outBytes = 0;
     this.options.beforeReply?.();
     client.socket.write(buf);
+    if (client.socket.writableLength > (this.options.maxBacklog ?? 16 << 20)) {
+      this.drop(client, 'client does not read its replies');
+    }
   }
 
   private drop(client: SocketClient, reason: string | undefined): void {

@@ -3,7 +3,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { XenstoreServer } from '../../src/node/server.ts';
+import { XenstoreServer, type XenstoreServerOptions } from '../../src/node/server.ts';
 import { Xenstore, type XenstoreOptions } from '../../src/xenstore.ts';
 
 export const REFERENCE_TOOL = resolve(
@@ -49,11 +49,12 @@ export function startReference(args: readonly string[] = []): Daemon {
 /** Starts Typevisor's daemon in-process on a fresh socket. */
 export async function startTypevisor(
   options: XenstoreOptions = {},
+  serverOptions: Partial<XenstoreServerOptions> = {},
 ): Promise<Daemon & { xs: Xenstore; server: XenstoreServer }> {
   const dir = mkdtempSync(join(tmpdir(), 'xst-'));
   const socket = join(dir, 'socket');
   const xs = new Xenstore(options);
-  const server = new XenstoreServer({ socketPath: socket, xenstore: xs });
+  const server = new XenstoreServer({ ...serverOptions, socketPath: socket, xenstore: xs });
   await server.listen();
   return {
     socket,

@@ -41,6 +41,11 @@ export class RawClient {
     }
   }
 
+  /** Stops reading from the socket (the daemon's output backs up). */
+  pause(): void {
+    this.socket.pause();
+  }
+
   sendRaw(bytes: Uint8Array): void {
     this.socket.write(bytes);
   }
