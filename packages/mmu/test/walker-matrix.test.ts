@@ -63,6 +63,10 @@ const ACCESSES = [
 ];
 
 describe.each(['two', 'pae', 'long'] as const)('%s paging: fault matrix', (mode) => {
+  // 2-level entries are 32 bits wide: no NX bit and no reserved address bits to test.
+  const itWithNx = (name: string, fn: () => void) => {
+    if (mode !== 'two') it(name, fn);
+  };
   const idBit = (access: number, nxe: boolean) =>
     (access & 0x10) !== 0 && nxe && mode !== 'two' ? 0x10 : 0;
 
@@ -106,26 +110,23 @@ describe.each(['two', 'pae', 'long'] as const)('%s paging: fault matrix', (mode)
     }
   });
 
-  it.skipIf(mode === 'two')(
-    'faults fetches from NX pages at every level only with EFER.NXE',
-    () => {
-      for (let k = 0; k < LEVELS[mode]; k++) {
-        for (const access of ACCESSES) {
-          const c = chain(mode, true, true);
-          c.set(k, P | RW | US, NX);
-          const ok = c.w.walk(VA, 0, access);
-          expect(ok).toBe((access & ACCESS.FETCH) === 0);
-          if (!ok) expect(c.w.errorCode).toBe(0x11 | (access & 6));
-          const off = chain(mode, false, true);
-          off.set(k, P | RW | US, NX);
-          expect(off.w.walk(VA, 0, access)).toBe(false);
-          expect(off.w.errorCode).toBe(0x9 | (access & 6));
-        }
+  itWithNx('faults fetches from NX pages at every level only with EFER.NXE', () => {
+    for (let k = 0; k < LEVELS[mode]; k++) {
+      for (const access of ACCESSES) {
+        const c = chain(mode, true, true);
+        c.set(k, P | RW | US, NX);
+        const ok = c.w.walk(VA, 0, access);
+        expect(ok).toBe((access & ACCESS.FETCH) === 0);
+        if (!ok) expect(c.w.errorCode).toBe(0x11 | (access & 6));
+        const off = chain(mode, false, true);
+        off.set(k, P | RW | US, NX);
+        expect(off.w.walk(VA, 0, access)).toBe(false);
+        expect(off.w.errorCode).toBe(0x9 | (access & 6));
       }
-    },
-  );
+    }
+  });
 
-  it.skipIf(mode === 'two')('reports reserved address bits at every level with RSVD and P', () => {
+  itWithNx('reports reserved address bits at every level with RSVD and P', () => {
     for (let k = 0; k < LEVELS[mode]; k++) {
       for (const access of ACCESSES) {
         const c = chain(mode, true, true);
