@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { XEN_EINVAL, XEN_ESRCH } from '../src/abi/errno.ts';
 import { RUNSTATE_runnable, RUNSTATE_running } from '../src/abi/vcpu.ts';
+import { HypervisorError } from '../src/errors.ts';
 import {
   Scheduler,
   type SchedVcpu,
@@ -301,4 +302,68 @@ describe('scheduler host: properties under random parameters and block/wake sequ
       { numRuns: 300 },
     );
   });
+});
+
+describe('scheduler host: hostile saved state', () => {
+  /** Every path to a leaf of a JSON value. */
+  function leaves(
+    v: unknown,
+    path: Array<string | number> = [],
+    out: Array<Array<string | number>> = [],
+  ) {
+    if (typeof v === 'object' && v !== null) {
+      const entries = Array.isArray(v) ? v.map((x, i) => [i, x] as const) : Object.entries(v);
+      if (entries.length === 0) out.push(path);
+      for (const [k, x] of entries) leaves(x, [...path, k], out);
+    } else {
+      out.push(path);
+    }
+    return out;
+  }
+
+  for (const scheduler of ['credit', 'sedf']) {
+    it(`restores a state with one corrupted field or refuses it with HypervisorError (${scheduler})`, () => {
+      const time = new VirtualTime();
+      const host = new Scheduler({ nrCpus: 2, scheduler, clock: time, timers: time });
+      for (const d of [1, 2]) {
+        host.createDomain(d);
+        host.addVcpu(d, 0);
+        host.addVcpu(d, 1, { affinity: [1] });
+      }
+      time.advance(95 * MS);
+      host.block(2, 1);
+      time.advance(7 * MS);
+      const good = JSON.stringify(host.getState());
+      const paths = leaves(JSON.parse(good));
+      fc.assert(
+        fc.property(fc.nat(), fc.anything(), (i, junk) => {
+          const state = JSON.parse(good);
+          const path = paths[i % paths.length] as Array<string | number>;
+          let o = state;
+          for (const k of path.slice(0, -1)) o = o[k];
+          if (path.length === 0) return;
+          o[path[path.length - 1] as string] = junk;
+          const t = new VirtualTime(time.now());
+          let restored: Scheduler | undefined;
+          try {
+            restored = Scheduler.fromState(state, { clock: t, timers: t });
+          } catch (e) {
+            expect(e).toBeInstanceOf(HypervisorError);
+            return;
+          }
+          // Whatever was accepted must keep running without throwing.
+          t.advance(100 * MS);
+          restored.wake(2, 1);
+          t.advance(100 * MS);
+          for (const v of restored.vcpus()) {
+            const rs = restored.runstate(v.domid, v.vcpuId);
+            for (const x of [...rs.time, rs.state_entry_time]) {
+              expect(Number.isFinite(x) && x >= 0).toBe(true);
+            }
+          }
+        }),
+        { numRuns: 400 },
+      );
+    });
+  }
 });

@@ -560,9 +560,10 @@ export class Scheduler {
       throw new HypervisorError('INVALID_ARGUMENT', `scheduler state: ${why}`);
     };
     if (typeof state !== 'object' || state === null) bad('not an object');
-    const ops = scheduler ?? createSchedulerOps(String(state.scheduler));
+    if (typeof state.scheduler !== 'string') bad('scheduler name is not a string');
+    const ops = scheduler ?? createSchedulerOps(state.scheduler);
     if (ops.optName !== state.scheduler)
-      bad(`scheduler ${ops.optName} given for state of ${String(state.scheduler)}`);
+      bad(`scheduler ${ops.optName} given for state of ${state.scheduler}`);
     const options: SchedulerOptions = {
       nrCpus: state.nrCpus,
       scheduler: ops,
@@ -597,9 +598,14 @@ export class Scheduler {
       v.pauseCount = vs.pauseCount;
       if (!Number.isInteger(vs.state) || vs.state < 0 || vs.state > 3) bad('runstate');
       v.state = vs.state;
-      v.stateEntryTime = Number(vs.stateEntryTime);
-      if (!Array.isArray(vs.time) || vs.time.length !== 4) bad('runstate times');
-      for (let i = 0; i < 4; i++) v.time[i] = Number(vs.time[i]);
+      const okTime = (x: unknown): x is number =>
+        typeof x === 'number' && Number.isFinite(x) && x >= 0;
+      if (!okTime(vs.stateEntryTime) || vs.stateEntryTime > ports.clock.now())
+        bad('state entry time');
+      v.stateEntryTime = vs.stateEntryTime;
+      if (!Array.isArray(vs.time) || vs.time.length !== 4 || !vs.time.every(okTime))
+        bad('runstate times');
+      for (let i = 0; i < 4; i++) v.time[i] = vs.time[i] as number;
       host.#vcpus.set(key, v);
       d.vcpus.push(v);
     }
@@ -615,6 +621,8 @@ export class Scheduler {
         v.isRunning = true;
         host.#curr[cpu] = v;
       }
+      if (p.sliceEnd !== null && (typeof p.sliceEnd !== 'number' || !Number.isFinite(p.sliceEnd)))
+        bad('sliceEnd');
       if (p.sliceEnd !== null) {
         host.#sliceEnd[cpu] = p.sliceEnd;
         host.#timers.set(host.#sliceTimer[cpu] as number, p.sliceEnd);
