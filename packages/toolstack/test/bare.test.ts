@@ -1,0 +1,162 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { bare } from '../src/cli/commands/bare.ts';
+import type { CliIo } from '../src/index.ts';
+import { runCli } from '../src/index.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'typevisor-bare-'));
+
+function capture(): CliIo & { out: string; err: string } {
+  const io = {
+    out: '',
+    err: '',
+    env: {},
+    cwd: dir,
+    stdout(t: string) {
+      io.out += t;
+    },
+    stderr(t: string) {
+      io.err += t;
+    },
+  };
+  return io;
+}
+
+/** 32-bit guest code: print "OK\n" on the UART, then write 0x10 to isa-debug-exit. */
+const GUEST32 = [
+  0x3d,
+  0x02,
+  0xb0,
+  0xad,
+  0x2b, // cmp eax, 0x2badb002 (the multiboot loader magic)
+  0x75,
+  0x12, // jne bad
+  0xba,
+  0xf8,
+  0x03,
+  0x00,
+  0x00, // mov edx, 0x3f8
+  0xb0,
+  0x4f,
+  0xee, // mov al, 'O'; out dx, al
+  0xb0,
+  0x4b,
+  0xee, // mov al, 'K'; out dx, al
+  0xb0,
+  0x0a,
+  0xee, // mov al, '\n'; out dx, al
+  0xb0,
+  0x10,
+  0xe6,
+  0xf4, // mov al, 0x10; out 0xf4, al
+  0xb0,
+  0x01,
+  0xe6,
+  0xf4, // bad: mov al, 1; out 0xf4, al
+];
+
+/** A minimal multiboot ELF32: one PT_LOAD at 1 MiB holding the header and the code. */
+function multibootElf(): Uint8Array {
+  const load = 0x100000;
+  const codeOff = 0x1000;
+  const body = [...u32(0x1badb002), ...u32(0), ...u32(-0x1badb002 >>> 0), ...GUEST32];
+  const file = new Uint8Array(codeOff + body.length);
+  const dv = new DataView(file.buffer);
+  file.set([0x7f, 0x45, 0x4c, 0x46, 1, 1, 1], 0);
+  dv.setUint16(16, 2, true); // ET_EXEC
+  dv.setUint16(18, 3, true); // EM_386
+  dv.setUint32(20, 1, true);
+  dv.setUint32(24, load + 12, true); // entry after the multiboot header
+  dv.setUint32(28, 52, true); // phoff
+  dv.setUint16(40, 52, true);
+  dv.setUint16(42, 32, true);
+  dv.setUint16(44, 1, true);
+  dv.setUint32(52, 1, true); // PT_LOAD
+  dv.setUint32(56, codeOff, true);
+  dv.setUint32(60, load, true);
+  dv.setUint32(64, load, true);
+  dv.setUint32(68, body.length, true);
+  dv.setUint32(72, body.length + 0x100, true);
+  dv.setUint32(76, 5, true);
+  file.set(body, codeOff);
+  return file;
+}
+
+function u32(v: number): number[] {
+  return [v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, (v >>> 24) & 0xff];
+}
+
+function write(name: string, data: Uint8Array): string {
+  writeFileSync(join(dir, name), data);
+  return name;
+}
+
+describe('typevisor bare', () => {
+  it('boots a multiboot ELF kernel: UART output on stdout, isa-debug-exit status (v<<1)|1', async () => {
+    const io = capture();
+    const status = await bare.run(['--multiboot', write('k.elf', multibootElf()), '--stats'], io);
+    expect(io.out).toBe('OK\n');
+    expect(status).toBe(0x21);
+    expect(io.err).toMatch(/instructions: 1\d\n/);
+  });
+
+  it('runs a boot sector in real mode at 0x7C00', async () => {
+    const sector = new Uint8Array(512);
+    // mov dx, 0x3f8; mov al, 'B'; out dx, al; mov al, 3; out 0xf4, al
+    sector.set([0xba, 0xf8, 0x03, 0xb0, 0x42, 0xee, 0xb0, 0x03, 0xe6, 0xf4]);
+    sector[510] = 0x55;
+    sector[511] = 0xaa;
+    const io = capture();
+    expect(await bare.run(['--boot-sector', write('boot.bin', sector)], io)).toBe(7);
+    expect(io.out).toBe('B');
+  });
+
+  it('starts a ROM at the reset vector F000:FFF0 mapped at the top of 4 GiB', async () => {
+    const rom = new Uint8Array(64 * 1024).fill(0xf4);
+    // At 0xFFF0: jmp 0xF000:0x0000 ; at 0x0000: print 'R', exit 5.
+    rom.set([0xea, 0x00, 0x00, 0x00, 0xf0], 0xfff0);
+    rom.set([0xba, 0xf8, 0x03, 0xb0, 0x52, 0xee, 0xb0, 0x05, 0xe6, 0xf4], 0);
+    const io = capture();
+    expect(await bare.run(['--rom', write('bios.bin', rom)], io)).toBe(11);
+    expect(io.out).toBe('R');
+  });
+
+  it('--trace prints disassembly and --max-instructions stops a runaway guest', async () => {
+    const sector = new Uint8Array(512);
+    sector.set([0xeb, 0xfe]); // jmp $
+    sector[510] = 0x55;
+    sector[511] = 0xaa;
+    const io = capture();
+    expect(
+      await bare.run(
+        ['--boot-sector', write('loop.bin', sector), '--trace', '--max-instructions', '3'],
+        io,
+      ),
+    ).toBe(1);
+    expect(io.err).toContain('0x7c00: jmp 0x7c00');
+    expect(io.err).toContain('stopped after 3 instructions');
+  });
+
+  it('malformed images give one clear error line, never a stack trace', async () => {
+    const cases: [string[], RegExp][] = [
+      [['--multiboot', write('junk.bin', Uint8Array.of(1, 2, 3))], /not an ELF file/],
+      [
+        ['--multiboot', write('nomb.elf', multibootElf().fill(0, 0x1000, 0x100c))],
+        /no multiboot header/,
+      ],
+      [['--boot-sector', write('short.bin', new Uint8Array(100))], /exactly 512 bytes/],
+      [['--rom', write('odd.rom', new Uint8Array(1000))], /2 KiB multiples/],
+      [['--multiboot', 'missing.elf'], /cannot read missing\.elf/],
+      [['--boot-sector', 'a', '--rom', 'b'], /exactly one of/],
+    ];
+    for (const [args, message] of cases) {
+      const io = capture();
+      const status = await runCli(['bare', ...args], io, [bare]);
+      expect(status).toBeGreaterThan(0);
+      expect(io.err).toMatch(message);
+      expect(io.err.split('\n').filter((l) => l !== '').length).toBe(1);
+    }
+  });
+});
