@@ -311,6 +311,7 @@ export {
   type GrantCopyPtr,
   type GrantDomainConfig,
   type GrantDomainState,
+  type GrantHostMapper,
   type GrantMapping,
   GrantTables,
   type GrantTablesState,

@@ -17,6 +17,7 @@ import {
   GNTST_no_device_space,
   GNTST_okay,
   GNTST_permission_denied,
+  type GrantHostMapper,
   GrantTables,
   GTF_permit_access,
   GTF_reading,
@@ -336,6 +337,85 @@ describe('grant copy', () => {
     });
     expect(rc).toBe(GNTST_general_error);
     expect(mem(2).bytes[3 * 4096]).toBe(0);
+  });
+});
+
+/** A PV-style mapper: a page-aligned VA below 1 GiB takes one mapping (a tiny page table). */
+class PageTable implements GrantHostMapper {
+  readonly ptes = new Map<string, { granter: number; frame: number; ro: boolean }>();
+  map(mapper: number, va: number, granter: number, frame: number, flags: number): number {
+    if (va % 4096 !== 0 || va >= 2 ** 30 || this.ptes.has(`${mapper}:${va}`))
+      return GNTST_general_error;
+    this.ptes.set(`${mapper}:${va}`, { granter, frame, ro: (flags & GNTMAP_readonly) !== 0 });
+    return GNTST_okay;
+  }
+  unmap(mapper: number, va: number, granter: number, frame: number): number {
+    const pte = this.ptes.get(`${mapper}:${va}`);
+    if (!pte || pte.granter !== granter || pte.frame !== frame) return GNTST_general_error;
+    this.ptes.delete(`${mapper}:${va}`);
+    return GNTST_okay;
+  }
+}
+
+describe('host mappings through a mapper port', () => {
+  function pvHost() {
+    const pt = new PageTable();
+    const mem0 = new PagedGuestMemory(32);
+    const mem1 = new PagedGuestMemory(32);
+    const grants = new GrantTables();
+    grants.addDomain({
+      domid: 0,
+      privileged: true,
+      memory: mem0,
+      grantFrames: GRANT_FRAMES,
+      hostMapper: pt,
+    });
+    grants.addDomain({ domid: 1, memory: mem1, grantFrames: GRANT_FRAMES });
+    writeGrant(mem1, 8, 0, 5, GTF_permit_access);
+    return { pt, mem1, grants };
+  }
+
+  it("installs and removes the mapping in the mapper's page table", () => {
+    const { pt, mem1, grants } = pvHost();
+    const r = grants.mapGrantRef(0, {
+      hostAddr: 0x5000,
+      flags: HOST | GNTMAP_readonly,
+      ref: 8,
+      dom: 1,
+    });
+    expect(r.status).toBe(GNTST_okay);
+    expect(pt.ptes.get('0:20480')).toEqual({ granter: 1, frame: 5, ro: true });
+    expect(grants.unmapGrantRef(0, { hostAddr: 0x6000, devBusAddr: 0, handle: r.handle })).toBe(
+      GNTST_general_error,
+    );
+    expect(grantFlags(mem1, 8)).toBe(GTF_permit_access | GTF_reading);
+    expect(grants.unmapGrantRef(0, { hostAddr: 0x5000, devBusAddr: 0, handle: r.handle })).toBe(
+      GNTST_okay,
+    );
+    expect(pt.ptes.size).toBe(0);
+    expect(grantFlags(mem1, 8)).toBe(GTF_permit_access);
+  });
+
+  it('unpins the grant again when the mapper refuses the address', () => {
+    const { pt, mem1, grants } = pvHost();
+    expect(grants.mapGrantRef(0, { hostAddr: 0x5001, flags: HOST, ref: 8, dom: 1 }).status).toBe(
+      GNTST_general_error,
+    );
+    expect(grantFlags(mem1, 8)).toBe(GTF_permit_access);
+    expect(grants.getState().domains.find((d) => d.domid === 1)?.active).toEqual([]);
+    // A read-only pin stays read-only when a writable upgrade is refused.
+    const ro = grants.mapGrantRef(0, {
+      hostAddr: 0x5000,
+      flags: HOST | GNTMAP_readonly,
+      ref: 8,
+      dom: 1,
+    });
+    expect(ro.status).toBe(GNTST_okay);
+    expect(grants.mapGrantRef(0, { hostAddr: 0x5000, flags: HOST, ref: 8, dom: 1 }).status).toBe(
+      GNTST_general_error,
+    );
+    expect(grantFlags(mem1, 8)).toBe(GTF_permit_access | GTF_reading);
+    expect(pt.ptes.size).toBe(1);
   });
 });
 

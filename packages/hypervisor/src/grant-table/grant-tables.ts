@@ -66,6 +66,26 @@ export interface GrantDomainConfig {
   readonly nrFrames?: number;
   /** Maximum simultaneous mappings this domain may hold (maptrack size). Default 4096. */
   readonly maxMaptrack?: number;
+  /**
+   * How this domain's GNTMAP_host_map mappings reach its address space (a PV domain: PTEs through
+   * the MMU). Absent for native backends, which use {@link GrantTables.mapping} instead.
+   */
+  readonly hostMapper?: GrantHostMapper;
+}
+
+/**
+ * The port through which host mappings of granted frames are installed in a mapper's address
+ * space, as Xen's `create_grant_host_mapping` / `replace_grant_host_mapping` edit PV page tables.
+ */
+export interface GrantHostMapper {
+  /**
+   * Maps `frame` of domain `granter` at `hostAddr` for domain `mapper` (GNTMAP_* `flags` tell
+   * readonly, application map, contains_pte). Returns GNTST_okay or a GNTST_* failure, after which
+   * the grant is unpinned again.
+   */
+  map(mapper: number, hostAddr: number, granter: number, frame: number, flags: number): number;
+  /** Removes that mapping; returns GNTST_okay or a GNTST_* failure (the mapping then stays). */
+  unmap(mapper: number, hostAddr: number, granter: number, frame: number, flags: number): number;
 }
 
 /** IN fields of a map_grant_ref. */
@@ -235,6 +255,7 @@ class GrantDomain {
   readonly actDomid: Int32Array;
   readonly actFrame: Float64Array;
   readonly maptrack: Array<MapEntry | undefined> = [];
+  readonly hostMapper: GrantHostMapper | undefined;
   dying = false;
 
   constructor(config: GrantDomainConfig) {
@@ -265,6 +286,7 @@ class GrantDomain {
     this.grantFrames = [...grantFrames];
     this.nrFrames = nrFrames;
     this.maxMaptrack = maxMaptrack;
+    this.hostMapper = config.hostMapper;
     this.maxEntries = grantFrames.length * GRANT_ENTRY_V1.perFrame;
     this.pin = new Uint32Array(this.maxEntries);
     this.actDomid = new Int32Array(this.maxEntries).fill(-1);
@@ -311,14 +333,23 @@ function isU32(value: number): boolean {
 export class GrantTables {
   private readonly domains = new Map<number, GrantDomain>();
 
-  /** Restores grant tables from {@link GrantTables.getState} output and each domain's memory. */
+  /**
+   * Restores grant tables from {@link GrantTables.getState} output, each domain's memory and
+   * (for PV mappers) its host mapper; the mappings themselves are part of the mapper's page
+   * tables and are not re-installed.
+   */
   static fromState(
     state: GrantTablesState,
-    ports: { memoryOf: (domid: number) => GuestMemory },
+    ports: {
+      memoryOf: (domid: number) => GuestMemory;
+      hostMapperOf?: (domid: number) => GrantHostMapper | undefined;
+    },
   ): GrantTables {
     const grants = new GrantTables();
     for (const ds of state.domains) {
+      const hostMapper = ports.hostMapperOf?.(ds.domid);
       const d = grants.attach({
+        ...(hostMapper === undefined ? {} : { hostMapper }),
         domid: ds.domid,
         privileged: ds.privileged,
         memory: ports.memoryOf(ds.domid),
@@ -495,6 +526,15 @@ export class GrantTables {
     if (flags & GNTMAP_host_map) inc += readonly ? GNTPIN_hstr_inc : GNTPIN_hstw_inc;
     rd.pin[ref] = pin + inc;
     const frame = rd.actFrame[ref] ?? 0;
+    if (flags & GNTMAP_host_map && ld.hostMapper !== undefined) {
+      const rc = ld.hostMapper.map(ld.domid, hostAddr, rd.domid, frame, flags);
+      if (rc !== GNTST_okay) {
+        // undo_out: drop the pins just taken and the flags they set.
+        rd.pin[ref] = pin;
+        this.reduceStatusForPin(rd, ref, readonly);
+        return fail(rc < 0 && rc >= -13 ? rc : GNTST_general_error);
+      }
+    }
     ld.maptrack[handle] = {
       flags: flags & (GNTMAP_device_map | GNTMAP_host_map | GNTMAP_readonly),
       granter: rd,
@@ -528,7 +568,12 @@ export class GrantTables {
       done |= GNTMAP_device_map;
     }
     if (hostAddr !== 0 && m.flags & GNTMAP_host_map) {
-      if (hostAddr !== m.hostAddr) return GNTST_general_error;
+      if (ld.hostMapper !== undefined) {
+        const rc = ld.hostMapper.unmap(ld.domid, hostAddr, rd.domid, frame, m.flags);
+        if (rc !== GNTST_okay) return rc < 0 && rc >= -13 ? rc : GNTST_general_error;
+      } else if (hostAddr !== m.hostAddr) {
+        return GNTST_general_error;
+      }
       done |= GNTMAP_host_map;
     }
     this.unmapCommon(ld, handle, m, done);
