@@ -130,6 +130,32 @@ function templates(): { insn: string; div?: 'u' | 's'; size?: 8 | 16 | 32 }[] {
   ]) {
     t.push({ insn: op });
   }
+  // Memory operands (data area 0x6000..0x61ff, refilled with a pattern before every case),
+  // string instructions, stack and address-size forms; results are loaded back into registers.
+  const M = 'mov esi, [0x6000]\nmov edi, [0x6004]';
+  for (const op of ['add', 'sub', 'xor', 'adc', 'cmp'])
+    t.push({ insn: `${op} dword [0x6000], ebx\n${M}` });
+  t.push({ insn: `inc word [0x6002]\n${M}` });
+  t.push({ insn: `shl dword [0x6000], cl\n${M}` });
+  t.push({ insn: `btc dword [0x6000], ebx\n${M}` });
+  t.push({ insn: `xadd [0x6004], ebx\n${M}` });
+  t.push({ insn: `cmpxchg [0x6000], ecx\n${M}` });
+  t.push({ insn: `neg byte [0x6001]\n${M}` });
+  t.push({ insn: 'mov bx, 0x6000\nmov si, 3\nadd eax, [bx+si+4]' });
+  t.push({ insn: 'mov bx, 0x6010\nxlatb' });
+  t.push({
+    insn: 'mov si, 0x6000\nmov di, 0x6100\nmov cx, 9\ncld\nrep movsb\nmov eax, [0x6100]\nmov ebx, [0x6104]',
+  });
+  t.push({ insn: 'mov si, 0x6000\nmov di, 0x6000\nmov cx, 4\nrepe cmpsw' });
+  t.push({ insn: 'mov di, 0x6003\nmov cx, 0x40\nmov al, 0x2a\ncld\nrepne scasb' });
+  t.push({ insn: 'mov di, 0x6020\nmov cx, 3\nstd\nrep stosd\ncld\nmov esi, [0x6018]' });
+  t.push({ insn: 'mov si, 0x6008\nlodsd\nlodsw' });
+  t.push({ insn: 'push eax\npush bx\npop ecx\npop dx' });
+  t.push({ insn: 'pushad\nxor eax, eax\npopad' });
+  t.push({ insn: 'pushfd\npop eax' });
+  t.push({ insn: 'lea eax, [ebx+ecx*4+0x12]\nlea si, [bx+di-3]' });
+  t.push({ insn: 'mov bp, sp\nenter 8, 0\nmov esi, esp\nleave' });
+  t.push({ insn: 'shld [0x6000], ebx, cl\nmov esi, [0x6000]' });
   return t;
 }
 
@@ -172,6 +198,7 @@ export function buildProgram(seed: number, perTemplate: number): DiffProgram {
       }
       const flags = (rnd() & 0x8d5) | 2;
       lines.push(
+        'call fill',
         `mov eax, ${hex(eax)}`,
         `mov ebx, ${hex(ebx)}`,
         `mov ecx, ${hex(ecx)}`,
@@ -212,6 +239,18 @@ ${body}
   mov al, 0
   out 0xf4, al
   hlt
+fill:
+  pushad
+  mov di, 0x6000
+  mov al, 3
+.f:
+  mov [di], al
+  add al, 7
+  inc di
+  cmp di, 0x6200
+  jne .f
+  popad
+  ret
 dump:
   pushfd
   pushad
