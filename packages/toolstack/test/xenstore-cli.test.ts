@@ -204,30 +204,23 @@ describe('typevisor xenstored', () => {
     }
   });
 
-  it('runs as its own process, logs to stderr and exits 0 on a real SIGTERM', async () => {
+  it('runs as the typevisor executable, logs to stderr and exits 0 on a real SIGTERM', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'xsdp-'));
     cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
     const socket = join(dir, 'socket');
-    // The verb is not in the command table yet, so start it through runCli with it alone.
-    const script = `
-      import { runCli } from './src/cli/main.ts';
-      import { xenstored } from './src/cli/commands/xenstored.ts';
-      const io = { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t), env: process.env, cwd: process.cwd() };
-      process.exitCode = await runCli(process.argv.slice(1), io, [xenstored]);`;
+    // The real executable, from source, as `typevisor xenstored` runs.
     const child = spawn(
       process.execPath,
       [
         '--import',
         'tsx',
         '--conditions=@typevisor/source',
-        '--input-type=module',
-        '-e',
-        script,
+        'packages/toolstack/src/bin.ts',
         'xenstored',
         '--socket',
         socket,
       ],
-      { cwd: resolve(__dirname, '..'), stdio: ['ignore', 'pipe', 'pipe'] },
+      { cwd: resolve(__dirname, '../../..'), stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let err = '';
     child.stderr.on('data', (d: Buffer) => {
@@ -246,6 +239,36 @@ describe('typevisor xenstored', () => {
     expect(code).toBe(0);
     expect(err).toContain('xenstored: SIGTERM, shutting down');
     expect(existsSync(socket)).toBe(false);
+  }, 30_000);
+
+  it('is reachable as `typevisor xenstore` through the executable', async () => {
+    const socket = await daemon();
+    const run = (args: string[]) =>
+      new Promise<{ code: number | null; out: string }>((done) => {
+        const c = spawn(
+          process.execPath,
+          [
+            '--import',
+            'tsx',
+            '--conditions=@typevisor/source',
+            'packages/toolstack/src/bin.ts',
+            'xenstore',
+            ...args,
+          ],
+          {
+            cwd: resolve(__dirname, '../../..'),
+            env: { ...process.env, XENSTORED_PATH: socket },
+          },
+        );
+        let out = '';
+        c.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+        });
+        c.on('exit', (code) => done({ code, out }));
+      });
+    expect((await run(['write', '/via/bin', 'ok'])).code).toBe(0);
+    expect(await run(['read', '/via/bin'])).toEqual({ code: 0, out: 'ok\n' });
+    expect((await run(['exists', '/via/none'])).code).toBe(1);
   }, 30_000);
 
   it('requires --socket', async () => {
