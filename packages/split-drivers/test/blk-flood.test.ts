@@ -30,6 +30,8 @@ describe('blkback under a request flood', () => {
         mapper: fabric.domain(0).mapper,
         events: fabric.domain(0).events,
         storage: new MemoryStorage(1024),
+        // Yield to the macrotask queue between batches, so timers still run during a flood.
+        yieldToOthers: () => new Promise<void>((resolve) => setImmediate(resolve)),
       });
       await back.start();
       return { paths, back };
@@ -81,6 +83,10 @@ describe('blkback under a request flood', () => {
     });
     await front.connect();
     const before = evil.back.metrics.errors;
+    const timer = new Promise<number>((resolve) =>
+      setTimeout(() => resolve(evil.back.metrics.errors), 5),
+    );
+    expect(await timer).toBeGreaterThan(before); // a timer fired while the flood was running
     for (let i = 0; i < 20; i++) {
       expect(await front.write(i * 8, new Uint8Array(4096).fill(i))).toBe(0);
       expect((await front.read(i * 8, 8)).data[0]).toBe(i);

@@ -72,6 +72,11 @@ export interface BlkbackQueueOptions {
   readonly barrier: boolean;
   /** Honour `BLKIF_OP_FLUSH_DISKCACHE` (advertised as `feature-flush-cache`). */
   readonly flushCache: boolean;
+  /**
+   * Awaited after each full batch so other devices (and, with a macrotask-based yield such as
+   * `setImmediate`, timers and I/O) get a turn; default a microtask.
+   */
+  readonly yieldToOthers?: () => Promise<void>;
 }
 
 /** A new zeroed metrics record. */
@@ -90,6 +95,7 @@ export function emptyBlkbackMetrics(): BlkbackMetrics {
   };
 }
 
+const microtask = (): Promise<void> => Promise.resolve();
 const OKAY = BLKIF_RSP.BLKIF_RSP_OKAY;
 const ERROR = BLKIF_RSP.BLKIF_RSP_ERROR;
 const EOPNOTSUPP = BLKIF_RSP.BLKIF_RSP_EOPNOTSUPP;
@@ -166,7 +172,7 @@ export class BlkbackQueue {
         }
         if (this.stopped) return;
         if (n === ring.size) {
-          await Promise.resolve(); // let other devices run before the next batch
+          await (this.opts.yieldToOthers ?? microtask)(); // let other devices run before the next batch
           continue;
         }
         if (!ring.finalCheckForRequests()) return;

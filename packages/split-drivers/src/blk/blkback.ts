@@ -11,7 +11,12 @@ import {
   XenbusState,
   type XenbusStateValue,
 } from '../xenbus/state.ts';
-import { type BlkbackMetrics, BlkbackQueue, emptyBlkbackMetrics } from './blkback-queue.ts';
+import {
+  type BlkbackMetrics,
+  BlkbackQueue,
+  type BlkbackQueueOptions,
+  emptyBlkbackMetrics,
+} from './blkback-queue.ts';
 import { VDISK } from './blkif-abi.ts';
 import { blkifCodecs } from './blkif-codec.ts';
 import type { BlockStorage } from './storage.ts';
@@ -30,6 +35,8 @@ export interface BlkbackOptions {
   readonly storage: BlockStorage;
   /** `feature-max-indirect-segments` to advertise; default 256, 0 disables indirect requests. */
   readonly maxIndirectSegments?: number;
+  /** Passed to {@link BlkbackQueueOptions.yieldToOthers}. */
+  readonly yieldToOthers?: () => Promise<void>;
 }
 
 const S = XenbusState;
@@ -230,6 +237,9 @@ export class Blkback {
         maxIndirectSegments: this.maxIndirect,
         barrier: true,
         flushCache: true,
+        ...(this.opts.yieldToOthers === undefined
+          ? {}
+          : { yieldToOthers: this.opts.yieldToOthers }),
       },
       this.metrics,
     );

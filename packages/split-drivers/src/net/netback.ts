@@ -67,6 +67,8 @@ export interface NetbackVifOptions {
   readonly transmit: (frame: Uint8Array) => void;
   /** Packets handled per turn before yielding to other VIFs (round-robin); default 64. */
   readonly budget?: number;
+  /** Awaited when the budget is used up; default a microtask (see `BlkbackQueueOptions`). */
+  readonly yieldToOthers?: () => Promise<void>;
 }
 
 /** The ring half of netback for one VIF. */
@@ -132,7 +134,7 @@ export class NetbackVif {
       }
       if (this.stopped || this.broken) return;
       if (!stalled) {
-        await Promise.resolve(); // budget used: round-robin to other VIFs
+        await (this.opts.yieldToOthers ?? (() => Promise.resolve()))(); // budget used: round-robin
         continue;
       }
       if (ring.unconsumedRequests() === 0) {
@@ -275,6 +277,8 @@ export interface NetbackOptions {
   readonly bridge: LearningBridge;
   /** Access VLAN on the bridge; default 1. */
   readonly vlan?: number;
+  /** Passed to {@link NetbackVifOptions.yieldToOthers}. */
+  readonly yieldToOthers?: () => Promise<void>;
 }
 
 const S = XenbusState;
@@ -413,6 +417,7 @@ export class Netback {
       mapper,
       notify: () => events.notify(port),
       transmit: (frame) => void bridge.transmit(portId, frame),
+      ...(this.opts.yieldToOthers === undefined ? {} : { yieldToOthers: this.opts.yieldToOthers }),
     });
     this.vif = vif;
     this.portId = portId;
