@@ -1,5 +1,5 @@
 /**
- * Hostile input through the dispatcher: structured random sequences (fast-check) and a
+ * Hostile input through the dispatcher: structured random sequences (fast-check) and two
  * million cheap random messages. The store must answer every request exactly once with a
  * reply or an error name from xs_wire.h, never throw, and keep the tree consistent.
  */
@@ -126,7 +126,7 @@ describe('random requests through the dispatcher', () => {
     );
   });
 
-  it('survives a million cheap random messages', () => {
+  it('survives two million cheap random messages', () => {
     const h = new Harness();
     let seed = 0x9e3779b9;
     const rnd = (n: number): number => {
@@ -137,7 +137,7 @@ describe('random requests through the dispatcher', () => {
     };
     const frags = FRAGMENTS.map((f) => Buffer.from(f, 'latin1'));
     const buf = new Uint8Array(4096);
-    const N = 1_000_000;
+    const N = 2_000_000;
     for (let i = 0; i < N; i++) {
       let len = 0;
       const parts = rnd(5);
@@ -162,7 +162,7 @@ describe('random requests through the dispatcher', () => {
       let replies = 0;
       for (const m of inbox) if (m.type !== XsType.XS_WATCH_EVENT) replies++;
       if (replies !== 1) expect.fail(`request ${i} got ${replies} replies`);
-      if (i % 100_000 === 0) checkTree(h.xs);
+      if (i % 250_000 === 0) checkTree(h.xs);
     }
     checkTree(h.xs);
   }, 60_000);
