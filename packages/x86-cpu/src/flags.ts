@@ -151,7 +151,36 @@ export function getCf(cpu: X86Cpu): number {
  * @see Intel SDM Vol. 1 Appendix B
  */
 export function testCond(cpu: X86Cpu, cc: number): boolean {
-  // Fast path for the common CMP/SUB and logic producers of ZF.
+  const op = cpu.ccOp;
+  // Fast paths (bench/x86-cpu/compute.bench.ts): ZF from the lazy result, and CMP/SUB
+  // conditions straight from the operands, without materializing all six flags.
+  if (op !== CC_EFLAGS && op !== CC_POPCNT && (cc === 4 || cc === 5)) {
+    const size = cpu.ccSize;
+    const zero = (size === 32 ? cpu.ccDst : cpu.ccDst & ((1 << size) - 1)) === 0;
+    return cc === 4 ? zero : !zero;
+  }
+  if (op === CC_SUB && cpu.ccSize === 32) {
+    const b = cpu.ccSrc;
+    const a = (cpu.ccDst + b) | 0;
+    switch (cc) {
+      case 2:
+        return a >>> 0 < b >>> 0;
+      case 3:
+        return a >>> 0 >= b >>> 0;
+      case 6:
+        return a >>> 0 <= b >>> 0;
+      case 7:
+        return a >>> 0 > b >>> 0;
+      case 12:
+        return a < b;
+      case 13:
+        return a >= b;
+      case 14:
+        return a <= b;
+      case 15:
+        return a > b;
+    }
+  }
   const f = computeArith(cpu);
   let r: boolean;
   switch (cc >> 1) {

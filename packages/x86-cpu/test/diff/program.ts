@@ -156,6 +156,12 @@ function templates(): { insn: string; div?: 'u' | 's'; size?: 8 | 16 | 32 }[] {
   t.push({ insn: 'lea eax, [ebx+ecx*4+0x12]\nlea si, [bx+di-3]' });
   t.push({ insn: 'mov bp, sp\nenter 8, 0\nmov esi, esp\nleave' });
   t.push({ insn: 'shld [0x6000], ebx, cl\nmov esi, [0x6000]' });
+  for (const s of ['eax, ebx', 'ax, bx', 'al, bl']) {
+    t.push({
+      insn: `cmp ${s}\nsetl cl\nsetb ch\nsetle dl\nseta dh\nsetge bl\nsetae bh\nsetg al\nsetbe ah`,
+    });
+    t.push({ insn: `sub ${s}\nsetz cl\nsetnz ch\nsets dl\nseto dh\nsetp bl` });
+  }
   return t;
 }
 
