@@ -12,10 +12,10 @@ import {
   gprCount,
   RANDOM_FLAGS,
   regName,
-  STACK_TOP,
   sizeKeyword,
-  WINDOW,
+  stackTop,
   WINDOW_SIZE,
+  windowBase,
 } from './machine.ts';
 import type { Rng } from './rng.ts';
 import { flagMask, type InstructionRow, type Mode } from './table.ts';
@@ -102,7 +102,7 @@ function signedText(value: bigint, bits: number): string {
 }
 
 function memText(mode: Mode, offset: number, bits: number | undefined): string {
-  const address = `0x${(WINDOW + offset).toString(16)}`;
+  const address = `0x${(windowBase(mode) + offset).toString(16)}`;
   const sized = bits === undefined ? '' : `${sizeKeyword(bits)} `;
   return `${sized}[${mode === 64 ? 'abs ' : ''}${address}]`;
 }
@@ -137,7 +137,7 @@ function read(state: CpuState, loc: Location): bigint {
 function randomState(rng: Rng, mode: Mode): CpuState {
   const regs: bigint[] = [];
   for (let i = 0; i < gprCount(mode); i++) regs.push(interesting(rng, gprBits(mode)));
-  regs[4] = BigInt(STACK_TOP);
+  regs[4] = BigInt(stackTop(mode));
   const mem = new Uint8Array(WINDOW_SIZE);
   for (let i = 0; i < WINDOW_SIZE; i++) mem[i] = rng.int(256);
   const rflags = BigInt((rng.next32() & RANDOM_FLAGS) | FLAGS_FIXED);
@@ -187,6 +187,7 @@ export function generateCase(
       op.bits = 0;
     } else if (s[0] === 'I') {
       op.bits = s === 'Ib' ? 8 : s === 'Iw' ? 16 : Math.min(opSize, 32);
+      if (row.mnemonic === 'PUSH' && s === 'Iz') op.bits = mode === 16 ? 16 : 32;
     } else {
       const kind = s[0] ?? '';
       op.bits = sizeOf(s.slice(1), opSize, mode);
@@ -214,7 +215,7 @@ export function generateCase(
       mode === 64 &&
       (ops.some((op) => op.bits === 64) ||
         wide.some((op) => op.loc?.kind === 'reg' && op.loc.index >= 8));
-    const legacy = mode === 32 || (!rexForced && rng.chance(0.5));
+    const legacy = mode !== 64 || (!rexForced && rng.chance(0.5));
     for (const op of narrow) {
       let index = rng.int(legacy ? 8 : 16);
       if (op === ops[0] && hasShortAcc(8)) while (index === 0) index = rng.int(legacy ? 8 : 16);
@@ -240,7 +241,7 @@ export function generateCase(
     } else if (op.spec === 'Ib') {
       op.text = `0x${value.toString(16)}`;
     } else {
-      const width = row.mnemonic === 'PUSH' ? (mode === 64 ? 64 : 32) : (dest?.bits ?? opSize);
+      const width = row.mnemonic === 'PUSH' ? Math.max(mode, op.bits) : (dest?.bits ?? opSize);
       op.text = `strict ${sizeKeyword(width)} ${signedText(value, op.bits)}`;
     }
   }
@@ -329,9 +330,13 @@ function divHook(rng: Rng, signed: boolean, divisor: Location, init: CpuState, m
     write(init, mode, { kind: 'reg', index: 0, bits, high: false }, lo);
     write(init, mode, { kind: 'reg', index: 2, bits, high: false }, hi);
   }
-  // A divisor in ESP/RSP stays a valid stack pointer: #DE is delivered on that stack.
-  const onStack = divisor.kind === 'reg' && divisor.index === 4 && !divisor.high && bits >= 32;
-  write(init, mode, divisor, onStack ? BigInt(STACK_TOP) : d);
+  // A divisor in ESP/RSP (SP in real mode) stays a valid stack pointer: #DE is delivered there.
+  const onStack =
+    divisor.kind === 'reg' &&
+    divisor.index === 4 &&
+    !divisor.high &&
+    bits >= (mode === 16 ? 16 : 32);
+  write(init, mode, divisor, onStack ? BigInt(stackTop(mode)) : d);
 }
 
 function btHook(rng: Rng, ops: Operand[], init: CpuState, mode: Mode): void {
@@ -367,7 +372,7 @@ function leaAddress(rng: Rng, mode: Mode): string {
     return v === 0 ? '' : v < 0 ? ` - 0x${(-v).toString(16)}` : ` + 0x${v.toString(16)}`;
   };
   if (mode === 64 && rng.chance(0.1)) return `[rel $ + 0x${rng.int(0x100000).toString(16)}]`;
-  if (mode === 32 && rng.chance(0.2)) {
+  if ((mode === 32 && rng.chance(0.2)) || (mode === 16 && rng.chance(0.8))) {
     const base = rng.pick(['bx + si', 'bx + di', 'bp + si', 'bp + di', 'si', 'di', 'bp', 'bx']);
     const d = rng.int(3);
     const v =
@@ -397,7 +402,7 @@ function stringCase(
   const size = sizeOf(letter, 32, mode) / 8;
   const prefix = rng.pick(row.prefixes ?? ['']);
   const full = gprBits(mode);
-  const pointer = (): bigint => BigInt(WINDOW + 16 + rng.int(33 - size));
+  const pointer = (): bigint => BigInt(windowBase(mode) + 16 + rng.int(33 - size));
   init.regs[6] = pointer();
   init.regs[7] = pointer();
   if (prefix !== '') init.regs[1] = BigInt(rng.int(Math.min(5, 16 / size) + 1));

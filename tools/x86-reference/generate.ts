@@ -21,7 +21,7 @@ import { type InstructionRow, type Mode, TABLE } from './table.ts';
 import { diffExpect, formatVectorFile, outcomeToJson, toVector, VECTORS_DIR } from './vectors.ts';
 
 /** Default cases per form and mode. */
-export const DEFAULT_CASES = 30;
+export const DEFAULT_CASES = 22;
 
 /** Generates the cases of one mnemonic in one mode (deterministic in `seed`). */
 export function generateGroup(
@@ -81,7 +81,7 @@ async function main(): Promise<void> {
       jobs: { type: 'string', default: '2' },
     },
   });
-  const modes: Mode[] = values.mode === undefined ? [32, 64] : [Number(values.mode) as Mode];
+  const modes: Mode[] = values.mode === undefined ? [16, 32, 64] : [Number(values.mode) as Mode];
   const only = values.only ? new Set(values.only.toUpperCase().split(',')) : undefined;
   const casesPerForm = Number(values.cases);
   let total = 0;

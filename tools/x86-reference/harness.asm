@@ -25,6 +25,16 @@ PD          equ 0x00072000
 DEBUGCON    equ 0xE9
 DEBUG_EXIT  equ 0xF4
 
+; real mode (MODE 16): everything the case touches lives below 64 KiB, segment bases 0
+RM_BASE     equ 0x00006000          ; real-mode harness code (copied here from the image)
+EXEC16      equ 0x00007000          ; exec slot for real-mode cases
+WINDOW16    equ 0x00008000          ; real-mode memory window
+REC16       equ 0x00009000          ; current case's GPRs and FLAGS, copied low for real mode
+LOWOUT      equ 0x00009100          ; real mode stores GPRs and FLAGS here after the case
+EXCVEC16    equ 0x00009200          ; vector of a real-mode exception
+HSTACK16    equ 0x00009F00          ; real-mode harness stack
+%define RM(x) (RM_BASE + (x) - rm_block)
+
 %if MODE == 64
 W      equ 8
 NREGS  equ 16
@@ -75,6 +85,8 @@ gdt:    dq 0
         dq 0x00CF9A000000FFFF       ; 0x08: 32-bit code, flat
         dq 0x00CF92000000FFFF       ; 0x10: data, flat
         dq 0x00AF9A000000FFFF       ; 0x18: 64-bit code
+        dq 0x00009A000000FFFF       ; 0x20: 16-bit code, base 0, limit 64 KiB
+        dq 0x000092000000FFFF       ; 0x28: 16-bit data, base 0, limit 64 KiB
 gdt_end:
 gdtr:   dw gdt_end - gdt - 1
         dd gdt
@@ -193,6 +205,25 @@ common_start:
         cmp ecx, 32
         jb .idt
         lidt [ABS idtr]
+%if MODE == 16
+        mov esi, rm_block
+        mov edi, RM_BASE
+        mov ecx, rm_block_end - rm_block
+        rep movsb
+        xor ecx, ecx
+.ivt:   movzx eax, word [rm_stub_table + ecx * 2]
+        mov [ecx * 4], eax          ; offset, segment 0
+        inc ecx
+        cmp ecx, 32
+        jb .ivt
+        mov edi, EXEC16
+        mov ecx, 16
+        mov al, 0x90
+        rep stosb
+        mov byte [EXEC16 + 16], 0xEA            ; jmp 0000:rm_save
+        mov word [EXEC16 + 17], RM(rm_save)
+        mov word [EXEC16 + 19], 0
+%endif
         mov PTR [ABS cur_rec], cases
         mov dword [ABS cur_idx], 0
 
@@ -202,6 +233,21 @@ next_case:
         mov rBX, [ABS cur_rec]
         cmp rBX, cases_end
         jae all_done
+%if MODE == 16
+        lea esi, [ebx + REC_MEM]
+        mov edi, WINDOW16
+        mov ecx, WINDOW_SIZE
+        rep movsb
+        lea esi, [ebx + 1]
+        mov edi, EXEC16
+        mov ecx, 15
+        rep movsb
+        lea esi, [ebx + REC_REGS]
+        mov edi, REC16
+        mov ecx, 9 * 4
+        rep movsb
+        jmp 0x20:RM(rm_enter16)
+%endif
         ; memory window from the record
         lea rSI, [rBX + REC_MEM]
         mov rDI, WINDOW
@@ -311,6 +357,120 @@ emit_and_advance:
         inc dword [ABS cur_idx]
         jmp next_case
 
+%if MODE == 16
+pm_after_case:                      ; back from real mode with the case's state in LOWOUT
+        mov ax, 0x10
+        mov ds, ax
+        mov es, ax
+        mov ss, ax
+        mov fs, ax
+        mov gs, ax
+        mov esp, HSTACK
+        lidt [idtr]
+        cld
+        mov esi, LOWOUT
+        mov edi, OUTBUF + OUT_REGS
+        mov ecx, 9 * 4
+        rep movsb
+        mov dword [OUTBUF], 'CASE'
+        mov eax, [cur_idx]
+        mov dword [OUTBUF + 4], eax
+        mov esi, WINDOW16
+        mov edi, OUTBUF + OUT_MEM
+        mov ecx, WINDOW_SIZE
+        rep movsb
+        mov ecx, OUT_LEN
+        jmp emit_and_advance
+
+pm_after_exception:
+        mov ax, 0x10
+        mov ds, ax
+        mov es, ax
+        mov ss, ax
+        mov fs, ax
+        mov gs, ax
+        mov esp, HSTACK
+        lidt [idtr]
+        movzx eax, byte [EXCVEC16]
+        mov [exc_vector], eax
+        mov dword [exc_error], 0xFFFFFFFF
+        jmp exc_common
+
+        ; ---- real-mode block: assembled here, copied to RM_BASE, runs with CS = 0
+rm_block:
+        bits 16
+rm_enter16:                         ; 16-bit protected mode: load 64 KiB segments, leave PE
+        mov ax, 0x28
+        mov ds, ax
+        mov es, ax
+        mov ss, ax
+        mov fs, ax
+        mov gs, ax
+        mov eax, cr0
+        and eax, ~1
+        mov cr0, eax
+        jmp 0:RM(rm_real)
+rm_real:
+        xor ax, ax
+        mov ds, ax
+        mov es, ax
+        mov ss, ax
+        mov fs, ax
+        mov gs, ax
+        mov sp, HSTACK16
+        lidt [RM(ivt_desc)]
+        push dword [REC16 + 8 * 4]
+        popfd
+        mov eax, [REC16 + 0 * 4]
+        mov ecx, [REC16 + 1 * 4]
+        mov edx, [REC16 + 2 * 4]
+        mov esp, [REC16 + 4 * 4]
+        mov ebp, [REC16 + 5 * 4]
+        mov esi, [REC16 + 6 * 4]
+        mov edi, [REC16 + 7 * 4]
+        mov ebx, [REC16 + 3 * 4]
+        jmp 0:EXEC16
+rm_save:
+        mov [LOWOUT + 0 * 4], eax
+        mov [LOWOUT + 1 * 4], ecx
+        mov [LOWOUT + 2 * 4], edx
+        mov [LOWOUT + 3 * 4], ebx
+        mov [LOWOUT + 4 * 4], esp
+        mov [LOWOUT + 5 * 4], ebp
+        mov [LOWOUT + 6 * 4], esi
+        mov [LOWOUT + 7 * 4], edi
+        mov esp, HSTACK16
+        pushfd
+        pop dword [LOWOUT + 8 * 4]
+        mov eax, cr0
+        or eax, 1
+        mov cr0, eax
+        jmp dword 0x08:pm_after_case
+rm_exc:
+        mov eax, cr0
+        or eax, 1
+        mov cr0, eax
+        jmp dword 0x08:pm_after_exception
+%assign v 0
+%rep 32
+rm_stub_ %+ v:
+        mov byte [EXCVEC16], v
+        jmp rm_exc
+%assign v v + 1
+%endrep
+ivt_desc:
+        dw 0x3FF
+        dd 0
+rm_block_end:
+        bits 32
+rm_stub_table:
+%assign v 0
+%rep 32
+        dw RM(rm_stub_ %+ v)
+%assign v v + 1
+%endrep
+%endif
+
 all_done:
         mov rSI, end_marker
         mov ecx, 8
@@ -374,6 +534,9 @@ idt:    times 32 * 16 db 0
 
         align 4096, db 0
 cases:
+%if MODE == 16
+        bits 16
+%endif
 %include CASES
 cases_end:
 image_end:

@@ -15,7 +15,7 @@ import { execFileSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_CASES, generateGroup, groups } from './generate.ts';
-import { bytesHex, EXEC_SLOT, hex } from './machine.ts';
+import { bytesHex, execSlot, gprBits, hex } from './machine.ts';
 import { Rng } from './rng.ts';
 import { runBatch } from './runner.ts';
 import type { Mode } from './table.ts';
@@ -39,7 +39,7 @@ interface Sampled {
 export async function liveCheck(sample: number, seed: string, dir: string): Promise<string[]> {
   const rng = new Rng(seed);
   const problems: string[] = [];
-  for (const mode of [32, 64] as const) {
+  for (const mode of [16, 32, 64] as const) {
     const files = await readVectors(mode, dir);
     const all: Sampled[] = [];
     for (const [mnemonic, cases] of files) {
@@ -48,7 +48,7 @@ export async function liveCheck(sample: number, seed: string, dir: string): Prom
       });
     }
     const picked: Sampled[] = [];
-    const want = Math.min(Math.ceil(sample / 2), all.length);
+    const want = Math.min(Math.ceil(sample / 3), all.length);
     const taken = new Set<number>();
     while (picked.length < want) {
       const i = rng.int(all.length);
@@ -70,7 +70,7 @@ export async function liveCheck(sample: number, seed: string, dir: string): Prom
         return;
       }
       const lines: string[] = [];
-      if (s.v.init.rip !== hex(BigInt(EXEC_SLOT), mode / 4))
+      if (s.v.init.rip !== hex(BigInt(execSlot(mode)), gprBits(mode) / 4))
         lines.push(`init.rip is ${s.v.init.rip}`);
       const bytes = bytesHex(result.bytes);
       if (bytes !== s.v.bytes) lines.push(`bytes: committed ${s.v.bytes}, nasm now ${bytes}`);
@@ -106,7 +106,7 @@ function checkGenerator(
     fresh.forEach((c, i) => {
       const v = committed[i];
       if (!v) return;
-      const init = stateToJson(mode, c.init, EXEC_SLOT);
+      const init = stateToJson(mode, c.init, execSlot(mode));
       if (c.asm !== v.asm || JSON.stringify(init) !== JSON.stringify(v.init)) {
         problems.push(
           `${mode}/${mnemonic}.json case ${i}: generator now makes "${c.asm}" with different inputs ` +

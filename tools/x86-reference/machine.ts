@@ -4,20 +4,37 @@
  */
 import type { Mode } from './table.ts';
 
-/** Linear (= physical) address every instruction under test executes at. */
+/** Linear (= physical) address every instruction under test executes at (32/64-bit modes). */
 export const EXEC_SLOT = 0x101000;
-/** Linear (= physical) address of the memory window. */
+/** Linear (= physical) address of the memory window (32/64-bit modes). */
 export const WINDOW = 0x200000;
+/** Real mode: CS = DS = ES = SS = 0; the exec slot and window sit below 64 KiB. */
+export const EXEC_SLOT_16 = 0x7000;
+/** Real-mode memory window. */
+export const WINDOW_16 = 0x8000;
 /** Size in bytes of the memory window. */
 export const WINDOW_SIZE = 64;
-/** Initial RSP/ESP of every case: the middle of the window, so pushes and pops land in it. */
-export const STACK_TOP = WINDOW + 32;
+
+/** Where a mode's cases execute (initial RIP/IP). */
+export function execSlot(mode: Mode): number {
+  return mode === 16 ? EXEC_SLOT_16 : EXEC_SLOT;
+}
+
+/** A mode's memory window address. */
+export function windowBase(mode: Mode): number {
+  return mode === 16 ? WINDOW_16 : WINDOW;
+}
+
+/** Initial RSP/ESP/SP of every case: the middle of the window, so pushes and pops land in it. */
+export function stackTop(mode: Mode): number {
+  return windowBase(mode) + 32;
+}
 /** EFLAGS bits a case may start with: OF DF SF ZF AF PF CF (IF, TF and friends stay clear). */
 export const RANDOM_FLAGS = 0xcd5;
 /** EFLAGS bit 1, always set. */
 export const FLAGS_FIXED = 0x2;
 
-/** GPR names in encoding order; 32-bit mode uses the first eight (values are 32-bit there). */
+/** GPR names in encoding order; 16/32-bit modes use the first eight (values are 32-bit there). */
 export const GPR_NAMES: readonly string[] = [
   'rax',
   'rcx',

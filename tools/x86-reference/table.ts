@@ -14,8 +14,8 @@
  * @see Intel SDM Vol. 2D, Appendix A "Opcode map", A.2 "Key to abbreviations"
  */
 
-/** A processor mode the generator can run cases in. */
-export type Mode = 32 | 64;
+/** A processor mode the generator can run cases in: real mode, 32-bit protected, long mode. */
+export type Mode = 16 | 32 | 64;
 
 /** Generator hooks for rows whose inputs need shaping beyond "interesting values". */
 export type Hook =
@@ -61,7 +61,8 @@ export interface InstructionRow {
   cases?: number;
 }
 
-const BOTH: readonly Mode[] = [32, 64];
+const BOTH: readonly Mode[] = [16, 32, 64];
+const LEGACY: readonly Mode[] = [16, 32];
 const ALU_FORMS = [
   'Eb,Gb',
   'Ev,Gv',
@@ -132,7 +133,7 @@ export const TABLE: readonly InstructionRow[] = [
   {
     mnemonic: 'INC',
     forms: ['Zv'],
-    modes: [32],
+    modes: LEGACY,
     flags: { read: '', written: 'OSZAP', undefined: '' },
   },
   {
@@ -144,7 +145,7 @@ export const TABLE: readonly InstructionRow[] = [
   {
     mnemonic: 'DEC',
     forms: ['Zv'],
-    modes: [32],
+    modes: LEGACY,
     flags: { read: '', written: 'OSZAP', undefined: '' },
   },
   { mnemonic: 'NEG', forms: ['Eb', 'Ev'], modes: BOTH, flags: ARITH },
@@ -168,7 +169,7 @@ export const TABLE: readonly InstructionRow[] = [
     modes: BOTH,
     flags: { read: '', written: 'OSZAPC', undefined: 'OSZAPC' },
     hook: 'div',
-    cases: 80,
+    cases: 64,
   },
   {
     mnemonic: 'IDIV',
@@ -176,7 +177,7 @@ export const TABLE: readonly InstructionRow[] = [
     modes: BOTH,
     flags: { read: '', written: 'OSZAPC', undefined: 'OSZAPC' },
     hook: 'div',
-    cases: 80,
+    cases: 64,
   },
   // Shifts and rotates (C0/C1/D0-D3); OF is undefined for counts > 1, AF for shifts
   shift('SHL', { read: '', written: 'OSZAPC', undefined: 'OA' }),
@@ -255,7 +256,7 @@ export const TABLE: readonly InstructionRow[] = [
     modes: BOTH,
     flags: ARITH,
     hook: 'cmpxchg',
-    cases: 100,
+    cases: 80,
   },
   {
     mnemonic: 'CMOVcc',
@@ -263,7 +264,7 @@ export const TABLE: readonly InstructionRow[] = [
     forms: ['Gv,Ev'],
     modes: BOTH,
     flags: { read: 'OSZPC', written: '', undefined: '' },
-    cases: 160,
+    cases: 128,
   },
   {
     mnemonic: 'SETcc',
@@ -271,7 +272,7 @@ export const TABLE: readonly InstructionRow[] = [
     forms: ['Eb'],
     modes: BOTH,
     flags: { read: 'OSZPC', written: '', undefined: '' },
-    cases: 160,
+    cases: 128,
   },
   { mnemonic: 'MOVZX', forms: ['Gv,Eb', 'Gy,Ew'], modes: BOTH, flags: NONE },
   { mnemonic: 'MOVSX', forms: ['Gv,Eb', 'Gy,Ew'], modes: BOTH, flags: NONE },
@@ -282,57 +283,57 @@ export const TABLE: readonly InstructionRow[] = [
   { mnemonic: 'CWD', forms: [''], modes: BOTH, flags: NONE, cases: 16 },
   { mnemonic: 'CDQ', forms: [''], modes: BOTH, flags: NONE, cases: 16 },
   { mnemonic: 'CQO', forms: [''], modes: [64], flags: NONE, cases: 16 },
-  { mnemonic: 'LEA', forms: ['Gv,M'], modes: BOTH, flags: NONE, hook: 'lea', cases: 200 },
+  { mnemonic: 'LEA', forms: ['Gv,M'], modes: BOTH, flags: NONE, hook: 'lea', cases: 120 },
   { mnemonic: 'XCHG', forms: ['Eb,Gb', 'Ev,Gv', 'rAX,Zv'], modes: BOTH, flags: NONE },
   { mnemonic: 'MOVBE', forms: ['Gv,Mv', 'Mv,Gv'], modes: BOTH, flags: NONE },
   // Decimal arithmetic (invalid in 64-bit mode)
   {
     mnemonic: 'DAA',
     forms: [''],
-    modes: [32],
+    modes: LEGACY,
     flags: { read: 'AC', written: 'OSZAPC', undefined: 'O' },
     hook: 'bcd',
-    cases: 200,
+    cases: 120,
   },
   {
     mnemonic: 'DAS',
     forms: [''],
-    modes: [32],
+    modes: LEGACY,
     flags: { read: 'AC', written: 'OSZAPC', undefined: 'O' },
     hook: 'bcd',
-    cases: 200,
+    cases: 120,
   },
   {
     mnemonic: 'AAA',
     forms: [''],
-    modes: [32],
+    modes: LEGACY,
     flags: { read: 'A', written: 'OSZAPC', undefined: 'OSZP' },
     hook: 'bcd',
-    cases: 200,
+    cases: 120,
   },
   {
     mnemonic: 'AAS',
     forms: [''],
-    modes: [32],
+    modes: LEGACY,
     flags: { read: 'A', written: 'OSZAPC', undefined: 'OSZP' },
     hook: 'bcd',
-    cases: 200,
+    cases: 120,
   },
   {
     mnemonic: 'AAM',
     forms: ['Ib'],
-    modes: [32],
+    modes: LEGACY,
     flags: { read: '', written: 'OSZAPC', undefined: 'OAC' },
     hook: 'bcd-imm',
-    cases: 200,
+    cases: 120,
   },
   {
     mnemonic: 'AAD',
     forms: ['Ib'],
-    modes: [32],
+    modes: LEGACY,
     flags: { read: '', written: 'OSZAPC', undefined: 'OAC' },
     hook: 'bcd-imm',
-    cases: 200,
+    cases: 120,
   },
   // String instructions on small buffers inside the window
   {

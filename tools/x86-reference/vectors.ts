@@ -9,7 +9,7 @@ import type { GeneratedCase } from './cases.ts';
 import {
   bytesHex,
   type CpuState,
-  EXEC_SLOT,
+  execSlot,
   GPR_NAMES,
   gprBits,
   gprCount,
@@ -32,7 +32,7 @@ export interface ExceptionJson {
 
 /** One committed case. */
 export interface VectorCase {
-  /** 32 (protected mode, flat) or 64 (long mode). */
+  /** 16 (real mode), 32 (protected mode, flat) or 64 (long mode). */
   mode: Mode;
   /** SDM operand form the case was generated from. */
   form: string;
@@ -90,7 +90,7 @@ export function toVector(c: GeneratedCase, result: CaseResult): VectorCase {
     form: c.form,
     asm: c.asm,
     bytes: bytesHex(result.bytes),
-    init: stateToJson(c.mode, c.init, EXEC_SLOT),
+    init: stateToJson(c.mode, c.init, execSlot(c.mode)),
     expect: outcomeToJson(c.mode, result.outcome),
   };
   if (c.undefinedFlags !== 0) v.undefinedFlags = c.undefinedFlags.toString(16);
