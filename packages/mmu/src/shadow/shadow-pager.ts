@@ -5,10 +5,12 @@
  * mapped writable in the shadows (writes to them are emulated and resynchronise the shadows),
  * and shadows are kept per guest CR3, so switching back to an address space finds its shadows.
  *
- * Resynchronisation is deliberately simple: any write to a guest page-table frame, any newly
- * discovered guest page-table frame, and any change of paging mode/WP/NXE drops every shadow
- * (Xen's "blow the tables" path). Because of that, every kept shadow is always in sync, so
- * shadows of other address spaces can be kept across CR3 switches.
+ * Resynchronisation: every shadow leaf is recorded against the guest table frames its walk
+ * used; a write to a guest table clears exactly the leaves recorded against it (intermediate
+ * shadow tables carry no rights, so they stay). A newly discovered guest table, a change of
+ * paging mode/WP/NXE, or too many records drop every shadow (Xen's "blow the tables" path).
+ * Every kept shadow is therefore always in sync, so shadows of other address spaces are kept
+ * across CR3 switches.
  * @see xen/arch/x86/mm/shadow/common.c, xen/arch/x86/mm/shadow/multi.c
  * @module
  */
@@ -28,6 +30,8 @@ export const SHADOW_FAULT: {
   readonly P2M_MISS: 3;
 } = { FIXED: 0, GUEST_FAULT: 1, EMULATE_WRITE: 2, P2M_MISS: 3 } as const;
 
+/** Above this many leaf records the shadows are dropped wholesale. */
+const MAX_DEPS = 1 << 16;
 const P = 0x1;
 const RW = 0x2;
 const US = 0x4;
@@ -56,11 +60,16 @@ export class ShadowPager {
   resets: number;
   /** Number of shadow faults handled (statistics). */
   faults: number;
+  /** Number of partial resynchronisations after guest table writes (statistics). */
+  resyncs: number;
   private readonly ptFrame: Uint8Array;
   private readonly pool: number[];
   private used: number;
   /** Shadow root per guest CR3 frame. */
   private readonly roots: Map<number, number>;
+  /** Per guest table frame: shadow leaves derived from it, as (shadow L1 mfn, index) pairs. */
+  private readonly deps: Map<number, number[]>;
+  private depCount: number;
   private rootKey: number;
 
   /** Creates shadow paging for `domid` (whose P2M must be populated). */
@@ -75,10 +84,13 @@ export class ShadowPager {
     this.status = SHADOW_FAULT.FIXED;
     this.resets = 0;
     this.faults = 0;
+    this.resyncs = 0;
     this.ptFrame = new Uint8Array(machine.frames.frames);
     this.pool = [];
     this.used = 0;
     this.roots = new Map();
+    this.deps = new Map();
+    this.depCount = 0;
     this.rootKey = 0;
     this.rootMfn = this.allocShadow();
     this.roots.set(0, this.rootMfn);
@@ -139,6 +151,8 @@ export class ShadowPager {
     for (let i = 0; i < this.used; i++) this.machine.memory.clearFrame(this.pool[i]);
     this.used = 0;
     this.roots.clear();
+    this.deps.clear();
+    this.depCount = 0;
     const root = this.allocShadow();
     this.roots.set(this.rootKey, root);
     this.useRoot(root);
@@ -181,8 +195,9 @@ export class ShadowPager {
         fresh = true;
       }
     }
-    // A frame just found to be a table may be mapped writable by existing shadows.
-    if (fresh) this.reset();
+    // A frame just found to be a table may be mapped writable by existing shadows; and the
+    // dependency records are bounded.
+    if (fresh || this.depCount > MAX_DEPS) this.reset();
     const mfn = g.frame;
     const guestWritable = (g.rights & RIGHTS.WRITABLE) !== 0;
     const write = (access & ACCESS.WRITE) !== 0;
@@ -195,11 +210,26 @@ export class ShadowPager {
     let flags = P | A;
     if ((g.rights & RIGHTS.USER) !== 0) flags |= US;
     if (write && guestWritable) flags |= RW | D;
-    this.install(lo, hi, mfn, flags, (g.rights & RIGHTS.NO_EXEC) !== 0);
+    const slot = this.install(lo, hi, mfn, flags, (g.rights & RIGHTS.NO_EXEC) !== 0);
+    // Record the leaf against every guest table the walk used.
+    for (let k = 0; k < g.levels; k++) this.addDep(g.tableFrame(k), slot);
+    if (g.mode === PAGING_MODE.PAE)
+      this.addDep(this.machine.p2m(this.domid).get(g.cr3Lo >>> 12), slot);
     return SHADOW_FAULT.FIXED;
   }
 
-  private install(lo: number, hi: number, mfn: number, flags: number, nx: boolean): void {
+  private addDep(table: number, slot: number): void {
+    let list = this.deps.get(table);
+    if (list === undefined) {
+      list = [];
+      this.deps.set(table, list);
+    }
+    list.push(slot);
+    this.depCount++;
+  }
+
+  /** Installs a shadow leaf; returns its position as shadow L1 mfn * 512 + index. */
+  private install(lo: number, hi: number, mfn: number, flags: number, nx: boolean): number {
     const mem = this.machine.memory;
     let t = this.rootMfn;
     for (let level = 4; level > 1; level--) {
@@ -221,11 +251,29 @@ export class ShadowPager {
     mem.write32(t, i1 * 8, (mfn << 12) | flags | 0);
     mem.write32(t, i1 * 8 + 4, (mfn >>> 20) | (nx ? -0x80000000 : 0));
     this.translator.invlpg(lo, hi);
+    return t * 512 + i1;
   }
 
-  /** After the hypervisor emulated a write to machine frame `mfn`: resynchronises if it was a table. */
+  /**
+   * After the hypervisor emulated a write to machine frame `mfn`: if it is a guest table, the
+   * shadow leaves derived from it are dropped (with a full TLB flush).
+   */
   emulatedWrite(mfn: number): void {
-    if (this.ptFrame[mfn] === 1) this.reset();
+    if (this.ptFrame[mfn] !== 1) return;
+    const list = this.deps.get(mfn);
+    if (list === undefined) return;
+    const mem = this.machine.memory;
+    for (let k = 0; k < list.length; k++) {
+      const at = list[k];
+      const l1 = Math.floor(at / 512);
+      const i = at - l1 * 512;
+      mem.write32(l1, i * 8, 0);
+      mem.write32(l1, i * 8 + 4, 0);
+    }
+    this.depCount -= list.length;
+    this.deps.delete(mfn);
+    this.translator.flush(true);
+    this.resyncs++;
   }
 
   /** Guest INVLPG: shadows are kept in sync eagerly, so only the TLB needs flushing. */
