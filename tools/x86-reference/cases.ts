@@ -288,7 +288,36 @@ export function generateCase(
       break;
   }
   const operands = ops.map((op) => op.text).join(', ');
-  return { ...base, asm: operands === '' ? name : `${name} ${operands}` };
+  const exact = row.hook === 'shift' ? shiftUndefinedFlags(row.mnemonic, ops, init) : undefined;
+  return {
+    ...base,
+    undefinedFlags: exact ?? undefinedFlags,
+    asm: operands === '' ? name : `${name} ${operands}`,
+  };
+}
+
+/**
+ * The exact undefined-flag mask of a shift or rotate, from its masked count (SDM Vol. 2 "SAL/SAR/
+ * SHL/SHR", "RCL/RCR/ROL/ROR", "SHLD", "SHRD"): count 0 leaves every flag alone; OF is defined
+ * only for count 1; AF is undefined for any non-zero shift; SHLD/SHRD with a count above the
+ * operand size leave the result and every flag undefined.
+ */
+function shiftUndefinedFlags(mnemonic: string, ops: Operand[], init: CpuState): number {
+  const dest = ops[0];
+  const count = ops[ops.length - 1];
+  if (!dest || !count) return 0;
+  const raw =
+    count.spec === '1'
+      ? 1
+      : count.spec === 'CL'
+        ? Number((init.regs[1] ?? 0n) & 0xffn)
+        : Number(count.imm ?? 0n);
+  const masked = raw & (dest.bits === 64 ? 0x3f : 0x1f);
+  if (masked === 0) return 0;
+  const rotate = mnemonic[0] === 'R';
+  if ((mnemonic === 'SHLD' || mnemonic === 'SHRD') && masked > dest.bits) return flagMask('OSZAPC');
+  if (rotate) return masked === 1 ? 0 : flagMask('O');
+  return masked === 1 ? flagMask('A') : flagMask('OA');
 }
 
 function shiftHook(rng: Rng, ops: Operand[], init: CpuState, mode: Mode): void {

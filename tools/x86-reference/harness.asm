@@ -1,16 +1,18 @@
 ; Typevisor x86 reference harness (nasm -f bin). Multiboot v1 ELF32 image, loaded by
-; `qemu-system-x86_64 -kernel`. The generator defines MODE (32 or 64) and CASES (a file of
-; case records, see case-record layout below) on the nasm command line.
+; `qemu-system-x86_64 -kernel`. The generator defines MODE (16, 32 or 64) and CASES (a file of
+; case records: REC_* below; written by runner.ts) on the nasm command line.
 ;
 ; For every case record the driver: copies the record's 64-byte memory image into the window,
 ; copies the instruction bytes into the fixed exec slot, loads EFLAGS then every GPR from the
 ; record, and jumps to the slot. The slot's instruction falls through into `save_state`, which
 ; stores all GPRs and EFLAGS, snapshots the window and writes one output record to the debugcon
-; port 0xE9. Exceptions land in the IDT stubs, which write an exception record instead. After
+; port 0xE9. In real mode (MODE 16) the driver stays in protected mode, copies the record below
+; 64 KiB, drops to real mode for the case and comes back to report it. Exceptions land in the IDT
+; (or, in real mode, IVT) stubs, which write an exception record instead. After
 ; the last case the harness writes an end marker and exits QEMU through isa-debug-exit (0xF4).
 
 %ifndef MODE
-%error "MODE must be defined (-DMODE=32 or -DMODE=64)"
+%error "MODE must be defined (-DMODE=16, 32 or 64)"
 %endif
 
 LOAD_ADDR   equ 0x00100000          ; ELF load address (multiboot loader puts us here)
