@@ -56,7 +56,7 @@ main:
 }
 
 function run32(source: string, opts: Parameters<typeof setup>[2] = {}) {
-  const env = setup('prot32', asm(source, 32, CODE), opts);
+  const env = setup('prot32', asm(source, 32, CODE), opts, 4 << 20);
   return env;
 }
 
@@ -348,5 +348,81 @@ pf:
     runToHlt(cpu);
     expect(cpu.lo[6]).toBe(7);
     expect(cpu.lo[7]).toBe(0x6000);
+  });
+});
+
+describe('32-bit PAE paging (the Xen 32-bit PV layout)', () => {
+  const PDPT = 0x20000;
+  const PD = 0x21000;
+  const PT = 0x22000;
+  const pae = (body: string, gates: [number, string, number][]) => `${prelude(gates)}
+  mov edi, ${PT}
+  mov eax, 7
+.fill:
+  mov [edi], eax
+  mov dword [edi + 4], 0
+  add eax, 0x1000
+  add edi, 8
+  cmp edi, ${PT + 4096}
+  jne .fill
+  mov dword [${PDPT}], ${PD | 1}
+  mov dword [${PD}], ${PT | 7}
+  mov dword [${PD + 8}], 0x200087
+  mov dword [${PD + 12}], 0x80000000
+  mov dword [${PT + 5 * 8}], 0
+  mov ecx, 0xc0000080
+  rdmsr
+  or eax, 0x800
+  wrmsr
+  mov eax, cr4
+  or eax, 0x20
+  mov cr4, eax
+  mov eax, ${PDPT}
+  mov cr3, eax
+  mov eax, cr0
+  or eax, 0x80000000
+  mov cr0, eax
+${body}`;
+
+  it('walks 3 levels: #PF on a not-present 4 KiB page, A/D bits on a 2 MiB page', () => {
+    const { cpu, ram } = run32(
+      pae(
+        `
+  mov dword [0x200010], 0x77
+  mov ebx, [0x200010]
+  mov eax, [0x5000]
+  hlt
+pf:
+  pop esi
+  mov edi, cr2
+  hlt
+`,
+        [[14, 'pf', 0x8e]],
+      ),
+    );
+    runToHlt(cpu);
+    expect(cpu.lo[3]).toBe(0x77);
+    expect(cpu.lo[6]).toBe(0);
+    expect(cpu.lo[7]).toBe(0x5000);
+    expect(ram.read32(PD + 8) & 0x60).toBe(0x60);
+  });
+
+  it('execute-disable (EFER.NXE) on a 2 MiB page faults instruction fetches with error code 0x11', () => {
+    const { cpu } = run32(
+      pae(
+        `
+  mov eax, 0x200000
+  jmp eax
+pf:
+  pop esi
+  mov edi, cr2
+  hlt
+`,
+        [[14, 'pf', 0x8e]],
+      ),
+    );
+    runToHlt(cpu);
+    expect(cpu.lo[6]).toBe(0x11);
+    expect(cpu.lo[7]).toBe(0x200000);
   });
 });
