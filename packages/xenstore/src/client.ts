@@ -292,6 +292,43 @@ export class XenstoreClient implements XenstoreOps {
     );
   }
 
+  /** Tells the daemon about a domain and its ring (`XS_INTRODUCE`; dom0 only). */
+  async introduceDomain(domid: number, mfn: number, port: number): Promise<void> {
+    await this.request(
+      XsType.XS_INTRODUCE,
+      encodeStrings([String(domid), String(mfn), String(port)]),
+    );
+  }
+
+  /** Makes the daemon forget a domain (`XS_RELEASE`; fires `@releaseDomain`). */
+  async releaseDomain(domid: number): Promise<void> {
+    await this.request(XsType.XS_RELEASE, encodeStrings([String(domid)]));
+  }
+
+  /** Whether the daemon knows a domain (`XS_IS_DOMAIN_INTRODUCED`). */
+  async isDomainIntroduced(domid: number): Promise<boolean> {
+    return (
+      splitStrings(
+        await this.request(XsType.XS_IS_DOMAIN_INTRODUCED, encodeStrings([String(domid)])),
+      )[0] === 'T'
+    );
+  }
+
+  /** Clears a domain's shutdown state (`XS_RESUME`). */
+  async resumeDomain(domid: number): Promise<void> {
+    await this.request(XsType.XS_RESUME, encodeStrings([String(domid)]));
+  }
+
+  /** Lets `domid` act with `target`'s permissions (`XS_SET_TARGET`, for device models). */
+  async setTarget(domid: number, target: number): Promise<void> {
+    await this.request(XsType.XS_SET_TARGET, encodeStrings([String(domid), String(target)]));
+  }
+
+  /** Drops all of this connection's watches and transactions (`XS_RESET_WATCHES`). */
+  async resetWatches(): Promise<void> {
+    await this.request(XsType.XS_RESET_WATCHES, encodeStrings(['']));
+  }
+
   /** Sends `XS_CONTROL` with a command and arguments; resolves with the reply text. */
   async control(command: string, ...args: string[]): Promise<string> {
     const out = bytesToBinary(

@@ -22,6 +22,38 @@ describe('XenstoreClient', () => {
     expect(await c.control('print', 'hi')).toBe('OK');
   });
 
+  it('manages domains: introduce, target, resume, release (with @releaseDomain)', async () => {
+    const xs = new Xenstore();
+    const c = new XenstoreClient(inProcessTransport(xs));
+    const w = await c.watch('@releaseDomain');
+    await w.next();
+    expect(await c.isDomainIntroduced(3)).toBe(false);
+    await c.introduceDomain(3, 1234, 5);
+    await c.introduceDomain(4, 1235, 6);
+    expect(await c.isDomainIntroduced(3)).toBe(true);
+    await c.setTarget(4, 3);
+    expect(xs.domains.get(4)?.target).toBe(3);
+    await c.resumeDomain(3);
+    await c.releaseDomain(3);
+    expect((await w.next()).value).toEqual({ path: '@releaseDomain', token: 'tv-watch-1' });
+    await expect(c.releaseDomain(3)).rejects.toMatchObject({ errno: 'ENOENT' });
+    await c.resetWatches();
+    expect(xs.connections.values().next().value?.watches).toEqual([]);
+  });
+
+  it('lists a directory too long for one reply through DIRECTORY_PART', async () => {
+    const xs = new Xenstore();
+    const c = new XenstoreClient(inProcessTransport(xs));
+    const names = Array.from(
+      { length: 300 },
+      (_, i) => `a-long-child-name-number-${String(i).padStart(4, '0')}`,
+    );
+    await c.transaction(async (tx) => {
+      for (const n of names) await tx.mkdir(`/big/${n}`);
+    });
+    expect(await c.directory('/big')).toEqual(names);
+  });
+
   it('rejects with the daemon’s error name', async () => {
     const c = new XenstoreClient(inProcessTransport(new Xenstore()));
     const err = await c.read('/none').catch((e: unknown) => e);
