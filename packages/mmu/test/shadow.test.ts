@@ -83,6 +83,7 @@ type Op =
 const EDITABLE: [number, number[]][] = [
   [4, [0, 1, 2, 3, 4, 5, 6, 7]], // L1 of the random area
   [3, [2, 3]], // L2 slots for VA 4M..8M
+  [3, [2, 3]], // (twice: upper-level edits must drop the leaves below them)
   [2, [1]], // L3 slot for VA 1G..2G
   [1, [1]], // L4 slot 1
 ];
@@ -94,7 +95,7 @@ const edit = fc
       { weight: 3, arbitrary: fc.constantFrom(2, 3, 4, 5) }, // existing tables: no rediscovery reset
       { weight: 5, arbitrary: fc.integer({ min: 0, max: GFNS + 2 }) },
     ),
-    flags: fc.constantFrom(0x7, 0x7, 0x5, 0x3, 0x1, 0x0, 0x87, 0x67),
+    flags: fc.constantFrom(0x7, 0x7, 0x5, 0x3, 0x1, 0x0, 0x0, 0x87, 0x67),
     nx: fc.boolean(),
   })
   .map(({ table, pick, target, flags, nx }): Op => {
