@@ -53,7 +53,7 @@ const mask = (bits: number): bigint => (1n << BigInt(bits)) - 1n;
 /** Whether a form can be generated in a mode (64-bit operand letters need long mode). */
 export function formValidIn(form: string, mode: Mode): boolean {
   if (mode === 64) return true;
-  return !form.split(',').some((spec) => /^[EGMXYZ]q$/.test(spec));
+  return !form.split(',').some((spec) => /^[EGXYZ]q$/.test(spec) || spec === 'Mdq');
 }
 
 /**
@@ -85,6 +85,8 @@ function sizeOf(letter: string, opSize: number, mode: Mode): number {
       return 32;
     case 'q':
       return 64;
+    case 'dq':
+      return 128;
     case 'v':
       return opSize;
     case 'y':
@@ -194,7 +196,14 @@ export function generateCase(
       const mem = kind === 'M' || (kind === 'E' && (memOnlyE || rng.chance(0.5)));
       if (mem) {
         const width = op.bits / 8;
-        const offset = row.hook === 'bt' ? 24 + rng.int(9) : rng.int(WINDOW_SIZE - width + 1);
+        // CMPXCHG16B needs a 16-byte aligned operand (#GP(0) otherwise): mostly aligned
+        const aligned = width === 16 && rng.chance(0.85);
+        const offset =
+          row.hook === 'bt'
+            ? 24 + rng.int(9)
+            : aligned
+              ? 16 * rng.int(WINDOW_SIZE / 16)
+              : rng.int(WINDOW_SIZE - width + 1);
         op.loc = { kind: 'mem', offset, bits: op.bits };
         op.text = memText(mode, offset, op.bits);
       } else {
@@ -263,6 +272,20 @@ export function generateCase(
           mode,
           { kind: 'reg', index: 0, bits: dest.bits, high: false },
           read(init, dest.loc),
+        );
+      }
+      break;
+    case 'cmpxchg8b':
+      if (dest?.loc && rng.chance(0.5)) {
+        // EDX:EAX (RDX:RAX) equal to the memory operand, so the exchange happens
+        const half = dest.bits / 2;
+        const value = read(init, dest.loc);
+        write(init, mode, { kind: 'reg', index: 0, bits: half, high: false }, value);
+        write(
+          init,
+          mode,
+          { kind: 'reg', index: 2, bits: half, high: false },
+          value >> BigInt(half),
         );
       }
       break;

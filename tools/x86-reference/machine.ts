@@ -94,7 +94,15 @@ export function regName(index: number, bits: number, legacyHigh: boolean): strin
 
 /** nasm size keyword for an operand width. */
 export function sizeKeyword(bits: number): string {
-  return bits === 8 ? 'byte' : bits === 16 ? 'word' : bits === 32 ? 'dword' : 'qword';
+  return bits === 8
+    ? 'byte'
+    : bits === 16
+      ? 'word'
+      : bits === 32
+        ? 'dword'
+        : bits === 64
+          ? 'qword'
+          : 'oword';
 }
 
 /** Full architectural state a case starts from or ends in. */

@@ -56,8 +56,9 @@ export class Rng {
     return item;
   }
 
-  /** A uniformly distributed unsigned integer of `bits` bits (at most 64). */
+  /** A uniformly distributed unsigned integer of `bits` bits. */
   bits(bits: number): bigint {
+    if (bits > 64) return (this.bits(bits - 64) << 64n) | this.bits(64);
     const lo = BigInt(this.next32());
     const hi = BigInt(this.next32());
     return ((hi << 32n) | lo) & ((1n << BigInt(bits)) - 1n);

@@ -6,7 +6,7 @@
  * Operand notation (SDM Vol. 2D, Appendix A.2, restricted to what the generator supports):
  * - `E` ModRM r/m operand (register or memory), `G` ModRM reg operand, `M` memory only
  *   (`M` alone: LEA's address expression), `I` immediate, `Z` register in the opcode's low bits.
- * - Sizes: `b` 8, `w` 16, `d` 32, `q` 64, `v` 16/32/64 by operand size, `y` 32/64,
+ * - Sizes: `b` 8, `w` 16, `d` 32, `q` 64, `dq` 128, `v` 16/32/64 by operand size, `y` 32/64,
  *   `z` immediate of min(operand size, 32) bits (sign-extended to 64).
  * - `AL`, `rAX` (accumulator of operand size), `CL`, `1` (the constant 1 of the D0/D1 shifts).
  * - String forms `Xb,Yb` etc. name the element size; the row's `prefixes` lists the REP forms.
@@ -27,7 +27,8 @@ export type Hook =
   | 'lea'
   | 'bcd'
   | 'bcd-imm'
-  | 'bitscan';
+  | 'bitscan'
+  | 'cmpxchg8b';
 
 /** EFLAGS behaviour of a row, as SDM flag letters (O D S Z A P C). */
 export interface FlagSpec {
@@ -257,6 +258,22 @@ export const TABLE: readonly InstructionRow[] = [
     flags: ARITH,
     hook: 'cmpxchg',
     cases: 80,
+  },
+  {
+    mnemonic: 'CMPXCHG8B',
+    forms: ['Mq'],
+    modes: BOTH,
+    flags: { read: '', written: 'Z', undefined: '' },
+    hook: 'cmpxchg8b',
+    cases: 60,
+  },
+  {
+    mnemonic: 'CMPXCHG16B',
+    forms: ['Mdq'],
+    modes: [64],
+    flags: { read: '', written: 'Z', undefined: '' },
+    hook: 'cmpxchg8b',
+    cases: 60,
   },
   {
     mnemonic: 'CMOVcc',
