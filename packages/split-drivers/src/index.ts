@@ -143,3 +143,8 @@ export {
   type XenbusStateValue,
   xenbusStateName,
 } from './xenbus/state.ts';
+export {
+  type XenstoreClientLike,
+  type XenstoreWatchLike,
+  xenbusClientFromXenstore,
+} from './xenbus/xenstore-adapter.ts';
