@@ -95,6 +95,25 @@ describe('the journal', () => {
     r2.close();
   });
 
+  it('writes no record for requests that change nothing', async () => {
+    const dir = tmp();
+    const j = Journal.open(dir);
+    await session(j, async (c) => {
+      await c.write('/x', '1');
+    });
+    const size = statSync(join(dir, 'journal.log')).size;
+    await session(j, async (c) => {
+      await c.transaction(async (tx) => {
+        await tx.read('/x');
+      });
+      await c.mkdir('/x');
+      await c.rm('/absent');
+    });
+    expect(j.dirty).toBe(false);
+    expect(statSync(join(dir, 'journal.log')).size).toBe(size);
+    j.close();
+  });
+
   it('compacts into a snapshot written by rename and recovers the same state', async () => {
     const dir = tmp();
     const j = Journal.open(dir, { compactAt: 2000 });

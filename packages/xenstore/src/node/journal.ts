@@ -86,6 +86,8 @@ export class Journal {
   private fd: number;
   private journalBytes: number;
   private pending: string[] = [];
+  /** Domain state as of the last record, to skip records that change nothing. */
+  private lastDomains: string;
 
   private constructor(
     dir: string,
@@ -104,6 +106,7 @@ export class Journal {
     this.truncatedTail = torn;
     this.compactAt = compactAt;
     xs.store.dirty = new Set();
+    this.lastDomains = JSON.stringify(xs.getDomainState());
     xs.onCommit = () => this.record();
   }
 
@@ -171,6 +174,11 @@ export class Journal {
   /** Queues a record of everything changed since the last one (called by the store on commit). */
   record(): void {
     const dirty = this.xs.store.dirty;
+    const domains = this.xs.getDomainState();
+    const domainsJson = JSON.stringify(domains);
+    // Nothing to make durable (an empty transaction, a no-op INTRODUCE): no record, no sync.
+    if ((dirty === undefined || dirty.size === 0) && domainsJson === this.lastDomains) return;
+    this.lastDomains = domainsJson;
     const n: [string, XenstoreNodeState | null][] = [];
     if (dirty !== undefined) {
       for (const p of dirty) {
@@ -182,7 +190,7 @@ export class Journal {
     const body = JSON.stringify({
       g: this.xs.store.generation,
       n,
-      d: this.xs.getDomainState(),
+      d: domains,
     } satisfies JournalRecord);
     const crc = crc32(encoder.encode(body)).toString(16).padStart(8, '0');
     this.pending.push(`${crc} ${body}\n`);
