@@ -5,3 +5,4 @@
  */
 export { type FabricDomain, MemoryFabric } from './memory-fabric.ts';
 export { MemoryXenstore } from './memory-xenstore.ts';
+export { type BackendPorts, type FrontendPorts, verifyPortContract } from './port-contract.ts';
