@@ -249,6 +249,40 @@ irq:
   });
 });
 
+describe('SYSENTER/SYSEXIT', () => {
+  it('SYSENTER enters ring 0 at IA32_SYSENTER_EIP/ESP and SYSEXIT returns to ring 3 at EDX with ESP = ECX', () => {
+    const { cpu } = run32(`${prelude([])}
+  mov ecx, 0x174
+  xor edx, edx
+  mov eax, 0x08
+  wrmsr
+  mov ecx, 0x175
+  mov eax, 0x7000
+  wrmsr
+  mov ecx, 0x176
+  mov eax, kentry
+  wrmsr
+  mov edx, user
+  mov ecx, 0x6000
+  sysexit
+user:
+  mov ebx, esp
+  mov esi, cs
+  sysenter
+kentry:
+  mov edi, esp
+  mov ebp, cs
+  hlt
+`);
+    runToHlt(cpu);
+    expect(cpu.lo[3]).toBe(0x6000);
+    expect(cpu.lo[6] & 0xffff).toBe(0x1b);
+    expect(cpu.lo[7]).toBe(0x7000);
+    expect(cpu.lo[5] & 0xffff).toBe(0x08);
+    expect(cpu.cpl).toBe(0);
+  });
+});
+
 describe('32-bit paging', () => {
   const PD = 0x20000;
   const PT = 0x21000;

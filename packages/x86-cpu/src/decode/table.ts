@@ -227,6 +227,8 @@ function buildRows(): OpcodeRow[] {
   r.push(row(0x130, 'WRMSR', '', SY.WRMSR));
   r.push(row(0x131, 'RDTSC', '', SY.RDTSC));
   r.push(row(0x132, 'RDMSR', '', SY.RDMSR));
+  r.push(row(0x134, 'SYSENTER', '', SY.SYSENTER));
+  r.push(row(0x135, 'SYSEXIT', '', SY.SYSEXIT));
   r.push(row(0x1a0, 'PUSH', 'FS', D.PUSH_S, 'd64'));
   r.push(row(0x1a1, 'POP', 'FS', D.POP_S, 'd64'));
   r.push(row(0x1a2, 'CPUID', '', SY.CPUID));

@@ -1,7 +1,8 @@
 /**
  * System instructions: HLT, CLI/STI, flag instructions, descriptor-table registers
  * (LGDT/LIDT/SGDT/SIDT/LLDT/SLDT/LTR/STR), LMSW/SMSW, INVLPG, MOV to/from CR and DR, CLTS,
- * CPUID, RDTSC/RDTSCP, RDMSR/WRMSR, SYSCALL/SYSRET, SWAPGS, cache and fence no-ops, UD2.
+ * CPUID, RDTSC/RDTSCP, RDMSR/WRMSR, SYSCALL/SYSRET, SYSENTER/SYSEXIT, SWAPGS, cache and
+ * fence no-ops, UD2.
  * @see Intel SDM Vol. 2 (each mnemonic); Vol. 3A §2.5 (control registers), §5.8.8 (SYSCALL)
  */
 import { CR0, CR4, EFER, EFLAGS, EXIT, MSR, SEG, VECTOR } from '../constants.ts';
@@ -499,5 +500,43 @@ export function GRP6(cpu: X86Cpu): void {
     }
     default:
       cpu.ud();
+  }
+}
+
+/** @internal SYSENTER (0F 34): to CPL 0 at IA32_SYSENTER_CS:EIP/ESP; #GP(0) in real mode or with a null CS. */
+export function SYSENTER(cpu: X86Cpu): void {
+  const cs = msr(cpu, MSR.IA32_SYSENTER_CS) & 0xfffc;
+  if (!cpu.protectedMode || cs === 0) cpu.gp(0);
+  const eipLo = msr(cpu, MSR.IA32_SYSENTER_EIP);
+  const eipHi = cpu.tmpHi;
+  const espLo = msr(cpu, MSR.IA32_SYSENTER_ESP);
+  const espHi = cpu.tmpHi;
+  const lma = (cpu.efer & EFER.LMA) !== 0;
+  setFlags(cpu, getFlags(cpu) & ~(EFLAGS.VM | EFLAGS.IF | EFLAGS.RF));
+  setFlatCs(cpu, cs, 0, lma);
+  setFlatSs(cpu, (cs + 8) & 0xfffc, 0);
+  if (lma) {
+    cpu.rip = eipHi * TWO32 + (eipLo >>> 0);
+    cpu.setReg(64, 4, espLo, espHi);
+  } else {
+    cpu.rip = eipLo >>> 0;
+    cpu.setReg(32, 4, espLo, 0);
+  }
+}
+
+/** @internal SYSEXIT (0F 35): CPL 0 only; returns to CPL 3 at EDX/RDX with ESP/RSP = ECX/RCX. */
+export function SYSEXIT(cpu: X86Cpu): void {
+  const cs = msr(cpu, MSR.IA32_SYSENTER_CS) & 0xfffc;
+  if (!cpu.protectedMode || cpu.cpl !== 0 || cs === 0) cpu.gp(0);
+  if (cpu.osize === 64) {
+    setFlatCs(cpu, (cs + 32) & 0xfffc, 3, true);
+    setFlatSs(cpu, (cs + 40) & 0xfffc, 3);
+    cpu.rip = cpu.getReg64(2);
+    cpu.setReg(64, 4, cpu.lo[1], cpu.hi[1]);
+  } else {
+    setFlatCs(cpu, (cs + 16) & 0xfffc, 3, false);
+    setFlatSs(cpu, (cs + 24) & 0xfffc, 3);
+    cpu.rip = cpu.lo[2] >>> 0;
+    cpu.setReg(32, 4, cpu.lo[1], 0);
   }
 }
