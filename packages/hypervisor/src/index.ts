@@ -333,7 +333,12 @@ export {
 export type { HypercallContext } from './hypercall/context.ts';
 export { eventChannelOp, eventChannelOpCompat } from './hypercall/event-channel-op.ts';
 export { grantTableOp } from './hypercall/grant-table-op.ts';
-export { DeterministicClock, RealTimeClock, type SystemClock } from './time/clock.ts';
+export {
+  DeterministicClock,
+  RealTimeClock,
+  type SystemClock,
+  type TimerPort,
+} from './time/clock.ts';
 export {
   type VcpuTimeRecord,
   writeVcpuTimeInfo,
@@ -342,3 +347,4 @@ export {
   XEN_PVCLOCK_TSC_STABLE_BIT,
 } from './time/time-info.ts';
 export { frequencyOf, scaleDelta, type TimeScale, timeScaleFor } from './time/time-scale.ts';
+export { PV_DEFAULT_PERIOD_NS, type VcpuTimerState, VcpuTimers } from './time/vcpu-timers.ts';

@@ -134,6 +134,25 @@ describe('clocks', () => {
     expect(() => clock.advance(-1)).toThrow(HypervisorError);
   });
 
+  it('fires deterministic timers in deadline order, ties in arming order, with the clock at the deadline', () => {
+    const clock = new DeterministicClock();
+    const log: string[] = [];
+    const a = clock.create(() => log.push(`a@${clock.now()}`));
+    const b = clock.create(() => log.push(`b@${clock.now()}`));
+    const c = clock.create(() => {
+      log.push(`c@${clock.now()}`);
+      clock.set(c, clock.now() + 5); // re-arming from inside a callback works
+    });
+    clock.set(b, 20);
+    clock.set(a, 20);
+    clock.set(c, 7);
+    clock.advance(15);
+    clock.destroy(c);
+    expect(clock.advance(10)).toBe(25);
+    expect(log).toEqual(['c@7', 'c@12', 'b@20', 'a@20']);
+    expect(() => clock.set(c, 1)).toThrow(HypervisorError);
+  });
+
   it('keeps real time monotonic even if its source steps back', () => {
     const readings = [1000, 1000.5, 1002, 1001, 1003];
     let i = 0;

@@ -16,9 +16,32 @@ export interface SystemClock {
   now(): number;
 }
 
-/** A clock that only moves when told to: same inputs, same outputs. */
-export class DeterministicClock implements SystemClock {
+/**
+ * One-shot timers in system-time nanoseconds, like Xen's `init_timer`/`set_timer`/`stop_timer`.
+ * Structurally the same as the scheduler's `SchedTimers`.
+ */
+export interface TimerPort {
+  /** Creates a disarmed timer that calls `callback` when it expires; returns its handle. */
+  create(callback: () => void): number;
+  /** Arms (or re-arms) the timer for absolute time `at`; a time in the past fires as soon as possible. */
+  set(handle: number, at: number): void;
+  /** Disarms the timer; harmless if it is not armed. */
+  stop(handle: number): void;
+  /** Frees the timer; it never fires again. */
+  destroy(handle: number): void;
+}
+
+/**
+ * A clock that only moves when told to, with one-shot timers that fire during
+ * {@link DeterministicClock.advance} in deadline order (ties by arming order): same inputs,
+ * same outputs.
+ */
+export class DeterministicClock implements SystemClock, TimerPort {
   private ns: number;
+  private readonly callbacks: Array<(() => void) | undefined> = [];
+  private readonly deadlines: number[] = [];
+  private readonly armedAt: number[] = [];
+  private arming = 0;
 
   /** Starts at `startNs` (default 0). */
   constructor(startNs = 0) {
@@ -36,7 +59,10 @@ export class DeterministicClock implements SystemClock {
     return this.ns;
   }
 
-  /** Moves time forward by `deltaNs` (a non-negative integer) and returns the new time. */
+  /**
+   * Moves time forward by `deltaNs` (a non-negative integer), firing every timer that falls due
+   * on the way with the clock set to its deadline, and returns the new time.
+   */
   advance(deltaNs: number): number {
     if (!Number.isSafeInteger(deltaNs) || deltaNs < 0) {
       throw new HypervisorError(
@@ -44,8 +70,58 @@ export class DeterministicClock implements SystemClock {
         `deltaNs must be a non-negative safe integer, got ${deltaNs}`,
       );
     }
-    this.ns += deltaNs;
+    const end = this.ns + deltaNs;
+    for (let h = this.nextDue(end); h >= 0; h = this.nextDue(end)) {
+      this.ns = Math.max(this.ns, this.deadlines[h] ?? this.ns);
+      this.deadlines[h] = -1;
+      this.callbacks[h]?.();
+    }
+    this.ns = end;
     return this.ns;
+  }
+
+  /** Creates a disarmed timer. */
+  create(callback: () => void): number {
+    this.callbacks.push(callback);
+    this.deadlines.push(-1);
+    this.armedAt.push(0);
+    return this.callbacks.length - 1;
+  }
+
+  /** Arms a timer for absolute time `at` (ns). */
+  set(handle: number, at: number): void {
+    if (this.callbacks[handle] === undefined)
+      throw new HypervisorError('NOT_FOUND', `no timer ${handle}`);
+    this.deadlines[handle] = Math.max(0, at);
+    this.armedAt[handle] = this.arming++;
+  }
+
+  /** Disarms a timer. */
+  stop(handle: number): void {
+    if (this.deadlines[handle] !== undefined) this.deadlines[handle] = -1;
+  }
+
+  /** Frees a timer. */
+  destroy(handle: number): void {
+    this.stop(handle);
+    this.callbacks[handle] = undefined;
+  }
+
+  /** The armed timer due soonest at or before `end`, or -1. */
+  private nextDue(end: number): number {
+    let best = -1;
+    for (let h = 0; h < this.deadlines.length; h++) {
+      const at = this.deadlines[h] ?? -1;
+      if (at < 0 || at > end) continue;
+      const bestAt = this.deadlines[best] ?? 0;
+      if (
+        best < 0 ||
+        at < bestAt ||
+        (at === bestAt && (this.armedAt[h] ?? 0) < (this.armedAt[best] ?? 0))
+      )
+        best = h;
+    }
+    return best;
   }
 }
 
