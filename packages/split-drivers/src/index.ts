@@ -9,6 +9,7 @@ export {
   type BlkbackMetrics,
   BlkbackQueue,
   type BlkbackQueueOptions,
+  type BlkbackQueueState,
   emptyBlkbackMetrics,
 } from './blk/blkback-queue.ts';
 export {
@@ -76,6 +77,7 @@ export {
   type NetbackOptions,
   NetbackVif,
   type NetbackVifOptions,
+  type NetbackVifState,
 } from './net/netback.ts';
 export { Netfront, type NetfrontOptions } from './net/netfront.ts';
 export {

@@ -5,7 +5,7 @@
  * @module
  */
 import type { GrantMapper, GrantMapping } from '../ports.ts';
-import { BackRing } from '../ring/back-ring.ts';
+import { BackRing, type BackRingState } from '../ring/back-ring.ts';
 import {
   BLKIF_DISCARD_SECURE,
   BLKIF_MAX_SEGMENTS_PER_REQUEST,
@@ -79,6 +79,16 @@ export interface BlkbackQueueOptions {
   readonly yieldToOthers?: () => Promise<void>;
 }
 
+/** The JSON-safe state of a {@link BlkbackQueue}: its private ring indices and counters. */
+export interface BlkbackQueueState {
+  /** `req_cons` and `rsp_prod_pvt`. */
+  ring: BackRingState;
+  /** Whether the ring was abandoned. */
+  broken: boolean;
+  /** Counters. */
+  metrics: BlkbackMetrics;
+}
+
 /** A new zeroed metrics record. */
 export function emptyBlkbackMetrics(): BlkbackMetrics {
   return {
@@ -118,14 +128,34 @@ export class BlkbackQueue {
   private idleWaiters: (() => void)[];
 
   /** Attaches to a mapped ring page; call {@link BlkbackQueue.kick} when the event channel fires. */
-  constructor(options: BlkbackQueueOptions, metrics: BlkbackMetrics = emptyBlkbackMetrics()) {
+  constructor(
+    options: BlkbackQueueOptions,
+    metrics: BlkbackMetrics = emptyBlkbackMetrics(),
+    state?: BlkbackQueueState,
+  ) {
     this.opts = options;
-    this.ring = new BackRing(options.ring, options.codecs.request, options.codecs.response);
+    this.ring = new BackRing(
+      options.ring,
+      options.codecs.request,
+      options.codecs.response,
+      state?.ring,
+    );
     this.metrics = metrics;
-    this.broken = false;
+    if (state !== undefined) Object.assign(this.metrics, state.metrics);
+    this.broken = state?.broken ?? false;
     this.running = false;
     this.stopped = false;
     this.idleWaiters = [];
+  }
+
+  /** Restores a queue (after save/restore or migration of the backend) on the same ring page. */
+  static fromState(state: BlkbackQueueState, options: BlkbackQueueOptions): BlkbackQueue {
+    return new BlkbackQueue(options, emptyBlkbackMetrics(), state);
+  }
+
+  /** The state to save; take it when {@link BlkbackQueue.idle} has resolved. */
+  getState(): BlkbackQueueState {
+    return { ring: this.ring.getState(), broken: this.broken, metrics: { ...this.metrics } };
   }
 
   /** Starts consuming requests unless already running (the event-channel handler). */

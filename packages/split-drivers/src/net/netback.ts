@@ -5,7 +5,7 @@
  * @module
  */
 import type { EventChannels, GrantMapper, GrantMapping, XenbusClient } from '../ports.ts';
-import { BackRing } from '../ring/back-ring.ts';
+import { BackRing, type BackRingState } from '../ring/back-ring.ts';
 import {
   isLegalTransition,
   parseXenbusState,
@@ -49,6 +49,18 @@ export interface NetbackMetrics {
   rxDrops: number;
   /** Times the frontend corrupted ring indices (the VIF stops). */
   ringOverflows: number;
+}
+
+/** The JSON-safe state of a {@link NetbackVif}. */
+export interface NetbackVifState {
+  /** Tx ring private indices. */
+  tx: BackRingState;
+  /** Rx ring private indices. */
+  rx: BackRingState;
+  /** Whether the VIF was disabled. */
+  broken: boolean;
+  /** Counters. */
+  metrics: NetbackMetrics;
 }
 
 /** What a {@link NetbackVif} serves. */
