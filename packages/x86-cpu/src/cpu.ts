@@ -25,6 +25,12 @@ const TWO32 = 4294967296;
 const TWO63 = 2 ** 63;
 const TWO64 = 2 ** 64;
 const TLB_SIZE = 4096;
+/** Legacy prefix bytes (segment overrides, 66, 67, F0, F2, F3). */
+const PREFIX_BYTE: Uint8Array = /* @__PURE__ */ (() => {
+  const t = new Uint8Array(256);
+  for (const b of [0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3]) t[b] = 1;
+  return t;
+})();
 const TLB_MASK = TLB_SIZE - 1;
 // TLB flag bits.
 const T_READ = 1;
@@ -1040,7 +1046,7 @@ export class X86Cpu {
    */
   run(budget: number): ExitReason {
     this.exit.reason = EXIT.BUDGET;
-    let remaining = budget;
+    this.budgetLeft = budget;
     for (;;) {
       try {
         this.exitReason = -1;
@@ -1050,45 +1056,50 @@ export class X86Cpu {
           this.pendingException = -1;
           this.deliverException(v, e);
         }
-        const r = this.runInner(remaining);
-        return r;
+        return this.runInner();
       } catch (e) {
         if (e !== FAULT) throw e;
-        remaining = this.handleFault(remaining);
-        if (remaining < 0) return this.exit.reason;
+        // A faulting instruction (or delivery attempt) counts against the budget, so fault
+        // loops in the guest still return to the embedder.
+        if (this.faultVec !== -2) this.budgetLeft--;
+        if (this.handleFault(0) < 0) return this.exit.reason;
       }
     }
   }
 
-  private runInner(budget: number): ExitReason {
-    let n = 0;
-    while (n < budget) {
-      if (this.pendingInterrupt >= 0 && (this.eflags & EFLAGS.IF) !== 0 && !this.interruptShadow) {
-        const v = this.pendingInterrupt;
-        this.pendingInterrupt = -1;
-        this.halted = false;
-        this.instrStart = this.rip;
-        this.deliverInterrupt(v, -1, false, this.rip);
-      }
-      if (this.halted) {
-        this.exit.reason = EXIT.HLT;
-        return EXIT.HLT;
+  private runInner(): ExitReason {
+    while (this.budgetLeft > 0) {
+      if (this.pendingInterrupt >= 0 || this.halted) {
+        if (
+          this.pendingInterrupt >= 0 &&
+          (this.eflags & EFLAGS.IF) !== 0 &&
+          !this.interruptShadow
+        ) {
+          const v = this.pendingInterrupt;
+          this.pendingInterrupt = -1;
+          this.halted = false;
+          this.instrStart = this.rip;
+          this.deliverInterrupt(v, -1, false, this.rip);
+        }
+        if (this.halted) {
+          this.exit.reason = EXIT.HLT;
+          return EXIT.HLT;
+        }
       }
       this.interruptShadow = false;
       this.step();
-      n++;
+      this.budgetLeft--;
       this.instructions++;
       if (this.exitReason >= 0) {
         this.exit.instructionLength = this.instructionLength();
         return this.exitReason as ExitReason;
       }
     }
-    this.budgetLeft = 0;
     this.exit.reason = EXIT.BUDGET;
     return EXIT.BUDGET;
   }
 
-  /** @internal Unused budget bookkeeping. */
+  /** @internal Instructions left in the current `run` budget (faulting instructions count too). */
   budgetLeft = 0;
 
   private instructionLength(): number {
@@ -1148,63 +1159,65 @@ export class X86Cpu {
     let asize = this.mode64 ? 64 : this.defSize;
     let opsizeOv = false;
     let b = this.fetch8();
-    for (let count = 0; ; count++) {
-      if (count >= 14) this.gp(0);
-      switch (b) {
-        case 0x66:
-          opsizeOv = true;
-          break;
-        case 0x67:
-          asize = this.mode64 ? 32 : asize === 16 ? 32 : 16;
-          break;
-        case 0x26:
-        case 0x2e:
-        case 0x36:
-        case 0x3e:
-          if (!this.mode64) this.segOv = (b >> 3) & 3;
-          break;
-        case 0x64:
-          this.segOv = SEG.FS;
-          break;
-        case 0x65:
-          this.segOv = SEG.GS;
-          break;
-        case 0xf0:
-          this.lock = true;
-          break;
-        case 0xf2:
-          this.rep = 2;
-          break;
-        case 0xf3:
-          this.rep = 3;
-          break;
-        default:
-          if (this.mode64 && (b & 0xf0) === 0x40) {
-            this.rex = b;
-            b = this.fetch8();
-            if ((b & 0xf0) === 0x40) continue;
-            if (
-              b === 0x66 ||
-              b === 0x67 ||
-              b === 0xf0 ||
-              b === 0xf2 ||
-              b === 0xf3 ||
-              b === 0x26 ||
-              b === 0x2e ||
-              b === 0x36 ||
-              b === 0x3e ||
-              b === 0x64 ||
-              b === 0x65
-            ) {
-              this.rex = 0;
-              continue;
+    // Most instructions have no prefix: skip the prefix loop (bench/x86-cpu/compute.bench.ts).
+    if (PREFIX_BYTE[b] !== 0 || (this.mode64 && (b & 0xf0) === 0x40))
+      for (let count = 0; ; count++) {
+        if (count >= 14) this.gp(0);
+        switch (b) {
+          case 0x66:
+            opsizeOv = true;
+            break;
+          case 0x67:
+            asize = this.mode64 ? 32 : asize === 16 ? 32 : 16;
+            break;
+          case 0x26:
+          case 0x2e:
+          case 0x36:
+          case 0x3e:
+            if (!this.mode64) this.segOv = (b >> 3) & 3;
+            break;
+          case 0x64:
+            this.segOv = SEG.FS;
+            break;
+          case 0x65:
+            this.segOv = SEG.GS;
+            break;
+          case 0xf0:
+            this.lock = true;
+            break;
+          case 0xf2:
+            this.rep = 2;
+            break;
+          case 0xf3:
+            this.rep = 3;
+            break;
+          default:
+            if (this.mode64 && (b & 0xf0) === 0x40) {
+              this.rex = b;
+              b = this.fetch8();
+              if ((b & 0xf0) === 0x40) continue;
+              if (
+                b === 0x66 ||
+                b === 0x67 ||
+                b === 0xf0 ||
+                b === 0xf2 ||
+                b === 0xf3 ||
+                b === 0x26 ||
+                b === 0x2e ||
+                b === 0x36 ||
+                b === 0x3e ||
+                b === 0x64 ||
+                b === 0x65
+              ) {
+                this.rex = 0;
+                continue;
+              }
             }
-          }
-          count = 99;
+            count = 99;
+        }
+        if (count === 99) break;
+        b = this.fetch8();
       }
-      if (count === 99) break;
-      b = this.fetch8();
-    }
     let op = b;
     if (b === 0x0f) {
       op = 0x100 | this.fetch8();

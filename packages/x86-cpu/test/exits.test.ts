@@ -96,6 +96,23 @@ describe('embedder interface: exits', () => {
   });
 });
 
+describe('budget', () => {
+  it('a guest stuck in a fault loop still returns BUDGET (faulting instructions count)', () => {
+    const { cpu, ram } = setup('prot32', asm('ud2', 32, CODE));
+    // GDT with a flat ring-0 code segment at 0x08; IDT gate 6 (#UD) pointing back at the UD2.
+    ram.write32(0x4008, 0x0000ffff);
+    ram.write32(0x400c, 0x00cf9a00);
+    cpu.gdtBase = 0x4000;
+    cpu.gdtLimit = 0x17;
+    ram.write32(0x5000 + 6 * 8, (0x08 << 16) | CODE);
+    ram.write32(0x5000 + 6 * 8 + 4, 0x8e00);
+    cpu.idtBase = 0x5000;
+    cpu.idtLimit = 0x7ff;
+    expect(cpu.run(1000)).toBe(EXIT.BUDGET);
+    expect(cpu.getSp()).toBeLessThan(0x9000);
+  });
+});
+
 describe('state', () => {
   const program = asm(
     'mov ecx, 300\nxor eax, eax\nl: imul eax, eax, 7\nadd eax, ecx\nmov [0x3000 + ecx*4], eax\npushfd\npop ebx\nloop l\nhlt',
