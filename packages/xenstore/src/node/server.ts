@@ -100,24 +100,27 @@ export class XenstoreServer {
     const client = new SocketClient(socket);
     this.clients.add(client);
     socket.setNoDelay?.(true);
-    client.conn = this.options.xenstore.connect(0, (msg) => this.queue(client, msg));
+    const conn = this.options.xenstore.connect(0, (msg) => this.queue(client, msg));
+    client.conn = conn;
+    // Created once per client, not per received chunk.
+    const onMessage = (msg: XsMessage): void => {
+      if (client.conn === undefined) return;
+      try {
+        this.options.xenstore.handle(conn, msg);
+      } catch (err) {
+        // A bug, not bad input: report it, drop this client, keep serving the others.
+        this.log(
+          `xenstored: internal error on conn ${conn.serial}: ${String((err as Error)?.stack ?? err)}`,
+        );
+        this.drop(client, undefined);
+      }
+    };
     socket.on('data', (chunk: Buffer) => {
-      const conn = client.conn;
-      if (conn === undefined) return;
-      const ok = client.reader.push(chunk, (msg) => {
-        try {
-          this.options.xenstore.handle(conn, msg);
-        } catch (err) {
-          // A bug, not bad input: report it, drop this client, keep serving the others.
-          this.log(
-            `xenstored: internal error on conn ${conn.serial}: ${String((err as Error)?.stack ?? err)}`,
-          );
-          this.drop(client, undefined);
-        }
-      });
+      if (client.conn === undefined) return;
+      const ok = client.reader.push(chunk, onMessage);
       if (!ok) this.drop(client, 'oversized or malformed message');
       // One write per client per received chunk: replies to pipelined requests and the
-      // watch events they caused go out together (bench/xenstore/daemon: read-pipelined).
+      // watch events they caused go out together (bench-xenstore: read-pipelined).
       this.flushAll();
     });
     socket.on('error', () => this.drop(client, undefined));
