@@ -322,8 +322,9 @@ export function generateCase(
 /**
  * The exact undefined-flag mask of a shift or rotate, from its masked count (SDM Vol. 2 "SAL/SAR/
  * SHL/SHR", "RCL/RCR/ROL/ROR", "SHLD", "SHRD"): count 0 leaves every flag alone; OF is defined
- * only for count 1; AF is undefined for any non-zero shift; SHLD/SHRD with a count above the
- * operand size leave the result and every flag undefined.
+ * only for count 1; AF is undefined for any non-zero shift; SHL/SHR leave CF undefined for counts
+ * of at least the operand size; SHLD/SHRD with a count above the operand size leave the result
+ * and every flag undefined.
  */
 function shiftUndefinedFlags(mnemonic: string, ops: Operand[], init: CpuState): number {
   const dest = ops[0];
@@ -340,7 +341,9 @@ function shiftUndefinedFlags(mnemonic: string, ops: Operand[], init: CpuState): 
   const rotate = mnemonic[0] === 'R';
   if ((mnemonic === 'SHLD' || mnemonic === 'SHRD') && masked > dest.bits) return flagMask('OSZAPC');
   if (rotate) return masked === 1 ? 0 : flagMask('O');
-  return masked === 1 ? flagMask('A') : flagMask('OA');
+  // SHL/SHR: CF is undefined when the count is at least the operand size
+  const cf = (mnemonic === 'SHL' || mnemonic === 'SHR') && masked >= dest.bits ? flagMask('C') : 0;
+  return cf | (masked === 1 ? flagMask('A') : flagMask('OA'));
 }
 
 function shiftHook(rng: Rng, ops: Operand[], init: CpuState, mode: Mode): void {
