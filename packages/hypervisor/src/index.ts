@@ -333,6 +333,7 @@ export {
 export type { HypercallContext } from './hypercall/context.ts';
 export { eventChannelOp, eventChannelOpCompat } from './hypercall/event-channel-op.ts';
 export { grantTableOp } from './hypercall/grant-table-op.ts';
+export { setTimerOp, type VcpuOpHost, vcpuOp } from './hypercall/vcpu-op.ts';
 export {
   DeterministicClock,
   RealTimeClock,

@@ -1,16 +1,28 @@
 import { describe, expect, it } from 'vitest';
 import {
   DeterministicClock,
+  type HypercallContext,
   HypervisorError,
+  setTimerOp,
   VCPU_SSHOTTMR_future,
+  VCPUOP_register_vcpu_info,
+  VCPUOP_set_periodic_timer,
+  VCPUOP_set_singleshot_timer,
+  VCPUOP_stop_periodic_timer,
+  VCPUOP_stop_singleshot_timer,
   VcpuTimers,
   VIRQ_TIMER,
+  vcpuOp,
+  XEN_EFAULT,
   XEN_EINVAL,
+  XEN_ENOENT,
+  XEN_ENOSYS,
   XEN_ETIME,
 } from '../src/index.ts';
 import { evtchnHost, pending } from './helpers.ts';
 
 const MS = 1_000_000;
+const ARG = 8 * 4096;
 
 function setup(start = 0) {
   const clock = new DeterministicClock(start);
@@ -135,5 +147,82 @@ describe('timers and event channels', () => {
     b.removeDomain(1);
     clock.advance(100 * MS);
     expect(fired).toHaveLength(a.fired.length - 1);
+  });
+});
+
+describe('vcpu_op timer subset and set_timer_op', () => {
+  function host(abi: 'x86_32' | 'x86_64' = 'x86_64') {
+    const { evtchn, dom } = evtchnHost([{ domid: 1, vcpus: 2, abi }]);
+    const clock = new DeterministicClock();
+    const fired: Array<[number, number]> = [];
+    const timers = new VcpuTimers({
+      clock,
+      timers: clock,
+      raise: (_d, v) => fired.push([v, clock.now()]),
+    });
+    timers.addVcpu(1, 0);
+    timers.addVcpu(1, 1);
+    const mem = dom(1).mem;
+    const ctx: HypercallContext = { domid: 1, vcpu: 0, abi, guest: mem };
+    const v = new DataView(mem.bytes.buffer, ARG, 16);
+    return { evtchn, timers, clock, fired, mem, ctx, v };
+  }
+
+  it('sets and stops the periodic timer from a guest struct', () => {
+    const { evtchn, timers, clock, fired, ctx, v } = host();
+    v.setBigUint64(0, BigInt(4 * MS), true);
+    expect(vcpuOp({ evtchn, timers }, ctx, VCPUOP_set_periodic_timer, 1, ARG)).toBe(0);
+    v.setBigUint64(0, 999n, true);
+    expect(vcpuOp({ evtchn, timers }, ctx, VCPUOP_set_periodic_timer, 1, ARG)).toBe(-XEN_EINVAL);
+    expect(vcpuOp({ evtchn, timers }, ctx, VCPUOP_stop_periodic_timer, 0, ARG)).toBe(0);
+    clock.advance(9 * MS);
+    expect(fired).toEqual([
+      [1, 4 * MS],
+      [1, 8 * MS],
+    ]);
+    expect(vcpuOp({ evtchn, timers }, ctx, VCPUOP_set_periodic_timer, 2, ARG)).toBe(-XEN_ENOENT);
+    expect(vcpuOp({ evtchn, timers }, ctx, VCPUOP_set_periodic_timer, 0, 99 * 4096)).toBe(
+      -XEN_EFAULT,
+    );
+    expect(vcpuOp({ evtchn, timers }, ctx, 0, 0, ARG)).toBe(-XEN_ENOSYS);
+  });
+
+  it('allows single-shot operations only on the calling vCPU', () => {
+    const { evtchn, timers, clock, fired, ctx, v } = host();
+    timers.stopPeriodic(1, 0);
+    timers.stopPeriodic(1, 1);
+    v.setBigUint64(0, BigInt(2 * MS), true);
+    v.setUint32(8, VCPU_SSHOTTMR_future, true);
+    expect(vcpuOp({ evtchn, timers }, ctx, VCPUOP_set_singleshot_timer, 1, ARG)).toBe(-XEN_EINVAL);
+    expect(vcpuOp({ evtchn, timers }, ctx, VCPUOP_set_singleshot_timer, 0, ARG)).toBe(0);
+    clock.advance(3 * MS);
+    expect(fired).toEqual([[0, 2 * MS]]);
+    expect(vcpuOp({ evtchn, timers }, ctx, VCPUOP_set_singleshot_timer, 0, ARG)).toBe(-XEN_ETIME);
+    expect(vcpuOp({ evtchn, timers }, ctx, VCPUOP_stop_singleshot_timer, 1, ARG)).toBe(-XEN_EINVAL);
+    expect(vcpuOp({ evtchn, timers }, ctx, VCPUOP_stop_singleshot_timer, 0, ARG)).toBe(0);
+  });
+
+  it('registers a vcpu_info by frame and offset', () => {
+    const { evtchn, timers, mem, ctx, v } = host();
+    v.setBigUint64(0, 3n, true);
+    v.setUint32(8, 4096 - 32, true);
+    expect(vcpuOp({ evtchn, timers }, ctx, VCPUOP_register_vcpu_info, 1, ARG)).toBe(-XEN_EINVAL);
+    v.setUint32(8, 256, true);
+    expect(vcpuOp({ evtchn, timers }, ctx, VCPUOP_register_vcpu_info, 1, ARG)).toBe(0);
+    expect(mem.bytes[3 * 4096 + 256]).toBe(1);
+    v.setBigUint64(0, 2n ** 63n, true);
+    expect(vcpuOp({ evtchn, timers }, ctx, VCPUOP_register_vcpu_info, 0, ARG)).toBe(-XEN_EINVAL);
+  });
+
+  it("joins a 32-bit guest's split set_timer_op deadline", () => {
+    const { timers, clock, fired, ctx } = host('x86_32');
+    timers.stopPeriodic(1, 0);
+    timers.stopPeriodic(1, 1);
+    const deadline = 2n ** 32n + 5n;
+    expect(setTimerOp(timers, ctx, deadline & 0xffffffffn, deadline >> 32n)).toBe(0);
+    clock.advance(2 ** 32 + 4);
+    expect(fired).toEqual([]);
+    clock.advance(1);
+    expect(fired).toEqual([[0, 2 ** 32 + 5]]);
   });
 });

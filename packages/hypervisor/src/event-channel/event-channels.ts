@@ -413,6 +413,11 @@ export class EventChannels {
     return this.domains.has(domid);
   }
 
+  /** The number of vCPUs of domain `domid`. */
+  vcpuCount(domid: number): number {
+    return this.domain(domid).vcpus;
+  }
+
   /** The number of ports domain `domid` may use (its port-table size). */
   maxPorts(domid: number): number {
     return this.domain(domid).maxPorts;
