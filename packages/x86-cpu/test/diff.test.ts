@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { compareOutputs, KINDS } from './diff/kinds.ts';
 import { assemble, runModel, runQemu } from './diff/run.ts';
+import { buildSystemProgram } from './diff/system-program.ts';
 
 interface Vectors {
   results: { seed: number; perTemplate: number; cases: number; qemu: string }[];
@@ -42,3 +43,26 @@ for (const kind of KINDS) {
     });
   });
 }
+
+describe('system-level differential test against QEMU TCG', () => {
+  const kind = KINDS[0];
+  const recorded = JSON.parse(
+    readFileSync(new URL('./vectors/system32.json', import.meta.url), 'utf8'),
+  ) as {
+    qemuOutput: string;
+  };
+
+  it('protected-mode entry, paging, ring 3 via IRET, INT 0x80 stack switch, #PF restart and #GP match QEMU', () => {
+    const p = buildSystemProgram();
+    const got = runModel(assemble(p.source));
+    const want = Uint8Array.from(Buffer.from(recorded.qemuOutput, 'hex'));
+    expect(want.length).toBe(3 * kind.dump);
+    expect(compareOutputs(kind, p, want, got)).toEqual([]);
+  });
+
+  it.skipIf(!haveQemu() && !process.env.CI)('and the same program on a live QEMU', () => {
+    const p = buildSystemProgram();
+    const image = assemble(p.source);
+    expect(compareOutputs(kind, p, runQemu(image), runModel(image))).toEqual([]);
+  });
+});

@@ -6,6 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { KINDS } from './kinds.ts';
 import { assemble, runQemu } from './run.ts';
+import { buildSystemProgram } from './system-program.ts';
 
 for (const kind of KINDS) {
   const results = kind.seeds.map((seed) => {
@@ -27,4 +28,19 @@ for (const kind of KINDS) {
   writeFileSync(file, `${JSON.stringify(doc, null, 1)}\n`);
   for (const r of results)
     console.log(`${kind.file} seed ${r.seed}: ${r.cases} cases, ${r.qemu.length / 2} bytes`);
+}
+
+{
+  const p = buildSystemProgram();
+  const out = runQemu(assemble(p.source));
+  const doc = {
+    generator: 'test/diff/system-program.ts',
+    qemu: 'qemu-system-x86_64 7.2 TCG -cpu max',
+    qemuOutput: Buffer.from(out).toString('hex'),
+  };
+  writeFileSync(
+    new URL('../vectors/system32.json', import.meta.url),
+    `${JSON.stringify(doc, null, 1)}\n`,
+  );
+  console.log(`system32.json: ${out.length} bytes`);
 }
