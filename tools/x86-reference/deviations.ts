@@ -6,6 +6,7 @@
  * marked cases. The list is in vectors/README.md.
  */
 import { GPR_NAMES } from './machine.ts';
+import { sdmCheck } from './sdm-oracle.ts';
 import { isException, type VectorCase } from './vectors.ts';
 
 interface Rule {
@@ -43,7 +44,25 @@ const cmpxchgWriteBack: Rule = {
   },
 };
 
-const RULES: readonly Rule[] = [cmpxchgWriteBack];
+/**
+ * MOVBE in 16-bit code: QEMU 7.2's translator picks the operand size as
+ * `prefix & PREFIX_DATA ? MO_16 : MO_32`, ignoring the code segment's default size. So in real
+ * mode it moves 32 bits without 66h and 16 bits with it, the reverse of the SDM's operand-size
+ * rules (SDM Vol. 1, 3.6). Marked only where the SDM model disagrees with QEMU's result.
+ */
+const movbe16: Rule = {
+  check(v) {
+    if (v.mode !== 16 || !v.asm.startsWith('movbe ')) return undefined;
+    const diff = sdmCheck(v);
+    if (diff === undefined || diff.length === 0) return undefined;
+    return (
+      'MOVBE in 16-bit code: QEMU 7.2 TCG takes the operand size from the 66h prefix as in 32-bit ' +
+      'code (32 bits without it, 16 with it); the SDM gives 16 bits without 66h and 32 with it'
+    );
+  },
+};
+
+const RULES: readonly Rule[] = [cmpxchgWriteBack, movbe16];
 
 /** The known QEMU deviation affecting this case, if any. */
 export function markDeviation(v: VectorCase): string | undefined {

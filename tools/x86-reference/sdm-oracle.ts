@@ -1,5 +1,5 @@
 /**
- * An independent model of the SDM's definitions for the arithmetic families, used to validate
+ * An independent model of the SDM's definitions for every instruction in the table, used to validate
  * QEMU's recorded results (and so the harness) and to find where QEMU deviates. It recomputes a
  * case from its `asm` text and `init` state and compares every defined bit of `expect`: GPRs,
  * the memory window, and the SDM-defined flags. Undefined flags (`undefinedFlags`) and undefined
@@ -476,6 +476,208 @@ function execute(m: Machine, op: string, ops: Loc[]): boolean | 'DE' | 'GP' {
   return false;
 }
 
+const STRING = /^(movs|cmps|stos|lods|scas)[bwdq]$/;
+const CC: Readonly<Record<string, (f: number) => boolean>> = {
+  o: (f) => (f & O) !== 0,
+  no: (f) => (f & O) === 0,
+  b: (f) => (f & C) !== 0,
+  ae: (f) => (f & C) === 0,
+  e: (f) => (f & Z) !== 0,
+  ne: (f) => (f & Z) === 0,
+  be: (f) => (f & (C | Z)) !== 0,
+  a: (f) => (f & (C | Z)) === 0,
+  s: (f) => (f & S) !== 0,
+  ns: (f) => (f & S) === 0,
+  p: (f) => (f & P) !== 0,
+  np: (f) => (f & P) === 0,
+  l: (f) => ((f & S) !== 0) !== ((f & O) !== 0),
+  ge: (f) => ((f & S) !== 0) === ((f & O) !== 0),
+  le: (f) => (f & Z) !== 0 || ((f & S) !== 0) !== ((f & O) !== 0),
+  g: (f) => (f & Z) === 0 && ((f & S) !== 0) === ((f & O) !== 0),
+};
+
+function bswap(v: bigint, bits: number): bigint {
+  let r = 0n;
+  for (let i = 0; i < bits / 8; i++) r = (r << 8n) | ((v >> BigInt(8 * i)) & 0xffn);
+  return r;
+}
+
+/** Data movement, conversions, conditions, stack and flag instructions. */
+function moves(m: Machine, op: string, ops: Loc[]): boolean {
+  const [a, b] = ops;
+  const bitsOf = (l: Loc | undefined): number => (l && l.kind !== 'imm' ? l.bits : 0);
+  const flags = Number(m.state.rflags);
+  const stackBits = m.mode === 64 ? 64 : m.mode === 32 ? 32 : 16;
+  const sp = (): bigint => m.get(m.reg(4, stackBits), stackBits);
+  const mem = (address: bigint, bits: number): Loc => ({
+    kind: 'mem',
+    offset: Number(address) - windowBase(m.mode),
+    bits,
+  });
+  if ((op === 'movzx' || op === 'movsx' || op === 'movsxd') && a && b) {
+    const v = m.get(b, bitsOf(b));
+    m.put(a, op === 'movzx' ? v : signed(v, bitsOf(b)), bitsOf(a));
+    return true;
+  }
+  const widen: Record<string, [number, number, boolean]> = {
+    cbw: [8, 16, false],
+    cwde: [16, 32, false],
+    cdqe: [32, 64, false],
+    cwd: [16, 16, true],
+    cdq: [32, 32, true],
+    cqo: [64, 64, true],
+  };
+  const w = widen[op];
+  if (w && ops.length === 0) {
+    const [from, to, split] = w;
+    const v = signed(m.get(m.reg(0, from), from), from);
+    if (split) m.put(m.reg(2, to), v < 0n ? -1n : 0n, to);
+    else m.put(m.reg(0, to), v, to);
+    return true;
+  }
+  if (op === 'bswap' && a) {
+    m.put(a, bswap(m.get(a, bitsOf(a)), bitsOf(a)), bitsOf(a));
+    return true;
+  }
+  if (op === 'movbe' && a && b) {
+    m.put(a, bswap(m.get(b, bitsOf(a)), bitsOf(a)), bitsOf(a));
+    return true;
+  }
+  if (op === 'xchg' && a && b) {
+    const size = bitsOf(a);
+    const x = m.get(a, size);
+    const y = m.get(b, size);
+    m.put(a, y, size);
+    m.put(b, x, size);
+    return true;
+  }
+  if (op.startsWith('cmov') && a && b) {
+    const cc = CC[op.slice(4)];
+    if (!cc) return false;
+    // In 64-bit mode a 32-bit CMOVcc writes (zero-extends) its destination even when false.
+    m.put(a, cc(flags) ? m.get(b, bitsOf(a)) : m.get(a, bitsOf(a)), bitsOf(a));
+    return true;
+  }
+  if (op.startsWith('set') && a) {
+    const cc = CC[op.slice(3)];
+    if (!cc) return false;
+    m.put(a, cc(flags) ? 1n : 0n, 8);
+    return true;
+  }
+  if (op === 'push' && a) {
+    const size = a.kind === 'imm' ? (ops.length === 1 ? stackBits : stackBits) : bitsOf(a);
+    const value = a.kind === 'imm' ? a.value : m.get(a, size);
+    const next = (sp() - BigInt(size / 8)) & mask(stackBits);
+    m.put(mem(next, size), value, size);
+    m.put(m.reg(4, stackBits), next, stackBits);
+    return true;
+  }
+  if (op === 'pop' && a) {
+    const size = bitsOf(a);
+    const value = m.get(mem(sp(), size), size);
+    m.put(m.reg(4, stackBits), sp() + BigInt(size / 8), stackBits);
+    m.put(a, value, size);
+    return true;
+  }
+  const flagOps: Record<string, () => void> = {
+    clc: () => m.flag(C, 0),
+    stc: () => m.flag(C, 1),
+    cmc: () => m.flag(C, !(flags & C)),
+    cld: () => m.flag(0x400, 0),
+    std: () => m.flag(0x400, 1),
+    lahf: () => m.put({ kind: 'reg', index: 0, bits: 8, shift: 8 }, BigInt((flags & 0xd5) | 2), 8),
+    sahf: () => {
+      const ah = Number(m.get({ kind: 'reg', index: 0, bits: 8, shift: 8 }, 8));
+      for (const f of [S, Z, A, P, C]) m.flag(f, ah & f);
+    },
+  };
+  const f = flagOps[op];
+  if (f && ops.length === 0) {
+    f();
+    return true;
+  }
+  return false;
+}
+
+/** LEA: the effective address of `[base + index * scale + disp]` / `[rel $ + k]`, truncated. */
+function lea(m: Machine, operands: string[], rip: number): boolean {
+  const dest = REGS.get(operands[0] ?? '');
+  const expr = /^\[(.*)\]$/.exec(operands[1] ?? '')?.[1];
+  if (!dest || expr === undefined) return false;
+  let address = 0n;
+  let addrBits = m.mode === 64 ? 64 : m.mode === 32 ? 32 : 16;
+  const terms = expr
+    .replace(/\s+/g, '')
+    .replace(/-/g, '+-')
+    .split('+')
+    .filter((t) => t !== '');
+  for (const term of terms) {
+    if (term === 'rel$') {
+      address += BigInt(rip);
+      continue;
+    }
+    const [name, scale] = term.split('*');
+    const reg = REGS.get(name ?? '');
+    if (reg) {
+      addrBits = reg.bits;
+      address += m.get({ kind: 'reg', ...reg }, reg.bits) * BigInt(scale ?? '1');
+    } else {
+      const negative = term.startsWith('-');
+      const n = BigInt(negative ? term.slice(1) : term);
+      address += negative ? -n : n;
+    }
+  }
+  const loc: Loc = { kind: 'reg', ...dest };
+  m.put(loc, address & mask(addrBits), dest.bits);
+  return true;
+}
+
+/** String instructions with an optional REP/REPE/REPNE prefix, default address size. */
+function stringOp(m: Machine, prefix: string, name: string): boolean {
+  const match = STRING.exec(name);
+  if (!match) return false;
+  const kind = match[1] ?? '';
+  const bits = { b: 8, w: 16, d: 32, q: 64 }[name.slice(-1)] ?? 8;
+  const bytes = BigInt(bits / 8);
+  const addrBits = m.mode === 64 ? 64 : m.mode === 32 ? 32 : 16;
+  const step = m.state.rflags & 0x400n ? -bytes : bytes;
+  const reg = (i: number): bigint => m.get(m.reg(i, addrBits), addrBits);
+  const at = (i: number): Loc => ({
+    kind: 'mem',
+    offset: Number(reg(i)) - windowBase(m.mode),
+    bits,
+  });
+  const acc = m.reg(0, bits);
+  for (;;) {
+    if (prefix !== '' && reg(1) === 0n) break;
+    if (kind === 'movs') m.put(at(7), m.get(at(6), bits), bits);
+    if (kind === 'stos') m.put(at(7), m.get(acc, bits), bits);
+    if (kind === 'lods') m.put(acc, m.get(at(6), bits), bits);
+    if (kind === 'cmps' || kind === 'scas') {
+      const x = kind === 'cmps' ? m.get(at(6), bits) : m.get(acc, bits);
+      const y = m.get(at(7), bits);
+      const r = (x - y) & mask(bits);
+      const sign = 1n << BigInt(bits - 1);
+      m.flag(C, x < y);
+      m.flag(O, (x ^ y) & (x ^ r) & sign);
+      m.flag(A, (x ^ y ^ r) & 0x10n);
+      m.szp(r, bits);
+    }
+    if (kind === 'movs' || kind === 'cmps' || kind === 'lods')
+      m.put(m.reg(6, addrBits), reg(6) + step, addrBits);
+    if (kind !== 'lods') m.put(m.reg(7, addrBits), reg(7) + step, addrBits);
+    if (prefix === '') break;
+    m.put(m.reg(1, addrBits), reg(1) - 1n, addrBits);
+    const zf = (m.values & Z) !== 0;
+    if (
+      (prefix === 'repe' && (kind === 'cmps' || kind === 'scas') && !zf) ||
+      (prefix === 'repne' && (kind === 'cmps' || kind === 'scas') && zf)
+    )
+      break;
+  }
+  return true;
+}
+
 /**
  * Checks a case against the SDM model. Returns undefined when the instruction is not modelled,
  * else the differences (empty when QEMU's result agrees with the SDM in every defined bit).
@@ -485,14 +687,26 @@ export function sdmCheck(v: VectorCase): string[] | undefined {
   const op = space < 0 ? v.asm : v.asm.slice(0, space);
   const text = space < 0 ? '' : v.asm.slice(space + 1);
   const operands = text === '' ? [] : text.split(/,(?![^[]*\])/).map((s) => s.trim());
-  let ops: Loc[];
-  try {
-    ops = operands.map((o) => parseOperand(o, v.mode));
-  } catch {
-    return undefined;
-  }
   const m = new Machine(v.mode, stateFromJson(v.mode, v.init));
-  const outcome = execute(m, op, ops);
+  let outcome: boolean | 'DE' | 'GP';
+  if (op === 'lea') {
+    outcome = lea(m, operands, Number.parseInt(v.init.rip ?? '0', 16));
+  } else if (op === 'rep' || op === 'repe' || op === 'repne' || STRING.test(op)) {
+    outcome = stringOp(
+      m,
+      op === 'rep' || op === 'repe' || op === 'repne' ? op : '',
+      operands[0] ?? op,
+    );
+  } else {
+    let ops: Loc[];
+    try {
+      ops = operands.map((o) => parseOperand(o, v.mode));
+    } catch {
+      return undefined;
+    }
+    outcome = execute(m, op, ops);
+    if (outcome === false) outcome = moves(m, op, ops);
+  }
   if (outcome === false) return undefined;
   if (outcome === 'DE' || outcome === 'GP') {
     const vector = outcome === 'DE' ? 0 : 13;
