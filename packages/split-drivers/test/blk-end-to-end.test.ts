@@ -211,3 +211,17 @@ describe('blkfront and blkback over xenbus', () => {
     await back.stop();
   });
 });
+
+describe('4 KiB logical sectors', () => {
+  it('advertises sector-size 4096 and refuses I/O that is not 4 KiB aligned', async () => {
+    const { front, xs, paths } = await attach({
+      storage: new MemoryStorage(64, { sectorSize: 4096 }),
+    });
+    expect(xs.get(`${paths.backend}/sector-size`)).toBe('4096');
+    expect(front.info?.sectorSize).toBe(4096);
+    expect(await front.write(8, new Uint8Array(4096).fill(3))).toBe(0);
+    expect(await front.write(9, new Uint8Array(4096))).toBe(-1); // sector 9 is not 4 KiB aligned
+    expect(await front.write(16, new Uint8Array(512))).toBe(-1); // shorter than a logical sector
+    expect((await front.read(8, 8)).data[4095]).toBe(3);
+  });
+});
