@@ -99,7 +99,10 @@ export function setFlags64(cpu: X86Cpu, res: bigint, cf: number, of: number, af:
   cpu.ccOp = CC_EFLAGS;
 }
 
-/** @internal One ALU operation on 64-bit operands; returns the low half, high half in `tmpHi`. */
+/**
+ * @internal One ALU operation on 64-bit operands as int32 halves (no BigInt; flags eager);
+ * returns the low half, high half in `tmpHi`.
+ */
 export function alu64(
   cpu: X86Cpu,
   kind: number,
@@ -108,45 +111,64 @@ export function alu64(
   blo: number,
   bhi: number,
 ): number {
-  const a = big(alo, ahi);
-  const b = big(blo, bhi);
-  let r: bigint;
+  let rlo: number;
+  let rhi: number;
   let cf = 0;
   let of = 0;
   let af = 0;
   switch (kind) {
     case 0:
     case 2: {
-      const c = kind === 2 ? BigInt(getCf(cpu)) : 0n;
-      const full = a + b + c;
-      r = full & M64;
-      cf = full > M64 ? 1 : 0;
-      of = Number((((a ^ r) & (b ^ r)) >> 63n) & 1n);
-      af = Number(((a ^ b ^ r) >> 4n) & 1n);
+      const c = kind === 2 ? getCf(cpu) : 0;
+      const lo = (alo >>> 0) + (blo >>> 0) + c;
+      const carryLo = lo > 0xffffffff ? 1 : 0;
+      const hi = (ahi >>> 0) + (bhi >>> 0) + carryLo;
+      rlo = lo | 0;
+      rhi = hi | 0;
+      cf = hi > 0xffffffff ? 1 : 0;
+      of = ((ahi ^ rhi) & (bhi ^ rhi)) < 0 ? 1 : 0;
+      af = (alo ^ blo ^ rlo) & 0x10;
       break;
     }
     case 3:
     case 5:
     case 7: {
-      const c = kind === 3 ? BigInt(getCf(cpu)) : 0n;
-      r = (a - b - c) & M64;
-      cf = a < b + c ? 1 : 0;
-      of = Number((((a ^ b) & (a ^ r)) >> 63n) & 1n);
-      af = Number(((a ^ b ^ r) >> 4n) & 1n);
+      const c = kind === 3 ? getCf(cpu) : 0;
+      const lo = (alo >>> 0) - (blo >>> 0) - c;
+      const borrowLo = lo < 0 ? 1 : 0;
+      const hi = (ahi >>> 0) - (bhi >>> 0) - borrowLo;
+      rlo = lo | 0;
+      rhi = hi | 0;
+      cf = hi < 0 ? 1 : 0;
+      of = ((ahi ^ bhi) & (ahi ^ rhi)) < 0 ? 1 : 0;
+      af = (alo ^ blo ^ rlo) & 0x10;
       break;
     }
     case 1:
-      r = a | b;
+      rlo = alo | blo;
+      rhi = ahi | bhi;
       break;
     case 4:
-      r = a & b;
+      rlo = alo & blo;
+      rhi = ahi & bhi;
       break;
     default:
-      r = a ^ b;
+      rlo = alo ^ blo;
+      rhi = ahi ^ bhi;
       break;
   }
-  setFlags64(cpu, r, cf, of, af);
-  return unbig(cpu, r);
+  // Non-arithmetic EFLAGS bits are always current in cpu.eflags, even while flags are lazy.
+  cpu.eflags =
+    (cpu.eflags & ~ARITH_FLAGS) |
+    cf |
+    PARITY[rlo & 0xff] |
+    (af !== 0 ? 0x10 : 0) |
+    ((rlo | rhi) === 0 ? 0x40 : 0) |
+    (rhi < 0 ? 0x80 : 0) |
+    (of !== 0 ? 0x800 : 0);
+  cpu.ccOp = CC_EFLAGS;
+  cpu.tmpHi = rhi;
+  return rlo;
 }
 
 /** @internal Applies ALU `kind` to operand E with source (blo, bhi), writing back unless CMP. */
