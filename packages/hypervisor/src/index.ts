@@ -331,6 +331,7 @@ export {
   PagedGuestMemory,
 } from './guest-memory.ts';
 export type { HypercallContext } from './hypercall/context.ts';
+export { dispatchHypercall, type HypercallHost } from './hypercall/dispatch.ts';
 export { eventChannelOp, eventChannelOpCompat } from './hypercall/event-channel-op.ts';
 export { grantTableOp } from './hypercall/grant-table-op.ts';
 export { setTimerOp, type VcpuOpHost, vcpuOp } from './hypercall/vcpu-op.ts';
