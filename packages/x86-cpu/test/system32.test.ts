@@ -249,6 +249,53 @@ irq:
   });
 });
 
+describe('LAR, LSL, VERR, VERW', () => {
+  it('answer with ZF and never fault on the selector, honouring DPL and descriptor types', () => {
+    const { cpu } = run32(`${prelude([[0x80, 'done', 0xee]])}
+  lar eax, [tss_sel]
+  setz dl
+  push 0x23
+  push 0x6000
+  push 0x2
+  push 0x1b
+  push user
+  iret
+user:
+  mov cx, 0x23
+  lsl ebp, cx
+  setz dh
+  mov cx, 0x10
+  lar esi, cx
+  setz cl
+  mov di, 0x1b
+  verr di
+  setz ch
+  verw di
+  setz ah
+  mov di, 0x23
+  verw di
+  setz al
+  mov di, 0x7ff8
+  lsl esi, di
+  setnz bl
+  int 0x80
+done:
+  hlt
+tss_sel: dw 0x28
+`);
+    runToHlt(cpu);
+    // Ring 0: LAR of the busy TSS (type 0xB, P, DPL 0).
+    expect(cpu.lo[2] & 0xff).toBe(1);
+    expect(cpu.lo[5] >>> 0).toBe(0xffffffff); // LSL of the flat user data segment
+    expect((cpu.lo[2] >> 8) & 0xff).toBe(1);
+    expect(cpu.lo[1] & 0xff).toBe(0); // LAR of ring-0 data from ring 3 fails
+    expect((cpu.lo[1] >> 8) & 0xff).toBe(1); // VERR of readable user code
+    expect((cpu.lo[0] >> 8) & 0xff).toBe(0); // VERW of code fails
+    expect(cpu.lo[0] & 0xff).toBe(1); // VERW of writable user data
+    expect(cpu.lo[3] & 0xff).toBe(1); // a selector past the GDT limit: ZF=0, no fault
+  });
+});
+
 describe('SYSENTER/SYSEXIT', () => {
   it('SYSENTER enters ring 0 at IA32_SYSENTER_EIP/ESP and SYSEXIT returns to ring 3 at EDX with ESP = ECX', () => {
     const { cpu } = run32(`${prelude([])}

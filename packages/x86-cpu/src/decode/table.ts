@@ -207,8 +207,10 @@ function buildRows(): OpcodeRow[] {
   r.push(grp(0xff, 5, 'JMPF', 'Mp', C.FAR_Mp));
   r.push(grp(0xff, 6, 'PUSH', 'Ev', D.PUSH_Ev, 'd64'));
   // Two-byte opcodes (0F xx).
-  const g6 = ['SLDT', 'STR', 'LLDT', 'LTR'];
-  for (let k = 0; k < 4; k++) r.push(grp(0x100, k, g6[k], 'Ew', SY.GRP6));
+  const g6 = ['SLDT', 'STR', 'LLDT', 'LTR', 'VERR', 'VERW'];
+  for (let k = 0; k < 6; k++) r.push(grp(0x100, k, g6[k], 'Ew', SY.GRP6));
+  r.push(row(0x102, 'LAR', 'Gv,Ew', SY.LAR_LSL));
+  r.push(row(0x103, 'LSL', 'Gv,Ew', SY.LAR_LSL));
   const g7 = ['SGDT', 'SIDT', 'LGDT', 'LIDT', 'SMSW', '', 'LMSW', 'INVLPG'];
   for (let k = 0; k < 8; k++)
     if (k !== 5) r.push(grp(0x101, k, g7[k], k === 4 || k === 6 ? 'Ew' : 'M', SY.GRP7));

@@ -1,6 +1,6 @@
 /**
  * System instructions: HLT, CLI/STI, flag instructions, descriptor-table registers
- * (LGDT/LIDT/SGDT/SIDT/LLDT/SLDT/LTR/STR), LMSW/SMSW, INVLPG, MOV to/from CR and DR, CLTS,
+ * (LGDT/LIDT/SGDT/SIDT/LLDT/SLDT/LTR/STR), LAR/LSL/VERR/VERW, LMSW/SMSW, INVLPG, MOV to/from CR and DR, CLTS,
  * CPUID, RDTSC/RDTSCP, RDMSR/WRMSR, SYSCALL/SYSRET, SYSENTER/SYSEXIT, SWAPGS, cache and
  * fence no-ops, UD2.
  * @see Intel SDM Vol. 2 (each mnemonic); Vol. 3A §2.5 (control registers), §5.8.8 (SYSCALL)
@@ -457,7 +457,7 @@ function setSystemSeg(cpu: X86Cpu, seg: number, sel: number): void {
   cpu.segAttr[seg] = (hi >> 8) & 0xf0ff;
 }
 
-/** @internal Grp6 (0F 00): SLDT, STR, LLDT, LTR (VERR/VERW/others #UD for now). */
+/** @internal Grp6 (0F 00): SLDT, STR, LLDT, LTR, VERR, VERW. */
 export function GRP6(cpu: X86Cpu): void {
   const r = cpu.reg & 7;
   if (!cpu.protectedMode) cpu.ud();
@@ -498,9 +498,70 @@ export function GRP6(cpu: X86Cpu): void {
       cpu.sysWrite32(cpu.descAddr + 4, cpu.descHi);
       return;
     }
+    case 4:
+    case 5: {
+      const sel = cpu.readE(16);
+      setZf(cpu, descriptorVisible(cpu, sel, r === 4 ? 'verr' : 'verw'));
+      return;
+    }
     default:
       cpu.ud();
   }
+}
+
+function setZf(cpu: X86Cpu, on: boolean): void {
+  const f = getFlags(cpu);
+  setFlags(cpu, on ? f | EFLAGS.ZF : f & ~EFLAGS.ZF);
+}
+
+/**
+ * The common checks of LAR, LSL, VERR and VERW: the selector names a descriptor of an
+ * allowed type that is visible at the current privilege. Leaves the descriptor loaded.
+ * Never faults on the selector itself (the answer is ZF).
+ */
+function descriptorVisible(cpu: X86Cpu, sel: number, op: 'lar' | 'lsl' | 'verr' | 'verw'): boolean {
+  if ((sel & 0xfffc) === 0) return false;
+  const index = sel & 0xfff8;
+  const ldt = (sel & 4) !== 0;
+  const base = ldt ? cpu.segBase[SEG.LDTR] : cpu.gdtBase;
+  const limit = ldt ? cpu.segLimit[SEG.LDTR] >>> 0 : cpu.gdtLimit;
+  if ((ldt && (cpu.segAttr[SEG.LDTR] & 0x80) === 0) || index + 7 > limit) return false;
+  cpu.descAddr = base + index;
+  cpu.descLo = cpu.sysRead32(cpu.descAddr);
+  cpu.descHi = cpu.sysRead32(cpu.descAddr + 4);
+  const attr = (cpu.descHi >> 8) & 0xff;
+  const dpl = (attr >> 5) & 3;
+  const type = attr & 0x1f;
+  const code = (type & 0x18) === 0x18;
+  const conforming = code && (type & 4) !== 0;
+  if ((type & 0x10) === 0) {
+    if (op === 'verr' || op === 'verw') return false;
+    const long = (cpu.efer & EFER.LMA) !== 0;
+    const okLar = long ? [2, 9, 0xb, 0xc] : [1, 2, 3, 4, 5, 9, 0xb, 0xc];
+    const okLsl = long ? [2, 9, 0xb] : [1, 2, 3, 9, 0xb];
+    if (!(op === 'lar' ? okLar : okLsl).includes(type)) return false;
+  } else if (op === 'verr' && code && (type & 2) === 0) return false;
+  else if (op === 'verw' && (code || (type & 2) === 0)) return false;
+  if (!conforming && (dpl < cpu.cpl || dpl < (sel & 3))) return false;
+  return true;
+}
+
+/** @internal LAR Gv,Ew (0F 02) and LSL Gv,Ew (0F 03). */
+export function LAR_LSL(cpu: X86Cpu): void {
+  if (!cpu.protectedMode) cpu.ud();
+  const sel = cpu.readE(16);
+  const lar = cpu.opcode === 0x102;
+  const ok = descriptorVisible(cpu, sel, lar ? 'lar' : 'lsl');
+  setZf(cpu, ok);
+  if (!ok) return;
+  const hi = cpu.descHi;
+  let v: number;
+  if (lar) v = cpu.osize === 16 ? hi & 0xff00 : hi & 0x00f0ff00;
+  else {
+    v = (cpu.descLo & 0xffff) | (hi & 0xf0000);
+    if ((hi & 0x800000) !== 0) v = (v << 12) | 0xfff;
+  }
+  cpu.setReg(cpu.osize, cpu.reg, v, 0);
 }
 
 /** @internal SYSENTER (0F 34): to CPL 0 at IA32_SYSENTER_CS:EIP/ESP; #GP(0) in real mode or with a null CS. */
