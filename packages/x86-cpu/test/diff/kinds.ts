@@ -54,8 +54,8 @@ export const KINDS: DiffKind[] = [
       'RFLAGS',
     ],
     width: 8,
-    seeds: [1, 2, 3],
-    perTemplate: 2,
+    seeds: [1, 2, 3, 4, 5, 6],
+    perTemplate: 1,
   },
 ];
 

@@ -92,6 +92,35 @@ function templates(): { insn: string; div?: 'u' | 's' }[] {
     { insn: 'mov eax, ebx' },
     { insn: 'mov ah, bl' },
   );
+  // Memory operands (data area 0x6000..0x61ff refilled before every case), RIP-relative
+  // addressing, string instructions and the stack.
+  const R8 = 'mov r8d, 0x6000\n';
+  for (const insn of [
+    `${R8}add [r8], rbx\nmov rsi, [r8]`,
+    `${R8}sub qword [r8 + 8], 0x7f\nmov rsi, [r8 + 8]`,
+    `${R8}xadd [r8], rax\nmov rsi, [r8]`,
+    `${R8}cmpxchg [r8], rcx\nmov rsi, [r8]`,
+    `${R8}mov rax, [r8]\nmov rdx, [r8 + 8]\ncmpxchg16b [r8]\nmov rsi, [r8]\nmov rdi, [r8 + 8]`,
+    `${R8}cmpxchg16b [r8]\nmov rsi, [r8]\nmov rdi, [r8 + 8]`,
+    `${R8}and rbx, 0x7f\nbts qword [r8], rbx\nbtr qword [r8 + 8], 70\nmov rsi, [r8]\nmov rdi, [r8 + 8]`,
+    `${R8}shl qword [r8], cl\nmov rsi, [r8]`,
+    `${R8}neg dword [r8 + 4]\nmov rsi, [r8]`,
+    `${R8}inc word [r8 + 2]\nmov rsi, [r8]`,
+    `${R8}movbe rsi, [r8]\nmovbe [r8 + 8], rax\nmov rdi, [r8 + 8]`,
+    `${R8}imul rsi, [r8], 13`,
+    `${R8}mul qword [r8]`,
+    'lea rsi, [rel $]\nmov rdi, [rel fill]\nmovzx eax, byte [rel fill + 1]',
+    'mov esi, 0x6000\nmov edi, 0x6100\nmov ecx, 5\ncld\nrep movsq\nmov rax, [0x6100]\nmov rbx, [0x6120]',
+    'mov edi, 0x6040\nmov ecx, 4\nstd\nrep stosq\ncld\nmov rsi, [0x6028]',
+    'mov esi, 0x6000\nmov edi, 0x6000\nmov ecx, 8\nrepe cmpsq',
+    'mov esi, 0x6010\nlodsq\nlodsd',
+    'push rax\npush rbx\npop rcx\npop rdx',
+    'push -5\npop rsi',
+    'pushfq\npop rax',
+    'mov rbp, rsp\nenter 16, 0\nmov rsi, rsp\nleave',
+  ]) {
+    t.push({ insn });
+  }
   return t;
 }
 
@@ -140,6 +169,7 @@ export function buildProgram64(seed: number, perTemplate: number): DiffProgram {
         }
         vals.set('rbx', b);
       }
+      lines.push('call fill');
       for (const r of REGS) lines.push(`mov ${r}, ${hex(vals.get(r) ?? 0n)}`);
       lines.push(`push qword ${(rnd() & 0x8d5) | 2}`, 'popfq', tpl.insn, 'call dump');
       cases.push({ insn: tpl.insn });
@@ -203,6 +233,20 @@ ${lines.join('\n')}
   mov al, 0
   out 0xf4, al
   hlt
+fill:
+  push rax
+  push rdi
+  mov edi, 0x6000
+  mov al, 3
+.f:
+  mov [rdi], al
+  add al, 7
+  inc edi
+  cmp edi, 0x6200
+  jne .f
+  pop rdi
+  pop rax
+  ret
 dump:
   pushfq
 ${['rax', 'rbx', 'rcx', 'rdx', 'rsi', 'rdi', 'rbp', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15', 'rsp'].map((r) => `  push ${r}`).join('\n')}
