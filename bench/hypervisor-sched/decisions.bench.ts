@@ -8,7 +8,7 @@
  * (one `do_schedule` over a 16-deep runqueue, no time passing). No peer: Xen's schedulers run
  * only inside Xen.
  */
-import { SchedSimulation } from '../../packages/hypervisor/src/sched/index.ts';
+import { SchedSimulation } from '@typevisor/hypervisor';
 import { defineSuite } from '../harness.ts';
 
 function workload(scheduler: string): SchedSimulation {

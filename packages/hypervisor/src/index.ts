@@ -335,6 +335,82 @@ export { dispatchHypercall, type HypercallHost } from './hypercall/dispatch.ts';
 export { eventChannelOp, eventChannelOpCompat } from './hypercall/event-channel-op.ts';
 export { grantTableOp } from './hypercall/grant-table-op.ts';
 export { setTimerOp, type VcpuOpHost, vcpuOp } from './hypercall/vcpu-op.ts';
+// Schedulers (credit, sEDF) and the scheduling host: see src/sched/.
+export {
+  CSCHED_CREDITS_PER_MSEC,
+  CSCHED_CREDITS_PER_TSLICE,
+  CSCHED_DEFAULT_TSLICE_MS,
+  CSCHED_DEFAULT_WEIGHT,
+  CSCHED_FLAG_VCPU_PARKED,
+  CSCHED_FLAG_VCPU_YIELD,
+  CSCHED_PRI_IDLE,
+  CSCHED_PRI_TS_BOOST,
+  CSCHED_PRI_TS_OVER,
+  CSCHED_PRI_TS_UNDER,
+  CSCHED_TICKS_PER_TSLICE,
+  EXTRA_AWARE,
+  EXTRA_QUANTUM,
+  MICROSECS,
+  MILLISECS,
+  PERIOD_MAX,
+  PERIOD_MIN,
+  SCHED_MIN_TIMER,
+  SLICE_MIN,
+  WEIGHT_PERIOD,
+  WEIGHT_SAFETY,
+  XEN_DOMCTL_SCHEDOP_getinfo,
+  XEN_DOMCTL_SCHEDOP_putinfo,
+  XEN_SCHEDULER_ARINC653,
+  XEN_SCHEDULER_CREDIT,
+  XEN_SCHEDULER_CREDIT2,
+  XEN_SCHEDULER_NULL,
+  XEN_SCHEDULER_RTDS,
+  XEN_SCHEDULER_SEDF,
+} from './sched/constants.ts';
+export {
+  type CreditDomainState,
+  CreditScheduler,
+  type CreditState,
+  type CreditVcpuState,
+} from './sched/credit.ts';
+export type {
+  SchedHost,
+  SchedulerOps,
+  TaskSlice,
+  XenDomctlSchedCredit,
+  XenDomctlSchedSedf,
+  XenDomctlSchedulerOp,
+} from './sched/ops.ts';
+export type { SchedClock, SchedTimers } from './sched/ports.ts';
+export { RealTime } from './sched/real-time.ts';
+export { createSchedulerOps, SCHEDULER_NAMES } from './sched/registry.ts';
+export {
+  type AddVcpuOptions,
+  type ContextSwitchListener,
+  type NewVcpuState,
+  type SchedDomainState,
+  type SchedPcpuState,
+  Scheduler,
+  type SchedulerOptions,
+  type SchedulerState,
+  type SchedVcpuState,
+  type VcpuRunstateInfo,
+} from './sched/scheduler.ts';
+export {
+  type SedfCpuState,
+  SedfScheduler,
+  type SedfState,
+  type SedfVcpuState,
+} from './sched/sedf.ts';
+export {
+  type RunSegment,
+  SchedSimulation,
+  type SchedSimulationOptions,
+  type SimIoVcpuOptions,
+  type SimVcpuOptions,
+} from './sched/simulation.ts';
+export { SchedDomain, SchedVcpu, VPF_blocked, VPF_down, VPF_migrating } from './sched/vcpu.ts';
+export { VirtualTime } from './sched/virtual-time.ts';
 export {
   DeterministicClock,
   RealTimeClock,
