@@ -1087,16 +1087,46 @@ export class X86Cpu {
         }
       }
       this.interruptShadow = false;
+      const singleStep = (this.eflags & EFLAGS.TF) !== 0;
       this.step();
       this.budgetLeft--;
       this.instructions++;
+      if (singleStep) {
+        // Single-step trap after the instruction retired (TF was set when it started).
+        this.dr[6] = (this.dr[6] | 0x4000) >>> 0;
+        if (this.exitReason >= 0 || (this.intercepts.exceptionBitmap & 2) !== 0) {
+          this.pendingException = VECTOR.DB;
+          this.pendingErrorCode = -1;
+        } else {
+          this.instrStart = this.rip;
+          this.deliverInterrupt(VECTOR.DB, -1, false, this.rip);
+        }
+      }
       if (this.exitReason >= 0) {
         this.exit.instructionLength = this.instructionLength();
         return this.exitReason as ExitReason;
       }
+      if (this.pendingException >= 0) return this.deliverPendingOrExit();
     }
     this.exit.reason = EXIT.BUDGET;
     return EXIT.BUDGET;
+  }
+
+  /** Handles an exception queued inside the loop (an intercepted single-step trap). */
+  private deliverPendingOrExit(): ExitReason {
+    const v = this.pendingException;
+    if (v < 32 && (this.intercepts.exceptionBitmap & (1 << v)) !== 0) {
+      this.pendingException = -1;
+      this.exit.reason = EXIT.EXCEPTION;
+      this.exit.vector = v;
+      this.exit.errorCode = this.pendingErrorCode;
+      this.exit.instructionLength = 0;
+      return EXIT.EXCEPTION;
+    }
+    this.pendingException = -1;
+    this.instrStart = this.rip;
+    this.deliverException(v, this.pendingErrorCode);
+    return this.runInner();
   }
 
   /** @internal Instructions left in the current `run` budget (faulting instructions count too). */

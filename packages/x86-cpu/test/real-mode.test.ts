@@ -107,4 +107,35 @@ pm:
     expect(cpu.segBase[1] + cpu.rip).toBe(0xfffffff0);
     expect(cpu.run(1)).not.toBe(EXIT.TRIPLE_FAULT);
   });
+
+  it('TF raises a single-step #DB trap after each instruction, with the next IP pushed', () => {
+    const { cpu } = exec(
+      'real',
+      `
+  mov word [4], dbg
+  mov word [6], 0
+  xor cx, cx
+  pushf
+  pop ax
+  or ax, 0x100
+  push ax
+  popf
+  nop
+  nop
+  nop
+  pushf
+  pop ax
+  and ax, 0xfeff
+  push ax
+  popf
+  jmp done
+dbg:
+  inc cx
+  iret
+done:`,
+    );
+    // Traps after: nop, nop, nop, pushf, pop, and, push, popf (TF still set when it started).
+    expect(cpu.lo[1] & 0xffff).toBe(8);
+    expect(cpu.dr[6] & 0x4000).toBe(0x4000);
+  });
 });
