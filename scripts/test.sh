@@ -9,7 +9,7 @@ step() { printf '\n== %s\n' "$*"; }
 fail() { printf 'test: %s failed\n' "$1" >&2; printf 'tests: 0 passed, 1 failed\n'; exit 1; }
 
 step 'lint (biome)';               pnpm exec biome check . || fail lint
-step 'typecheck (tsc -b)';         pnpm exec tsc -b tsconfig.json || fail typecheck
+step 'typecheck (tsc -b)';         pnpm exec tsc -b tsconfig.json && pnpm exec tsc -p tools/x86-reference || fail typecheck
 step 'build (tsup)';               pnpm run -s build >/dev/null || fail build
 step 'packaging (publint)';        node scripts/check-packaging.mjs || fail packaging
 step 'API docs (typedoc)';         pnpm exec typedoc --logLevel Warn || fail docs
