@@ -4,8 +4,6 @@ import { describe, expect, it } from 'vitest';
 import { EXIT, FlatRam, X86Cpu } from '../src/index.ts';
 import { flatSeg } from './helpers.ts';
 
-const dir = new URL('./vectors/multiboot-kernel/', import.meta.url);
-
 /** Loads the PT_LOAD segments of an ELF32 image and returns its entry point. */
 function loadElf32(image: Uint8Array, ram: FlatRam): number {
   const dv = new DataView(image.buffer, image.byteOffset, image.byteLength);
@@ -55,43 +53,57 @@ function haveQemu(): boolean {
   }
 }
 
-describe('a GCC-compiled multiboot kernel (test/vectors/multiboot-kernel)', () => {
-  const image = new Uint8Array(readFileSync(new URL('kernel.elf', dir)));
+const KERNELS = [
+  { dir: 'multiboot-kernel', qemu: 'qemu-system-i386', what: '32-bit code' },
+  {
+    dir: 'multiboot-kernel64',
+    qemu: 'qemu-system-x86_64',
+    what: '64-bit code entered through its own long-mode switch',
+  },
+];
 
-  it('prints exactly what it prints under QEMU (CRC32, recursion, switch tables, 64-bit LCG, division)', () => {
-    const want = readFileSync(new URL('qemu-serial.txt', dir), 'utf8');
-    const got = runKernel(image);
-    expect(got.serial).toBe(want);
-    expect(got.status).toBe(0x21);
-    expect(got.instructions).toBeGreaterThan(100_000);
-  });
+for (const k of KERNELS) {
+  const dir = new URL(`./vectors/${k.dir}/`, import.meta.url);
+  describe(`a GCC-compiled multiboot kernel, ${k.what} (test/vectors/${k.dir})`, () => {
+    const image = new Uint8Array(readFileSync(new URL('kernel.elf', dir)));
 
-  it.skipIf(!haveQemu() && !process.env.CI)('and the live QEMU run of the same ELF agrees', () => {
-    let out = '';
-    try {
-      out = execFileSync(
-        'qemu-system-i386',
-        [
-          '-accel',
-          'tcg',
-          '-display',
-          'none',
-          '-nodefaults',
-          '-no-reboot',
-          '-kernel',
-          new URL('kernel.elf', dir).pathname,
-          '-serial',
-          'stdio',
-          '-device',
-          'isa-debug-exit,iobase=0xf4,iosize=4',
-        ],
-        { encoding: 'utf8', timeout: 60_000 },
-      );
-    } catch (e) {
-      const err = e as { status?: number; stdout?: string };
-      if (err.status !== 33) throw e;
-      out = err.stdout ?? '';
-    }
-    expect(runKernel(image).serial).toBe(out);
+    it('prints exactly what it prints under QEMU (CRC32, recursion, switch tables, 64-bit arithmetic, division)', () => {
+      const want = readFileSync(new URL('qemu-serial.txt', dir), 'utf8');
+      const got = runKernel(image);
+      expect(got.serial).toBe(want);
+      expect(got.status).toBe(0x21);
+      expect(got.instructions).toBeGreaterThan(100_000);
+    });
+
+    it.skipIf(!haveQemu() && !process.env.CI)('and a live QEMU run of the same ELF agrees', () => {
+      let out = '';
+      try {
+        out = execFileSync(
+          k.qemu,
+          [
+            '-accel',
+            'tcg',
+            '-cpu',
+            'max',
+            '-display',
+            'none',
+            '-nodefaults',
+            '-no-reboot',
+            '-kernel',
+            new URL('kernel.elf', dir).pathname,
+            '-serial',
+            'stdio',
+            '-device',
+            'isa-debug-exit,iobase=0xf4,iosize=4',
+          ],
+          { encoding: 'utf8', timeout: 60_000 },
+        );
+      } catch (e) {
+        const err = e as { status?: number; stdout?: string };
+        if (err.status !== 33) throw e;
+        out = err.stdout ?? '';
+      }
+      expect(runKernel(image).serial).toBe(out);
+    });
   });
-});
+}
