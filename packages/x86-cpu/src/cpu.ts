@@ -966,6 +966,11 @@ export class X86Cpu {
   loadSegReal(seg: number, sel: number): void {
     this.segSel[seg] = sel & 0xffff;
     this.segBase[seg] = (sel & 0xffff) << 4;
+    if ((this.eflags & EFLAGS.VM) !== 0) {
+      // Virtual-8086 mode: 64 KiB, present, DPL 3 read/write segments.
+      this.segLimit[seg] = 0xffff;
+      this.segAttr[seg] = 0xf3;
+    }
     if (seg === SEG.CS || seg === SEG.SS) this.updateMode();
   }
 
@@ -1455,6 +1460,10 @@ export class X86Cpu {
       this.rip = offset >= 0x800000000000 ? offset - 2 ** 64 : offset;
     } else {
       const psize = gate32 ? 32 : 16;
+      const fromV86 = (flags & EFLAGS.VM) !== 0;
+      if (fromV86 && newCpl !== 0) this.gp(csSel & 0xfffc);
+      // Leaving virtual-8086 mode: descriptor loads below use protected-mode rules.
+      if (fromV86) this.eflags &= ~EFLAGS.VM;
       if (newCpl !== this.cpl) {
         // Stack switch from the TSS (32-bit TSS: ESPn at 4 + 8n, SSn at 8 + 8n).
         const off = 4 + newCpl * 8;
@@ -1477,6 +1486,15 @@ export class X86Cpu {
         this.descHi = csDescHi;
         this.descAddr = csDescAddr;
         this.loadCs(csSel, newCpl);
+        if (fromV86) {
+          for (const seg of [SEG.GS, SEG.FS, SEG.DS, SEG.ES]) {
+            this.push(psize, this.segSel[seg], 0);
+            this.segSel[seg] = 0;
+            this.segBase[seg] = 0;
+            this.segLimit[seg] = 0;
+            this.segAttr[seg] = 0;
+          }
+        }
         this.push(psize, oldSs, 0);
         this.push(psize, oldSp, 0);
       } else {

@@ -249,6 +249,55 @@ irq:
   });
 });
 
+describe('virtual-8086 mode', () => {
+  it('IRET enters v8086 mode; sensitive instructions trap to the ring-0 monitor with the v8086 frame; IRET resumes', () => {
+    const { cpu } = run32(`${prelude([[13, 'gp', 0x8e]])}
+  xor ebp, ebp
+  push dword 0x0000
+  push dword 0x0000
+  push dword 0x0300
+  push dword 0x0400
+  push dword 0x0200
+  push dword 0x0ffe
+  push dword 0x00020002
+  push dword 0x0100
+  push dword v86code - $$
+  iret
+gp:
+  inc ebp
+  mov esi, [esp + 4]
+  mov edi, [esp + 8]
+  mov ebx, [esp + 12]
+  mov ecx, [esp + 24]
+  mov edx, [esp + 28]
+  cmp ebp, 2
+  je .stop
+  add dword [esp + 4], 1
+  add esp, 4
+  iret
+.stop:
+  hlt
+bits 16
+v86code:
+  mov ax, ds
+  mov word [0x10], 0xbeef
+  cli
+  mov bx, [0x10]
+  int 0x21
+`);
+    runToHlt(cpu);
+    expect(cpu.lo[5]).toBe(2); // two traps
+    expect(cpu.lo[7]).toBe(0x100); // saved CS is the v8086 segment
+    expect(cpu.lo[3] & 0x20000).toBe(0x20000); // saved EFLAGS has VM
+    expect(cpu.lo[1]).toBe(0x400); // saved ES
+    expect(cpu.lo[2]).toBe(0x300); // saved DS
+    // DS:0x10 in v8086 mode is linear 0x3010.
+    expect(cpu.memory.read16(0x3010)).toBe(0xbeef);
+    expect(cpu.segSel[3]).toBe(0); // data segments were nulled on entry to ring 0
+    expect(cpu.cpl).toBe(0);
+  });
+});
+
 describe('LAR, LSL, VERR, VERW', () => {
   it('answer with ZF and never fault on the selector, honouring DPL and descriptor types', () => {
     const { cpu } = run32(`${prelude([[0x80, 'done', 0xee]])}

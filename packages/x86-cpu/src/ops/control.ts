@@ -226,6 +226,8 @@ export function INT(cpu: X86Cpu): void {
     if (!testCond(cpu, 0)) return;
     vector = VECTOR.OF;
   } else vector = cpu.imm & 0xff;
+  const fl = getFlags(cpu);
+  if ((fl & EFLAGS.VM) !== 0 && ((fl >> 12) & 3) < 3) cpu.gp(0);
   if (cpu.swIntercept[vector] !== 0) {
     cpu.exit.vector = vector;
     cpu.requestExit(EXIT.SOFTWARE_INTERRUPT);
@@ -238,7 +240,9 @@ export function INT(cpu: X86Cpu): void {
 export function IRET(cpu: X86Cpu): void {
   const size = cpu.osize;
   const n = size >> 3;
-  if (!cpu.protectedMode) {
+  const v86 = (getFlags(cpu) & EFLAGS.VM) !== 0;
+  if (v86 && ((getFlags(cpu) >> 12) & 3) < 3) cpu.gp(0);
+  if (!cpu.protectedMode || v86) {
     const ip = cpu.peek(size, 0);
     const cs = cpu.peek(size, n);
     const fl = cpu.peek(size, 2 * n);
@@ -246,7 +250,8 @@ export function IRET(cpu: X86Cpu): void {
     cpu.loadCs(cs & 0xffff, 0);
     cpu.rip = size === 16 ? ip & 0xffff : ip >>> 0;
     const old = getFlags(cpu);
-    const mask = size === 16 ? 0xffff : 0x257fd5;
+    let mask = size === 16 ? 0xffff : 0x257fd5;
+    if (v86) mask &= ~(EFLAGS.IOPL | EFLAGS.VM);
     setFlags(cpu, (old & ~mask) | (fl & mask));
     return;
   }
@@ -260,7 +265,8 @@ export function IRET(cpu: X86Cpu): void {
   const sel = cpu.peek(size, n) & 0xffff;
   const fl = cpu.peek(size, 2 * n);
   if ((fl & EFLAGS.VM) !== 0 && cpu.cpl === 0 && !cpu.mode64 && size !== 16) {
-    throw new X86CpuError('UNSUPPORTED', 'IRET to virtual-8086 mode is not implemented');
+    iretToV86(cpu, ip, sel, fl);
+    return;
   }
   const rpl = sel & 3;
   if ((sel & 0xfffc) === 0 || rpl < cpu.cpl) cpu.gp(sel & 0xfffc);
@@ -305,4 +311,23 @@ export function IRET(cpu: X86Cpu): void {
   cpu.cpl = savedCpl;
   cpu.jumpTo(ip, size === 16 ? 16 : cpu.mode64 ? 64 : 32);
   cpu.updateMode();
+}
+
+/** Returns from a ring-0 handler to virtual-8086 mode (the 9-slot 32-bit frame). @see Intel SDM Vol. 3A §20.3 */
+function iretToV86(cpu: X86Cpu, ip: number, cs: number, fl: number): void {
+  const esp = cpu.peek(32, 12);
+  const ss = cpu.peek(32, 16) & 0xffff;
+  const es = cpu.peek(32, 20) & 0xffff;
+  const ds = cpu.peek(32, 24) & 0xffff;
+  const fs = cpu.peek(32, 28) & 0xffff;
+  const gs = cpu.peek(32, 32) & 0xffff;
+  setFlags(cpu, (fl & 0x3f7fd5) | EFLAGS.VM);
+  cpu.loadSegReal(SEG.ES, es);
+  cpu.loadSegReal(SEG.DS, ds);
+  cpu.loadSegReal(SEG.FS, fs);
+  cpu.loadSegReal(SEG.GS, gs);
+  cpu.loadSegReal(SEG.SS, ss);
+  cpu.loadCs(cs, 3);
+  cpu.setReg(32, 4, esp, 0);
+  cpu.rip = ip & 0xffff;
 }

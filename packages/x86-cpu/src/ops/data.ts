@@ -282,6 +282,8 @@ export function PUSHF(cpu: X86Cpu): void {
 
 /** @internal POPF/POPFD/POPFQ (9D) with the CPL/IOPL rules for IF and IOPL. */
 export function POPF(cpu: X86Cpu): void {
+  const f = getFlags(cpu);
+  if ((f & EFLAGS.VM) !== 0 && ((f >> 12) & 3) < 3) cpu.gp(0);
   const size = cpu.osize;
   const v = cpu.pop(size);
   popFlags(cpu, v, size);
