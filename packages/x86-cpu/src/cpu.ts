@@ -1029,10 +1029,15 @@ export class X86Cpu {
     this.readDescriptor(sel, VECTOR.GP);
     const attr = (this.descHi >> 8) & 0xf0ff;
     if ((attr & 0x18) !== 0x18) {
-      throw new X86CpuError(
-        'UNSUPPORTED',
-        `far transfer through a system descriptor (type ${attr & 0x1f}) is not implemented`,
-      );
+      const type = attr & 0x1f;
+      if (type === 0x0c || type === 0x04) return; // call gate: the caller takes over
+      if (type === 0x05 || type === 0x09 || type === 0x01) {
+        throw new X86CpuError(
+          'UNSUPPORTED',
+          `task switches (descriptor type ${type}) are not implemented`,
+        );
+      }
+      this.gp(sel & 0xfffc);
     }
     const dpl = (attr >> 5) & 3;
     if ((attr & 4) !== 0) {

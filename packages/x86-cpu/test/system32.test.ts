@@ -39,6 +39,7 @@ gdt:
   db (${at('tss')} >> 16) & 0xff, 0x89, 0, ${at('tss')} >> 24
   dq 0x00cfba000000ffff
   dq 0x00cfb2000000ffff
+  dq 0
 gdt_end:
 gdtr: dw gdt_end - gdt - 1
   dd ${at('gdt')}
@@ -246,6 +247,49 @@ irq:
     expect(cpu.run(100)).toBe(EXIT.EXCEPTION);
     expect(cpu.exit.vector).toBe(VECTOR.UD);
     expect(cpu.rip).toBe(CODE + 1);
+  });
+});
+
+describe('call gates', () => {
+  it('a far CALL from ring 3 through a DPL 3 call gate switches to the ring-0 stack and copies parameters; RETF n returns', () => {
+    const { cpu } = run32(`${prelude([[0x80, 'fin', 0xee]])}
+  mov eax, gatefn
+  mov word [gdt + 0x40], ax
+  mov word [gdt + 0x42], 0x08
+  mov word [gdt + 0x44], 0xec02
+  shr eax, 16
+  mov word [gdt + 0x46], ax
+  push 0x23
+  push 0x6000
+  push 0x2
+  push 0x1b
+  push user
+  iret
+user:
+  push dword 0x1111
+  push dword 0x2222
+  call 0x43:0
+  mov ebp, esp
+  int 0x80
+gatefn:
+  mov eax, [esp + 4]
+  mov ebx, [esp + 8]
+  mov ecx, [esp + 12]
+  mov edx, [esp + 16]
+  mov esi, [esp + 20]
+  mov edi, esp
+  retf 8
+fin:
+  hlt
+`);
+    runToHlt(cpu);
+    expect(cpu.lo[0]).toBe(0x1b); // the caller's CS
+    expect(cpu.lo[3]).toBe(0x2222); // first copied parameter (the last one pushed)
+    expect(cpu.lo[1]).toBe(0x1111);
+    expect(cpu.lo[2]).toBe(0x6000 - 8); // the caller's ESP
+    expect(cpu.lo[6]).toBe(0x23); // the caller's SS
+    expect(cpu.lo[7]).toBe(0x8000 - 24); // ring-0 stack: SS, ESP, 2 params, CS, EIP
+    expect(cpu.lo[5]).toBe(0x6000); // RETF 8 released the parameters on the caller's stack
   });
 });
 

@@ -100,6 +100,10 @@ function farTransfer(cpu: X86Cpu, sel: number, offset: number, call: boolean): v
     return;
   }
   cpu.checkFarCode(sel);
+  if ((cpu.descHi & 0x1000) === 0) {
+    throughCallGate(cpu, sel, call);
+    return;
+  }
   const conforming = ((cpu.descHi >> 8) & 4) !== 0;
   if (call) {
     const ret = cpu.rip;
@@ -330,4 +334,76 @@ function iretToV86(cpu: X86Cpu, ip: number, cs: number, fl: number): void {
   cpu.loadCs(cs, 3);
   cpu.setReg(32, 4, esp, 0);
   cpu.rip = ip & 0xffff;
+}
+
+/**
+ * Far CALL/JMP through a call gate (legacy modes), including the inner-privilege stack switch
+ * from the TSS and the copy of the gate's parameter count from the old stack.
+ * @see Intel SDM Vol. 3A §5.8.4–5.8.5
+ */
+function throughCallGate(cpu: X86Cpu, gateSel: number, call: boolean): void {
+  if (cpu.mode64 || (cpu.efer & 0x400) !== 0) {
+    throw new X86CpuError('UNSUPPORTED', '64-bit call gates are not implemented');
+  }
+  const glo = cpu.descLo;
+  const ghi = cpu.descHi;
+  const gdpl = (ghi >> 13) & 3;
+  if (gdpl < cpu.cpl || gdpl < (gateSel & 3)) cpu.gp(gateSel & 0xfffc);
+  if ((ghi & 0x8000) === 0) cpu.fault(VECTOR.NP, gateSel & 0xfffc);
+  const gate32 = (ghi & 0x800) !== 0;
+  const psize = gate32 ? 32 : 16;
+  const params = ghi & 0x1f;
+  const csSel = glo >>> 16;
+  const offset = gate32 ? ((ghi & 0xffff0000) | (glo & 0xffff)) >>> 0 : glo & 0xffff;
+  if ((csSel & 0xfffc) === 0) cpu.gp(0);
+  cpu.readDescriptor(csSel, VECTOR.GP);
+  const attr = (cpu.descHi >> 8) & 0xf0ff;
+  const dpl = (attr >> 5) & 3;
+  const conforming = (attr & 4) !== 0;
+  if ((attr & 0x18) !== 0x18 || dpl > cpu.cpl) cpu.gp(csSel & 0xfffc);
+  if ((attr & 0x80) === 0) cpu.fault(VECTOR.NP, csSel & 0xfffc);
+  const csLo = cpu.descLo;
+  const csHi = cpu.descHi;
+  const csAddr = cpu.descAddr;
+  const oldCs = cpu.segSel[SEG.CS];
+  const ret = cpu.rip;
+  if (!call) {
+    if (!conforming && dpl !== cpu.cpl) cpu.gp(csSel & 0xfffc);
+    cpu.loadCs(csSel, cpu.cpl);
+    cpu.rip = offset;
+    return;
+  }
+  if (!conforming && dpl < cpu.cpl) {
+    // Inner privilege: new stack from the TSS, then SS, ESP, the parameters, CS, EIP.
+    const off = 4 + dpl * 8;
+    if (off + 5 > cpu.segLimit[SEG.TR] >>> 0) cpu.fault(VECTOR.TS, cpu.segSel[SEG.TR] & 0xfffc);
+    const tss = cpu.segBase[SEG.TR];
+    const newEsp = cpu.sysRead32(tss + off) >>> 0;
+    const newSs = cpu.sysRead32(tss + off + 4) & 0xffff;
+    if ((newSs & 0xfffc) === 0) cpu.fault(VECTOR.TS, 0);
+    cpu.readDescriptor(newSs, VECTOR.TS);
+    const sattr = (cpu.descHi >> 8) & 0xf0ff;
+    if ((newSs & 3) !== dpl || ((sattr >> 5) & 3) !== dpl || (sattr & 0x1a) !== 0x12)
+      cpu.fault(VECTOR.TS, newSs & 0xfffc);
+    if ((sattr & 0x80) === 0) cpu.fault(VECTOR.SS, newSs & 0xfffc);
+    const oldSs = cpu.segSel[SEG.SS];
+    const oldSp = cpu.getSp();
+    const copied: number[] = [];
+    for (let i = 0; i < params; i++) copied.push(cpu.peek(psize, i * (psize >> 3)));
+    cpu.setSegFromDesc(SEG.SS, newSs);
+    cpu.updateMode();
+    cpu.setSp(newEsp);
+    cpu.push(psize, oldSs, 0);
+    cpu.push(psize, oldSp, 0);
+    for (let i = params - 1; i >= 0; i--) cpu.push(psize, copied[i], 0);
+    cpu.descLo = csLo;
+    cpu.descHi = csHi;
+    cpu.descAddr = csAddr;
+    cpu.loadCs(csSel, dpl);
+  } else {
+    cpu.loadCs(csSel, cpu.cpl);
+  }
+  cpu.push(psize, oldCs, 0);
+  cpu.push(psize, ret, 0);
+  cpu.rip = offset;
 }
