@@ -10,6 +10,7 @@ import { DECODE, GROUP_HANDLERS, GROUP_INFO, HANDLERS, type Handler } from './de
 import { X86CpuError } from './errors.ts';
 import { CC_EFLAGS, getFlags, setFlags } from './flags.ts';
 import { finishIns } from './ops/string.ts';
+import { TASK_CALL, taskSwitch } from './ops/task.ts';
 import {
   BuiltinPageWalker,
   createWalkRequest,
@@ -1030,13 +1031,8 @@ export class X86Cpu {
     const attr = (this.descHi >> 8) & 0xf0ff;
     if ((attr & 0x18) !== 0x18) {
       const type = attr & 0x1f;
-      if (type === 0x0c || type === 0x04) return; // call gate: the caller takes over
-      if (type === 0x05 || type === 0x09 || type === 0x01) {
-        throw new X86CpuError(
-          'UNSUPPORTED',
-          `task switches (descriptor type ${type}) are not implemented`,
-        );
-      }
+      // Call gates, task gates and TSS descriptors: the caller takes over.
+      if (type === 0x0c || type === 0x04 || type === 0x05 || type === 0x09 || type === 0x01) return;
       this.gp(sel & 0xfffc);
     }
     const dpl = (attr >> 5) & 3;
@@ -1399,7 +1395,14 @@ export class X86Cpu {
         : type !== 0x0e && type !== 0x0f && type !== 0x06 && type !== 0x07
     ) {
       if (type === 0x05 && !lma) {
-        throw new X86CpuError('UNSUPPORTED', 'task gates are not implemented');
+        if (soft && gdpl < this.cpl) this.gp(errSel);
+        if ((ghi & 0x8000) === 0) this.fault(VECTOR.NP, errSel);
+        const tssSel = glo >>> 16;
+        if ((tssSel & 4) !== 0) this.fault(VECTOR.TS, tssSel & 0xfffc);
+        this.readDescriptor(tssSel, VECTOR.TS);
+        taskSwitch(this, tssSel, TASK_CALL, nextRip);
+        if (errorCode >= 0) this.push(this.stackSize === 16 ? 16 : 32, errorCode, 0);
+        return;
       }
       this.gp(errSel);
     }

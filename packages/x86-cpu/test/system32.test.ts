@@ -293,6 +293,94 @@ fin:
   });
 });
 
+describe('hardware task switches', () => {
+  it('CALL to a TSS nests a task (NT, back link, busy bits) and IRET returns to the caller task', () => {
+    const { cpu } = run32(`${prelude([])}
+  mov eax, tss2
+  mov word [gdt + 0x40], 0x67
+  mov word [gdt + 0x42], ax
+  shr eax, 16
+  mov byte [gdt + 0x44], al
+  mov byte [gdt + 0x45], 0x89
+  mov byte [gdt + 0x46], 0
+  mov byte [gdt + 0x47], ah
+  mov eax, 0xaaaa
+  mov ebx, 0xbbbb
+  call 0x40:0
+  mov ecx, [result]
+  mov edx, [result + 4]
+  mov esi, [gdt + 0x44]
+  pushfd
+  pop edi
+  hlt
+taskb:
+  mov dword [result], 0x1234
+  str ax
+  movzx eax, ax
+  mov [result + 4], eax
+  mov ebx, [tss2]
+  mov [result + 8], ebx
+  iret
+align 4
+result: dd 0, 0, 0
+tss2:
+  dd 0, 0x8000, 0x10, 0, 0, 0, 0, 0
+  dd taskb, 0x2
+  dd 0, 0, 0, 0, 0x7000, 0, 0, 0
+  dd 0x10, 0x08, 0x10, 0x10, 0x10, 0x10
+  dd 0, 0
+`);
+    runToHlt(cpu);
+    expect(cpu.lo[0]).toBe(0xaaaa); // task A's registers came back from its TSS
+    expect(cpu.lo[3]).toBe(0xbbbb);
+    expect(cpu.lo[1]).toBe(0x1234); // task B ran
+    expect(cpu.lo[2]).toBe(0x40); // with TR = the new TSS
+    expect((cpu.lo[6] >> 8) & 0x0f).toBe(0x9); // task B is no longer busy after the return
+    expect(cpu.lo[7] & 0x4000).toBe(0); // task A's NT is clear
+    expect(cpu.segSel[7]).toBe(0x28);
+    expect(cpu.memory.read32(cpu.segBase[7] + 0) >>> 0).toBe(0); // A's back link untouched
+    expect(cpu.cr0 & 8).toBe(8); // CR0.TS set by the switch
+  });
+});
+
+describe('double fault through a task gate (as i386 Linux sets it up)', () => {
+  it('a #NP during #NP delivery becomes #DF, delivered by a task switch with error code 0', () => {
+    const { cpu } = run32(`${prelude([])}
+  mov eax, tss2
+  mov word [gdt + 0x40], 0x67
+  mov word [gdt + 0x42], ax
+  shr eax, 16
+  mov byte [gdt + 0x44], al
+  mov byte [gdt + 0x45], 0x89
+  mov byte [gdt + 0x46], 0
+  mov byte [gdt + 0x47], ah
+  mov word [idt + 8 * 8 + 2], 0x40
+  mov byte [idt + 8 * 8 + 5], 0x85
+  mov ebp, 0x5555
+  int 0x30
+  hlt
+taskb:
+  pop esi
+  mov edi, esp
+  str bx
+  hlt
+align 4
+tss2:
+  dd 0, 0x8000, 0x10, 0, 0, 0, 0, 0
+  dd taskb, 0x2
+  dd 0, 0, 0, 0, 0x7000, 0, 0, 0
+  dd 0x10, 0x08, 0x10, 0x10, 0x10, 0x10
+  dd 0, 0
+`);
+    runToHlt(cpu);
+    expect(cpu.lo[6]).toBe(0); // #DF error code
+    expect(cpu.lo[7]).toBe(0x7000); // the error code was pushed on the new task's stack
+    expect(cpu.lo[3] & 0xffff).toBe(0x40);
+    expect(cpu.lo[5]).toBe(0); // EBP came from the new task's TSS
+    expect(cpu.getRflags() & 0x4000).toBe(0x4000); // nested task
+  });
+});
+
 describe('virtual-8086 mode', () => {
   it('IRET enters v8086 mode; sensitive instructions trap to the ring-0 monitor with the v8086 frame; IRET resumes', () => {
     const { cpu } = run32(`${prelude([[13, 'gp', 0x8e]])}

@@ -8,6 +8,7 @@ import type { X86Cpu } from '../cpu.ts';
 import { X86CpuError } from '../errors.ts';
 import { getFlags, setFlags, testCond } from '../flags.ts';
 import { popFlags } from './data.ts';
+import { TASK_CALL, TASK_IRET, TASK_JMP, taskSwitch } from './task.ts';
 
 const TWO32 = 4294967296;
 
@@ -260,8 +261,13 @@ export function IRET(cpu: X86Cpu): void {
     return;
   }
   const flagsNow = getFlags(cpu);
-  if ((flagsNow & EFLAGS.NT) !== 0 && !cpu.mode64) {
-    throw new X86CpuError('UNSUPPORTED', 'IRET with EFLAGS.NT (task return) is not implemented');
+  if ((flagsNow & EFLAGS.NT) !== 0 && (cpu.efer & 0x400) === 0) {
+    // Task return to the back link of the current TSS.
+    const back = cpu.sysRead32(cpu.segBase[SEG.TR]) & 0xffff;
+    if ((back & 4) !== 0) cpu.fault(VECTOR.TS, back & 0xfffc);
+    cpu.readDescriptor(back, VECTOR.TS);
+    taskSwitch(cpu, back, TASK_IRET, cpu.rip);
+    return;
   }
   const ipLo = cpu.peek(size, 0);
   const ipHi = cpu.tmpHi;
@@ -342,6 +348,21 @@ function iretToV86(cpu: X86Cpu, ip: number, cs: number, fl: number): void {
  * @see Intel SDM Vol. 3A §5.8.4–5.8.5
  */
 function throughCallGate(cpu: X86Cpu, gateSel: number, call: boolean): void {
+  const sysType = (cpu.descHi >> 8) & 0x1f;
+  if (sysType === 0x05 || sysType === 0x09 || sysType === 0x01) {
+    // JMP/CALL to a task gate or directly to a TSS: a task switch.
+    const dpl = (cpu.descHi >> 13) & 3;
+    if (dpl < cpu.cpl || dpl < (gateSel & 3)) cpu.gp(gateSel & 0xfffc);
+    if ((cpu.descHi & 0x8000) === 0) cpu.fault(VECTOR.NP, gateSel & 0xfffc);
+    let tssSel = gateSel;
+    if (sysType === 0x05) {
+      tssSel = cpu.descLo >>> 16;
+      if ((tssSel & 4) !== 0) cpu.gp(tssSel & 0xfffc);
+      cpu.readDescriptor(tssSel, VECTOR.GP);
+    }
+    taskSwitch(cpu, tssSel, call ? TASK_CALL : TASK_JMP, cpu.rip);
+    return;
+  }
   if (cpu.mode64 || (cpu.efer & 0x400) !== 0) {
     throw new X86CpuError('UNSUPPORTED', '64-bit call gates are not implemented');
   }
