@@ -4,7 +4,7 @@
  * example can rot unnoticed.
  */
 import { execFile } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -14,6 +14,26 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 
 /** Example file → a check of its standard output. */
 const EXPECTATIONS: Record<string, (stdout: string) => void> = {
+  'demo.ts': (out) => {
+    expect(out).toMatch(/instructions; serial output identical to QEMU's\n/);
+    expect(out).toContain("MMUEXT_PIN_L4_TABLE on the builder's tables: validated and pinned\n");
+    expect(out).toMatch(
+      /start_info at 0x[0-9a-f]+: magic "xen-3\.0-x86_64", store evtchn 1, console evtchn 2\n/,
+    );
+    if (process.env.CI || existsSync('/usr/lib/grub-xen/grub-x86_64-xen.bin')) {
+      // Debian's GRUB laid out as Xen 4.17's builder laid it out (see packages/toolstack/test/golden).
+      expect(out).toContain('  page tables : 0x637000 -> 0x63e000   (pfn 0x637 + 0x7 pages)\n');
+      expect(out).toContain('  virt_pgtab_end : 0x800000\n');
+    }
+    if (process.env.CI || existsSync('/usr/bin/xenstore-ls')) {
+      expect(out).toMatch(/ {2}name = "demo" +\. .*\(n1,r0\)\n/);
+      expect(out).toMatch(/ {3}port = "1" +\. .*\(n1,r0\)\n/);
+    }
+    expect(out).toContain(
+      'sector 8 reads back "written by blkfront, stored by blkback" (status 0)\n',
+    );
+    expect(out).toMatch(/demo complete\n$/);
+  },
   'mmu-pv-isolation.ts': (out) => {
     expect(out).toBe(
       [

@@ -3,9 +3,10 @@
  * in the order `typevisor --help` shows them.
  */
 import type { CommandSpec } from '../command.ts';
+import { bare } from './bare.ts';
 import { info } from './info.ts';
 import { xenstore } from './xenstore.ts';
 import { xenstored } from './xenstored.ts';
 
 /** All `typevisor` subcommands. */
-export const COMMANDS: readonly CommandSpec[] = [info, xenstored, xenstore];
+export const COMMANDS: readonly CommandSpec[] = [info, xenstored, xenstore, bare];
