@@ -1,14 +1,14 @@
 /**
  * The Typevisor demo: the packages working together on real guest images.
  *
- * 0. The x86 CPU model boots a freestanding C kernel built from this repository (gcc, 64-bit,
+ * 1. The x86 CPU model boots a freestanding C kernel built from this repository (gcc, 64-bit,
  *    multiboot) with `typevisor bare`, and its serial output is compared with what the same
  *    kernel printed under QEMU.
- * 1. The toolstack reads an xl config, parses the guest kernel's Xen ELF notes and lays out
+ * 2. The toolstack reads an xl config, parses the guest kernel's Xen ELF notes and lays out
  *    its start-of-day memory exactly as Xen's domain builder does, into machine frames the
  *    MMU hands out; the MMU then validates and pins the bootstrap page tables under Xen's PV
  *    rules, as Xen does before a PV guest's first instruction.
- * 2. The hypervisor allocates the xenstore and console event channels the way libxl does.
+   The hypervisor allocates the xenstore and console event channels the way libxl does.
  * 3. A xenstore daemon speaking Xen's wire protocol publishes the domain, and Debian's own
  *    `xenstore-ls` (when installed) reads it back over the socket.
  * 4. A block device is attached through xenbus and the guest's blkfront writes and reads a
@@ -54,11 +54,11 @@ const kernelPath = existsSync(GRUB) ? GRUB : OWN_GUEST;
 const hex = (n: number | bigint): string => `0x${n.toString(16)}`;
 const say = (line = ''): void => console.log(line);
 
-// --- 0. The CPU model on a kernel built from this repository --------------------------------
+// --- 1. The CPU model on a kernel built from this repository --------------------------------
 const KERNEL64 = fileURLToPath(
   new URL('../packages/x86-cpu/test/vectors/multiboot-kernel64/', import.meta.url),
 );
-say('== 0. x86 CPU model: typevisor bare --multiboot kernel.elf (64-bit C kernel built with gcc)');
+say('== 1. x86 CPU model: typevisor bare --multiboot kernel.elf (64-bit C kernel built with gcc)');
 let serial = '';
 let stats = '';
 const io: CliIo = {
@@ -80,7 +80,7 @@ say(
 );
 say();
 
-// --- 1. Build the domain -------------------------------------------------------------------
+// --- 2. Build the domain -------------------------------------------------------------------
 const config = parseDomainConfig(
   `name = "demo"
 type = "pv"
@@ -98,12 +98,12 @@ machine.populate(DOMID, 0, nrPages + 1); // the guest's RAM plus its shared_info
 const p2m = machine.p2m(DOMID);
 const elf = parseElf(readFileSync(kernelPath), kernelPath);
 const kernel = readXenKernelInfo(elf, kernelPath);
-say(`== 1. domain builder: ${config.name}, ${config.memory} MiB, ${kernelPath}`);
+say(`== 2. domain builder: ${config.name}, ${config.memory} MiB, ${kernelPath}`);
 say(
   `guest: ${kernel.guestOs} (${kernel.guestType}), entry ${hex(kernel.virtEntry)}, image ${hex(kernel.virtKstart)}-${hex(kernel.virtKend)}`,
 );
 
-// 2. Event channels first, as libxl allocates them: xenstore, then console.
+// Event channels first, as libxl allocates them: xenstore, then console.
 const dom0Mem = new PagedGuestMemory(1);
 const guestMem = new PagedGuestMemory(1);
 const evtchn = new EventChannels({ upcallPending: () => undefined });
