@@ -141,7 +141,10 @@ describe('typevisor bare', () => {
 
   it('malformed images give one clear error line, never a stack trace', async () => {
     const cases: [string[], RegExp][] = [
-      [['--multiboot', write('junk.bin', Uint8Array.of(1, 2, 3))], /not an ELF file/],
+      [
+        ['--multiboot', write('junk.bin', Uint8Array.of(1, 2, 3))],
+        /junk\.bin: no multiboot header \(magic 0x1BADB002 with a valid checksum\)/,
+      ],
       [
         ['--multiboot', write('nomb.elf', multibootElf().fill(0, 0x1000, 0x100c))],
         /no multiboot header/,
@@ -158,5 +161,57 @@ describe('typevisor bare', () => {
       expect(io.err).toMatch(message);
       expect(io.err.split('\n').filter((l) => l !== '').length).toBe(1);
     }
+  });
+});
+
+describe('typevisor bare with flat multiboot images (a.out kludge)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tv-bare-flat-'));
+  // A multiboot header with flag 16 and load addresses, then: mov dx,0x3f8; mov al,'K'; out dx,al;
+  // mov dx,0xf4; mov al,1; out dx,al (isa-debug-exit 1 -> status 3).
+  const flat = (patch?: (dv: DataView) => void): string => {
+    const img = new Uint8Array(64);
+    const dv = new DataView(img.buffer);
+    const magic = 0x1badb002;
+    const flags = 0x00010000;
+    dv.setUint32(0, magic, true);
+    dv.setUint32(4, flags, true);
+    dv.setUint32(8, -(magic + flags) >>> 0, true);
+    dv.setUint32(12, 0x100000, true); // header_addr
+    dv.setUint32(16, 0x100000, true); // load_addr
+    dv.setUint32(20, 0, true); // load_end_addr: whole file
+    dv.setUint32(24, 0x101000, true); // bss_end_addr
+    dv.setUint32(28, 0x100020, true); // entry_addr
+    img.set(
+      [0x66, 0xba, 0xf8, 0x03, 0xb0, 0x4b, 0xee, 0x66, 0xba, 0xf4, 0x00, 0xb0, 0x01, 0xee, 0xf4],
+      32,
+    );
+    patch?.(dv);
+    const path = join(dir, `flat-${Math.random().toString(36).slice(2)}.bin`);
+    writeFileSync(path, img);
+    return path;
+  };
+
+  it('loads the image at load_addr and enters at entry_addr', async () => {
+    const io = capture();
+    const status = await runCli(['bare', '--multiboot', flat()], io, [bare]);
+    expect(io.out).toBe('K');
+    expect(status).toBe(3);
+  });
+
+  it('refuses load ranges outside the file or an entry outside the image', async () => {
+    const io = capture();
+    expect(
+      await runCli(['bare', '--multiboot', flat((dv) => dv.setUint32(20, 0x200000, true))], io, [
+        bare,
+      ]),
+    ).toBeGreaterThan(0);
+    expect(io.err).toMatch(/multiboot load range extends past the end of the file\n$/);
+    const io2 = capture();
+    expect(
+      await runCli(['bare', '--multiboot', flat((dv) => dv.setUint32(28, 0x900000, true))], io2, [
+        bare,
+      ]),
+    ).toBeGreaterThan(0);
+    expect(io2.err).toMatch(/multiboot entry_addr is outside the loaded image\n$/);
   });
 });

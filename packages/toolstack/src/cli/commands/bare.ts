@@ -18,7 +18,8 @@ Run a kernel directly on the x86 CPU model, without Xen, with a 16550 UART at 0x
 (output to stdout) and isa-debug-exit at 0xF4 (writing v exits with status (v<<1)|1).
 
 Inputs (exactly one):
-  --multiboot FILE      a multiboot v1 ELF32 kernel, entered in 32-bit protected mode
+  --multiboot FILE      a multiboot v1 kernel (ELF32, or a flat image with load addresses
+                        in its header), entered in 32-bit protected mode
   --rom FILE            a BIOS-style ROM mapped below 1 MiB and at the top of 4 GiB;
                         execution starts at the reset vector F000:FFF0
   --boot-sector FILE    a 512-byte boot sector loaded at 0x7C00 and run in real mode
@@ -85,13 +86,15 @@ function fail(message: string): never {
   throw new ToolstackError('CONFIG', message);
 }
 
-/** Loads a multiboot v1 ELF32 kernel; returns the entry point. */
+/** Multiboot header flag: the header's address fields say where to load the image (a.out kludge). */
+const MULTIBOOT_AOUT_KLUDGE = 1 << 16;
+
+/**
+ * Loads a multiboot v1 kernel — an ELF32 image, or any image whose header sets the a.out
+ * kludge flag (bit 16) and gives its load addresses — and returns the entry point.
+ */
 function loadMultiboot(image: Uint8Array, ram: FlatRam, name: string): number {
   const dv = new DataView(image.buffer, image.byteOffset, image.byteLength);
-  if (image.length < 52 || dv.getUint32(0, false) !== 0x7f454c46) fail(`${name}: not an ELF file`);
-  if (image[4] !== 1 || image[5] !== 1)
-    fail(`${name}: not a little-endian ELF32 file (multiboot kernels are ELF32)`);
-  if (dv.getUint16(18, true) !== 3) fail(`${name}: ELF machine is not i386 (EM_386)`);
   let header = -1;
   for (let off = 0; off + 12 <= Math.min(image.length, 8192); off += 4) {
     if (dv.getUint32(off, true) === MULTIBOOT_MAGIC) {
@@ -102,10 +105,41 @@ function loadMultiboot(image: Uint8Array, ram: FlatRam, name: string): number {
       }
     }
   }
-  if (header < 0)
+  const isElf = image.length >= 4 && dv.getUint32(0, false) === 0x7f454c46;
+  if (header < 0) {
     fail(
       `${name}: no multiboot header (magic 0x1BADB002 with a valid checksum) in the first 8 KiB`,
     );
+  }
+  if ((dv.getUint32(header + 4, true) & MULTIBOOT_AOUT_KLUDGE) !== 0) {
+    if (header + 32 > image.length) fail(`${name}: multiboot header is truncated`);
+    const headerAddr = dv.getUint32(header + 12, true);
+    const loadAddr = dv.getUint32(header + 16, true);
+    const loadEndAddr = dv.getUint32(header + 20, true);
+    const bssEndAddr = dv.getUint32(header + 24, true);
+    const entry = dv.getUint32(header + 28, true);
+    const fileStart = header - (headerAddr - loadAddr);
+    if (loadAddr > headerAddr || fileStart < 0)
+      fail(`${name}: multiboot load_addr is above header_addr`);
+    const size = loadEndAddr === 0 ? image.length - fileStart : loadEndAddr - loadAddr;
+    const end = Math.max(loadAddr + size, bssEndAddr);
+    if (size < 0 || fileStart + size > image.length)
+      fail(`${name}: multiboot load range extends past the end of the file`);
+    if (end > ram.bytes.length)
+      fail(
+        `${name}: image at 0x${loadAddr.toString(16)} (+0x${(end - loadAddr).toString(16)}) does not fit in guest RAM`,
+      );
+    if (entry < loadAddr || entry >= end)
+      fail(`${name}: multiboot entry_addr is outside the loaded image`);
+    ram.bytes.fill(0, loadAddr, end);
+    ram.bytes.set(image.subarray(fileStart, fileStart + size), loadAddr);
+    return entry;
+  }
+  if (!isElf || image.length < 52)
+    fail(`${name}: not an ELF file (and the multiboot header has no load addresses)`);
+  if (image[4] !== 1 || image[5] !== 1)
+    fail(`${name}: not a little-endian ELF32 file (multiboot kernels are ELF32)`);
+  if (dv.getUint16(18, true) !== 3) fail(`${name}: ELF machine is not i386 (EM_386)`);
   const phoff = dv.getUint32(28, true);
   const phentsize = dv.getUint16(42, true);
   const phnum = dv.getUint16(44, true);
