@@ -7,6 +7,7 @@
 import { defineSuite } from '../harness.ts';
 import { COMPUTE32 } from '../peers/guests.ts';
 import { qemuMips } from '../peers/qemu.ts';
+import { typevisorMips } from '../peers/typevisor.ts';
 import { v86Mips } from '../peers/v86.ts';
 
 const SMALL = 100_000;
@@ -19,6 +20,8 @@ export default defineSuite({
   unit: 'MIPS',
   rounds: 3,
   cases: [
+    // Typevisor runs fewer turns (20k and 200k) so that a sample stays within seconds.
+    { name: 'typevisor', measure: () => typevisorMips(COMPUTE32, SMALL / 5, LARGE / 5) },
     { name: 'v86-interpreter', peer: true, measure: () => v86Mips(COMPUTE32, SMALL, LARGE, false) },
     { name: 'v86-jit', peer: true, measure: () => v86Mips(COMPUTE32, SMALL, 4 * LARGE, true) },
     { name: 'qemu-tcg', peer: true, measure: async () => qemuMips(COMPUTE32, SMALL, 4 * LARGE) },

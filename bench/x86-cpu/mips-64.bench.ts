@@ -6,6 +6,7 @@
 import { defineSuite } from '../harness.ts';
 import { COMPUTE64 } from '../peers/guests.ts';
 import { qemuMips } from '../peers/qemu.ts';
+import { typevisorMips } from '../peers/typevisor.ts';
 
 export default defineSuite({
   name: 'x86-cpu/mips-64',
@@ -14,6 +15,7 @@ export default defineSuite({
   unit: 'MIPS',
   rounds: 3,
   cases: [
+    { name: 'typevisor', measure: () => typevisorMips(COMPUTE64, 20_000, 200_000) },
     { name: 'qemu-tcg', peer: true, measure: async () => qemuMips(COMPUTE64, 100_000, 4_000_000) },
   ],
 });
