@@ -14,6 +14,17 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 
 /** Example file → a check of its standard output. */
 const EXPECTATIONS: Record<string, (stdout: string) => void> = {
+  'x86-cpu-vm-exits.ts': (out) => {
+    expect(out).toBe(
+      [
+        '0x7c00: mov si, 0x7c0f',
+        'hello from real mode',
+        // One OUT exit per character (21) and the HLT; HLT leaves RIP after itself.
+        '22 VM exits, stopped at HLT with RIP 0x7c0f',
+        '',
+      ].join('\n'),
+    );
+  },
   'demo.ts': (out) => {
     expect(out).toMatch(/instructions; serial output identical to QEMU's\n/);
     expect(out).toContain("MMUEXT_PIN_L4_TABLE on the builder's tables: validated and pinned\n");
