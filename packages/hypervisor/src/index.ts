@@ -335,7 +335,7 @@ export { dispatchHypercall, type HypercallHost } from './hypercall/dispatch.ts';
 export { eventChannelOp, eventChannelOpCompat } from './hypercall/event-channel-op.ts';
 export { grantTableOp } from './hypercall/grant-table-op.ts';
 export { setTimerOp, type VcpuOpHost, vcpuOp } from './hypercall/vcpu-op.ts';
-// Schedulers (credit, sEDF) and the scheduling host: see src/sched/.
+// Schedulers (credit, sEDF) and the scheduling host (src/sched/).
 export {
   CSCHED_CREDITS_PER_MSEC,
   CSCHED_CREDITS_PER_TSLICE,

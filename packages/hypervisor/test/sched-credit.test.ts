@@ -9,7 +9,7 @@ import {
   XEN_SCHEDULER_CREDIT,
   XEN_SCHEDULER_SEDF,
   type XenDomctlSchedulerOp,
-} from '../src/sched/index.ts';
+} from '../src/index.ts';
 
 const S = 1e9;
 const MS = 1e6;

@@ -11,7 +11,7 @@ import {
   XEN_SCHEDULER_CREDIT,
   XEN_SCHEDULER_SEDF,
   type XenDomctlSchedulerOp,
-} from '../src/sched/index.ts';
+} from '../src/index.ts';
 
 const MS = 1e6;
 

@@ -10,7 +10,7 @@ import {
   XEN_SCHEDULER_SEDF,
   type XenDomctlSchedSedf,
   type XenDomctlSchedulerOp,
-} from '../src/sched/index.ts';
+} from '../src/index.ts';
 
 const S = 1e9;
 const MS = 1e6;
