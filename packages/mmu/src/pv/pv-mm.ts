@@ -32,6 +32,10 @@ import { PvDomain, type PvDomainOptions, type PvVcpu } from './pv-domain.ts';
 const P = 0x1;
 const RW = 0x2;
 const AD = 0x60;
+/** `_PAGE_USER`. */
+const US = 0x4;
+/** `_PAGE_GUEST_KERNEL` (bit 52): in the high half of an entry. */
+const GUEST_KERNEL_HI = 0x100000;
 /** L1: PWT, PCD, PAT rejected for an ordinary domU. */
 const L1_DISALLOW_LO = 0x98;
 /** L2/L3/L4 (64-bit): PWT, PCD, PSE, G rejected. */
@@ -335,14 +339,9 @@ export class PvMm {
         this.writeXenSlot(mfn, type, i, d);
         continue;
       }
-      const rc = this.getFromEntry(
-        level,
-        i,
-        mem.read32(mfn, i * 8),
-        mem.read32(mfn, i * 8 + 4),
-        d,
-        d.domid,
-      );
+      const lo = mem.read32(mfn, i * 8);
+      const hi = mem.read32(mfn, i * 8 + 4);
+      const rc = this.getFromEntry(level, i, lo, hi, d, d.domid);
       if (rc !== 0) {
         for (let j = i - 1; j >= 0; j--) {
           if (this.isXenSlot(type, j, d)) continue;
@@ -350,8 +349,36 @@ export class PvMm {
         }
         return rc;
       }
+      // alloc_lN_table stores the adjusted entry back (pl1e[i] = adjust_guest_l1e(...)).
+      const adjLo = this.adjustLo(level, lo, d);
+      const adjHi = this.adjustHi(level, lo, hi, d);
+      if (adjLo !== lo || adjHi !== hi) {
+        mem.write32(mfn, i * 8, adjLo);
+        mem.write32(mfn, i * 8 + 4, adjHi);
+        this.markDirty(mfn);
+      }
     }
     return 0;
+  }
+
+  /**
+   * Low half of entry `lo` as Xen stores it for `level` (adjust_guest_lNe): a 64-bit PV
+   * kernel runs in ring 3, so every present entry of a 64-bit guest gets `_PAGE_USER`.
+   * @see xen/arch/x86/mm.c (adjust_guest_l1e … adjust_guest_l4e)
+   */
+  private adjustLo(_level: number, lo: number, d: PvDomain): number {
+    if (d.is32 || (lo & P) === 0) return lo;
+    return lo | US;
+  }
+
+  /**
+   * High half of entry `lo/hi` as Xen stores it: a 64-bit guest's L1 entry that lacked
+   * `_PAGE_USER` (a kernel-only page) is tagged `_PAGE_GUEST_KERNEL` (bit 52).
+   * @see xen/arch/x86/mm.c (adjust_guest_l1e)
+   */
+  private adjustHi(level: number, lo: number, hi: number, d: PvDomain): number {
+    if (d.is32 || level !== 1 || (lo & P) === 0 || (lo & US) !== 0) return hi;
+    return hi | GUEST_KERNEL_HI;
   }
 
   private writeXenSlot(mfn: number, type: number, i: number, d: PvDomain): void {
@@ -408,6 +435,8 @@ export class PvMm {
     const oldLo = mem.read32(mfn, off);
     const oldHi = mem.read32(mfn, off + 4);
     if (level === 1 && preserveAd) lo |= oldLo & AD;
+    hi = this.adjustHi(level, lo, hi, d);
+    lo = this.adjustLo(level, lo, d);
     // Fast path: only accessed/dirty differ (same frame, same rights): no reference changes.
     if (oldHi === hi && ((oldLo ^ lo) & ~AD) === 0) {
       mem.write32(mfn, off, lo);
