@@ -1,0 +1,127 @@
+/**
+ * The ports a {@link PvVcpu} runs on, declared structurally so that `@typevisor/x86-cpu`'s
+ * `X86Cpu` and `@typevisor/mmu`'s `MachineMemory` satisfy them without this package importing
+ * either (the hypervisor core stays free of both, and of any platform API).
+ */
+
+/** The result fields of one page walk, filled in place by a {@link PvWalkerPort}. */
+export interface PvWalkRequest {
+  /** The linear address (a canonical signed number in long mode). */
+  linear: number;
+  /** 0 read, 1 write, 2 fetch. */
+  access: number;
+  /** True for an access made at CPL 3. */
+  user: boolean;
+  /** CR0 at the time of the access. */
+  cr0: number;
+  /** CR3 at the time of the access. */
+  cr3: number;
+  /** CR4 at the time of the access. */
+  cr4: number;
+  /** IA32_EFER at the time of the access. */
+  efer: number;
+  /** Result: the physical (machine) address of the 4 KiB frame holding `linear`. */
+  frame: number;
+  /** Result: true when user accesses are allowed by every level. */
+  userOk: boolean;
+  /** Result: true when writes are allowed by every level. */
+  writable: boolean;
+  /** Result: true when the page is execute-disabled. */
+  noExec: boolean;
+  /** Result: -1 on success, else the #PF error code. */
+  fault: number;
+}
+
+/** A page walker over the guest's (machine-address) page tables. */
+export interface PvWalkerPort {
+  /** Walks the paging structures for `req` and fills its result fields. */
+  walk(req: PvWalkRequest): void;
+}
+
+/** What the last CPU exit carries (the subset a PV vCPU reads). */
+export interface PvCpuExit {
+  /** The exit reason. */
+  readonly reason: number;
+  /** Vector for exceptions and software interrupts. */
+  readonly vector: number;
+  /** Error code for exceptions, or -1. */
+  readonly errorCode: number;
+}
+
+/**
+ * The CPU model a PV vCPU drives: `X86Cpu` from `@typevisor/x86-cpu` (created with
+ * {@link PV_INTERCEPTS}) fits this shape.
+ */
+export interface PvCpuPort {
+  /** RAX..R15, low 32 bits. */
+  readonly lo: Int32Array;
+  /** RAX..R15, high 32 bits. */
+  readonly hi: Int32Array;
+  /** Instruction pointer (canonical signed number in 64-bit mode). */
+  rip: number;
+  /** Current privilege level. */
+  cpl: number;
+  /** Segment selectors (ES, CS, SS, DS, FS, GS, LDTR, TR). */
+  readonly segSel: Int32Array;
+  /** Segment bases. */
+  readonly segBase: Float64Array;
+  /** Segment limits. */
+  readonly segLimit: Int32Array;
+  /** Segment attributes (descriptor bits 8..15 and 20..23, as the CPU caches them). */
+  readonly segAttr: Int32Array;
+  /** CR0. */
+  cr0: number;
+  /** CR2. */
+  cr2: number;
+  /** CR3. */
+  cr3: number;
+  /** CR4. */
+  cr4: number;
+  /** IA32_EFER. */
+  efer: number;
+  /** Instructions retired so far. */
+  readonly instructions: number;
+  /** The last exit. */
+  readonly exit: PvCpuExit;
+  /** The translation port (used for hypercall pointer arguments). */
+  readonly walker: PvWalkerPort;
+  /** Runs up to `budget` instructions and returns the exit reason. */
+  run(budget: number): number;
+  /** Recomputes cached mode bits after CR0/EFER/CS/SS changes. */
+  updateMode(): void;
+  /** Drops cached translations. */
+  flushTlb(): void;
+  /** Reads RFLAGS. */
+  getRflags(): number;
+  /** Writes RFLAGS. */
+  setRflags(v: number): void;
+}
+
+/**
+ * Machine memory addressed by machine byte address (`@typevisor/mmu`'s `MachineMemory`).
+ * Addresses are always inside the machine when the PV vCPU calls these.
+ */
+export interface MachineBytesPort {
+  /** Number of 4 KiB machine frames. */
+  readonly frames: number;
+  /** Reads the byte at machine address `ma`. */
+  readMa8(ma: number): number;
+  /** Writes the byte `value` at machine address `ma`. */
+  writeMa8(ma: number, value: number): void;
+  /** Reads the int32 at machine address `ma`. */
+  readMa32(ma: number): number;
+  /** Writes the int32 `value` at machine address `ma`. */
+  writeMa32(ma: number, value: number): void;
+}
+
+/** Where a domain's `CONSOLEIO_write` output goes (Xen's console ring / serial line). */
+export interface ConsoleSink {
+  /** Receives `bytes` the guest wrote (a fresh copy the sink may keep). */
+  write(domid: number, bytes: Uint8Array): void;
+}
+
+/** Where domain shutdowns are reported (the toolstack's `@releaseDomain` watcher, in Xen). */
+export interface ShutdownPort {
+  /** Domain `domid` shut down with `SHUTDOWN_*` `reason` (crash = 3). */
+  shutdown(domid: number, reason: number): void;
+}

@@ -1,0 +1,243 @@
+/**
+ * The 64-bit PV hypercall table: `console_io`, `xen_version` and `sched_op` here, everything else
+ * through the core dispatcher (event channels, grant tables, timers, vcpu_op), and `-ENOSYS` for
+ * the rest, as Xen's `pv_hypercall` does for numbers without a handler.
+ * @see xen/arch/x86/pv/hypercall.c, xen/include/hypercall-defs.c
+ */
+import { XEN_EFAULT, XEN_EINVAL, XEN_ENOSYS, XEN_EPERM } from '../abi/errno.ts';
+import {
+  __HYPERVISOR_console_io,
+  __HYPERVISOR_sched_op,
+  __HYPERVISOR_xen_version,
+} from '../abi/hypercalls.ts';
+import {
+  SCHEDOP_block,
+  SCHEDOP_pin_override,
+  SCHEDOP_remote_shutdown,
+  SCHEDOP_shutdown,
+  SCHEDOP_shutdown_code,
+  SCHEDOP_yield,
+} from '../abi/sched.ts';
+import {
+  XENVER_build_id,
+  XENVER_capabilities,
+  XENVER_changeset,
+  XENVER_commandline,
+  XENVER_compile_info,
+  XENVER_extraversion,
+  XENVER_get_features,
+  XENVER_guest_handle,
+  XENVER_pagesize,
+  XENVER_platform_parameters,
+  XENVER_version,
+} from '../abi/version.ts';
+import type { HypercallContext } from '../hypercall/context.ts';
+import { dispatchHypercall, type HypercallHost } from '../hypercall/dispatch.ts';
+
+/** `CONSOLEIO_write`. @see xen/include/public/xen.h */
+export const CONSOLEIO_write = 0;
+/** `CONSOLEIO_read`. @see xen/include/public/xen.h */
+export const CONSOLEIO_read = 1;
+
+/** What a PV vCPU does after a hypercall returns. */
+export const PV_NEXT = {
+  /** Keep running the guest. */ CONTINUE: 0,
+  /** SCHEDOP_yield: give the physical CPU back to the scheduler. */ YIELD: 1,
+  /** SCHEDOP_block: wait for an event. */ BLOCK: 2,
+  /** SCHEDOP_shutdown: the domain is gone. */ SHUTDOWN: 3,
+} as const;
+
+/** A value of {@link PV_NEXT}. */
+export type PvNext = (typeof PV_NEXT)[keyof typeof PV_NEXT];
+
+/** What `xen_version` reports. @see xen/include/public/version.h */
+export interface XenVersionInfo {
+  /** Major version (4). */
+  readonly major: number;
+  /** Minor version (17). */
+  readonly minor: number;
+  /** XENVER_extraversion (at most 15 bytes), e.g. ".0". */
+  readonly extraversion: string;
+  /** XENVER_capabilities, e.g. "xen-3.0-x86_64 xen-3.0-x86_32p". */
+  readonly capabilities: string;
+  /** XENVER_changeset (at most 63 bytes). */
+  readonly changeset: string;
+  /** XENVER_get_features submap 0 for this guest. */
+  readonly features: number;
+}
+
+/**
+ * XENFEAT_* bits Xen 4.17 reports for a PV domU (xen-abi §2.6): mmu_pt_update_preserve_ad (5),
+ * highmem_assist (6), gnttab_map_avail_bits (7), memory_op_vnode_supported (13),
+ * direct_mapped (17), runstate_phys_area (18), vcpu_time_phys_area (19), dm_msix_all_writes (20).
+ * @see xen/include/public/features.h, xen/common/kernel.c
+ */
+export const PV_DOMU_FEATURES: number =
+  (1 << 5) | (1 << 6) | (1 << 7) | (1 << 13) | (1 << 17) | (1 << 18) | (1 << 19) | (1 << 20);
+
+/** The default {@link XenVersionInfo}: Xen 4.17 on x86_64. */
+export const DEFAULT_XEN_VERSION: XenVersionInfo = {
+  major: 4,
+  minor: 17,
+  extraversion: '.0-typevisor',
+  capabilities: 'xen-3.0-x86_64 xen-3.0-x86_32p',
+  changeset: 'typevisor',
+  features: PV_DOMU_FEATURES,
+};
+
+/** Everything the PV table needs besides the core host. */
+export interface PvHypercallEnv {
+  /** The core hypercall families. */
+  readonly host: HypercallHost;
+  /** The caller. */
+  readonly ctx: HypercallContext;
+  /** Receives CONSOLEIO_write output. */
+  readonly console: (bytes: Uint8Array) => void;
+  /** What xen_version reports. */
+  readonly version: XenVersionInfo;
+  /** Set by SCHEDOP_shutdown / SCHEDOP_shutdown_code: the reason, else -1. */
+  shutdownReason: number;
+  /** Set by SCHEDOP_shutdown_code: the latched code, else -1. */
+  shutdownCode: number;
+  /** Set by the table: what the vCPU does next. */
+  next: PvNext;
+}
+
+/** Largest CONSOLEIO_write chunk handed to the sink at once. */
+const CONSOLE_CHUNK = 4096;
+/** `HYPERVISOR_VIRT_START` for 64-bit PV (XENVER_platform_parameters). */
+const HYPERVISOR_VIRT_START_64 = 0xffff800000000000n;
+
+function u32(v: bigint | undefined): number {
+  return Number(BigInt.asUintN(32, v ?? 0n));
+}
+
+/** A pointer argument as an unsigned number, or -1 if it cannot be a lower-half address. */
+function ptr(v: bigint | undefined): number {
+  const u = BigInt.asUintN(64, v ?? 0n);
+  return u >= 1n << 47n ? -1 : Number(u);
+}
+
+/** The bytes of `text` (Latin-1 / ASCII; no platform encoder in this package), cut to `max`. */
+function ascii(text: string, max: number): Uint8Array {
+  const n = Math.min(text.length, max);
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = text.charCodeAt(i) & 0xff;
+  return out;
+}
+
+function writeString(env: PvHypercallEnv, address: number, text: string, size: number): number {
+  const buf = new Uint8Array(size);
+  buf.set(ascii(text, size - 1));
+  return env.ctx.guest.write(address, buf) ? 0 : -XEN_EFAULT;
+}
+
+/** `HYPERVISOR_console_io(cmd, count, buffer)`. @see xen/drivers/char/console.c (do_console_io) */
+function consoleIo(env: PvHypercallEnv, cmd: number, count: number, address: number): number {
+  if (cmd === CONSOLEIO_read) return 0; // no input for a domU
+  if (cmd !== CONSOLEIO_write) return -XEN_ENOSYS;
+  if (address < 0) return count === 0 ? 0 : -XEN_EFAULT;
+  let done = 0;
+  while (done < count) {
+    const n = Math.min(CONSOLE_CHUNK, count - done);
+    const chunk = new Uint8Array(n);
+    if (!env.ctx.guest.read(address + done, chunk)) return -XEN_EFAULT;
+    env.console(chunk);
+    done += n;
+  }
+  return 0;
+}
+
+/** `HYPERVISOR_xen_version(cmd, arg)`. @see xen/common/kernel.c (do_xen_version) */
+function xenVersion(env: PvHypercallEnv, cmd: number, address: number): number {
+  const v = env.version;
+  const g = env.ctx.guest;
+  switch (cmd) {
+    case XENVER_version:
+      return ((v.major & 0xffff) << 16) | (v.minor & 0xffff);
+    case XENVER_pagesize:
+      return 4096;
+    case XENVER_extraversion:
+      return writeString(env, address, v.extraversion, 16);
+    case XENVER_changeset:
+      return writeString(env, address, v.changeset, 64);
+    case XENVER_capabilities:
+      return writeString(env, address, v.capabilities, 1024);
+    case XENVER_compile_info: {
+      const buf = new Uint8Array(144);
+      buf.set(ascii('typescript', 63), 0);
+      buf.set(ascii('typevisor', 15), 64);
+      buf.set(ascii('typevisor', 31), 80);
+      return g.write(address, buf) ? 0 : -XEN_EFAULT;
+    }
+    case XENVER_platform_parameters: {
+      const buf = new Uint8Array(8);
+      new DataView(buf.buffer).setBigUint64(0, HYPERVISOR_VIRT_START_64, true);
+      return g.write(address, buf) ? 0 : -XEN_EFAULT;
+    }
+    case XENVER_get_features: {
+      const buf = new Uint8Array(8);
+      if (!g.read(address, buf)) return -XEN_EFAULT;
+      const view = new DataView(buf.buffer);
+      if (view.getUint32(0, true) !== 0) return -XEN_EINVAL;
+      view.setUint32(4, v.features >>> 0, true);
+      return g.write(address, buf) ? 0 : -XEN_EFAULT;
+    }
+    case XENVER_guest_handle:
+      return g.write(address, new Uint8Array(16)) ? 0 : -XEN_EFAULT;
+    case XENVER_commandline:
+    case XENVER_build_id:
+      return -XEN_EPERM; // XSM's default policy keeps these for privileged domains
+    default:
+      return -XEN_ENOSYS;
+  }
+}
+
+/** `HYPERVISOR_sched_op(cmd, arg)`. @see xen/common/sched/core.c (do_sched_op) */
+function schedOp(env: PvHypercallEnv, cmd: number, address: number): number {
+  switch (cmd) {
+    case SCHEDOP_yield:
+      env.next = PV_NEXT.YIELD;
+      return 0;
+    case SCHEDOP_block:
+      env.next = PV_NEXT.BLOCK;
+      return 0;
+    case SCHEDOP_shutdown:
+    case SCHEDOP_shutdown_code: {
+      const buf = new Uint8Array(4);
+      if (!env.ctx.guest.read(address, buf)) return -XEN_EFAULT;
+      const reason = (buf[0] ?? 0) & 0xff; // domain_shutdown takes a u8
+      if (cmd === SCHEDOP_shutdown_code) {
+        env.shutdownCode = reason;
+        return 0;
+      }
+      env.shutdownReason = reason;
+      env.next = PV_NEXT.SHUTDOWN;
+      return 0;
+    }
+    case SCHEDOP_remote_shutdown:
+    case SCHEDOP_pin_override:
+      return -XEN_EPERM; // control / hardware domain only
+    default:
+      return -XEN_ENOSYS;
+  }
+}
+
+/**
+ * Runs 64-bit PV hypercall `nr` with argument registers `args` (RDI, RSI, RDX, R10, R8) and
+ * returns the value for RAX. Sets `env.next` (and the shutdown fields). Never throws for
+ * guest-chosen values.
+ */
+export function pvHypercall(env: PvHypercallEnv, nr: number, args: readonly bigint[]): number {
+  env.next = PV_NEXT.CONTINUE;
+  switch (nr) {
+    case __HYPERVISOR_console_io:
+      return consoleIo(env, u32(args[0]), u32(args[1]), ptr(args[2]));
+    case __HYPERVISOR_xen_version:
+      return xenVersion(env, u32(args[0]), ptr(args[1]));
+    case __HYPERVISOR_sched_op:
+      return schedOp(env, u32(args[0]), ptr(args[1]));
+    default:
+      return dispatchHypercall(env.host, env.ctx, nr, args);
+  }
+}

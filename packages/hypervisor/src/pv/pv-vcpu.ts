@@ -1,0 +1,342 @@
+/**
+ * A 64-bit PV vCPU: runs a PV guest kernel on the CPU model over machine memory and the guest's
+ * own validated page tables, in Xen's 64-bit PV execution model — the kernel in ring 3 on Xen's
+ * flat FLAT_KERNEL_CS (0xe033) / FLAT_KERNEL_SS (0xe02b) segments, `syscall` from the kernel as
+ * the hypercall instruction (RAX = number, RDI, RSI, RDX, R10, R8 = arguments, result in RAX).
+ * Guest mistakes never throw: hypercalls return Xen errno values, and a fault the kernel has no
+ * handler for crashes only its own domain (SHUTDOWN_crash through the shutdown port).
+ * @see xen/arch/x86/x86_64/entry.S (lstar_enter, the hypercall path)
+ * @see xen/arch/x86/pv/traps.c, xen/arch/x86/traps.c (unhandled guest exceptions crash the domain)
+ */
+import { SHUTDOWN_crash } from '../abi/sched.ts';
+import type { HypercallHost } from '../hypercall/dispatch.ts';
+import type { ConsoleSink, MachineBytesPort, PvCpuPort, ShutdownPort } from './ports.ts';
+import {
+  DEFAULT_XEN_VERSION,
+  PV_NEXT,
+  type PvHypercallEnv,
+  pvHypercall,
+  type XenVersionInfo,
+} from './pv-hypercalls.ts';
+import { VirtualGuestBytes } from './virtual-guest-bytes.ts';
+
+/** Exit reasons of the CPU model this vCPU handles (`EXIT` in `@typevisor/x86-cpu`). */
+const CPU_EXIT = { BUDGET: 0, SYSCALL: 10, EXCEPTION: 11 } as const;
+
+/** Xen's flat 64-bit ring-3 code selector, the 64-bit PV kernel's CS. @see xen/include/public/arch-x86/xen-x86_64.h */
+export const FLAT_KERNEL_CS64 = 0xe033;
+/** Xen's flat ring-3 data selector, the 64-bit PV kernel's SS. @see xen/include/public/arch-x86/xen-x86_64.h */
+export const FLAT_KERNEL_SS64 = 0xe02b;
+
+/**
+ * The intercepts a PV vCPU needs from the CPU model: `syscall` (hypercalls) and every exception
+ * (a PV guest's traps go through Xen, not a hardware IDT). Pass as `X86Cpu.create`'s `intercepts`.
+ */
+export const PV_INTERCEPTS: {
+  readonly syscall: true;
+  readonly exceptionBitmap: number;
+} = { syscall: true, exceptionBitmap: -1 };
+
+/** What {@link PvVcpu.run} stopped for. */
+export const PV_RUN = {
+  /** The instruction budget ran out; call `run` again. */ BUDGET: 0,
+  /** The guest yielded (SCHEDOP_yield). */ YIELD: 1,
+  /** The guest blocked waiting for an event (SCHEDOP_block). */ BLOCK: 2,
+  /** The domain has shut down (see {@link PvVcpu.shutdownReason}); `run` does nothing more. */
+  SHUTDOWN: 3,
+} as const;
+
+/** A value of {@link PV_RUN}. */
+export type PvRunResult = (typeof PV_RUN)[keyof typeof PV_RUN];
+
+/** Why a domain was crashed, for diagnostics. */
+export interface PvCrashInfo {
+  /** What happened: `exception`, `exit` (an exit the PV model has no meaning for) or `cpu-error`. */
+  readonly kind: 'exception' | 'exit' | 'cpu-error';
+  /** Exception vector or exit reason. */
+  readonly code: number;
+  /** Exception error code, or -1. */
+  readonly errorCode: number;
+  /** RIP of the faulting instruction. */
+  readonly rip: number;
+  /** CR2 at the time (the address of a #PF). */
+  readonly cr2: number;
+  /** Human-readable description. */
+  readonly message: string;
+}
+
+/** The start-of-day registers (the PV builder's `vcpu` output). */
+export interface PvBootState {
+  /** Entry point. */
+  readonly rip: bigint;
+  /** Initial stack pointer. */
+  readonly rsp: bigint;
+  /** Virtual address of start_info. */
+  readonly rsi: bigint;
+  /** Machine address of the pinned top-level (L4) page table. */
+  readonly cr3: bigint;
+}
+
+/** Options for {@link PvVcpu}. */
+export interface PvVcpuOptions {
+  /** The CPU model, created with {@link PV_INTERCEPTS} over machine memory. */
+  readonly cpu: PvCpuPort;
+  /** Machine memory (for hypercall pointer arguments). */
+  readonly machine: MachineBytesPort;
+  /** The domain. */
+  readonly domid: number;
+  /** This vCPU's ID. Default 0. */
+  readonly vcpuId?: number;
+  /** The core hypercall families (event channels, grant tables, timers). */
+  readonly host: HypercallHost;
+  /** Where CONSOLEIO_write output goes. */
+  readonly console: ConsoleSink;
+  /** Where shutdowns (including crashes) are reported. */
+  readonly shutdown: ShutdownPort;
+  /** What xen_version reports. Default {@link DEFAULT_XEN_VERSION}. */
+  readonly version?: XenVersionInfo;
+}
+
+/** Long-mode control state for a 64-bit PV guest. */
+const CR0_PE = 1;
+const CR0_ET = 1 << 4;
+const CR0_NE = 1 << 5;
+const CR0_WP = 1 << 16;
+const CR0_PG = -0x80000000;
+const CR4_PAE = 1 << 5;
+const CR4_OSFXSR = 1 << 9;
+const CR4_OSXMMEXCPT = 1 << 10;
+const EFER_SCE = 1;
+const EFER_LME = 1 << 8;
+const EFER_LMA = 1 << 10;
+const EFER_NXE = 1 << 11;
+/** RFLAGS.IF and the always-one bit 1. */
+const RFLAGS_BOOT = 0x202;
+const SEG_ES = 0;
+const SEG_CS = 1;
+const SEG_SS = 2;
+const SEG_DS = 3;
+const SEG_FS = 4;
+const SEG_GS = 5;
+const RAX = 0;
+const RCX = 1;
+const RDX = 2;
+const RSI = 6;
+const RDI = 7;
+const R8 = 8;
+const R10 = 10;
+const R11 = 11;
+
+function setReg(cpu: PvCpuPort, r: number, v: bigint): void {
+  const u = BigInt.asUintN(64, v);
+  cpu.lo[r] = Number(u & 0xffffffffn) | 0;
+  cpu.hi[r] = Number(u >> 32n) | 0;
+}
+
+function getReg(cpu: PvCpuPort, r: number): bigint {
+  return (BigInt(cpu.hi[r] ?? 0) << 32n) | BigInt((cpu.lo[r] ?? 0) >>> 0);
+}
+
+/**
+ * One vCPU of a 64-bit PV domain. Create it over a CPU model, call {@link PvVcpu.boot} with the
+ * builder's registers, then {@link PvVcpu.run} until it returns {@link PV_RUN.SHUTDOWN}.
+ */
+export class PvVcpu {
+  /** The CPU model. */
+  readonly cpu: PvCpuPort;
+  /** The domain. */
+  readonly domid: number;
+  /** This vCPU's ID. */
+  readonly vcpuId: number;
+  /** Hypercalls made so far. */
+  hypercalls: number;
+  /** The `SHUTDOWN_*` reason once the domain has shut down, else -1. */
+  shutdownReason: number;
+  /** Why the domain crashed, when it did. */
+  crash: PvCrashInfo | null;
+  private readonly env: PvHypercallEnv;
+  private readonly consolePort: ConsoleSink;
+  private readonly shutdownPort: ShutdownPort;
+  private readonly args: bigint[];
+
+  /** Creates a vCPU; nothing runs until {@link PvVcpu.boot} and {@link PvVcpu.run}. */
+  constructor(options: PvVcpuOptions) {
+    this.cpu = options.cpu;
+    this.domid = options.domid;
+    this.vcpuId = options.vcpuId ?? 0;
+    this.hypercalls = 0;
+    this.shutdownReason = -1;
+    this.crash = null;
+    this.consolePort = options.console;
+    this.shutdownPort = options.shutdown;
+    this.args = [0n, 0n, 0n, 0n, 0n];
+    const sink = this.consolePort;
+    const domid = this.domid;
+    this.env = {
+      host: options.host,
+      ctx: {
+        domid: this.domid,
+        vcpu: this.vcpuId,
+        abi: 'x86_64',
+        guest: new VirtualGuestBytes(options.cpu, options.machine),
+      },
+      console: (bytes) => sink.write(domid, bytes),
+      version: options.version ?? DEFAULT_XEN_VERSION,
+      shutdownReason: -1,
+      shutdownCode: -1,
+      next: PV_NEXT.CONTINUE,
+    };
+  }
+
+  /**
+   * Puts the CPU in the state Xen starts a 64-bit PV kernel in: long mode with paging on the
+   * pinned L4 at `state.cr3`, CPL 3 on FLAT_KERNEL_CS/SS (flat 64-bit, set in the segment
+   * caches directly), null data segments, RFLAGS.IF set, RIP/RSP/RSI from the builder and every
+   * other general register zero.
+   * @see xen/arch/x86/pv/dom0_build.c, tools/libs/guest/xg_dom_x86.c (vcpu_x86_64)
+   */
+  boot(state: PvBootState): void {
+    const cpu = this.cpu;
+    cpu.lo.fill(0);
+    cpu.hi.fill(0);
+    cpu.cr0 = CR0_PE | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
+    cpu.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
+    cpu.efer = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
+    cpu.cr3 = Number(BigInt.asUintN(52, state.cr3) & ~0xfffn);
+    cpu.cpl = 3;
+    for (const s of [SEG_ES, SEG_DS, SEG_FS, SEG_GS]) {
+      cpu.segSel[s] = 0;
+      cpu.segBase[s] = 0;
+      cpu.segLimit[s] = 0;
+      cpu.segAttr[s] = 0;
+    }
+    // 0x00affb000000ffff: present, DPL 3, code, L = 1; 0x00cff3000000ffff: DPL 3 data, 4 GiB.
+    cpu.segSel[SEG_CS] = FLAT_KERNEL_CS64;
+    cpu.segBase[SEG_CS] = 0;
+    cpu.segLimit[SEG_CS] = -1;
+    cpu.segAttr[SEG_CS] = 0xa0fb;
+    cpu.segSel[SEG_SS] = FLAT_KERNEL_SS64;
+    cpu.segBase[SEG_SS] = 0;
+    cpu.segLimit[SEG_SS] = -1;
+    cpu.segAttr[SEG_SS] = 0xc0f3;
+    cpu.setRflags(RFLAGS_BOOT);
+    cpu.rip = Number(BigInt.asIntN(64, state.rip));
+    setReg(cpu, 4, state.rsp);
+    setReg(cpu, RSI, state.rsi);
+    cpu.updateMode();
+    cpu.flushTlb();
+    this.shutdownReason = -1;
+    this.crash = null;
+  }
+
+  /** Crashes the domain: records why and reports SHUTDOWN_crash. */
+  private crashDomain(info: PvCrashInfo): void {
+    this.crash = info;
+    this.shutdownReason = SHUTDOWN_crash;
+    this.shutdownPort.shutdown(this.domid, SHUTDOWN_crash);
+  }
+
+  /**
+   * Runs the guest for up to `budget` instructions, handling hypercalls in place. Returns why it
+   * stopped. Never throws for anything the guest does.
+   */
+  run(budget: number): PvRunResult {
+    const cpu = this.cpu;
+    let left = budget;
+    while (left > 0) {
+      if (this.shutdownReason >= 0) return PV_RUN.SHUTDOWN;
+      const before = cpu.instructions;
+      let reason: number;
+      try {
+        reason = cpu.run(left);
+      } catch (e) {
+        this.crashDomain({
+          kind: 'cpu-error',
+          code: -1,
+          errorCode: -1,
+          rip: cpu.rip,
+          cr2: cpu.cr2,
+          message: `CPU model error: ${e instanceof Error ? e.message : String(e)}`,
+        });
+        return PV_RUN.SHUTDOWN;
+      }
+      left -= Math.max(1, cpu.instructions - before);
+      if (reason === CPU_EXIT.BUDGET) return PV_RUN.BUDGET;
+      if (reason === CPU_EXIT.SYSCALL) {
+        const next = this.hypercall();
+        if (next !== PV_RUN.BUDGET) return next;
+        continue;
+      }
+      if (reason === CPU_EXIT.EXCEPTION) {
+        const x = cpu.exit;
+        this.crashDomain({
+          kind: 'exception',
+          code: x.vector,
+          errorCode: x.errorCode,
+          rip: cpu.rip,
+          cr2: cpu.cr2,
+          message: `unhandled exception ${x.vector} (error code ${x.errorCode}) at rip ${cpu.rip}: no trap table`,
+        });
+        return PV_RUN.SHUTDOWN;
+      }
+      this.crashDomain({
+        kind: 'exit',
+        code: reason,
+        errorCode: -1,
+        rip: cpu.rip,
+        cr2: cpu.cr2,
+        message: `CPU exit ${reason} has no meaning for a PV guest`,
+      });
+      return PV_RUN.SHUTDOWN;
+    }
+    return this.shutdownReason >= 0 ? PV_RUN.SHUTDOWN : PV_RUN.BUDGET;
+  }
+
+  /**
+   * Handles an intercepted `syscall` from the guest kernel as a hypercall: RIP is already past
+   * the instruction; RCX and R11 get the return RIP and RFLAGS as the instruction itself
+   * would have left them (the hypercall page saves both around the `syscall`).
+   */
+  private hypercall(): PvRunResult {
+    const cpu = this.cpu;
+    this.hypercalls++;
+    setReg(cpu, RCX, BigInt(cpu.rip));
+    setReg(cpu, R11, BigInt(cpu.getRflags() >>> 0));
+    const args = this.args;
+    args[0] = getReg(cpu, RDI);
+    args[1] = getReg(cpu, RSI);
+    args[2] = getReg(cpu, RDX);
+    args[3] = getReg(cpu, R10);
+    args[4] = getReg(cpu, R8);
+    const nr = (cpu.hi[RAX] ?? 0) === 0 ? (cpu.lo[RAX] ?? 0) >>> 0 : -1;
+    const env = this.env;
+    let rc: number;
+    try {
+      rc = nr < 0 ? -38 : pvHypercall(env, nr, args);
+    } catch (e) {
+      // A hypercall family must never throw for guest input; if one does, only this domain pays.
+      this.crashDomain({
+        kind: 'cpu-error',
+        code: nr,
+        errorCode: -1,
+        rip: cpu.rip,
+        cr2: cpu.cr2,
+        message: `hypercall ${nr} threw: ${e instanceof Error ? e.message : String(e)}`,
+      });
+      return PV_RUN.SHUTDOWN;
+    }
+    setReg(cpu, RAX, BigInt(rc));
+    switch (env.next) {
+      case PV_NEXT.YIELD:
+        return PV_RUN.YIELD;
+      case PV_NEXT.BLOCK:
+        return PV_RUN.BLOCK;
+      case PV_NEXT.SHUTDOWN:
+        this.shutdownReason = env.shutdownReason;
+        this.shutdownPort.shutdown(this.domid, env.shutdownReason);
+        return PV_RUN.SHUTDOWN;
+      default:
+        return PV_RUN.BUDGET;
+    }
+  }
+}

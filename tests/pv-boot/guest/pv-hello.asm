@@ -1,0 +1,209 @@
+; A minimal 64-bit Xen PV guest, assembled straight to an ELF image (nasm -f bin, no linker):
+; it prints through HYPERVISOR_console_io (directly with `syscall` and through the hypercall
+; page), reads xen_version, reads its start_info, makes a few hostile hypercalls and prints
+; their results, yields, and shuts down with SHUTDOWN_poweroff.
+; Variants (nasm -D...): CRASH_PF writes to an unmapped page, CRASH_GP executes a privileged
+; instruction (cli), SPIN loops forever — each after the greeting.
+; Build: ./build.sh (or nasm -f bin -o pv-hello.elf pv-hello.asm)
+BITS 64
+DEFAULT REL
+BASE equ 0x100000
+org BASE
+
+; ---- ELF header -----------------------------------------------------------------------------
+ehdr:
+        db 0x7f, 'ELF', 2, 1, 1, 0          ; ELFCLASS64, little-endian, version 1, SysV
+        times 8 db 0
+        dw 2                                ; ET_EXEC
+        dw 0x3e                             ; EM_X86_64
+        dd 1
+        dq _start                           ; e_entry
+        dq phdrs - $$                       ; e_phoff
+        dq 0                                ; e_shoff
+        dd 0                                ; e_flags
+        dw 64, 56, 2, 64, 0, 0              ; ehsize, phentsize, phnum, shentsize, shnum, shstrndx
+phdrs:
+        dd 1, 7                             ; PT_LOAD, RWX
+        dq 0, BASE, BASE                    ; offset, vaddr, paddr
+        dq file_end - $$, mem_end - $$      ; filesz, memsz
+        dq 0x1000
+        dd 4, 4                             ; PT_NOTE, R
+        dq notes - $$, notes, notes
+        dq notes_end - notes, notes_end - notes
+        dq 4
+
+; ---- Xen ELF notes (xen/include/public/elfnote.h) ---------------------------------------------
+%macro xennote 2+
+        align 4, db 0
+        dd 4, %%end - %%desc, %1
+        db 'Xen', 0
+%%desc: %2
+        align 4, db 0
+%%end:
+%endmacro
+notes:
+        xennote 6, db 'Typevisor-pv-hello', 0          ; GUEST_OS
+        xennote 8, db 'generic', 0                     ; LOADER
+        xennote 5, db 'xen-3.0', 0                     ; XEN_VERSION
+        xennote 2, dq hypercall_page                   ; HYPERCALL_PAGE
+        xennote 1, dq _start                           ; ENTRY
+        xennote 3, dq 0                                ; VIRT_BASE
+        xennote 4, dq 0                                ; PADDR_OFFSET
+        xennote 10, db '!writable_page_tables|pae_pgdir_above_4gb', 0 ; FEATURES
+notes_end:
+
+; ---- hypercall page (Xen fills it) -------------------------------------------------------------
+        align 4096, db 0
+hypercall_page:
+        times 4096 db 0xcc
+
+; ---- code --------------------------------------------------------------------------------------
+HC_console_io   equ 18
+HC_xen_version  equ 17
+HC_sched_op     equ 29
+
+; print label, length: HYPERVISOR_console_io(CONSOLEIO_write, length, label) with syscall
+%macro print 2
+        xor edi, edi
+        mov esi, %2
+        lea rdx, [%1]
+        mov eax, HC_console_io
+        syscall
+%endmacro
+%macro str 2
+%1:     db %2
+%1_len  equ $ - %1
+%endmacro
+
+_start:
+        mov r15, rsi                        ; start_info
+        print hello, hello_len
+        ; the same call through the hypercall page (clobbers rax only)
+        xor edi, edi
+        mov esi, viapage_len
+        lea rdx, [viapage]
+        call hypercall_page + HC_console_io * 32
+
+%ifdef CRASH_PF
+        mov byte [abs 0x7fff0000], 1           ; nothing is mapped there: #PF, no trap table
+%endif
+%ifdef CRASH_GP
+        cli                                 ; privileged at CPL 3: #GP, no trap table
+%endif
+%ifdef SPIN
+.spin:  jmp .spin
+%endif
+
+        print l_version, l_version_len
+        mov eax, HC_xen_version
+        xor edi, edi                        ; XENVER_version
+        xor esi, esi
+        syscall
+        call print_hex
+
+        mov eax, HC_xen_version
+        mov edi, 1                          ; XENVER_extraversion
+        lea rsi, [extraversion]
+        syscall
+        print l_extra, l_extra_len
+        lea rdx, [extraversion]
+        call print_cstr
+
+        print l_magic, l_magic_len
+        mov rdx, r15
+        call print_cstr
+
+        print l_badnr, l_badnr_len
+        mov eax, 99                         ; no such hypercall
+        syscall
+        call print_hex
+
+        print l_badptr, l_badptr_len
+        xor edi, edi
+        mov esi, 16
+        mov rdx, 0x7fff0000                 ; unmapped
+        mov eax, HC_console_io
+        syscall
+        call print_hex
+
+        print l_xenptr, l_xenptr_len
+        xor edi, edi
+        mov esi, 16
+        mov rdx, 0xffff800000000000         ; Xen's M2P area
+        mov eax, HC_console_io
+        syscall
+        call print_hex
+
+        print l_ro, l_ro_len
+        mov eax, HC_xen_version
+        mov edi, 1                          ; XENVER_extraversion into start_info.pt_base: the
+        mov rsi, [r15 + 88]                 ; L4 page table, which the builder maps read-only
+        syscall
+        call print_hex
+
+        print l_yield, l_yield_len
+        mov eax, HC_sched_op
+        xor edi, edi                        ; SCHEDOP_yield
+        xor esi, esi
+        syscall
+        call print_hex
+
+        print l_bye, l_bye_len
+        mov eax, HC_sched_op
+        mov edi, 2                          ; SCHEDOP_shutdown
+        lea rsi, [shutdown_reason]
+        syscall
+        ud2                                 ; never reached
+
+; print_hex: prints RAX as "0x" + 16 hex digits + "\n"
+print_hex:
+        lea rdi, [hexbuf + 2]
+        mov ecx, 16
+.next:  rol rax, 4
+        mov ebx, eax
+        and ebx, 15
+        lea rsi, [hexdigits]
+        mov bl, [rsi + rbx]
+        mov [rdi], bl
+        inc rdi
+        dec ecx
+        jnz .next
+        print hexbuf, hexbuf_len
+        ret
+
+; print_cstr: prints the NUL-terminated string at RDX, then "\n"
+print_cstr:
+        xor ecx, ecx
+.len:   cmp byte [rdx + rcx], 0
+        je .go
+        inc ecx
+        cmp ecx, 256
+        jb .len
+.go:    xor edi, edi
+        mov esi, ecx
+        mov eax, HC_console_io
+        syscall
+        print newline, 1
+        ret
+
+; ---- data --------------------------------------------------------------------------------------
+        str hello, `Typevisor PV guest: hello through console_io\n`
+        str viapage, `and through the hypercall page\n`
+        str l_version, `xen_version `
+        str l_extra, `extraversion `
+        str l_magic, `start_info `
+        str l_badnr, `hypercall 99 -> `
+        str l_badptr, `console_io unmapped buffer -> `
+        str l_xenptr, `console_io Xen-area buffer -> `
+        str l_ro, `extraversion into the read-only L4 -> `
+        str l_yield, `yield -> `
+        str l_bye, `shutting down\n`
+newline: db 10
+hexdigits: db '0123456789abcdef'
+        str hexbuf, `0x0000000000000000\n`
+shutdown_reason: dd 0                       ; SHUTDOWN_poweroff
+extraversion: times 16 db 0
+file_end:
+        align 16, db 0
+        times 4096 db 0                     ; room (bss-like, but kept in the file for simplicity)
+mem_end:

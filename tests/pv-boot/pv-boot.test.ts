@@ -1,0 +1,111 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { PV_RUN } from '../../packages/hypervisor/src/pv/index.ts';
+import { bootPvDomain, DOMID } from './boot-domain.ts';
+
+const GUEST_DIR = fileURLToPath(new URL('./guest/', import.meta.url));
+const haveNasm = ['/usr/bin/nasm', '/usr/local/bin/nasm'].some((p) => existsSync(p));
+const SHUTDOWN_poweroff = 0;
+const SHUTDOWN_crash = 3;
+
+let dir = '';
+const elf = (name: string): string => join(dir, `${name}.elf`);
+
+/** Runs until the vCPU shuts down (or `slices` budgets pass), collecting every result. */
+function runToEnd(d: ReturnType<typeof bootPvDomain>, slices = 200, budget = 100_000) {
+  const results: number[] = [];
+  for (let i = 0; i < slices; i++) {
+    const r = d.vcpu.run(budget);
+    results.push(r);
+    if (r === PV_RUN.SHUTDOWN) break;
+  }
+  return results;
+}
+
+describe.skipIf(!haveNasm && !process.env.CI)(
+  'a 64-bit PV guest on the PV vCPU (nasm-built)',
+  () => {
+    beforeAll(() => {
+      dir = mkdtempSync(join(tmpdir(), 'pv-boot-'));
+      execFileSync('sh', [join(GUEST_DIR, 'build.sh'), dir]);
+    });
+
+    it('boots through the toolstack builder and the MMU, prints, calls xen_version, survives hostile hypercalls, yields and powers off', () => {
+      const d = bootPvDomain(elf('pv-hello'));
+      expect(d.pinRc).toBe(0);
+      const results = runToEnd(d);
+      expect(results).toContain(PV_RUN.YIELD);
+      expect(results.at(-1)).toBe(PV_RUN.SHUTDOWN);
+      expect(d.vcpu.crash).toBeNull();
+      expect(d.shutdowns).toEqual([[DOMID, SHUTDOWN_poweroff]]);
+      expect(d.console()).toBe(
+        [
+          'Typevisor PV guest: hello through console_io',
+          'and through the hypercall page',
+          'xen_version 0x0000000000040011', // (4 << 16) | 17
+          'extraversion .0-typevisor',
+          'start_info xen-3.0-x86_64',
+          'hypercall 99 -> 0xffffffffffffffda', // -ENOSYS (38)
+          'console_io unmapped buffer -> 0xfffffffffffffff2', // -EFAULT (14)
+          'console_io Xen-area buffer -> 0xfffffffffffffff2', // -EFAULT
+          'extraversion into the read-only L4 -> 0xfffffffffffffff2', // -EFAULT
+          'yield -> 0x0000000000000000',
+          'shutting down',
+          '',
+        ].join('\n'),
+      );
+      // Nothing runs after the shutdown.
+      expect(d.vcpu.run(1000)).toBe(PV_RUN.SHUTDOWN);
+      expect(d.shutdowns.length).toBe(1);
+    });
+
+    it('runs the kernel in ring 3 on FLAT_KERNEL_CS/SS over page tables Xen marked _PAGE_USER', () => {
+      const d = bootPvDomain(elf('pv-hello'));
+      expect(d.cpu.cpl).toBe(3);
+      expect(d.cpu.segSel[1]).toBe(0xe033);
+      expect(d.cpu.segSel[2]).toBe(0xe02b);
+      // Every present entry of the bootstrap L4 carries U after validation.
+      const l4 = d.layout.vcpu.topLevelMfn;
+      let present = 0;
+      for (let i = 0; i < 256; i++) {
+        const lo = d.machine.memory.read32(l4, i * 8);
+        if ((lo & 1) === 0) continue;
+        present++;
+        expect(lo & 4).toBe(4);
+      }
+      expect(present).toBeGreaterThan(0);
+      expect(d.vcpu.run(50)).toBe(PV_RUN.BUDGET);
+    });
+
+    it('crashes only the faulting domain when its kernel takes a page fault it has no handler for', () => {
+      const d = bootPvDomain(elf('pv-crash-pf'));
+      const other = bootPvDomain(elf('pv-hello'));
+      expect(runToEnd(d).at(-1)).toBe(PV_RUN.SHUTDOWN);
+      expect(d.shutdowns).toEqual([[DOMID, SHUTDOWN_crash]]);
+      expect(d.vcpu.crash?.kind).toBe('exception');
+      expect(d.vcpu.crash?.code).toBe(14); // #PF
+      expect(d.vcpu.crash?.cr2).toBe(0x7fff0000);
+      expect(d.console()).toContain('hello through console_io');
+      // Another domain runs to completion regardless.
+      expect(runToEnd(other).at(-1)).toBe(PV_RUN.SHUTDOWN);
+      expect(other.shutdowns).toEqual([[DOMID, SHUTDOWN_poweroff]]);
+    });
+
+    it('crashes the domain on a privileged instruction in its ring-3 kernel (#GP)', () => {
+      const d = bootPvDomain(elf('pv-crash-gp'));
+      expect(runToEnd(d).at(-1)).toBe(PV_RUN.SHUTDOWN);
+      expect(d.shutdowns).toEqual([[DOMID, SHUTDOWN_crash]]);
+      expect(d.vcpu.crash?.code).toBe(13);
+    });
+
+    it('returns to the embedder when the budget runs out on a spinning guest', () => {
+      const d = bootPvDomain(elf('pv-spin'));
+      for (let i = 0; i < 5; i++) expect(d.vcpu.run(10_000)).toBe(PV_RUN.BUDGET);
+      expect(d.shutdowns).toEqual([]);
+    });
+  },
+);
