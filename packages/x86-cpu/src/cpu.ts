@@ -198,6 +198,16 @@ export class X86Cpu {
   private readonly tlbFlags: Uint8Array = new Uint8Array(TLB_SIZE);
   private readonly tlbUsed: Int32Array = new Int32Array(TLB_SIZE);
   private tlbCount = 0;
+  /**
+   * Direct-RAM fast path beside the TLB (v86-style int32 entries): `tlbVpn32[i]` is the VPN of
+   * entry `i` when its linear address is below 4 GiB and its frame lies in the direct RAM view,
+   * else -1; `tlbFastR`/`tlbFastW` hold the frame with bit 0 = supervisor and bit 1 = user
+   * access allowed (writes only after a write walk set the dirty bit, as for `tlbFlags`).
+   * Loads and stores that hit skip `translate`, the MMIO check and the port (DESIGN.md, "Hot loop").
+   */
+  private readonly tlbVpn32: Int32Array = new Int32Array(TLB_SIZE).fill(-1);
+  private readonly tlbFastR: Int32Array = new Int32Array(TLB_SIZE);
+  private readonly tlbFastW: Int32Array = new Int32Array(TLB_SIZE);
   /** @internal Out-field of `translate`: the page is MMIO. */
   xMmio = false;
 
@@ -369,6 +379,7 @@ export class X86Cpu {
     if (this.mode64) this.stackSize = 64;
     else this.stackSize = (this.segAttr[SEG.SS] & 0x4000) !== 0 ? 32 : 16;
     this.fetchVpn = -1;
+    this.invalidateFetch();
   }
 
   // =====================================================================================
@@ -404,17 +415,32 @@ export class X86Cpu {
 
   /** Drops every cached translation (CR3/CR0/CR4 writes do this; so should the embedder after remapping RAM). */
   flushTlb(): void {
-    for (let i = 0; i < this.tlbCount; i++) this.tlbTag[this.tlbUsed[i]] = -1;
+    if (this.tlbCount >= TLB_SIZE) {
+      // The fill list saturated (an entry re-filled after INVLPG is listed again): drop all.
+      this.tlbTag.fill(-1);
+      this.tlbVpn32.fill(-1);
+    } else {
+      for (let i = 0; i < this.tlbCount; i++) {
+        const e = this.tlbUsed[i];
+        this.tlbTag[e] = -1;
+        this.tlbVpn32[e] = -1;
+      }
+    }
     this.tlbCount = 0;
     this.fetchVpn = -1;
+    this.invalidateFetch();
   }
 
   /** @internal INVLPG. */
   invlpg(lin: number): void {
     const vpn = Math.floor(lin / 4096);
     const i = vpn & TLB_MASK;
-    if (this.tlbTag[i] === vpn) this.tlbTag[i] = -1;
+    if (this.tlbTag[i] === vpn) {
+      this.tlbTag[i] = -1;
+      this.tlbVpn32[i] = -1;
+    }
     this.fetchVpn = -1;
+    this.invalidateFetch();
   }
 
   /**
@@ -474,6 +500,12 @@ export class X86Cpu {
     this.tlbFrame[i] = frame;
     this.tlbFlags[i] = flags;
     this.xMmio = (flags & T_MMIO) !== 0;
+    if (vpn >= 0 && vpn < 0x100000 && !this.xMmio && frame + 4096 <= this.ram32.length * 4) {
+      this.tlbVpn32[i] = vpn;
+      this.tlbFastR[i] = frame | 1 | ((flags & T_USER) !== 0 ? 2 : 0);
+      this.tlbFastW[i] =
+        frame | ((flags & T_WSUP) !== 0 ? 1 : 0) | ((flags & T_WUSER) !== 0 ? 2 : 0);
+    } else this.tlbVpn32[i] = -1;
     return frame + (lin & 0xfff);
   }
 
@@ -506,6 +538,14 @@ export class X86Cpu {
 
   /** @internal Reads a byte at a linear address. */
   readLin8(lin: number, user: boolean): number {
+    if (lin >= 0 && lin < TWO32) {
+      const vpn = lin >>> 12;
+      const i = vpn & TLB_MASK;
+      const e = this.tlbFastR[i];
+      if (this.tlbVpn32[i] === vpn && (e & (user ? 2 : 1)) !== 0) {
+        return this.ramBytes[((e & ~0xfff) >>> 0) + (lin & 0xfff)];
+      }
+    }
     const pa = this.translate(lin, 0, user);
     if (this.xMmio) return this.mmioRead(pa, 1);
     return this.memory.read8(pa);
@@ -515,6 +555,15 @@ export class X86Cpu {
   readLin16(lin: number, user: boolean): number {
     if ((lin & 0xfff) === 0xfff) {
       return this.readLin8(lin, user) | (this.readLin8(lin + 1, user) << 8);
+    }
+    if (lin >= 0 && lin < TWO32) {
+      const vpn = lin >>> 12;
+      const i = vpn & TLB_MASK;
+      const e = this.tlbFastR[i];
+      if (this.tlbVpn32[i] === vpn && (e & (user ? 2 : 1)) !== 0) {
+        const pa = ((e & ~0xfff) >>> 0) + (lin & 0xfff);
+        return this.ramBytes[pa] | (this.ramBytes[pa + 1] << 8);
+      }
     }
     const pa = this.translate(lin, 0, user);
     if (this.xMmio) return this.mmioRead(pa, 2);
@@ -526,6 +575,17 @@ export class X86Cpu {
     if ((lin & 0xfff) > 0xffc) {
       return this.readLin16(lin, user) | (this.readLin16(lin + 2, user) << 16);
     }
+    if (lin >= 0 && lin < TWO32) {
+      const vpn = lin >>> 12;
+      const i = vpn & TLB_MASK;
+      const e = this.tlbFastR[i];
+      if (this.tlbVpn32[i] === vpn && (e & (user ? 2 : 1)) !== 0) {
+        const pa = ((e & ~0xfff) >>> 0) + (lin & 0xfff);
+        if ((pa & 3) === 0) return this.ram32[pa >>> 2];
+        const m = this.ramBytes;
+        return m[pa] | (m[pa + 1] << 8) | (m[pa + 2] << 16) | (m[pa + 3] << 24);
+      }
+    }
     const pa = this.translate(lin, 0, user);
     if (this.xMmio) return this.mmioRead(pa, 4);
     if ((pa & 3) === 0 && pa < this.ramBytes.length) return this.ram32[pa >>> 2];
@@ -534,6 +594,15 @@ export class X86Cpu {
 
   /** @internal Writes a byte at a linear address. */
   writeLin8(lin: number, v: number, user: boolean): void {
+    if (lin >= 0 && lin < TWO32) {
+      const vpn = lin >>> 12;
+      const i = vpn & TLB_MASK;
+      const e = this.tlbFastW[i];
+      if (this.tlbVpn32[i] === vpn && (e & (user ? 2 : 1)) !== 0) {
+        this.ramBytes[((e & ~0xfff) >>> 0) + (lin & 0xfff)] = v;
+        return;
+      }
+    }
     const pa = this.translate(lin, 1, user);
     if (this.xMmio) this.mmioWrite(pa, 1, v);
     else this.memory.write8(pa, v);
@@ -547,6 +616,17 @@ export class X86Cpu {
       this.writeLin8(lin + 1, v >> 8, user);
       return;
     }
+    if (lin >= 0 && lin < TWO32) {
+      const vpn = lin >>> 12;
+      const i = vpn & TLB_MASK;
+      const e = this.tlbFastW[i];
+      if (this.tlbVpn32[i] === vpn && (e & (user ? 2 : 1)) !== 0) {
+        const pa = ((e & ~0xfff) >>> 0) + (lin & 0xfff);
+        this.ramBytes[pa] = v;
+        this.ramBytes[pa + 1] = v >> 8;
+        return;
+      }
+    }
     const pa = this.translate(lin, 1, user);
     if (this.xMmio) this.mmioWrite(pa, 2, v);
     else this.memory.write16(pa, v);
@@ -559,6 +639,23 @@ export class X86Cpu {
       this.writeLin16(lin, v, user);
       this.writeLin16(lin + 2, v >> 16, user);
       return;
+    }
+    if (lin >= 0 && lin < TWO32) {
+      const vpn = lin >>> 12;
+      const i = vpn & TLB_MASK;
+      const e = this.tlbFastW[i];
+      if (this.tlbVpn32[i] === vpn && (e & (user ? 2 : 1)) !== 0) {
+        const pa = ((e & ~0xfff) >>> 0) + (lin & 0xfff);
+        if ((pa & 3) === 0) this.ram32[pa >>> 2] = v;
+        else {
+          const m = this.ramBytes;
+          m[pa] = v;
+          m[pa + 1] = v >> 8;
+          m[pa + 2] = v >> 16;
+          m[pa + 3] = v >> 24;
+        }
+        return;
+      }
     }
     const pa = this.translate(lin, 1, user);
     if (this.xMmio) this.mmioWrite(pa, 4, v);
@@ -688,6 +785,7 @@ export class X86Cpu {
     this.rm = rmLow | ((rex & 1) << 3);
     if (mod === 3) return;
     const seg = this.segOv;
+    const asize32 = this.asize === 32 && !this.mode64;
     if (this.asize === 16) {
       let ea = 0;
       let defSeg: number = SEG.DS;
@@ -726,6 +824,34 @@ export class X86Cpu {
       else if (mod === 2) ea += this.fetch16();
       this.ea = ea & 0xffff;
       this.eaSeg = seg >= 0 ? seg : defSeg;
+      return;
+    }
+    if (asize32) {
+      // 32-bit addressing outside 64-bit mode: int32 sums on the low halves only, no carry
+      // into a high half (bench/x86-cpu/compute.bench.ts; see DESIGN.md "Hot loop").
+      let ea = 0;
+      let defSeg32: number = SEG.DS;
+      if (rmLow === 4) {
+        const sib = this.fetch8();
+        const index = (sib >> 3) & 7;
+        const base = sib & 7;
+        if (base === 5 && mod === 0) ea = this.fetch32();
+        else {
+          ea = this.lo[base];
+          if (base === 4 || base === 5) defSeg32 = SEG.SS;
+        }
+        if (index !== 4) ea = (ea + (this.lo[index] << (sib >> 6))) | 0;
+      } else if (rmLow === 5 && mod === 0) ea = this.fetch32();
+      else {
+        ea = this.lo[rmLow];
+        if (rmLow === 5) defSeg32 = SEG.SS;
+      }
+      if (mod === 1) ea = (ea + ((this.fetch8() << 24) >> 24)) | 0;
+      else if (mod === 2) ea = (ea + this.fetch32()) | 0;
+      this.eaSeg = seg >= 0 ? seg : defSeg32;
+      this.eaLo = ea;
+      this.eaHi = 0;
+      this.ea = ea >>> 0;
       return;
     }
     // 32/64-bit addressing.
@@ -812,13 +938,21 @@ export class X86Cpu {
   /** @internal Fetches the next instruction byte. */
   fetch8(): number {
     const rip = this.rip;
-    // Fast path: same code page as the last fetch, RAM reachable through the direct view.
+    // Fast path: RIP inside the cached code page of the direct RAM view; one range check and
+    // one add (`fetchDelta` = physical frame - RIP of the page start). bench/x86-cpu/compute.bench.ts
+    if (rip >= this.fetchStart && rip < this.fetchEnd) {
+      this.rip = rip + 1;
+      return this.ramBytes[rip + this.fetchDelta];
+    }
+    return this.fetch8Slow(rip);
+  }
+
+  private fetch8Slow(rip: number): number {
+    // Same code page as the last fetch but not in the direct view (MMIO or a port without `bytes`).
     const off = rip - this.fetchRipBase;
     if (off >= 0 && off < 4096 && this.fetchVpn !== -1) {
       this.rip = rip + 1;
-      return this.fetchDirect
-        ? this.ramBytes[this.fetchFrame + off]
-        : this.memory.read8(this.fetchFrame + off);
+      return this.memory.read8(this.fetchFrame + off);
     }
     const lin = this.mode64 ? rip : (this.segBase[SEG.CS] + rip) % TWO32;
     if (this.mode64 && (lin < -0x800000000000 || lin >= 0x800000000000)) this.gp(0);
@@ -828,10 +962,27 @@ export class X86Cpu {
     this.fetchRipBase = rip - pageOff;
     this.fetchFrame = pa - pageOff;
     this.fetchDirect = !this.xMmio && this.fetchFrame + 4096 <= this.ramBytes.length;
+    if (this.fetchDirect) {
+      this.fetchStart = this.fetchRipBase;
+      this.fetchEnd = this.fetchRipBase + 4096;
+      this.fetchDelta = this.fetchFrame - this.fetchRipBase;
+    } else this.invalidateFetch();
     this.rip = rip + 1;
     return this.fetchDirect ? this.ramBytes[pa] : this.memory.read8(pa);
   }
 
+  /** Drops the cached code page (mode, CS, TLB changes). */
+  private invalidateFetch(): void {
+    this.fetchStart = 1;
+    this.fetchEnd = 0;
+  }
+
+  /** First RIP of the cached direct code page (1 with `fetchEnd` 0 when none). */
+  private fetchStart = 1;
+  /** RIP just past the cached direct code page. */
+  private fetchEnd = 0;
+  /** Physical address minus RIP inside the cached direct code page. */
+  private fetchDelta = 0;
   private fetchRipBase = 0;
   private fetchDirect = false;
   /** @internal The memory port's direct RAM view, or an empty array. */
@@ -841,11 +992,11 @@ export class X86Cpu {
 
   /** @internal Fetches a 16-bit immediate. */
   fetch16(): number {
-    const off = this.rip - this.fetchRipBase;
-    if (off >= 0 && off < 4095 && this.fetchVpn !== -1 && this.fetchDirect) {
+    const rip = this.rip;
+    if (rip >= this.fetchStart && rip < this.fetchEnd - 1) {
       const m = this.ramBytes;
-      const p = this.fetchFrame + off;
-      this.rip += 2;
+      const p = rip + this.fetchDelta;
+      this.rip = rip + 2;
       return m[p] | (m[p + 1] << 8);
     }
     const b = this.fetch8();
@@ -855,11 +1006,11 @@ export class X86Cpu {
   /** @internal Fetches a 32-bit immediate (signed int32). */
   fetch32(): number {
     // Whole immediate inside the cached code page: read it at once (compute.bench.ts).
-    const off = this.rip - this.fetchRipBase;
-    if (off >= 0 && off < 4093 && this.fetchVpn !== -1 && this.fetchDirect) {
+    const rip = this.rip;
+    if (rip >= this.fetchStart && rip < this.fetchEnd - 3) {
       const m = this.ramBytes;
-      const p = this.fetchFrame + off;
-      this.rip += 4;
+      const p = rip + this.fetchDelta;
+      this.rip = rip + 4;
       return m[p] | (m[p + 1] << 8) | (m[p + 2] << 16) | (m[p + 3] << 24);
     }
     const b = this.fetch16();
