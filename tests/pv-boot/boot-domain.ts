@@ -16,12 +16,46 @@ import { X86Cpu } from '@typevisor/x86-cpu';
 import {
   fillHypercallPage64,
   MachinePhysicalMemory,
-  P2mGuestMemory,
+  OwnedFramesMemory,
   PV_INTERCEPTS,
   PvVcpu,
 } from '../../packages/hypervisor/src/pv/index.ts';
 
 export const DOMID = 1;
+/** DOMID_XEN: owner of the frames holding Xen's read-only M2P mapping. */
+const DOMID_XEN = 0x7ff2;
+/** `_PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED`: readable by the ring-3 kernel, never writable. */
+const RO_USER = 0x25;
+/** libxl's default max_grant_frames (what Xen 4.17 reports in query_size for the reference run). */
+const MAX_GRANT_FRAMES = 64;
+
+/**
+ * Maps the machine-to-phys table read-only at HYPERVISOR_VIRT_START (0xFFFF800000000000, L4 slot
+ * 256) as Xen does for 64-bit PV guests: one Xen-owned L3, L2 and L1, and the M2P frames (8-byte
+ * entries, all-ones for frames no domain owns). Sets the slot in `mm.xenL4Entries`, so every L4
+ * validated afterwards carries it.
+ */
+function mapM2p(machine: Machine, mm: PvMm): void {
+  const frames = machine.memory.frames;
+  const m2pPages = Math.ceil((frames * 8) / 4096);
+  if (m2pPages > 512) throw new Error('test machine too large for one M2P L1');
+  machine.populate(DOMID_XEN, 0, 3 + m2pPages);
+  const xp = machine.p2m(DOMID_XEN);
+  const [l3, l2, l1] = [xp.get(0), xp.get(1), xp.get(2)];
+  const mem = machine.memory;
+  mem.write32(l3, 0, l2 * 4096 + RO_USER);
+  mem.write32(l2, 0, l1 * 4096 + RO_USER);
+  for (let i = 0; i < m2pPages; i++) mem.write32(l1, i * 8, xp.get(3 + i) * 4096 + RO_USER);
+  for (let mfn = 0; mfn < frames; mfn++) {
+    const owned = machine.frames.owner[mfn] === DOMID;
+    const page = xp.get(3 + Math.floor(mfn / 512));
+    const off = (mfn % 512) * 8;
+    mem.write32(page, off, owned ? (machine.frames.m2p[mfn] ?? -1) : -1);
+    mem.write32(page, off + 4, owned ? 0 : -1);
+  }
+  mm.xenL4Entries[0] = l3 * 4096 + RO_USER;
+  mm.xenL4Entries[1] = 0;
+}
 
 /** A booted (not yet run) PV domain. */
 export interface PvDomainUnderTest {
@@ -32,8 +66,15 @@ export interface PvDomainUnderTest {
   readonly vcpu: PvVcpu;
   readonly evtchn: EventChannels;
   readonly pinRc: number;
+  /** dom0's end of the console event channel (xenconsoled's port). */
+  readonly consoleBackendPort: number;
   /** Everything the guest wrote with CONSOLEIO_write, as Latin-1 text. */
   console(): string;
+  /**
+   * Acts as xenconsoled for the guest's console ring: moves everything between out_cons and
+   * out_prod to the console output (returns how many bytes).
+   */
+  drainConsoleRing(): number;
   /** Every (domid, reason) shutdown report. */
   readonly shutdowns: Array<[number, number]>;
 }
@@ -41,34 +82,49 @@ export interface PvDomainUnderTest {
 export function bootPvDomain(kernelPath: string, memoryMiB = 16): PvDomainUnderTest {
   const nrPages = memoryMiB * 256;
   const machine = new Machine({ bytes: 256 * 1024 * 1024 });
-  machine.populate(0, 0, 1); // dom0's first frame, so the guest's frames are not identity-mapped
-  machine.populate(DOMID, 0, nrPages + 2); // RAM, shared_info, one grant frame
+  machine.populate(0, 0, 2); // dom0's shared_info and grant frame (and the guest's frames are not identity-mapped)
+  machine.populate(DOMID, 0, nrPages + 1 + MAX_GRANT_FRAMES); // RAM, shared_info, grant frames
   const p2m = machine.p2m(DOMID);
   const bytes = readFileSync(kernelPath);
   const elf = parseElf(bytes, kernelPath);
   const kernel = readXenKernelInfo(elf, kernelPath);
 
-  const guestMem = new P2mGuestMemory(p2m, machine.memory);
+  // A 64-bit PV guest is not translated: the core families address its memory by MFN.
+  const guestMem = new OwnedFramesMemory(machine.frames, machine.memory, DOMID);
+  const dom0Mem = new OwnedFramesMemory(machine.frames, machine.memory, 0);
   const evtchn = new EventChannels({ upcallPending: () => undefined });
   evtchn.addDomain({
     domid: 0,
     privileged: true,
     abi: 'x86_64',
     vcpus: 1,
-    memory: guestMem,
-    sharedInfoAddress: 0,
+    memory: dom0Mem,
+    sharedInfoAddress: machine.p2m(0).get(0) * 4096,
   });
   evtchn.addDomain({
     domid: DOMID,
     abi: 'x86_64',
     vcpus: 1,
     memory: guestMem,
-    sharedInfoAddress: nrPages * 4096,
+    sharedInfoAddress: p2m.get(nrPages) * 4096,
   });
+  evtchn.initSharedInfo(DOMID); // Xen starts every vCPU with evtchn_upcall_mask = 1
+  // libxl allocates the xenstore and console ports; xenconsoled (dom0) then binds the console's.
   const storePort = evtchn.allocUnbound(0, DOMID, 0);
   const consolePort = evtchn.allocUnbound(0, DOMID, 0);
+  const consoleBackendPort = evtchn.bindInterdomain(0, DOMID, consolePort);
   const grants = new GrantTables();
-  grants.addDomain({ domid: DOMID, memory: guestMem, grantFrames: [nrPages + 1] });
+  grants.addDomain({
+    domid: 0,
+    privileged: true,
+    memory: dom0Mem,
+    grantFrames: [machine.p2m(0).get(1)],
+  });
+  grants.addDomain({
+    domid: DOMID,
+    memory: guestMem,
+    grantFrames: Array.from({ length: MAX_GRANT_FRAMES }, (_, i) => p2m.get(nrPages + 1 + i)),
+  });
   const clock = new DeterministicClock();
   const timers = new VcpuTimers({ clock, timers: clock, raise: () => undefined });
   timers.addVcpu(DOMID, 0);
@@ -92,6 +148,7 @@ export function bootPvDomain(kernelPath: string, memoryMiB = 16): PvDomainUnderT
   }
   const mm = new PvMm(machine);
   mm.addDomain(DOMID, { guestWidth: 64 });
+  mapM2p(machine, mm);
   const pinRc = mm.mmuextOp(DOMID, 0, [
     { cmd: MMUEXT.MMUEXT_PIN_L4_TABLE, arg1Lo: layout.vcpu.topLevelMfn, arg1Hi: 0, arg2: 0 },
     { cmd: MMUEXT.MMUEXT_NEW_BASEPTR, arg1Lo: layout.vcpu.topLevelMfn, arg1Hi: 0, arg2: 0 },
@@ -108,6 +165,7 @@ export function bootPvDomain(kernelPath: string, memoryMiB = 16): PvDomainUnderT
     machine: machine.memory,
     domid: DOMID,
     host,
+    mm,
     console: { write: (_d, b) => out.push(...b) },
     shutdown: { shutdown: (d, reason) => shutdowns.push([d, reason]) },
   });
@@ -125,7 +183,23 @@ export function bootPvDomain(kernelPath: string, memoryMiB = 16): PvDomainUnderT
     vcpu,
     evtchn,
     pinRc,
+    consoleBackendPort,
     console: () => String.fromCharCode(...out),
+    drainConsoleRing: () => {
+      // struct xencons_interface: in[1024], out[2048], in_cons, in_prod, out_cons @3080, out_prod @3084.
+      const ring = p2m.get(layout.consolePfn);
+      const mem = machine.memory;
+      let cons = mem.read32(ring, 3080) >>> 0;
+      const prod = mem.read32(ring, 3084) >>> 0;
+      let n = 0;
+      while (cons !== prod && n < 2048) {
+        out.push(mem.read8(ring, 1024 + (cons & 2047)));
+        cons = (cons + 1) >>> 0;
+        n++;
+      }
+      mem.write32(ring, 3080, cons | 0);
+      return n;
+    },
     shutdowns,
   };
 }

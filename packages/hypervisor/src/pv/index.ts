@@ -5,12 +5,14 @@
  */
 export { fillHypercallPage64 } from './hypercall-page.ts';
 export { MachinePhysicalMemory } from './machine-physical-memory.ts';
+export { type FrameOwnerPort, OwnedFramesMemory } from './owned-frames-memory.ts';
 export { P2mGuestMemory, type P2mPort } from './p2m-guest-memory.ts';
 export type {
   ConsoleSink,
   MachineBytesPort,
   PvCpuExit,
   PvCpuPort,
+  PvMmPort,
   PvWalkerPort,
   PvWalkRequest,
   ShutdownPort,

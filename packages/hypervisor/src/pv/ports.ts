@@ -125,3 +125,20 @@ export interface ShutdownPort {
   /** Domain `domid` shut down with `SHUTDOWN_*` `reason` (crash = 3). */
   shutdown(domid: number, reason: number): void;
 }
+
+/** Xen's PV memory-management hypercalls (`@typevisor/mmu`'s `PvMm` has this shape). */
+export interface PvMmPort {
+  /**
+   * `HYPERVISOR_update_va_mapping(va, val, flags)` on vCPU `vcpu`'s current page tables, the
+   * 64-bit values split into int32 halves. Returns 0 or -errno.
+   */
+  updateVaMapping(
+    domid: number,
+    vcpu: number,
+    vaLo: number,
+    vaHi: number,
+    valLo: number,
+    valHi: number,
+    flags: number,
+  ): number;
+}

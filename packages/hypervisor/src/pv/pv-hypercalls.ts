@@ -8,6 +8,7 @@ import { XEN_EFAULT, XEN_EINVAL, XEN_ENOSYS, XEN_EPERM } from '../abi/errno.ts';
 import {
   __HYPERVISOR_console_io,
   __HYPERVISOR_sched_op,
+  __HYPERVISOR_update_va_mapping,
   __HYPERVISOR_xen_version,
 } from '../abi/hypercalls.ts';
 import {
@@ -33,6 +34,7 @@ import {
 } from '../abi/version.ts';
 import type { HypercallContext } from '../hypercall/context.ts';
 import { dispatchHypercall, type HypercallHost } from '../hypercall/dispatch.ts';
+import type { PvMmPort } from './ports.ts';
 
 /** `CONSOLEIO_write`. @see xen/include/public/xen.h */
 export const CONSOLEIO_write = 0;
@@ -91,6 +93,10 @@ export interface PvHypercallEnv {
   readonly host: HypercallHost;
   /** The caller. */
   readonly ctx: HypercallContext;
+  /** PV memory management (update_va_mapping); without it those hypercalls are -ENOSYS. */
+  readonly mm: PvMmPort | null;
+  /** Drops the calling vCPU's cached translations (after a page-table change). */
+  readonly flushTlb: () => void;
   /** Receives CONSOLEIO_write output. */
   readonly console: (bytes: Uint8Array) => void;
   /** What xen_version reports. */
@@ -223,6 +229,24 @@ function schedOp(env: PvHypercallEnv, cmd: number, address: number): number {
   }
 }
 
+/** `HYPERVISOR_update_va_mapping(va, val, flags)`. @see xen/arch/x86/mm.c (do_update_va_mapping) */
+function updateVaMapping(env: PvHypercallEnv, va: bigint, val: bigint, flags: number): number {
+  if (env.mm === null) return -XEN_ENOSYS;
+  const v = BigInt.asUintN(64, va);
+  const p = BigInt.asUintN(64, val);
+  const rc = env.mm.updateVaMapping(
+    env.ctx.domid,
+    env.ctx.vcpu,
+    Number(v & 0xffffffffn) | 0,
+    Number(v >> 32n) | 0,
+    Number(p & 0xffffffffn) | 0,
+    Number(p >> 32n) | 0,
+    flags,
+  );
+  if (rc === 0) env.flushTlb();
+  return rc;
+}
+
 /**
  * Runs 64-bit PV hypercall `nr` with argument registers `args` (RDI, RSI, RDX, R10, R8) and
  * returns the value for RAX. Sets `env.next` (and the shutdown fields). Never throws for
@@ -237,6 +261,8 @@ export function pvHypercall(env: PvHypercallEnv, nr: number, args: readonly bigi
       return xenVersion(env, u32(args[0]), ptr(args[1]));
     case __HYPERVISOR_sched_op:
       return schedOp(env, u32(args[0]), ptr(args[1]));
+    case __HYPERVISOR_update_va_mapping:
+      return updateVaMapping(env, args[0] ?? 0n, args[1] ?? 0n, u32(args[2]));
     default:
       return dispatchHypercall(env.host, env.ctx, nr, args);
   }

@@ -10,7 +10,7 @@
  */
 import { SHUTDOWN_crash } from '../abi/sched.ts';
 import type { HypercallHost } from '../hypercall/dispatch.ts';
-import type { ConsoleSink, MachineBytesPort, PvCpuPort, ShutdownPort } from './ports.ts';
+import type { ConsoleSink, MachineBytesPort, PvCpuPort, PvMmPort, ShutdownPort } from './ports.ts';
 import {
   DEFAULT_XEN_VERSION,
   PV_NEXT,
@@ -95,6 +95,8 @@ export interface PvVcpuOptions {
   readonly shutdown: ShutdownPort;
   /** What xen_version reports. Default {@link DEFAULT_XEN_VERSION}. */
   readonly version?: XenVersionInfo;
+  /** PV memory management for update_va_mapping (`@typevisor/mmu`'s `PvMm`); else -ENOSYS. */
+  readonly mm?: PvMmPort;
 }
 
 /** Long-mode control state for a 64-bit PV guest. */
@@ -180,6 +182,8 @@ export class PvVcpu {
         abi: 'x86_64',
         guest: new VirtualGuestBytes(options.cpu, options.machine),
       },
+      mm: options.mm ?? null,
+      flushTlb: () => options.cpu.flushTlb(),
       console: (bytes) => sink.write(domid, bytes),
       version: options.version ?? DEFAULT_XEN_VERSION,
       shutdownReason: -1,
