@@ -751,15 +751,23 @@ export class X86Cpu {
 
   /** @internal Reads operand E at `size` (register or memory). 64-bit high half in `tmpHi`. */
   readE(size: number): number {
-    if (this.mod === 3) return this.getReg(size, this.rm);
+    if (this.mod === 3) {
+      // 32-bit register operands inline (getReg/setReg are not inlined into every handler).
+      if (size === 32) return this.lo[this.rm];
+      return this.getReg(size, this.rm);
+    }
     if (size === 64) return this.read64(this.eaSeg, this.ea);
     return this.read(this.eaSeg, this.ea, size);
   }
 
   /** @internal Writes operand E at `size`. */
   writeE(size: number, v: number, vhi: number): void {
-    if (this.mod === 3) this.setReg(size, this.rm, v, vhi);
-    else if (size === 64) this.write64(this.eaSeg, this.ea, v, vhi);
+    if (this.mod === 3) {
+      if (size === 32) {
+        this.lo[this.rm] = v;
+        this.hi[this.rm] = 0;
+      } else this.setReg(size, this.rm, v, vhi);
+    } else if (size === 64) this.write64(this.eaSeg, this.ea, v, vhi);
     else this.write(this.eaSeg, this.ea, size, v);
   }
 

@@ -179,6 +179,16 @@ export function aluE(cpu: X86Cpu, kind: number, size: number, blo: number, bhi: 
     if (kind !== 7) cpu.writeE(64, r, cpu.tmpHi);
     return;
   }
+  if (size === 32 && cpu.mod === 3) {
+    // Register destination, 32 bits: no getReg/setReg calls (DESIGN.md "Hot loop").
+    const rm = cpu.rm;
+    const r = alu(cpu, kind, 32, cpu.lo[rm], blo);
+    if (kind !== 7) {
+      cpu.lo[rm] = r;
+      cpu.hi[rm] = 0;
+    }
+    return;
+  }
   const a = cpu.readE(size);
   const r = alu(cpu, kind, size, a, blo);
   if (kind !== 7) cpu.writeE(size, r, 0);
@@ -193,6 +203,14 @@ export function aluG(
   blo: number,
   bhi: number,
 ): void {
+  if (size === 32) {
+    const r = alu(cpu, kind, 32, cpu.lo[reg], blo);
+    if (kind !== 7) {
+      cpu.lo[reg] = r;
+      cpu.hi[reg] = 0;
+    }
+    return;
+  }
   const alo = cpu.getReg(size, reg);
   if (size === 64) {
     const r = alu64(cpu, kind, alo, cpu.tmpHi, blo, bhi);

@@ -32,6 +32,10 @@ export function ALU_form(cpu: X86Cpu): void {
       return;
     }
     case 1: {
+      if (osize === 32) {
+        aluE(cpu, kind, 32, cpu.lo[cpu.reg], 0);
+        return;
+      }
       const b = cpu.getReg(osize, cpu.reg);
       aluE(cpu, kind, osize, b, cpu.tmpHi);
       return;

@@ -15,6 +15,16 @@ const TWO32 = 4294967296;
 export function MOV_form(cpu: X86Cpu): void {
   const op = cpu.opcode;
   const size = (op & 1) === 0 ? 8 : cpu.osize;
+  if (size === 32) {
+    // 32-bit register side inline (DESIGN.md "Hot loop").
+    const reg = cpu.reg;
+    if (op < 0x8a) cpu.writeE(32, cpu.lo[reg], 0);
+    else {
+      cpu.lo[reg] = cpu.readE(32);
+      cpu.hi[reg] = 0;
+    }
+    return;
+  }
   if (op < 0x8a) {
     const v = cpu.getReg(size, cpu.reg);
     cpu.writeE(size, v, cpu.tmpHi);
