@@ -19,6 +19,7 @@ import {
   OwnedFramesMemory,
   PV_INTERCEPTS,
   PvVcpu,
+  type PvVcpuOptions,
 } from '../../packages/hypervisor/src/pv/index.ts';
 
 export const DOMID = 1;
@@ -64,6 +65,8 @@ export interface PvDomainUnderTest {
   readonly layout: PvLayout;
   readonly cpu: X86Cpu;
   readonly vcpu: PvVcpu;
+  /** The options the vCPU was created with (for restoring it over a new CPU). */
+  readonly vcpuOptions: PvVcpuOptions;
   readonly evtchn: EventChannels;
   readonly pinRc: number;
   /** dom0's end of the console event channel (xenconsoled's port). */
@@ -160,7 +163,7 @@ export function bootPvDomain(kernelPath: string, memoryMiB = 16): PvDomainUnderT
   });
   const out: number[] = [];
   const shutdowns: Array<[number, number]> = [];
-  const vcpu = new PvVcpu({
+  const vcpuOptions: PvVcpuOptions = {
     cpu,
     machine: machine.memory,
     domid: DOMID,
@@ -168,7 +171,8 @@ export function bootPvDomain(kernelPath: string, memoryMiB = 16): PvDomainUnderT
     mm,
     console: { write: (_d, b) => out.push(...b) },
     shutdown: { shutdown: (d, reason) => shutdowns.push([d, reason]) },
-  });
+  };
+  const vcpu = new PvVcpu(vcpuOptions);
   vcpu.boot({
     rip: layout.vcpu.rip,
     rsp: layout.vcpu.rsp,
@@ -181,6 +185,7 @@ export function bootPvDomain(kernelPath: string, memoryMiB = 16): PvDomainUnderT
     layout,
     cpu,
     vcpu,
+    vcpuOptions,
     evtchn,
     pinRc,
     consoleBackendPort,

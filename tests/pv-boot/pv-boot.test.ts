@@ -3,8 +3,14 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { X86Cpu } from '@typevisor/x86-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { PV_RUN } from '../../packages/hypervisor/src/pv/index.ts';
+import {
+  MachinePhysicalMemory,
+  PV_INTERCEPTS,
+  PV_RUN,
+  PvVcpu,
+} from '../../packages/hypervisor/src/pv/index.ts';
 import { bootPvDomain, DOMID } from './boot-domain.ts';
 
 const GUEST_DIR = fileURLToPath(new URL('./guest/', import.meta.url));
@@ -100,6 +106,24 @@ describe.skipIf(!haveNasm && !process.env.CI)(
       expect(runToEnd(d).at(-1)).toBe(PV_RUN.SHUTDOWN);
       expect(d.shutdowns).toEqual([[DOMID, SHUTDOWN_crash]]);
       expect(d.vcpu.crash?.code).toBe(13);
+    });
+
+    it('saves at a yield and resumes on a fresh CPU from JSON state, finishing the same run', () => {
+      const d = bootPvDomain(elf('pv-hello'));
+      let r: number = PV_RUN.BUDGET;
+      while (r !== PV_RUN.YIELD) r = d.vcpu.run(10_000);
+      const saved = JSON.parse(JSON.stringify({ cpu: d.cpu.getState(), vcpu: d.vcpu.getState() }));
+      const cpu = X86Cpu.fromState(saved.cpu, {
+        memory: new MachinePhysicalMemory(d.machine.memory),
+        intercepts: PV_INTERCEPTS,
+      });
+      const resumed = PvVcpu.fromState(saved.vcpu, { ...d.vcpuOptions, cpu });
+      expect(resumed.getState()).toEqual(d.vcpu.getState());
+      while (r !== PV_RUN.SHUTDOWN) r = resumed.run(10_000);
+      // print_hex of the yield result, "shutting down", and the shutdown itself.
+      expect(resumed.hypercalls).toBe(d.vcpu.hypercalls + 3);
+      expect(d.shutdowns).toEqual([[DOMID, SHUTDOWN_poweroff]]);
+      expect(d.console().endsWith('yield -> 0x0000000000000000\nshutting down\n')).toBe(true);
     });
 
     it('returns to the embedder when the budget runs out on a spinning guest', () => {

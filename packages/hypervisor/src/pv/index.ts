@@ -38,5 +38,6 @@ export {
   type PvRunResult,
   PvVcpu,
   type PvVcpuOptions,
+  type PvVcpuState,
 } from './pv-vcpu.ts';
 export { VirtualGuestBytes } from './virtual-guest-bytes.ts';

@@ -65,6 +65,25 @@ export interface PvCrashInfo {
   readonly message: string;
 }
 
+/**
+ * Plain JSON-safe state of a {@link PvVcpu} besides its CPU (save the CPU with its own
+ * `getState()`).
+ */
+export interface PvVcpuState {
+  /** The domain. */
+  readonly domid: number;
+  /** The vCPU's ID. */
+  readonly vcpuId: number;
+  /** Hypercalls made so far. */
+  readonly hypercalls: number;
+  /** `SHUTDOWN_*` reason once shut down, else -1. */
+  readonly shutdownReason: number;
+  /** Code latched by SCHEDOP_shutdown_code, else -1. */
+  readonly shutdownCode: number;
+  /** Why the domain crashed, when it did. */
+  readonly crash: PvCrashInfo | null;
+}
+
 /** The start-of-day registers (the PV builder's `vcpu` output). */
 export interface PvBootState {
   /** Entry point. */
@@ -231,6 +250,36 @@ export class PvVcpu {
     cpu.flushTlb();
     this.shutdownReason = -1;
     this.crash = null;
+  }
+
+  /** The code latched by SCHEDOP_shutdown_code, else -1. */
+  get shutdownCode(): number {
+    return this.env.shutdownCode;
+  }
+
+  /** This vCPU's own state as plain data (the CPU's state is saved separately). */
+  getState(): PvVcpuState {
+    return {
+      domid: this.domid,
+      vcpuId: this.vcpuId,
+      hypercalls: this.hypercalls,
+      shutdownReason: this.shutdownReason,
+      shutdownCode: this.env.shutdownCode,
+      crash: this.crash === null ? null : { ...this.crash },
+    };
+  }
+
+  /**
+   * Recreates a vCPU from {@link PvVcpu.getState} over `options` (whose CPU must already hold
+   * the restored CPU state); `options.domid`/`vcpuId` are taken from `state`.
+   */
+  static fromState(state: PvVcpuState, options: PvVcpuOptions): PvVcpu {
+    const v = new PvVcpu({ ...options, domid: state.domid, vcpuId: state.vcpuId });
+    v.hypercalls = state.hypercalls;
+    v.shutdownReason = state.shutdownReason;
+    v.env.shutdownCode = state.shutdownCode;
+    v.crash = state.crash === null ? null : { ...state.crash };
+    return v;
   }
 
   /** Crashes the domain: records why and reports SHUTDOWN_crash. */
