@@ -722,7 +722,8 @@ export class X86Cpu {
   write64(seg: number, off: number, vlo: number, vhi: number): void {
     const lin = this.linear(seg, off, 8);
     const user = this.cpl === 3;
-    this.translate(lin + 7, 1, user);
+    // Probe the second page first only when the qword crosses one (no partial write on #PF).
+    if ((lin & 0xfff) > 0xff8) this.translate(lin + 7, 1, user);
     this.writeLin32(lin, vlo, user);
     this.writeLin32(lin + 4, vhi, user);
   }
@@ -1054,6 +1055,16 @@ export class X86Cpu {
 
   /** @internal Pushes a value of `size` bits (64: `vhi` is the high half). */
   push(size: number, v: number, vhi: number): void {
+    if (size === 64 && this.stackSize === 64) {
+      // RSP - 8 on the int32 halves, no double wrap-around (DESIGN.md "Hot loop").
+      const lo = this.lo[4];
+      const nlo = (lo - 8) | 0;
+      const nhi = lo >>> 0 < 8 ? (this.hi[4] - 1) | 0 : this.hi[4];
+      this.write64(SEG.SS, nhi * TWO32 + (nlo >>> 0), v, vhi);
+      this.lo[4] = nlo;
+      this.hi[4] = nhi;
+      return;
+    }
     const n = size >> 3;
     const sp = this.spMinus(n);
     if (size === 64) this.write64(SEG.SS, sp, v, vhi);
@@ -1063,6 +1074,15 @@ export class X86Cpu {
 
   /** @internal Pops a value of `size` bits (64: high half in `tmpHi`). */
   pop(size: number): number {
+    if (size === 64 && this.stackSize === 64) {
+      const lo = this.lo[4];
+      const hi = this.hi[4];
+      const v = this.read64(SEG.SS, hi * TWO32 + (lo >>> 0));
+      const nlo = (lo + 8) | 0;
+      this.lo[4] = nlo;
+      this.hi[4] = nlo >>> 0 < 8 ? (hi + 1) | 0 : hi;
+      return v;
+    }
     const sp = this.getSp();
     const v = size === 64 ? this.read64(SEG.SS, sp) : this.read(SEG.SS, sp, size);
     this.setSp(sp + (size >> 3));
@@ -1456,7 +1476,15 @@ export class X86Cpu {
         if ((gi & D64) !== 0 && this.mode64 && osize === 32) this.osize = 64;
       } else handler = HANDLERS[op];
     } else handler = HANDLERS[op];
-    if (immKind !== 0) this.decodeImm(immKind);
+    if (immKind !== 0) {
+      // imm8/rel8 and 32-bit imm/rel inline; the rest through decodeImm (DESIGN.md "Hot loop").
+      if (immKind === IMM.Ib || immKind === IMM.Jb) this.imm = (this.fetch8() << 24) >> 24;
+      else if ((immKind === IMM.Iz || immKind === IMM.Jz) && this.osize !== 16) {
+        const v = this.fetch32();
+        this.imm = v;
+        this.immHi = v >> 31;
+      } else this.decodeImm(immKind);
+    }
     if (this.ripRelPending) {
       // RIP-relative: ea = end of instruction + disp32 (only reached in 64-bit mode).
       this.ea = wrap64(this.rip + this.ripRelDisp);
