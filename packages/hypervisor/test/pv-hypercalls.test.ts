@@ -64,6 +64,7 @@ function env(): { env: PvHypercallEnv; mem: PagedGuestMemory; out: number[]; flu
       ctx: { domid: 1, vcpu: 0, abi: 'x86_64', guest: mem },
       mm: null,
       flushTlb: () => flushes.push(1),
+      setBasePointer: () => undefined,
       console: (b) => out.push(...b),
       version: DEFAULT_XEN_VERSION,
       shutdownReason: -1,

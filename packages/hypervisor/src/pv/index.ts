@@ -13,6 +13,7 @@ export type {
   PvCpuExit,
   PvCpuPort,
   PvMmPort,
+  PvMmuextOp,
   PvWalkerPort,
   PvWalkRequest,
   ShutdownPort,

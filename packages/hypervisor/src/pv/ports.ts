@@ -126,8 +126,29 @@ export interface ShutdownPort {
   shutdown(domid: number, reason: number): void;
 }
 
+/** One decoded `struct mmuext_op` (`@typevisor/mmu`'s `MmuextOp`). */
+export interface PvMmuextOp {
+  /** `MMUEXT_*` command. */
+  readonly cmd: number;
+  /** arg1 low 32 bits (`mfn` or `linear_addr`). */
+  readonly arg1Lo: number;
+  /** arg1 high 32 bits. */
+  readonly arg1Hi: number;
+  /** arg2: `nr_ents`, `src_mfn`, or the vCPU bitmap for the `_MULTI` flushes. */
+  readonly arg2: number;
+}
+
 /** Xen's PV memory-management hypercalls (`@typevisor/mmu`'s `PvMm` has this shape). */
 export interface PvMmPort {
+  /** Requests completed by the last `mmuUpdate`/`mmuextOp`. */
+  readonly done: number;
+  /**
+   * `HYPERVISOR_mmu_update`: `count` requests laid out as in guest memory (ptrLo, ptrHi, valLo,
+   * valHi per request). Returns 0 or -errno.
+   */
+  mmuUpdate(domid: number, reqs: Int32Array, count: number, foreigndom?: number): number;
+  /** `HYPERVISOR_mmuext_op` on vCPU `vcpu`. Returns 0 or -errno. */
+  mmuextOp(domid: number, vcpu: number, ops: readonly PvMmuextOp[], foreigndom?: number): number;
   /**
    * `HYPERVISOR_update_va_mapping(va, val, flags)` on vCPU `vcpu`'s current page tables, the
    * 64-bit values split into int32 halves. Returns 0 or -errno.

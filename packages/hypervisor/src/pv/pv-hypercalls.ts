@@ -7,6 +7,8 @@
 import { XEN_EFAULT, XEN_EINVAL, XEN_ENOSYS, XEN_EPERM } from '../abi/errno.ts';
 import {
   __HYPERVISOR_console_io,
+  __HYPERVISOR_mmu_update,
+  __HYPERVISOR_mmuext_op,
   __HYPERVISOR_sched_op,
   __HYPERVISOR_update_va_mapping,
   __HYPERVISOR_xen_version,
@@ -34,7 +36,7 @@ import {
 } from '../abi/version.ts';
 import type { HypercallContext } from '../hypercall/context.ts';
 import { dispatchHypercall, type HypercallHost } from '../hypercall/dispatch.ts';
-import type { PvMmPort } from './ports.ts';
+import type { PvMmPort, PvMmuextOp } from './ports.ts';
 
 /** `CONSOLEIO_write`. @see xen/include/public/xen.h */
 export const CONSOLEIO_write = 0;
@@ -97,6 +99,8 @@ export interface PvHypercallEnv {
   readonly mm: PvMmPort | null;
   /** Drops the calling vCPU's cached translations (after a page-table change). */
   readonly flushTlb: () => void;
+  /** Points the calling vCPU's CR3 at the new top-level table (MMUEXT_NEW_BASEPTR). */
+  readonly setBasePointer: (mfn: number) => void;
   /** Receives CONSOLEIO_write output. */
   readonly console: (bytes: Uint8Array) => void;
   /** What xen_version reports. */
@@ -247,6 +251,94 @@ function updateVaMapping(env: PvHypercallEnv, va: bigint, val: bigint, flags: nu
   return rc;
 }
 
+/** Requests read from the guest per batch (one page of `struct mmu_update`). */
+const MMU_BATCH = 256;
+/** `MMU_UPDATE_PREEMPTED`: the continuation flag in a count. */
+const PREEMPTED = 0x80000000;
+/** `MMUEXT_NEW_BASEPTR`. */
+const MMUEXT_NEW_BASEPTR = 5;
+/** `MMUEXT_TLB_FLUSH_MULTI` and `MMUEXT_INVLPG_MULTI`: arg2 is a vCPU bitmap pointer. */
+const MMUEXT_TLB_FLUSH_MULTI = 8;
+const MMUEXT_INVLPG_MULTI = 9;
+
+/** Writes the number of completed requests to `pdone` (NULL = 0 is skipped). */
+function writeDone(env: PvHypercallEnv, pdone: number, done: number, rc: number): number {
+  if (pdone === 0) return rc;
+  const buf = Uint8Array.of(done & 0xff, (done >>> 8) & 0xff, (done >>> 16) & 0xff, done >>> 24);
+  return env.ctx.guest.write(pdone, buf) ? rc : -XEN_EFAULT;
+}
+
+/**
+ * `HYPERVISOR_mmu_update(reqs, count, pdone, foreigndom)`, run to completion in batches (no
+ * continuations; a count carrying MMU_UPDATE_PREEMPTED is taken as a fresh count).
+ * @see xen/arch/x86/mm.c (do_mmu_update)
+ */
+function mmuUpdate(
+  env: PvHypercallEnv,
+  reqs: number,
+  count: number,
+  pdone: number,
+  foreigndom: number,
+): number {
+  const mm = env.mm;
+  if (mm === null) return -XEN_ENOSYS;
+  const n = count & ~PREEMPTED;
+  let done = 0;
+  const buf = new Uint8Array(MMU_BATCH * 16);
+  while (done < n) {
+    const k = Math.min(MMU_BATCH, n - done);
+    const view = buf.subarray(0, k * 16);
+    if (reqs < 0 || !env.ctx.guest.read(reqs + done * 16, view)) {
+      return writeDone(env, pdone, done, -XEN_EFAULT);
+    }
+    const rc = mm.mmuUpdate(env.ctx.domid, new Int32Array(buf.buffer, 0, k * 4), k, foreigndom);
+    done += mm.done;
+    env.flushTlb();
+    if (rc !== 0) return writeDone(env, pdone, done, rc);
+  }
+  return writeDone(env, pdone, done, 0);
+}
+
+/**
+ * `HYPERVISOR_mmuext_op(ops, count, pdone, foreigndom)` with 24-byte 64-bit `struct mmuext_op`s.
+ * @see xen/arch/x86/mm.c (do_mmuext_op)
+ */
+function mmuextOp(
+  env: PvHypercallEnv,
+  opsPtr: number,
+  count: number,
+  pdone: number,
+  foreigndom: number,
+): number {
+  const mm = env.mm;
+  if (mm === null) return -XEN_ENOSYS;
+  const n = count & ~PREEMPTED;
+  const g = env.ctx.guest;
+  let done = 0;
+  const raw = new Uint8Array(24);
+  const view = new DataView(raw.buffer);
+  const one: PvMmuextOp[] = [{ cmd: 0, arg1Lo: 0, arg1Hi: 0, arg2: 0 }];
+  while (done < n) {
+    if (opsPtr < 0 || !g.read(opsPtr + done * 24, raw))
+      return writeDone(env, pdone, done, -XEN_EFAULT);
+    const cmd = view.getUint32(0, true);
+    let arg2 = view.getUint32(16, true);
+    if (cmd === MMUEXT_TLB_FLUSH_MULTI || cmd === MMUEXT_INVLPG_MULTI) {
+      const mask = new Uint8Array(4);
+      const at = ptr(view.getBigUint64(16, true));
+      if (at < 0 || !g.read(at, mask)) return writeDone(env, pdone, done, -XEN_EFAULT);
+      arg2 = new DataView(mask.buffer).getUint32(0, true);
+    }
+    one[0] = { cmd, arg1Lo: view.getInt32(8, true), arg1Hi: view.getInt32(12, true), arg2 };
+    const rc = mm.mmuextOp(env.ctx.domid, env.ctx.vcpu, one, foreigndom);
+    env.flushTlb();
+    if (rc !== 0) return writeDone(env, pdone, done, rc);
+    if (cmd === MMUEXT_NEW_BASEPTR) env.setBasePointer(view.getUint32(8, true));
+    done++;
+  }
+  return writeDone(env, pdone, done, 0);
+}
+
 /**
  * Runs 64-bit PV hypercall `nr` with argument registers `args` (RDI, RSI, RDX, R10, R8) and
  * returns the value for RAX. Sets `env.next` (and the shutdown fields). Never throws for
@@ -261,6 +353,10 @@ export function pvHypercall(env: PvHypercallEnv, nr: number, args: readonly bigi
       return xenVersion(env, u32(args[0]), ptr(args[1]));
     case __HYPERVISOR_sched_op:
       return schedOp(env, u32(args[0]), ptr(args[1]));
+    case __HYPERVISOR_mmu_update:
+      return mmuUpdate(env, ptr(args[0]), u32(args[1]), ptr(args[2]), u32(args[3]));
+    case __HYPERVISOR_mmuext_op:
+      return mmuextOp(env, ptr(args[0]), u32(args[1]), ptr(args[2]), u32(args[3]));
     case __HYPERVISOR_update_va_mapping:
       return updateVaMapping(env, args[0] ?? 0n, args[1] ?? 0n, u32(args[2]));
     default:

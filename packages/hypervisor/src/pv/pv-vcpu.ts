@@ -203,6 +203,10 @@ export class PvVcpu {
       },
       mm: options.mm ?? null,
       flushTlb: () => options.cpu.flushTlb(),
+      setBasePointer: (mfn) => {
+        options.cpu.cr3 = mfn * 4096;
+        options.cpu.flushTlb();
+      },
       console: (bytes) => sink.write(domid, bytes),
       version: options.version ?? DEFAULT_XEN_VERSION,
       shutdownReason: -1,
