@@ -101,6 +101,19 @@ describe.skipIf(!haveNasm && !process.env.CI)(
       expect(other.shutdowns).toEqual([[DOMID, SHUTDOWN_poweroff]]);
     });
 
+    it('bounces a page fault to the handler the kernel registered, which returns with HYPERVISOR_iret', () => {
+      const d = bootPvDomain(elf('pv-trap'));
+      expect(runToEnd(d).at(-1)).toBe(PV_RUN.SHUTDOWN);
+      expect(d.vcpu.crash).toBeNull();
+      expect(d.shutdowns).toEqual([[DOMID, SHUTDOWN_poweroff]]);
+      const text = d.console();
+      // Error code 6: not present, write, user (the kernel runs in ring 3).
+      expect(text).toContain(
+        'through the hypercall page\ncaught #PF, error code 0x0000000000000006\nresumed after the fault\nxen_version 0x0000000000040011\n',
+      );
+      expect(text.endsWith('shutting down\n')).toBe(true);
+    });
+
     it('crashes the domain on a privileged instruction in its ring-3 kernel (#GP)', () => {
       const d = bootPvDomain(elf('pv-crash-gp'));
       expect(runToEnd(d).at(-1)).toBe(PV_RUN.SHUTDOWN);

@@ -3,7 +3,8 @@
 ; page), reads xen_version, reads its start_info, makes a few hostile hypercalls and prints
 ; their results, yields, and shuts down with SHUTDOWN_poweroff.
 ; Variants (nasm -D...): CRASH_PF writes to an unmapped page, CRASH_GP executes a privileged
-; instruction (cli), SPIN loops forever — each after the greeting.
+; instruction (cli), SPIN loops forever — each after the greeting; TRAP registers a #PF handler
+; with set_trap_table, faults, and returns with HYPERVISOR_iret past the faulting instruction.
 ; Build: ./build.sh (or nasm -f bin -o pv-hello.elf pv-hello.asm)
 BITS 64
 DEFAULT REL
@@ -93,6 +94,14 @@ _start:
 %ifdef SPIN
 .spin:  jmp .spin
 %endif
+%ifdef TRAP
+        mov eax, 0                          ; HYPERVISOR_set_trap_table
+        lea rdi, [trap_table]
+        syscall
+        mov byte [abs 0x7fff0000], 1        ; #PF, now bounced to pf_handler
+fault_end:
+        print l_resumed, l_resumed_len
+%endif
 
         print l_version, l_version_len
         mov eax, HC_xen_version
@@ -154,6 +163,29 @@ _start:
         lea rsi, [shutdown_reason]
         syscall
         ud2                                 ; never reached
+
+%ifdef TRAP
+; The #PF handler. Xen's bounce frame: RSP -> RCX, R11, error code, RIP, CS, RFLAGS, RSP, SS.
+pf_handler:
+        print l_caught, l_caught_len
+        mov rax, [rsp + 16]                 ; the error code
+        call print_hex
+        lea rax, [fault_end]
+        mov [rsp + 24], rax                 ; resume after the faulting instruction
+        pop rcx
+        pop r11
+        add rsp, 8                          ; drop the error code
+        push 0                              ; iret_context.flags
+        jmp hypercall_page + 23 * 32        ; HYPERVISOR_iret
+trap_table:
+        db 14, 0                            ; vector, flags
+        dw 0xe033                           ; cs
+        dd 0
+        dq pf_handler
+        times 16 db 0                       ; terminator (address 0)
+        str l_caught, `caught #PF, error code `
+        str l_resumed, `resumed after the fault\n`
+%endif
 
 ; print_hex: prints RAX as "0x" + 16 hex digits + "\n"
 print_hex:

@@ -18,7 +18,19 @@ import {
   pvHypercall,
   type XenVersionInfo,
 } from './pv-hypercalls.ts';
+import { PvTraps } from './pv-traps.ts';
 import { VirtualGuestBytes } from './virtual-guest-bytes.ts';
+
+/** `__HYPERVISOR_set_trap_table`. */
+const HYPERCALL_SET_TRAP_TABLE = 0;
+/** `__HYPERVISOR_iret`. */
+const HYPERCALL_IRET = 23;
+
+/** A pointer argument as an unsigned lower-half address, or -1. */
+function pointer(v: bigint | undefined): number {
+  const u = BigInt.asUintN(64, v ?? 0n);
+  return u >= 1n << 47n ? -1 : Number(u);
+}
 
 /** Exit reasons of the CPU model this vCPU handles (`EXIT` in `@typevisor/x86-cpu`). */
 const CPU_EXIT = { BUDGET: 0, SYSCALL: 10, EXCEPTION: 11 } as const;
@@ -82,6 +94,8 @@ export interface PvVcpuState {
   readonly shutdownCode: number;
   /** Why the domain crashed, when it did. */
   readonly crash: PvCrashInfo | null;
+  /** Registered exception handlers: vector, trap_info flags, handler address (hex string). */
+  readonly trapTable: readonly { vector: number; flags: number; address: string }[];
 }
 
 /** The start-of-day registers (the PV builder's `vcpu` output). */
@@ -175,6 +189,8 @@ export class PvVcpu {
   shutdownReason: number;
   /** Why the domain crashed, when it did. */
   crash: PvCrashInfo | null;
+  /** The exception handlers the kernel registered with set_trap_table. */
+  readonly traps: PvTraps;
   private readonly env: PvHypercallEnv;
   private readonly consolePort: ConsoleSink;
   private readonly shutdownPort: ShutdownPort;
@@ -188,6 +204,7 @@ export class PvVcpu {
     this.hypercalls = 0;
     this.shutdownReason = -1;
     this.crash = null;
+    this.traps = new PvTraps();
     this.consolePort = options.console;
     this.shutdownPort = options.shutdown;
     this.args = [0n, 0n, 0n, 0n, 0n];
@@ -270,6 +287,9 @@ export class PvVcpu {
       shutdownReason: this.shutdownReason,
       shutdownCode: this.env.shutdownCode,
       crash: this.crash === null ? null : { ...this.crash },
+      trapTable: this.traps.address.flatMap((a, vector) =>
+        a === 0n ? [] : [{ vector, flags: this.traps.flags[vector] ?? 0, address: a.toString(16) }],
+      ),
     };
   }
 
@@ -283,6 +303,10 @@ export class PvVcpu {
     v.shutdownReason = state.shutdownReason;
     v.env.shutdownCode = state.shutdownCode;
     v.crash = state.crash === null ? null : { ...state.crash };
+    for (const t of state.trapTable) {
+      v.traps.address[t.vector & 0xff] = BigInt.asUintN(64, BigInt(`0x${t.address}`));
+      v.traps.flags[t.vector & 0xff] = t.flags;
+    }
     return v;
   }
 
@@ -326,13 +350,14 @@ export class PvVcpu {
       }
       if (reason === CPU_EXIT.EXCEPTION) {
         const x = cpu.exit;
+        if (this.traps.bounce(cpu, this.env.ctx.guest, x.vector, x.errorCode)) continue;
         this.crashDomain({
           kind: 'exception',
           code: x.vector,
           errorCode: x.errorCode,
           rip: cpu.rip,
           cr2: cpu.cr2,
-          message: `unhandled exception ${x.vector} (error code ${x.errorCode}) at rip ${cpu.rip}: no trap table`,
+          message: `unhandled exception ${x.vector} (error code ${x.errorCode}) at rip ${cpu.rip}: no handler registered`,
         });
         return PV_RUN.SHUTDOWN;
       }
@@ -368,8 +393,25 @@ export class PvVcpu {
     const nr = (cpu.hi[RAX] ?? 0) === 0 ? (cpu.lo[RAX] ?? 0) >>> 0 : -1;
     const env = this.env;
     let rc: number;
+    if (nr === HYPERCALL_IRET) {
+      if (this.traps.iret(cpu, env.ctx.guest)) return PV_RUN.BUDGET;
+      this.crashDomain({
+        kind: 'exception',
+        code: -1,
+        errorCode: -1,
+        rip: cpu.rip,
+        cr2: cpu.cr2,
+        message: 'HYPERVISOR_iret with an unreadable frame or a return to user mode',
+      });
+      return PV_RUN.SHUTDOWN;
+    }
     try {
-      rc = nr < 0 ? -38 : pvHypercall(env, nr, args);
+      rc =
+        nr < 0
+          ? -38
+          : nr === HYPERCALL_SET_TRAP_TABLE
+            ? this.traps.setTrapTable(env.ctx.guest, pointer(args[0]))
+            : pvHypercall(env, nr, args);
     } catch (e) {
       // A hypercall family must never throw for guest input; if one does, only this domain pays.
       this.crashDomain({
