@@ -169,6 +169,7 @@ export function bootPvDomain(kernelPath: string, memoryMiB = 16): PvDomainUnderT
     domid: DOMID,
     host,
     mm,
+    vcpuInfo: { memory: guestMem, address: p2m.get(nrPages) * 4096 },
     console: { write: (_d, b) => out.push(...b) },
     shutdown: { shutdown: (d, reason) => shutdowns.push([d, reason]) },
   };

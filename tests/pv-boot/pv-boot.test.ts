@@ -112,6 +112,20 @@ describe.skipIf(!haveNasm && !process.env.CI)(
         'through the hypercall page\ncaught #PF, error code 0x0000000000000006\nresumed after the fault\nxen_version 0x0000000000040011\n',
       );
       expect(text.endsWith('shutting down\n')).toBe(true);
+      // The fault address went to vcpu_info[0].arch.cr2 (offset 16 of shared_info).
+      const si = d.machine.memory.readFrame(d.machine.p2m(DOMID).get(d.layout.startInfoPfn));
+      const sharedInfoMa = new DataView(si.buffer).getBigUint64(40, true);
+      expect(d.machine.memory.read32(Number(sharedInfoMa / 4096n), 16)).toBe(0x7fff0000);
+    });
+
+    it('delivers an event upcall to the callback registered with set_callbacks once the kernel unmasks', () => {
+      const d = bootPvDomain(elf('pv-event'));
+      expect(runToEnd(d).at(-1)).toBe(PV_RUN.SHUTDOWN);
+      expect(d.vcpu.crash).toBeNull();
+      expect(d.shutdowns).toEqual([[DOMID, SHUTDOWN_poweroff]]);
+      expect(d.console()).toContain(
+        'through the hypercall page\n0x0000000000000000\nevent upcall\nback from the upcall\nxen_version',
+      );
     });
 
     it('crashes the domain on a privileged instruction in its ring-3 kernel (#GP)', () => {

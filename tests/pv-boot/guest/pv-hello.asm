@@ -4,7 +4,8 @@
 ; their results, yields, and shuts down with SHUTDOWN_poweroff.
 ; Variants (nasm -D...): CRASH_PF writes to an unmapped page, CRASH_GP executes a privileged
 ; instruction (cli), SPIN loops forever — each after the greeting; TRAP registers a #PF handler
-; with set_trap_table, faults, and returns with HYPERVISOR_iret past the faulting instruction.
+; with set_trap_table, faults, and returns with HYPERVISOR_iret past the faulting instruction;
+; EVENT maps shared_info, registers an event callback, binds an IPI, unmasks and sends it.
 ; Build: ./build.sh (or nasm -f bin -o pv-hello.elf pv-hello.asm)
 BITS 64
 DEFAULT REL
@@ -93,6 +94,30 @@ _start:
 %endif
 %ifdef SPIN
 .spin:  jmp .spin
+%endif
+%ifdef EVENT
+        mov eax, 14                         ; update_va_mapping(shinfo_page, shared_info | 0x67,
+        lea rdi, [shinfo_page]              ;                   UVMF_INVLPG)
+        mov rsi, [r15 + 40]
+        or rsi, 0x67
+        mov edx, 2
+        syscall
+        call print_hex
+        mov eax, 4                          ; set_callbacks(event, failsafe, syscall)
+        lea rdi, [ev_handler]
+        xor esi, esi
+        xor edx, edx
+        syscall
+        mov eax, 32                         ; event_channel_op(EVTCHNOP_bind_ipi, &ipi)
+        mov edi, 7
+        lea rsi, [ipi]
+        syscall
+        mov byte [shinfo_page + 1], 0       ; vcpu_info[0].evtchn_upcall_mask = 0
+        mov eax, 32                         ; event_channel_op(EVTCHNOP_send, &ipi.port)
+        mov edi, 4
+        lea rsi, [ipi + 4]
+        syscall                             ; the upcall is delivered on the way back
+        print l_evdone, l_evdone_len
 %endif
 %ifdef TRAP
         mov eax, 0                          ; HYPERVISOR_set_trap_table
@@ -187,6 +212,20 @@ trap_table:
         str l_resumed, `resumed after the fault\n`
 %endif
 
+%ifdef EVENT
+; The event callback. Bounce frame: RSP -> RCX, R11, RIP, CS, RFLAGS, RSP, SS (no error code).
+ev_handler:
+        print l_event, l_event_len
+        mov byte [shinfo_page], 0           ; evtchn_upcall_pending = 0
+        pop rcx
+        pop r11
+        push 0                              ; iret_context.flags
+        jmp hypercall_page + 23 * 32        ; HYPERVISOR_iret (unmasks: the saved RFLAGS has IF)
+ipi:    dd 0, 0                             ; struct evtchn_bind_ipi { vcpu; port }
+        str l_event, `event upcall\n`
+        str l_evdone, `back from the upcall\n`
+%endif
+
 ; print_hex: prints RAX as "0x" + 16 hex digits + "\n"
 print_hex:
         lea rdi, [hexbuf + 2]
@@ -235,7 +274,10 @@ hexdigits: db '0123456789abcdef'
         str hexbuf, `0x0000000000000000\n`
 shutdown_reason: dd 0                       ; SHUTDOWN_poweroff
 extraversion: times 16 db 0
-file_end:
         align 16, db 0
         times 4096 db 0                     ; room (bss-like, but kept in the file for simplicity)
+        align 4096, db 0
+shinfo_page:                                ; EVENT maps shared_info here
+        times 4096 db 0
+file_end:
 mem_end:

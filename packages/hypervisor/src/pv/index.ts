@@ -29,7 +29,7 @@ export {
   pvHypercall,
   type XenVersionInfo,
 } from './pv-hypercalls.ts';
-export { PvTraps } from './pv-traps.ts';
+export { PvTraps, type VcpuInfoPort } from './pv-traps.ts';
 export {
   FLAT_KERNEL_CS64,
   FLAT_KERNEL_SS64,

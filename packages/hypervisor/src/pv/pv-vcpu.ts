@@ -18,11 +18,13 @@ import {
   pvHypercall,
   type XenVersionInfo,
 } from './pv-hypercalls.ts';
-import { PvTraps } from './pv-traps.ts';
+import { PvTraps, type VcpuInfoPort } from './pv-traps.ts';
 import { VirtualGuestBytes } from './virtual-guest-bytes.ts';
 
 /** `__HYPERVISOR_set_trap_table`. */
 const HYPERCALL_SET_TRAP_TABLE = 0;
+/** `__HYPERVISOR_set_callbacks`. */
+const HYPERCALL_SET_CALLBACKS = 4;
 /** `__HYPERVISOR_iret`. */
 const HYPERCALL_IRET = 23;
 
@@ -96,6 +98,8 @@ export interface PvVcpuState {
   readonly crash: PvCrashInfo | null;
   /** Registered exception handlers: vector, trap_info flags, handler address (hex string). */
   readonly trapTable: readonly { vector: number; flags: number; address: string }[];
+  /** The event callback address (hex string), "0" for none. */
+  readonly eventCallback: string;
 }
 
 /** The start-of-day registers (the PV builder's `vcpu` output). */
@@ -130,6 +134,11 @@ export interface PvVcpuOptions {
   readonly version?: XenVersionInfo;
   /** PV memory management for update_va_mapping (`@typevisor/mmu`'s `PvMm`); else -ENOSYS. */
   readonly mm?: PvMmPort;
+  /**
+   * This vCPU's vcpu_info in shared_info, for event upcalls, the saved upcall mask in bounce
+   * frames and vcpu_info.arch.cr2. Without it no upcalls are delivered.
+   */
+  readonly vcpuInfo?: VcpuInfoPort;
 }
 
 /** Long-mode control state for a 64-bit PV guest. */
@@ -204,7 +213,7 @@ export class PvVcpu {
     this.hypercalls = 0;
     this.shutdownReason = -1;
     this.crash = null;
-    this.traps = new PvTraps();
+    this.traps = new PvTraps(options.vcpuInfo ?? null);
     this.consolePort = options.console;
     this.shutdownPort = options.shutdown;
     this.args = [0n, 0n, 0n, 0n, 0n];
@@ -290,6 +299,7 @@ export class PvVcpu {
       trapTable: this.traps.address.flatMap((a, vector) =>
         a === 0n ? [] : [{ vector, flags: this.traps.flags[vector] ?? 0, address: a.toString(16) }],
       ),
+      eventCallback: this.traps.eventCallback.toString(16),
     };
   }
 
@@ -303,11 +313,18 @@ export class PvVcpu {
     v.shutdownReason = state.shutdownReason;
     v.env.shutdownCode = state.shutdownCode;
     v.crash = state.crash === null ? null : { ...state.crash };
+    v.traps.eventCallback = BigInt.asUintN(64, BigInt(`0x${state.eventCallback}`));
     for (const t of state.trapTable) {
       v.traps.address[t.vector & 0xff] = BigInt.asUintN(64, BigInt(`0x${t.address}`));
       v.traps.flags[t.vector & 0xff] = t.flags;
     }
     return v;
+  }
+
+  /** `HYPERVISOR_set_callbacks(event, failsafe, syscall)` (64-bit): records the event callback. */
+  private setCallbacks(event: bigint): number {
+    this.traps.eventCallback = BigInt.asUintN(64, event);
+    return 0;
   }
 
   /** Crashes the domain: records why and reports SHUTDOWN_crash. */
@@ -326,6 +343,17 @@ export class PvVcpu {
     let left = budget;
     while (left > 0) {
       if (this.shutdownReason >= 0) return PV_RUN.SHUTDOWN;
+      if (this.traps.upcallDeliverable() && !this.traps.deliverUpcall(cpu, this.env.ctx.guest)) {
+        this.crashDomain({
+          kind: 'exception',
+          code: -1,
+          errorCode: -1,
+          rip: cpu.rip,
+          cr2: cpu.cr2,
+          message: 'event upcall: the bounce frame could not be written',
+        });
+        return PV_RUN.SHUTDOWN;
+      }
       const before = cpu.instructions;
       let reason: number;
       try {
@@ -411,7 +439,9 @@ export class PvVcpu {
           ? -38
           : nr === HYPERCALL_SET_TRAP_TABLE
             ? this.traps.setTrapTable(env.ctx.guest, pointer(args[0]))
-            : pvHypercall(env, nr, args);
+            : nr === HYPERCALL_SET_CALLBACKS
+              ? this.setCallbacks(args[0] ?? 0n)
+              : pvHypercall(env, nr, args);
     } catch (e) {
       // A hypercall family must never throw for guest input; if one does, only this domain pays.
       this.crashDomain({
@@ -429,7 +459,8 @@ export class PvVcpu {
       case PV_NEXT.YIELD:
         return PV_RUN.YIELD;
       case PV_NEXT.BLOCK:
-        return PV_RUN.BLOCK;
+        this.traps.upcallMask = 0; // SCHEDOP_block enables events, then blocks
+        return this.traps.upcallDeliverable() ? PV_RUN.BUDGET : PV_RUN.BLOCK;
       case PV_NEXT.SHUTDOWN:
         this.shutdownReason = env.shutdownReason;
         this.shutdownPort.shutdown(this.domid, env.shutdownReason);
