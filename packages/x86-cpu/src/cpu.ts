@@ -1269,39 +1269,20 @@ export class X86Cpu {
 
   private runInner(): ExitReason {
     while (this.budgetLeft > 0) {
-      if (this.pendingInterrupt >= 0 || this.halted) {
-        if (
-          this.pendingInterrupt >= 0 &&
-          (this.eflags & EFLAGS.IF) !== 0 &&
-          !this.interruptShadow
-        ) {
-          const v = this.pendingInterrupt;
-          this.pendingInterrupt = -1;
-          this.halted = false;
-          this.instrStart = this.rip;
-          this.deliverInterrupt(v, -1, false, this.rip);
-        }
-        if (this.halted) {
-          this.exit.reason = EXIT.HLT;
-          return EXIT.HLT;
-        }
+      if (
+        this.pendingInterrupt >= 0 ||
+        this.halted ||
+        this.interruptShadow ||
+        (this.eflags & EFLAGS.TF) !== 0
+      ) {
+        const r = this.stepWithEvents();
+        if (r >= 0) return r as ExitReason;
+        continue;
       }
-      this.interruptShadow = false;
-      const singleStep = (this.eflags & EFLAGS.TF) !== 0;
+      // Common case: no event, no shadow, no single-step (DESIGN.md "Hot loop").
       this.step();
       this.budgetLeft--;
       this.instructions++;
-      if (singleStep) {
-        // Single-step trap after the instruction retired (TF was set when it started).
-        this.dr[6] = (this.dr[6] | 0x4000) >>> 0;
-        if (this.exitReason >= 0 || (this.intercepts.exceptionBitmap & 2) !== 0) {
-          this.pendingException = VECTOR.DB;
-          this.pendingErrorCode = -1;
-        } else {
-          this.instrStart = this.rip;
-          this.deliverInterrupt(VECTOR.DB, -1, false, this.rip);
-        }
-      }
       if (this.exitReason >= 0) {
         this.exit.instructionLength = this.instructionLength();
         return this.exitReason as ExitReason;
@@ -1310,6 +1291,48 @@ export class X86Cpu {
     }
     this.exit.reason = EXIT.BUDGET;
     return EXIT.BUDGET;
+  }
+
+  /**
+   * One instruction with pending-interrupt delivery, the STI/MOV SS shadow, HLT and TF
+   * single-step handled; returns an exit reason, or -1 to continue the loop.
+   */
+  private stepWithEvents(): number {
+    if (this.pendingInterrupt >= 0 || this.halted) {
+      if (this.pendingInterrupt >= 0 && (this.eflags & EFLAGS.IF) !== 0 && !this.interruptShadow) {
+        const v = this.pendingInterrupt;
+        this.pendingInterrupt = -1;
+        this.halted = false;
+        this.instrStart = this.rip;
+        this.deliverInterrupt(v, -1, false, this.rip);
+      }
+      if (this.halted) {
+        this.exit.reason = EXIT.HLT;
+        return EXIT.HLT;
+      }
+    }
+    this.interruptShadow = false;
+    const singleStep = (this.eflags & EFLAGS.TF) !== 0;
+    this.step();
+    this.budgetLeft--;
+    this.instructions++;
+    if (singleStep) {
+      // Single-step trap after the instruction retired (TF was set when it started).
+      this.dr[6] = (this.dr[6] | 0x4000) >>> 0;
+      if (this.exitReason >= 0 || (this.intercepts.exceptionBitmap & 2) !== 0) {
+        this.pendingException = VECTOR.DB;
+        this.pendingErrorCode = -1;
+      } else {
+        this.instrStart = this.rip;
+        this.deliverInterrupt(VECTOR.DB, -1, false, this.rip);
+      }
+    }
+    if (this.exitReason >= 0) {
+      this.exit.instructionLength = this.instructionLength();
+      return this.exitReason;
+    }
+    if (this.pendingException >= 0) return this.deliverPendingOrExit();
+    return -1;
   }
 
   /** Handles an exception queued inside the loop (an intercepted single-step trap). */
