@@ -85,4 +85,25 @@ describe.skipIf(!haveNasm && !process.env.CI)('hostile hypercalls from a 64-bit 
       { numRuns: 200 },
     );
   });
+
+  it('random kernel code never throws out of the vCPU loop and cannot touch another domain', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 96 }), (code) => {
+        const d = bootPvDomain(kernel);
+        const dom0 = d.machine.p2m(0);
+        const before = [dom0.get(0), dom0.get(1)].map((m) => d.machine.memory.readFrame(m));
+        const mfn = d.machine.p2m(DOMID).get(PROBE_VA >> 12);
+        d.machine.memory.writeBytes(mfn, PROBE_VA % 4096, code);
+        d.cpu.rip = PROBE_VA;
+        const results: number[] = [];
+        for (let i = 0; i < 4; i++) results.push(d.vcpu.run(500));
+        for (const r of results) expect([0, 1, 2, 3]).toContain(r);
+        if (results.includes(PV_RUN.SHUTDOWN)) expect(d.shutdowns.length).toBe(1);
+        else expect(d.shutdowns).toEqual([]);
+        const after = [dom0.get(0), dom0.get(1)].map((m) => d.machine.memory.readFrame(m));
+        expect(after).toEqual(before);
+      }),
+      { numRuns: 150 },
+    );
+  });
 });
