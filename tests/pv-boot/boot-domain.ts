@@ -6,21 +6,19 @@ import { readFileSync } from 'node:fs';
 import {
   DeterministicClock,
   EventChannels,
+  fillHypercallPage64,
   GrantTables,
   type HypercallHost,
-  VcpuTimers,
-} from '@typevisor/hypervisor';
-import { Machine, MMUEXT, PvMm } from '@typevisor/mmu';
-import { buildPvLayout, type PvLayout, parseElf, readXenKernelInfo } from '@typevisor/toolstack';
-import { X86Cpu } from '@typevisor/x86-cpu';
-import {
-  fillHypercallPage64,
   MachinePhysicalMemory,
   OwnedFramesMemory,
   PV_INTERCEPTS,
   PvVcpu,
   type PvVcpuOptions,
-} from '../../packages/hypervisor/src/pv/index.ts';
+  VcpuTimers,
+} from '@typevisor/hypervisor';
+import { Machine, MMUEXT, PvMm } from '@typevisor/mmu';
+import { buildPvLayout, type PvLayout, parseElf, readXenKernelInfo } from '@typevisor/toolstack';
+import { X86Cpu } from '@typevisor/x86-cpu';
 
 export const DOMID = 1;
 /** DOMID_XEN: owner of the frames holding Xen's read-only M2P mapping. */

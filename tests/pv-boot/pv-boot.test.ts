@@ -3,14 +3,9 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MachinePhysicalMemory, PV_INTERCEPTS, PV_RUN, PvVcpu } from '@typevisor/hypervisor';
 import { X86Cpu } from '@typevisor/x86-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  MachinePhysicalMemory,
-  PV_INTERCEPTS,
-  PV_RUN,
-  PvVcpu,
-} from '../../packages/hypervisor/src/pv/index.ts';
 import { bootPvDomain, DOMID } from './boot-domain.ts';
 
 const GUEST_DIR = fileURLToPath(new URL('./guest/', import.meta.url));

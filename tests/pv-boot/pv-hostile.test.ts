@@ -3,9 +3,9 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PV_RUN } from '@typevisor/hypervisor';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { PV_RUN } from '../../packages/hypervisor/src/pv/index.ts';
 import { bootPvDomain, DOMID } from './boot-domain.ts';
 
 const GUEST_DIR = fileURLToPath(new URL('./guest/', import.meta.url));

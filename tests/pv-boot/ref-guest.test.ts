@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { PV_RUN } from '@typevisor/hypervisor';
 import { describe, expect, it } from 'vitest';
-import { PV_RUN } from '../../packages/hypervisor/src/pv/index.ts';
 import { bootPvDomain, DOMID } from './boot-domain.ts';
 
 const REF = fileURLToPath(

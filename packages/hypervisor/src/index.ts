@@ -335,6 +335,47 @@ export { dispatchHypercall, type HypercallHost } from './hypercall/dispatch.ts';
 export { eventChannelOp, eventChannelOpCompat } from './hypercall/event-channel-op.ts';
 export { grantTableOp } from './hypercall/grant-table-op.ts';
 export { setTimerOp, type VcpuOpHost, vcpuOp } from './hypercall/vcpu-op.ts';
+// The 64-bit PV vCPU, its hypercall table, trap bouncing and memory adapters (src/pv/).
+export { fillHypercallPage64 } from './pv/hypercall-page.ts';
+export { MachinePhysicalMemory } from './pv/machine-physical-memory.ts';
+export { type FrameOwnerPort, OwnedFramesMemory } from './pv/owned-frames-memory.ts';
+export { P2mGuestMemory, type P2mPort } from './pv/p2m-guest-memory.ts';
+export type {
+  ConsoleSink,
+  MachineBytesPort,
+  PvCpuExit,
+  PvCpuPort,
+  PvMmPort,
+  PvMmuextOp,
+  PvWalkerPort,
+  PvWalkRequest,
+  ShutdownPort,
+} from './pv/ports.ts';
+export {
+  CONSOLEIO_read,
+  CONSOLEIO_write,
+  DEFAULT_XEN_VERSION,
+  PV_DOMU_FEATURES,
+  PV_NEXT,
+  type PvHypercallEnv,
+  type PvNext,
+  pvHypercall,
+  type XenVersionInfo,
+} from './pv/pv-hypercalls.ts';
+export { PvTraps, type VcpuInfoPort } from './pv/pv-traps.ts';
+export {
+  FLAT_KERNEL_CS64,
+  FLAT_KERNEL_SS64,
+  PV_INTERCEPTS,
+  PV_RUN,
+  type PvBootState,
+  type PvCrashInfo,
+  type PvRunResult,
+  PvVcpu,
+  type PvVcpuOptions,
+  type PvVcpuState,
+} from './pv/pv-vcpu.ts';
+export { VirtualGuestBytes } from './pv/virtual-guest-bytes.ts';
 // Schedulers (credit, sEDF) and the scheduling host (src/sched/).
 export {
   CSCHED_CREDITS_PER_MSEC,

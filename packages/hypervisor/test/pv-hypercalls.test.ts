@@ -1,25 +1,23 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  DeterministicClock,
-  EventChannels,
-  GrantTables,
-  PagedGuestMemory,
-  VcpuTimers,
-} from '../src/index.ts';
-import {
   CONSOLEIO_write,
   DEFAULT_XEN_VERSION,
+  DeterministicClock,
+  EventChannels,
   fillHypercallPage64,
+  GrantTables,
   type MachineBytesPort,
   MachinePhysicalMemory,
   OwnedFramesMemory,
   P2mGuestMemory,
+  PagedGuestMemory,
   PV_DOMU_FEATURES,
   PV_NEXT,
   type PvHypercallEnv,
   pvHypercall,
-} from '../src/pv/index.ts';
+  VcpuTimers,
+} from '../src/index.ts';
 
 /** Machine memory as one byte array (a real, small implementation of the port). */
 class ByteMachine implements MachineBytesPort {

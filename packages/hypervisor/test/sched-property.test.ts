@@ -367,3 +367,32 @@ describe('scheduler host: hostile saved state', () => {
     });
   }
 });
+
+describe('scheduler host: hostile values in saved state (regression)', () => {
+  // fast-check found `{ toString: 0 }` in a domain id turning into a TypeError while the
+  // error message was built; restore must refuse it with a HypervisorError instead.
+  it('refuses objects without a usable toString with a HypervisorError', () => {
+    const time = new VirtualTime();
+    const host = new Scheduler({ nrCpus: 1, scheduler: 'credit', clock: time, timers: time });
+    host.createDomain(1);
+    host.addVcpu(1, 0);
+    const good = host.getState() as unknown as {
+      domains: { domid: unknown }[];
+      vcpus: { domid: unknown }[];
+    };
+    for (const mutate of [
+      (s: typeof good) => {
+        (s.domains[0] as { domid: unknown }).domid = { toString: 0 };
+      },
+      (s: typeof good) => {
+        (s.vcpus[0] as { domid: unknown }).domid = { toString: 0 };
+      },
+    ]) {
+      const s = JSON.parse(JSON.stringify(good)) as typeof good;
+      mutate(s);
+      expect(() => Scheduler.fromState(s as never, { clock: time, timers: time })).toThrow(
+        HypervisorError,
+      );
+    }
+  });
+});

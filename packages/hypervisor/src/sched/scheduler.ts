@@ -24,6 +24,7 @@ import {
   XEN_DOMCTL_SCHEDOP_getinfo,
   XEN_DOMCTL_SCHEDOP_putinfo,
 } from './constants.ts';
+import { show } from './internal/state-check.ts';
 import type { SchedHost, SchedulerOps, TaskSlice, XenDomctlSchedulerOp } from './ops.ts';
 import type { SchedClock, SchedTimers } from './ports.ts';
 import { createSchedulerOps } from './registry.ts';
@@ -209,7 +210,7 @@ export class Scheduler {
   /** Creates a domain with the active scheduler's default parameters. Throws if it exists. */
   createDomain(domid: number): void {
     if (!Number.isInteger(domid) || domid < 0 || domid > 0x7fef) {
-      throw new HypervisorError('INVALID_ARGUMENT', `bad domain id ${domid}`);
+      throw new HypervisorError('INVALID_ARGUMENT', `bad domain id ${show(domid)}`);
     }
     if (this.#domains.has(domid))
       throw new HypervisorError('INVALID_STATE', `domain ${domid} already exists`);
@@ -237,7 +238,7 @@ export class Scheduler {
   addVcpu(domid: number, vcpuId: number, options: AddVcpuOptions = {}): SchedVcpu {
     const d = this.#domain(domid);
     if (!Number.isInteger(vcpuId) || vcpuId < 0 || vcpuId > 0xffff) {
-      throw new HypervisorError('INVALID_ARGUMENT', `bad vCPU id ${vcpuId}`);
+      throw new HypervisorError('INVALID_ARGUMENT', `bad vCPU id ${show(vcpuId)}`);
     }
     const key = domid * 0x10000 + vcpuId;
     if (this.#vcpus.has(key))
@@ -253,7 +254,7 @@ export class Scheduler {
     if (state === 'blocked') v.pauseFlags |= VPF_blocked;
     else if (state === 'offline') v.pauseFlags |= VPF_down;
     else if (state !== 'runnable')
-      throw new HypervisorError('INVALID_ARGUMENT', `bad vCPU state ${String(state)}`);
+      throw new HypervisorError('INVALID_ARGUMENT', `bad vCPU state ${show(state)}`);
     v.processor = this.#initialCpu(v);
     const now = this.#clock.now();
     v.stateEntryTime = now;
@@ -563,7 +564,7 @@ export class Scheduler {
     if (typeof state.scheduler !== 'string') bad('scheduler name is not a string');
     const ops = scheduler ?? createSchedulerOps(state.scheduler);
     if (ops.optName !== state.scheduler)
-      bad(`scheduler ${ops.optName} given for state of ${state.scheduler}`);
+      bad(`scheduler ${ops.optName} given for state of ${show(state.scheduler)}`);
     const options: SchedulerOptions = {
       nrCpus: state.nrCpus,
       scheduler: ops,
@@ -582,10 +583,10 @@ export class Scheduler {
       d.pauseCount = ds.pauseCount;
     }
     for (const vs of state.vcpus) {
-      const d = host.#domains.get(vs.domid) ?? bad(`vCPU of unknown domain ${vs.domid}`);
+      const d = host.#domains.get(vs.domid) ?? bad(`vCPU of unknown domain ${show(vs.domid)}`);
       if (!Number.isInteger(vs.vcpuId) || vs.vcpuId < 0 || vs.vcpuId > 0xffff) bad('vcpuId');
       const key = vs.domid * 0x10000 + vs.vcpuId;
-      if (host.#vcpus.has(key)) bad(`duplicate vCPU ${vs.domid}.${vs.vcpuId}`);
+      if (host.#vcpus.has(key)) bad(`duplicate vCPU ${show(vs.domid)}.${show(vs.vcpuId)}`);
       const v = new SchedVcpu(d, vs.vcpuId, host.nrCpus);
       const mask = cpuMask(vs.affinity, host.nrCpus) ?? bad('affinity');
       v.affinity.set(mask);
@@ -614,9 +615,9 @@ export class Scheduler {
       if (p.curr !== null) {
         const v =
           host.#vcpus.get(p.curr[0] * 0x10000 + p.curr[1]) ??
-          bad(`pCPU ${cpu} runs an unknown vCPU`);
+          bad(`pCPU ${show(cpu)} runs an unknown vCPU`);
         if (v.isRunning || v.processor !== cpu || !v.runnable() || v.state !== RUNSTATE_running) {
-          bad(`pCPU ${cpu} current vCPU inconsistent`);
+          bad(`pCPU ${show(cpu)} current vCPU inconsistent`);
         }
         v.isRunning = true;
         host.#curr[cpu] = v;

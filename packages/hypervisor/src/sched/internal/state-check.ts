@@ -1,5 +1,17 @@
 import { HypervisorError } from '../../errors.ts';
 
+/**
+ * Formats a value from untrusted input for an error message. Template interpolation would
+ * call a hostile object's `toString` (or fail on `{ toString: 0 }` with a TypeError); this
+ * never throws.
+ */
+export function show(v: unknown): string {
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null || v === undefined)
+    return String(v);
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+  return Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : typeof v;
+}
+
 /** Throws the error a malformed saved state deserves. */
 export function badState(scheduler: string, why: string): never {
   throw new HypervisorError('INVALID_ARGUMENT', `${scheduler} state: ${why}`);
