@@ -61,6 +61,7 @@ export {
 } from './config/domain-config.ts';
 export { parseVifRate, parseVifSpec, type VifRate, type VifSpec } from './config/vif-spec.ts';
 export { parseXlConfig, type XlConfigFile, type XlSetting, type XlValue } from './config/xl-cfg.ts';
+export { type BootedPvDomain, bootPvDomain, PV_GUEST_DOMID } from './domain/pv-domain.ts';
 export { ToolstackError, type ToolstackErrorCode } from './errors.ts';
 export { crc32 } from './migration/crc32.ts';
 export {
