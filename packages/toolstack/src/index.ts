@@ -15,6 +15,8 @@
  * ```
  * @module
  */
+
+export { crc32 } from '@typevisor/xenstore/node';
 export {
   type ElfImage,
   type ElfSection,
@@ -63,7 +65,6 @@ export { parseVifRate, parseVifSpec, type VifRate, type VifSpec } from './config
 export { parseXlConfig, type XlConfigFile, type XlSetting, type XlValue } from './config/xl-cfg.ts';
 export { type BootedPvDomain, bootPvDomain, PV_GUEST_DOMID } from './domain/pv-domain.ts';
 export { ToolstackError, type ToolstackErrorCode } from './errors.ts';
-export { crc32 } from './migration/crc32.ts';
 export {
   type ByteSource,
   bytesSource,

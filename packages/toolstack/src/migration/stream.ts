@@ -14,8 +14,9 @@
  *
  * @see xen/docs/specs/libxc-migration-stream.pandoc (the design this follows)
  */
+
+import { crc32 } from '@typevisor/xenstore/node';
 import { ToolstackError } from '../errors.ts';
-import { crc32 } from './crc32.ts';
 
 /** The 16-byte magic at the start of every save image. */
 export const SAVE_MAGIC: Uint8Array = /* @__PURE__ */ new TextEncoder().encode(

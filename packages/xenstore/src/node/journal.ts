@@ -45,9 +45,12 @@ const CRC_TABLE = (() => {
   return t;
 })();
 
-/** CRC-32 (IEEE) of a byte string. */
-export function crc32(bytes: Uint8Array): number {
-  let c = -1;
+/**
+ * CRC-32 (IEEE 802.3, as zlib computes it) of a byte string. Pass a previous result as `crc`
+ * to continue it over more bytes.
+ */
+export function crc32(bytes: Uint8Array, crc = 0): number {
+  let c = ~crc;
   for (let i = 0; i < bytes.length; i++)
     c = (CRC_TABLE[(c ^ (bytes[i] as number)) & 0xff] as number) ^ (c >>> 8);
   return (c ^ -1) >>> 0;
