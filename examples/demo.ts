@@ -7,7 +7,7 @@
  * 2. The toolstack reads an xl config, parses the guest kernel's Xen ELF notes and lays out
  *    its start-of-day memory exactly as Xen's domain builder does, into machine frames the
  *    MMU hands out; the MMU then validates and pins the bootstrap page tables under Xen's PV
- *    rules, as Xen does before a PV guest's first instruction.
+ *    rules, as Xen does before a PV guest's first instruction (`bootPvDomain`).
    The hypervisor allocates the xenstore and console event channels the way libxl does.
  * 3. A xenstore daemon speaking Xen's wire protocol publishes the domain, and Debian's own
  *    `xenstore-ls` (when installed) reads it back over the socket.
@@ -29,8 +29,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { EventChannels, PagedGuestMemory, PV_RUN } from '@typevisor/hypervisor';
-import { Machine, MMUEXT, PvMm } from '@typevisor/mmu';
+import { PV_RUN } from '@typevisor/hypervisor';
 import {
   Blkback,
   Blkfront,
@@ -41,8 +40,8 @@ import {
 import { MemoryFabric, MemoryXenstore } from '@typevisor/split-drivers/testing';
 import {
   bootPvDomain,
-  buildPvLayout,
   type CliIo,
+  PV_GUEST_DOMID,
   parseDomainConfig,
   parseElf,
   readXenKernelInfo,
@@ -95,65 +94,33 @@ disk = [ 'format=raw, vdev=xvda, access=w, target=/dev/null' ]
 `,
   'demo.cfg',
 );
-const DOMID = 1;
-const nrPages = config.memory * 256;
-const machine = new Machine({ bytes: 1024 ** 3 }); // 1 GiB of machine memory, allocated lazily
-machine.populate(0, 0, 1); // dom0's shared_info frame, so the guest's frames are not identity
-machine.populate(DOMID, 0, nrPages + 1); // the guest's RAM plus its shared_info frame
-const p2m = machine.p2m(DOMID);
-const elf = parseElf(readFileSync(kernelPath), kernelPath);
-const kernel = readXenKernelInfo(elf, kernelPath);
+const DOMID = PV_GUEST_DOMID;
 say(`== 2. domain builder: ${config.name}, ${config.memory} MiB, ${kernelPath}`);
+// The toolstack's boot path: the builder's layout in MMU frames, xenstore and console event
+// channels allocated as libxl does, and the top-level page table validated and pinned by the MMU.
+const domain = bootPvDomain(kernelPath, config.memory);
+const { layout, machine } = domain;
+const p2m = machine.p2m(DOMID);
+const kernel = readXenKernelInfo(parseElf(readFileSync(kernelPath), kernelPath), kernelPath);
 say(
   `guest: ${kernel.guestOs} (${kernel.guestType}), entry ${hex(kernel.virtEntry)}, image ${hex(kernel.virtKstart)}-${hex(kernel.virtKend)}`,
 );
-
-// Event channels first, as libxl allocates them: xenstore, then console.
-const dom0Mem = new PagedGuestMemory(1);
-const guestMem = new PagedGuestMemory(1);
-const evtchn = new EventChannels({ upcallPending: () => undefined });
-evtchn.addDomain({
-  domid: 0,
-  privileged: true,
-  abi: 'x86_64',
-  vcpus: 1,
-  memory: dom0Mem,
-  sharedInfoAddress: 0,
-});
-evtchn.addDomain({ domid: DOMID, abi: 'x86_64', vcpus: 1, memory: guestMem, sharedInfoAddress: 0 });
-const storePort = evtchn.allocUnbound(0, DOMID, 0);
-const consolePort = evtchn.allocUnbound(0, DOMID, 0);
-
-const layout = buildPvLayout({
-  kernel,
-  elf,
-  nrPages,
-  cmdline: config.cmdline,
-  pfnToMfn: (pfn) => p2m.get(pfn),
-  sharedInfoMfn: p2m.get(nrPages),
-  storeEvtchn: storePort,
-  consoleEvtchn: consolePort,
-});
 for (const s of layout.segments) {
   const range = `${hex(s.vstart)} -> ${hex(s.vstart + BigInt(s.pages) * 4096n)}`;
   say(`  ${s.name.padEnd(12)}: ${range.padEnd(22)} (pfn ${hex(s.pfn)} + ${hex(s.pages)} pages)`);
 }
 say(`  virt_pgtab_end : ${hex(layout.virtPgtabEnd)}`);
-for (const [pfn, bytes] of layout.pages) machine.memory.writeBytes(p2m.get(pfn), 0, bytes);
-
-// The MMU validates the bootstrap page tables under Xen's PV rules and pins the top level.
-const mm = new PvMm(machine);
-mm.addDomain(DOMID, { guestWidth: 64 });
-const pinRc = mm.mmuextOp(DOMID, 0, [
-  { cmd: MMUEXT.MMUEXT_PIN_L4_TABLE, arg1Lo: layout.vcpu.topLevelMfn, arg1Hi: 0, arg2: 0 },
-]);
 say(
-  `MMUEXT_PIN_L4_TABLE on the builder's tables: ${pinRc === 0 ? 'validated and pinned' : `refused (${pinRc})`}`,
+  `MMUEXT_PIN_L4_TABLE on the builder's tables: ${domain.pinRc === 0 ? 'validated and pinned' : `refused (${domain.pinRc})`}`,
 );
-const si = machine.memory.readFrame(p2m.get(layout.startInfoPfn));
-const magic = new TextDecoder().decode(si.subarray(0, si.indexOf(0)));
+// start_info as the guest will read it (x86_64 layout: store_evtchn @64, console evtchn @80).
+const si = new DataView(machine.memory.readFrame(p2m.get(layout.startInfoPfn)).buffer);
+const siBytes = new Uint8Array(si.buffer, si.byteOffset, 32);
+const magic = new TextDecoder().decode(siBytes.subarray(0, siBytes.indexOf(0)));
+const storePort = si.getUint32(64, true);
+const consolePort = si.getUint32(80, true);
 say(
-  `start_info at ${hex(layout.segments[2]?.vstart ?? 0)}: magic "${magic}", store evtchn ${storePort}, console evtchn ${consolePort}`,
+  `start_info at ${hex(layout.vcpu.rsi)}: magic "${magic}", store evtchn ${storePort}, console evtchn ${consolePort}`,
 );
 say(
   `vCPU 0: rip ${hex(layout.vcpu.rip)} rsp ${hex(layout.vcpu.rsp)} rsi ${hex(layout.vcpu.rsi)} cs ${hex(layout.vcpu.cs)} cr3 ${hex(layout.vcpu.cr3)}`,
