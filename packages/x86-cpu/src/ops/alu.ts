@@ -99,6 +99,18 @@ export function setFlags64(cpu: X86Cpu, res: bigint, cf: number, of: number, af:
   cpu.ccOp = CC_EFLAGS;
 }
 
+/** @internal Eager flags of a 64-bit multiply result (int32 halves): CF = OF = `ovf`, AF cleared. */
+export function setFlags64i(cpu: X86Cpu, lo: number, hi: number, ovf: number): void {
+  cpu.eflags =
+    (getFlags(cpu) & ~ARITH_FLAGS) |
+    ovf |
+    PARITY[lo & 0xff] |
+    ((lo | hi) === 0 ? 0x40 : 0) |
+    (hi < 0 ? 0x80 : 0) |
+    (ovf << 11);
+  cpu.ccOp = CC_EFLAGS;
+}
+
 /**
  * @internal One ALU operation on 64-bit operands as int32 halves (no BigInt; flags eager);
  * returns the low half, high half in `tmpHi`.

@@ -18,7 +18,8 @@ import {
   getFlags,
   PARITY,
 } from '../flags.ts';
-import { alu, alu64, aluE, aluG, big, maskOf, setFlags64, unbig } from './alu.ts';
+import { divU64by32, mulS32, mulS64, mulU32, mulU64, W } from '../internal/wide.ts';
+import { alu, alu64, aluE, aluG, big, maskOf, setFlags64i, unbig } from './alu.ts';
 
 /** @internal `op Eb,Gb` … `op eAX,Iz` for opcodes 00..3D (kind = opcode bits 5..3). */
 export function ALU_form(cpu: X86Cpu): void {
@@ -181,25 +182,26 @@ function mulAcc(cpu: X86Cpu, size: number, v: number, vhi: number, signed: boole
     cpu.ccDst = res & 0xffff;
     cpu.ccSrc = signed ? (res !== (res << 16) >> 16 ? 1 : 0) : (res >> 16) & 0xffff;
   } else if (size === 32) {
-    const a = cpu.lo[0];
-    const p = signed ? BigInt(a) * BigInt(v) : BigInt(a >>> 0) * BigInt(v >>> 0);
-    const lo = Number(BigInt.asIntN(32, p));
-    const hi = Number(BigInt.asIntN(32, p >> 32n));
+    // 32 x 32 -> 64 on int32 halves (src/internal/wide.ts), no BigInt.
+    if (signed) mulS32(cpu.lo[0], v);
+    else mulU32(cpu.lo[0], v);
+    const lo = W[0];
+    const hi = W[1];
     cpu.setReg(32, 0, lo, 0);
     cpu.setReg(32, 2, hi, 0);
     cpu.ccDst = lo;
     cpu.ccSrc = signed ? (hi !== lo >> 31 ? 1 : 0) : hi;
   } else {
-    const a = signed ? BigInt.asIntN(64, big(cpu.lo[0], cpu.hi[0])) : big(cpu.lo[0], cpu.hi[0]);
-    const b = signed ? BigInt.asIntN(64, big(v, vhi)) : big(v, vhi);
-    const p = a * b;
-    const lo = unbig(cpu, p);
-    cpu.setReg(64, 0, lo, cpu.tmpHi);
-    const hiPart = p >> 64n;
-    const hlo = unbig(cpu, hiPart);
-    cpu.setReg(64, 2, hlo, cpu.tmpHi);
-    const overflow = signed ? BigInt.asIntN(64, p) !== p : hiPart !== 0n;
-    setFlags64(cpu, p & 0xffffffffffffffffn, overflow ? 1 : 0, overflow ? 1 : 0, 0);
+    if (signed) mulS64(cpu.lo[0], cpu.hi[0], v, vhi);
+    else mulU64(cpu.lo[0], cpu.hi[0], v, vhi);
+    const lo = W[0];
+    const hi = W[1];
+    const hlo = W[2];
+    const hhi = W[3];
+    cpu.setReg(64, 0, lo, hi);
+    cpu.setReg(64, 2, hlo, hhi);
+    const overflow = signed ? hlo !== hi >> 31 || hhi !== hi >> 31 : (hlo | hhi) !== 0;
+    setFlags64i(cpu, lo, hi, overflow ? 1 : 0);
     return;
   }
   cpu.ccOp = CC_MUL;
@@ -208,6 +210,23 @@ function mulAcc(cpu: X86Cpu, size: number, v: number, vhi: number, signed: boole
 
 /** DIV/IDIV of the accumulator pair; #DE on divide by zero or quotient overflow. Flags unchanged (as QEMU). */
 function divAcc(cpu: X86Cpu, size: number, v: number, vhi: number, signed: boolean): void {
+  if (size === 32 && !signed) {
+    // Unsigned EDX:EAX / r32 on doubles (src/internal/wide.ts), no BigInt.
+    if (v === 0 || cpu.lo[2] >>> 0 >= v >>> 0) cpu.fault(VECTOR.DE, -1);
+    divU64by32(cpu.lo[0], cpu.lo[2], v);
+    cpu.setReg(32, 0, W[0], 0);
+    cpu.setReg(32, 2, W[1], 0);
+    return;
+  }
+  if (size === 64 && !signed && cpu.hi[2] === 0 && vhi === 0 && cpu.lo[2] >>> 0 < v >>> 0) {
+    // RDX:RAX / r64 with a divisor below 2^32 and RDX < divisor: two 64/32 steps.
+    divU64by32(cpu.hi[0], cpu.lo[2], v);
+    const qhi = W[0];
+    divU64by32(cpu.lo[0], W[1], v);
+    cpu.setReg(64, 0, W[0], qhi);
+    cpu.setReg(64, 2, W[1], 0);
+    return;
+  }
   let dividend: bigint;
   let divisor: bigint;
   if (size === 8) {
@@ -271,11 +290,11 @@ function imulCommon(
   bhi: number,
 ): void {
   if (size === 64) {
-    const p = BigInt.asIntN(64, big(a, ahi)) * BigInt.asIntN(64, big(b, bhi));
-    const lo = unbig(cpu, p);
-    const hi = cpu.tmpHi;
-    const overflow = BigInt.asIntN(64, p) !== p;
-    setFlags64(cpu, p & 0xffffffffffffffffn, overflow ? 1 : 0, overflow ? 1 : 0, 0);
+    mulS64(a, ahi, b, bhi);
+    const lo = W[0];
+    const hi = W[1];
+    const overflow = W[2] !== hi >> 31 || W[3] !== hi >> 31;
+    setFlags64i(cpu, lo, hi, overflow ? 1 : 0);
     cpu.setReg(64, cpu.reg, lo, hi);
     return;
   }

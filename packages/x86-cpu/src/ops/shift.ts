@@ -5,7 +5,8 @@
  * @see Intel SDM Vol. 2B "SAL/SAR/SHL/SHR", "RCL/RCR/ROL/ROR", "SHLD", "SHRD"
  */
 import type { X86Cpu } from '../cpu.ts';
-import { CC_EFLAGS, CC_SAR, CC_SHL, getFlags } from '../flags.ts';
+import { ARITH_FLAGS, CC_EFLAGS, CC_SAR, CC_SHL, getFlags, PARITY } from '../flags.ts';
+import { sar64, shl64, shr64, W } from '../internal/wide.ts';
 import { big, maskOf, setFlags64, unbig } from './alu.ts';
 
 function setCfOf(cpu: X86Cpu, cf: number, of: number): void {
@@ -82,64 +83,98 @@ export function shift(cpu: X86Cpu, kind: number, size: number, v: number, count:
   }
 }
 
-const M64 = 0xffffffffffffffffn;
+/** Eager flags of a 64-bit shift result (int32 halves): CF and OF given, AF cleared. */
+function setShiftFlags64(cpu: X86Cpu, rlo: number, rhi: number, cf: number, of: number): void {
+  cpu.eflags =
+    (getFlags(cpu) & ~ARITH_FLAGS) |
+    (cf & 1) |
+    PARITY[rlo & 0xff] |
+    ((rlo | rhi) === 0 ? 0x40 : 0) |
+    (rhi < 0 ? 0x80 : 0) |
+    ((of & 1) << 11);
+  cpu.ccOp = CC_EFLAGS;
+}
 
-/** @internal The 64-bit form of {@link shift}: returns the low half, high half in `tmpHi`. */
+/**
+ * @internal The 64-bit form of {@link shift} on int32 halves (no BigInt; DESIGN.md "Hot
+ * loop"): returns the low half, high half in `tmpHi`.
+ */
 export function shift64(cpu: X86Cpu, kind: number, lo: number, hi: number, count: number): number {
   const c = count & 0x3f;
   cpu.tmpHi = hi;
   if (c === 0) return lo;
-  const v = big(lo, hi);
-  const bc = BigInt(c);
-  let r: bigint;
   switch (kind) {
     case 0:
     case 1: {
-      r =
-        kind === 0 ? ((v << bc) | (v >> (64n - bc))) & M64 : ((v >> bc) | (v << (64n - bc))) & M64;
-      const msb = Number(r >> 63n);
-      const lsb = Number(r & 1n);
-      if (kind === 0) setCfOf(cpu, lsb, msb ^ lsb);
-      else setCfOf(cpu, msb, msb ^ Number((r >> 62n) & 1n));
-      return unbig(cpu, r);
+      // Rotate: (v << c) | (v >>> (64 - c)) for ROL, the mirror for ROR.
+      if (kind === 0) shl64(lo, hi, c);
+      else shr64(lo, hi, c);
+      const alo = W[0];
+      const ahi = W[1];
+      if (kind === 0) shr64(lo, hi, 64 - c);
+      else shl64(lo, hi, 64 - c);
+      const rlo = alo | W[0];
+      const rhi = ahi | W[1];
+      const msb = rhi >>> 31;
+      if (kind === 0) setCfOf(cpu, rlo & 1, msb ^ (rlo & 1));
+      else setCfOf(cpu, msb, msb ^ ((rhi >>> 30) & 1));
+      cpu.tmpHi = rhi;
+      return rlo;
     }
     case 2:
     case 3: {
-      let cf = BigInt(getFlags(cpu) & 1);
-      r = v;
+      let cf = getFlags(cpu) & 1;
+      let rlo = lo;
+      let rhi = hi;
       for (let i = 0; i < c; i++) {
         if (kind === 2) {
-          const out = r >> 63n;
-          r = ((r << 1n) | cf) & M64;
+          const out = rhi >>> 31;
+          rhi = (rhi << 1) | (rlo >>> 31);
+          rlo = (rlo << 1) | cf;
           cf = out;
         } else {
-          const out = r & 1n;
-          r = (r >> 1n) | (cf << 63n);
+          const out = rlo & 1;
+          rlo = (rlo >>> 1) | (rhi << 31);
+          rhi = (rhi >>> 1) | (cf << 31);
           cf = out;
         }
       }
-      setCfOf(cpu, Number(cf), Number(((v ^ r) >> 63n) & 1n));
-      return unbig(cpu, r);
+      setCfOf(cpu, cf, ((hi ^ rhi) >>> 31) & 1);
+      cpu.tmpHi = rhi;
+      return rlo;
     }
     case 4:
     case 6: {
-      r = (v << bc) & M64;
-      const src = (v << (bc - 1n)) & M64;
-      setFlags64(cpu, r, Number(src >> 63n), Number(((src ^ r) >> 63n) & 1n), 0);
-      return unbig(cpu, r);
+      shl64(lo, hi, c - 1);
+      const shi = W[1];
+      shl64(lo, hi, c);
+      const rlo = W[0];
+      const rhi = W[1];
+      setShiftFlags64(cpu, rlo, rhi, shi >>> 31, (shi ^ rhi) >>> 31);
+      cpu.tmpHi = rhi;
+      return rlo;
     }
     case 5: {
-      r = v >> bc;
-      const src = v >> (bc - 1n);
-      setFlags64(cpu, r, Number(src & 1n), Number(((src ^ r) >> 63n) & 1n), 0);
-      return unbig(cpu, r);
+      shr64(lo, hi, c - 1);
+      const slo = W[0];
+      const shi = W[1];
+      shr64(lo, hi, c);
+      const rlo = W[0];
+      const rhi = W[1];
+      setShiftFlags64(cpu, rlo, rhi, slo & 1, (shi ^ rhi) >>> 31);
+      cpu.tmpHi = rhi;
+      return rlo;
     }
     default: {
-      const sv = BigInt.asIntN(64, v);
-      r = (sv >> bc) & M64;
-      const src = (sv >> (bc - 1n)) & M64;
-      setFlags64(cpu, r, Number(src & 1n), Number(((src ^ r) >> 63n) & 1n), 0);
-      return unbig(cpu, r);
+      sar64(lo, hi, c - 1);
+      const slo = W[0];
+      const shi = W[1];
+      sar64(lo, hi, c);
+      const rlo = W[0];
+      const rhi = W[1];
+      setShiftFlags64(cpu, rlo, rhi, slo & 1, (shi ^ rhi) >>> 31);
+      cpu.tmpHi = rhi;
+      return rlo;
     }
   }
 }
