@@ -620,6 +620,18 @@ export class EventChannels {
   }
 
   /**
+   * For a native (TypeScript) domain such as dom0, which handles its events in the embedder
+   * rather than through an upcall: clears `port`'s pending bit and returns whether it was set,
+   * as a guest's event handler does with the bitmap. Notifications through
+   * {@link EventNotifier.portPending} resume for the port once it is clear.
+   */
+  clearPending(domid: number, port: number): boolean {
+    const d = this.domain(domid);
+    if (!d.portValid(port)) return false;
+    return guestTestAndClearBit(d.memory, d.pendingBase, port);
+  }
+
+  /**
    * EVTCHNOP_reset: closes every port of domain `dom` (DOMID_SELF or, privileged, any).
    * Returns 0 or -errno.
    */

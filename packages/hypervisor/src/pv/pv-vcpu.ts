@@ -139,6 +139,11 @@ export interface PvVcpuOptions {
    * frames and vcpu_info.arch.cr2. Without it no upcalls are delivered.
    */
   readonly vcpuInfo?: VcpuInfoPort;
+  /**
+   * Called after every hypercall with its number, argument registers and result (a
+   * xentrace-style hook for diagnostics; keep it cheap).
+   */
+  readonly trace?: (nr: number, args: readonly bigint[], rc: number) => void;
 }
 
 /** Long-mode control state for a 64-bit PV guest. */
@@ -204,6 +209,7 @@ export class PvVcpu {
   private readonly consolePort: ConsoleSink;
   private readonly shutdownPort: ShutdownPort;
   private readonly args: bigint[];
+  private readonly trace: ((nr: number, args: readonly bigint[], rc: number) => void) | null;
 
   /** Creates a vCPU; nothing runs until {@link PvVcpu.boot} and {@link PvVcpu.run}. */
   constructor(options: PvVcpuOptions) {
@@ -217,6 +223,7 @@ export class PvVcpu {
     this.consolePort = options.console;
     this.shutdownPort = options.shutdown;
     this.args = [0n, 0n, 0n, 0n, 0n];
+    this.trace = options.trace ?? null;
     const sink = this.consolePort;
     const domid = this.domid;
     this.env = {
@@ -455,6 +462,7 @@ export class PvVcpu {
       return PV_RUN.SHUTDOWN;
     }
     setReg(cpu, RAX, BigInt(rc));
+    if (this.trace !== null) this.trace(nr, args, rc);
     switch (env.next) {
       case PV_NEXT.YIELD:
         return PV_RUN.YIELD;

@@ -108,6 +108,13 @@ export class DeterministicClock implements SystemClock, TimerPort {
   }
 
   /** The armed timer due soonest at or before `end`, or -1. */
+  /** The earliest armed timer's deadline in ns, or -1 when no timer is armed. */
+  nextDeadline(): number {
+    let best = -1;
+    for (const at of this.deadlines) if (at >= 0 && (best < 0 || at < best)) best = at;
+    return best;
+  }
+
   private nextDue(end: number): number {
     let best = -1;
     for (let h = 0; h < this.deadlines.length; h++) {
