@@ -1,5 +1,5 @@
 /** The `code` of a {@link ToolstackError}: what kind of misuse it reports. */
-export type ToolstackErrorCode = 'USAGE' | 'CONFIG' | 'NOT_FOUND' | 'IO';
+export type ToolstackErrorCode = 'USAGE' | 'CONFIG' | 'NOT_FOUND' | 'IO' | 'STATE';
 
 /**
  * Errors thrown by `@typevisor/toolstack`; the CLI prints their message and exits non-zero.

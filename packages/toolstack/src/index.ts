@@ -63,8 +63,26 @@ export {
 } from './config/domain-config.ts';
 export { parseVifRate, parseVifSpec, type VifRate, type VifSpec } from './config/vif-spec.ts';
 export { parseXlConfig, type XlConfigFile, type XlSetting, type XlValue } from './config/xl-cfg.ts';
-export { type BootedPvDomain, bootPvDomain, PV_GUEST_DOMID } from './domain/pv-domain.ts';
+export {
+  type BootedPvDomain,
+  type BootPvOptions,
+  bootPvDomain,
+  PV_GUEST_DOMID,
+} from './domain/pv-domain.ts';
 export { ToolstackError, type ToolstackErrorCode } from './errors.ts';
+export { FileByteStore } from './host/file-byte-store.ts';
+export {
+  type CreateDomainOptions,
+  type DomainRunState,
+  Host,
+  HostDomain,
+  type HostOptions,
+  type HostRunOptions,
+  type HostRunResult,
+  type HostTimeMode,
+} from './host/host.ts';
+export { NativeEventChannels } from './host/native-events.ts';
+export { framePage, NativeGrantMapper } from './host/native-grants.ts';
 export {
   type ByteSource,
   bytesSource,

@@ -100,11 +100,21 @@ export interface BootedPvDomain {
   readonly shutdowns: Array<[number, number]>;
 }
 
+/** Extra options for {@link bootPvDomain}. */
+export interface BootPvOptions {
+  /** Hypercall trace hook, passed to the vCPU (see `PvVcpuOptions.trace`). */
+  readonly trace?: (nr: number, args: readonly bigint[], rc: number) => void;
+}
+
 /**
  * Builds and boots a 64-bit PV guest from `kernelPath` with `memoryMiB` of memory. Throws a
  * `CONFIG` {@link ToolstackError} for kernels the PV builder refuses (see `readXenKernelInfo`).
  */
-export function bootPvDomain(kernelPath: string, memoryMiB = 16): BootedPvDomain {
+export function bootPvDomain(
+  kernelPath: string,
+  memoryMiB = 16,
+  options: BootPvOptions = {},
+): BootedPvDomain {
   if (!Number.isInteger(memoryMiB) || memoryMiB < 4 || memoryMiB > 192) {
     throw new ToolstackError(
       'CONFIG',
@@ -214,6 +224,7 @@ export function bootPvDomain(kernelPath: string, memoryMiB = 16): BootedPvDomain
     vcpuInfo: { memory: guestMem, address: p2m.get(nrPages) * 4096 },
     console: { write: (_d, b) => out.push(...b) },
     shutdown: { shutdown: (d, reason) => shutdowns.push([d, reason]) },
+    ...(options.trace ? { trace: options.trace } : {}),
   };
   const vcpu = new PvVcpu(vcpuOptions);
   vcpu.boot({

@@ -1,0 +1,971 @@
+/**
+ * The host: one machine running the hypervisor, dom0 (this process), xenstored and the backends,
+ * with PV domains built from xl configurations. This is what `typevisor create` runs on, and what
+ * embedders use to run guests from TypeScript.
+ *
+ * dom0 is a native TypeScript domain: it has event channels and grant tables in the hypervisor
+ * like any domain, and its drivers (the xenstore ring, the console, blkback) use them through the
+ * same ports a driver domain would.
+ * @module
+ */
+import { readFileSync } from 'node:fs';
+import {
+  DeterministicClock,
+  EventChannels,
+  fillHypercallPage64,
+  GrantTables,
+  type HypercallHost,
+  MachinePhysicalMemory,
+  OwnedFramesMemory,
+  PV_INTERCEPTS,
+  PV_RUN,
+  PvVcpu,
+  SHUTDOWN_crash,
+  SHUTDOWN_poweroff,
+  SHUTDOWN_reboot,
+  sharedInfoLayout,
+  timeScaleFor,
+  VcpuTimers,
+  VIRQ_TIMER,
+  writeVcpuTimeInfo,
+  writeWallClock,
+  XEN_PVCLOCK_TSC_STABLE_BIT,
+} from '@typevisor/hypervisor';
+import { Machine, MMUEXT, PvMm } from '@typevisor/mmu';
+import {
+  Blkback,
+  type BlockStorage,
+  ConsoleBackend,
+  Qcow2Storage,
+  RawStorage,
+  vbdDeviceNumber,
+  xenbusClientFromXenstore,
+} from '@typevisor/split-drivers';
+import { X86Cpu } from '@typevisor/x86-cpu';
+import { inProcessTransport, RingManager, Xenstore, XenstoreClient } from '@typevisor/xenstore';
+import { parseElf } from '../builder/elf.ts';
+import { buildPvLayout, type PvLayout } from '../builder/pv-layout.ts';
+import { readXenKernelInfo } from '../builder/xen-notes.ts';
+import type { DiskSpec } from '../config/disk-spec.ts';
+import type { DomainConfig, LifecycleAction } from '../config/domain-config.ts';
+import { ToolstackError } from '../errors.ts';
+import { FileByteStore } from './file-byte-store.ts';
+import { NativeEventChannels } from './native-events.ts';
+import { framePage, NativeGrantMapper } from './native-grants.ts';
+
+/** DOMID_XEN: owner of the frames holding Xen's read-only M2P mapping. */
+const DOMID_XEN = 0x7ff2;
+/** `_PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED`: readable by a ring-3 kernel, never writable. */
+const RO_USER = 0x25;
+/** libxl's default max_grant_frames. */
+const MAX_GRANT_FRAMES = 64;
+/** Instructions a vCPU runs before the host looks at the others and at dom0's work. */
+const SLICE = 200_000;
+/** The virtual TSC runs at 1 GHz: one tick per nanosecond of system time. */
+const TSC_HZ = 1_000_000_000;
+/** Bytes of console output kept per domain (xenconsoled's default `limit` is 1 MiB). */
+const CONSOLE_KEEP = 1 << 20;
+
+/** How time passes on the host. */
+export type HostTimeMode = 'virtual' | 'real';
+
+/** Options of {@link Host}. */
+export interface HostOptions {
+  /** Machine memory in MiB (allocated lazily); default 512, at most 1024. */
+  readonly memoryMiB?: number;
+  /**
+   * `virtual` (default): system time is derived from executed instructions (1 ns each) and jumps
+   * to the next timer when every vCPU is blocked, so runs are deterministic. `real`: wall time.
+   */
+  readonly time?: HostTimeMode;
+  /** Wall-clock seconds since the epoch reported to guests at boot; default: now. */
+  readonly wallClockSec?: number;
+  /** Receives the host's log lines (domain crashes, backend failures). Default: dropped. */
+  readonly log?: (line: string) => void;
+  /** Hypercall trace hook (domain, number, arguments, result), for diagnostics. */
+  readonly trace?: (domid: number, nr: number, args: readonly bigint[], rc: number) => void;
+}
+
+/** What a domain is doing. */
+export type DomainRunState = 'running' | 'blocked' | 'paused' | 'shutdown';
+
+/** `xl list`-style state letters and the shutdown reason names. */
+const SHUTDOWN_NAMES: Readonly<Record<number, string>> = {
+  0: 'poweroff',
+  1: 'reboot',
+  2: 'suspend',
+  3: 'crash',
+  4: 'watchdog',
+  5: 'soft_reset',
+};
+
+/** A domain on the host. */
+export class HostDomain {
+  /** Domain ID. */
+  readonly domid: number;
+  /** Name (`name=`; `rename` changes it). */
+  name: string;
+  /** UUID. */
+  readonly uuid: string;
+  /** The configuration it was created from. */
+  readonly config: DomainConfig;
+  /** The builder's start-of-day layout. */
+  readonly layout: PvLayout;
+  /** The CPU model running vCPU 0. */
+  readonly cpu: X86Cpu;
+  /** vCPU 0. */
+  readonly vcpu: PvVcpu;
+  /** Whether the toolstack paused it. */
+  paused: boolean;
+  /** Whether vCPU 0 is blocked in SCHEDOP_block. */
+  blocked: boolean;
+  /** The SHUTDOWN_* reason once it shut down, else -1. */
+  shutdownReason: number;
+  /** System time (ns) at creation. */
+  readonly createdAtNs: number;
+  /** Instructions executed so far. */
+  instructions: number;
+  /** Console output received through the PV console ring (last {@link CONSOLE_KEEP} bytes). */
+  private consoleBytes: number[];
+  /** Output written with CONSOLEIO_write (Xen's console: `xl dmesg`). */
+  private xenConsoleBytes: number[];
+  /** Listeners of console output. */
+  readonly consoleListeners: Set<(bytes: Uint8Array) => void>;
+  /** The console backend (xenconsoled's part). */
+  consoleBackend: ConsoleBackend | undefined;
+  /** Block backends by vdev. */
+  readonly disks: Map<string, Blkback>;
+  /** Disk files to close on destroy. */
+  readonly files: FileByteStore[];
+
+  /** @internal Created by {@link Host.createDomain}. */
+  constructor(init: {
+    domid: number;
+    config: DomainConfig;
+    uuid: string;
+    layout: PvLayout;
+    cpu: X86Cpu;
+    vcpu: PvVcpu;
+    nowNs: number;
+  }) {
+    this.domid = init.domid;
+    this.name = init.config.name;
+    this.uuid = init.uuid;
+    this.config = init.config;
+    this.layout = init.layout;
+    this.cpu = init.cpu;
+    this.vcpu = init.vcpu;
+    this.paused = true;
+    this.blocked = false;
+    this.shutdownReason = -1;
+    this.createdAtNs = init.nowNs;
+    this.instructions = 0;
+    this.consoleBytes = [];
+    this.xenConsoleBytes = [];
+    this.consoleListeners = new Set();
+    this.consoleBackend = undefined;
+    this.disks = new Map();
+    this.files = [];
+  }
+
+  /** What the domain is doing now. */
+  get state(): DomainRunState {
+    if (this.shutdownReason >= 0) return 'shutdown';
+    if (this.paused) return 'paused';
+    return this.blocked ? 'blocked' : 'running';
+  }
+
+  /** The shutdown reason's name (`poweroff`, `reboot`, `crash`, …), or undefined. */
+  get shutdownName(): string | undefined {
+    return this.shutdownReason < 0
+      ? undefined
+      : (SHUTDOWN_NAMES[this.shutdownReason] ?? String(this.shutdownReason));
+  }
+
+  /** @internal Console ring output arrived. */
+  pushConsole(bytes: Uint8Array): void {
+    for (const b of bytes) this.consoleBytes.push(b);
+    if (this.consoleBytes.length > CONSOLE_KEEP)
+      this.consoleBytes.splice(0, this.consoleBytes.length - CONSOLE_KEEP);
+    for (const l of this.consoleListeners) l(bytes);
+  }
+
+  /** @internal CONSOLEIO_write output arrived. */
+  pushXenConsole(bytes: Uint8Array): void {
+    for (const b of bytes) this.xenConsoleBytes.push(b);
+    if (this.xenConsoleBytes.length > CONSOLE_KEEP)
+      this.xenConsoleBytes.splice(0, this.xenConsoleBytes.length - CONSOLE_KEEP);
+  }
+
+  /** The console output so far, as Latin-1 text. */
+  consoleText(): string {
+    return latin1(this.consoleBytes);
+  }
+
+  /** What the guest wrote to Xen's console with CONSOLEIO_write, as Latin-1 text. */
+  xenConsoleText(): string {
+    return latin1(this.xenConsoleBytes);
+  }
+}
+
+function latin1(bytes: readonly number[]): string {
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 8192)
+    s += String.fromCharCode(...bytes.slice(i, i + 8192));
+  return s;
+}
+
+/** Options of {@link Host.createDomain}. */
+export interface CreateDomainOptions {
+  /** Leave the domain paused (`xl create -p`). */
+  readonly paused?: boolean;
+}
+
+/** Options of {@link Host.run}. */
+export interface HostRunOptions {
+  /** Stop when this returns true (checked between slices). */
+  readonly until?: () => boolean;
+  /** Stop after this many guest instructions in total. */
+  readonly maxInstructions?: number;
+  /** Stop after this much wall time (ms). */
+  readonly timeoutMs?: number;
+  /** Stop when no domain is left running (default true). */
+  readonly stopWhenIdle?: boolean;
+}
+
+/** Why {@link Host.run} returned. */
+export type HostRunResult = 'until' | 'instructions' | 'timeout' | 'idle' | 'stopped';
+
+/**
+ * A machine with the hypervisor, dom0 (this process), xenstored and backends. Create domains with
+ * {@link Host.createDomain} and drive them with {@link Host.run}.
+ *
+ * @example
+ * ```ts
+ * import { Host, parseDomainConfig } from '@typevisor/toolstack';
+ * const host = new Host();
+ * const cfg = parseDomainConfig('name="g"\nkernel="/usr/lib/grub-xen/grub-x86_64-xen.bin"\nmemory=32\n');
+ * const dom = await host.createDomain(cfg);
+ * await host.run({ until: () => dom.consoleText().includes('grub>'), timeoutMs: 60_000 });
+ * ```
+ */
+export class Host {
+  /** Machine memory and frame ownership. */
+  readonly machine: Machine;
+  /** Xen's PV page-type rules. */
+  readonly mm: PvMm;
+  /** Event channels of every domain. */
+  readonly evtchn: EventChannels;
+  /** Grant tables of every domain. */
+  readonly grants: GrantTables;
+  /** System time and timers. */
+  readonly clock: DeterministicClock;
+  /** vCPU timers (set_timer_op, VCPUOP_set_*_timer). */
+  readonly timers: VcpuTimers;
+  /** The store xenstored serves. */
+  readonly xenstore: Xenstore;
+  /** The guests' xenstore rings. */
+  readonly rings: RingManager;
+  /** dom0's xenstore client. */
+  readonly xs: XenstoreClient;
+  /** dom0's event channels. */
+  readonly dom0Events: NativeEventChannels;
+  /** dom0's grant mappings. */
+  readonly dom0Grants: NativeGrantMapper;
+  /** Domains by ID (dom0 excluded). */
+  readonly domains: Map<number, HostDomain> = new Map();
+  /** Called when a domain shuts down (after the lifecycle action has been applied). */
+  onShutdown: ((domain: HostDomain, action: LifecycleAction) => void) | undefined;
+  private readonly timeMode: HostTimeMode;
+  private readonly wallClockSec: number;
+  private readonly log: (line: string) => void;
+  private readonly trace: HostOptions['trace'];
+  private readonly hypercallHost: HypercallHost;
+  private readonly m2pFrames: number[];
+  private readonly storePorts: Map<number, number> = new Map();
+  private nextDomid = 1;
+  private realStartMs = 0;
+  private realStartNs = 0;
+  private stopRequested = false;
+  /** TSC base for the slice being run (virtual time). */
+  private sliceNs = 0;
+  private sliceInstr = 0;
+  private sliceCpu: X86Cpu | undefined;
+
+  /** Creates the machine, dom0 and xenstored. */
+  constructor(options: HostOptions = {}) {
+    const mib = options.memoryMiB ?? 512;
+    if (!Number.isInteger(mib) || mib < 16 || mib > 1024 || mib % 2 !== 0) {
+      throw new ToolstackError('CONFIG', `host memory must be an even 16 to 1024 MiB, got ${mib}`);
+    }
+    this.timeMode = options.time ?? 'virtual';
+    this.wallClockSec = options.wallClockSec ?? Math.floor(Date.now() / 1000);
+    this.log = options.log ?? (() => undefined);
+    this.trace = options.trace;
+    this.machine = new Machine({ bytes: mib * 1024 * 1024 });
+    this.mm = new PvMm(this.machine);
+    this.m2pFrames = this.mapM2p();
+    this.clock = new DeterministicClock();
+    this.evtchn = new EventChannels({
+      upcallPending: (domid) => this.wake(domid),
+      portPending: (domid, port) => {
+        if (domid === 0) this.dom0Events.raised(port);
+        else this.wake(domid);
+      },
+    });
+    this.grants = new GrantTables();
+    this.timers = new VcpuTimers({
+      clock: this.clock,
+      timers: this.clock,
+      raise: (domid, vcpu) => this.evtchn.sendVirq(domid, vcpu, VIRQ_TIMER),
+    });
+    this.hypercallHost = { evtchn: this.evtchn, grants: this.grants, timers: this.timers };
+
+    // dom0: a shared_info frame and a grant-table frame, no RAM of its own in the machine.
+    this.machine.populate(0, 0, 2);
+    const dom0Mem = new OwnedFramesMemory(this.machine.frames, this.machine.memory, 0);
+    this.evtchn.addDomain({
+      domid: 0,
+      privileged: true,
+      abi: 'x86_64',
+      vcpus: 1,
+      memory: dom0Mem,
+      sharedInfoAddress: this.machine.p2m(0).get(0) * 4096,
+    });
+    this.grants.addDomain({
+      domid: 0,
+      privileged: true,
+      memory: dom0Mem,
+      grantFrames: [this.machine.p2m(0).get(1)],
+    });
+    this.dom0Events = new NativeEventChannels(this.evtchn, 0, this.log);
+    this.dom0Grants = new NativeGrantMapper(this.grants, this.machine.memory, 0);
+
+    this.xenstore = new Xenstore({ log: (line) => this.log(line) });
+    this.rings = new RingManager(this.xenstore, {
+      mapRingPage: (domid, mfn) =>
+        mfn >= 0 && mfn < this.machine.memory.frames && this.machine.frames.owner[mfn] === domid
+          ? framePage(this.machine.memory, mfn)
+          : undefined,
+      notify: (domid) => {
+        const local = this.storePorts.get(domid);
+        if (local !== undefined) this.dom0Events.notify(local);
+      },
+      unmapRingPage: (domid) => {
+        const local = this.storePorts.get(domid);
+        if (local !== undefined) this.dom0Events.close(local);
+        this.storePorts.delete(domid);
+      },
+    });
+    this.xs = new XenstoreClient(inProcessTransport(this.xenstore));
+  }
+
+  /** System time in ns. */
+  nowNs(): number {
+    return this.clock.now();
+  }
+
+  /**
+   * Maps the machine-to-phys table read-only at HYPERVISOR_VIRT_START (L4 slot 256) as Xen does
+   * for 64-bit PV guests: one Xen-owned L3, L2 and L1 and the M2P frames (8-byte entries,
+   * all-ones for frames no domain owns). Returns the M2P frames.
+   */
+  private mapM2p(): number[] {
+    const machine = this.machine;
+    const frames = machine.memory.frames;
+    const m2pPages = Math.ceil((frames * 8) / 4096);
+    machine.populate(DOMID_XEN, 0, 3 + m2pPages);
+    const xp = machine.p2m(DOMID_XEN);
+    const [l3, l2, l1] = [xp.get(0), xp.get(1), xp.get(2)];
+    const mem = machine.memory;
+    mem.write32(l3, 0, l2 * 4096 + RO_USER);
+    mem.write32(l2, 0, l1 * 4096 + RO_USER);
+    const pages: number[] = [];
+    for (let i = 0; i < m2pPages; i++) {
+      pages.push(xp.get(3 + i));
+      mem.write32(l1, i * 8, xp.get(3 + i) * 4096 + RO_USER);
+    }
+    for (let mfn = 0; mfn < frames; mfn++) this.writeM2p(pages, mfn, -1);
+    this.mm.xenL4Entries[0] = l3 * 4096 + RO_USER;
+    this.mm.xenL4Entries[1] = 0;
+    return pages;
+  }
+
+  private writeM2p(pages: readonly number[], mfn: number, pfn: number): void {
+    const page = pages[mfn >>> 9] ?? 0;
+    const off = (mfn & 511) * 8;
+    this.machine.memory.write32(page, off, pfn);
+    this.machine.memory.write32(page, off + 4, pfn < 0 ? -1 : 0);
+  }
+
+  /** Wakes a blocked domain that has an event for it. */
+  private wake(domid: number): void {
+    const d = this.domains.get(domid);
+    if (d?.blocked && this.evtchn.upcallDeliverable(domid, 0)) d.blocked = false;
+  }
+
+  /** Current TSC for the CPU model. */
+  private readTsc(cpu: X86Cpu): number {
+    if (this.timeMode === 'real') return this.realNs();
+    if (cpu === this.sliceCpu) return this.sliceNs + (cpu.instructions - this.sliceInstr);
+    return this.clock.now();
+  }
+
+  private realNs(): number {
+    return this.realStartNs + Math.floor((performance.now() - this.realStartMs) * 1e6);
+  }
+
+  /**
+   * Builds a PV domain from `config` as libxl and Xen's domain builder do, writes its xenstore
+   * entries, introduces it to xenstored, connects its console and disks, and (unless
+   * `options.paused`) starts it. Throws a {@link ToolstackError} naming the problem for a kernel or
+   * disk that cannot be used; nothing is left behind then.
+   */
+  async createDomain(config: DomainConfig, options: CreateDomainOptions = {}): Promise<HostDomain> {
+    if (config.type !== 'pv') {
+      throw new ToolstackError(
+        'CONFIG',
+        `${config.source}: type "${config.type}" is not supported yet (only pv)`,
+      );
+    }
+    if (config.kernel === undefined) {
+      throw new ToolstackError('CONFIG', `${config.source}: a PV domain needs kernel=`);
+    }
+    for (const d of this.domains.values()) {
+      if (d.name === config.name)
+        throw new ToolstackError('CONFIG', `a domain named "${config.name}" already exists`);
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = readFileSync(config.kernel);
+    } catch (err) {
+      throw new ToolstackError(
+        'NOT_FOUND',
+        `cannot read kernel ${config.kernel}: ${(err as Error).message}`,
+      );
+    }
+    const elf = parseElf(bytes, config.kernel);
+    const kernel = readXenKernelInfo(elf, config.kernel);
+    if (kernel.guestType !== 'xen-3.0-x86_64') {
+      throw new ToolstackError(
+        'CONFIG',
+        `${config.kernel}: only 64-bit PV kernels run on this host so far (this one is ${kernel.guestType})`,
+      );
+    }
+    const nrPages = config.memory * 256;
+    if (this.machine.frames.freeFrames < nrPages + 1 + MAX_GRANT_FRAMES) {
+      throw new ToolstackError(
+        'CONFIG',
+        `not enough free memory for ${config.memory} MiB (${Math.floor(this.machine.frames.freeFrames / 256)} MiB free)`,
+      );
+    }
+    // Open the disks first: a missing image must fail before anything is built.
+    const storages: { spec: DiskSpec; storage: BlockStorage; files: FileByteStore[] }[] = [];
+    try {
+      for (const spec of config.disks) storages.push(await openDisk(spec));
+    } catch (err) {
+      for (const s of storages) for (const f of s.files) await f.close();
+      throw err;
+    }
+
+    const domid = this.allocDomid();
+    const machine = this.machine;
+    machine.populate(domid, 0, nrPages + 1 + MAX_GRANT_FRAMES);
+    const p2m = machine.p2m(domid);
+    for (let pfn = 0; pfn < nrPages; pfn++) this.writeM2p(this.m2pFrames, p2m.get(pfn), pfn);
+    const guestMem = new OwnedFramesMemory(machine.frames, machine.memory, domid);
+    const sharedInfoMfn = p2m.get(nrPages);
+    this.evtchn.addDomain({
+      domid,
+      abi: 'x86_64',
+      vcpus: 1,
+      memory: guestMem,
+      sharedInfoAddress: sharedInfoMfn * 4096,
+    });
+    this.evtchn.initSharedInfo(domid);
+    // libxl allocates the xenstore and console ports for dom0 to bind.
+    const storePort = this.evtchn.allocUnbound(0, domid, 0);
+    const consolePort = this.evtchn.allocUnbound(0, domid, 0);
+    this.grants.addDomain({
+      domid,
+      memory: guestMem,
+      grantFrames: Array.from({ length: MAX_GRANT_FRAMES }, (_, i) => p2m.get(nrPages + 1 + i)),
+    });
+    this.timers.addVcpu(domid, 0);
+
+    const layout = buildPvLayout({
+      kernel,
+      elf,
+      nrPages,
+      cmdline: config.cmdline,
+      pfnToMfn: (pfn) => p2m.get(pfn),
+      sharedInfoMfn,
+      storeEvtchn: storePort,
+      consoleEvtchn: consolePort,
+    });
+    for (const [pfn, page] of layout.pages) machine.memory.writeBytes(p2m.get(pfn), 0, page);
+    if (layout.hypercallPagePfn !== undefined) {
+      const page = new Uint8Array(4096);
+      fillHypercallPage64(page);
+      machine.memory.writeBytes(p2m.get(layout.hypercallPagePfn), 0, page);
+    }
+    this.mm.addDomain(domid, { guestWidth: 64 });
+    const pinRc = this.mm.mmuextOp(domid, 0, [
+      { cmd: MMUEXT.MMUEXT_PIN_L4_TABLE, arg1Lo: layout.vcpu.topLevelMfn, arg1Hi: 0, arg2: 0 },
+      { cmd: MMUEXT.MMUEXT_NEW_BASEPTR, arg1Lo: layout.vcpu.topLevelMfn, arg1Hi: 0, arg2: 0 },
+    ]);
+    if (pinRc !== 0) {
+      this.teardown(domid);
+      throw new ToolstackError(
+        'CONFIG',
+        `${config.kernel}: the builder's page tables fail validation (${pinRc})`,
+      );
+    }
+
+    // Time: vcpu_time_info (TSC at 1 GHz, so tsc == ns) and the wall clock.
+    const layoutSi = sharedInfoLayout('x86_64');
+    writeVcpuTimeInfo(guestMem, sharedInfoMfn * 4096 + layoutSi.vcpu_time, {
+      tscTimestamp: 0n,
+      systemTime: 0n,
+      scale: timeScaleFor(TSC_HZ),
+      flags: XEN_PVCLOCK_TSC_STABLE_BIT,
+    });
+    writeWallClock(guestMem, sharedInfoMfn * 4096, layoutSi, this.wallClockSec, 0);
+    const cpu = X86Cpu.create({
+      memory: new MachinePhysicalMemory(machine.memory),
+      intercepts: PV_INTERCEPTS,
+      time: { readTsc: () => this.readTsc(cpu) },
+    });
+    let dom: HostDomain | undefined;
+    const vcpu = new PvVcpu({
+      cpu,
+      machine: machine.memory,
+      domid,
+      host: this.hypercallHost,
+      mm: this.mm,
+      vcpuInfo: { memory: guestMem, address: sharedInfoMfn * 4096 },
+      console: { write: (_d, b) => dom?.pushXenConsole(b) },
+      shutdown: { shutdown: () => undefined }, // read from the vCPU after each slice
+      ...(this.trace ? { trace: (nr, args, rc) => this.trace?.(domid, nr, args, rc) } : {}),
+    });
+    vcpu.boot({
+      rip: layout.vcpu.rip,
+      rsp: layout.vcpu.rsp,
+      rsi: layout.vcpu.rsi,
+      cr3: BigInt(layout.vcpu.topLevelMfn) * 4096n,
+    });
+    const uuid = config.uuid ?? randomUuid();
+    dom = new HostDomain({
+      domid,
+      config,
+      uuid,
+      layout,
+      cpu,
+      vcpu,
+      nowNs: this.nowNs(),
+    });
+    this.domains.set(domid, dom);
+
+    try {
+      await this.writeDomainStore(dom, p2m.get(layout.storePfn), storePort, consolePort);
+      const consoleMfn = p2m.get(layout.consolePfn);
+      const d = dom;
+      dom.consoleBackend = new ConsoleBackend({
+        page: framePage(machine.memory, consoleMfn),
+        events: this.dom0Events,
+        remoteDomid: domid,
+        remotePort: consolePort,
+        onOutput: (b) => d.pushConsole(b),
+      });
+      // xenstored's end of the store channel, bound before the guest can use it.
+      const local = this.dom0Events.bindInterdomain(domid, storePort);
+      if (local < 0) throw new ToolstackError('STATE', `cannot bind the store port (${local})`);
+      this.storePorts.set(domid, local);
+      this.dom0Events.onEvent(local, () => this.rings.kick(domid));
+      await this.xs.introduceDomain(domid, p2m.get(layout.storePfn), storePort);
+      for (const s of storages) await this.attachDisk(dom, s.spec, s.storage, s.files);
+    } catch (err) {
+      await this.destroyDomain(domid);
+      throw err;
+    }
+    if (options.paused !== true) dom.paused = false;
+    return dom;
+  }
+
+  /** Writes the domain's xenstore entries as libxl does (paths and permissions). */
+  private async writeDomainStore(
+    dom: HostDomain,
+    storeMfn: number,
+    storePort: number,
+    consolePort: number,
+  ): Promise<void> {
+    const xs = this.xs;
+    const id = dom.domid;
+    const dp = `/local/domain/${id}`;
+    const vm = `/vm/${dom.uuid}`;
+    const roGuest = ['n0', `r${id}`];
+    const guestOwned = [`n${id}`];
+    const write = async (path: string, value: string, perms: readonly string[]) => {
+      await xs.write(path, value);
+      await xs.setPerms(path, perms);
+    };
+    await write(dp, '', roGuest);
+    await write(`${vm}`, '', roGuest);
+    await write(`${vm}/name`, dom.name, roGuest);
+    await write(`${vm}/uuid`, dom.uuid, roGuest);
+    await write(`${vm}/image`, '', roGuest);
+    await write(`${vm}/image/ostype`, 'linux', roGuest);
+    await write(`${vm}/image/kernel`, dom.config.kernel ?? '', roGuest);
+    await write(
+      `${vm}/start_time`,
+      (this.wallClockSec + dom.createdAtNs / 1e9).toFixed(2),
+      roGuest,
+    );
+    await write(`${dp}/vm`, vm, roGuest);
+    await write(`${dp}/name`, dom.name, roGuest);
+    await write(`${dp}/cpu`, '', roGuest);
+    await write(`${dp}/cpu/0`, '', roGuest);
+    await write(`${dp}/cpu/0/availability`, 'online', roGuest);
+    await write(`${dp}/memory`, '', roGuest);
+    await write(`${dp}/memory/static-max`, String(dom.config.maxmem * 1024), roGuest);
+    await write(`${dp}/memory/target`, String(dom.config.memory * 1024), roGuest);
+    await write(`${dp}/memory/videoram`, '0', roGuest);
+    await write(`${dp}/device`, '', roGuest);
+    await write(`${dp}/device/suspend`, '', roGuest);
+    await write(`${dp}/device/suspend/event-channel`, '', guestOwned);
+    await write(`${dp}/control`, '', roGuest);
+    for (const k of [
+      'shutdown',
+      'feature-poweroff',
+      'feature-reboot',
+      'feature-suspend',
+      'sysrq',
+    ]) {
+      await write(`${dp}/control/${k}`, '', guestOwned);
+    }
+    await write(`${dp}/control/platform-feature-multiprocessor-suspend`, '1', roGuest);
+    await write(`${dp}/control/platform-feature-xs_reset_watches`, '1', roGuest);
+    for (const k of ['data', 'drivers', 'feature', 'attr', 'error'])
+      await write(`${dp}/${k}`, '', guestOwned);
+    await write(`${dp}/domid`, String(id), roGuest);
+    await write(`${dp}/store`, '', roGuest);
+    await write(`${dp}/store/port`, String(storePort), roGuest);
+    await write(`${dp}/store/ring-ref`, String(storeMfn), roGuest);
+    const cb = `/local/domain/0/backend/console/${id}/0`;
+    await write(`${dp}/console`, '', roGuest);
+    await write(`${dp}/console/backend`, cb, roGuest);
+    await write(`${dp}/console/backend-id`, '0', [`n${id}`, 'r0']);
+    await write(`${dp}/console/limit`, String(CONSOLE_KEEP), roGuest);
+    await write(`${dp}/console/type`, 'xenconsoled', roGuest);
+    await write(`${dp}/console/output`, 'pty', roGuest);
+    await write(`${dp}/console/port`, String(consolePort), roGuest);
+    await write(
+      `${dp}/console/ring-ref`,
+      String(this.machine.p2m(id).get(dom.layout.consolePfn)),
+      roGuest,
+    );
+    await write(cb, '', roGuest);
+    await write(`${cb}/frontend`, `${dp}/console`, roGuest);
+    await write(`${cb}/frontend-id`, String(id), roGuest);
+    await write(`${cb}/online`, '1', roGuest);
+    await write(`${cb}/state`, '1', roGuest);
+    await write(`${cb}/protocol`, 'vt100', roGuest);
+  }
+
+  /**
+   * Adds a virtual block device: the frontend and backend directories as libxl writes them, and
+   * a blkback serving `storage`.
+   */
+  private async attachDisk(
+    dom: HostDomain,
+    spec: DiskSpec,
+    storage: BlockStorage,
+    files: FileByteStore[],
+  ): Promise<void> {
+    const id = dom.domid;
+    const devid = vbdDeviceNumber(spec.vdev);
+    const fe = `/local/domain/${id}/device/vbd/${devid}`;
+    const be = `/local/domain/0/backend/vbd/${id}/${devid}`;
+    const xs = this.xs;
+    const feKeys: [string, string][] = [
+      ['backend', be],
+      ['backend-id', '0'],
+      ['virtual-device', String(devid)],
+      ['device-type', spec.devtype],
+      ['state', '1'],
+    ];
+    const beKeys: [string, string][] = [
+      ['frontend', fe],
+      ['frontend-id', String(id)],
+      ['online', '1'],
+      ['removable', '0'],
+      ['bootable', '1'],
+      ['dev', spec.vdev],
+      ['type', 'vbd'],
+      ['mode', spec.access === 'r' ? 'r' : spec.shared ? 'w!' : 'w'],
+      ['device-type', spec.devtype],
+      ['params', spec.target],
+      ['state', '1'],
+    ];
+    await xs.write(fe, '');
+    await xs.setPerms(fe, [`n${id}`, 'r0']);
+    for (const [k, v] of feKeys) {
+      await xs.write(`${fe}/${k}`, v);
+      await xs.setPerms(`${fe}/${k}`, [`n${id}`, 'r0']);
+    }
+    await xs.write(be, '');
+    await xs.setPerms(be, ['n0', `r${id}`]);
+    for (const [k, v] of beKeys) {
+      await xs.write(`${be}/${k}`, v);
+      await xs.setPerms(`${be}/${k}`, ['n0', `r${id}`]);
+    }
+    const backend = new Blkback({
+      xenbus: xenbusClientFromXenstore(this.xs),
+      backendPath: be,
+      mapper: this.dom0Grants,
+      events: this.dom0Events,
+      storage,
+    });
+    await backend.start();
+    dom.disks.set(spec.vdev, backend);
+    dom.files.push(...files);
+  }
+
+  private allocDomid(): number {
+    for (let tries = 0; tries < 0x7ff0; tries++) {
+      const id = this.nextDomid;
+      this.nextDomid = this.nextDomid >= 0x7fef ? 1 : this.nextDomid + 1;
+      if (!this.domains.has(id)) return id;
+    }
+    throw new ToolstackError('STATE', 'no free domain IDs');
+  }
+
+  /** Finds a domain by ID or name; a `NOT_FOUND` error names what was asked for. */
+  lookup(idOrName: string | number): HostDomain {
+    if (typeof idOrName === 'number' || /^\d+$/.test(idOrName)) {
+      const d = this.domains.get(Number(idOrName));
+      if (d !== undefined) return d;
+    }
+    for (const d of this.domains.values()) if (d.name === idOrName) return d;
+    throw new ToolstackError('NOT_FOUND', `no domain "${idOrName}"`);
+  }
+
+  /** `xl pause`. */
+  pause(domid: number): void {
+    this.lookup(domid).paused = true;
+  }
+
+  /** `xl unpause`. */
+  unpause(domid: number): void {
+    this.lookup(domid).paused = false;
+  }
+
+  /** Types `bytes` into the domain's console. Returns how many fit in the ring. */
+  consoleInput(domid: number, bytes: Uint8Array): number {
+    const d = this.lookup(domid);
+    const n = d.consoleBackend?.sendInput(bytes) ?? 0;
+    return n;
+  }
+
+  /**
+   * `xl destroy`: stops the domain at once, tears down its backends, releases it from xenstored,
+   * removes its xenstore entries and gives its memory back.
+   */
+  async destroyDomain(domid: number): Promise<void> {
+    const d = this.domains.get(domid);
+    if (d === undefined) throw new ToolstackError('NOT_FOUND', `no domain ${domid}`);
+    if (d.shutdownReason < 0) d.shutdownReason = SHUTDOWN_poweroff;
+    d.paused = true;
+    for (const b of d.disks.values()) {
+      try {
+        await b.stop();
+      } catch (err) {
+        this.log(`dom${domid}: stopping a block backend failed: ${(err as Error).message}`);
+      }
+    }
+    for (const f of d.files) await f.close().catch(() => undefined);
+    d.consoleBackend?.close();
+    await this.xs.releaseDomain(domid).catch(() => undefined);
+    for (const p of [
+      `/local/domain/${domid}`,
+      `/vm/${d.uuid}`,
+      `/local/domain/0/backend/vbd/${domid}`,
+      `/local/domain/0/backend/console/${domid}`,
+    ]) {
+      await this.xs.rm(p).catch(() => undefined);
+    }
+    this.domains.delete(domid);
+    this.teardown(domid);
+  }
+
+  /** Drops the hypervisor's and the machine's state for `domid`. */
+  private teardown(domid: number): void {
+    this.timers.removeDomain(domid);
+    if (this.evtchn.hasDomain(domid)) {
+      this.evtchn.reset(0, domid);
+      this.evtchn.removeDomain(domid);
+    }
+    this.grants.removeDomain(domid);
+    this.mm.relinquish(domid);
+    const p2m = this.machine.p2m(domid);
+    const pages = this.machine.frames.domainPages(domid);
+    for (let pfn = 0, left = pages; left > 0 && pfn < 1 << 24; pfn++) {
+      const mfn = p2m.get(pfn);
+      if (mfn === 0xffffffff || mfn < 0) continue;
+      this.writeM2p(this.m2pFrames, mfn, -1);
+      if (this.machine.depopulate(domid, pfn) === 0) left--;
+    }
+  }
+
+  /** Applies the configured action after a guest shut itself down. */
+  private async applyLifecycle(d: HostDomain): Promise<void> {
+    const reason = d.shutdownReason;
+    const action =
+      reason === SHUTDOWN_reboot
+        ? d.config.onReboot
+        : reason === SHUTDOWN_crash
+          ? d.config.onCrash
+          : d.config.onPoweroff;
+    if (reason === SHUTDOWN_crash && d.vcpu.crash !== null) {
+      this.log(`dom${d.domid} (${d.name}) crashed: ${d.vcpu.crash.message}`);
+    }
+    if (action === 'destroy') await this.destroyDomain(d.domid);
+    else if (action === 'restart' || action === 'rename-restart') {
+      await this.destroyDomain(d.domid);
+      await this.createDomain(d.config);
+    }
+    // preserve: the domain stays, shut down, until `xl destroy`.
+    this.onShutdown?.(d, action);
+  }
+
+  /** Asks {@link Host.run} to return at the next slice boundary. */
+  stop(): void {
+    this.stopRequested = true;
+  }
+
+  /**
+   * Runs the domains, round robin in slices, interleaved with dom0's work (xenstore requests,
+   * console and block backends), until a condition in `options` holds. When every domain is
+   * blocked, virtual time jumps to the next timer; real time waits for it.
+   */
+  async run(options: HostRunOptions = {}): Promise<HostRunResult> {
+    const start = performance.now();
+    this.stopRequested = false;
+    if (this.timeMode === 'real') {
+      this.realStartMs = performance.now();
+      this.realStartNs = this.clock.now();
+    }
+    let total = 0;
+    const stopWhenIdle = options.stopWhenIdle ?? true;
+    for (;;) {
+      if (options.until?.()) return 'until';
+      if (this.stopRequested) return 'stopped';
+      if (options.maxInstructions !== undefined && total >= options.maxInstructions)
+        return 'instructions';
+      if (options.timeoutMs !== undefined && performance.now() - start > options.timeoutMs)
+        return 'timeout';
+      let ran = false;
+      const turnEnd = performance.now() + 20;
+      do {
+        for (const d of [...this.domains.values()]) {
+          if (d.state !== 'running') continue;
+          ran = true;
+          total += this.runSlice(d);
+          if (d.shutdownReason >= 0) await this.applyLifecycle(d);
+        }
+        this.dom0Events.dispatch();
+        if (this.timeMode === 'real')
+          this.clock.advance(Math.max(0, this.realNs() - this.clock.now()));
+      } while (ran && performance.now() < turnEnd && !options.until?.());
+      // Let dom0's asynchronous work (xenstore clients, block I/O) progress.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      this.dom0Events.dispatch();
+      if (ran) continue;
+      const live = [...this.domains.values()].filter((d) => d.state === 'blocked');
+      if (live.length === 0) {
+        if (stopWhenIdle && !this.hasPendingIo()) return 'idle';
+        await new Promise<void>((resolve) => setTimeout(resolve, 1));
+        continue;
+      }
+      // Every domain is blocked: move time to the next timer.
+      const next = this.clock.nextDeadline();
+      if (this.timeMode === 'virtual') {
+        if (next < 0) {
+          if (stopWhenIdle && !this.hasPendingIo()) return 'idle';
+          await new Promise<void>((resolve) => setTimeout(resolve, 1));
+        } else this.clock.advance(Math.max(0, next - this.clock.now()));
+      } else {
+        const waitMs = next < 0 ? 10 : Math.min(10, Math.max(0, (next - this.realNs()) / 1e6));
+        await new Promise<void>((resolve) => setTimeout(resolve, waitMs));
+        this.clock.advance(Math.max(0, this.realNs() - this.clock.now()));
+      }
+    }
+  }
+
+  /** Whether dom0 still has events to handle. */
+  private hasPendingIo(): boolean {
+    return this.dom0Events.pending;
+  }
+
+  /** Runs one slice of domain `d`'s vCPU; returns instructions executed. */
+  private runSlice(d: HostDomain): number {
+    const cpu = d.cpu;
+    const before = cpu.instructions;
+    this.sliceCpu = cpu;
+    this.sliceNs = this.clock.now();
+    this.sliceInstr = before;
+    const r = d.vcpu.run(SLICE);
+    this.sliceCpu = undefined;
+    const ran = cpu.instructions - before;
+    d.instructions += ran;
+    if (this.timeMode === 'virtual') this.clock.advance(ran);
+    if (r === PV_RUN.BLOCK) d.blocked = !this.evtchn.upcallDeliverable(d.domid, 0);
+    if (r === PV_RUN.SHUTDOWN) d.shutdownReason = d.vcpu.shutdownReason;
+    return ran;
+  }
+}
+
+/** Opens a disk image as block storage (raw or qcow2; backing files for qcow2 overlays). */
+async function openDisk(
+  spec: DiskSpec,
+): Promise<{ spec: DiskSpec; storage: BlockStorage; files: FileByteStore[] }> {
+  const readOnly = spec.access === 'r';
+  const files: FileByteStore[] = [];
+  try {
+    const store = await FileByteStore.open(spec.target, readOnly);
+    files.push(store);
+    let storage: BlockStorage;
+    if (spec.format === 'raw') storage = await RawStorage.open(store, { readOnly });
+    else if (spec.format === 'qcow2') {
+      const { dirname, resolve } = await import('node:path');
+      storage = await Qcow2Storage.open(store, {
+        readOnly,
+        openBacking: async (name, format) => {
+          const path = resolve(dirname(spec.target), name);
+          const bs = await FileByteStore.open(path, true);
+          files.push(bs);
+          return format === 'raw'
+            ? RawStorage.open(bs, { readOnly: true })
+            : Qcow2Storage.open(bs, { readOnly: true });
+        },
+      });
+    } else {
+      throw new ToolstackError(
+        'CONFIG',
+        `disk ${spec.vdev}: format "${spec.format}" is not supported (raw or qcow2)`,
+      );
+    }
+    return { spec, storage, files };
+  } catch (err) {
+    for (const f of files) await f.close().catch(() => undefined);
+    if (err instanceof ToolstackError) throw err;
+    throw new ToolstackError(
+      'CONFIG',
+      `disk ${spec.vdev} (${spec.target}): ${(err as Error).message}`,
+    );
+  }
+}
+
+function randomUuid(): string {
+  return crypto.randomUUID();
+}
