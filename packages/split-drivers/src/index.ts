@@ -71,15 +71,18 @@ export {
   type BridgeVerdict,
   LearningBridge,
 } from './net/bridge.ts';
+export { completeTransportChecksum } from './net/checksum.ts';
 export {
+  emptyNetbackMetrics,
   Netback,
   type NetbackMetrics,
   type NetbackOptions,
   NetbackVif,
   type NetbackVifOptions,
   type NetbackVifState,
+  XEN_NETBK_MCAST_MAX,
 } from './net/netback.ts';
-export { Netfront, type NetfrontOptions } from './net/netfront.ts';
+export { Netfront, type NetfrontOptions, type NetfrontSendOptions } from './net/netfront.ts';
 export {
   NETIF_RSP,
   NETRXF,

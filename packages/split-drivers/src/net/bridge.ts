@@ -27,8 +27,12 @@ export interface BridgePortOptions {
   readonly rateBytesPerSecond?: number;
   /** Credit interval in ms for the rate limit (xl's `@50ms` default). */
   readonly rateIntervalMs?: number;
-  /** Hands a frame to the port's owner (e.g. netback's rx path); returns false if it had no room. */
-  readonly deliver: (frame: Uint8Array) => boolean;
+  /**
+   * Hands a frame to the port's owner (e.g. netback's rx path); returns false if it had no room.
+   * `checksumVerified` is the sender's claim that the transport checksum is known good (netback
+   * completed it for checksum offload, or the guest set `NETTXF_data_validated`).
+   */
+  readonly deliver: (frame: Uint8Array, checksumVerified: boolean) => boolean;
 }
 
 /** Per-port counters. */
@@ -175,8 +179,11 @@ export class LearningBridge {
     return e.port;
   }
 
-  /** Sends a frame into the bridge from port `from`. */
-  transmit(from: number, frame: Uint8Array): BridgeVerdict {
+  /**
+   * Sends a frame into the bridge from port `from`; `checksumVerified` travels with it to the
+   * egress ports (see {@link BridgePortOptions.deliver}).
+   */
+  transmit(from: number, frame: Uint8Array, checksumVerified = false): BridgeVerdict {
     const p = this.ports.get(from);
     if (p === undefined) throw new SplitDriversError('INVALID_ARGUMENT', `no bridge port ${from}`);
     const c = p.counters;
@@ -226,12 +233,13 @@ export class LearningBridge {
         if (to === from) return 'local';
         const target = this.ports.get(to);
         if (target !== undefined) {
-          this.deliver(target, inner, vlan);
+          this.deliver(target, inner, vlan, checksumVerified);
           return 'forwarded';
         }
       }
     }
-    for (const q of this.ports.values()) if (q.id !== from) this.deliver(q, inner, vlan);
+    for (const q of this.ports.values())
+      if (q.id !== from) this.deliver(q, inner, vlan, checksumVerified);
     return 'flooded';
   }
 
@@ -266,7 +274,7 @@ export class LearningBridge {
     return false;
   }
 
-  private deliver(q: Port, inner: Uint8Array, vlan: number): void {
+  private deliver(q: Port, inner: Uint8Array, vlan: number, checksumVerified: boolean): void {
     let out: Uint8Array;
     if (q.opts.trunk) {
       out = vlan === q.vlan ? inner.slice() : tag(inner, vlan);
@@ -275,7 +283,7 @@ export class LearningBridge {
     } else {
       return;
     }
-    if (q.opts.deliver(out)) {
+    if (q.opts.deliver(out, checksumVerified)) {
       q.counters.txFrames++;
       q.counters.txBytes += out.length;
     } else {

@@ -13,10 +13,12 @@ import {
   type XenbusStateValue,
 } from '../xenbus/state.ts';
 import type { LearningBridge } from './bridge.ts';
+import { completeTransportChecksum } from './checksum.ts';
 import {
   NETIF_RSP,
   NETRXF,
   NETTXF,
+  type NetifExtraInfo,
   type NetifRxRequest,
   type NetifRxResponse,
   type NetifTxRequest,
@@ -27,11 +29,14 @@ import {
   netifTxRequestCodec,
   netifTxResponseCodec,
   XEN_NETIF_EXTRA_FLAG_MORE,
+  XEN_NETIF_EXTRA_TYPE,
   XEN_NETIF_NR_SLOTS_MIN,
 } from './netif.ts';
 
 const PAGE = 4096;
 const ETH_HLEN = 14;
+/** Multicast addresses one VIF may subscribe to (Linux `XEN_NETBK_MCAST_MAX`). */
+export const XEN_NETBK_MCAST_MAX = 64;
 
 /** Per-VIF counters (as `xl network-list` / xentop show). */
 export interface NetbackMetrics {
@@ -49,6 +54,25 @@ export interface NetbackMetrics {
   rxDrops: number;
   /** Times the frontend corrupted ring indices (the VIF stops). */
   ringOverflows: number;
+  /** Tx packets whose blank checksum netback filled in (`NETTXF_csum_blank`). */
+  txChecksumsFilled: number;
+  /** Multicast frames not delivered because the guest did not subscribe (multicast control). */
+  rxFiltered: number;
+}
+
+/** A new zeroed metrics record. */
+export function emptyNetbackMetrics(): NetbackMetrics {
+  return {
+    txPackets: 0,
+    txBytes: 0,
+    txErrors: 0,
+    rxPackets: 0,
+    rxBytes: 0,
+    rxDrops: 0,
+    ringOverflows: 0,
+    txChecksumsFilled: 0,
+    rxFiltered: 0,
+  };
 }
 
 /** The JSON-safe state of a {@link NetbackVif}. */
@@ -61,6 +85,8 @@ export interface NetbackVifState {
   broken: boolean;
   /** Counters. */
   metrics: NetbackMetrics;
+  /** Subscribed multicast MACs (`aa:bb:cc:dd:ee:ff`), when multicast control is on. */
+  multicast: string[];
 }
 
 /** What a {@link NetbackVif} serves. */
@@ -75,8 +101,19 @@ export interface NetbackVifOptions {
   readonly mapper: GrantMapper;
   /** Raises the event channel to the guest. */
   readonly notify: () => void;
-  /** Sends a frame into the bridge. */
-  readonly transmit: (frame: Uint8Array) => void;
+  /**
+   * Sends a frame into the bridge; `checksumVerified` when netback filled in the checksum or the
+   * guest flagged the packet `NETTXF_data_validated`.
+   */
+  readonly transmit: (frame: Uint8Array, checksumVerified: boolean) => void;
+  /**
+   * The frontend asked for multicast control (`request-multicast-control`): it subscribes with
+   * `XEN_NETIF_EXTRA_TYPE_MCAST_ADD`/`_DEL` extras and receives only the multicast frames it
+   * subscribed to. Default false (every multicast frame is delivered, extras refused).
+   */
+  readonly multicastControl?: boolean;
+  /** Counters to add to (e.g. kept by {@link Netback} across reconnections); default a new record. */
+  readonly metrics?: NetbackMetrics;
   /** Packets handled per turn before yielding to other VIFs (round-robin); default 64. */
   readonly budget?: number;
   /** Awaited when the budget is used up; default a microtask (see `BlkbackQueueOptions`). */
@@ -92,24 +129,40 @@ export class NetbackVif {
   private readonly opts: NetbackVifOptions;
   private readonly tx: BackRing<NetifTxRequest, NetifTxResponse>;
   private readonly rx: BackRing<NetifRxRequest, NetifRxResponse>;
+  private readonly multicast: Set<string>;
   private running = false;
   private stopped = false;
 
-  /** Attaches to the mapped rings. */
-  constructor(options: NetbackVifOptions) {
+  /** Attaches to the mapped rings, resuming from `state` if given (see {@link NetbackVif.fromState}). */
+  constructor(options: NetbackVifOptions, state?: NetbackVifState) {
     this.opts = options;
-    this.tx = new BackRing(options.txRing, netifTxRequestCodec, netifTxResponseCodec);
-    this.rx = new BackRing(options.rxRing, netifRxRequestCodec, netifRxResponseCodec);
-    this.broken = false;
-    this.metrics = {
-      txPackets: 0,
-      txBytes: 0,
-      txErrors: 0,
-      rxPackets: 0,
-      rxBytes: 0,
-      rxDrops: 0,
-      ringOverflows: 0,
+    this.tx = new BackRing(options.txRing, netifTxRequestCodec, netifTxResponseCodec, state?.tx);
+    this.rx = new BackRing(options.rxRing, netifRxRequestCodec, netifRxResponseCodec, state?.rx);
+    this.broken = state?.broken ?? false;
+    this.metrics = options.metrics ?? emptyNetbackMetrics();
+    if (state !== undefined) Object.assign(this.metrics, state.metrics);
+    this.multicast = new Set(state?.multicast ?? []);
+  }
+
+  /** Restores a VIF (after save/restore of the backend) on the same ring pages. */
+  static fromState(state: NetbackVifState, options: NetbackVifOptions): NetbackVif {
+    return new NetbackVif(options, state);
+  }
+
+  /** The state to save: private ring indices, counters, multicast subscriptions. */
+  getState(): NetbackVifState {
+    return {
+      tx: this.tx.getState(),
+      rx: this.rx.getState(),
+      broken: this.broken,
+      metrics: { ...this.metrics },
+      multicast: [...this.multicast],
     };
+  }
+
+  /** The multicast MACs the guest subscribed to (multicast control). */
+  get multicastAddresses(): readonly string[] {
+    return [...this.multicast];
   }
 
   /** Stops serving. */
@@ -185,11 +238,45 @@ export class NetbackVif {
     }
     for (let k = 0; k < slots.length; k++) ring.takeRequest();
     const frags = slots.filter((s) => !s.extra).map((s) => s.req);
-    const status = this.forward(frags);
+    const extras = slots.filter((s) => s.extra).map((s) => netifExtraFromTxSlot(s.req));
+    const status = this.packet(frags, extras);
     for (const s of slots)
       ring.putResponse({ id: s.req.id, status: s.extra ? NETIF_RSP.NETIF_RSP_NULL : status });
     if (ring.pushResponsesAndCheckNotify()) this.opts.notify();
     return true;
+  }
+
+  /**
+   * Acts on one consumed packet and its extra-info slots; returns the response status. As in
+   * Linux netback, a request carrying a multicast extra is a control message, not a packet.
+   */
+  private packet(frags: NetifTxRequest[], extras: NetifExtraInfo[]): number {
+    const T = XEN_NETIF_EXTRA_TYPE;
+    let control = false;
+    for (const e of extras) {
+      if (
+        e.type === T.XEN_NETIF_EXTRA_TYPE_MCAST_ADD ||
+        e.type === T.XEN_NETIF_EXTRA_TYPE_MCAST_DEL
+      ) {
+        if (this.opts.multicastControl !== true) return this.txError();
+        control = true;
+      } else if (e.type !== T.XEN_NETIF_EXTRA_TYPE_HASH) {
+        // NONE and unknown types are protocol errors; GSO was not offered (feature-gso-* = 0).
+        return this.txError();
+      }
+    }
+    if (!control) return this.forward(frags);
+    for (const e of extras) {
+      const mac = macOf(e.data, 0);
+      if (e.type === T.XEN_NETIF_EXTRA_TYPE_MCAST_ADD) {
+        if (!this.multicast.has(mac) && this.multicast.size >= XEN_NETBK_MCAST_MAX)
+          return this.txError();
+        this.multicast.add(mac);
+      } else if (e.type === T.XEN_NETIF_EXTRA_TYPE_MCAST_DEL) {
+        this.multicast.delete(mac);
+      }
+    }
+    return NETIF_RSP.NETIF_RSP_OKAY;
   }
 
   /** Validates, copies and forwards one packet; returns its response status. */
@@ -213,9 +300,16 @@ export class NetbackVif {
       this.opts.mapper.unmapGrant(m);
       at += size;
     }
+    let verified = (first.flags & NETTXF.NETTXF_data_validated) !== 0;
+    if ((first.flags & NETTXF.NETTXF_csum_blank) !== 0) {
+      // Checksum offload: the guest left the TCP/UDP checksum for us to fill in.
+      if (!completeTransportChecksum(frame)) return this.txError();
+      this.metrics.txChecksumsFilled++;
+      verified = true;
+    }
     this.metrics.txPackets++;
     this.metrics.txBytes += total;
-    this.opts.transmit(frame);
+    this.opts.transmit(frame, verified);
     return NETIF_RSP.NETIF_RSP_OKAY;
   }
 
@@ -226,13 +320,23 @@ export class NetbackVif {
 
   /**
    * Bridge delivery: copies a frame into the guest's posted rx buffers (one page per slot,
-   * `NETRXF_more_data` between them). Returns false, dropping the frame, if not enough buffers
-   * are posted or one is bad.
+   * `NETRXF_more_data` between them), flagged `NETRXF_data_validated` if `checksumVerified`.
+   * Returns false, dropping the frame, if not enough buffers are posted or one is bad, or if
+   * multicast control is on and the guest did not subscribe to the frame's multicast address.
    */
-  deliver(frame: Uint8Array): boolean {
+  deliver(frame: Uint8Array, checksumVerified = false): boolean {
     const ring = this.rx;
     if (this.broken || this.stopped || ring.requestProdOverflow()) {
       this.metrics.rxDrops++;
+      return false;
+    }
+    if (
+      this.opts.multicastControl === true &&
+      ((frame[0] ?? 0) & 1) !== 0 &&
+      !isBroadcast(frame) &&
+      !this.multicast.has(macOf(frame, 0))
+    ) {
+      this.metrics.rxFiltered++;
       return false;
     }
     const slots = Math.max(1, Math.ceil(frame.length / PAGE));
@@ -261,7 +365,9 @@ export class NetbackVif {
       } else {
         status = NETIF_RSP.NETIF_RSP_ERROR;
       }
-      const flags = (i < slots - 1 ? NETRXF.NETRXF_more_data : 0) | NETRXF.NETRXF_data_validated;
+      const flags =
+        (i < slots - 1 ? NETRXF.NETRXF_more_data : 0) |
+        (checksumVerified ? NETRXF.NETRXF_data_validated : 0);
       ring.putResponse({ id: req.id, offset: 0, flags, status });
     }
     if (ring.pushResponsesAndCheckNotify()) this.opts.notify();
@@ -273,6 +379,18 @@ export class NetbackVif {
     this.metrics.rxBytes += frame.length;
     return true;
   }
+}
+
+function macOf(b: Uint8Array, at: number): string {
+  let s = '';
+  for (let i = 0; i < 6; i++)
+    s += (i === 0 ? '' : ':') + (b[at + i] ?? 0).toString(16).padStart(2, '0');
+  return s;
+}
+
+function isBroadcast(f: Uint8Array): boolean {
+  for (let i = 0; i < 6; i++) if (f[i] !== 0xff) return false;
+  return true;
 }
 
 /** What a {@link Netback} needs. */
@@ -302,6 +420,8 @@ const S = XenbusState;
  * `rate` (`<bytes per interval>,<interval in µs>`, as libxl writes it).
  */
 export class Netback {
+  /** Counters of the VIF, kept across reconnections. */
+  readonly metrics: NetbackMetrics;
   /** The serving VIF, when connected. */
   vif: NetbackVif | undefined;
   /** The bridge port id, when connected. */
@@ -319,6 +439,7 @@ export class Netback {
   /** Creates the backend; call {@link Netback.start}. */
   constructor(options: NetbackOptions) {
     this.opts = options;
+    this.metrics = emptyNetbackMetrics();
     this.vif = undefined;
     this.portId = undefined;
     this.lastError = undefined;
@@ -334,6 +455,8 @@ export class Netback {
       ['feature-rx-flip', '0'],
       ['feature-sg', '0'],
       ['feature-gso-tcpv4', '0'],
+      ['feature-ipv6-csum-offload', '1'],
+      ['feature-multicast-control', '1'],
       ['feature-split-event-channels', '0'],
     ] as const) {
       await xs.write(`${dir}/${k}`, v);
@@ -408,6 +531,7 @@ export class Netback {
     const mac = (await xs.read(`${dir}/mac`)) ?? (await xs.read(`${fe}/mac`));
     const ip = await xs.read(`${dir}/ip`);
     const rate = /^(\d+),(\d+)$/.exec((await xs.read(`${dir}/rate`)) ?? '');
+    const multicastControl = (await xs.read(`${fe}/request-multicast-control`)) === '1';
     let vif: NetbackVif | undefined;
     const portId = bridge.addPort({
       name: `vif${this.frontendDomid}.${dir.slice(dir.lastIndexOf('/') + 1)}`,
@@ -420,7 +544,7 @@ export class Netback {
             rateBytesPerSecond: (Number(rate[1]) * 1e6) / Number(rate[2]),
             rateIntervalMs: Number(rate[2]) / 1000,
           }),
-      deliver: (frame) => vif?.deliver(frame) ?? false,
+      deliver: (frame, verified) => vif?.deliver(frame, verified) ?? false,
     });
     vif = new NetbackVif({
       txRing: tx.page,
@@ -428,7 +552,9 @@ export class Netback {
       frontendDomid: this.frontendDomid,
       mapper,
       notify: () => events.notify(port),
-      transmit: (frame) => void bridge.transmit(portId, frame),
+      transmit: (frame, verified) => void bridge.transmit(portId, frame, verified),
+      multicastControl,
+      metrics: this.metrics,
       ...(this.opts.yieldToOthers === undefined ? {} : { yieldToOthers: this.opts.yieldToOthers }),
     });
     this.vif = vif;

@@ -16,10 +16,12 @@ import {
   type NetifRxResponse,
   type NetifTxRequest,
   type NetifTxResponse,
+  netifExtraToTxSlot,
   netifRxRequestCodec,
   netifRxResponseCodec,
   netifTxRequestCodec,
   netifTxResponseCodec,
+  XEN_NETIF_EXTRA_TYPE,
 } from './netif.ts';
 
 const PAGE = 4096;
@@ -36,10 +38,29 @@ export interface NetfrontOptions {
   readonly pages: PageAllocator;
   /** Event channels of the frontend domain. */
   readonly events: EventChannels;
-  /** Called with each received frame. */
-  readonly onFrame: (frame: Uint8Array) => void;
+  /**
+   * Called with each received frame; `checksumVerified` when the backend flagged it
+   * `NETRXF_data_validated` (its transport checksum is known good).
+   */
+  readonly onFrame: (frame: Uint8Array, checksumVerified: boolean) => void;
+  /**
+   * Ask for multicast control (`request-multicast-control`) if the backend offers it: then only
+   * multicast frames subscribed to with {@link Netfront.subscribeMulticast} arrive. Default false.
+   */
+  readonly multicastControl?: boolean;
   /** Receive buffers to keep posted; default 64. */
   readonly rxBuffers?: number;
+}
+
+/** Per-frame transmit flags. */
+export interface NetfrontSendOptions {
+  /**
+   * Checksum offload (`NETTXF_csum_blank`): the TCP/UDP checksum field is not filled in and the
+   * backend completes it.
+   */
+  readonly checksumBlank?: boolean;
+  /** `NETTXF_data_validated`: the frame's checksum is known good. */
+  readonly dataValidated?: boolean;
 }
 
 interface TxPending {
@@ -63,6 +84,8 @@ export class Netfront {
   private nextTxId = 0;
   private readonly rxBufs: { page: Uint8Array; ref: number }[] = [];
   private rxParts: Uint8Array[] = [];
+  private rxVerified = true;
+  private multicastOn = false;
   private txWaiters: (() => void)[] = [];
 
   /** Creates the frontend; call {@link Netfront.connect}. */
@@ -105,25 +128,80 @@ export class Netfront {
     await xs.write(`${fe}/event-channel`, String(this.port));
     await xs.write(`${fe}/request-rx-copy`, '1');
     await xs.write(`${fe}/feature-rx-notify`, '1');
+    if (
+      this.opts.multicastControl === true &&
+      (await xs.read(`${backend}/feature-multicast-control`)) === '1'
+    ) {
+      await xs.write(`${fe}/request-multicast-control`, '1');
+      this.multicastOn = true;
+    }
     this.mac = await xs.read(`${fe}/mac`);
     await switchState(xs, fe, XenbusState.XenbusStateConnected);
     const b = await waitForState(xs, backend, (st) => st >= XenbusState.XenbusStateConnected);
     return b === XenbusState.XenbusStateConnected;
   }
 
-  /** Transmits one Ethernet frame (split across pages if larger than one); resolves with its status. */
-  async send(frame: Uint8Array): Promise<number> {
-    if (frame.length === 0 || frame.length > 0xffff)
-      throw new SplitDriversError('INVALID_ARGUMENT', 'bad frame length');
-    const slots = Math.ceil(frame.length / PAGE);
+  /** Whether multicast control was negotiated (see {@link NetfrontOptions.multicastControl}). */
+  get multicastControl(): boolean {
+    return this.multicastOn;
+  }
+
+  /**
+   * Subscribes to (or, with `subscribe` false, leaves) a multicast MAC: a tx request carrying a
+   * `XEN_NETIF_EXTRA_TYPE_MCAST_ADD`/`_DEL` extra-info slot. Resolves with its status.
+   */
+  async subscribeMulticast(mac: string, subscribe = true): Promise<number> {
+    if (!/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(mac))
+      throw new SplitDriversError('INVALID_ARGUMENT', `bad MAC ${mac}`);
+    const ring = await this.txSlots(2);
+    const data = new Uint8Array(mac.split(':').map((x) => Number.parseInt(x, 16)));
+    const T = XEN_NETIF_EXTRA_TYPE;
+    return new Promise<number>((resolve) => {
+      const id = this.takeTxId({
+        refs: [],
+        pages: [],
+        remaining: 1,
+        status: NETIF_RSP.NETIF_RSP_OKAY,
+        resolve,
+      });
+      ring.putRequest({ gref: 0, offset: 0, flags: NETTXF.NETTXF_extra_info, id, size: 0 });
+      ring.putRequest(
+        netifExtraToTxSlot({
+          type: subscribe ? T.XEN_NETIF_EXTRA_TYPE_MCAST_ADD : T.XEN_NETIF_EXTRA_TYPE_MCAST_DEL,
+          flags: 0,
+          data,
+        }),
+      );
+      if (ring.pushRequestsAndCheckNotify()) this.opts.events.notify(this.port);
+    });
+  }
+
+  private async txSlots(slots: number): Promise<FrontRing<NetifTxRequest, NetifTxResponse>> {
     for (;;) {
       if (this.tx === undefined)
         throw new SplitDriversError('INVALID_STATE', 'netfront is not connected');
-      if (this.tx.freeRequests() >= slots) break;
+      if (this.tx.freeRequests() >= slots) return this.tx;
       await new Promise<void>((resolve) => this.txWaiters.push(resolve));
     }
-    const ring = this.tx;
+  }
+
+  private takeTxId(pending: TxPending): number {
+    const id = this.nextTxId;
+    this.nextTxId = (this.nextTxId + 1) & 0xffff;
+    this.txIds.set(id, pending);
+    return id;
+  }
+
+  /** Transmits one Ethernet frame (split across pages if larger than one); resolves with its status. */
+  async send(frame: Uint8Array, options: NetfrontSendOptions = {}): Promise<number> {
+    if (frame.length === 0 || frame.length > 0xffff)
+      throw new SplitDriversError('INVALID_ARGUMENT', 'bad frame length');
+    const slots = Math.ceil(frame.length / PAGE);
+    const ring = await this.txSlots(slots);
     const { grants, pages } = this.opts;
+    const firstFlags =
+      (options.checksumBlank === true ? NETTXF.NETTXF_csum_blank : 0) |
+      (options.dataValidated === true ? NETTXF.NETTXF_data_validated : 0);
     return new Promise<number>((resolve) => {
       const pending: TxPending = {
         refs: [],
@@ -139,13 +217,11 @@ export class Netfront {
         const gref = grants.grantAccess(this.backendId, page, true);
         pending.refs.push(gref);
         pending.pages.push(page);
-        const id = this.nextTxId;
-        this.nextTxId = (this.nextTxId + 1) & 0xffff;
-        this.txIds.set(id, pending);
+        const id = this.takeTxId(pending);
         ring.putRequest({
           gref,
           offset: 0,
-          flags: i < slots - 1 ? NETTXF.NETTXF_more_data : 0,
+          flags: (i < slots - 1 ? NETTXF.NETTXF_more_data : 0) | (i === 0 ? firstFlags : 0),
           id,
           size: i === 0 ? frame.length : part.length,
         });
@@ -178,10 +254,13 @@ export class Netfront {
         if (buf !== undefined) {
           if (r.status > 0 && r.offset + r.status <= PAGE)
             this.rxParts.push(buf.page.slice(r.offset, r.offset + r.status));
+          if ((r.flags & NETRXF.NETRXF_data_validated) === 0) this.rxVerified = false;
           if ((r.flags & NETRXF.NETRXF_more_data) === 0) {
             const parts = this.rxParts;
+            const verified = this.rxVerified;
             this.rxParts = [];
-            if (r.status > 0 && parts.length > 0) this.opts.onFrame(concat(parts));
+            this.rxVerified = true;
+            if (r.status > 0 && parts.length > 0) this.opts.onFrame(concat(parts), verified);
           }
           rx.putRequest({ id: r.id, gref: buf.ref });
           reposted = true;

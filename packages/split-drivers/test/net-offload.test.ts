@@ -1,0 +1,237 @@
+import { describe, expect, it } from 'vitest';
+import {
+  completeTransportChecksum,
+  FrontRing,
+  NETIF_RSP,
+  NETTXF,
+  NetbackVif,
+  type NetbackVifOptions,
+  type NetifExtraInfo,
+  type NetifTxRequest,
+  type NetifTxResponse,
+  netifExtraToTxSlot,
+  netifTxRequestCodec,
+  netifTxResponseCodec,
+  sharedRingInit,
+  XEN_NETBK_MCAST_MAX,
+  XEN_NETIF_EXTRA_FLAG_MORE,
+  XEN_NETIF_EXTRA_TYPE,
+} from '../src/index.ts';
+import { MemoryFabric } from '../src/testing/index.ts';
+import { frame, mac, network } from './net-rig.ts';
+import { ipFrame } from './packets.ts';
+
+const T = XEN_NETIF_EXTRA_TYPE;
+
+describe('checksum offload through netfront, netback and the bridge', () => {
+  it('fills in the checksum a guest left blank, and the receiver gets it flagged validated', async () => {
+    const n = await network();
+    const a = await n.addGuest(5);
+    const b = await n.addGuest(6);
+    for (const [ip, proto] of [
+      [4, 'udp'],
+      [4, 'tcp'],
+      [6, 'udp'],
+      [6, 'tcp'],
+    ] as const) {
+      const payload = Uint8Array.from({ length: 301 }, (_, i) => (i * 7) & 0xff);
+      const sent = ipFrame({ dst: mac(6), src: mac(5), ip, proto, payload, checksumField: 0xbeef });
+      expect(await a.front.send(sent, { checksumBlank: true })).toBe(NETIF_RSP.NETIF_RSP_OKAY);
+      await n.settle();
+      const expected = sent.slice();
+      expect(completeTransportChecksum(expected)).toBe(true); // checked against tcpdump elsewhere
+      expect(expected).not.toEqual(sent);
+      expect(b.inbox.at(-1)).toEqual(expected);
+      expect(b.verified.at(-1)).toBe(true);
+    }
+    expect(a.back.metrics).toMatchObject({ txPackets: 4, txChecksumsFilled: 4, txErrors: 0 });
+  });
+
+  it('passes frames without offload through untouched, validated only when the sender says so', async () => {
+    const n = await network();
+    const a = await n.addGuest(5);
+    const b = await n.addGuest(6);
+    const f = ipFrame({
+      dst: mac(6),
+      src: mac(5),
+      ip: 4,
+      proto: 'udp',
+      payload: new Uint8Array(20),
+      checksumField: 0x1234,
+    });
+    await a.front.send(f);
+    await a.front.send(f, { dataValidated: true });
+    await n.settle();
+    expect(b.inbox).toEqual([f, f]);
+    expect(b.verified).toEqual([false, true]);
+    expect(a.back.metrics.txChecksumsFilled).toBe(0);
+  });
+
+  it('fails an offload request for a frame that is not a whole TCP/UDP packet, and counts it', async () => {
+    const n = await network();
+    const a = await n.addGuest(5);
+    const b = await n.addGuest(6);
+    expect(await a.front.send(frame(mac(6), mac(5)), { checksumBlank: true })).toBe(
+      NETIF_RSP.NETIF_RSP_ERROR,
+    );
+    await n.settle();
+    expect(b.inbox).toEqual([]);
+    expect(a.back.metrics).toMatchObject({ txPackets: 0, txErrors: 1 });
+    expect(await a.front.send(frame(mac(6), mac(5)))).toBe(NETIF_RSP.NETIF_RSP_OKAY); // still serving
+  });
+});
+
+describe('multicast control through extra-info slots', () => {
+  const group = '01:00:5e:00:00:fb';
+
+  it('delivers multicast only to subscribers that asked for control, broadcast to all', async () => {
+    const n = await network();
+    const a = await n.addGuest(5);
+    const b = await n.addGuest(6, { multicastControl: true });
+    const c = await n.addGuest(7);
+    expect(n.xs.get('/local/domain/0/backend/vif/6/0/feature-multicast-control')).toBe('1');
+    expect(n.xs.get('/local/domain/6/device/vif/0/request-multicast-control')).toBe('1');
+    expect(n.xs.get('/local/domain/7/device/vif/0/request-multicast-control')).toBeUndefined();
+    expect([b.front.multicastControl, c.front.multicastControl]).toEqual([true, false]);
+
+    await a.front.send(frame(group, mac(5)));
+    await n.settle();
+    expect([b.inbox.length, c.inbox.length]).toEqual([0, 1]);
+    expect(b.back.metrics.rxFiltered).toBe(1);
+
+    expect(await b.front.subscribeMulticast(group)).toBe(NETIF_RSP.NETIF_RSP_OKAY);
+    expect(b.back.vif?.multicastAddresses).toEqual([group]);
+    expect(b.back.metrics.txPackets).toBe(0); // a control request, not a packet
+    await a.front.send(frame(group, mac(5)));
+    await a.front.send(frame('01:00:5e:00:00:01', mac(5)));
+    await a.front.send(frame('ff:ff:ff:ff:ff:ff', mac(5)));
+    await n.settle();
+    expect(b.inbox.map((f) => f[5])).toEqual([0xfb, 0xff]);
+    expect(c.inbox.length).toBe(4);
+
+    expect(await b.front.subscribeMulticast(group, false)).toBe(NETIF_RSP.NETIF_RSP_OKAY);
+    await a.front.send(frame(group, mac(5)));
+    await n.settle();
+    expect(b.inbox.length).toBe(2);
+    expect(b.back.metrics.rxFiltered).toBe(3);
+  });
+
+  it('refuses subscriptions from a frontend that did not ask for control, and past the table size', async () => {
+    const n = await network();
+    const b = await n.addGuest(6, { multicastControl: true });
+    const c = await n.addGuest(7);
+    expect(await c.front.subscribeMulticast(group)).toBe(NETIF_RSP.NETIF_RSP_ERROR);
+    for (let i = 0; i < XEN_NETBK_MCAST_MAX; i++) {
+      const m = `01:00:5e:00:01:${i.toString(16).padStart(2, '0')}`;
+      expect(await b.front.subscribeMulticast(m)).toBe(NETIF_RSP.NETIF_RSP_OKAY);
+    }
+    expect(await b.front.subscribeMulticast('01:00:5e:00:01:00')).toBe(0); // already there
+    expect(await b.front.subscribeMulticast(group)).toBe(NETIF_RSP.NETIF_RSP_ERROR);
+    expect(b.back.vif?.multicastAddresses.length).toBe(XEN_NETBK_MCAST_MAX);
+  });
+});
+
+/** A VIF on raw rings, driven slot by slot like a guest's netfront would. */
+function rawVif(extra: Partial<NetbackVifOptions> = {}) {
+  const fabric = new MemoryFabric();
+  const guest = fabric.domain(3);
+  const txPage = new Uint8Array(4096);
+  const rxPage = new Uint8Array(4096);
+  sharedRingInit(txPage);
+  sharedRingInit(rxPage);
+  const data = new Uint8Array(4096);
+  data.set(frame(mac(9), mac(3)));
+  const gref = guest.grants.grantAccess(0, data, true);
+  const back = fabric.domain(0);
+  const tx = back.mapper.mapGrant(3, guest.grants.grantAccess(0, txPage, false), false);
+  const rx = back.mapper.mapGrant(3, guest.grants.grantAccess(0, rxPage, false), false);
+  if (typeof tx === 'number' || typeof rx === 'number') throw new Error('map');
+  const out: Uint8Array[] = [];
+  const options: NetbackVifOptions = {
+    txRing: tx.page,
+    rxRing: rx.page,
+    frontendDomid: 3,
+    mapper: back.mapper,
+    notify: () => {},
+    transmit: (f) => out.push(f),
+    ...extra,
+  };
+  const front = new FrontRing<NetifTxRequest, NetifTxResponse>(
+    txPage,
+    netifTxRequestCodec,
+    netifTxResponseCodec,
+  );
+  let id = 0;
+  /** Pushes a 60-byte packet with the given extras; returns the packet slot's id. */
+  const push = (extras: NetifExtraInfo[] = []): number => {
+    const pid = id++;
+    const flags = extras.length > 0 ? NETTXF.NETTXF_extra_info : 0;
+    front.putRequest({ gref, offset: 0, flags, id: pid, size: 60 });
+    extras.forEach((e, i) => {
+      const more = i < extras.length - 1 ? XEN_NETIF_EXTRA_FLAG_MORE : 0;
+      front.putRequest(netifExtraToTxSlot({ ...e, flags: more }));
+    });
+    front.pushRequests();
+    return pid;
+  };
+  const responses = () => {
+    const r: NetifTxResponse[] = [];
+    for (let x = front.takeResponse(); x !== undefined; x = front.takeResponse()) r.push(x);
+    return r;
+  };
+  const settle = async () => {
+    for (let i = 0; i < 10; i++) await Promise.resolve();
+  };
+  return { options, front, push, responses, out, settle, vif: new NetbackVif(options) };
+}
+
+const extra = (type: number): NetifExtraInfo => ({ type, flags: 0, data: new Uint8Array(6) });
+
+describe('netback extra-info slots', () => {
+  it('answers extra slots with NETIF_RSP_NULL, accepts hash hints, refuses GSO and unknown types', async () => {
+    const r = rawVif();
+    const ok = r.push([extra(T.XEN_NETIF_EXTRA_TYPE_HASH)]);
+    const gso = r.push([extra(T.XEN_NETIF_EXTRA_TYPE_GSO)]);
+    const none = r.push([extra(T.XEN_NETIF_EXTRA_TYPE_NONE)]);
+    const unknown = r.push([extra(T.XEN_NETIF_EXTRA_TYPE_HASH), extra(9)]);
+    r.vif.kick();
+    await r.settle();
+    const rsp = r.responses();
+    expect(rsp.length).toBe(9); // one per slot
+    const byId = (id: number) =>
+      rsp.find((x) => x.id === id && x.status !== NETIF_RSP.NETIF_RSP_NULL);
+    expect(byId(ok)?.status).toBe(NETIF_RSP.NETIF_RSP_OKAY);
+    for (const bad of [gso, none, unknown])
+      expect(byId(bad)?.status).toBe(NETIF_RSP.NETIF_RSP_ERROR);
+    expect(rsp.filter((x) => x.status === NETIF_RSP.NETIF_RSP_NULL).length).toBe(5);
+    expect(r.out.length).toBe(1);
+    expect(r.vif.metrics).toMatchObject({ txPackets: 1, txErrors: 3 });
+  });
+});
+
+describe('netback VIF state', () => {
+  it('resumes on a restored VIF exactly where the saved one stopped', async () => {
+    const r = rawVif({ multicastControl: true });
+    const sub: NetifExtraInfo = {
+      type: T.XEN_NETIF_EXTRA_TYPE_MCAST_ADD,
+      flags: 0,
+      data: new Uint8Array([1, 0, 0x5e, 0, 0, 0xfb]),
+    };
+    r.push();
+    r.push([sub]);
+    r.vif.kick();
+    await r.settle();
+    expect(r.responses().length).toBe(3);
+    const state = JSON.parse(JSON.stringify(r.vif.getState()));
+    r.vif.stop();
+    const restored = NetbackVif.fromState(state, r.options);
+    expect(restored.multicastAddresses).toEqual(['01:00:5e:00:00:fb']);
+    expect(restored.metrics.txPackets).toBe(1);
+    const next = r.push();
+    restored.kick();
+    await r.settle();
+    expect(r.responses()).toEqual([{ id: next, status: NETIF_RSP.NETIF_RSP_OKAY }]);
+    expect(r.out.length).toBe(2); // the first packet was not sent again
+    expect(restored.getState().metrics.txPackets).toBe(2);
+  });
+});
