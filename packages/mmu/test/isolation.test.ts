@@ -3,7 +3,8 @@
  * mmuext_op and update_va_mapping requests. After every request an independent audit
  * recomputes every frame's type and reference counts from the validated tables, pins and base
  * pointers, and checks that no page-table frame is mapped writable and no foreign frame is
- * mapped without a grant. At the end, relinquishing the domain must bring every count to zero.
+ * mapped without a grant (LDT pages mapped with mapLdtPage included). At the end,
+ * relinquishing the domain must bring every count to zero.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -45,6 +46,7 @@ type Req =
       hi: number;
     }
   | { kind: 'gdt'; frames: number[]; entries: number }
+  | { kind: 'ldt'; base: number; offset: number }
   | { kind: 'desc'; table: number; idx: number; lo: number; hi: number };
 
 function world(width: 32 | 64) {
@@ -67,7 +69,7 @@ function world(width: 32 | 64) {
   for (let i = 0; i < PAGES; i++) pool.push(a(i));
   for (let i = 0; i < 4; i++) pool.push(machine.p2m(VICTIM).get(i));
   pool.push(machine.frames.frames - 1, machine.frames.frames + 7, 0xfffff);
-  return { machine, mm, pool, grantedMfn };
+  return { machine, mm, pool, grantedMfn, width };
 }
 
 // Biased towards a few frames and low slots so that random sequences build real trees.
@@ -170,6 +172,20 @@ const req: fc.Arbitrary<Req> = fc.oneof(
     }),
   },
   {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('ldt' as const),
+      // -1: the read-only page of prebuild(); else a random address.
+      base: fc.oneof(
+        fc.constant(-1),
+        fc
+          .tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 }), slot)
+          .map(([a, b, c]) => (a << 30) | (b << 21) | (c << 12) | 0),
+      ),
+      offset: fc.constantFrom(0, 8, 0x1000, 0x2008, 0x10000),
+    }),
+  },
+  {
     weight: 1,
     arbitrary: fc.record({
       kind: fc.constant('desc' as const),
@@ -182,7 +198,7 @@ const req: fc.Arbitrary<Req> = fc.oneof(
 );
 
 function apply(w: ReturnType<typeof world>, r: Req): number {
-  const { mm, pool } = w;
+  const { mm, pool, width } = w;
   const mfnOf = (i: number) => pool[i];
   if (r.kind === 'mmu') {
     const ptrV = mfnOf(r.table) * 4096 + r.idx * 8 + r.cmd;
@@ -192,8 +208,15 @@ function apply(w: ReturnType<typeof world>, r: Req): number {
   if (r.kind === 'ext') {
     const arg1 = r.cmd === 7 || r.cmd === 13 ? r.lo : mfnOf(r.target);
     const arg1Hi = r.cmd === 7 || r.cmd === 13 ? r.hi : 0;
-    const arg2 = r.cmd === 17 ? mfnOf(r.arg2) : r.arg2;
+    const arg2 = r.cmd === 17 ? mfnOf(r.arg2) : r.cmd === 13 ? r.arg2 * 512 : r.arg2;
     return mm.mmuextOp(ATTACKER, 0, [op(r.cmd, arg1 | 0, arg2, arg1Hi)]);
+  }
+  if (r.kind === 'ldt') {
+    // SET_LDT (a no-op when unchanged), then the access fault that maps an LDT page.
+    const base = r.base !== -1 ? r.base : width === 64 ? 0x1000 : 0xc0001000 | 0;
+    const rc = mm.mmuextOp(ATTACKER, 0, [op(MMUEXT.MMUEXT_SET_LDT, base, 8192)]);
+    if (rc !== 0) return rc;
+    return Math.min(0, mm.mapLdtPage(ATTACKER, 0, r.offset));
   }
   if (r.kind === 'gdt') return mm.setGdt(ATTACKER, 0, r.frames.map(mfnOf), r.entries);
   if (r.kind === 'desc')
@@ -278,6 +301,13 @@ function audit(mm: PvMmType, width: 32 | 64, grantedMfn: number): string | null 
         ref[gf]++;
         if (ft.type[gf] !== PGT.PGT_seg_desc_page) return `GDT frame ${gf} has type ${ft.type[gf]}`;
       }
+      for (const lf of v.ldtFrames) {
+        if (lf < 0) continue;
+        type[lf]++;
+        ref[lf]++;
+        if (ft.type[lf] !== PGT.PGT_seg_desc_page) return `LDT frame ${lf} has type ${ft.type[lf]}`;
+        if (ft.owner[lf] !== domid) return `LDT frame ${lf} of domain ${ft.owner[lf]}`;
+      }
       for (const b of [v.baseMfn, v.userBaseMfn]) {
         if (b >= 0) {
           type[b]++;
@@ -336,11 +366,31 @@ for (const a of [0, 1, 2, 3]) {
 }
 SAMPLE_VAS.push([0, 0x80], [0x1000, 0x80]);
 
+/**
+ * A guided start: root a(0) → … → L1 a(3) mapping a(4) writable at VA 0 and a(5) read-only at
+ * VA 0x1000, made vCPU 0's base pointer. Returns the NEW_BASEPTR result.
+ */
+function prebuild(w: ReturnType<typeof world>, width: 32 | 64): number {
+  const a = (i: number) => w.pool[i];
+  const rootSlot = width === 64 ? 0 : 3;
+  w.mm.mmuUpdate(ATTACKER, reqs([a(0) * 4096 + rootSlot * 8, a(1) * 4096 + 1]), 1);
+  if (width === 64) {
+    w.mm.mmuUpdate(ATTACKER, reqs([a(1) * 4096, a(2) * 4096 + 1]), 1);
+    w.mm.mmuUpdate(ATTACKER, reqs([a(2) * 4096, a(3) * 4096 + 7]), 1);
+  } else {
+    w.mm.mmuUpdate(ATTACKER, reqs([a(1) * 4096, a(3) * 4096 + 7]), 1);
+  }
+  w.mm.mmuUpdate(ATTACKER, reqs([a(3) * 4096, a(4) * 4096 + 7]), 1);
+  w.mm.mmuUpdate(ATTACKER, reqs([a(3) * 4096 + 8, a(5) * 4096 + 5]), 1);
+  return w.mm.mmuextOp(ATTACKER, 0, [op(MMUEXT.MMUEXT_NEW_BASEPTR, a(0))]);
+}
+
 describe.each([64, 32] as const)('isolation of an adversarial %i-bit PV domain', (width) => {
   it('never yields a writable page-table mapping or an unowned mapping, and counts stay exact', () => {
     fc.assert(
-      fc.property(fc.array(req, { minLength: 10, maxLength: 80 }), (rs) => {
+      fc.property(fc.boolean(), fc.array(req, { minLength: 10, maxLength: 80 }), (pre, rs) => {
         const w = world(width);
+        if (pre) expect(prebuild(w, width)).toBe(0);
         for (const r of rs) {
           const rc = apply(w, r);
           expect(rc <= 0).toBe(true);
@@ -365,18 +415,14 @@ describe.each([64, 32] as const)('isolation of an adversarial %i-bit PV domain',
     // Guard against a vacuous property: a guided sequence reaches a validated base pointer.
     const w = world(width);
     const a = (i: number) => w.pool[i];
-    const rootSlot = width === 64 ? 0 : 3;
-    w.mm.mmuUpdate(ATTACKER, reqs([a(0) * 4096 + rootSlot * 8, a(1) * 4096 + 1]), 1);
-    if (width === 64) {
-      w.mm.mmuUpdate(ATTACKER, reqs([a(1) * 4096, a(2) * 4096 + 1]), 1);
-      w.mm.mmuUpdate(ATTACKER, reqs([a(2) * 4096, a(3) * 4096 + 7]), 1);
-    } else {
-      w.mm.mmuUpdate(ATTACKER, reqs([a(1) * 4096, a(3) * 4096 + 7]), 1);
-    }
-    w.mm.mmuUpdate(ATTACKER, reqs([a(3) * 4096, a(4) * 4096 + 7]), 1);
-    expect(w.mm.mmuextOp(ATTACKER, 0, [op(MMUEXT.MMUEXT_NEW_BASEPTR, a(0))])).toBe(0);
+    expect(prebuild(w, width)).toBe(0);
     expect(audit(w.mm, width, w.grantedMfn)).toBeNull();
     expect(w.machine.frames.type[a(4)]).toBe(PGT.PGT_writable_page);
+    // The same start lets the random 'ldt' requests map a descriptor page.
+    const ldtBase = width === 64 ? 0x1000 : 0xc0001000 | 0;
+    expect(w.mm.mmuextOp(ATTACKER, 0, [op(MMUEXT.MMUEXT_SET_LDT, ldtBase, 8192)])).toBe(0);
+    expect(w.mm.mapLdtPage(ATTACKER, 0, 0)).toBe(a(5));
+    expect(audit(w.mm, width, w.grantedMfn)).toBeNull();
   });
 });
 

@@ -433,7 +433,7 @@ describe('PV direct paging: 32-bit PAE guests', () => {
     expect(machine.memory.read32(f(0), 7 * 8)).toBe(0); // entries 4..511 zeroed
     expect(machine.memory.read32(f(2), 428 * 8)).toBe(0x5063);
     expect(machine.frames.typeCount[f(5)]).toBe(0);
-    expect(mm.mmuUpdate(1, reqs([ptr(f(2), 430), pte(f(7), P)]), 1)).toBe(-EINVAL);
+    expect(mm.mmuUpdate(1, reqs([ptr(f(2), 430), pte(f(7), P)]), 1)).toBe(-EPERM); // mod_l2_entry
     expect(mm.mmuUpdate(1, reqs([ptr(f(2), 427), pte(f(4), P)]), 1)).toBe(0);
     expect(mm.mmuUpdate(1, reqs([ptr(f(0), 3), pte(f(3), P)]), 1)).toBe(-EINVAL);
     expect(mm.mmuUpdate(1, reqs([ptr(f(0), 2), pte(f(2), P)]), 1)).toBe(-EINVAL); // shared Xen L2

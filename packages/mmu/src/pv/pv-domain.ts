@@ -22,6 +22,12 @@ export class PvVcpu {
   gdtFrames: number[];
   /** GDT entry count. */
   gdtEnts: number;
+  /**
+   * MFNs of the LDT pages mapped so far (Xen's shadow LDT, filled lazily by
+   * `PvMm.mapLdtPage` and typed `PGT_seg_desc_page`), one slot per 4 KiB of the LDT; -1 where
+   * none is mapped.
+   */
+  ldtFrames: number[];
   /** The vCPU's TLB, or null if the hypervisor has not attached one. */
   tlb: TlbFlushPort | null;
 
@@ -35,6 +41,7 @@ export class PvVcpu {
     this.ldtEnts = 0;
     this.gdtFrames = [];
     this.gdtEnts = 0;
+    this.ldtFrames = [];
     this.tlb = null;
   }
 }
@@ -47,6 +54,11 @@ export interface PvDomainOptions {
   readonly vcpus?: number;
   /** Privileged (dom0-like): may act on other domains' pages via `foreigndom`, flush caches. */
   readonly privileged?: boolean;
+  /**
+   * Whether vCPU 0 is initialised (default true). Before that, Xen lets the toolstack validate a
+   * 32-bit guest's L3 above 4 GiB without `pae_extended_cr3`; afterwards that is `-ERANGE`.
+   */
+  readonly initialised?: boolean;
 }
 
 /** A PV domain as paging sees it. */
@@ -63,6 +75,8 @@ export class PvDomain {
   vmAssist: number;
   /** Whether `VMASST_TYPE_m2p_strict` is enabled. */
   m2pStrict: boolean;
+  /** Whether vCPU 0 is initialised (see {@link PvDomainOptions.initialised}). */
+  initialised: boolean;
 
   /** Creates the paging view of domain `domid`. */
   constructor(domid: number, options: PvDomainOptions) {
@@ -72,6 +86,7 @@ export class PvDomain {
     this.vcpus = [];
     this.vmAssist = 0;
     this.m2pStrict = false;
+    this.initialised = options.initialised !== false;
     const n = options.vcpus ?? 1;
     for (let i = 0; i < n; i++) this.vcpus.push(new PvVcpu(i));
   }

@@ -46,6 +46,15 @@ const ENTRIES = 512;
 const XEN_L4_SLOTS = ROOT_PAGETABLE_LAST_XEN_SLOT - ROOT_PAGETABLE_FIRST_XEN_SLOT + 1;
 const XEN_L2_SLOTS = ENTRIES - COMPAT_L2_FIRST_XEN_SLOT;
 
+/**
+ * Xen's `__addr_ok` on x86-64 (from the high half `hi`): below 2^47, or at/after HYPERVISOR_VIRT_END (0xFFFF880000000000).
+ * A 32-bit guest's (zero-extended) addresses always pass.
+ * @see xen/arch/x86/include/asm/x86_64/uaccess.h
+ */
+function xenAddrOk(hi: number): boolean {
+  return hi >>> 15 === 0 || hi >>> 0 >= 0xffff8800;
+}
+
 /** One decoded `struct mmuext_op`. `arg1` is an MFN or a linear address (as int32 halves). */
 export interface MmuextOp {
   /** `MMUEXT_*` command. */
@@ -74,6 +83,8 @@ export interface PvVcpuState {
   readonly gdtFrames: readonly number[];
   /** GDT entries. */
   readonly gdtEnts: number;
+  /** Mapped LDT pages (Xen's shadow LDT; -1 = not mapped); absent in older saves. */
+  readonly ldtFrames?: readonly number[];
 }
 
 /** Plain-data state of one PV domain's paging. */
@@ -88,6 +99,8 @@ export interface PvDomainState {
   readonly vmAssist: number;
   /** Whether m2p_strict is enabled. */
   readonly m2pStrict: boolean;
+  /** Whether vCPU 0 is initialised (absent in older saves: true). */
+  readonly initialised?: boolean;
   /** vCPU registers. */
   readonly vcpus: readonly PvVcpuState[];
 }
@@ -199,6 +212,8 @@ export class PvMm {
     ft.type[mfn] = type;
     ft.typeCount[mfn] = 1;
     const level = type & PGT_TYPE_MASK;
+    // validate_page: "A page table is dirtied when its type count becomes non-zero."
+    if (level !== PGT.PGT_writable_page) this.markDirty(mfn);
     if (level === PGT.PGT_seg_desc_page) {
       const rc = this.validateDescriptors(mfn, d);
       if (rc !== 0) {
@@ -318,6 +333,7 @@ export class PvMm {
     const mfn = this.frameOf(lo, hi);
     if (level === 1) {
       if ((lo & RW) !== 0) this.putPageType(mfn, d);
+      else this.blowLdtsMapping(mfn, d);
       this.putPage(mfn);
       return;
     }
@@ -331,6 +347,15 @@ export class PvMm {
     const mem = this.machine.memory;
     const level = type & PGT_TYPE_MASK;
     if (level === PGT.PGT_l3_page_table && d.is32) {
+      // promote_l3_table: without pae_extended_cr3 a 32-bit guest's L3 must sit below 4 GiB
+      // (its CR3 is 32 bits), except while the toolstack builds the domain.
+      if (
+        mfn >= 0x100000 &&
+        d.initialised &&
+        (d.vmAssist & (1 << VMASST.VMASST_TYPE_pae_extended_cr3)) === 0
+      ) {
+        return -XEN_ERRNO.ERANGE;
+      }
       // Only 4 entries are meaningful; slot 3 must be present (it holds Xen's mappings).
       if ((mem.read32(mfn, 3 * 8) & P) === 0) return -XEN_ERRNO.EINVAL;
     }
@@ -428,7 +453,9 @@ export class PvMm {
     const mem = this.machine.memory;
     const type = ft.type[mfn];
     const level = type & PGT_TYPE_MASK;
-    if (this.isXenSlot(type, idx, d)) return -XEN_ERRNO.EINVAL;
+    // mod_l2_entry refuses Xen's L2 slots with -EPERM, mod_l4_entry Xen's L4 slots with -EINVAL.
+    if (this.isXenSlot(type, idx, d))
+      return level === PGT.PGT_l2_page_table ? -XEN_ERRNO.EPERM : -XEN_ERRNO.EINVAL;
     // 32-bit PAE: slot 3 of a live L3 cannot change.
     if (level === PGT.PGT_l3_page_table && d.is32 && idx >= 3) return -XEN_ERRNO.EINVAL;
     const off = idx * 8;
@@ -528,9 +555,11 @@ export class PvMm {
           }
         }
       } else if (cmd === MMU_CMD.MMU_MACHPHYS_UPDATE) {
-        if (ft.owner[mfn] !== pg.domid) rc = -XEN_ERRNO.EINVAL;
+        if (pt !== d) rc = -XEN_ERRNO.EPERM;
+        else if (ft.owner[mfn] !== pg.domid) rc = -XEN_ERRNO.EINVAL;
         else {
           ft.m2p[mfn] = valLo >>> 0;
+          this.markDirty(mfn);
           rc = 0;
         }
       } else {
@@ -725,6 +754,7 @@ export class PvMm {
           return -XEN_ERRNO.EINVAL;
         }
         ft.pinned[mfn] = 1;
+        this.markDirty(mfn); // "A page is dirtied when its pin status is set."
         return 0;
       }
       case MMUEXT.MMUEXT_UNPIN_TABLE: {
@@ -733,29 +763,26 @@ export class PvMm {
         if (ft.pinned[mfn] !== 1) return -XEN_ERRNO.EINVAL;
         ft.pinned[mfn] = 0;
         this.putPageAndType(mfn, pg);
+        this.markDirty(mfn); // "A page is dirtied when its pin status is cleared."
         return 0;
       }
       case MMUEXT.MMUEXT_NEW_BASEPTR: {
-        if (foreign || op.arg1Hi !== 0) return -XEN_ERRNO.EINVAL;
+        if (foreign) return -XEN_ERRNO.EPERM;
+        if (op.arg1Hi !== 0) return -XEN_ERRNO.EINVAL;
         const root = d.is32 ? PGT.PGT_l3_page_table : PGT.PGT_l4_page_table;
-        // Without pae_extended_cr3 a 32-bit guest's L3 must sit below 4 GiB (CR3 is 32 bits).
-        if (
-          d.is32 &&
-          mfn >= 0x100000 &&
-          (d.vmAssist & (1 << VMASST.VMASST_TYPE_pae_extended_cr3)) === 0
-        ) {
-          return -XEN_ERRNO.ERANGE;
-        }
+        // A 32-bit guest's L3 above 4 GiB is refused by validation (-ERANGE, promote_l3_table).
         const rc = this.getPageAndType(mfn, d.domid, root, d);
         if (rc !== 0) return rc;
         const old = v.baseMfn;
         v.baseMfn = mfn;
         if (old >= 0) this.putPageAndType(old, d);
+        this.destroyLdt(d, v); // new_guest_cr3: pv_destroy_ldt
         if (v.tlb !== null) v.tlb.flush(false);
         return 0;
       }
       case MMUEXT.MMUEXT_NEW_USER_BASEPTR: {
-        if (foreign || d.is32 || op.arg1Hi !== 0) return -XEN_ERRNO.EINVAL;
+        if (foreign) return -XEN_ERRNO.EPERM;
+        if (d.is32 || op.arg1Hi !== 0) return -XEN_ERRNO.EINVAL;
         if (mfn !== 0) {
           const rc = this.getPageAndType(mfn, d.domid, PGT.PGT_l4_page_table, d);
           if (rc !== 0) return rc;
@@ -787,39 +814,45 @@ export class PvMm {
         return 0;
       }
       case MMUEXT.MMUEXT_FLUSH_CACHE:
-      case MMUEXT.MMUEXT_FLUSH_CACHE_GLOBAL:
         if (foreign) return -XEN_ERRNO.EPERM;
         return d.privileged ? 0 : -XEN_ERRNO.EACCES;
+      case MMUEXT.MMUEXT_FLUSH_CACHE_GLOBAL:
+        if (foreign) return -XEN_ERRNO.EPERM;
+        return d.privileged ? 0 : -XEN_ERRNO.EINVAL;
       case MMUEXT.MMUEXT_SET_LDT: {
         if (foreign) return -XEN_ERRNO.EPERM;
         const ents = op.arg2 >>> 0;
-        if ((op.arg1Lo & 0xfff) !== 0 || !this.addrOk(d, op.arg1Lo, op.arg1Hi) || ents > 8192) {
-          return -XEN_ERRNO.EINVAL;
+        // With no entries the base is ignored (Xen: ptr = ents ? linear_addr : 0).
+        const lo = ents === 0 ? 0 : op.arg1Lo;
+        const hi = ents === 0 ? 0 : op.arg1Hi;
+        if ((lo & 0xfff) !== 0 || !xenAddrOk(hi) || ents > 8192) return -XEN_ERRNO.EINVAL;
+        if (v.ldtEnts !== ents || v.ldtBaseLo !== lo || v.ldtBaseHi !== hi) {
+          this.destroyLdt(d, v);
+          v.ldtBaseLo = lo;
+          v.ldtBaseHi = hi;
+          v.ldtEnts = ents;
         }
-        v.ldtBaseLo = op.arg1Lo;
-        v.ldtBaseHi = op.arg1Hi;
-        v.ldtEnts = ents;
         return 0;
       }
       case MMUEXT.MMUEXT_CLEAR_PAGE: {
         if (op.arg1Hi !== 0) return -XEN_ERRNO.EINVAL;
-        if (this.getPageAndType(mfn, d.domid, PGT.PGT_writable_page, d) !== 0)
+        if (this.getPageAndType(mfn, pg.domid, PGT.PGT_writable_page, pg) !== 0)
           return -XEN_ERRNO.EINVAL;
         this.machine.memory.clearFrame(mfn);
         this.markDirty(mfn);
-        this.putPageAndType(mfn, d);
+        this.putPageAndType(mfn, pg);
         return 0;
       }
       case MMUEXT.MMUEXT_COPY_PAGE: {
         const src = op.arg2 >>> 0;
         if (op.arg1Hi !== 0 || !this.getPage(src, pg.domid)) return -XEN_ERRNO.EINVAL;
-        if (this.getPageAndType(mfn, d.domid, PGT.PGT_writable_page, d) !== 0) {
+        if (this.getPageAndType(mfn, pg.domid, PGT.PGT_writable_page, pg) !== 0) {
           this.putPage(src);
           return -XEN_ERRNO.EINVAL;
         }
         this.machine.memory.copyFrame(mfn, src);
         this.markDirty(mfn);
-        this.putPageAndType(mfn, d);
+        this.putPageAndType(mfn, pg);
         this.putPage(src);
         return 0;
       }
@@ -829,6 +862,76 @@ export class PvMm {
       default:
         return -XEN_ERRNO.ENOSYS;
     }
+  }
+
+  /**
+   * Maps the LDT page holding byte `offset` of vCPU `vcpu`'s LDT, as Xen does lazily on the
+   * first access fault (`pv_map_ldt_shadow_page`): looks up the guest kernel's L1 entry for
+   * `ldt_base + offset`, which must be present and map a frame of the domain that validates as
+   * a segment-descriptor page (every descriptor passes {@link checkDescriptor}, and no writable
+   * mapping of it exists). Returns the MFN (already mapped: the same), or -1: the hypervisor
+   * then delivers the fault to the guest. The type reference is held until the LDT is
+   * destroyed (`SET_LDT` with other arguments, `NEW_BASEPTR`, unmapping the page, relinquish).
+   * @see xen/arch/x86/pv/mm.c (pv_map_ldt_shadow_page)
+   */
+  mapLdtPage(domid: number, vcpu: number, offset: number): number {
+    const d = this.domain(domid);
+    const v = this.vcpu(d, vcpu);
+    if (!Number.isInteger(offset) || offset < 0 || offset >>> 3 >= v.ldtEnts) return -1;
+    const page = offset >>> 12;
+    const have = v.ldtFrames[page];
+    if (have !== undefined && have >= 0) return have;
+    if (v.baseMfn < 0) return -1;
+    // The linear address; a 32-bit guest's wraps at 4 GiB.
+    let lo = (v.ldtBaseLo >>> 0) + page * 4096;
+    let hi = v.ldtBaseHi;
+    if (lo > 0xffffffff) {
+      lo -= 0x100000000;
+      hi = d.is32 ? 0 : (hi + 1) | 0;
+    }
+    lo |= 0;
+    const at = this.findL1(d, v.baseMfn, lo, hi);
+    if (at < 0) return -1;
+    const l1 = Math.floor(at / 512);
+    const idx = at - l1 * 512;
+    const mem = this.machine.memory;
+    const e = mem.read32(l1, idx * 8);
+    if ((e & P) === 0) return -1;
+    const mfn = this.frameOf(e, mem.read32(l1, idx * 8 + 4));
+    if (mfn >= this.machine.frames.frames) return -1;
+    if (this.getPageAndType(mfn, d.domid, PGT.PGT_seg_desc_page, d) !== 0) return -1;
+    while (v.ldtFrames.length <= page) v.ldtFrames.push(-1);
+    v.ldtFrames[page] = mfn;
+    return mfn;
+  }
+
+  /** pv_destroy_ldt: drops every mapped LDT page of `v`; true if there was one. */
+  private destroyLdt(d: PvDomain, v: PvVcpu): boolean {
+    let any = false;
+    for (const mfn of v.ldtFrames) {
+      if (mfn < 0) continue;
+      this.putPageAndType(mfn, d);
+      any = true;
+    }
+    v.ldtFrames = [];
+    if (any && v.tlb !== null) v.tlb.flush(false);
+    return any;
+  }
+
+  /**
+   * put_page_from_l1e: unmapping (read-only) a live segment-descriptor page of the table's own
+   * domain blows the mapped LDT pages of all its vCPUs ("We expect this is rare").
+   */
+  private blowLdtsMapping(mfn: number, d: PvDomain): void {
+    const ft = this.machine.frames;
+    if (
+      ft.type[mfn] !== PGT.PGT_seg_desc_page ||
+      ft.typeCount[mfn] === 0 ||
+      ft.owner[mfn] !== d.domid
+    ) {
+      return;
+    }
+    for (const v of d.vcpus) if (v.ldtFrames.length !== 0) this.destroyLdt(d, v);
   }
 
   /**
@@ -970,6 +1073,7 @@ export class PvMm {
       v.userBaseMfn = -1;
       for (const g of v.gdtFrames) this.putPageAndType(g, d);
       v.gdtFrames = [];
+      this.destroyLdt(d, v);
       v.gdtEnts = 0;
       if (v.tlb !== null) v.tlb.flush(true);
     }
@@ -991,6 +1095,7 @@ export class PvMm {
         privileged: d.privileged,
         vmAssist: d.vmAssist,
         m2pStrict: d.m2pStrict,
+        initialised: d.initialised,
         vcpus: d.vcpus.map((v) => ({
           baseMfn: v.baseMfn,
           userBaseMfn: v.userBaseMfn,
@@ -999,6 +1104,7 @@ export class PvMm {
           ldtEnts: v.ldtEnts,
           gdtFrames: v.gdtFrames.slice(),
           gdtEnts: v.gdtEnts,
+          ldtFrames: v.ldtFrames.slice(),
         })),
       });
     }
@@ -1015,6 +1121,7 @@ export class PvMm {
         guestWidth: ds.guestWidth,
         privileged: ds.privileged,
         vcpus: ds.vcpus.length,
+        initialised: ds.initialised !== false,
       });
       d.vmAssist = ds.vmAssist;
       d.m2pStrict = ds.m2pStrict;
@@ -1027,6 +1134,7 @@ export class PvMm {
         v.ldtEnts = vs.ldtEnts;
         v.gdtFrames = vs.gdtFrames.slice();
         v.gdtEnts = vs.gdtEnts;
+        v.ldtFrames = vs.ldtFrames === undefined ? [] : vs.ldtFrames.slice();
       });
     }
     return mm;
