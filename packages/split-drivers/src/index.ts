@@ -54,7 +54,12 @@ export {
   Qcow2Storage,
 } from './blk/qcow2.ts';
 export { type BlockStorage, MemoryStorage, type MemoryStorageOptions } from './blk/storage.ts';
-export { ConsoleBackend, type ConsoleBackendOptions } from './console/console-backend.ts';
+export {
+  CONSOLE_INPUT_QUEUE_MAX,
+  ConsoleBackend,
+  type ConsoleBackendOptions,
+} from './console/console-backend.ts';
+export { ConsoleLog, type ConsoleLogOptions, consoleTimestamp } from './console/console-log.ts';
 export {
   ConsoleBack,
   ConsoleFront,
