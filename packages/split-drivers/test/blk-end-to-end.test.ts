@@ -148,6 +148,17 @@ describe('blkfront and blkback over xenbus', () => {
     expect((await front.read(0, 1)).status).toBe(0);
   });
 
+  it('serves a shared writable (w!) image to two domains, each seeing the other\'s writes', async () => {
+    const shared = new MemoryStorage(64);
+    const one = await attach({ mode: 'w!', storage: shared });
+    const two = await attach({ mode: 'w!', storage: shared });
+    expect([one.info?.readOnly, two.info?.readOnly]).toEqual([false, false]);
+    expect(await one.front.write(0, pattern(4096, 1))).toBe(0);
+    expect(await two.front.write(8, pattern(4096, 2))).toBe(0);
+    expect((await two.front.read(0, 8)).data).toEqual(pattern(4096, 1));
+    expect((await one.front.read(8, 8)).data).toEqual(pattern(4096, 2));
+  });
+
   it('fails reads past the end of the disk with BLKIF_RSP_ERROR', async () => {
     const { front } = await attach({ sectors: 16 });
     const r = await front.read(12, 8);
