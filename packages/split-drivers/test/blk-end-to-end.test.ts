@@ -148,7 +148,7 @@ describe('blkfront and blkback over xenbus', () => {
     expect((await front.read(0, 1)).status).toBe(0);
   });
 
-  it('serves a shared writable (w!) image to two domains, each seeing the other\'s writes', async () => {
+  it("serves a shared writable (w!) image to two domains, each seeing the other's writes", async () => {
     const shared = new MemoryStorage(64);
     const one = await attach({ mode: 'w!', storage: shared });
     const two = await attach({ mode: 'w!', storage: shared });
