@@ -3,6 +3,8 @@ import type { ByteStore } from '../src/index.ts';
 
 /** A ByteStore over a real file (node:fs), for checking images with qemu-img. */
 export class FileByteStore implements ByteStore {
+  /** Every store not yet closed, so a test file can close them all at the end. */
+  private static readonly open_ = new Set<FileByteStore>();
   private readonly fh: FileHandle;
 
   private constructor(fh: FileHandle) {
@@ -10,7 +12,14 @@ export class FileByteStore implements ByteStore {
   }
 
   static async open(path: string, create = false): Promise<FileByteStore> {
-    return new FileByteStore(await open(path, create ? 'w+' : 'r+'));
+    const store = new FileByteStore(await open(path, create ? 'w+' : 'r+'));
+    FileByteStore.open_.add(store);
+    return store;
+  }
+
+  /** Closes every store still open. */
+  static async closeAll(): Promise<void> {
+    for (const s of [...FileByteStore.open_]) await s.close();
   }
 
   async size(): Promise<number> {
@@ -40,6 +49,7 @@ export class FileByteStore implements ByteStore {
   }
 
   close(): Promise<void> {
+    if (!FileByteStore.open_.delete(this)) return Promise.resolve();
     return this.fh.close();
   }
 }

@@ -235,3 +235,21 @@ describe('netback VIF state', () => {
     expect(restored.getState().metrics.txPackets).toBe(2);
   });
 });
+
+describe('netback fairness', () => {
+  it('serves busy VIFs round-robin, at most one budget of packets per turn', async () => {
+    const order: string[] = [];
+    const vifs = ['a', 'b', 'c'].map((name) => {
+      const r = rawVif({ budget: 8, transmit: () => order.push(name) });
+      for (let i = 0; i < 40; i++) r.push();
+      return r;
+    });
+    for (const r of vifs) r.vif.kick();
+    for (let i = 0; i < 200; i++) await Promise.resolve();
+    expect(order.length).toBe(120);
+    const runs: string[] = [];
+    for (let i = 0; i < order.length; i += 8) runs.push(order.slice(i, i + 8).join(''));
+    // Every turn is one VIF's full budget, and the VIFs take turns.
+    expect(runs).toEqual(Array.from({ length: 15 }, (_, i) => ['a', 'b', 'c'][i % 3]?.repeat(8)));
+  });
+});

@@ -18,7 +18,10 @@ import { sameBytes } from './ring-helpers.ts';
 
 const haveQemuImg = spawnSync('qemu-img', ['--version']).status === 0;
 const dir = mkdtempSync(join(tmpdir(), 'split-drivers-qcow2-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(async () => {
+  await FileByteStore.closeAll();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 function pattern(len: number, seed: number): Uint8Array {
   const out = new Uint8Array(len);
