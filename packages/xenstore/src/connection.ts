@@ -41,14 +41,36 @@ export class XenstoreConnection {
   nextTxId = 1;
   /** Whether the connection was closed; a closed connection sends nothing. */
   closed = false;
+  /** Bytes of its watches' paths and tokens (xenstored's watch memory accounting). */
+  watchMemory = 0;
+  /**
+   * Replies the transport holds that the client has not taken yet (`outstanding`
+   * quota). Transports that queue (the guest ring) maintain it.
+   */
+  outstanding = 0;
+  /** Bytes of replies and events (header included) the transport holds for the client. */
+  queuedBytes = 0;
+  /**
+   * Whether this is a socket client without a domain (C xenstored's `conn->domain ==
+   * NULL`): its memory counts for its domid, its watches and transactions do not appear in
+   * `CONTROL quota <domid>`.
+   */
+  readonly socket: boolean;
   /** Outgoing message sink. */
   private readonly sink: MessageSink;
 
   /** Creates a connection; use `Xenstore.connect()` instead. */
-  constructor(serial: number, domid: number, privileged: boolean, sink: MessageSink) {
+  constructor(
+    serial: number,
+    domid: number,
+    privileged: boolean,
+    sink: MessageSink,
+    socket = false,
+  ) {
     this.serial = serial;
     this.domid = domid;
     this.privileged = privileged;
+    this.socket = socket;
     this.home = `/local/domain/${domid}`;
     this.sink = sink;
   }

@@ -24,7 +24,7 @@ export {
 export { type MessageSink, type Watch, XenstoreConnection } from './connection.ts';
 export { XenstoreError, type XenstoreErrorCode } from './errors.ts';
 export type { Request } from './handlers/request.ts';
-export { makeNode, type NodeAccess, NodeStore, type XsNode } from './node.ts';
+export { makeNode, type NodeAccess, NodeStore, nodeMemory, type XsNode } from './node.ts';
 export { canonicalize, domainPath, isValidNodename } from './path.ts';
 export { formatPerm, parsePerm, type XsPerm, XsPermBits } from './perms.ts';
 export { DEFAULT_QUOTAS, formatQuotas, quotaKey, type XenstoreQuotas } from './quota.ts';

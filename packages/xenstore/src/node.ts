@@ -24,7 +24,16 @@ export interface XsNode {
   generation: number;
   /** The child list in wire form (`a\0b\0`), computed on first use; records never change. */
   childBytes: Uint8Array | undefined;
+  /**
+   * Size of the record as C xenstored stores it: the 24-byte `struct xs_tdb_record_hdr`, 8
+   * bytes per permission, the value and the NUL-terminated child names. The node-size and
+   * memory quotas count it (memory adds the path length, the database key).
+   */
+  readonly size: number;
 }
+
+/** `sizeof(struct xs_tdb_record_hdr)`: u64 generation and three u32 counts, padded to 24. */
+const RECORD_HDR = 24;
 
 /** Creates a node record (generation 0 until stored). */
 export function makeNode(
@@ -33,7 +42,9 @@ export function makeNode(
   perms: readonly XsPerm[],
   children: readonly string[],
 ): XsNode {
-  return { name, value, perms, children, generation: 0, childBytes: undefined };
+  let size = RECORD_HDR + perms.length * 8 + value.length;
+  for (let i = 0; i < children.length; i++) size += (children[i] as string).length + 1;
+  return { name, value, perms, children, generation: 0, childBytes: undefined, size };
 }
 
 /** The child list of `node` in wire form, cached on the (immutable) record. */
@@ -65,6 +76,11 @@ export interface NodeAccess {
   ownedBy(domid: number): number;
 }
 
+/** Memory C xenstored accounts for a node in its main database: record plus key (the path). */
+export function nodeMemory(node: XsNode): number {
+  return node.size + node.name.length;
+}
+
 /** The main node table. */
 export class NodeStore implements NodeAccess {
   /** Nodes by absolute path. */
@@ -73,6 +89,8 @@ export class NodeStore implements NodeAccess {
   generation = 0;
   /** Number of nodes per owner domain. */
   readonly owners: Map<number, number> = new Map();
+  /** Bytes of node records (plus keys) per owner domain, as xenstored's memory quota counts them. */
+  readonly memory: Map<number, number> = new Map();
   /** When set, the paths of nodes written or removed are added here (used for persistence). */
   dirty: Set<string> | undefined = undefined;
 
@@ -91,10 +109,14 @@ export class NodeStore implements NodeAccess {
     this.dirty?.add(node.name);
   }
 
-  /** Deletes the node at `path`. */
-  remove(path: string): void {
+  /**
+   * Deletes the node at `path`. Like xenstored's `access_node(NODE_ACCESS_DELETE)` this uses
+   * up a generation count, except when a transaction commit deletes (`stamp` false).
+   */
+  remove(path: string, stamp = true): void {
     const old = this.nodes.get(path);
     if (old === undefined) return;
+    if (stamp) this.generation++;
     this.count(old, -1);
     this.nodes.delete(path);
     this.dirty?.add(path);
@@ -105,10 +127,21 @@ export class NodeStore implements NodeAccess {
     return this.owners.get(domid) ?? 0;
   }
 
+  /** Bytes of node records owned by `domid` (see {@link nodeMemory}). */
+  memoryOf(domid: number): number {
+    return this.memory.get(domid) ?? 0;
+  }
+
   private count(node: XsNode, delta: number): void {
     const owner = node.perms[0]?.id ?? 0;
     const n = (this.owners.get(owner) ?? 0) + delta;
-    if (n === 0) this.owners.delete(owner);
-    else this.owners.set(owner, n);
+    const m = (this.memory.get(owner) ?? 0) + delta * nodeMemory(node);
+    if (n === 0) {
+      this.owners.delete(owner);
+      this.memory.delete(owner);
+    } else {
+      this.owners.set(owner, n);
+      this.memory.set(owner, m);
+    }
   }
 }

@@ -18,8 +18,15 @@ export interface XenstoreQuotas {
   readonly outstanding: number;
   /** Nodes one transaction may touch (`transaction-nodes`, ENOSPC beyond). */
   readonly transactionNodes: number;
-  /** Memory per domain in bytes (`memory`). */
+  /**
+   * Memory per domain in bytes (`memory`): node records and keys it owns, its watches,
+   * its transactions' node copies and its queued output. A guest at or above it gets no
+   * more requests read, node writes that would reach it fail and watch events for it
+   * are dropped.
+   */
   readonly memory: number;
+  /** Memory per domain above which a warning is logged (`quota-soft` `memory`). */
+  readonly memorySoft: number;
   /** Maximum size of one node record in bytes (`node-size`, ENOSPC beyond). */
   readonly nodeSize: number;
   /** Maximum path length below the domain's home (`path-max`). */
@@ -36,6 +43,7 @@ export const DEFAULT_QUOTAS: XenstoreQuotas = {
   outstanding: 20,
   transactionNodes: 1024,
   memory: 2621440,
+  memorySoft: 2097152,
   nodeSize: 2048,
   pathMax: 2048,
   permissions: 5,
@@ -53,17 +61,27 @@ const ROWS: readonly (readonly [keyof XenstoreQuotas, string, string])[] = [
   ['permissions', 'permissions', 'Max. number of permissions per node'],
 ];
 
-/** The text of `CONTROL quota`, formatted as the C daemon does. */
-export function formatQuotas(q: XenstoreQuotas): string {
+const SOFT_ROWS: readonly (readonly [keyof XenstoreQuotas, string, string])[] = [
+  ['memorySoft', 'memory', 'Total Xenstore memory per domain (warning level)'],
+];
+
+/**
+ * The text of `CONTROL quota` (or, with `soft`, of `CONTROL quota-soft`), formatted as the
+ * C daemon does.
+ */
+export function formatQuotas(q: XenstoreQuotas, soft = false): string {
   let s = 'Quota settings:\n';
-  for (const [key, name, descr] of ROWS) {
+  for (const [key, name, descr] of soft ? SOFT_ROWS : ROWS) {
     s += `${name.padEnd(17)}: ${String(q[key]).padStart(8)} ${descr}\n`;
   }
   return s;
 }
 
-/** Looks up a quota by its `xenstore-control` name. */
-export function quotaKey(name: string): keyof XenstoreQuotas | undefined {
-  for (const [key, n] of ROWS) if (n === name) return key;
+/**
+ * Looks up a quota by its `xenstore-control` name: a hard quota (`quota set`), or with
+ * `soft` a soft one (`quota-soft set`).
+ */
+export function quotaKey(name: string, soft = false): keyof XenstoreQuotas | undefined {
+  for (const [key, n] of soft ? SOFT_ROWS : ROWS) if (n === name) return key;
   return undefined;
 }

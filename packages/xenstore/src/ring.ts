@@ -14,6 +14,7 @@
 import type { XenstoreConnection } from './connection.ts';
 import { XenstoreError } from './errors.ts';
 import { encodeMessage, MessageReader, type XsMessage } from './wire/codec.ts';
+import { XsType } from './wire/constants.ts';
 import type { Xenstore } from './xenstore.ts';
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
@@ -82,6 +83,8 @@ export class RingConnection {
   private readonly reader: MessageReader = new MessageReader();
   /** Encoded responses not yet copied into the response ring. */
   private readonly pending: Uint8Array[] = [];
+  /** For each of {@link pending}: whether it is a reply (not a watch event). */
+  private readonly pendingReply: boolean[] = [];
   private pendingOffset = 0;
   private pendingBytes = 0;
   /** Set once the guest broke the protocol; the ring is then ignored. */
@@ -116,7 +119,12 @@ export class RingConnection {
     this.conn = xs.connect(domid, (msg) => {
       const bytes = encodeMessage(msg);
       this.pending.push(bytes);
+      const reply = msg.type !== XsType.XS_WATCH_EVENT;
+      this.pendingReply.push(reply);
       this.pendingBytes += bytes.length;
+      // xenstored's accounting of queued output: memory, and replies as outstanding requests.
+      this.conn.queuedBytes += bytes.length;
+      if (reply) this.conn.outstanding++;
       if (this.pendingBytes > RING_BACKLOG_HARD && !this.inKick) {
         this.fail(XenstoreRingError.XENSTORE_ERROR_NONE);
         return;
@@ -167,7 +175,7 @@ export class RingConnection {
     }
     for (;;) {
       // A guest that does not read its responses gets no more requests served.
-      if (this.backlog > RING_BACKLOG_SOFT) break;
+      if (this.backlog > RING_BACKLOG_SOFT || this.stalled()) break;
       const cons = this.get32(L.req_cons);
       const prod = this.get32(L.req_prod);
       const avail = (prod - cons) >>> 0;
@@ -224,11 +232,26 @@ export class RingConnection {
       this.pendingOffset += n;
       if (this.pendingOffset === msg.length) {
         this.pending.shift();
+        if (this.pendingReply.shift()) this.conn.outstanding--;
         this.pendingOffset = 0;
         this.pendingBytes -= msg.length;
+        this.conn.queuedBytes -= msg.length;
       }
     }
     if (wrote) this.port.notify();
+  }
+
+  /**
+   * `domain_can_read()`: a guest with `outstanding` unread replies, or at its memory
+   * quota, gets nothing more read until it catches up. Checked before each read of the
+   * request ring (at most 1 KiB of requests).
+   */
+  private stalled(): boolean {
+    const conn = this.conn;
+    if (conn.privileged) return false;
+    const xs = this.xs;
+    if (conn.outstanding >= xs.quotas.outstanding) return true;
+    return xs.memoryQuotaHit(conn.domid, xs.domainMemory(conn.domid));
   }
 
   /** Bytes of responses waiting for room in the response ring. */

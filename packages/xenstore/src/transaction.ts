@@ -11,6 +11,12 @@
  */
 import type { NodeAccess, NodeStore, XsNode } from './node.ts';
 
+/**
+ * Memory accounting: xenstored keeps a transaction's copy of every node it read or wrote
+ * in its database under the key `<generation>/<path>` and counts record plus key against
+ * the transaction's connection; {@link Transaction.memory} mirrors that sum.
+ */
+
 /** A node the transaction has touched. */
 interface Accessed {
   /** The node as the transaction sees it now (`undefined`: absent or deleted). */
@@ -41,11 +47,24 @@ export class Transaction implements NodeAccess {
   private readonly ownerDelta: Map<number, number> = new Map();
   /** The main table. */
   private readonly base: NodeStore;
+  /** Length of the key prefix `<generation>/` of this transaction's node copies. */
+  private readonly keyPrefix: number;
+  /** Bytes of this transaction's node copies (records plus keys), as xenstored counts them. */
+  memory = 0;
 
-  /** Opens a transaction on `base`. */
-  constructor(id: number, base: NodeStore) {
+  /**
+   * Opens a transaction on `base`; `generation` is the generation count it started at
+   * (xenstored's `trans->generation`, the prefix of its database keys).
+   */
+  constructor(id: number, base: NodeStore, generation: number = base.generation) {
     this.id = id;
     this.base = base;
+    this.keyPrefix = String(generation).length + 1;
+  }
+
+  /** Bytes xenstored accounts for this transaction's copy of `node`. */
+  copySize(node: XsNode): number {
+    return node.size + node.name.length + this.keyPrefix;
   }
 
   /** Number of distinct nodes touched so far (the `transaction-nodes` quota). */
@@ -59,6 +78,7 @@ export class Transaction implements NodeAccess {
       const n = this.base.get(path);
       e = { node: n, generation: n === undefined ? -1 : n.generation, modified: false };
       this.accessed.set(path, e);
+      if (n !== undefined) this.memory += this.copySize(n);
     }
     return e;
   }
@@ -68,10 +88,15 @@ export class Transaction implements NodeAccess {
     return this.entry(path).node;
   }
 
-  /** Writes a node in the transaction. */
+  /** Writes a node in the transaction (stamping the next generation count, as xenstored). */
   put(node: XsNode): void {
     const e = this.entry(node.name);
-    if (e.node !== undefined) this.count(e.node, -1);
+    if (e.node !== undefined) {
+      this.count(e.node, -1);
+      this.memory -= this.copySize(e.node);
+    }
+    node.generation = this.base.generation++;
+    this.memory += this.copySize(node);
     e.node = node;
     e.modified = true;
     this.count(node, 1);
@@ -80,7 +105,11 @@ export class Transaction implements NodeAccess {
   /** Deletes a node in the transaction. */
   remove(path: string): void {
     const e = this.entry(path);
-    if (e.node !== undefined) this.count(e.node, -1);
+    if (e.node !== undefined) {
+      this.count(e.node, -1);
+      this.memory -= this.copySize(e.node);
+    }
+    this.base.generation++;
     e.node = undefined;
     e.modified = true;
   }
@@ -115,7 +144,7 @@ export class Transaction implements NodeAccess {
   apply(): void {
     for (const [path, e] of this.accessed) {
       if (!e.modified) continue;
-      if (e.node === undefined) this.base.remove(path);
+      if (e.node === undefined) this.base.remove(path, false);
       else this.base.put({ ...e.node, childBytes: undefined });
     }
   }

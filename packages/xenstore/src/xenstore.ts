@@ -8,6 +8,7 @@
  */
 import { type MessageSink, type Watch, XenstoreConnection } from './connection.ts';
 import { XenstoreError } from './errors.ts';
+import { removeSubtree } from './handlers/node-ops.ts';
 import {
   type HandlerResult,
   REPLIED,
@@ -17,7 +18,7 @@ import {
 } from './handlers/request.ts';
 import { WIRE_FUNCS } from './handlers/wire-funcs.ts';
 import { makeNode, NodeStore, type XsNode } from './node.ts';
-import { isChild, parentPath } from './path.ts';
+import { childPath, isChild, parentPath } from './path.ts';
 import { permFor, type XsPerm, XsPermBits } from './perms.ts';
 import { DEFAULT_QUOTAS, type XenstoreQuotas } from './quota.ts';
 import type { Transaction } from './transaction.ts';
@@ -142,6 +143,13 @@ export class Xenstore {
   /** Told about introduced and released domains (see {@link DomainPort}). */
   domainPort: DomainPort;
   private nextSerial = 1;
+  /** Domains over the soft memory quota (logged once per crossing). */
+  private readonly softReported: Set<number> = new Set();
+  /**
+   * Domain ids named in permissions, for which xenstored allocates its per-domain
+   * accounting (so `CONTROL quota <domid>` answers for them before any introduction).
+   */
+  readonly referenced: Set<number> = new Set();
   /** Called after every committed change of the main table (used for persistence). */
   onCommit: (() => void) | undefined = undefined;
 
@@ -152,9 +160,11 @@ export class Xenstore {
     this.domainPort = options.domainPort ?? {};
     for (const s of SPECIAL) this.special.set(s, DOM0_PERMS);
     this.domains.set(0, { domid: 0, mfn: 0, port: 0, shutdown: false, target: undefined });
-    this.store.put(makeNode('/tool/xenstored', EMPTY, DOM0_PERMS, []));
-    this.store.put(makeNode('/tool', EMPTY, DOM0_PERMS, ['xenstored']));
+    // xenstored's setup_structure() writes these top-down, starting at generation 1.
+    this.store.generation = 1;
     this.store.put(makeNode('/', EMPTY, DOM0_PERMS, ['tool']));
+    this.store.put(makeNode('/tool', EMPTY, DOM0_PERMS, ['xenstored']));
+    this.store.put(makeNode('/tool/xenstored', EMPTY, DOM0_PERMS, []));
   }
 
   /** Writes a log line. */
@@ -164,13 +174,14 @@ export class Xenstore {
 
   /**
    * Opens a connection for `domid`. Connections of dom0 are privileged. Replies and watch
-   * events for it are passed to `send` synchronously, in protocol order.
+   * events for it are passed to `send` synchronously, in protocol order. `socket` marks a
+   * client of the daemon's unix socket (see {@link XenstoreConnection.socket}).
    */
-  connect(domid: number, send: MessageSink): XenstoreConnection {
+  connect(domid: number, send: MessageSink, socket = false): XenstoreConnection {
     if (!Number.isInteger(domid) || domid < 0 || domid > 0x7fef) {
       throw new XenstoreError('INVALID_ARGUMENT', `invalid domid ${domid}`);
     }
-    const conn = new XenstoreConnection(this.nextSerial++, domid, domid === 0, send);
+    const conn = new XenstoreConnection(this.nextSerial++, domid, domid === 0, send, socket);
     conn.target = this.domains.get(domid)?.target;
     this.connections.add(conn);
     return conn;
@@ -180,8 +191,46 @@ export class Xenstore {
   disconnect(conn: XenstoreConnection): void {
     conn.closed = true;
     conn.watches.length = 0;
+    conn.watchMemory = 0;
     conn.transactions.clear();
     this.connections.delete(conn);
+  }
+
+  /**
+   * Memory accounted to `domid` as C xenstored counts it: node records plus their paths
+   * for the nodes it owns, the paths and tokens of its connections' watches, their open
+   * transactions' node copies, and the output queued for them.
+   */
+  domainMemory(domid: number): number {
+    let m = this.store.memoryOf(domid);
+    for (const c of this.connections) {
+      if (c.domid !== domid) continue;
+      m += c.watchMemory + c.queuedBytes;
+      for (const t of c.transactions.values()) m += t.memory;
+    }
+    return m;
+  }
+
+  /**
+   * Whether `domid` would be at or above its memory quota with `memory` bytes accounted
+   * (`domain_chk_quota()`): never for dom0, nor with the quota set to 0. Crossing the soft
+   * quota is logged once per crossing.
+   */
+  memoryQuotaHit(domid: number, memory: number): boolean {
+    if (domid === 0) return false;
+    const q = this.quotas;
+    if (q.memory > 0 && memory >= q.memory) return true;
+    const soft = q.memorySoft > 0 && memory >= q.memorySoft;
+    if (soft !== this.softReported.has(domid)) {
+      if (soft) this.softReported.add(domid);
+      else this.softReported.delete(domid);
+      this.log(
+        soft
+          ? `Domain ${domid} exceeds soft memory quota`
+          : `Domain ${domid} below soft memory quota again`,
+      );
+    }
+    return false;
   }
 
   /**
@@ -244,7 +293,7 @@ export class Xenstore {
    * `oldPerms` its previous ones (SET_PERMS), for the permission filter.
    */
   fire(
-    req: Request,
+    req: Pick<Request, 'txn'>,
     path: string,
     exact: boolean,
     perms: readonly XsPerm[] | undefined,
@@ -293,6 +342,16 @@ export class Xenstore {
     if (w.relative && p.startsWith(conn.home)) {
       p = p.slice(conn.home.length);
       if (p.charCodeAt(0) === 0x2f) p = p.slice(1);
+    }
+    // send_event(): an event that would put a guest at its memory quota is dropped.
+    if (
+      !conn.privileged &&
+      this.memoryQuotaHit(
+        conn.domid,
+        this.domainMemory(conn.domid) + p.length + w.token.length + 2 + 16,
+      )
+    ) {
+      return;
     }
     const payload = new Uint8Array(p.length + w.token.length + 2);
     for (let i = 0; i < p.length; i++) payload[i] = p.charCodeAt(i);
@@ -345,26 +404,63 @@ export class Xenstore {
     this.fireWatches('@introduceDomain', false, undefined, undefined);
   }
 
-  /** Forgets a domain, closes its connections and fires `@releaseDomain`. */
+  /**
+   * Forgets a domain, closes its connections, removes the nodes it owns (with their
+   * subtrees, firing watches as `XS_RM` does) and fires `@releaseDomain`.
+   */
   releaseDomain(domid: number): boolean {
     if (domid === 0 || !this.domains.delete(domid)) return false;
     for (const c of this.connections) if (c.domid === domid) this.disconnect(c);
+    this.referenced.delete(domid);
+    this.softReported.delete(domid);
+    this.removeOwnedNodes(domid, '/');
     this.domainPort.released?.(domid);
     this.fireWatches('@releaseDomain', false, undefined, undefined);
     return true;
   }
 
-  /** The `CONTROL quota <domid>` report. */
-  domainQuotaReport(domid: number): string {
+  /**
+   * `domain_tree_remove()`: walks the tree from `path` in directory order and removes
+   * every node owned by `domid` with its whole subtree. Returns false once the domain
+   * owns nothing more (the walk stops).
+   */
+  private removeOwnedNodes(domid: number, path: string): boolean {
+    const store = this.store;
+    if (store.ownedBy(domid) === 0) return false;
+    const node = store.get(path);
+    if (node === undefined) return true;
+    if ((node.perms[0] as XsPerm).id === domid && path !== '/') {
+      const parent = store.get(parentPath(path));
+      if (parent !== undefined) {
+        removeSubtree({ xs: this, txn: undefined, access: store }, node, parent);
+      }
+      return store.ownedBy(domid) > 0;
+    }
+    for (const c of node.children) {
+      if (!this.removeOwnedNodes(domid, childPath(path, c))) return false;
+    }
+    return true;
+  }
+
+  /**
+   * The `CONTROL quota <domid>` report (`domain_get_quota()`), or `undefined` for a domain
+   * xenstored would not know. Watches, transactions and outstanding requests are counted
+   * for domain connections only: the C daemon's socket clients have no domain, but their
+   * memory is accounted to domain 0.
+   */
+  domainQuotaReport(domid: number): string | undefined {
+    if (!this.domains.has(domid) && !this.referenced.has(domid)) return undefined;
     let watches = 0;
     let txns = 0;
+    let outstanding = 0;
     for (const c of this.connections) {
-      if (c.domid !== domid) continue;
+      if (c.domid !== domid || c.socket) continue;
       watches += c.watches.length;
       txns += c.transactions.size;
+      outstanding += c.outstanding;
     }
     const row = (k: string, v: number): string => `${k.padEnd(16)}: ${String(v).padStart(8)}\n`;
-    return `Domain ${domid}:\n${row('nodes', this.store.ownedBy(domid))}${row('watches', watches)}${row('transactions', txns)}${row('outstanding', 0)}`;
+    return `Domain ${domid}:\n${row('nodes', this.store.ownedBy(domid))}${row('watches', watches)}${row('transactions', txns)}${row('outstanding', outstanding)}${row('memory', this.domainMemory(domid))}`;
   }
 
   /** The store's JSON-safe state (open connections are not part of it). */

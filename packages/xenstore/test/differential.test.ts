@@ -375,6 +375,8 @@ describe.skipIf(!haveReference && !process.env.CI)(
             .tuple(fc.nat(2), fc.integer({ min: 0, max: 3 }), path)
             .map(([c, tx, p]) => [c, 'GET_PERMS', `${prefix}/${p.join('/')}\0`, tx] as Step),
           fc.nat(2).map((c) => [c, 'RESET_WATCHES', '\0'] as Step),
+          // Memory accounting, open transactions' node copies included.
+          fc.nat(2).map((c) => [c, 'CONTROL', 'quota\x000\0'] as Step),
         );
       let run = 0;
       await fc.assert(

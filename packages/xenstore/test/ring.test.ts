@@ -117,6 +117,8 @@ describe('the xenstore ring transport', () => {
 
   it('stops serving a guest that does not read its responses until it does', () => {
     const { xs, guest, ring } = setup(0);
+    // Byte backlog alone (the outstanding-request quota is tested in quota.test.ts).
+    xs.quotas = { ...xs.quotas, outstanding: 1e6 };
     const req = encodeMessage({
       type: XsType.XS_READ,
       reqId: 0,

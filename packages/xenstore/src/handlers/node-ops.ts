@@ -7,7 +7,7 @@
  * @module
  */
 import { atoi, countStrings, firstArg, OK, strz } from '../internal/args.ts';
-import { childBytes, makeNode, type NodeAccess, type XsNode } from '../node.ts';
+import { childBytes, makeNode, type NodeAccess, nodeMemory, type XsNode } from '../node.ts';
 import { baseName, canonicalize, childPath, isValidNodename, parentPath } from '../path.ts';
 import { formatPerm, parsePerms, permFor, type XsPerm, XsPermBits } from '../perms.ts';
 import { bytesToBinary, encodeStrings, splitStrings } from '../wire/codec.ts';
@@ -57,6 +57,29 @@ function tooBig(req: Request, node: XsNode): boolean {
 }
 
 /**
+ * The memory quota of node writes (`do_tdb_write()` → `domain_memory_add()`): a record
+ * in the main table counts for its owner, a transaction's copy for the transaction's
+ * connection. `delta` is the change in accounted bytes; the write is refused when the
+ * domain would then be at or above its quota. The owner's quota applies whoever writes,
+ * so even dom0 cannot grow a guest's nodes past it.
+ */
+function memoryRefused(req: Request, owner: number, delta: number): boolean {
+  const domid = req.txn === undefined ? owner : req.conn.domid;
+  if (domid === 0 || (req.txn !== undefined && req.conn.privileged)) return false;
+  if (!req.xs.memoryQuotaHit(domid, req.xs.domainMemory(domid) + delta)) return false;
+  // write_node() stamps a generation count before the write is refused.
+  req.xs.store.generation++;
+  return true;
+}
+
+/** Bytes a write of `node` (replacing `old`) adds to the memory accounting. */
+function memoryDelta(req: Request, node: XsNode, old: XsNode | undefined): number {
+  const txn = req.txn;
+  if (txn !== undefined) return txn.copySize(node) - (old === undefined ? 0 : txn.copySize(old));
+  return nodeMemory(node) - (old === undefined ? 0 : nodeMemory(old));
+}
+
+/**
  * `create_node()`: creates `path` with `value`, and any missing ancestors with empty values,
  * each inheriting its parent's permissions (owned by the creator when unprivileged).
  */
@@ -96,6 +119,15 @@ function createNode(req: Request, path: string, value: Uint8Array): XsErrorName 
     const txn = req.txn;
     if (txn !== undefined && txn.accessCount + created.length > q.transactionNodes) return 'ENOSPC';
   }
+  // Memory: the new nodes (leaf first), then the parent's longer child list.
+  const owner = (perms[0] as XsPerm).id;
+  let added = 0;
+  for (const n of created) added += memoryDelta(req, n, undefined);
+  if (memoryRefused(req, owner, added)) return 'EIO';
+  const parentOwner = (parent.perms[0] as XsPerm).id;
+  const parentDelta = memoryDelta(req, newParent, parent);
+  const same = req.txn !== undefined || parentOwner === owner;
+  if (memoryRefused(req, parentOwner, (same ? added : 0) + parentDelta)) return 'EIO';
   // xenstored writes the new leaf first, then upwards to the existing parent.
   for (let i = created.length - 1; i >= 0; i--) access.put(created[i] as XsNode);
   access.put(newParent);
@@ -125,6 +157,10 @@ export function doWrite(req: Request): Uint8Array | XsErrorName {
   } else {
     const updated = makeNode(n.name, value, n.perms, n.children);
     if (tooBig(req, updated)) return 'ENOSPC';
+    // xenstored's do_write() returns a stale errno here, ENOENT in every case observed.
+    if (memoryRefused(req, (n.perms[0] as XsPerm).id, memoryDelta(req, updated, n))) {
+      return 'ENOENT';
+    }
     req.access.put(updated);
     perms = n.perms;
   }
@@ -158,8 +194,20 @@ export function doRm(req: Request): Uint8Array | XsErrorName {
   // transaction saw it missing earlier); `_rm()` answers EINVAL then.
   const parent = req.access.get(parentPath(path));
   if (parent === undefined) return 'EINVAL';
-  removeTree(req, n, path);
-  const name = baseName(path);
+  removeSubtree(req, n, parent);
+  return OK;
+}
+
+/** What removing a subtree needs of a request (a domain release has no connection). */
+type RemoveContext = Pick<Request, 'xs' | 'txn' | 'access'>;
+
+/**
+ * `_rm()`: deletes `node` and its subtree, firing watches, then drops it from `parent`'s
+ * child list.
+ */
+export function removeSubtree(req: RemoveContext, node: XsNode, parent: XsNode): void {
+  removeTree(req, node, node.name);
+  const name = baseName(node.name);
   req.access.put(
     makeNode(
       parent.name,
@@ -168,16 +216,19 @@ export function doRm(req: Request): Uint8Array | XsErrorName {
       parent.children.filter((c) => c !== name),
     ),
   );
-  return OK;
 }
 
 /** Deletes `node` and its subtree children-first, firing watches as `delnode_sub` does. */
-function removeTree(req: Request, node: XsNode, root: string): void {
+function removeTree(req: RemoveContext, node: XsNode, root: string): void {
   for (const c of node.children) {
     const child = req.access.get(childPath(node.name, c));
     if (child !== undefined) removeTree(req, child, root);
   }
   req.access.remove(node.name);
+  // `delete_child()` rewrites the parent of every deleted node, even a parent about to be
+  // deleted itself, so each one uses up a generation count (the root's parent is written
+  // by the caller).
+  if (node.name !== root) req.xs.store.generation++;
   req.xs.fire(req, node.name, node.name !== root, node.perms, undefined);
 }
 
@@ -232,6 +283,8 @@ export function doSetPerms(req: Request): Uint8Array | XsErrorName {
   if (!req.conn.privileged && strings.length - 1 > req.xs.quotas.permissions) return 'ENOSPC';
   const perms = parsePerms(strings.slice(1));
   if (perms === undefined) return 'EINVAL';
+  // domain_alloc_permrefs(): every domain named gets its accounting, even if the request fails.
+  for (const p of perms) req.xs.referenced.add(p.id);
   if (raw.startsWith('@')) return req.xs.setSpecialPerms(req.conn, raw, perms);
   const path = canonicalize(raw, req.conn.home);
   const n = getNode(req, path, XS_PERM_WRITE | XS_PERM_OWNER);
@@ -244,6 +297,12 @@ export function doSetPerms(req: Request): Uint8Array | XsErrorName {
   ) {
     if ((perms[0] as XsPerm).id !== (n.perms[0] as XsPerm).id) return 'ENOSPC';
   }
+  const owner = (perms[0] as XsPerm).id;
+  const delta =
+    owner === (n.perms[0] as XsPerm).id || req.txn !== undefined
+      ? memoryDelta(req, updated, n)
+      : nodeMemory(updated);
+  if (memoryRefused(req, owner, delta)) return 'EIO';
   req.access.put(updated);
   req.xs.fire(req, path, false, perms, n.perms);
   return OK;

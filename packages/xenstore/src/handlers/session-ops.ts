@@ -33,8 +33,15 @@ export function doWatch(req: Request): HandlerResult {
   const conn = req.conn;
   for (const w of conn.watches) if (w.path === wp.path && w.token === token) return 'EEXIST';
   if (!conn.privileged && conn.watches.length > req.xs.quotas.watches) return 'E2BIG';
+  // add_watch(): the path and token count against the connection's memory quota.
+  const bytes = wp.path.length + token.length;
+  const xs = req.xs;
+  if (!conn.privileged && xs.memoryQuotaHit(conn.domid, xs.domainMemory(conn.domid) + bytes)) {
+    return 'ENOMEM';
+  }
   const watch = { path: wp.path, token, relative: wp.relative };
   conn.watches.push(watch);
+  conn.watchMemory += bytes;
   req.xs.reply(conn, req.msg, XsType.XS_WATCH, OK);
   req.xs.sendEvent(conn, watch, wp.path);
   return REPLIED;
@@ -51,6 +58,7 @@ export function doUnwatch(req: Request): HandlerResult {
     const w = ws[i];
     if (w !== undefined && w.path === path && w.token === args[1]) {
       ws.splice(i, 1);
+      req.conn.watchMemory -= w.path.length + w.token.length;
       return OK;
     }
   }
@@ -60,6 +68,7 @@ export function doUnwatch(req: Request): HandlerResult {
 /** `XS_RESET_WATCHES`: drops all watches and transactions of the connection. */
 export function doResetWatches(req: Request): HandlerResult {
   req.conn.watches.length = 0;
+  req.conn.watchMemory = 0;
   req.conn.transactions.clear();
   return OK;
 }
@@ -73,8 +82,7 @@ export function doTransactionStart(req: Request): HandlerResult {
   while (id === 0 || conn.transactions.has(id)) id = (id + 1) >>> 0;
   conn.nextTxId = (id + 1) >>> 0;
   const store = req.xs.store;
-  store.generation++;
-  conn.transactions.set(id, new Transaction(id, store));
+  conn.transactions.set(id, new Transaction(id, store, store.generation++));
   return strz(String(id));
 }
 

@@ -100,7 +100,7 @@ export class XenstoreServer {
     const client = new SocketClient(socket);
     this.clients.add(client);
     socket.setNoDelay?.(true);
-    const conn = this.options.xenstore.connect(0, (msg) => this.queue(client, msg));
+    const conn = this.options.xenstore.connect(0, (msg) => this.queue(client, msg), true);
     client.conn = conn;
     // Created once per client, not per received chunk.
     const onMessage = (msg: XsMessage): void => {
