@@ -335,8 +335,8 @@ export { dispatchHypercall, type HypercallHost } from './hypercall/dispatch.ts';
 export { eventChannelOp, eventChannelOpCompat } from './hypercall/event-channel-op.ts';
 export { grantTableOp } from './hypercall/grant-table-op.ts';
 export { setTimerOp, type VcpuOpHost, vcpuOp } from './hypercall/vcpu-op.ts';
-// The 64-bit PV vCPU, its hypercall table, trap bouncing and memory adapters (src/pv/).
-export { fillHypercallPage64 } from './pv/hypercall-page.ts';
+// The 64-bit and 32-bit PAE PV vCPUs, their hypercall tables, trap bouncing and memory adapters (src/pv/).
+export { fillHypercallPage32, fillHypercallPage64 } from './pv/hypercall-page.ts';
 export { MachinePhysicalMemory } from './pv/machine-physical-memory.ts';
 export { type FrameOwnerPort, OwnedFramesMemory } from './pv/owned-frames-memory.ts';
 export { P2mGuestMemory, type P2mPort } from './pv/p2m-guest-memory.ts';
@@ -375,7 +375,24 @@ export {
   type PvVcpuOptions,
   type PvVcpuState,
 } from './pv/pv-vcpu.ts';
-export { VirtualGuestBytes } from './pv/virtual-guest-bytes.ts';
+export { HYPERVISOR_COMPAT_VIRT_START, pv32Hypercall } from './pv/pv32-hypercalls.ts';
+export {
+  compatFlatSegmentAttr,
+  FLAT_RING1_CS,
+  FLAT_RING1_DS,
+  FLAT_RING3_CS32,
+  FLAT_RING3_DS32,
+  loadCompatFlatSegment,
+  Pv32Traps,
+} from './pv/pv32-traps.ts';
+export {
+  HYPERCALL_VECTOR_32,
+  PV32_INTERCEPTS,
+  Pv32Vcpu,
+  type Pv32VcpuOptions,
+  type Pv32VcpuState,
+} from './pv/pv32-vcpu.ts';
+export { VirtualGuestBytes, type VirtualGuestBytesOptions } from './pv/virtual-guest-bytes.ts';
 // Schedulers (credit, sEDF) and the scheduling host (src/sched/).
 export {
   CSCHED_CREDITS_PER_MSEC,

@@ -147,6 +147,11 @@ export interface PvMmPort {
    * valHi per request). Returns 0 or -errno.
    */
   mmuUpdate(domid: number, reqs: Int32Array, count: number, foreigndom?: number): number;
+  /**
+   * `HYPERVISOR_vm_assist(cmd, type)`: 0, -EINVAL for a type the guest's width lacks, -ENOSYS
+   * for an unknown command. Optional: without it vm_assist returns -ENOSYS.
+   */
+  vmAssist?(domid: number, cmd: number, type: number): number;
   /** `HYPERVISOR_mmuext_op` on vCPU `vcpu`. Returns 0 or -errno. */
   mmuextOp(domid: number, vcpu: number, ops: readonly PvMmuextOp[], foreigndom?: number): number;
   /**

@@ -9,31 +9,50 @@ import type { MachineBytesPort, PvCpuPort, PvWalkRequest } from './ports.ts';
 
 /** First address of Xen's 64-bit PV reserved area (L4 slot 256: 0xFFFF800000000000). */
 const LOW_HALF_END = 2 ** 47;
+
+/** How a {@link VirtualGuestBytes} checks rights and where the guest's address space ends. */
+export interface VirtualGuestBytesOptions {
+  /**
+   * Check user rights (true: a 64-bit PV kernel runs in ring 3) or supervisor rights (false: a
+   * 32-bit PV kernel runs in ring 1). Default true.
+   */
+  readonly user?: boolean;
+  /**
+   * First address the guest may not name in a pointer argument: 2^47 for 64-bit PV (the
+   * canonical lower half), HYPERVISOR_COMPAT_VIRT_START (0xF5800000) for 32-bit PV. Default 2^47.
+   */
+  readonly limit?: number;
+}
 const ACCESS_READ = 0;
 const ACCESS_WRITE = 1;
 /** Pages touched by one copy, at most (a hypercall argument never spans more). */
 const MAX_PAGES = 1 << 20;
 
 /**
- * Guest-virtual memory of one vCPU. Addresses are unsigned numbers: only the canonical lower
- * half (below 2^47) is reachable, so Xen's reserved area and non-canonical pointers fail
- * (`-EFAULT` for the caller). A copy fails, writing nothing, if any page is unmapped, not
- * user-accessible, or (for writes) read-only.
+ * Guest-virtual memory of one vCPU. Addresses are unsigned numbers: only addresses below the
+ * limit (the canonical lower half, 2^47, by default; 0xF5800000 for a 32-bit PV guest) are
+ * reachable, so Xen's reserved area and non-canonical pointers fail (`-EFAULT` for the caller).
+ * A copy fails, writing nothing, if any page is unmapped, not accessible with the kernel's
+ * rights (user rights for a ring-3 kernel), or (for writes) read-only.
  */
 export class VirtualGuestBytes implements GuestBytes {
   private readonly cpu: PvCpuPort;
   private readonly machine: MachineBytesPort;
   private readonly req: PvWalkRequest;
   private readonly frames: number[];
+  private readonly user: boolean;
+  private readonly limit: number;
 
   /** Translates through `cpu`'s page tables into `machine`. */
-  constructor(cpu: PvCpuPort, machine: MachineBytesPort) {
+  constructor(cpu: PvCpuPort, machine: MachineBytesPort, options: VirtualGuestBytesOptions = {}) {
     this.cpu = cpu;
     this.machine = machine;
+    this.user = options.user ?? true;
+    this.limit = Math.min(options.limit ?? LOW_HALF_END, LOW_HALF_END);
     this.req = {
       linear: 0,
       access: 0,
-      user: true,
+      user: this.user,
       cr0: 0,
       cr3: 0,
       cr4: 0,
@@ -52,7 +71,7 @@ export class VirtualGuestBytes implements GuestBytes {
     this.frames.length = 0;
     if (!Number.isSafeInteger(address) || address < 0 || length < 0) return false;
     if (length === 0) return true;
-    if (address + length > LOW_HALF_END) return false;
+    if (address + length > this.limit) return false;
     const first = Math.floor(address / 4096);
     const last = Math.floor((address + length - 1) / 4096);
     if (last - first >= MAX_PAGES) return false;
@@ -62,14 +81,14 @@ export class VirtualGuestBytes implements GuestBytes {
     for (let vpn = first; vpn <= last; vpn++) {
       r.linear = vpn * 4096;
       r.access = access;
-      r.user = true;
+      r.user = this.user;
       r.cr0 = cpu.cr0;
       r.cr3 = cpu.cr3;
       r.cr4 = cpu.cr4;
       r.efer = cpu.efer;
       r.fault = -1;
       cpu.walker.walk(r);
-      if (r.fault >= 0 || !r.userOk) return false;
+      if (r.fault >= 0 || (this.user && !r.userOk)) return false;
       if (access === ACCESS_WRITE && !r.writable) return false;
       if (r.frame < 0 || r.frame + 4096 > limit) return false;
       this.frames.push(r.frame);

@@ -1,0 +1,499 @@
+/**
+ * A 32-bit PAE PV vCPU ("xen-3.0-x86_32p", a compat guest of 64-bit Xen): runs the kernel in
+ * ring 1 of 32-bit protected mode with PAE paging over its own validated page tables, on Xen's
+ * flat FLAT_RING1_CS (0xe019) / FLAT_RING1_DS (0xe021) segments, with `int $0x82` as the
+ * hypercall instruction (EAX = number, EBX, ECX, EDX, ESI, EDI = arguments, result in EAX).
+ * Guest mistakes never throw: hypercalls return Xen errno values, and a fault the kernel has no
+ * handler for crashes only its own domain (SHUTDOWN_crash through the shutdown port).
+ * @see xen/arch/x86/x86_64/compat/entry.S (compat_hypercall via int $0x82, compat_test_all_events)
+ * @see xen/arch/x86/pv/traps.c, xen/arch/x86/traps.c (do_general_protection: int n and
+ *   unhandled faults)
+ */
+import { SHUTDOWN_crash } from '../abi/sched.ts';
+import type { HypercallHost } from '../hypercall/dispatch.ts';
+import type { ConsoleSink, MachineBytesPort, PvCpuPort, PvMmPort, ShutdownPort } from './ports.ts';
+import {
+  DEFAULT_XEN_VERSION,
+  PV_NEXT,
+  type PvHypercallEnv,
+  type PvNext,
+  type XenVersionInfo,
+} from './pv-hypercalls.ts';
+import type { VcpuInfoPort } from './pv-traps.ts';
+import { PV_RUN, type PvBootState, type PvCrashInfo, type PvRunResult } from './pv-vcpu.ts';
+import { HYPERVISOR_COMPAT_VIRT_START, pv32Hypercall } from './pv32-hypercalls.ts';
+import { FLAT_RING1_CS, FLAT_RING1_DS, loadCompatFlatSegment, Pv32Traps } from './pv32-traps.ts';
+import { VirtualGuestBytes } from './virtual-guest-bytes.ts';
+
+/** HYPERCALL_VECTOR: the `int` vector of a 32-bit PV hypercall. @see xen/include/public/arch-x86/xen-x86_32.h */
+export const HYPERCALL_VECTOR_32 = 0x82;
+
+/**
+ * The intercepts a 32-bit PV vCPU needs from the CPU model: every software interrupt (`int $0x82`
+ * is the hypercall; any other `int n` goes through the guest's virtual IDT as Xen's #GP path
+ * does) and every exception. Pass as `X86Cpu.create`'s `intercepts`.
+ */
+export const PV32_INTERCEPTS: {
+  readonly softwareInterrupts: readonly number[];
+  readonly exceptionBitmap: number;
+} = { softwareInterrupts: Array.from({ length: 256 }, (_, i) => i), exceptionBitmap: -1 };
+
+/** Exit reasons of the CPU model this vCPU handles (`EXIT` in `@typevisor/x86-cpu`). */
+const CPU_EXIT = { BUDGET: 0, SOFTWARE_INTERRUPT: 9, EXCEPTION: 11 } as const;
+
+const HYPERCALL_SET_TRAP_TABLE = 0;
+const HYPERCALL_STACK_SWITCH = 3;
+const HYPERCALL_SET_CALLBACKS = 4;
+const HYPERCALL_FPU_TASKSWITCH = 5;
+const HYPERCALL_IRET = 23;
+const HYPERCALL_CALLBACK_OP = 30;
+/** CALLBACKOP_register / CALLBACKTYPE_event / CALLBACKTYPE_failsafe. @see xen/include/public/callback.h */
+const CALLBACKOP_register = 0;
+const CALLBACKTYPE_event = 0;
+const CALLBACKTYPE_failsafe = 1;
+const XEN_EFAULT = 14;
+const XEN_EINVAL = 22;
+const XEN_ENOSYS = 38;
+const GP_VECTOR = 13;
+const BP_VECTOR = 3;
+const OF_VECTOR = 4;
+
+const CR0_PE = 1;
+const CR0_TS = 1 << 3;
+const CR0_ET = 1 << 4;
+const CR0_NE = 1 << 5;
+const CR0_WP = 1 << 16;
+const CR0_PG = -0x80000000;
+const CR4_PAE = 1 << 5;
+const CR4_OSFXSR = 1 << 9;
+const CR4_OSXMMEXCPT = 1 << 10;
+const EFER_NXE = 1 << 11;
+const EFLAGS_BOOT = 0x202;
+const SEG_ES = 0;
+const SEG_CS = 1;
+const SEG_SS = 2;
+const SEG_DS = 3;
+const SEG_FS = 4;
+const SEG_GS = 5;
+const EAX = 0;
+const ECX = 1;
+const EDX = 2;
+const EBX = 3;
+const ESP = 4;
+const ESI = 6;
+const EDI = 7;
+
+/**
+ * Plain JSON-safe state of a {@link Pv32Vcpu} besides its CPU (save the CPU with its own
+ * `getState()`).
+ */
+export interface Pv32VcpuState {
+  /** The domain. */
+  readonly domid: number;
+  /** The vCPU's ID. */
+  readonly vcpuId: number;
+  /** Hypercalls made so far. */
+  readonly hypercalls: number;
+  /** `SHUTDOWN_*` reason once shut down, else -1. */
+  readonly shutdownReason: number;
+  /** Code latched by SCHEDOP_shutdown_code, else -1. */
+  readonly shutdownCode: number;
+  /** Why the domain crashed, when it did. */
+  readonly crash: PvCrashInfo | null;
+  /** Registered exception handlers: vector, trap_info flags, CS and EIP. */
+  readonly trapTable: readonly { vector: number; flags: number; cs: number; eip: number }[];
+  /** The event callback (CS, EIP; EIP 0 = none). */
+  readonly eventCallback: { readonly cs: number; readonly eip: number };
+  /** The failsafe callback (CS, EIP). */
+  readonly failsafeCallback: { readonly cs: number; readonly eip: number };
+  /** The kernel stack of `stack_switch` (SS, ESP). */
+  readonly kernelStack: { readonly ss: number; readonly sp: number };
+}
+
+/** Options for {@link Pv32Vcpu}. */
+export interface Pv32VcpuOptions {
+  /** The CPU model, created with {@link PV32_INTERCEPTS} over machine memory. */
+  readonly cpu: PvCpuPort;
+  /** Machine memory (for hypercall pointer arguments). */
+  readonly machine: MachineBytesPort;
+  /** The domain. */
+  readonly domid: number;
+  /** This vCPU's ID. Default 0. */
+  readonly vcpuId?: number;
+  /** The core hypercall families (event channels, grant tables, timers), set up for x86_32. */
+  readonly host: HypercallHost;
+  /** Where CONSOLEIO_write output goes. */
+  readonly console: ConsoleSink;
+  /** Where shutdowns (including crashes) are reported. */
+  readonly shutdown: ShutdownPort;
+  /** What xen_version reports. Default {@link DEFAULT_XEN_VERSION}. */
+  readonly version?: XenVersionInfo;
+  /** PV memory management (`@typevisor/mmu`'s `PvMm` with a 32-bit domain); else -ENOSYS. */
+  readonly mm?: PvMmPort;
+  /**
+   * This vCPU's vcpu_info in shared_info, for event upcalls, the saved upcall mask in bounce
+   * frames and vcpu_info.arch.cr2. Without it no upcalls are delivered.
+   */
+  readonly vcpuInfo?: VcpuInfoPort;
+}
+
+/**
+ * One vCPU of a 32-bit PAE PV domain. Create it over a CPU model made with
+ * {@link PV32_INTERCEPTS}, call {@link Pv32Vcpu.boot} with the builder's registers, then
+ * {@link Pv32Vcpu.run} until it returns `PV_RUN.SHUTDOWN`.
+ */
+export class Pv32Vcpu {
+  /** The CPU model. */
+  readonly cpu: PvCpuPort;
+  /** The domain. */
+  readonly domid: number;
+  /** This vCPU's ID. */
+  readonly vcpuId: number;
+  /** Hypercalls made so far. */
+  hypercalls: number;
+  /** The `SHUTDOWN_*` reason once the domain has shut down, else -1. */
+  shutdownReason: number;
+  /** Why the domain crashed, when it did. */
+  crash: PvCrashInfo | null;
+  /** The exception handlers, callbacks and kernel stack the kernel registered. */
+  readonly traps: Pv32Traps;
+  private readonly env: PvHypercallEnv;
+  private readonly shutdownPort: ShutdownPort;
+  private readonly args: bigint[];
+
+  /** Creates a vCPU; nothing runs until {@link Pv32Vcpu.boot} and {@link Pv32Vcpu.run}. */
+  constructor(options: Pv32VcpuOptions) {
+    this.cpu = options.cpu;
+    this.domid = options.domid;
+    this.vcpuId = options.vcpuId ?? 0;
+    this.hypercalls = 0;
+    this.shutdownReason = -1;
+    this.crash = null;
+    this.traps = new Pv32Traps(options.vcpuInfo ?? null);
+    this.shutdownPort = options.shutdown;
+    this.args = [0n, 0n, 0n, 0n, 0n];
+    const sink = options.console;
+    const domid = this.domid;
+    this.env = {
+      host: options.host,
+      ctx: {
+        domid: this.domid,
+        vcpu: this.vcpuId,
+        abi: 'x86_32',
+        guest: new VirtualGuestBytes(options.cpu, options.machine, {
+          user: false,
+          limit: HYPERVISOR_COMPAT_VIRT_START,
+        }),
+      },
+      mm: options.mm ?? null,
+      flushTlb: () => options.cpu.flushTlb(),
+      setBasePointer: (mfn) => {
+        options.cpu.cr3 = mfn * 4096;
+        options.cpu.flushTlb();
+      },
+      console: (bytes) => sink.write(domid, bytes),
+      version: options.version ?? DEFAULT_XEN_VERSION,
+      shutdownReason: -1,
+      shutdownCode: -1,
+      next: PV_NEXT.CONTINUE,
+    };
+  }
+
+  /**
+   * Puts the CPU in the state Xen starts a 32-bit PAE PV kernel in: protected mode with PAE
+   * paging (CR0.PG|WP|PE, CR4.PAE, EFER.NXE) on the pinned L3 at `state.cr3` (a machine address),
+   * CPL 1 on FLAT_RING1_CS with SS, DS, ES, FS and GS = FLAT_RING1_DS (flat 4 GiB, set in the
+   * segment caches directly), EFLAGS.IF, EIP/ESP/ESI from the builder and every other general
+   * register zero.
+   * @see tools/libs/guest/xg_dom_x86.c (vcpu_x86_32), xen/arch/x86/pv/domain.c
+   */
+  boot(state: PvBootState): void {
+    const cpu = this.cpu;
+    cpu.lo.fill(0);
+    cpu.hi.fill(0);
+    cpu.cr0 = CR0_PE | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
+    cpu.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
+    cpu.efer = EFER_NXE;
+    cpu.cr3 = Number(BigInt.asUintN(32, state.cr3) & 0xfffff000n);
+    cpu.cpl = 1;
+    loadCompatFlatSegment(cpu, SEG_CS, FLAT_RING1_CS);
+    for (const s of [SEG_ES, SEG_SS, SEG_DS, SEG_FS, SEG_GS])
+      loadCompatFlatSegment(cpu, s, FLAT_RING1_DS);
+    cpu.setRflags(EFLAGS_BOOT);
+    cpu.rip = Number(BigInt.asUintN(32, state.rip));
+    cpu.lo[ESP] = Number(BigInt.asUintN(32, state.rsp)) | 0;
+    cpu.lo[ESI] = Number(BigInt.asUintN(32, state.rsi)) | 0;
+    cpu.updateMode();
+    cpu.flushTlb();
+    this.traps.kernelSs = FLAT_RING1_DS;
+    this.traps.kernelSp = (cpu.lo[ESP] ?? 0) >>> 0;
+    this.shutdownReason = -1;
+    this.crash = null;
+  }
+
+  /** The code latched by SCHEDOP_shutdown_code, else -1. */
+  get shutdownCode(): number {
+    return this.env.shutdownCode;
+  }
+
+  /** This vCPU's own state as plain data (the CPU's state is saved separately). */
+  getState(): Pv32VcpuState {
+    const t = this.traps;
+    const trapTable: { vector: number; flags: number; cs: number; eip: number }[] = [];
+    for (let v = 0; v < 256; v++) {
+      const eip = t.address[v] ?? 0;
+      if (eip !== 0) trapTable.push({ vector: v, flags: t.flags[v] ?? 0, cs: t.cs[v] ?? 0, eip });
+    }
+    return {
+      domid: this.domid,
+      vcpuId: this.vcpuId,
+      hypercalls: this.hypercalls,
+      shutdownReason: this.shutdownReason,
+      shutdownCode: this.env.shutdownCode,
+      crash: this.crash === null ? null : { ...this.crash },
+      trapTable,
+      eventCallback: { cs: t.eventCs, eip: t.eventEip },
+      failsafeCallback: { cs: t.failsafeCs, eip: t.failsafeEip },
+      kernelStack: { ss: t.kernelSs, sp: t.kernelSp },
+    };
+  }
+
+  /**
+   * Recreates a vCPU from {@link Pv32Vcpu.getState} over `options` (whose CPU must already hold
+   * the restored CPU state); `options.domid`/`vcpuId` are taken from `state`.
+   */
+  static fromState(state: Pv32VcpuState, options: Pv32VcpuOptions): Pv32Vcpu {
+    const v = new Pv32Vcpu({ ...options, domid: state.domid, vcpuId: state.vcpuId });
+    v.hypercalls = state.hypercalls;
+    v.shutdownReason = state.shutdownReason;
+    v.env.shutdownCode = state.shutdownCode;
+    v.crash = state.crash === null ? null : { ...state.crash };
+    const t = v.traps;
+    for (const e of state.trapTable) {
+      const vector = e.vector & 0xff;
+      t.address[vector] = e.eip >>> 0;
+      t.cs[vector] = e.cs & 0xffff;
+      t.flags[vector] = e.flags & 0xff;
+    }
+    t.setCallbacks(
+      state.eventCallback.cs,
+      state.eventCallback.eip,
+      state.failsafeCallback.cs,
+      state.failsafeCallback.eip,
+    );
+    t.stackSwitch(state.kernelStack.ss, state.kernelStack.sp);
+    return v;
+  }
+
+  /** Crashes the domain: records why and reports SHUTDOWN_crash. */
+  private crashDomain(
+    kind: PvCrashInfo['kind'],
+    code: number,
+    errorCode: number,
+    message: string,
+  ): void {
+    const cpu = this.cpu;
+    this.crash = { kind, code, errorCode, rip: cpu.rip, cr2: cpu.cr2, message };
+    this.shutdownReason = SHUTDOWN_crash;
+    this.shutdownPort.shutdown(this.domid, SHUTDOWN_crash);
+  }
+
+  /**
+   * Runs the guest for up to `budget` instructions, handling hypercalls in place. Returns why it
+   * stopped. Never throws for anything the guest does.
+   */
+  run(budget: number): PvRunResult {
+    const cpu = this.cpu;
+    let left = budget;
+    while (left > 0) {
+      if (this.shutdownReason >= 0) return PV_RUN.SHUTDOWN;
+      if (this.traps.upcallDeliverable()) {
+        if (!this.traps.deliverUpcall(cpu, this.env.ctx.guest)) {
+          this.crashDomain(
+            'exception',
+            -1,
+            -1,
+            'event upcall: bad callback selector or unwritable bounce frame',
+          );
+          return PV_RUN.SHUTDOWN;
+        }
+        cpu.updateMode();
+      }
+      const before = cpu.instructions;
+      let reason: number;
+      try {
+        reason = cpu.run(left);
+      } catch (e) {
+        this.crashDomain(
+          'cpu-error',
+          -1,
+          -1,
+          `CPU model error: ${e instanceof Error ? e.message : String(e)}`,
+        );
+        return PV_RUN.SHUTDOWN;
+      }
+      left -= Math.max(1, cpu.instructions - before);
+      if (reason === CPU_EXIT.BUDGET) return PV_RUN.BUDGET;
+      if (reason === CPU_EXIT.SOFTWARE_INTERRUPT) {
+        const vector = cpu.exit.vector;
+        if (vector === HYPERCALL_VECTOR_32 && cpu.cpl === 1) {
+          const next = this.hypercall();
+          if (next !== PV_RUN.BUDGET) return next;
+          continue;
+        }
+        if (!this.softwareInterrupt(vector)) return PV_RUN.SHUTDOWN;
+        continue;
+      }
+      if (reason === CPU_EXIT.EXCEPTION) {
+        const x = cpu.exit;
+        if (this.traps.bounce(cpu, this.env.ctx.guest, x.vector, x.errorCode)) {
+          cpu.updateMode();
+          continue;
+        }
+        this.crashDomain(
+          'exception',
+          x.vector,
+          x.errorCode,
+          `unhandled exception ${x.vector} (error code ${x.errorCode}) at eip ${cpu.rip}: no handler registered`,
+        );
+        return PV_RUN.SHUTDOWN;
+      }
+      this.crashDomain('exit', reason, -1, `CPU exit ${reason} has no meaning for a PV guest`);
+      return PV_RUN.SHUTDOWN;
+    }
+    return this.shutdownReason >= 0 ? PV_RUN.SHUTDOWN : PV_RUN.BUDGET;
+  }
+
+  /**
+   * `int n` other than a ring-1 `int $0x82`: Xen's IDT lets only #BP/#OF (DPL 3) and the
+   * hypercall gate (DPL 1) through, so anything else is a #GP with error code `n << 3 | 2` that
+   * Xen turns into a bounce to the guest's handler for `n` when its trap_info DPL allows the
+   * current ring, and otherwise into a #GP for the guest. RIP is past the instruction. Returns
+   * false after crashing the domain.
+   * @see xen/arch/x86/traps.c (do_general_protection), xen/arch/x86/pv/traps.c
+   */
+  private softwareInterrupt(vector: number): boolean {
+    const cpu = this.cpu;
+    const guest = this.env.ctx.guest;
+    const dpl = (this.traps.flags[vector] ?? 0) & 3;
+    const allowed =
+      vector === BP_VECTOR ||
+      vector === OF_VECTOR ||
+      ((this.traps.address[vector] ?? 0) !== 0 && dpl >= cpu.cpl);
+    if (allowed && this.traps.bounce(cpu, guest, vector, -1, cpu.rip)) {
+      cpu.updateMode();
+      return true;
+    }
+    if (!allowed) {
+      cpu.rip = (cpu.rip - 2) >>> 0; // `int imm8` is two bytes; a #GP reports the instruction
+      if (this.traps.bounce(cpu, guest, GP_VECTOR, ((vector << 3) | 2) >>> 0)) {
+        cpu.updateMode();
+        return true;
+      }
+    }
+    this.crashDomain(
+      'exception',
+      allowed ? vector : GP_VECTOR,
+      allowed ? -1 : (vector << 3) | 2,
+      `int ${vector} at ring ${cpu.cpl} with no handler the guest may use`,
+    );
+    return false;
+  }
+
+  /** `HYPERVISOR_callback_op(cmd, arg)` (compat `callback_register { u16 type; u16 flags; u32 cs; u32 eip }`). */
+  private callbackOp(cmd: number, pointer: number): number {
+    if (cmd !== CALLBACKOP_register) return -XEN_EINVAL;
+    const buf = new Uint8Array(12);
+    if (!this.env.ctx.guest.read(pointer, buf)) return -XEN_EFAULT;
+    const view = new DataView(buf.buffer);
+    const type = view.getUint16(0, true);
+    const cs = view.getUint32(4, true) & 0xffff;
+    const eip = view.getUint32(8, true);
+    const t = this.traps;
+    if (type === CALLBACKTYPE_event) return t.setCallbacks(cs, eip, t.failsafeCs, t.failsafeEip);
+    if (type === CALLBACKTYPE_failsafe) return t.setCallbacks(t.eventCs, t.eventEip, cs, eip);
+    return -XEN_ENOSYS; // sysenter, syscall32 and NMI callbacks are not modelled
+  }
+
+  /**
+   * Handles `int $0x82` from ring 1 as a hypercall: EAX = number, EBX, ECX, EDX, ESI, EDI =
+   * arguments, result in EAX. RIP is already past the instruction.
+   */
+  private hypercall(): PvRunResult {
+    const cpu = this.cpu;
+    this.hypercalls++;
+    const lo = cpu.lo;
+    const args = this.args;
+    args[0] = BigInt((lo[EBX] ?? 0) >>> 0);
+    args[1] = BigInt((lo[ECX] ?? 0) >>> 0);
+    args[2] = BigInt((lo[EDX] ?? 0) >>> 0);
+    args[3] = BigInt((lo[ESI] ?? 0) >>> 0);
+    args[4] = BigInt((lo[EDI] ?? 0) >>> 0);
+    const nr = (lo[EAX] ?? 0) >>> 0;
+    const env = this.env;
+    const t = this.traps;
+    if (nr === HYPERCALL_IRET) {
+      if (t.iret(cpu, env.ctx.guest)) {
+        cpu.updateMode();
+        return PV_RUN.BUDGET;
+      }
+      this.crashDomain(
+        'exception',
+        -1,
+        -1,
+        'HYPERVISOR_iret with an unreadable frame or a selector Xen refuses',
+      );
+      return PV_RUN.SHUTDOWN;
+    }
+    const a0 = (lo[EBX] ?? 0) >>> 0;
+    const a1 = (lo[ECX] ?? 0) >>> 0;
+    let rc: number;
+    env.next = PV_NEXT.CONTINUE;
+    try {
+      switch (nr) {
+        case HYPERCALL_SET_TRAP_TABLE:
+          rc = t.setTrapTable(env.ctx.guest, a0);
+          break;
+        case HYPERCALL_STACK_SWITCH:
+          rc = t.stackSwitch(a0, a1);
+          break;
+        case HYPERCALL_SET_CALLBACKS:
+          rc = t.setCallbacks(a0, a1, (lo[EDX] ?? 0) >>> 0, (lo[ESI] ?? 0) >>> 0);
+          break;
+        case HYPERCALL_FPU_TASKSWITCH:
+          cpu.cr0 = a0 !== 0 ? cpu.cr0 | CR0_TS : cpu.cr0 & ~CR0_TS;
+          rc = 0;
+          break;
+        case HYPERCALL_CALLBACK_OP:
+          rc = this.callbackOp(a0, a1);
+          break;
+        default:
+          rc = pv32Hypercall(env, nr, args);
+      }
+    } catch (e) {
+      // A hypercall family must never throw for guest input; if one does, only this domain pays.
+      this.crashDomain(
+        'cpu-error',
+        nr,
+        -1,
+        `hypercall ${nr} threw: ${e instanceof Error ? e.message : String(e)}`,
+      );
+      return PV_RUN.SHUTDOWN;
+    }
+    lo[EAX] = rc | 0;
+    cpu.hi[EAX] = 0;
+    switch (env.next as PvNext) {
+      case PV_NEXT.YIELD:
+        return PV_RUN.YIELD;
+      case PV_NEXT.BLOCK:
+        t.upcallMask = 0; // SCHEDOP_block enables events, then blocks
+        return t.upcallDeliverable() ? PV_RUN.BUDGET : PV_RUN.BLOCK;
+      case PV_NEXT.SHUTDOWN:
+        this.shutdownReason = env.shutdownReason;
+        this.shutdownPort.shutdown(this.domid, env.shutdownReason);
+        return PV_RUN.SHUTDOWN;
+      default:
+        return PV_RUN.BUDGET;
+    }
+  }
+}
