@@ -49,7 +49,7 @@ export {
 export { P2m, type P2mState } from './p2m.ts';
 export { ACCESS, PAGING_MODE, type PagingMode, PFEC, PTE, RIGHTS } from './paging.ts';
 export { checkDescriptor, FIRST_RESERVED_GDT_ENTRY } from './pv/descriptors.ts';
-export type { GrantMapPort, TlbFlushPort } from './pv/ports.ts';
+export type { GrantMapPort, GuestWriteObserver, TlbFlushPort } from './pv/ports.ts';
 export { PvDomain, type PvDomainOptions, PvVcpu } from './pv/pv-domain.ts';
 export {
   type MmuextOp,
@@ -59,7 +59,8 @@ export {
   type PvMmState,
   type PvVcpuState,
 } from './pv/pv-mm.ts';
-export { SHADOW_FAULT, ShadowPager } from './shadow/shadow-pager.ts';
+export { PvShadow } from './shadow/pv-shadow.ts';
+export { SHADOW_FAULT, ShadowPager, type ShadowPagerOptions } from './shadow/shadow-pager.ts';
 export { TLB_PERM, Tlb } from './tlb.ts';
 export {
   type TranslationPort,

@@ -21,3 +21,14 @@ export interface TlbFlushPort {
   /** Flushes the translation of the page containing `hi:lo`. */
   invlpg(lo: number, hi: number): void;
 }
+
+/**
+ * Told about every write the hypervisor makes to a frame on a PV guest's behalf (validated
+ * entry updates, Xen slots written during validation, `CLEAR_PAGE`, `COPY_PAGE`, descriptor
+ * updates) and about every frame newly validated as a page table or descriptor page: what a
+ * shadow pager needs to resynchronise (`PvShadow` satisfies it).
+ */
+export interface GuestWriteObserver {
+  /** Frame `mfn` was written (or newly validated) by the hypervisor. */
+  guestFrameWritten(mfn: number): void;
+}

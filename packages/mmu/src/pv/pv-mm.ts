@@ -26,7 +26,7 @@ import { PGT, PGT_TYPE_MASK } from '../frame-table.ts';
 import type { DirtyMarker } from '../log-dirty.ts';
 import type { Machine } from '../machine.ts';
 import { checkDescriptor, FIRST_RESERVED_GDT_ENTRY } from './descriptors.ts';
-import type { GrantMapPort, TlbFlushPort } from './ports.ts';
+import type { GrantMapPort, GuestWriteObserver, TlbFlushPort } from './ports.ts';
 import { PvDomain, type PvDomainOptions, type PvVcpu } from './pv-domain.ts';
 
 const P = 0x1;
@@ -139,6 +139,7 @@ export class PvMm {
   private readonly grants: GrantMapPort | null;
   private readonly dirtyLog: DirtyMarker | null;
   private readonly descScratch: Int32Array;
+  private readonly writeObservers: GuestWriteObserver[];
 
   /** Creates PV paging over `machine`. */
   constructor(machine: Machine, options: PvMmOptions = {}) {
@@ -151,10 +152,27 @@ export class PvMm {
     this.grants = options.grants ?? null;
     this.dirtyLog = options.dirtyLog ?? null;
     this.descScratch = new Int32Array(2);
+    this.writeObservers = [];
   }
 
   private markDirty(mfn: number): void {
     if (this.dirtyLog !== null) this.dirtyLog.markMfn(mfn);
+    const obs = this.writeObservers;
+    for (let i = 0; i < obs.length; i++) obs[i].guestFrameWritten(mfn);
+  }
+
+  /**
+   * Registers `observer` for every frame the hypervisor writes for a guest or newly validates
+   * as a page table (a shadow pager's resync hook, see `PvShadow`).
+   */
+  observeWrites(observer: GuestWriteObserver): void {
+    this.writeObservers.push(observer);
+  }
+
+  /** Removes an observer registered with {@link observeWrites}. */
+  unobserveWrites(observer: GuestWriteObserver): void {
+    const i = this.writeObservers.indexOf(observer);
+    if (i >= 0) this.writeObservers.splice(i, 1);
   }
 
   /** Registers domain `domid` as a PV guest. */

@@ -30,6 +30,18 @@ export const SHADOW_FAULT: {
   readonly P2M_MISS: 3;
 } = { FIXED: 0, GUEST_FAULT: 1, EMULATE_WRITE: 2, P2M_MISS: 3 } as const;
 
+/** Options for {@link ShadowPager}. */
+export interface ShadowPagerOptions {
+  /**
+   * What the guest's page tables hold: `'physical'` (default) — guest frames translated through
+   * the P2M (HVM); `'machine'` — machine frames, as a PV guest's validated tables (PV shadow
+   * mode). In `'machine'` mode the PV type system guarantees that no guest table is mapped
+   * writable, so writes never need emulation; every hypervisor write to a table must be
+   * reported with {@link ShadowPager.emulatedWrite} (see `PvShadow`).
+   */
+  readonly guestTables?: 'physical' | 'machine';
+}
+
 /** Above this many leaf records the shadows are dropped wholesale. */
 const MAX_DEPS = 1 << 16;
 const P = 0x1;
@@ -44,8 +56,10 @@ export class ShadowPager {
   readonly machine: Machine;
   /** The guest domain. */
   readonly domid: number;
-  /** Walks the guest's own tables through its P2M. */
+  /** Walks the guest's own tables (through its P2M unless {@link machineTables}). */
   readonly guest: PageWalker;
+  /** True when the guest's tables hold machine frames (PV shadow mode). */
+  readonly machineTables: boolean;
   /** The translation port the CPU uses: a TLB in front of the shadow tables. */
   readonly translator: Translator;
   /** Machine frame of the shadow L4 for the current guest CR3. */
@@ -72,12 +86,16 @@ export class ShadowPager {
   private depCount: number;
   private rootKey: number;
 
-  /** Creates shadow paging for `domid` (whose P2M must be populated). */
-  constructor(machine: Machine, domid: number) {
+  /**
+   * Creates shadow paging for `domid` (whose P2M must be populated, unless its tables hold
+   * machine frames: see {@link ShadowPagerOptions.guestTables}).
+   */
+  constructor(machine: Machine, domid: number, options: ShadowPagerOptions = {}) {
     this.machine = machine;
     this.domid = domid;
+    this.machineTables = options.guestTables === 'machine';
     this.guest = new PageWalker(machine.memory, 40);
-    this.guest.p2m = machine.p2m(domid);
+    this.guest.p2m = this.machineTables ? null : machine.p2m(domid);
     this.translator = new Translator(machine.memory, { physAddrBits: 40 });
     this.errorCode = 0;
     this.emulateMfn = -1;
@@ -181,18 +199,22 @@ export class ShadowPager {
       return SHADOW_FAULT.GUEST_FAULT;
     }
     let fresh = false;
-    for (let k = 0; k < g.levels; k++) {
-      const t = g.tableFrame(k);
-      if (this.ptFrame[t] === 0) {
-        this.ptFrame[t] = 1;
-        fresh = true;
+    // With machine-frame (PV) tables the type system keeps every table read-only in the
+    // guest's own mappings, so tables need no tracking here.
+    if (!this.machineTables) {
+      for (let k = 0; k < g.levels; k++) {
+        const t = g.tableFrame(k);
+        if (this.ptFrame[t] === 0) {
+          this.ptFrame[t] = 1;
+          fresh = true;
+        }
       }
-    }
-    if (g.mode === PAGING_MODE.PAE) {
-      const pdpt = this.machine.p2m(this.domid).get(g.cr3Lo >>> 12);
-      if (pdpt < this.ptFrame.length && this.ptFrame[pdpt] === 0) {
-        this.ptFrame[pdpt] = 1;
-        fresh = true;
+      if (g.mode === PAGING_MODE.PAE) {
+        const pdpt = this.pdptFrame();
+        if (pdpt < this.ptFrame.length && this.ptFrame[pdpt] === 0) {
+          this.ptFrame[pdpt] = 1;
+          fresh = true;
+        }
       }
     }
     // A frame just found to be a table may be mapped writable by existing shadows; and the
@@ -213,9 +235,14 @@ export class ShadowPager {
     const slot = this.install(lo, hi, mfn, flags, (g.rights & RIGHTS.NO_EXEC) !== 0);
     // Record the leaf against every guest table the walk used.
     for (let k = 0; k < g.levels; k++) this.addDep(g.tableFrame(k), slot);
-    if (g.mode === PAGING_MODE.PAE)
-      this.addDep(this.machine.p2m(this.domid).get(g.cr3Lo >>> 12), slot);
+    if (g.mode === PAGING_MODE.PAE) this.addDep(this.pdptFrame(), slot);
     return SHADOW_FAULT.FIXED;
+  }
+
+  /** Machine frame of the guest's PAE PDPT (CR3). */
+  private pdptFrame(): number {
+    const f = this.guest.cr3Lo >>> 12;
+    return this.machineTables ? f : this.machine.p2m(this.domid).get(f);
   }
 
   private addDep(table: number, slot: number): void {
@@ -259,7 +286,7 @@ export class ShadowPager {
    * shadow leaves derived from it are dropped (with a full TLB flush).
    */
   emulatedWrite(mfn: number): void {
-    if (this.ptFrame[mfn] !== 1) return;
+    if (!this.machineTables && this.ptFrame[mfn] !== 1) return;
     const list = this.deps.get(mfn);
     if (list === undefined) return;
     const mem = this.machine.memory;
