@@ -74,7 +74,7 @@ describe('qcow2 storage in memory', () => {
     expect(sameBytes(back, data)).toBe(true);
   });
 
-  it('agrees with a flat model under random writes, and after reopening (property)', async () => {
+  it('agrees with a flat model under random writes and discards, and after reopening (property)', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(
@@ -82,6 +82,7 @@ describe('qcow2 storage in memory', () => {
             sector: fc.nat(2000),
             count: fc.integer({ min: 1, max: 40 }),
             seed: fc.nat(),
+            discard: fc.boolean(),
           }),
           {
             maxLength: 25,
@@ -95,6 +96,15 @@ describe('qcow2 storage in memory', () => {
           for (const w of writes) {
             const count = Math.min(w.count, 2048 - w.sector);
             if (count <= 0) continue;
+            if (w.discard) {
+              // Whole clusters inside the range read as zeros; partial ones keep their data.
+              await q.discard(w.sector, count);
+              const c = 2 ** clusterBits;
+              const from = Math.ceil((w.sector * 512) / c) * c;
+              const to = Math.floor(((w.sector + count) * 512) / c) * c;
+              if (to > from) model.fill(0, from, to);
+              continue;
+            }
             const d = pattern(count * 512, w.seed);
             await q.write(w.sector, d);
             model.set(d, w.sector * 512);
@@ -212,6 +222,76 @@ describe.skipIf(!haveQemuImg && !process.env.CI)('qcow2 images checked with qemu
     expect(Buffer.compare(readFileSync(join(dir, 'base.qcow2')), baseBefore)).toBe(0);
     expect(qemuCheck(join(dir, 'overlay.qcow2')).status).toBe(0);
     expect(sameBytes(qemuToRaw(join(dir, 'overlay.qcow2')), model)).toBe(true);
+  });
+
+  it('discards whole clusters through blkback: freed, read as zeros, still clean for qemu-img', async () => {
+    const path = join(dir, 'discard.qcow2');
+    const store = await FileByteStore.open(path, true);
+    const q = await Qcow2Storage.create(store, { size: 1 << 20 }); // 16 clusters of 64 KiB
+    const model = pattern(1 << 20, 3);
+    const { front, xs, paths } = await attach({ storage: q });
+    expect(xs.get(`${paths.backend}/feature-discard`)).toBe('1');
+    expect(xs.get(`${paths.backend}/discard-granularity`)).toBe('65536');
+    expect(await front.write(0, model)).toBe(0);
+    // Sectors 100..700: cluster 0 partly (kept), clusters 1..4 wholly (freed), cluster 5 partly.
+    expect(await front.discard(100, 600)).toBe(0);
+    model.fill(0, 65536, 5 * 65536);
+    expect(sameBytes((await front.read(0, 2048)).data, model)).toBe(true);
+    expect(await front.flush()).toBe(0);
+    expect(qemuCheck(path).out).toContain('No errors were found');
+    expect(sameBytes(qemuToRaw(path), model)).toBe(true);
+    // Writing into a discarded cluster allocates it again, still cleanly.
+    const d = pattern(4096, 9);
+    expect(await front.write(300, d)).toBe(0);
+    model.set(d, 300 * 512);
+    await front.flush();
+    await front.close();
+    await store.close();
+    expect(qemuCheck(path).status).toBe(0);
+    expect(sameBytes(qemuToRaw(path), model)).toBe(true);
+  });
+
+  it('discards in qemu-img overlays (v3: zeros, not the base) and v2 images (unallocated)', async () => {
+    writeFileSync(join(dir, 'dbase.raw'), pattern(1 << 20, 31));
+    execFileSync(
+      'qemu-img',
+      ['create', '-f', 'qcow2', '-b', 'dbase.raw', '-F', 'raw', join(dir, 'dov.qcow2')],
+      { cwd: dir },
+    );
+    execFileSync('qemu-img', [
+      'create',
+      '-f',
+      'qcow2',
+      '-o',
+      'compat=0.10',
+      join(dir, 'v2.qcow2'),
+      '1M',
+    ]);
+    const ov = await openFile('dov.qcow2');
+    const v2 = await openFile('v2.qcow2');
+    expect(v2.header.version).toBe(2);
+    const expectedOv = pattern(1 << 20, 31);
+    const expectedV2 = new Uint8Array(1 << 20);
+    for (const [q, expected] of [
+      [ov, expectedOv],
+      [v2, expectedV2],
+    ] as const) {
+      await q.write(128, pattern(65536 * 2, 8)); // clusters 1 and 2
+      expected.set(pattern(65536 * 2, 8), 65536);
+      await q.discard(128, 128); // cluster 1 only
+      expected.fill(0, 65536, 2 * 65536);
+      const all = new Uint8Array(1 << 20);
+      await q.read(0, all);
+      expect(sameBytes(all, expected)).toBe(true);
+      await q.flush();
+    }
+    for (const [name, expected] of [
+      ['dov.qcow2', expectedOv],
+      ['v2.qcow2', expectedV2],
+    ] as const) {
+      expect(qemuCheck(join(dir, name)).out).toContain('No errors were found');
+      expect(sameBytes(qemuToRaw(join(dir, name)), expected)).toBe(true);
+    }
   });
 
   it('creates overlays of its own that qemu-img resolves through the backing file', async () => {

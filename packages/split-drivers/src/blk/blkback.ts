@@ -106,7 +106,8 @@ export class Blkback {
       ['info', String(info)],
     ];
     if (storage.discard !== undefined) {
-      keys.push(['feature-discard', '1'], ['discard-granularity', String(storage.sectorSize)]);
+      const granularity = storage.discardGranularity ?? storage.sectorSize;
+      keys.push(['feature-discard', '1'], ['discard-granularity', String(granularity)]);
       keys.push(['discard-alignment', '0'], ['discard-secure', '0']);
     }
     for (const [k, v] of keys) await xs.write(`${dir}/${k}`, v);

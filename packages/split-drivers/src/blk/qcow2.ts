@@ -2,8 +2,8 @@
  * qcow2 disk images (versions 2 and 3) as {@link BlockStorage}, with backing files
  * (copy-on-write overlays, as `qemu-img create -b base.qcow2` makes). Clusters are allocated at
  * the end of the file with 16-bit refcounts kept exact, so `qemu-img check` finds no leaks.
- * Not implemented: compressed or encrypted clusters, internal snapshots (images with snapshots
- * open read-only), external data files, discard.
+ * Discard frees whole allocated clusters. Not implemented: compressed or encrypted clusters,
+ * internal snapshots (images with snapshots open read-only), external data files.
  * @see https://gitlab.com/qemu-project/qemu/-/blob/master/docs/interop/qcow2.txt
  * @module
  */
@@ -146,6 +146,8 @@ export class Qcow2Storage implements BlockStorage {
   readonly sectors: number;
   /** Always 512. */
   readonly sectorSize: number;
+  /** The cluster size: discard frees whole clusters only (the `discard-granularity` key). */
+  readonly discardGranularity: number;
   /** Whether writes are refused. */
   readonly readOnly: boolean;
   /** The parsed header. */
@@ -182,6 +184,7 @@ export class Qcow2Storage implements BlockStorage {
     this.backing = backing;
     this.sectors = Math.floor(header.size / BLKIF_SECTOR_SIZE);
     this.sectorSize = BLKIF_SECTOR_SIZE;
+    this.discardGranularity = this.cluster;
   }
 
   /** Opens an existing image (and, through `openBacking`, its backing file). */
@@ -336,6 +339,47 @@ export class Qcow2Storage implements BlockStorage {
         const len = Math.min(this.cluster - inCluster, src.length - done);
         await this.writeWithin(vOff, src.subarray(done, done + len));
         done += len;
+      }
+    });
+  }
+
+  /**
+   * Discards the allocated clusters wholly inside a sector range: each data cluster is freed
+   * (refcount 0) and reads as zeros afterwards — version 3 marks it a zero cluster, so a backing
+   * file does not show through; version 2 unallocates it unless the image has a backing file
+   * (then it is kept: discard is only a hint). Partial clusters at either end, unallocated,
+   * compressed and shared clusters are left as they are. Each L2 entry is written before the
+   * refcount drops, so a crash can only leak a cluster.
+   */
+  discard(sector: number, count: number): Promise<void> {
+    if (this.readOnly)
+      return Promise.reject(
+        new SplitDriversError('INVALID_STATE', 'discard on a read-only qcow2 image'),
+      );
+    if (!Number.isInteger(count) || count < 0)
+      return Promise.reject(
+        new SplitDriversError('INVALID_ARGUMENT', `bad discard count ${count}`),
+      );
+    this.checkRange(sector, count * BLKIF_SECTOR_SIZE);
+    const v3 = this.header.version === 3;
+    if (!v3 && this.backing !== undefined) return Promise.resolve();
+    return this.serial(async () => {
+      const c = this.cluster;
+      const first = Math.ceil((sector * BLKIF_SECTOR_SIZE) / c);
+      const end = Math.floor(((sector + count) * BLKIF_SECTOR_SIZE) / c);
+      for (let ci = first; ci < end; ci++) {
+        const l1e = this.l1Entry(Math.floor(ci / this.l2Entries));
+        const l2Off = Number(l1e & OFFSET_MASK);
+        if (l2Off === 0 || (l1e & COPIED) === 0n) continue;
+        const table = await this.l2Table(l2Off);
+        const tv = new DataView(table.buffer);
+        const slot = (ci % this.l2Entries) * 8;
+        const entry = tv.getBigUint64(slot);
+        const dataOff = Number(entry & OFFSET_MASK);
+        if (dataOff === 0 || (entry & COMPRESSED) !== 0n || (entry & COPIED) === 0n) continue;
+        tv.setBigUint64(slot, v3 ? ZERO : 0n);
+        await this.store.write(l2Off + slot, table.subarray(slot, slot + 8));
+        await this.setRefcount(dataOff, 0);
       }
     });
   }

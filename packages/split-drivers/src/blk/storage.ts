@@ -23,8 +23,16 @@ export interface BlockStorage {
   write(sector: number, src: Uint8Array): Promise<void>;
   /** Makes every completed write durable. */
   flush(): Promise<void>;
-  /** Deallocates a sector range (reads of it return zeros afterwards); absent if unsupported. */
+  /**
+   * Discards a sector range: a hint that its data is no longer needed, so reads may return zeros
+   * or the old data afterwards (`MemoryStorage` zeroes it); absent if unsupported.
+   */
   discard?(sector: number, count: number): Promise<void>;
+  /**
+   * Bytes that discard works in (the `discard-granularity` key; a qcow2 cluster); default the
+   * logical sector size.
+   */
+  readonly discardGranularity?: number;
 }
 
 /** Options of {@link MemoryStorage}. */
