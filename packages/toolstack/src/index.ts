@@ -63,6 +63,45 @@ export {
 } from './config/domain-config.ts';
 export { parseVifRate, parseVifSpec, type VifRate, type VifSpec } from './config/vif-spec.ts';
 export { parseXlConfig, type XlConfigFile, type XlSetting, type XlValue } from './config/xl-cfg.ts';
+export { DaemonClient } from './daemon/client.ts';
+export { type CreateRequest, loadDomainConfig } from './daemon/config-load.ts';
+export { connectDaemon, withDaemon } from './daemon/connect.ts';
+export {
+  type DaemonOptions,
+  type DomainListEntry,
+  probeSocket,
+  type SocketProbe,
+  TypevisorDaemon,
+} from './daemon/daemon.ts';
+export {
+  controlSocketPath,
+  daemonLogPath,
+  type PathEnv,
+  runDir,
+  SYSTEM_RUN_DIR,
+  xenstoredSocketPath,
+} from './daemon/paths.ts';
+export {
+  DAEMON_PROTOCOL_VERSION,
+  errorToReply,
+  LineReader,
+  MAX_RPC_LINE,
+  type RpcEvent,
+  type RpcReply,
+  type RpcRequest,
+  replyToError,
+} from './daemon/protocol.ts';
+export { type DetachedDaemon, startDetachedDaemon, typevisorCommand } from './daemon/spawn.ts';
+export {
+  type BlockRow,
+  formatBlockList,
+  formatList,
+  formatListLong,
+  formatUptime,
+  formatUptimeText,
+  formatVcpuList,
+  type VcpuRow,
+} from './daemon/xl-format.ts';
 export {
   type BootedPvDomain,
   type BootPvOptions,

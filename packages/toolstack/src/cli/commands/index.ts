@@ -4,9 +4,42 @@
  */
 import type { CommandSpec } from '../command.ts';
 import { bare } from './bare.ts';
+import { blockList } from './block-list.ts';
+import { consoleVerb } from './console.ts';
+import { create } from './create.ts';
+import { daemon } from './daemon.ts';
+import { destroy } from './destroy.ts';
+import { dmesg } from './dmesg.ts';
+import { domid, domname, rename } from './domid.ts';
 import { info } from './info.ts';
+import { list } from './list.ts';
+import { pause, unpause } from './pause.ts';
+import { reboot, shutdown } from './shutdown.ts';
+import { uptime } from './uptime.ts';
+import { vcpuList } from './vcpu-list.ts';
 import { xenstore } from './xenstore.ts';
 import { xenstored } from './xenstored.ts';
 
 /** All `typevisor` subcommands. */
-export const COMMANDS: readonly CommandSpec[] = [info, xenstored, xenstore, bare];
+export const COMMANDS: readonly CommandSpec[] = [
+  create,
+  list,
+  destroy,
+  shutdown,
+  reboot,
+  pause,
+  unpause,
+  consoleVerb,
+  domid,
+  domname,
+  rename,
+  uptime,
+  dmesg,
+  info,
+  vcpuList,
+  blockList,
+  daemon,
+  xenstored,
+  xenstore,
+  bare,
+];

@@ -4,12 +4,15 @@
  */
 import { arch, cpus, platform, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
+import { connectDaemon } from '../../daemon/connect.ts';
 import { TYPEVISOR_VERSION } from '../../version.ts';
 import type { CliIo, CommandSpec } from '../command.ts';
 
 const USAGE = `Usage: typevisor info [--json]
 
-Print information about the Typevisor build and the host, as \`xl info\` does.
+Print information about the Typevisor build and the host, as \`xl info\` does. When a
+daemon is running, total_memory and free_memory are its machine's (as xl reports Xen's),
+followed by the daemon's facts.
 
 Options:
   --json   print the same facts as one JSON object
@@ -29,6 +32,34 @@ export function collectInfo(): Record<string, string | number> {
   };
 }
 
+/** The daemon's facts for `info` (its machine memory replaces the OS's), or none. */
+async function daemonFacts(
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<Record<string, string | number> | undefined> {
+  let hello: Record<string, unknown>;
+  try {
+    const c = await connectDaemon(env);
+    try {
+      hello = await c.call<Record<string, unknown>>('hello');
+    } finally {
+      c.close();
+    }
+  } catch {
+    return undefined;
+  }
+  return {
+    total_memory: Number(hello.totalMemoryMiB),
+    free_memory: Number(hello.freeMemoryMiB),
+    xen_caps: 'xen-3.0-x86_64',
+    nr_domains: Number(hello.domains) + 1,
+    daemon_pid: Number(hello.pid),
+    daemon_socket: String(hello.socket),
+    xenstored_socket: String(hello.xenstoredSocket ?? 'none'),
+    time_mode: String(hello.time),
+    daemon_uptime: Math.floor(Number(hello.uptimeSec)),
+  };
+}
+
 /** Formats facts as `xl info` does: the key padded to 23 columns, then `: value`. */
 export function formatInfo(facts: Record<string, string | number>): string {
   return Object.entries(facts)
@@ -43,7 +74,7 @@ export const info: CommandSpec = {
   usage: USAGE,
   async run(args: readonly string[], io: CliIo): Promise<number> {
     const { values } = parseArgs({ args: [...args], options: { json: { type: 'boolean' } } });
-    const facts = collectInfo();
+    const facts = { ...collectInfo(), ...(await daemonFacts(io.env)) };
     io.stdout(values.json ? `${JSON.stringify(facts, null, 2)}\n` : formatInfo(facts));
     return 0;
   },

@@ -1,0 +1,102 @@
+/**
+ * `typevisor daemon`: the long-running host process the xl verbs talk to. It owns one Host
+ * (hypervisor, dom0, xenstored, backends), serves the control socket and the host's xenstore,
+ * and shuts down cleanly on SIGTERM or SIGINT (domains destroyed, sockets removed).
+ */
+import { appendFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { TypevisorDaemon } from '../../daemon/daemon.ts';
+import { controlSocketPath, daemonLogPath } from '../../daemon/paths.ts';
+import { startDetachedDaemon } from '../../daemon/spawn.ts';
+import { ToolstackError } from '../../errors.ts';
+import type { CliIo, CommandSpec } from '../command.ts';
+
+const USAGE = `Usage: typevisor daemon [--socket PATH] [--xenstored-socket PATH|none] [--memory MiB]
+                        [--time real|virtual] [--log FILE] [--detach]
+
+Run the Typevisor host daemon: the hypervisor, dom0, xenstored and the backends in one
+process that the xl verbs (create, list, console, ...) talk to. Stop it with SIGTERM or
+SIGINT: its domains are destroyed and its sockets removed.
+
+Options:
+  --socket PATH            control socket (default $TYPEVISOR_SOCKET, else
+                           $TYPEVISOR_RUN_DIR/typevisor.sock; the run directory defaults to
+                           /run/typevisor when writable, else $TMPDIR/typevisor-<uid>)
+  --xenstored-socket PATH  serve the host's xenstore here for XENSTORED_PATH clients
+                           (default: xenstored.sock next to the control socket; 'none': off)
+  --memory MiB             machine memory (default 512, at most 1024)
+  --time real|virtual      wall-clock time (default) or deterministic virtual time
+  --log FILE               append the log to FILE instead of stderr
+  --detach                 start in the background (log: --log, else typevisor.log in the
+                           run directory) and return once it answers
+`;
+
+/** The `daemon` verb. */
+export const daemon: CommandSpec = {
+  name: 'daemon',
+  summary: 'Run the host daemon the xl verbs talk to',
+  usage: USAGE,
+  async run(args: readonly string[], io: CliIo): Promise<number> {
+    const { values } = parseArgs({
+      args: [...args],
+      options: {
+        socket: { type: 'string' },
+        'xenstored-socket': { type: 'string' },
+        memory: { type: 'string' },
+        time: { type: 'string' },
+        log: { type: 'string' },
+        detach: { type: 'boolean' },
+      },
+    });
+    const socket = values.socket ?? controlSocketPath(io.env);
+    const xsOpt = values['xenstored-socket'];
+    const xenstoredSocket =
+      xsOpt === 'none' ? undefined : (xsOpt ?? join(dirname(socket), 'xenstored.sock'));
+    const memoryMiB = values.memory === undefined ? 512 : Number(values.memory);
+    if (!Number.isInteger(memoryMiB))
+      throw new ToolstackError('USAGE', `--memory must be a number of MiB, got "${values.memory}"`);
+    const time = values.time ?? 'real';
+    if (time !== 'real' && time !== 'virtual')
+      throw new ToolstackError('USAGE', `--time must be real or virtual, got "${time}"`);
+
+    if (values.detach === true) {
+      const logPath = values.log ?? daemonLogPath(io.env);
+      const rest = [
+        '--xenstored-socket',
+        xenstoredSocket ?? 'none',
+        '--memory',
+        String(memoryMiB),
+        '--time',
+        time,
+      ];
+      const d = await startDetachedDaemon({ socketPath: socket, logPath, args: rest, env: io.env });
+      io.stdout(`typevisor daemon: started (pid ${d.pid}) on ${socket}, log ${d.logPath}\n`);
+      return 0;
+    }
+
+    const logFile = values.log;
+    const log = (line: string): void => {
+      if (logFile === undefined) io.stderr(`${line}\n`);
+      else appendFileSync(logFile, `${line}\n`);
+    };
+    const d = await TypevisorDaemon.start({
+      socketPath: socket,
+      ...(xenstoredSocket === undefined ? {} : { xenstoredSocketPath: xenstoredSocket }),
+      memoryMiB,
+      time,
+      log,
+    });
+    const signal = await new Promise<string>((resolve) => {
+      const onSignal = (sig: string): void => {
+        process.off('SIGTERM', onSignal);
+        process.off('SIGINT', onSignal);
+        resolve(sig);
+      };
+      process.on('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
+    });
+    await d.stop(signal);
+    return 0;
+  },
+};
