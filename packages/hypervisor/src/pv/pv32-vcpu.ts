@@ -135,6 +135,11 @@ export interface Pv32VcpuOptions {
    * frames and vcpu_info.arch.cr2. Without it no upcalls are delivered.
    */
   readonly vcpuInfo?: VcpuInfoPort;
+  /**
+   * Called after every hypercall with its number, argument registers and result (a
+   * xentrace-style hook for diagnostics; keep it cheap).
+   */
+  readonly trace?: (nr: number, args: readonly bigint[], rc: number) => void;
 }
 
 /**
@@ -160,6 +165,7 @@ export class Pv32Vcpu {
   private readonly env: PvHypercallEnv;
   private readonly shutdownPort: ShutdownPort;
   private readonly args: bigint[];
+  private readonly trace: ((nr: number, args: readonly bigint[], rc: number) => void) | null;
 
   /** Creates a vCPU; nothing runs until {@link Pv32Vcpu.boot} and {@link Pv32Vcpu.run}. */
   constructor(options: Pv32VcpuOptions) {
@@ -172,6 +178,7 @@ export class Pv32Vcpu {
     this.traps = new Pv32Traps(options.vcpuInfo ?? null);
     this.shutdownPort = options.shutdown;
     this.args = [0n, 0n, 0n, 0n, 0n];
+    this.trace = options.trace ?? null;
     const sink = options.console;
     const domid = this.domid;
     this.env = {
@@ -482,6 +489,7 @@ export class Pv32Vcpu {
     }
     lo[EAX] = rc | 0;
     cpu.hi[EAX] = 0;
+    if (this.trace !== null) this.trace(nr, args, rc);
     switch (env.next as PvNext) {
       case PV_NEXT.YIELD:
         return PV_RUN.YIELD;
