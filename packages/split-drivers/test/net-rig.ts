@@ -23,6 +23,8 @@ export interface GuestOptions {
   vlan?: number;
   rate?: string;
   multicastControl?: boolean;
+  /** Also called with each frame the guest receives (a guest network stack). */
+  onFrame?: (frame: Uint8Array) => void;
 }
 
 /** A guest on the network: its frontend, backend and received frames. */
@@ -70,6 +72,7 @@ export async function network() {
       onFrame: (f, ok) => {
         inbox.push(f);
         verified.push(ok);
+        opts.onFrame?.(f);
       },
       ...(opts.multicastControl === undefined ? {} : { multicastControl: opts.multicastControl }),
     });
