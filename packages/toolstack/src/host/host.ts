@@ -57,6 +57,8 @@ import { framePage, NativeGrantMapper } from './native-grants.ts';
 const DOMID_XEN = 0x7ff2;
 /** `_PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED`: readable by a ring-3 kernel, never writable. */
 const RO_USER = 0x25;
+/** GTF_permit_access in a v1 grant entry's flags. */
+const GTF_permit_access = 1;
 /** libxl's default max_grant_frames. */
 const MAX_GRANT_FRAMES = 64;
 /** Instructions a vCPU runs before the host looks at the others and at dom0's work. */
@@ -287,6 +289,8 @@ export class Host {
   private realStartMs = 0;
   private realStartNs = 0;
   private stopRequested = false;
+  private inflight = 0;
+  private readonly settleWaiters: (() => void)[] = [];
   /** TSC base for the slice being run (virtual time). */
   private sliceNs = 0;
   private sliceInstr = 0;
@@ -522,6 +526,17 @@ export class Host {
       );
     }
 
+    // Seed the grant table as xc_dom_gnttab_seed does: GNTTAB_RESERVED_CONSOLE (0) and
+    // GNTTAB_RESERVED_XENSTORE (1) let dom0's console and store daemons map those pages.
+    const gnt0 = p2m.get(nrPages + 1);
+    for (const [ref, pfn] of [
+      [0, layout.consolePfn],
+      [1, layout.storePfn],
+    ] as const) {
+      machine.memory.write32(gnt0, ref * 8, GTF_permit_access); // flags = 1, domid = 0
+      machine.memory.write32(gnt0, ref * 8 + 4, p2m.get(pfn));
+    }
+
     // Time: vcpu_time_info (TSC at 1 GHz, so tsc == ns) and the wall clock.
     const layoutSi = sharedInfoLayout('x86_64');
     writeVcpuTimeInfo(guestMem, sharedInfoMfn * 4096 + layoutSi.vcpu_time, {
@@ -692,6 +707,7 @@ export class Host {
       ['backend-id', '0'],
       ['virtual-device', String(devid)],
       ['device-type', spec.devtype],
+      ['trusted', '1'],
       ['state', '1'],
     ];
     const beKeys: [string, string][] = [
@@ -724,7 +740,7 @@ export class Host {
       backendPath: be,
       mapper: this.dom0Grants,
       events: this.dom0Events,
-      storage,
+      storage: this.tracked(storage),
     });
     await backend.start();
     dom.disks.set(spec.vdev, backend);
@@ -866,20 +882,21 @@ export class Host {
         return 'timeout';
       let ran = false;
       const turnEnd = performance.now() + 20;
-      do {
+      for (;;) {
         for (const d of [...this.domains.values()]) {
           if (d.state !== 'running') continue;
           ran = true;
           total += this.runSlice(d);
           if (d.shutdownReason >= 0) await this.applyLifecycle(d);
         }
-        this.dom0Events.dispatch();
+        const handled = this.dom0Events.dispatch();
         if (this.timeMode === 'real')
           this.clock.advance(Math.max(0, this.realNs() - this.clock.now()));
-      } while (ran && performance.now() < turnEnd && !options.until?.());
-      // Let dom0's asynchronous work (xenstore clients, block I/O) progress.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      this.dom0Events.dispatch();
+        // dom0 has work to do (a request to serve, I/O in flight): let it run now.
+        if (handled > 0 || this.inflight > 0) break;
+        if (!ran || performance.now() >= turnEnd || options.until?.()) break;
+      }
+      await this.settleDom0();
       if (ran) continue;
       const live = [...this.domains.values()].filter((d) => d.state === 'blocked');
       if (live.length === 0) {
@@ -904,7 +921,51 @@ export class Host {
 
   /** Whether dom0 still has events to handle. */
   private hasPendingIo(): boolean {
-    return this.dom0Events.pending;
+    return this.dom0Events.pending || this.inflight > 0;
+  }
+
+  /**
+   * Lets dom0's asynchronous work (xenstore clients, block backends) progress until it has
+   * nothing in flight, so disk I/O takes no guest time: with virtual time, a run's result does
+   * not depend on how fast the host's disk is.
+   */
+  private async settleDom0(): Promise<void> {
+    for (let round = 0; ; round++) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      this.dom0Events.dispatch();
+      if (this.inflight === 0) {
+        if (round > 0 || !this.dom0Events.pending) return;
+        continue;
+      }
+      await new Promise<void>((resolve) => this.settleWaiters.push(resolve));
+    }
+  }
+
+  /** Counts `p` as dom0 work in flight until it settles. */
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inflight++;
+    return p.finally(() => {
+      if (--this.inflight === 0) {
+        const waiters = this.settleWaiters.splice(0);
+        for (const w of waiters) w();
+      }
+    });
+  }
+
+  /** `storage` with every operation counted as dom0 work in flight. */
+  private tracked(storage: BlockStorage): BlockStorage {
+    const t: BlockStorage = {
+      sectors: storage.sectors,
+      sectorSize: storage.sectorSize,
+      readOnly: storage.readOnly,
+      read: (sector, dest) => this.track(storage.read(sector, dest)),
+      write: (sector, src) => this.track(storage.write(sector, src)),
+      flush: () => this.track(storage.flush()),
+    };
+    const discard = storage.discard?.bind(storage);
+    return discard === undefined
+      ? t
+      : { ...t, discard: (sector, count) => this.track(discard(sector, count)) };
   }
 
   /** Runs one slice of domain `d`'s vCPU; returns instructions executed. */
