@@ -46,6 +46,13 @@ const EXPECTATIONS: Record<string, (stdout: string) => void> = {
     expect(out).toMatch(
       /shutdown \[\[1,0\]\] after \d+ run slices; 233 of 233 lines equal the real Xen 4\.17's output\n/,
     );
+    if (process.env.CI || existsSync('/usr/lib/grub-xen/grub-x86_64-xen.bin')) {
+      expect(out).toContain('  | grub.cfg read from (xen/xvda)\n');
+      expect(out).toMatch(/ {2}\| lost\+found\/ boot\/ hello\.txt \n/);
+      expect(out).toContain('  | hello from an ext2 file, read by GRUB through blkfront\n');
+      expect(out).toMatch(/domain 1 \(grub\) shut down: poweroff; on_poweroff=destroy\n/);
+      expect(out).toMatch(/xvda: \d+ block reads, 0 errors;/);
+    }
     expect(out).toMatch(/demo complete\n$/);
   },
   'mmu-pv-isolation.ts': (out) => {
