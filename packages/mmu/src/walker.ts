@@ -165,6 +165,15 @@ export class PageWalker {
     return this.posChunk[k] * 512 + (this.posIndex[k] >>> 10);
   }
 
+  /**
+   * Position of the `k`-th table entry used by the last walk within its frame, in 8-byte units
+   * (the entry index for PAE and 4-level tables; two 4-byte entries share a unit in 2-level
+   * tables).
+   */
+  tableEntry(k: number): number {
+    return (this.posIndex[k] & 1023) >>> 1;
+  }
+
   /** Guest frame → machine frame through {@link p2m}, or -1 (all-ones entries are holes). */
   private gfn(t: number): number {
     const p = this.p2m as P2m;

@@ -29,6 +29,9 @@ export interface TlbFlushPort {
  * shadow pager needs to resynchronise (`PvShadow` satisfies it).
  */
 export interface GuestWriteObserver {
-  /** Frame `mfn` was written (or newly validated) by the hypervisor. */
-  guestFrameWritten(mfn: number): void;
+  /**
+   * Frame `mfn` was written by the hypervisor: the 8-byte entry at byte `offset`, or (-1) the
+   * whole frame, which is also how a new validation is reported.
+   */
+  guestFrameWritten(mfn: number, offset: number): void;
 }

@@ -155,10 +155,11 @@ export class PvMm {
     this.writeObservers = [];
   }
 
-  private markDirty(mfn: number): void {
+  /** Logs a write to `mfn` (the 8-byte entry at `offset`, or -1: the whole frame). */
+  private markDirty(mfn: number, offset = -1): void {
     if (this.dirtyLog !== null) this.dirtyLog.markMfn(mfn);
     const obs = this.writeObservers;
-    for (let i = 0; i < obs.length; i++) obs[i].guestFrameWritten(mfn);
+    for (let i = 0; i < obs.length; i++) obs[i].guestFrameWritten(mfn, offset);
   }
 
   /**
@@ -260,7 +261,7 @@ export class PvMm {
       if (out[0] !== lo || out[1] !== hi) {
         mem.write32(mfn, i * 8, out[0]);
         mem.write32(mfn, i * 8 + 4, out[1]);
-        this.markDirty(mfn);
+        this.markDirty(mfn, i * 8);
       }
     }
     return 0;
@@ -398,7 +399,7 @@ export class PvMm {
       if (adjLo !== lo || adjHi !== hi) {
         mem.write32(mfn, i * 8, adjLo);
         mem.write32(mfn, i * 8 + 4, adjHi);
-        this.markDirty(mfn);
+        this.markDirty(mfn, i * 8);
       }
     }
     return 0;
@@ -441,7 +442,7 @@ export class PvMm {
     if (mem.read32(mfn, i * 8) !== lo || mem.read32(mfn, i * 8 + 4) !== hi) {
       mem.write32(mfn, i * 8, lo);
       mem.write32(mfn, i * 8 + 4, hi);
-      this.markDirty(mfn);
+      this.markDirty(mfn, i * 8);
     }
   }
 
@@ -485,14 +486,14 @@ export class PvMm {
     // Fast path: only accessed/dirty differ (same frame, same rights): no reference changes.
     if (oldHi === hi && ((oldLo ^ lo) & ~AD) === 0) {
       mem.write32(mfn, off, lo);
-      this.markDirty(mfn);
+      this.markDirty(mfn, off);
       return 0;
     }
     const rc = this.getFromEntry(level, idx, lo, hi, d, pgOwner);
     if (rc !== 0) return rc;
     mem.write32(mfn, off, lo);
     mem.write32(mfn, off + 4, hi);
-    this.markDirty(mfn);
+    this.markDirty(mfn, off);
     this.putFromEntry(level, oldLo, oldHi, d);
     return 0;
   }
@@ -565,7 +566,7 @@ export class PvMm {
           } else if (this.getPageType(mfn, PGT.PGT_writable_page, pt) === 0) {
             mem.write32(mfn, idx * 8, valLo);
             mem.write32(mfn, idx * 8 + 4, valHi);
-            this.markDirty(mfn);
+            this.markDirty(mfn, idx * 8);
             this.putPageType(mfn, pt);
             rc = 0;
           } else {

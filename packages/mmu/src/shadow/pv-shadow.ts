@@ -133,8 +133,8 @@ export class PvShadow implements TranslationPort, TlbFlushPort, GuestWriteObserv
   }
 
   /** {@inheritDoc GuestWriteObserver.guestFrameWritten} */
-  guestFrameWritten(mfn: number): void {
-    this.pager.emulatedWrite(mfn);
+  guestFrameWritten(mfn: number, offset: number): void {
+    this.pager.emulatedWrite(mfn, offset, 8);
   }
 
   /** Leaves shadow mode: stops observing writes and returns the shadow frames. */

@@ -81,7 +81,10 @@ export class ShadowPager {
   private used: number;
   /** Shadow root per guest CR3 frame. */
   private readonly roots: Map<number, number>;
-  /** Per guest table frame: shadow leaves derived from it, as (shadow L1 mfn, index) pairs. */
+  /**
+   * Per guest table entry (table frame * 512 + 8-byte unit): the shadow leaves whose walk used
+   * it, as triples (shadow L1 mfn * 512 + index, linear address low, high).
+   */
   private readonly deps: Map<number, number[]>;
   private depCount: number;
   private rootKey: number;
@@ -233,9 +236,13 @@ export class ShadowPager {
     if ((g.rights & RIGHTS.USER) !== 0) flags |= US;
     if (write && guestWritable) flags |= RW | D;
     const slot = this.install(lo, hi, mfn, flags, (g.rights & RIGHTS.NO_EXEC) !== 0);
-    // Record the leaf against every guest table the walk used.
-    for (let k = 0; k < g.levels; k++) this.addDep(g.tableFrame(k), slot);
-    if (g.mode === PAGING_MODE.PAE) this.addDep(this.pdptFrame(), slot);
+    // Record the leaf against every guest table entry the walk used.
+    for (let k = 0; k < g.levels; k++)
+      this.addDep(g.tableFrame(k) * 512 + g.tableEntry(k), slot, lo, hi);
+    if (g.mode === PAGING_MODE.PAE) {
+      const unit = ((g.cr3Lo & 0xfe0) >>> 3) + (lo >>> 30);
+      this.addDep(this.pdptFrame() * 512 + unit, slot, lo, hi);
+    }
     return SHADOW_FAULT.FIXED;
   }
 
@@ -245,13 +252,13 @@ export class ShadowPager {
     return this.machineTables ? f : this.machine.p2m(this.domid).get(f);
   }
 
-  private addDep(table: number, slot: number): void {
-    let list = this.deps.get(table);
+  private addDep(entry: number, slot: number, lo: number, hi: number): void {
+    let list = this.deps.get(entry);
     if (list === undefined) {
       list = [];
-      this.deps.set(table, list);
+      this.deps.set(entry, list);
     }
-    list.push(slot);
+    list.push(slot, lo, hi);
     this.depCount++;
   }
 
@@ -282,24 +289,39 @@ export class ShadowPager {
   }
 
   /**
-   * After the hypervisor emulated a write to machine frame `mfn`: if it is a guest table, the
-   * shadow leaves derived from it are dropped (with a full TLB flush).
+   * After the hypervisor emulated a write to machine frame `mfn` (of `size` bytes at byte
+   * `offset`, or the whole frame when `offset` is -1): the shadow leaves whose walk used a
+   * written entry are dropped, and their translations flushed.
    */
-  emulatedWrite(mfn: number): void {
+  emulatedWrite(mfn: number, offset = -1, size = 8): void {
     if (!this.machineTables && this.ptFrame[mfn] !== 1) return;
-    const list = this.deps.get(mfn);
-    if (list === undefined) return;
+    if (this.depCount === 0) return;
+    let first = 0;
+    let last = 511;
+    if (offset >= 0) {
+      first = offset >>> 3;
+      last = Math.min(511, (offset + Math.max(1, size) - 1) >>> 3);
+    }
+    const base = mfn * 512;
+    for (let u = first; u <= last; u++) {
+      const list = this.deps.get(base + u);
+      if (list === undefined) continue;
+      this.deps.delete(base + u);
+      this.dropLeaves(list);
+    }
+  }
+
+  private dropLeaves(list: number[]): void {
     const mem = this.machine.memory;
-    for (let k = 0; k < list.length; k++) {
+    for (let k = 0; k < list.length; k += 3) {
       const at = list[k];
       const l1 = Math.floor(at / 512);
       const i = at - l1 * 512;
       mem.write32(l1, i * 8, 0);
       mem.write32(l1, i * 8 + 4, 0);
+      this.translator.invlpg(list[k + 1], list[k + 2]);
     }
-    this.depCount -= list.length;
-    this.deps.delete(mfn);
-    this.translator.flush(true);
+    this.depCount -= list.length / 3;
     this.resyncs++;
   }
 
