@@ -23,7 +23,12 @@ import {
   PV32_INTERCEPTS,
   Pv32Vcpu,
   type Pv32VcpuOptions,
+  sharedInfoLayout,
+  timeScaleFor,
   VcpuTimers,
+  writeVcpuTimeInfo,
+  writeWallClock,
+  XEN_PVCLOCK_TSC_STABLE_BIT,
 } from '@typevisor/hypervisor';
 import { Machine, MMUEXT, PvMm } from '@typevisor/mmu';
 import { buildPvLayout, type PvLayout, parseElf, readXenKernelInfo } from '@typevisor/toolstack';
@@ -91,10 +96,26 @@ export interface Booted32 {
   console(): string;
   /** Every (domid, reason) shutdown report. */
   readonly shutdowns: Array<[number, number]>;
+  /** dom0's ends of the xenstore and console channels (bound as xenstored/xenconsoled do). */
+  readonly dom0Ports: { readonly store: number; readonly console: number };
+  /** Guest-side store and console ports (start_info's store_evtchn and console.evtchn). */
+  readonly guestPorts: { readonly store: number; readonly console: number };
 }
 
+/** Options for {@link boot32}. */
+export interface Boot32Options {
+  /** Memory of the domain in MiB (default 16). */
+  readonly memoryMiB?: number;
+  /** Called when a port of dom0 becomes pending (the guest notified a backend). */
+  readonly dom0PortPending?: (port: number) => void;
+}
+
+/** The vCPU's TSC runs at 1 GHz: one tick per retired instruction of the CPU model (its default clock). */
+const TSC_HZ = 1_000_000_000;
+
 /** Builds and boots a 32-bit PAE PV guest from `kernelPath` with `memoryMiB` of memory. */
-export function boot32(kernelPath: string, memoryMiB = 16): Booted32 {
+export function boot32(kernelPath: string, options: Boot32Options = {}): Booted32 {
+  const memoryMiB = options.memoryMiB ?? 16;
   const nrPages = memoryMiB * 256;
   const machine = new Machine({ bytes: 64 * 1024 * 1024 });
   machine.populate(0, 0, 2); // dom0's shared_info and grant frame
@@ -109,7 +130,12 @@ export function boot32(kernelPath: string, memoryMiB = 16): Booted32 {
   const guestMem = new OwnedFramesMemory(machine.frames, machine.memory, DOMID);
   const dom0Mem = new OwnedFramesMemory(machine.frames, machine.memory, 0);
   const sharedInfoMa = p2m.get(nrPages) * 4096;
-  const evtchn = new EventChannels({ upcallPending: () => undefined });
+  const evtchn = new EventChannels({
+    upcallPending: () => undefined,
+    portPending: (domid, port) => {
+      if (domid === 0) options.dom0PortPending?.(port);
+    },
+  });
   evtchn.addDomain({
     domid: 0,
     privileged: true,
@@ -128,7 +154,8 @@ export function boot32(kernelPath: string, memoryMiB = 16): Booted32 {
   evtchn.initSharedInfo(DOMID); // every vCPU starts with evtchn_upcall_mask = 1
   const storePort = evtchn.allocUnbound(0, DOMID, 0);
   const consolePort = evtchn.allocUnbound(0, DOMID, 0);
-  evtchn.bindInterdomain(0, DOMID, consolePort);
+  const consoleBackendPort = evtchn.bindInterdomain(0, DOMID, consolePort);
+  const storeBackendPort = evtchn.bindInterdomain(0, DOMID, storePort);
   const grants = new GrantTables();
   grants.addDomain({
     domid: 0,
@@ -162,6 +189,15 @@ export function boot32(kernelPath: string, memoryMiB = 16): Booted32 {
     fillHypercallPage32(page);
     machine.memory.writeBytes(p2m.get(layout.hypercallPagePfn), 0, page);
   }
+  // Time: vcpu_time_info (TSC at 1 GHz, so tsc == ns) and the wall clock, in the 32-bit layout.
+  const si = sharedInfoLayout('x86_32');
+  writeVcpuTimeInfo(guestMem, sharedInfoMa + si.vcpu_time, {
+    tscTimestamp: 0n,
+    systemTime: 0n,
+    scale: timeScaleFor(TSC_HZ),
+    flags: XEN_PVCLOCK_TSC_STABLE_BIT,
+  });
+  writeWallClock(guestMem, sharedInfoMa, si, 1_700_000_000, 0);
   const mm = new PvMm(machine);
   mm.addDomain(DOMID, { guestWidth: 32 });
   mm.vmAssist(DOMID, VMASST_CMD_enable, VMASST_TYPE_pae_extended_cr3);
@@ -207,5 +243,7 @@ export function boot32(kernelPath: string, memoryMiB = 16): Booted32 {
     sharedInfoMa,
     console: () => String.fromCharCode(...out),
     shutdowns,
+    dom0Ports: { store: storeBackendPort, console: consoleBackendPort },
+    guestPorts: { store: storePort, console: consolePort },
   };
 }

@@ -77,7 +77,7 @@ describe.skipIf(!haveNasm && !process.env.CI)(
             if (nr > 64) expect(eax).toBe(-38); // -ENOSYS
           },
         ),
-        { numRuns: 200 },
+        { numRuns: 150 },
       );
     });
 
@@ -98,7 +98,7 @@ describe.skipIf(!haveNasm && !process.env.CI)(
           const after = [dom0.get(0), dom0.get(1)].map((m) => d.machine.memory.readFrame(m));
           expect(after).toEqual(before);
         }),
-        { numRuns: 150 },
+        { numRuns: 80 },
       );
     });
   },
