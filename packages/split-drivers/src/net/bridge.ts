@@ -68,24 +68,28 @@ interface Port {
   readonly id: number;
   readonly opts: BridgePortOptions;
   readonly vlan: number;
-  readonly macs: Set<string> | undefined;
+  readonly macs: Set<number> | undefined;
   readonly ips: Set<number> | undefined;
   readonly counters: BridgePortCounters;
   credit: number;
   creditAt: number;
 }
 
-function macString(f: Uint8Array, at: number): string {
-  let s = '';
-  for (let i = 0; i < 6; i++)
-    s += (i === 0 ? '' : ':') + (f[at + i] ?? 0).toString(16).padStart(2, '0');
-  return s;
+/** A MAC address as a number (48 bits, exact in a double): no string per frame. */
+function macNumber(f: Uint8Array, at: number): number {
+  return (((f[at] ?? 0) << 8) | (f[at + 1] ?? 0)) * 0x1_0000_0000 + u32be(f, at + 2);
 }
 
-function parseMac(mac: string): string {
+function parseMac(mac: string): number {
   if (!/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(mac))
     throw new SplitDriversError('INVALID_ARGUMENT', `bad MAC ${mac}`);
-  return mac.toLowerCase();
+  return Number.parseInt(mac.replaceAll(':', ''), 16);
+}
+
+/** A learned address: where it was last seen, and when (updated in place). */
+interface FdbEntry {
+  port: number;
+  at: number;
 }
 
 function parseIp(ip: string): number {
@@ -121,7 +125,8 @@ export class LearningBridge {
   private readonly clock: Clock;
   private readonly ageingMs: number;
   private readonly ports = new Map<number, Port>();
-  private readonly fdb = new Map<string, { port: number; at: number }>();
+  /** Learned addresses per VLAN, keyed by {@link macNumber}. */
+  private readonly fdb = new Map<number, Map<number, FdbEntry>>();
   private nextId = 1;
 
   /** Creates an empty bridge; learned entries expire after `ageingMs` (default 300 s). */
@@ -162,7 +167,8 @@ export class LearningBridge {
   /** Detaches a port and forgets what was learned on it. */
   removePort(id: number): void {
     this.ports.delete(id);
-    for (const [k, e] of this.fdb) if (e.port === id) this.fdb.delete(k);
+    for (const table of this.fdb.values())
+      for (const [k, e] of table) if (e.port === id) table.delete(k);
   }
 
   /** A port's counters. */
@@ -174,9 +180,27 @@ export class LearningBridge {
 
   /** The port a MAC was learned on in a VLAN, if any (and not aged out). */
   lookup(vlan: number, mac: string): number | undefined {
-    const e = this.fdb.get(`${vlan}/${mac.toLowerCase()}`);
+    return this.find(vlan, parseMac(mac));
+  }
+
+  private find(vlan: number, mac: number): number | undefined {
+    const e = this.fdb.get(vlan)?.get(mac);
     if (e === undefined || this.clock.now() - e.at > this.ageingMs) return undefined;
     return e.port;
+  }
+
+  private learn(vlan: number, mac: number, port: number, now: number): void {
+    let table = this.fdb.get(vlan);
+    if (table === undefined) {
+      table = new Map();
+      this.fdb.set(vlan, table);
+    }
+    const e = table.get(mac);
+    if (e === undefined) table.set(mac, { port, at: now });
+    else {
+      e.port = port;
+      e.at = now;
+    }
   }
 
   /**
@@ -207,7 +231,7 @@ export class LearningBridge {
         return 'malformed';
       }
     }
-    const src = macString(frame, 6);
+    const src = macNumber(frame, 6);
     if (
       ((frame[6] ?? 0) & 1) !== 0 ||
       (p.macs !== undefined && !p.macs.has(src)) ||
@@ -223,12 +247,11 @@ export class LearningBridge {
     c.rxFrames++;
     c.rxBytes += frame.length;
     const now = this.clock.now();
-    this.fdb.set(`${vlan}/${src}`, { port: from, at: now });
+    this.learn(vlan, src, from, now);
     // The frame inside the bridge is untagged; egress re-tags for trunks.
     const inner = l3 === 18 ? concat(frame.subarray(0, 12), frame.subarray(16)) : frame;
-    const dst = macString(frame, 0);
     if (((frame[0] ?? 0) & 1) === 0) {
-      const to = this.lookup(vlan, dst);
+      const to = this.find(vlan, macNumber(frame, 0));
       if (to !== undefined) {
         if (to === from) return 'local';
         const target = this.ports.get(to);
