@@ -33,6 +33,24 @@ const PREFIX_BYTE: Uint8Array = /* @__PURE__ */ (() => {
   return t;
 })();
 const TLB_MASK = TLB_SIZE - 1;
+
+/** Decode-cache slots (direct-mapped by physical address; 8 int32 words each). */
+const DC_SIZE = 8192;
+const DC_MASK = DC_SIZE - 1;
+/** Register number meaning "no base/index register" in an address form. */
+const NO_REG = 16;
+/** Address forms (`eaKind`): none (register operand or no ModRM), 16-bit, 32-bit, 64-bit sums. */
+const EA_NONE = 0;
+const EA_16 = 1;
+const EA_32 = 2;
+const EA_64 = 3;
+/** RIP-relative with a 64- or 32-bit address size. */
+const EA_RIP64 = 4;
+const EA_RIP32 = 5;
+/** A moffs absolute address (16/32-bit address size). */
+const EA_ABS = 6;
+/** The instruction cannot be cached (a 64-bit moffs, a far pointer immediate). */
+const EA_UNCACHED = 7;
 // TLB flag bits.
 const T_READ = 1;
 const T_USER = 2;
@@ -210,6 +228,22 @@ export class X86Cpu {
   private readonly tlbFastW: Int32Array = new Int32Array(TLB_SIZE);
   /** @internal Out-field of `translate`: the page is MMIO. */
   xMmio = false;
+  /**
+   * Decode cache (DESIGN.md "Decode cache"): slot `i` holds, at `dc[i*8 ..]`, the physical
+   * address of an instruction, its page's generation when decoded, the packed prefix/size/
+   * ModRM/address-form words, the immediates and the displacement; `dcFn[i]` its handler.
+   */
+  private readonly dc: Int32Array = new Int32Array(DC_SIZE * 8);
+  private readonly dcFn: Handler[] = new Array<Handler>(DC_SIZE).fill(HANDLERS[0x90]);
+  /** Per direct-RAM page: generation, bumped when a CPU store hits a page with cached code. */
+  private readonly codeGen: Int32Array;
+  /** Per direct-RAM page: 1 while it is listed in `codeList` (it may hold cache entries). */
+  private readonly codeMark: Uint8Array;
+  /** Pages that may hold cache entries since the last full invalidation. */
+  private readonly codeList: Int32Array;
+  private codeCount = 0;
+  /** Mode bits the cached decodings depend on (64-bit mode, default operand size). */
+  private decodeMode = -1;
 
   private constructor(opts: CpuOptions) {
     this.memory = opts.memory;
@@ -219,6 +253,11 @@ export class X86Cpu {
       bytes !== undefined && bytes.byteOffset % 4 === 0
         ? new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2)
         : new Int32Array(0);
+    const pages = this.ramBytes.length >>> 12;
+    this.codeGen = new Int32Array(pages);
+    this.codeMark = new Uint8Array(pages);
+    this.codeList = new Int32Array(pages);
+    for (let i = 0; i < DC_SIZE; i++) this.dc[i * 8 + 1] = -1;
     this.walker = opts.walker ?? new BuiltinPageWalker(opts.memory);
     const self = this;
     this.time = opts.time ?? {
@@ -378,6 +417,11 @@ export class X86Cpu {
     this.defSize = (this.segAttr[SEG.CS] & 0x4000) !== 0 ? 32 : 16;
     if (this.mode64) this.stackSize = 64;
     else this.stackSize = (this.segAttr[SEG.SS] & 0x4000) !== 0 ? 32 : 16;
+    const decodeMode = (this.mode64 ? 2 : 0) | (this.defSize === 32 ? 1 : 0);
+    if (decodeMode !== this.decodeMode) {
+      this.decodeMode = decodeMode;
+      this.invalidateDecodeCache();
+    }
     this.fetchVpn = -1;
     this.invalidateFetch();
   }
@@ -599,11 +643,14 @@ export class X86Cpu {
       const i = vpn & TLB_MASK;
       const e = this.tlbFastW[i];
       if (this.tlbVpn32[i] === vpn && (e & (user ? 2 : 1)) !== 0) {
-        this.ramBytes[((e & ~0xfff) >>> 0) + (lin & 0xfff)] = v;
+        const pa = ((e & ~0xfff) >>> 0) + (lin & 0xfff);
+        if (this.codeMark[pa >>> 12] !== 0) this.codeWritten(pa >>> 12);
+        this.ramBytes[pa] = v;
         return;
       }
     }
     const pa = this.translate(lin, 1, user);
+    if (pa < this.ramBytes.length && this.codeMark[pa >>> 12] !== 0) this.codeWritten(pa >>> 12);
     if (this.xMmio) this.mmioWrite(pa, 1, v);
     else this.memory.write8(pa, v);
   }
@@ -622,12 +669,14 @@ export class X86Cpu {
       const e = this.tlbFastW[i];
       if (this.tlbVpn32[i] === vpn && (e & (user ? 2 : 1)) !== 0) {
         const pa = ((e & ~0xfff) >>> 0) + (lin & 0xfff);
+        if (this.codeMark[pa >>> 12] !== 0) this.codeWritten(pa >>> 12);
         this.ramBytes[pa] = v;
         this.ramBytes[pa + 1] = v >> 8;
         return;
       }
     }
     const pa = this.translate(lin, 1, user);
+    if (pa < this.ramBytes.length && this.codeMark[pa >>> 12] !== 0) this.codeWritten(pa >>> 12);
     if (this.xMmio) this.mmioWrite(pa, 2, v);
     else this.memory.write16(pa, v);
   }
@@ -646,6 +695,7 @@ export class X86Cpu {
       const e = this.tlbFastW[i];
       if (this.tlbVpn32[i] === vpn && (e & (user ? 2 : 1)) !== 0) {
         const pa = ((e & ~0xfff) >>> 0) + (lin & 0xfff);
+        if (this.codeMark[pa >>> 12] !== 0) this.codeWritten(pa >>> 12);
         if ((pa & 3) === 0) this.ram32[pa >>> 2] = v;
         else {
           const m = this.ramBytes;
@@ -658,6 +708,7 @@ export class X86Cpu {
       }
     }
     const pa = this.translate(lin, 1, user);
+    if (pa < this.ramBytes.length && this.codeMark[pa >>> 12] !== 0) this.codeWritten(pa >>> 12);
     if (this.xMmio) this.mmioWrite(pa, 4, v);
     else if ((pa & 3) === 0 && pa < this.ramBytes.length) this.ram32[pa >>> 2] = v;
     else this.memory.write32(pa, v);
@@ -784,6 +835,11 @@ export class X86Cpu {
     return wrap64(a);
   }
 
+  /**
+   * Decodes ModRM (and SIB/displacement) into `mod`/`reg`/`rm` and a register-independent
+   * address form (`eaKind`, `eaBase`, `eaIndex`, `eaScale`, `eaDisp`, `eaSeg`) that the decode
+   * cache replays; {@link X86Cpu.computeEa} turns it into `ea` on both paths.
+   */
   private decodeModrm(): void {
     const modrm = this.fetch8();
     const mod = modrm >> 6;
@@ -792,150 +848,174 @@ export class X86Cpu {
     this.reg = ((modrm >> 3) & 7) | ((rex & 4) << 1);
     const rmLow = modrm & 7;
     this.rm = rmLow | ((rex & 1) << 3);
-    if (mod === 3) return;
+    if (mod === 3) {
+      this.eaKind = EA_NONE;
+      return;
+    }
     const seg = this.segOv;
-    const asize32 = this.asize === 32 && !this.mode64;
+    let base = NO_REG;
+    let index = NO_REG;
+    let scale = 0;
+    let disp = 0;
+    let defSeg: number = SEG.DS;
     if (this.asize === 16) {
-      let ea = 0;
-      let defSeg: number = SEG.DS;
       switch (rmLow) {
         case 0:
-          ea = this.lo[3] + this.lo[6];
+          base = 3;
+          index = 6;
           break;
         case 1:
-          ea = this.lo[3] + this.lo[7];
+          base = 3;
+          index = 7;
           break;
         case 2:
-          ea = this.lo[5] + this.lo[6];
+          base = 5;
+          index = 6;
           defSeg = SEG.SS;
           break;
         case 3:
-          ea = this.lo[5] + this.lo[7];
+          base = 5;
+          index = 7;
           defSeg = SEG.SS;
           break;
         case 4:
-          ea = this.lo[6];
+          base = 6;
           break;
         case 5:
-          ea = this.lo[7];
+          base = 7;
           break;
         case 6:
-          if (mod === 0) ea = this.fetch16();
+          if (mod === 0) disp = this.fetch16();
           else {
-            ea = this.lo[5];
+            base = 5;
             defSeg = SEG.SS;
           }
           break;
         default:
-          ea = this.lo[3];
+          base = 3;
       }
-      if (mod === 1) ea += (this.fetch8() << 24) >> 24;
-      else if (mod === 2) ea += this.fetch16();
-      this.ea = ea & 0xffff;
-      this.eaSeg = seg >= 0 ? seg : defSeg;
-      return;
-    }
-    if (asize32) {
-      // 32-bit addressing outside 64-bit mode: int32 sums on the low halves only, no carry
-      // into a high half (bench/x86-cpu/compute.bench.ts; see DESIGN.md "Hot loop").
-      let ea = 0;
-      let defSeg32: number = SEG.DS;
+      if (mod === 1) disp = (this.fetch8() << 24) >> 24;
+      else if (mod === 2) disp = this.fetch16();
+      this.eaKind = EA_16;
+    } else {
+      let ripRel = false;
       if (rmLow === 4) {
         const sib = this.fetch8();
-        const index = (sib >> 3) & 7;
-        const base = sib & 7;
-        if (base === 5 && mod === 0) ea = this.fetch32();
+        scale = sib >> 6;
+        const baseLow = sib & 7;
+        index = ((sib >> 3) & 7) | ((rex & 2) << 2);
+        if (index === 4) index = NO_REG;
+        if (baseLow === 5 && mod === 0) disp = this.fetch32();
         else {
-          ea = this.lo[base];
-          if (base === 4 || base === 5) defSeg32 = SEG.SS;
+          base = baseLow | ((rex & 1) << 3);
+          if (baseLow === 4 || baseLow === 5) defSeg = SEG.SS;
         }
-        if (index !== 4) ea = (ea + (this.lo[index] << (sib >> 6))) | 0;
-      } else if (rmLow === 5 && mod === 0) ea = this.fetch32();
-      else {
-        ea = this.lo[rmLow];
-        if (rmLow === 5) defSeg32 = SEG.SS;
-      }
-      if (mod === 1) ea = (ea + ((this.fetch8() << 24) >> 24)) | 0;
-      else if (mod === 2) ea = (ea + this.fetch32()) | 0;
-      this.eaSeg = seg >= 0 ? seg : defSeg32;
-      this.eaLo = ea;
-      this.eaHi = 0;
-      this.ea = ea >>> 0;
-      return;
-    }
-    // 32/64-bit addressing.
-    let defSeg: number = SEG.DS;
-    let lo = 0;
-    let hi = 0;
-    let ripRel = false;
-    if (rmLow === 4) {
-      const sib = this.fetch8();
-      const scale = sib >> 6;
-      const index = ((sib >> 3) & 7) | ((rex & 2) << 2);
-      const baseLow = sib & 7;
-      const base = baseLow | ((rex & 1) << 3);
-      if (baseLow === 5 && mod === 0) {
-        lo = this.fetch32();
-        hi = lo >> 31;
+      } else if (rmLow === 5 && mod === 0) {
+        disp = this.fetch32();
+        ripRel = this.mode64;
       } else {
-        lo = this.lo[base];
-        hi = this.hi[base];
-        if (baseLow === 4 || baseLow === 5) defSeg = SEG.SS;
+        base = this.rm;
+        if (rmLow === 5) defSeg = SEG.SS;
       }
-      if (index !== 4) {
-        let ilo = this.lo[index];
-        let ihi = this.hi[index];
-        if (scale !== 0) {
-          ihi = (ihi << scale) | (ilo >>> (32 - scale));
-          ilo <<= scale;
-        }
-        const s = (lo >>> 0) + (ilo >>> 0);
-        lo = s | 0;
-        hi = (hi + ihi + (s > 0xffffffff ? 1 : 0)) | 0;
-      }
-    } else if (rmLow === 5 && mod === 0) {
-      lo = this.fetch32();
-      hi = lo >> 31;
-      ripRel = this.mode64;
-    } else {
-      lo = this.lo[this.rm];
-      hi = this.hi[this.rm];
-      if (rmLow === 5) defSeg = SEG.SS;
+      if (mod === 1) disp = (this.fetch8() << 24) >> 24;
+      else if (mod === 2) disp = this.fetch32();
+      if (ripRel) this.eaKind = this.asize === 64 ? EA_RIP64 : EA_RIP32;
+      else this.eaKind = this.asize === 64 ? EA_64 : EA_32;
     }
-    if (mod === 1) {
-      const d = (this.fetch8() << 24) >> 24;
-      const s = (lo >>> 0) + (d >>> 0);
-      lo = s | 0;
-      hi = (hi + (d >> 31) + (s > 0xffffffff ? 1 : 0)) | 0;
-    } else if (mod === 2) {
-      const d = this.fetch32();
-      const s = (lo >>> 0) + (d >>> 0);
-      lo = s | 0;
-      hi = (hi + (d >> 31) + (s > 0xffffffff ? 1 : 0)) | 0;
-    }
+    this.eaBase = base;
+    this.eaIndex = index;
+    this.eaScale = scale;
+    this.eaDisp = disp;
     this.eaSeg = seg >= 0 ? seg : defSeg;
-    if (ripRel) {
-      // RIP-relative: relative to the end of the instruction, fixed up after immediates.
-      this.ripRelDisp = lo;
-      this.ea = 0;
-      this.ripRelPending = true;
-      return;
-    }
-    this.eaLo = lo;
-    this.eaHi = this.asize === 64 ? hi : 0;
-    if (this.asize === 64) this.ea = hi * TWO32 + (lo >>> 0);
-    else this.ea = lo >>> 0;
   }
+
+  /**
+   * Computes `ea` (and `eaLo`/`eaHi`) from the decoded address form and the current
+   * registers. RIP-relative forms use `rip`, so this runs once the instruction's length is
+   * known. 32-bit addressing sums int32 low halves only (DESIGN.md "Hot loop").
+   */
+  private computeEa(): void {
+    const base = this.eaBase;
+    const index = this.eaIndex;
+    switch (this.eaKind) {
+      case EA_16: {
+        let ea = this.eaDisp;
+        if (base !== NO_REG) ea += this.lo[base];
+        if (index !== NO_REG) ea += this.lo[index];
+        this.ea = ea & 0xffff;
+        return;
+      }
+      case EA_32: {
+        let ea = this.eaDisp;
+        if (base !== NO_REG) ea = (ea + this.lo[base]) | 0;
+        if (index !== NO_REG) ea = (ea + (this.lo[index] << this.eaScale)) | 0;
+        this.eaLo = ea;
+        this.eaHi = 0;
+        this.ea = ea >>> 0;
+        return;
+      }
+      case EA_64: {
+        let lo = this.eaDisp;
+        let hi = lo >> 31;
+        if (base !== NO_REG) {
+          const s = (lo >>> 0) + (this.lo[base] >>> 0);
+          lo = s | 0;
+          hi = (hi + this.hi[base] + (s > 0xffffffff ? 1 : 0)) | 0;
+        }
+        if (index !== NO_REG) {
+          const scale = this.eaScale;
+          let ilo = this.lo[index];
+          let ihi = this.hi[index];
+          if (scale !== 0) {
+            ihi = (ihi << scale) | (ilo >>> (32 - scale));
+            ilo <<= scale;
+          }
+          const s = (lo >>> 0) + (ilo >>> 0);
+          lo = s | 0;
+          hi = (hi + ihi + (s > 0xffffffff ? 1 : 0)) | 0;
+        }
+        this.eaLo = lo;
+        this.eaHi = hi;
+        this.ea = hi * TWO32 + (lo >>> 0);
+        return;
+      }
+      case EA_RIP64: {
+        // RIP-relative: relative to the end of the instruction.
+        const ea = wrap64(this.rip + this.eaDisp);
+        this.ea = ea;
+        this.eaLo = (ea % TWO32) | 0;
+        this.eaHi = Math.floor(ea / TWO32) | 0;
+        return;
+      }
+      case EA_RIP32: {
+        const ea = (wrap64(this.rip + this.eaDisp) % TWO32) >>> 0;
+        this.ea = ea;
+        this.eaLo = ea | 0;
+        this.eaHi = 0;
+        return;
+      }
+      case EA_ABS:
+        // moffs (A0-A3) with a 16/32-bit address size.
+        this.ea = this.eaDisp >>> 0;
+        return;
+    }
+  }
+
+  /** @internal Address form of the current instruction's memory operand (`EA_*`). */
+  eaKind = 0;
+  /** @internal Base register of the address form, or 16 for none. */
+  eaBase = 0;
+  /** @internal Index register of the address form, or 16 for none. */
+  eaIndex = 0;
+  /** @internal Scale (shift 0..3) of the index register. */
+  eaScale = 0;
+  /** @internal Displacement (int32; RIP-relative displacement for the RIP forms). */
+  eaDisp = 0;
 
   /** @internal Low half of the last 32/64-bit effective address (exact, for LEA). */
   eaLo = 0;
   /** @internal High half of the last 64-bit effective address. */
   eaHi = 0;
-
-  /** @internal RIP-relative displacement awaiting the instruction length. */
-  ripRelDisp = 0;
-  /** @internal True while a RIP-relative EA awaits fix-up. */
-  ripRelPending = false;
 
   // =====================================================================================
   // Instruction fetch
@@ -963,6 +1043,14 @@ export class X86Cpu {
       this.rip = rip + 1;
       return this.memory.read8(this.fetchFrame + off);
     }
+    this.fetchPage(rip);
+    this.rip = rip + 1;
+    const pa = this.fetchFrame + (rip - this.fetchRipBase);
+    return this.fetchDirect ? this.ramBytes[pa] : this.memory.read8(pa);
+  }
+
+  /** Translates the code page holding `rip` and caches it for fetches (#PF/#GP on failure). */
+  private fetchPage(rip: number): void {
     const lin = this.mode64 ? rip : (this.segBase[SEG.CS] + rip) % TWO32;
     if (this.mode64 && (lin < -0x800000000000 || lin >= 0x800000000000)) this.gp(0);
     const pa = this.translate(lin, 2, this.cpl === 3);
@@ -976,8 +1064,6 @@ export class X86Cpu {
       this.fetchEnd = this.fetchRipBase + 4096;
       this.fetchDelta = this.fetchFrame - this.fetchRipBase;
     } else this.invalidateFetch();
-    this.rip = rip + 1;
-    return this.fetchDirect ? this.ramBytes[pa] : this.memory.read8(pa);
   }
 
   /** Drops the cached code page (mode, CS, TLB changes). */
@@ -1245,6 +1331,8 @@ export class X86Cpu {
    * {@link X86Cpu.exit}. Faults are delivered to the guest unless intercepted.
    */
   run(budget: number): ExitReason {
+    // The embedder (or another vCPU) may have written guest memory since the last run.
+    if (this.codeCount !== 0) this.invalidateDecodeCache();
     this.exit.reason = EXIT.BUDGET;
     this.budgetLeft = budget;
     for (;;) {
@@ -1401,13 +1489,133 @@ export class X86Cpu {
     return remaining;
   }
 
+  /**
+   * Executes one instruction: replays it from the decode cache when its physical address
+   * holds a valid entry, else decodes it (recording it when it lies inside one direct RAM
+   * page) and runs its handler (DESIGN.md "Decode cache").
+   */
   private step(): void {
-    this.instrStart = this.rip;
+    const rip = this.rip;
+    this.instrStart = rip;
+    if (rip < this.fetchStart || rip >= this.fetchEnd) {
+      const off = rip - this.fetchRipBase;
+      if (this.fetchVpn === -1 || off < 0 || off >= 4096) this.fetchPage(rip);
+    }
+    if (rip >= this.fetchStart && rip < this.fetchEnd) {
+      const pa = (rip + this.fetchDelta) | 0;
+      const i = pa & DC_MASK;
+      const d = this.dc;
+      const b = i << 3;
+      if (d[b] === pa && d[b + 1] === this.codeGen[pa >>> 12]) {
+        // Cache hit: restore the decoder's outputs, recompute the address, run the handler.
+        const info = d[b + 2];
+        this.rip = rip + (info & 15);
+        this.osize = ((info >> 4) & 7) << 4;
+        this.asize = ((info >> 7) & 7) << 4;
+        this.rep = (info >> 10) & 3;
+        this.lock = (info & 0x1000) !== 0;
+        this.segOv = ((info >> 13) & 7) - 1;
+        this.rex = (info >> 16) & 0xff;
+        this.mod = (info >> 24) & 3;
+        const kind = (info >> 26) & 7;
+        this.eaKind = kind;
+        const m = d[b + 3];
+        this.reg = m & 15;
+        this.rm = (m >> 4) & 15;
+        this.opcode = m >>> 20;
+        this.imm = d[b + 4];
+        this.immHi = d[b + 5];
+        this.imm2 = d[b + 6];
+        if (kind !== EA_NONE) {
+          this.eaBase = (m >> 8) & 31;
+          this.eaIndex = (m >> 13) & 31;
+          this.eaScale = (m >> 18) & 3;
+          this.eaSeg = info >>> 29;
+          this.eaDisp = d[b + 7];
+          this.computeEa();
+        }
+        this.dcFn[i](this);
+        return;
+      }
+      const start = this.fetchStart;
+      const handler = this.decode();
+      if (
+        this.fetchStart === start &&
+        this.rip <= this.fetchEnd &&
+        this.rip - rip <= 15 &&
+        this.eaKind !== EA_UNCACHED
+      ) {
+        this.record(i, pa, this.rip - rip, handler);
+      }
+      handler(this);
+      return;
+    }
+    this.decode()(this);
+  }
+
+  /** Stores the instruction just decoded (`len` bytes at physical `pa`) in decode-cache slot `i`. */
+  private record(i: number, pa: number, len: number, handler: Handler): void {
+    const d = this.dc;
+    const b = i << 3;
+    const page = pa >>> 12;
+    if (this.codeMark[page] === 0) {
+      this.codeMark[page] = 1;
+      this.codeList[this.codeCount++] = page;
+    }
+    d[b] = pa;
+    d[b + 1] = this.codeGen[page];
+    d[b + 2] =
+      len |
+      ((this.osize >> 4) << 4) |
+      ((this.asize >> 4) << 7) |
+      (this.rep << 10) |
+      (this.lock ? 0x1000 : 0) |
+      ((this.segOv + 1) << 13) |
+      (this.rex << 16) |
+      (this.mod << 24) |
+      (this.eaKind << 26) |
+      ((this.eaSeg & 7) << 29);
+    d[b + 3] =
+      this.reg |
+      (this.rm << 4) |
+      (this.eaBase << 8) |
+      (this.eaIndex << 13) |
+      (this.eaScale << 18) |
+      (this.opcode << 20);
+    d[b + 4] = this.imm;
+    d[b + 5] = this.immHi;
+    d[b + 6] = this.imm2;
+    d[b + 7] = this.eaDisp;
+    this.dcFn[i] = handler;
+  }
+
+  /**
+   * @internal Drops every decode-cache entry: bumps the generation of each page that holds
+   * entries. `run()` does this on entry (the embedder may have written guest memory through
+   * the port since the last run), and mode changes that alter decoding do it too.
+   */
+  invalidateDecodeCache(): void {
+    const list = this.codeList;
+    for (let k = 0; k < this.codeCount; k++) {
+      const page = list[k];
+      this.codeGen[page] = (this.codeGen[page] + 1) | 0;
+      this.codeMark[page] = 0;
+    }
+    this.codeCount = 0;
+  }
+
+  /** A CPU store hit a page with decode-cache entries: drop that page's entries. */
+  private codeWritten(page: number): void {
+    this.codeGen[page] = (this.codeGen[page] + 1) | 0;
+  }
+
+  /** Decodes the instruction at RIP into the decoder fields and returns its handler. */
+  private decode(): Handler {
     this.segOv = -1;
     this.rep = 0;
     this.rex = 0;
     this.lock = false;
-    this.ripRelPending = false;
+    this.eaKind = EA_NONE;
     let osize = this.defSize;
     let asize = this.mode64 ? 64 : this.defSize;
     let opsizeOv = false;
@@ -1508,14 +1716,8 @@ export class X86Cpu {
         this.immHi = v >> 31;
       } else this.decodeImm(immKind);
     }
-    if (this.ripRelPending) {
-      // RIP-relative: ea = end of instruction + disp32 (only reached in 64-bit mode).
-      this.ea = wrap64(this.rip + this.ripRelDisp);
-      if (this.asize === 32) this.ea = (this.ea % TWO32) >>> 0;
-      this.eaLo = (this.ea % TWO32) | 0;
-      this.eaHi = this.asize === 32 ? 0 : Math.floor(this.ea / TWO32) | 0;
-    }
-    handler(this);
+    if (this.eaKind !== EA_NONE) this.computeEa();
+    return handler;
   }
 
   private decodeImm(kind: number): void {
@@ -1542,15 +1744,19 @@ export class X86Cpu {
         }
         break;
       case IMM.Ap:
+        // The unsigned 32-bit offset does not fit the cache's int32 immediate: not cached.
         this.imm = this.osize === 16 ? this.fetch16() : this.fetch32() >>> 0;
         this.imm2 = this.fetch16();
+        this.eaKind = EA_UNCACHED;
         break;
       case IMM.Ov: {
-        if (this.asize === 16) this.ea = this.fetch16();
-        else if (this.asize === 32) this.ea = this.fetch32() >>> 0;
-        else {
+        if (this.asize === 64) {
           const lo = this.fetch32();
           this.ea = this.fetch32() * TWO32 + (lo >>> 0);
+          this.eaKind = EA_UNCACHED;
+        } else {
+          this.eaDisp = this.asize === 16 ? this.fetch16() : this.fetch32();
+          this.eaKind = EA_ABS;
         }
         this.eaSeg = this.segOv >= 0 ? this.segOv : SEG.DS;
         break;
