@@ -135,6 +135,7 @@ describe('netback against a hostile frontend', () => {
             notify: () => {},
             transmit: (f) => out.push(f),
             budget: 8,
+            multicastControl: true,
           });
           const front = new FrontRing<NetifTxRequest, NetifTxResponse>(
             txPage,
