@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import {
   DeterministicClock,
   EventChannels,
+  fillHypercallPage32,
   fillHypercallPage64,
   GrantTables,
   type HypercallHost,
@@ -19,7 +20,10 @@ import {
   OwnedFramesMemory,
   PV_INTERCEPTS,
   PV_RUN,
+  PV32_INTERCEPTS,
+  Pv32Vcpu,
   PvVcpu,
+  type PvVcpuOptions,
   SHUTDOWN_crash,
   SHUTDOWN_poweroff,
   SHUTDOWN_reboot,
@@ -57,6 +61,9 @@ import { framePage, NativeGrantMapper } from './native-grants.ts';
 const DOMID_XEN = 0x7ff2;
 /** `_PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED`: readable by a ring-3 kernel, never writable. */
 const RO_USER = 0x25;
+/** VMASST_CMD_enable and VMASST_TYPE_pae_extended_cr3. */
+const VMASST_CMD_enable = 0;
+const VMASST_TYPE_pae_extended_cr3 = 3;
 /** GTF_permit_access in a v1 grant entry's flags. */
 const GTF_permit_access = 1;
 /** libxl's default max_grant_frames. */
@@ -115,8 +122,10 @@ export class HostDomain {
   readonly layout: PvLayout;
   /** The CPU model running vCPU 0. */
   readonly cpu: X86Cpu;
-  /** vCPU 0. */
-  readonly vcpu: PvVcpu;
+  /** vCPU 0 (a 64-bit or a 32-bit PAE PV vCPU). */
+  readonly vcpu: PvVcpu | Pv32Vcpu;
+  /** The guest ABI: `xen-3.0-x86_64` or `xen-3.0-x86_32p`. */
+  readonly guestType: string;
   /** Whether the toolstack paused it. */
   paused: boolean;
   /** Whether vCPU 0 is blocked in SCHEDOP_block. */
@@ -147,7 +156,7 @@ export class HostDomain {
     uuid: string;
     layout: PvLayout;
     cpu: X86Cpu;
-    vcpu: PvVcpu;
+    vcpu: PvVcpu | Pv32Vcpu;
     nowNs: number;
   }) {
     this.domid = init.domid;
@@ -157,6 +166,7 @@ export class HostDomain {
     this.layout = init.layout;
     this.cpu = init.cpu;
     this.vcpu = init.vcpu;
+    this.guestType = init.layout.guestType;
     this.paused = true;
     this.blocked = false;
     this.shutdownReason = -1;
@@ -284,6 +294,7 @@ export class Host {
   private readonly trace: HostOptions['trace'];
   private readonly hypercallHost: HypercallHost;
   private readonly m2pFrames: number[];
+  private readonly compatM2pFrames: number[];
   private readonly storePorts: Map<number, number> = new Map();
   private nextDomid = 1;
   private realStartMs = 0;
@@ -309,6 +320,7 @@ export class Host {
     this.machine = new Machine({ bytes: mib * 1024 * 1024 });
     this.mm = new PvMm(this.machine);
     this.m2pFrames = this.mapM2p();
+    this.compatM2pFrames = this.mapCompatM2p();
     this.clock = new DeterministicClock();
     this.evtchn = new EventChannels({
       upcallPending: (domid) => this.wake(domid),
@@ -395,6 +407,40 @@ export class Host {
     return pages;
   }
 
+  /**
+   * Maps the compat (32-bit PV) machine-to-phys table read-only at HYPERVISOR_COMPAT_VIRT_START
+   * (0xF5800000, the first Xen slot of every PAE "Xen L2"): one Xen-owned L1 and the M2P frames
+   * with 4-byte entries. Returns the M2P frames.
+   */
+  private mapCompatM2p(): number[] {
+    const machine = this.machine;
+    const frames = machine.memory.frames;
+    const m2pPages = Math.ceil((frames * 4) / 4096);
+    const base = machine.frames.domainPages(DOMID_XEN);
+    machine.populate(DOMID_XEN, base, 1 + m2pPages);
+    const xp = machine.p2m(DOMID_XEN);
+    const l1 = xp.get(base);
+    const pages: number[] = [];
+    for (let i = 0; i < m2pPages; i++) {
+      pages.push(xp.get(base + 1 + i));
+      machine.memory.write32(l1, i * 8, xp.get(base + 1 + i) * 4096 + RO_USER);
+    }
+    for (let mfn = 0; mfn < frames; mfn++) {
+      const page = pages[mfn >>> 10] ?? 0;
+      machine.memory.write32(page, (mfn & 1023) * 4, -1);
+    }
+    this.mm.xenL2Entries[0] = l1 * 4096 + RO_USER;
+    this.mm.xenL2Entries[1] = 0;
+    return pages;
+  }
+
+  /** Sets machine frame `mfn`'s entry in both M2P tables (-1: no domain's). */
+  private setM2p(mfn: number, pfn: number): void {
+    this.writeM2p(this.m2pFrames, mfn, pfn);
+    const page = this.compatM2pFrames[mfn >>> 10] ?? 0;
+    this.machine.memory.write32(page, (mfn & 1023) * 4, pfn);
+  }
+
   private writeM2p(pages: readonly number[], mfn: number, pfn: number): void {
     const page = pages[mfn >>> 9] ?? 0;
     const off = (mfn & 511) * 8;
@@ -450,12 +496,14 @@ export class Host {
     }
     const elf = parseElf(bytes, config.kernel);
     const kernel = readXenKernelInfo(elf, config.kernel);
-    if (kernel.guestType !== 'xen-3.0-x86_64') {
+    const is32 = kernel.guestType === 'xen-3.0-x86_32p';
+    if (!is32 && kernel.guestType !== 'xen-3.0-x86_64') {
       throw new ToolstackError(
         'CONFIG',
-        `${config.kernel}: only 64-bit PV kernels run on this host so far (this one is ${kernel.guestType})`,
+        `${config.kernel}: guest type ${kernel.guestType} is not supported (xen-3.0-x86_64 or xen-3.0-x86_32p)`,
       );
     }
+    const abi = is32 ? 'x86_32' : 'x86_64';
     const nrPages = config.memory * 256;
     if (this.machine.frames.freeFrames < nrPages + 1 + MAX_GRANT_FRAMES) {
       throw new ToolstackError(
@@ -476,12 +524,12 @@ export class Host {
     const machine = this.machine;
     machine.populate(domid, 0, nrPages + 1 + MAX_GRANT_FRAMES);
     const p2m = machine.p2m(domid);
-    for (let pfn = 0; pfn < nrPages; pfn++) this.writeM2p(this.m2pFrames, p2m.get(pfn), pfn);
+    for (let pfn = 0; pfn < nrPages; pfn++) this.setM2p(p2m.get(pfn), pfn);
     const guestMem = new OwnedFramesMemory(machine.frames, machine.memory, domid);
     const sharedInfoMfn = p2m.get(nrPages);
     this.evtchn.addDomain({
       domid,
-      abi: 'x86_64',
+      abi,
       vcpus: 1,
       memory: guestMem,
       sharedInfoAddress: sharedInfoMfn * 4096,
@@ -510,12 +558,20 @@ export class Host {
     for (const [pfn, page] of layout.pages) machine.memory.writeBytes(p2m.get(pfn), 0, page);
     if (layout.hypercallPagePfn !== undefined) {
       const page = new Uint8Array(4096);
-      fillHypercallPage64(page);
+      if (is32) fillHypercallPage32(page);
+      else fillHypercallPage64(page);
       machine.memory.writeBytes(p2m.get(layout.hypercallPagePfn), 0, page);
     }
-    this.mm.addDomain(domid, { guestWidth: 64 });
+    this.mm.addDomain(domid, { guestWidth: is32 ? 32 : 64 });
+    // A PAE kernel that says so in its notes gets VMASST_TYPE_pae_extended_cr3, as Xen's builder does.
+    if (is32) this.mm.vmAssist(domid, VMASST_CMD_enable, VMASST_TYPE_pae_extended_cr3);
     const pinRc = this.mm.mmuextOp(domid, 0, [
-      { cmd: MMUEXT.MMUEXT_PIN_L4_TABLE, arg1Lo: layout.vcpu.topLevelMfn, arg1Hi: 0, arg2: 0 },
+      {
+        cmd: is32 ? MMUEXT.MMUEXT_PIN_L3_TABLE : MMUEXT.MMUEXT_PIN_L4_TABLE,
+        arg1Lo: layout.vcpu.topLevelMfn,
+        arg1Hi: 0,
+        arg2: 0,
+      },
       { cmd: MMUEXT.MMUEXT_NEW_BASEPTR, arg1Lo: layout.vcpu.topLevelMfn, arg1Hi: 0, arg2: 0 },
     ]);
     if (pinRc !== 0) {
@@ -538,7 +594,7 @@ export class Host {
     }
 
     // Time: vcpu_time_info (TSC at 1 GHz, so tsc == ns) and the wall clock.
-    const layoutSi = sharedInfoLayout('x86_64');
+    const layoutSi = sharedInfoLayout(abi);
     writeVcpuTimeInfo(guestMem, sharedInfoMfn * 4096 + layoutSi.vcpu_time, {
       tscTimestamp: 0n,
       systemTime: 0n,
@@ -548,11 +604,11 @@ export class Host {
     writeWallClock(guestMem, sharedInfoMfn * 4096, layoutSi, this.wallClockSec, 0);
     const cpu = X86Cpu.create({
       memory: new MachinePhysicalMemory(machine.memory),
-      intercepts: PV_INTERCEPTS,
+      intercepts: is32 ? PV32_INTERCEPTS : PV_INTERCEPTS,
       time: { readTsc: () => this.readTsc(cpu) },
     });
     let dom: HostDomain | undefined;
-    const vcpu = new PvVcpu({
+    const vcpuOptions: PvVcpuOptions = {
       cpu,
       machine: machine.memory,
       domid,
@@ -561,8 +617,14 @@ export class Host {
       vcpuInfo: { memory: guestMem, address: sharedInfoMfn * 4096 },
       console: { write: (_d, b) => dom?.pushXenConsole(b) },
       shutdown: { shutdown: () => undefined }, // read from the vCPU after each slice
-      ...(this.trace ? { trace: (nr, args, rc) => this.trace?.(domid, nr, args, rc) } : {}),
-    });
+      ...(this.trace
+        ? {
+            trace: (nr: number, args: readonly bigint[], rc: number) =>
+              this.trace?.(domid, nr, args, rc),
+          }
+        : {}),
+    };
+    const vcpu = is32 ? new Pv32Vcpu(vcpuOptions) : new PvVcpu(vcpuOptions);
     vcpu.boot({
       rip: layout.vcpu.rip,
       rsp: layout.vcpu.rsp,
@@ -756,6 +818,12 @@ export class Host {
     throw new ToolstackError('STATE', 'no free domain IDs');
   }
 
+  /** Destroys every domain (closing their disk images); the host can be dropped afterwards. */
+  async close(): Promise<void> {
+    this.stop();
+    for (const domid of [...this.domains.keys()]) await this.destroyDomain(domid);
+  }
+
   /** Finds a domain by ID or name; a `NOT_FOUND` error names what was asked for. */
   lookup(idOrName: string | number): HostDomain {
     if (typeof idOrName === 'number' || /^\d+$/.test(idOrName)) {
@@ -828,7 +896,7 @@ export class Host {
     for (let pfn = 0, left = pages; left > 0 && pfn < 1 << 24; pfn++) {
       const mfn = p2m.get(pfn);
       if (mfn === 0xffffffff || mfn < 0) continue;
-      this.writeM2p(this.m2pFrames, mfn, -1);
+      this.setM2p(mfn, -1);
       if (this.machine.depopulate(domid, pfn) === 0) left--;
     }
   }
