@@ -83,6 +83,11 @@ describe.skipIf(!haveNasm && !process.env.CI)(
           'pin again -> 0xffffffea', // -EINVAL: already pinned
           'mmu_update alias -> 0x00000000',
           'alias reads xen-3.0-x86_32p',
+          'multicall says hi', // entry 0 runs console_io
+          'multicall -> 0x00000000',
+          'mc[0] console_io -> 0x00000000',
+          'mc[1] xen_version -> 0x00040011',
+          'mc[2] nested multicall -> 0xffffffea', // -EINVAL
           'yield -> 0x00000000',
           'shutting down',
           '',

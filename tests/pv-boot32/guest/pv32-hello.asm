@@ -8,7 +8,7 @@
 ; HYPERVISOR_iret; registers an event callback with set_callbacks (CS:EIP pairs), binds an IPI,
 ; unmasks and sends it (event upcall); builds a new PAE L3 and pins it with a 12-byte-struct
 ; mmuext_op batch (PIN_L3_TABLE, NEW_BASEPTR, UNPIN_TABLE of the builder's L3); maps an alias
-; with mmu_update; yields; and powers off with sched_op.
+; with mmu_update; runs a multicall batch; yields; and powers off with sched_op.
 ; Variants (nasm -D...): CRASH_PF writes to an unmapped page, CRASH_GP executes `cli` (privileged
 ; in ring 1), INT_GP executes `int $0x81` (no handler: #GP) and SPIN loops — each after the
 ; greeting, with no trap table registered.
@@ -67,6 +67,7 @@ hypercall_page:
 HC_set_trap_table   equ 0
 HC_mmu_update       equ 1
 HC_set_callbacks    equ 4
+HC_multicall        equ 13
 HC_update_va_mapping equ 14
 HC_xen_version      equ 17
 HC_console_io       equ 18
@@ -308,6 +309,19 @@ fault_end:
         mov edx, alias_page
         call print_cstr
 
+        ; ---- multicall: three 32-byte compat entries, results written back ------------------------
+        mov eax, HC_multicall
+        mov ebx, mc_list
+        mov ecx, 3
+        int 0x82
+        say l_mc
+        mov eax, [mc_list + 4]
+        say l_mc0
+        mov eax, [mc_list + 32 + 4]
+        say l_mc1
+        mov eax, [mc_list + 64 + 4]
+        say l_mc2
+
         mov eax, HC_sched_op                ; SCHEDOP_yield
         xor ebx, ebx
         xor ecx, ecx
@@ -428,6 +442,11 @@ print_cstr:
         str l_repin, `pin again -> `
         str l_mmuupd, `mmu_update alias -> `
         str l_alias, `alias reads `
+        str l_mc, `multicall -> `
+        str l_mc0, `mc[0] console_io -> `
+        str l_mc1, `mc[1] xen_version -> `
+        str l_mc2, `mc[2] nested multicall -> `
+        str mc_msg, `multicall says hi\n`
         str l_yield, `yield -> `
         str l_bye, `shutting down\n`
 newline: db 10
@@ -452,6 +471,10 @@ ops:                                        ; three 12-byte compat struct mmuext
         dd 4, 0, 0                          ; MMUEXT_UNPIN_TABLE
 invlpg: dd 7, alias_page, 0                 ; MMUEXT_INVLPG_LOCAL
 req:    dd 0, 0, 0, 0                       ; struct mmu_update { u64 ptr; u64 val }
+mc_list:                                    ; compat multicall_entry { op, result, args[6] }
+        dd HC_console_io, 0xdeadbeef, 0, mc_msg_len, mc_msg, 0, 0, 0
+        dd HC_xen_version, 0xdeadbeef, 0, 0, 0, 0, 0, 0
+        dd HC_multicall, 0xdeadbeef, 0, 0, 0, 0, 0, 0
         align 16, db 0
         times 4096 db 0                     ; stack
 stack_top:

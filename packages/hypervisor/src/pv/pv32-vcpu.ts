@@ -45,7 +45,13 @@ const HYPERCALL_SET_TRAP_TABLE = 0;
 const HYPERCALL_STACK_SWITCH = 3;
 const HYPERCALL_SET_CALLBACKS = 4;
 const HYPERCALL_FPU_TASKSWITCH = 5;
+const HYPERCALL_MULTICALL = 13;
 const HYPERCALL_IRET = 23;
+/** sizeof(struct multicall_entry) for x86_32: op, result, args[6], 4 bytes each. */
+const MULTICALL_ENTRY_SIZE_32 = 32;
+/** multicall() markers: an iret entry returned to the guest / the domain crashed. */
+const MULTICALL_IRET_DONE = 1 << 30;
+const MULTICALL_CRASHED = (1 << 30) + 1;
 const HYPERCALL_CALLBACK_OP = 30;
 /** CALLBACKOP_register / CALLBACKTYPE_event / CALLBACKTYPE_failsafe. @see xen/include/public/callback.h */
 const CALLBACKOP_register = 0;
@@ -423,6 +429,75 @@ export class Pv32Vcpu {
   }
 
   /**
+   * Runs one hypercall other than iret and multicall with argument registers `args` and returns
+   * its result; `env.next` says what the vCPU does next. Used by `int $0x82` and by multicall.
+   */
+  private call(nr: number, args: readonly bigint[]): number {
+    const t = this.traps;
+    const a = (i: number): number => Number(BigInt.asUintN(32, args[i] ?? 0n));
+    switch (nr) {
+      case HYPERCALL_SET_TRAP_TABLE:
+        return t.setTrapTable(this.env.ctx.guest, a(0));
+      case HYPERCALL_STACK_SWITCH:
+        return t.stackSwitch(a(0), a(1));
+      case HYPERCALL_SET_CALLBACKS:
+        return t.setCallbacks(a(0), a(1), a(2), a(3));
+      case HYPERCALL_FPU_TASKSWITCH:
+        this.cpu.cr0 = a(0) !== 0 ? this.cpu.cr0 | CR0_TS : this.cpu.cr0 & ~CR0_TS;
+        return 0;
+      case HYPERCALL_CALLBACK_OP:
+        return this.callbackOp(a(0), a(1));
+      default:
+        return pv32Hypercall(this.env, nr, args);
+    }
+  }
+
+  /**
+   * `HYPERVISOR_multicall(call_list, nr_calls)` (compat): 32-byte `multicall_entry { u32 op;
+   * u32 result; u32 args[6] }`, each run in order with its result written back. A nested
+   * multicall gets -EINVAL; an iret entry is performed and ends the batch (its EAX comes from the
+   * frame); a shutdown ends the batch; a yield or block applies after it. Returns 0, -EFAULT
+   * when an entry cannot be read or its result written, or one of the MULTICALL_* markers.
+   * @see xen/common/multicall.c (do_multicall), xen/arch/x86/pv/hypercall.c
+   *   (arch_do_multicall_call)
+   */
+  private multicall(list: number, count: number): number {
+    const env = this.env;
+    const guest = env.ctx.guest;
+    const entry = new Uint8Array(MULTICALL_ENTRY_SIZE_32);
+    const view = new DataView(entry.buffer);
+    const result = new Uint8Array(4);
+    const resultView = new DataView(result.buffer);
+    const args: bigint[] = [0n, 0n, 0n, 0n, 0n];
+    let next: PvNext = PV_NEXT.CONTINUE;
+    for (let i = 0; i < count; i++) {
+      const at = list + i * MULTICALL_ENTRY_SIZE_32;
+      if (!guest.read(at, entry)) return -XEN_EFAULT;
+      const op = view.getUint32(0, true);
+      for (let k = 0; k < 5; k++) args[k] = BigInt(view.getUint32(8 + k * 4, true));
+      if (op === HYPERCALL_IRET) {
+        if (this.traps.iret(this.cpu, guest)) {
+          this.cpu.updateMode();
+          env.next = next;
+          return MULTICALL_IRET_DONE;
+        }
+        this.crashDomain('exception', -1, -1, 'HYPERVISOR_iret in a multicall with a bad frame');
+        return MULTICALL_CRASHED;
+      }
+      env.next = PV_NEXT.CONTINUE;
+      const rc = op === HYPERCALL_MULTICALL ? -XEN_EINVAL : this.call(op, args);
+      if (this.trace !== null) this.trace(op, args, rc);
+      resultView.setInt32(0, rc | 0, true);
+      if (!guest.write(at + 4, result)) return -XEN_EFAULT;
+      const after = env.next as PvNext;
+      if (after === PV_NEXT.SHUTDOWN) return 0;
+      if (after !== PV_NEXT.CONTINUE) next = after;
+    }
+    env.next = next;
+    return 0;
+  }
+
+  /**
    * Handles `int $0x82` from ring 1 as a hypercall: EAX = number, EBX, ECX, EDX, ESI, EDI =
    * arguments, result in EAX. RIP is already past the instruction.
    */
@@ -452,30 +527,16 @@ export class Pv32Vcpu {
       );
       return PV_RUN.SHUTDOWN;
     }
-    const a0 = (lo[EBX] ?? 0) >>> 0;
-    const a1 = (lo[ECX] ?? 0) >>> 0;
-    let rc: number;
     env.next = PV_NEXT.CONTINUE;
+    let rc: number;
     try {
-      switch (nr) {
-        case HYPERCALL_SET_TRAP_TABLE:
-          rc = t.setTrapTable(env.ctx.guest, a0);
-          break;
-        case HYPERCALL_STACK_SWITCH:
-          rc = t.stackSwitch(a0, a1);
-          break;
-        case HYPERCALL_SET_CALLBACKS:
-          rc = t.setCallbacks(a0, a1, (lo[EDX] ?? 0) >>> 0, (lo[ESI] ?? 0) >>> 0);
-          break;
-        case HYPERCALL_FPU_TASKSWITCH:
-          cpu.cr0 = a0 !== 0 ? cpu.cr0 | CR0_TS : cpu.cr0 & ~CR0_TS;
-          rc = 0;
-          break;
-        case HYPERCALL_CALLBACK_OP:
-          rc = this.callbackOp(a0, a1);
-          break;
-        default:
-          rc = pv32Hypercall(env, nr, args);
+      if (nr === HYPERCALL_MULTICALL) {
+        const m = this.multicall((lo[EBX] ?? 0) >>> 0, (lo[ECX] ?? 0) >>> 0);
+        if (m === MULTICALL_IRET_DONE) return PV_RUN.BUDGET; // EAX came back from the frame
+        if (m === MULTICALL_CRASHED) return PV_RUN.SHUTDOWN;
+        rc = m;
+      } else {
+        rc = this.call(nr, args);
       }
     } catch (e) {
       // A hypercall family must never throw for guest input; if one does, only this domain pays.
