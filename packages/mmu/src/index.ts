@@ -49,7 +49,13 @@ export {
 export { P2m, type P2mState } from './p2m.ts';
 export { ACCESS, PAGING_MODE, type PagingMode, PFEC, PTE, RIGHTS } from './paging.ts';
 export { checkDescriptor, FIRST_RESERVED_GDT_ENTRY } from './pv/descriptors.ts';
-export type { GrantMapPort, GuestWriteObserver, TlbFlushPort } from './pv/ports.ts';
+export { M2pMapping } from './pv/m2p-mapping.ts';
+export type {
+  GrantMapPort,
+  GuestWriteObserver,
+  M2pViewPort,
+  TlbFlushPort,
+} from './pv/ports.ts';
 export { PvDomain, type PvDomainOptions, PvVcpu } from './pv/pv-domain.ts';
 export {
   type MmuextOp,

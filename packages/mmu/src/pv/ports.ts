@@ -35,3 +35,9 @@ export interface GuestWriteObserver {
    */
   guestFrameWritten(mfn: number, offset: number): void;
 }
+
+/** Where `PvMm` reports `MMU_MACHPHYS_UPDATE` (an `M2pMapping` satisfies it). */
+export interface M2pViewPort {
+  /** The M2P entry of machine frame `mfn` changed. */
+  update(mfn: number): void;
+}

@@ -26,7 +26,7 @@ import { PGT, PGT_TYPE_MASK } from '../frame-table.ts';
 import type { DirtyMarker } from '../log-dirty.ts';
 import type { Machine } from '../machine.ts';
 import { checkDescriptor, FIRST_RESERVED_GDT_ENTRY } from './descriptors.ts';
-import type { GrantMapPort, GuestWriteObserver, TlbFlushPort } from './ports.ts';
+import type { GrantMapPort, GuestWriteObserver, M2pViewPort, TlbFlushPort } from './ports.ts';
 import { PvDomain, type PvDomainOptions, type PvVcpu } from './pv-domain.ts';
 
 const P = 0x1;
@@ -140,6 +140,7 @@ export class PvMm {
   private readonly dirtyLog: DirtyMarker | null;
   private readonly descScratch: Int32Array;
   private readonly writeObservers: GuestWriteObserver[];
+  private m2pView: M2pViewPort | null;
 
   /** Creates PV paging over `machine`. */
   constructor(machine: Machine, options: PvMmOptions = {}) {
@@ -153,6 +154,12 @@ export class PvMm {
     this.dirtyLog = options.dirtyLog ?? null;
     this.descScratch = new Int32Array(2);
     this.writeObservers = [];
+    this.m2pView = null;
+  }
+
+  /** Registers the guest-visible M2P tables, told about every `MMU_MACHPHYS_UPDATE`. */
+  attachM2pView(view: M2pViewPort): void {
+    this.m2pView = view;
   }
 
   /** Logs a write to `mfn` (the 8-byte entry at `offset`, or -1: the whole frame). */
@@ -578,6 +585,7 @@ export class PvMm {
         else if (ft.owner[mfn] !== pg.domid) rc = -XEN_ERRNO.EINVAL;
         else {
           ft.m2p[mfn] = valLo >>> 0;
+          if (this.m2pView !== null) this.m2pView.update(mfn);
           this.markDirty(mfn);
           rc = 0;
         }
