@@ -291,6 +291,22 @@ describe.each([64, 32] as const)('PV shadow mode for a %i-bit guest', (width) =>
   });
 });
 
+describe('PV shadow mode and the 64-bit user base pointer', () => {
+  it('walks the user root in user mode and the kernel root otherwise', () => {
+    const w = world(64);
+    const { mm, pv, a } = w;
+    expect(mm.mmuextOp(GUEST, 0, [op(MMUEXT.MMUEXT_NEW_USER_BASEPTR, a(5))])).toBe(0);
+    expect(mm.mmuUpdate(GUEST, reqs([ptr(a(5), 0), 0]), 1)).toBe(0); // the user root maps nothing
+    expect(pv.translate(0x2000, 0, ACCESS.USER)).toBe(a(10));
+    pv.setUserMode(true);
+    expect(pv.rootMfn).toBe(a(5));
+    expect(pv.translate(0x2000, 0, ACCESS.USER)).toBe(-1);
+    expect(pv.faultCode).toBe(ACCESS.USER);
+    pv.setUserMode(false);
+    expect(pv.translate(0x2000, 0, ACCESS.USER)).toBe(a(10));
+  });
+});
+
 describe('PV shadow resynchronisation on revalidation', () => {
   it('drops shadows derived from a table the guest rewrote while it was an ordinary page', () => {
     const w = world(64);
