@@ -89,6 +89,11 @@ const ESP = 4;
 const ESI = 6;
 const EDI = 7;
 
+/** Argument register `i` as an unsigned 32-bit number. */
+function arg32(args: readonly bigint[], i: number): number {
+  return Number(BigInt.asUintN(32, args[i] ?? 0n));
+}
+
 /**
  * Plain JSON-safe state of a {@link Pv32Vcpu} besides its CPU (save the CPU with its own
  * `getState()`).
@@ -434,19 +439,18 @@ export class Pv32Vcpu {
    */
   private call(nr: number, args: readonly bigint[]): number {
     const t = this.traps;
-    const a = (i: number): number => Number(BigInt.asUintN(32, args[i] ?? 0n));
     switch (nr) {
       case HYPERCALL_SET_TRAP_TABLE:
-        return t.setTrapTable(this.env.ctx.guest, a(0));
+        return t.setTrapTable(this.env.ctx.guest, arg32(args, 0));
       case HYPERCALL_STACK_SWITCH:
-        return t.stackSwitch(a(0), a(1));
+        return t.stackSwitch(arg32(args, 0), arg32(args, 1));
       case HYPERCALL_SET_CALLBACKS:
-        return t.setCallbacks(a(0), a(1), a(2), a(3));
+        return t.setCallbacks(arg32(args, 0), arg32(args, 1), arg32(args, 2), arg32(args, 3));
       case HYPERCALL_FPU_TASKSWITCH:
-        this.cpu.cr0 = a(0) !== 0 ? this.cpu.cr0 | CR0_TS : this.cpu.cr0 & ~CR0_TS;
+        this.cpu.cr0 = arg32(args, 0) !== 0 ? this.cpu.cr0 | CR0_TS : this.cpu.cr0 & ~CR0_TS;
         return 0;
       case HYPERCALL_CALLBACK_OP:
-        return this.callbackOp(a(0), a(1));
+        return this.callbackOp(arg32(args, 0), arg32(args, 1));
       default:
         return pv32Hypercall(this.env, nr, args);
     }
