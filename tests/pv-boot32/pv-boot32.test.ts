@@ -89,10 +89,18 @@ describe.skipIf(!haveNasm && !process.env.CI)(
           'mc[1] xen_version -> 0x00040011',
           'mc[2] nested multicall -> 0xffffffea', // -EINVAL
           'yield -> 0x00000000',
+          // HYPERVISOR_iret to ring 3 (FLAT_RING3_CS32/DS32); the user's int 0x80 (trap_info
+          // DPL 3) bounces to ring 1 on the stack_switch stack with ESP and SS in the frame.
+          'int 0x80 from ring 3, eax 0x00000055',
+          'user cs 0x0000e02b', // events unmasked by then: saved mask 0
+          'user ss 0x0000e033',
+          'user esp 0x00109000',
+          'kernel esp - stack_top 0xffffffec', // five dwords: EIP, CS, EFLAGS, ESP, SS
           'shutting down',
           '',
         ].join('\n'),
       );
+      expect(d.cpu.cpl).toBe(1); // back in the kernel, which shut down
       // Nothing runs after the shutdown.
       expect(d.vcpu.run(1000)).toBe(PV_RUN.SHUTDOWN);
       expect(d.shutdowns.length).toBe(1);
@@ -183,7 +191,7 @@ describe.skipIf(!haveNasm && !process.env.CI)(
       const saved = JSON.parse(JSON.stringify({ cpu: d.cpu.getState(), vcpu: d.vcpu.getState() }));
       expect(saved.vcpu.trapTable).toEqual([
         { vector: 14, flags: 0, cs: 0xe019, eip: expect.any(Number) },
-        { vector: 0x80, flags: 1, cs: 0xe019, eip: expect.any(Number) },
+        { vector: 0x80, flags: 3, cs: 0xe019, eip: expect.any(Number) },
       ]);
       expect(saved.vcpu.eventCallback.cs).toBe(0xe019);
       const cpu = X86Cpu.fromState(saved.cpu, {
@@ -195,7 +203,8 @@ describe.skipIf(!haveNasm && !process.env.CI)(
       while (r !== PV_RUN.SHUTDOWN) r = resumed.run(10_000);
       expect(resumed.crash).toBeNull();
       expect(d.shutdowns).toEqual([[DOMID, SHUTDOWN_poweroff]]);
-      expect(d.console().endsWith('yield -> 0x00000000\nshutting down\n')).toBe(true);
+      expect(d.console()).toContain('yield -> 0x00000000\nint 0x80 from ring 3, eax 0x00000055\n');
+      expect(d.console().endsWith('shutting down\n')).toBe(true);
     });
 
     it('returns to the embedder when the budget runs out on a spinning guest', () => {

@@ -8,7 +8,8 @@
 ; HYPERVISOR_iret; registers an event callback with set_callbacks (CS:EIP pairs), binds an IPI,
 ; unmasks and sends it (event upcall); builds a new PAE L3 and pins it with a 12-byte-struct
 ; mmuext_op batch (PIN_L3_TABLE, NEW_BASEPTR, UNPIN_TABLE of the builder's L3); maps an alias
-; with mmu_update; runs a multicall batch; yields; and powers off with sched_op.
+; with mmu_update; runs a multicall batch; yields; enters ring 3 with HYPERVISOR_iret, where an
+; `int $0x80` bounces back to ring 1 on the stack_switch stack; and powers off with sched_op.
 ; Variants (nasm -D...): CRASH_PF writes to an unmapped page, CRASH_GP executes `cli` (privileged
 ; in ring 1), INT_GP executes `int $0x81` (no handler: #GP) and SPIN loops — each after the
 ; greeting, with no trap table registered.
@@ -66,6 +67,7 @@ hypercall_page:
 ; ---- code ---------------------------------------------------------------------------------------
 HC_set_trap_table   equ 0
 HC_mmu_update       equ 1
+HC_stack_switch     equ 3
 HC_set_callbacks    equ 4
 HC_multicall        equ 13
 HC_update_va_mapping equ 14
@@ -77,6 +79,8 @@ HC_mmuext_op        equ 26
 HC_sched_op         equ 29
 HC_event_channel_op equ 32
 FLAT_RING1_CS       equ 0xe019
+FLAT_RING3_CS32     equ 0xe02b
+FLAT_RING3_DS32     equ 0xe033
 M2P                 equ 0xf5800000
 
 ; print label, length: HYPERVISOR_console_io(CONSOLEIO_write, length, label) with int $0x82
@@ -328,12 +332,71 @@ fault_end:
         int 0x82
         say l_yield
 
+        ; ---- ring 3: iret to user mode, which raises int 0x80 (trap_info DPL 3) ------------------
+        mov eax, HC_stack_switch            ; stack_switch(FLAT_RING1_DS, stack_top): the kernel
+        mov ebx, 0xe021                     ; stack Xen switches to on a bounce from ring 3
+        mov ecx, stack_top
+        int 0x82
+        mov ebx, user_page                  ; user_page becomes user-accessible (P|RW|U|A)
+        mov eax, ebx
+        shr eax, 12
+        mov ecx, [ebp + 68]
+        mov ecx, [ecx + eax * 4]
+        shl ecx, 12
+        or ecx, 0x27
+        xor edx, edx
+        mov esi, 2
+        mov eax, HC_update_va_mapping
+        int 0x82
+        push dword FLAT_RING3_DS32          ; iret frame for ring 3: SS, ESP, EFLAGS, CS, EIP
+        push dword user_page + 4096
+        push dword 0x202
+        push dword FLAT_RING3_CS32
+        push dword user_page
+        jmp hypercall_page + HC_iret * 32   ; push eax; HYPERVISOR_iret (to ring 3)
+
+; Back in ring 1 from user mode with DS/ES nulled by the return to ring 3 (as a hardware iret
+; does): only the stack segment (FLAT_RING1_DS from stack_switch) addresses memory here.
+from_user:
+        mov edi, eax                        ; the user's EAX
+        print l_user, l_user_len
+        mov eax, edi
+        call print_hex_ss
+        print l_ucs, l_ucs_len
+        mov eax, [esp + 4]                  ; saved CS | mask << 16
+        call print_hex_ss
+        print l_uss, l_uss_len
+        mov eax, [esp + 16]                 ; saved SS
+        call print_hex_ss
+        print l_uesp, l_uesp_len
+        mov eax, [esp + 12]                 ; saved user ESP
+        call print_hex_ss
+        print l_kesp, l_kesp_len
+        mov eax, esp                        ; the frame sits at kernel_sp - 20
+        sub eax, stack_top
+        call print_hex_ss
+
         print l_bye, l_bye_len
         mov eax, HC_sched_op                ; SCHEDOP_shutdown(poweroff)
         mov ebx, 2
         mov ecx, shutdown_reason
         int 0x82
         ud2                                 ; never reached
+
+; print_hex_ss: print_hex through the stack segment only (DS may be null)
+print_hex_ss:
+        mov edi, hexbuf + 2
+        mov ecx, 8
+.next:  rol eax, 4
+        mov ebx, eax
+        and ebx, 15
+        mov bl, [ss:hexdigits + ebx]
+        mov [ss:edi], bl
+        inc edi
+        dec ecx
+        jnz .next
+        print hexbuf, hexbuf_len
+        ret
 
 ; make_ro: update_va_mapping(EBX, (mfn << 12) | P|A, 0, UVMF_INVLPG) for the page at EBX
 make_ro:
@@ -364,8 +427,11 @@ pf_handler:
         mov dword [esp], fault_end          ; resume after the faulting instruction
         jmp hypercall_page + HC_iret * 32   ; push eax; HYPERVISOR_iret
 
-; `int $0x80` handler: a trap frame without an error code, EIP past the instruction.
+; `int $0x80` handler: a trap frame without an error code, EIP past the instruction; from
+; ring 3 the frame also holds ESP and SS and sits on the stack_switch stack.
 int80_handler:
+        cmp word [esp + 4], FLAT_RING1_CS   ; CS of the frame (ESP-based: the stack segment)
+        jne from_user
         push eax
         print l_inint, l_inint_len
         pop eax
@@ -448,6 +514,11 @@ print_cstr:
         str l_mc2, `mc[2] nested multicall -> `
         str mc_msg, `multicall says hi\n`
         str l_yield, `yield -> `
+        str l_user, `int 0x80 from ring 3, eax `
+        str l_ucs, `user cs `
+        str l_uss, `user ss `
+        str l_uesp, `user esp `
+        str l_kesp, `kernel esp - stack_top `
         str l_bye, `shutting down\n`
 newline: db 10
 hexdigits: db '0123456789abcdef'
@@ -461,7 +532,7 @@ trap_table:                                 ; compat trap_info: vector, flags, c
         db 14, 0
         dw FLAT_RING1_CS
         dd pf_handler
-        db 0x80, 1                          ; DPL 1: ring 1 may raise it with int
+        db 0x80, 3                          ; DPL 3: rings 1 and 3 may raise it with int
         dw FLAT_RING1_CS
         dd int80_handler
         times 8 db 0                        ; terminator (address 0)
@@ -483,5 +554,10 @@ shinfo_page: times 4096 db 0                ; shared_info is mapped here
 new_l3:      times 4096 db 0
 new_l2x:     times 4096 db 0
 alias_page:  times 4096 db 0
+user_page:                                  ; ring-3 code (mapped with _PAGE_USER at run time)
+        mov eax, 0x55
+        int 0x80
+        ud2
+        align 4096, db 0
 file_end:
 mem_end:
