@@ -194,9 +194,19 @@ export class TypevisorDaemon {
     }
     const daemon = new TypevisorDaemon(options);
     await new Promise<void>((resolve, reject) => {
-      daemon.server.once('error', reject);
+      daemon.server.once('error', (err: NodeJS.ErrnoException) => {
+        // Two daemons started at once: both saw no socket, the other one bound first.
+        reject(
+          err.code === 'EADDRINUSE'
+            ? new ToolstackError(
+                'STATE',
+                `another daemon is already running on ${options.socketPath}; stop it first (or use another --socket)`,
+              )
+            : new ToolstackError('IO', `cannot listen on ${options.socketPath}: ${err.message}`),
+        );
+      });
       daemon.server.listen(options.socketPath, () => {
-        daemon.server.off('error', reject);
+        daemon.server.removeAllListeners('error');
         resolve();
       });
     });
