@@ -2,10 +2,18 @@
  * Shared setup of the xenstore benchmarks: Typevisor's daemon (a child process) and the C
  * xenstored from Debian (through shared/tools/reference-xenstored), plus a minimal async
  * wire client with one request in flight, the way `bench-xenstore` measures.
+ *
+ * Like `bench-xenstore`, the client (this process) and every thread of both daemons are
+ * pinned to one CPU (`XS_BENCH_CPU`, default 0; `XS_BENCH_NO_PIN=1` to measure unpinned).
+ * Unpinned, a request/reply round trip costs a cross-CPU wake-up whose price depends on
+ * where the scheduler happens to put the processes, and ratios swung from 0.1x to 10x
+ * between runs on the shared 2-vCPU machine; pinned, they compare the CPU cost of the
+ * daemons.
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encodeMessage, MessageReader, type XsMessage } from '@typevisor/xenstore/wire';
@@ -19,6 +27,24 @@ export interface Daemons {
   tv: string;
   /** The C xenstored socket, or undefined if the reference tool is unavailable. */
   ref: string | undefined;
+  /** Process ids of the two daemons (for their CPU time). */
+  pids: { tv: number | undefined; ref: number | undefined };
+}
+
+/**
+ * CPU time a process has used so far, all threads, user and kernel, in nanoseconds
+ * (`/proc/<pid>/task/<tid>/schedstat`).
+ */
+export function cpuNs(pid: number): number {
+  let ns = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // The thread exited meanwhile.
+    }
+  }
+  return ns;
 }
 
 let users = 0;
@@ -47,8 +73,20 @@ export async function acquire(): Promise<Daemons> {
     const out = execFileSync(REFERENCE, ['start', '--dir', refDir], { encoding: 'utf8' });
     ref = /XENSTORED_PATH=(\S+)/.exec(out)?.[1];
   }
-  state = { daemons: { tv, ref }, child, dir, refDir };
+  const refPid =
+    refDir === undefined ? undefined : Number(readFileSync(join(refDir, 'xenstored.pid'), 'utf8'));
+  state = { daemons: { tv, ref, pids: { tv: child.pid, ref: refPid } }, child, dir, refDir };
+  if (process.env.XS_BENCH_NO_PIN !== '1') {
+    const cpu = process.env.XS_BENCH_CPU ?? '0';
+    for (const pid of [process.pid, child.pid, refPid]) pin(pid, cpu);
+  }
   return state.daemons;
+}
+
+/** Pins every thread of `pid` to `cpus` (a taskset list); best effort. */
+function pin(pid: number | undefined, cpus: string): void {
+  if (pid === undefined) return;
+  spawnSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
 }
 
 /** Stops the daemons once the last suite is done. */
@@ -56,6 +94,7 @@ export async function release(): Promise<void> {
   if (--users > 0 || state === undefined) return;
   const s = state;
   state = undefined;
+  pin(process.pid, `0-${availableParallelism() - 1}`);
   s.child.kill('SIGTERM');
   await new Promise((r) => s.child.once('exit', r));
   if (s.refDir !== undefined) {

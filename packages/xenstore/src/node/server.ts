@@ -5,9 +5,11 @@
  * @module
  */
 import { chmodSync, unlinkSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server, Socket, type SocketConstructorOpts } from 'node:net';
 import type { XenstoreConnection } from '../connection.ts';
-import { encodeMessage, MessageReader, type XsMessage } from '../wire/codec.ts';
+import { XenstoreError } from '../errors.ts';
+import { MessageReader, type XsMessage } from '../wire/codec.ts';
+import { XENSTORE_PAYLOAD_MAX, XSD_SOCKMSG_SIZE } from '../wire/constants.ts';
 import type { Xenstore } from '../xenstore.ts';
 
 /** Options of {@link XenstoreServer}. */
@@ -30,10 +32,55 @@ export interface XenstoreServerOptions {
   readonly maxBacklog?: number;
 }
 
+/**
+ * The buffer every client's socket reads into. Chunks are consumed synchronously (the
+ * reader copies partial messages, handlers copy what they keep, replies are written
+ * before the callback returns), so one buffer serves all clients.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+/**
+ * {@link READ_BUFFER} as a plain Uint8Array: its `slice()` copies (a Buffer's does not),
+ * which is what the reader and the handlers rely on to keep bytes beyond the callback.
+ */
+const READ_VIEW = new Uint8Array(READ_BUFFER.buffer, READ_BUFFER.byteOffset, READ_BUFFER.length);
+
+/**
+ * Takes over an accepted connection with net's `onread` option: the socket reads into
+ * {@link READ_BUFFER} instead of allocating a 64 KiB buffer (and a Buffer object) per read.
+ * `net.Server` does not offer `onread`, so the accepted socket's handle is re-wrapped in a
+ * new `Socket`; the original, paused by `pauseOnConnect`, gives up its handle and is
+ * destroyed with the new one so the server's connection count stays right. Falls back to
+ * the accepted socket if the handle is not available. Measured with Debian's python client
+ * on a minimal echo server: 2.0–2.5 µs instead of 3.0–4.0 µs of user CPU per request
+ * (DESIGN.md, Performance).
+ */
+function adopt(raw: Socket, onChunk: (chunk: Uint8Array) => void): Socket {
+  const handle = (raw as unknown as { _handle?: object | null })._handle;
+  if (handle === undefined || handle === null) return raw;
+  let socket: Socket;
+  try {
+    socket = new Socket({
+      handle,
+      onread: {
+        buffer: READ_BUFFER,
+        callback: (n: number) => {
+          onChunk(READ_VIEW.subarray(0, n));
+        },
+      },
+    } as SocketConstructorOpts);
+  } catch {
+    return raw;
+  }
+  (raw as unknown as { _handle: object | null })._handle = null;
+  socket.once('close', () => raw.destroy());
+  return socket;
+}
+
 /** One socket client. */
 class SocketClient {
   readonly reader: MessageReader = new MessageReader();
-  readonly out: Uint8Array[] = [];
+  /** Replies and events not yet written, encoded together at the next flush. */
+  readonly out: XsMessage[] = [];
   outBytes = 0;
   flushScheduled = false;
   conn: XenstoreConnection | undefined;
@@ -55,7 +102,8 @@ export class XenstoreServer {
   /** Creates the server; call {@link XenstoreServer.listen} to start it. */
   constructor(options: XenstoreServerOptions) {
     this.options = options;
-    this.server = createServer((s) => this.accept(s));
+    // Paused until adopt() has taken the connection over.
+    this.server = createServer({ pauseOnConnect: true }, (s) => this.accept(s));
   }
 
   /** Starts listening; resolves once the socket accepts connections. */
@@ -96,7 +144,9 @@ export class XenstoreServer {
     this.options.log?.(line);
   }
 
-  private accept(socket: Socket): void {
+  private accept(raw: Socket): void {
+    let onChunk: (chunk: Uint8Array) => void = () => {};
+    const socket = adopt(raw, (chunk) => onChunk(chunk));
     const client = new SocketClient(socket);
     this.clients.add(client);
     socket.setNoDelay?.(true);
@@ -115,22 +165,29 @@ export class XenstoreServer {
         this.drop(client, undefined);
       }
     };
-    socket.on('data', (chunk: Buffer) => {
+    onChunk = (chunk: Uint8Array): void => {
       if (client.conn === undefined) return;
       const ok = client.reader.push(chunk, onMessage);
       if (!ok) this.drop(client, 'oversized or malformed message');
       // One write per client per received chunk: replies to pipelined requests and the
-      // watch events they caused go out together (bench-xenstore: read-pipelined).
+      // watch events they caused go out together (bench-xenstore: read-pipelined). This
+      // also ends all use of the chunk, which may be the shared read buffer.
       this.flushAll();
-    });
+    };
+    if (socket === raw) {
+      socket.on('data', (b: Buffer) => onChunk(new Uint8Array(b.buffer, b.byteOffset, b.length)));
+      socket.resume();
+    }
     socket.on('error', () => this.drop(client, undefined));
     socket.on('close', () => this.drop(client, undefined));
   }
 
   private queue(client: SocketClient, msg: XsMessage): void {
-    const bytes = encodeMessage(msg);
-    client.out.push(bytes);
-    client.outBytes += bytes.length;
+    if (msg.payload.length > XENSTORE_PAYLOAD_MAX) {
+      throw new XenstoreError('INVALID_ARGUMENT', 'reply payload exceeds XENSTORE_PAYLOAD_MAX');
+    }
+    client.out.push(msg);
+    client.outBytes += XSD_SOCKMSG_SIZE + msg.payload.length;
     if (!client.flushScheduled) {
       client.flushScheduled = true;
       this.dirty.push(client);
@@ -153,20 +210,24 @@ export class XenstoreServer {
 
   private flush(client: SocketClient): void {
     client.flushScheduled = false;
-    if (client.out.length === 0 || client.socket.destroyed) return;
-    let buf: Uint8Array;
-    if (client.out.length === 1) buf = client.out[0] as Uint8Array;
-    else {
-      buf = new Uint8Array(client.outBytes);
-      let o = 0;
-      for (const b of client.out) {
-        buf.set(b, o);
-        o += b.length;
-      }
+    const out = client.out;
+    if (out.length === 0 || client.socket.destroyed) return;
+    // Everything queued for this client goes into one pooled Buffer and one write: no
+    // per-message buffer, no Uint8Array-to-Buffer conversion in socket.write().
+    const buf = Buffer.allocUnsafe(client.outBytes);
+    let o = 0;
+    for (let i = 0; i < out.length; i++) {
+      const m = out[i] as XsMessage;
+      const p = m.payload;
+      buf.writeUInt32LE(m.type >>> 0, o);
+      buf.writeUInt32LE(m.reqId >>> 0, o + 4);
+      buf.writeUInt32LE(m.txId >>> 0, o + 8);
+      buf.writeUInt32LE(p.length, o + 12);
+      buf.set(p, o + XSD_SOCKMSG_SIZE);
+      o += XSD_SOCKMSG_SIZE + p.length;
     }
-    client.out.length = 0;
+    out.length = 0;
     client.outBytes = 0;
-    this.options.beforeReply?.();
     client.socket.write(buf);
     if (client.socket.writableLength > (this.options.maxBacklog ?? 16 << 20)) {
       this.drop(client, 'client does not read its replies');
@@ -178,6 +239,7 @@ export class XenstoreServer {
     if (reason !== undefined) this.log(`xenstored: dropping connection: ${reason}`);
     if (client.conn !== undefined) this.options.xenstore.disconnect(client.conn);
     client.conn = undefined;
+    this.options.beforeReply?.();
     this.flush(client);
     client.socket.destroy();
   }

@@ -132,6 +132,8 @@ export function decodeHeader(buf: Uint8Array, offset = 0): XsHeader {
   };
 }
 
+const NO_BYTES = new Uint8Array(0);
+
 /**
  * Reassembles messages from a byte stream (socket or ring) that may split or join them
  * arbitrarily. A header claiming more than {@link XENSTORE_PAYLOAD_MAX} bytes makes the
@@ -140,7 +142,7 @@ export function decodeHeader(buf: Uint8Array, offset = 0): XsHeader {
  */
 export class MessageReader {
   /** Bytes received but not yet forming a complete message. */
-  private pending: Uint8Array = new Uint8Array(0);
+  private pending: Uint8Array = NO_BYTES;
   /** Set once the stream carried an oversized header; nothing more is parsed. */
   private broken = false;
 
@@ -162,7 +164,7 @@ export class MessageReader {
       const len = getU32(buf, off + 12);
       if (len > XENSTORE_PAYLOAD_MAX) {
         this.broken = true;
-        this.pending = new Uint8Array(0);
+        this.pending = NO_BYTES;
         return false;
       }
       const end = off + XSD_SOCKMSG_SIZE + len;
@@ -176,7 +178,7 @@ export class MessageReader {
       });
       off = end;
     }
-    this.pending = off === buf.length ? new Uint8Array(0) : buf.slice(off);
+    this.pending = off === buf.length ? NO_BYTES : buf.slice(off);
     return true;
   }
 
