@@ -98,6 +98,8 @@ export class XenstoreServer {
   /** Clients with queued output, flushed once per received chunk (or by a microtask). */
   private readonly dirty: SocketClient[] = [];
   private flushScheduled = false;
+  /** Whether a received chunk is being processed (its end flushes all output). */
+  private receiving = false;
 
   /** Creates the server; call {@link XenstoreServer.listen} to start it. */
   constructor(options: XenstoreServerOptions) {
@@ -167,7 +169,13 @@ export class XenstoreServer {
     };
     onChunk = (chunk: Uint8Array): void => {
       if (client.conn === undefined) return;
-      const ok = client.reader.push(chunk, onMessage);
+      this.receiving = true;
+      let ok: boolean;
+      try {
+        ok = client.reader.push(chunk, onMessage);
+      } finally {
+        this.receiving = false;
+      }
       if (!ok) this.drop(client, 'oversized or malformed message');
       // One write per client per received chunk: replies to pipelined requests and the
       // watch events they caused go out together (bench-xenstore: read-pipelined). This
@@ -191,8 +199,9 @@ export class XenstoreServer {
     if (!client.flushScheduled) {
       client.flushScheduled = true;
       this.dirty.push(client);
-      if (!this.flushScheduled) {
-        // Output produced outside a socket's data handler (none today) still gets sent.
+      if (!this.flushScheduled && !this.receiving) {
+        // Output produced outside a socket's data handler (events caused by a guest ring
+        // or an in-process client) is sent by a microtask; inside one, at its end.
         this.flushScheduled = true;
         queueMicrotask(() => this.flushAll());
       }
