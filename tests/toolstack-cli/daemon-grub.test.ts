@@ -5,7 +5,7 @@
  */
 
 import type { ChildProcess } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ import {
   ROOT,
   runTvProcess,
   spawnTv,
+  TV_ARGS,
   tv,
   waitFor,
 } from './support.ts';
@@ -214,6 +215,30 @@ describe.skipIf(!haveTools && !process.env.CI)('typevisor daemon with Debian GRU
     const row = (await tv(['list'], env)).out.split('\n').find((l) => l.startsWith('grub2 '));
     expect(row).toMatch(/^grub2 +\d+ +32 +1 +[r-][b-]----/);
     const id = Number((await tv(['domid', 'grub2'], env)).out);
+
+    // On a terminal (a pty from util-linux script) the console is raw: one key reaches GRUB
+    // without a newline, and Ctrl-] detaches.
+    const cmd = `cd ${ROOT} && exec ${process.execPath} ${TV_ARGS.join(' ')} console grub2`;
+    const pty = spawn('/usr/bin/script', ['-qfec', cmd, '/dev/null'], {
+      env: { ...process.env, ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let ptyOut = '';
+    pty.stdout?.on('data', (d: Buffer) => {
+      ptyOut += d.toString('latin1');
+    });
+    const ptyExit = new Promise<number | null>((resolve) => pty.on('exit', (c) => resolve(c)));
+    await waitFor('the tty console replay', () => ptyOut.includes('grub>'));
+    const pm = ptyOut.length;
+    pty.stdin?.write('e');
+    // GRUB echoes the key at the cursor: "\e[<row>;<col>He".
+    await waitFor('a single key to reach GRUB', () =>
+      /H(?:\x1b\[\d+;\d+H)?e/.test(ptyOut.slice(pm)),
+    );
+    pty.stdin?.write('cho tty\r');
+    await waitFor('the echo over the tty', () => /\n\rtty\r?\n\r/.test(ptyOut.slice(pm)));
+    pty.stdin?.write(Buffer.from([0x1d]));
+    expect(await ptyExit).toBe(0);
 
     // A console client killed mid-session: the daemon and the domain carry on.
     const con = spawnTv(['console', 'grub2'], env);

@@ -22,9 +22,12 @@ export const TV_ARGS: readonly string[] = [
 export const GRUB_X86_64 = '/usr/lib/grub-xen/grub-x86_64-xen.bin';
 
 /** Whether the Debian tools the tests use are installed. */
-export const haveTools: boolean = [GRUB_X86_64, '/usr/bin/xenstore-ls', '/usr/sbin/mke2fs'].every(
-  (p) => existsSync(p),
-);
+export const haveTools: boolean = [
+  GRUB_X86_64,
+  '/usr/bin/xenstore-ls',
+  '/usr/sbin/mke2fs',
+  '/usr/bin/script',
+].every((p) => existsSync(p));
 
 /** Spawns `typevisor ARGS` from source. */
 export function spawnTv(args: readonly string[], env: Record<string, string>): ChildProcess {
