@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { XenstoreConnection } from '../src/connection.ts';
+import { nodeMemory } from '../src/node.ts';
 import type { XsMessage } from '../src/wire/codec.ts';
 import { XSD_ERRORS, XsType } from '../src/wire/constants.ts';
 import { Xenstore } from '../src/xenstore.ts';
@@ -27,6 +28,19 @@ function checkTree(xs: Xenstore): void {
   }
   for (const v of xs.store.owners.values()) owned += v;
   expect(owned).toBe(nodes.size);
+  // The memory quota's per-owner accounting equals a recount of the records.
+  const memory = new Map<number, number>();
+  for (const n of nodes.values()) {
+    const owner = n.perms[0]?.id ?? 0;
+    memory.set(owner, (memory.get(owner) ?? 0) + nodeMemory(n));
+  }
+  expect(new Map(xs.store.memory)).toEqual(memory);
+  // Watch memory of every connection equals its watches' paths and tokens.
+  for (const c of xs.connections) {
+    let w = 0;
+    for (const watch of c.watches) w += watch.path.length + watch.token.length;
+    expect(c.watchMemory).toBe(w);
+  }
 }
 
 const ERRORS = new Set(XSD_ERRORS.map((e) => `${e}\0`));
