@@ -755,6 +755,17 @@ export class X86Cpu {
   read64(seg: number, off: number): number {
     const lin = this.linear(seg, off, 8);
     const user = this.cpl === 3;
+    if ((lin & 7) === 0 && lin >= 0 && lin < TWO32) {
+      // Aligned qword below 4 GiB hitting the direct-RAM TLB: two int32 loads (DESIGN.md "Hot loop").
+      const vpn = lin >>> 12;
+      const i = vpn & TLB_MASK;
+      const e = this.tlbFastR[i];
+      if (this.tlbVpn32[i] === vpn && (e & (user ? 2 : 1)) !== 0) {
+        const w = (((e & ~0xfff) >>> 0) + (lin & 0xfff)) >>> 2;
+        this.tmpHi = this.ram32[w + 1];
+        return this.ram32[w];
+      }
+    }
     const l = this.readLin32(lin, user);
     this.tmpHi = this.readLin32(lin + 4, user);
     return l;
@@ -773,6 +784,18 @@ export class X86Cpu {
   write64(seg: number, off: number, vlo: number, vhi: number): void {
     const lin = this.linear(seg, off, 8);
     const user = this.cpl === 3;
+    if ((lin & 7) === 0 && lin >= 0 && lin < TWO32) {
+      const vpn = lin >>> 12;
+      const i = vpn & TLB_MASK;
+      const e = this.tlbFastW[i];
+      if (this.tlbVpn32[i] === vpn && (e & (user ? 2 : 1)) !== 0) {
+        const pa = ((e & ~0xfff) >>> 0) + (lin & 0xfff);
+        if (this.codeMark[pa >>> 12] !== 0) this.codeWritten(pa >>> 12);
+        this.ram32[pa >>> 2] = vlo;
+        this.ram32[(pa >>> 2) + 1] = vhi;
+        return;
+      }
+    }
     // Probe the second page first only when the qword crosses one (no partial write on #PF).
     if ((lin & 0xfff) > 0xff8) this.translate(lin + 7, 1, user);
     this.writeLin32(lin, vlo, user);
@@ -1624,6 +1647,16 @@ export class X86Cpu {
         this.eaLo = ea;
         this.eaHi = 0;
         this.ea = ea >>> 0;
+        return;
+      }
+      if (kind === EA_64 && index === NO_REG && base !== NO_REG) {
+        // [base + disp] in 64-bit mode inline (computeEa's EA_64 case without an index).
+        const s = (disp >>> 0) + (this.lo[base] >>> 0);
+        const lo = s | 0;
+        const hi = ((disp >> 31) + this.hi[base] + (s > 0xffffffff ? 1 : 0)) | 0;
+        this.eaLo = lo;
+        this.eaHi = hi;
+        this.ea = hi * TWO32 + (lo >>> 0);
         return;
       }
       this.eaBase = base;
