@@ -119,7 +119,13 @@ export {
   type HostRunOptions,
   type HostRunResult,
   type HostTimeMode,
+  openDisk,
 } from './host/host.ts';
+export {
+  type NativeDomain,
+  NativeGrantIssuer,
+  NativePageAllocator,
+} from './host/native-domain.ts';
 export { NativeEventChannels } from './host/native-events.ts';
 export { framePage, NativeGrantMapper } from './host/native-grants.ts';
 export {

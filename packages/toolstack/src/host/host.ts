@@ -54,6 +54,7 @@ import type { DiskSpec } from '../config/disk-spec.ts';
 import type { DomainConfig, LifecycleAction } from '../config/domain-config.ts';
 import { ToolstackError } from '../errors.ts';
 import { FileByteStore } from './file-byte-store.ts';
+import { type NativeDomain, NativeGrantIssuer, NativePageAllocator } from './native-domain.ts';
 import { NativeEventChannels } from './native-events.ts';
 import { framePage, NativeGrantMapper } from './native-grants.ts';
 
@@ -296,6 +297,9 @@ export class Host {
   private readonly m2pFrames: number[];
   private readonly compatM2pFrames: number[];
   private readonly storePorts: Map<number, number> = new Map();
+  /** Event channels of native domains (dom0 and driver/test domains), by domid. */
+  private readonly natives: Map<number, NativeEventChannels> = new Map();
+  private readonly nativeDomains: Map<number, NativeDomain> = new Map();
   private nextDomid = 1;
   private realStartMs = 0;
   private realStartNs = 0;
@@ -325,7 +329,8 @@ export class Host {
     this.evtchn = new EventChannels({
       upcallPending: (domid) => this.wake(domid),
       portPending: (domid, port) => {
-        if (domid === 0) this.dom0Events.raised(port);
+        const native = this.natives.get(domid);
+        if (native !== undefined) native.raised(port);
         else this.wake(domid);
       },
     });
@@ -355,6 +360,7 @@ export class Host {
       grantFrames: [this.machine.p2m(0).get(1)],
     });
     this.dom0Events = new NativeEventChannels(this.evtchn, 0, this.log);
+    this.natives.set(0, this.dom0Events);
     this.dom0Grants = new NativeGrantMapper(this.grants, this.machine.memory, 0);
 
     this.xenstore = new Xenstore({ log: (line) => this.log(line) });
@@ -759,7 +765,22 @@ export class Host {
     storage: BlockStorage,
     files: FileByteStore[],
   ): Promise<void> {
-    const id = dom.domid;
+    const backend = await this.plugVbd(dom.domid, spec, storage);
+    dom.disks.set(spec.vdev, backend);
+    dom.files.push(...files);
+  }
+
+  /**
+   * Plugs a virtual block device into domain `domid` (a guest or a native domain): the frontend
+   * and backend directories as libxl writes them (paths, keys and permissions), and a dom0
+   * blkback serving `storage`, started and waiting for the frontend. Returns the backend.
+   */
+  async plugVbd(
+    domid: number,
+    spec: Pick<DiskSpec, 'vdev' | 'access' | 'shared' | 'devtype' | 'target'>,
+    storage: BlockStorage,
+  ): Promise<Blkback> {
+    const id = domid;
     const devid = vbdDeviceNumber(spec.vdev);
     const fe = `/local/domain/${id}/device/vbd/${devid}`;
     const be = `/local/domain/0/backend/vbd/${id}/${devid}`;
@@ -805,17 +826,61 @@ export class Host {
       storage: this.tracked(storage),
     });
     await backend.start();
-    dom.disks.set(spec.vdev, backend);
-    dom.files.push(...files);
+    return backend;
   }
 
   private allocDomid(): number {
     for (let tries = 0; tries < 0x7ff0; tries++) {
       const id = this.nextDomid;
       this.nextDomid = this.nextDomid >= 0x7fef ? 1 : this.nextDomid + 1;
-      if (!this.domains.has(id)) return id;
+      if (!this.domains.has(id) && !this.nativeDomains.has(id)) return id;
     }
     throw new ToolstackError('STATE', 'no free domain IDs');
+  }
+
+  /**
+   * Creates a native (TypeScript) domain with `pages` frames of its own for rings and buffers,
+   * and grant tables and event channels in the hypervisor: a driver domain, or the frontend side
+   * of split drivers in tests. Its event handlers run from {@link Host.run} like dom0's.
+   */
+  createNativeDomain(name: string, pages = 256): NativeDomain {
+    if (!Number.isInteger(pages) || pages < 1 || pages > 65536) {
+      throw new ToolstackError('CONFIG', `native domain pages must be 1 to 65536, got ${pages}`);
+    }
+    const grantFrames = 4;
+    if (this.machine.frames.freeFrames < pages + 1 + grantFrames) {
+      throw new ToolstackError('CONFIG', `not enough free memory for ${pages} pages`);
+    }
+    const domid = this.allocDomid();
+    this.machine.populate(domid, 0, 1 + grantFrames + pages);
+    const p2m = this.machine.p2m(domid);
+    const memory = new OwnedFramesMemory(this.machine.frames, this.machine.memory, domid);
+    this.evtchn.addDomain({
+      domid,
+      abi: 'x86_64',
+      vcpus: 1,
+      memory,
+      sharedInfoAddress: p2m.get(0) * 4096,
+    });
+    this.evtchn.initSharedInfo(domid);
+    const tableFrames = Array.from({ length: grantFrames }, (_, i) => p2m.get(1 + i));
+    this.grants.addDomain({ domid, memory, grantFrames: tableFrames });
+    const events = new NativeEventChannels(this.evtchn, domid, this.log);
+    this.natives.set(domid, events);
+    const pool = new NativePageAllocator(
+      this.machine,
+      Array.from({ length: pages }, (_, i) => p2m.get(1 + grantFrames + i)),
+    );
+    const native: NativeDomain = {
+      domid,
+      name,
+      events,
+      grants: new NativeGrantIssuer(this.machine, tableFrames, pool),
+      pages: pool,
+      mapper: new NativeGrantMapper(this.grants, this.machine.memory, domid),
+    };
+    this.nativeDomains.set(domid, native);
+    return native;
   }
 
   /** Destroys every domain (closing their disk images); the host can be dropped afterwards. */
@@ -922,6 +987,24 @@ export class Host {
     this.onShutdown?.(d, action);
   }
 
+  /**
+   * Runs the host until `work` settles and returns its result (or rethrows its error): how
+   * native domains' asynchronous operations (a TypeScript frontend's reads and writes) make
+   * progress, since their events are delivered by the run loop.
+   */
+  async drive<T>(work: Promise<T>, timeoutMs = 600_000): Promise<T> {
+    let settled = false;
+    const done = work.finally(() => {
+      settled = true;
+    });
+    done.catch(() => undefined);
+    const r = await this.run({ until: () => settled, timeoutMs, stopWhenIdle: false });
+    if (r !== 'until' && !settled) {
+      throw new ToolstackError('STATE', `drive: the operation did not finish (${r})`);
+    }
+    return done;
+  }
+
   /** Asks {@link Host.run} to return at the next slice boundary. */
   stop(): void {
     this.stopRequested = true;
@@ -957,19 +1040,20 @@ export class Host {
           total += this.runSlice(d);
           if (d.shutdownReason >= 0) await this.applyLifecycle(d);
         }
-        const handled = this.dom0Events.dispatch();
+        const handled = this.dispatchNative();
         if (this.timeMode === 'real')
           this.clock.advance(Math.max(0, this.realNs() - this.clock.now()));
         // dom0 has work to do (a request to serve, I/O in flight): let it run now.
         if (handled > 0 || this.inflight > 0) break;
         if (!ran || performance.now() >= turnEnd || options.until?.()) break;
       }
-      await this.settleDom0();
+      const worked = await this.settleDom0();
       if (ran) continue;
       const live = [...this.domains.values()].filter((d) => d.state === 'blocked');
       if (live.length === 0) {
         if (stopWhenIdle && !this.hasPendingIo()) return 'idle';
-        await new Promise<void>((resolve) => setTimeout(resolve, 1));
+        // Native domains may be exchanging events among themselves: keep going while they do.
+        if (worked === 0) await new Promise<void>((resolve) => setTimeout(resolve, 1));
         continue;
       }
       // Every domain is blocked: move time to the next timer.
@@ -987,22 +1071,31 @@ export class Host {
     }
   }
 
-  /** Whether dom0 still has events to handle. */
+  /** Whether dom0 (or another native domain) still has events to handle or I/O in flight. */
   private hasPendingIo(): boolean {
-    return this.dom0Events.pending || this.inflight > 0;
+    for (const n of this.natives.values()) if (n.pending) return true;
+    return this.inflight > 0;
+  }
+
+  /** Runs the event handlers of every native domain; returns how many ran. */
+  private dispatchNative(): number {
+    let n = 0;
+    for (const e of this.natives.values()) n += e.dispatch();
+    return n;
   }
 
   /**
    * Lets dom0's asynchronous work (xenstore clients, block backends) progress until it has
    * nothing in flight, so disk I/O takes no guest time: with virtual time, a run's result does
-   * not depend on how fast the host's disk is.
+   * not depend on how fast the host's disk is. Returns how many event handlers ran.
    */
-  private async settleDom0(): Promise<void> {
+  private async settleDom0(): Promise<number> {
+    let handled = 0;
     for (let round = 0; ; round++) {
       await new Promise<void>((resolve) => setImmediate(resolve));
-      this.dom0Events.dispatch();
+      handled += this.dispatchNative();
       if (this.inflight === 0) {
-        if (round > 0 || !this.dom0Events.pending) return;
+        if (round > 0 || !this.hasPendingIo()) return handled;
         continue;
       }
       await new Promise<void>((resolve) => this.settleWaiters.push(resolve));
@@ -1054,8 +1147,12 @@ export class Host {
   }
 }
 
-/** Opens a disk image as block storage (raw or qcow2; backing files for qcow2 overlays). */
-async function openDisk(
+/**
+ * Opens the image of an xl disk spec as block storage: raw or qcow2 (a qcow2 overlay's backing
+ * file is opened read-only, relative to the overlay's directory). Returns the storage and the
+ * files to close when done. Errors name the disk and the problem (`CONFIG`, `NOT_FOUND`).
+ */
+export async function openDisk(
   spec: DiskSpec,
 ): Promise<{ spec: DiskSpec; storage: BlockStorage; files: FileByteStore[] }> {
   const readOnly = spec.access === 'r';
