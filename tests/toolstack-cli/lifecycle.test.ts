@@ -1,0 +1,110 @@
+/**
+ * Lifecycle policies and the hypervisor console through the daemon, with the repository's
+ * nasm-built PV test guest (tests/pv-boot/guest/pv-hello.asm): it prints with
+ * HYPERVISOR_console_io (what `dmesg` shows as `(d<id>)` lines) and powers off, or crashes.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type DomainListEntry, TypevisorDaemon } from '@typevisor/toolstack';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tv, waitFor } from './support.ts';
+
+const GUEST = fileURLToPath(new URL('../pv-boot/guest/pv-hello.asm', import.meta.url));
+const haveNasm = existsSync('/usr/bin/nasm');
+
+describe.skipIf(!haveNasm && !process.env.CI)('domain lifecycle through the daemon', () => {
+  let dir: string;
+  let env: Record<string, string>;
+  let daemon: TypevisorDaemon;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tv-life-'));
+    env = { TYPEVISOR_RUN_DIR: dir };
+    for (const [out, def] of [
+      ['hello.elf', []],
+      ['crash.elf', ['-DCRASH_PF']],
+    ] as const) {
+      execFileSync('/usr/bin/nasm', ['-f', 'bin', ...def, '-o', join(dir, out), GUEST]);
+    }
+    daemon = await TypevisorDaemon.start({
+      socketPath: join(dir, 'typevisor.sock'),
+      time: 'virtual',
+      memoryMiB: 64,
+    });
+  });
+
+  afterAll(async () => {
+    await daemon.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const cfg = (name: string, kernel: string, extra: string): string => {
+    const path = join(dir, `${name}.cfg`);
+    writeFileSync(path, `name = "${name}"\nkernel = "${join(dir, kernel)}"\nmemory = 8\n${extra}`);
+    return path;
+  };
+
+  const row = async (name: string): Promise<DomainListEntry | undefined> => {
+    const r = await tv(['list', '-l'], env);
+    const all = JSON.parse(r.out) as { domid: number; config: { c_info: { name: string } } }[];
+    const hit = all.find((d) => d.config.c_info.name === name);
+    if (hit === undefined) return undefined;
+    const text = (await tv(['list', String(hit.domid)], env)).out.split('\n')[1] ?? '';
+    return { domid: hit.domid, state: text.split(/\s+/)[4] } as DomainListEntry;
+  };
+
+  it('on_poweroff=preserve keeps a powered-off guest as "s" until destroy; dmesg has its console_io output', async () => {
+    const r = await tv(
+      ['create', '-q', cfg('hello', 'hello.elf', 'on_poweroff = "preserve"\n')],
+      env,
+    );
+    expect(r).toEqual({ code: 0, out: '', err: '' });
+    await waitFor('the guest to power off', async () => (await row('hello'))?.state === '---s--');
+    const { domid } = (await row('hello')) as DomainListEntry;
+    const dmesg = (await tv(['dmesg'], env)).out;
+    expect(dmesg).toMatch(new RegExp(`\\(d${domid}\\) \\S`));
+    expect(dmesg).toContain(`(XEN) dom${domid} (hello) shut down: poweroff, action preserve\n`);
+    // xl dmesg -c prints, then clears.
+    expect((await tv(['dmesg', '-c'], env)).out).toBe(dmesg);
+    expect((await tv(['dmesg'], env)).out).toBe('');
+    expect((await tv(['destroy', 'hello'], env)).code).toBe(0);
+    expect(await row('hello')).toBeUndefined();
+  });
+
+  it('on_crash=preserve shows a crashed guest as "c" and logs the crash; on_crash=destroy removes it', async () => {
+    await tv(['create', '-q', cfg('crashy', 'crash.elf', 'on_crash = "preserve"\n')], env);
+    await waitFor('the guest to crash', async () => (await row('crashy'))?.state === '----c-');
+    const { domid } = (await row('crashy')) as DomainListEntry;
+    const dmesg = (await tv(['dmesg'], env)).out;
+    expect(dmesg).toContain(`(XEN) dom${domid} (crashy) crashed: `);
+    expect(dmesg).toContain(`(XEN) dom${domid} (crashy) shut down: crash, action preserve\n`);
+    expect((await tv(['destroy', String(domid)], env)).code).toBe(0);
+
+    await tv(['create', '-q', cfg('gone', 'crash.elf', '')], env);
+    await waitFor('the crashed guest to be destroyed', async () =>
+      (await tv(['dmesg'], env)).out.includes('(gone) shut down: crash, action destroy'),
+    );
+    expect(await row('gone')).toBeUndefined();
+  });
+
+  it('rename changes the name everywhere and refuses a taken one', async () => {
+    await tv(['create', '-q', '-p', cfg('a', 'hello.elf', '')], env);
+    await tv(['create', '-q', '-p', cfg('b', 'hello.elf', '')], env);
+    expect(await tv(['rename', 'a', 'b'], env)).toEqual({
+      code: 1,
+      out: '',
+      err: 'typevisor rename: a domain named "b" already exists\n',
+    });
+    expect((await tv(['rename', 'a', 'c'], env)).code).toBe(0);
+    const id = (await tv(['domid', 'c'], env)).out.trim();
+    expect(await daemon.host.xs.read(`/local/domain/${id}/name`)).toEqual(
+      new TextEncoder().encode('c'),
+    );
+    expect((await tv(['domid', 'a'], env)).err).toBe('typevisor domid: no domain "a"\n');
+    await tv(['destroy', 'b'], env);
+    await tv(['destroy', 'c'], env);
+  });
+});
