@@ -57,6 +57,7 @@ describe.skipIf(!haveNasm && !process.env.CI)(
         [
           'Typevisor 32-bit PV guest: hello from ring 1 through int 0x82',
           'and through the hypercall page',
+          'gs 0x0000e033', // DS/ES/FS = FLAT_RING1_DS and GS = FLAT_RING3_DS32 load from Xen's GDT
           'vm_assist pae_extended_cr3 -> 0x00000000',
           'xen_version 0x00040011', // (4 << 16) | 17
           'extraversion .0-typevisor',
@@ -91,6 +92,7 @@ describe.skipIf(!haveNasm && !process.env.CI)(
           'yield -> 0x00000000',
           // HYPERVISOR_iret to ring 3 (FLAT_RING3_CS32/DS32); the user's int 0x80 (trap_info
           // DPL 3) bounces to ring 1 on the stack_switch stack with ESP and SS in the frame.
+          'ds after ring 3 0x00000000', // nulled by the return to ring 3; the kernel reloads it
           'int 0x80 from ring 3, eax 0x00000055',
           'user cs 0x0000e02b', // events unmasked by then: saved mask 0
           'user ss 0x0000e033',
@@ -184,6 +186,21 @@ describe.skipIf(!haveNasm && !process.env.CI)(
       expect(d.machine.memory.read8(mfn, (rip % 4096) + 1)).toBe(0x81);
     });
 
+    it("loads only Xen's GDT entries by selector: an empty guest GDT slot is #GP(selector), and no descriptor the guest wrote is ever used", () => {
+      const d = boot32(elf('pv32-bad-sel'));
+      expect(d.cpu.gdtBase).toBe(0xffe00000);
+      expect(d.cpu.gdtLimit).toBe(0xe037);
+      expect(d.cpu.idtLimit).toBe(0); // no IDT: every int n is intercepted
+      // A descriptor-shaped value at the guest's own linear 0x10 changes nothing.
+      const mfn0 = d.machine.p2m(DOMID).get(0);
+      d.machine.memory.write32(mfn0, 0x10, 0x0000ffff);
+      d.machine.memory.write32(mfn0, 0x14, 0x00cf9300);
+      expect(runToEnd(d).at(-1)).toBe(PV_RUN.SHUTDOWN);
+      expect(d.vcpu.crash?.code).toBe(13);
+      expect(d.vcpu.crash?.errorCode).toBe(0x10);
+      expect(d.shutdowns).toEqual([[DOMID, SHUTDOWN_crash]]);
+    });
+
     it('saves at a yield and resumes on a fresh CPU from JSON state, finishing the same run', () => {
       const d = boot32(elf('pv32-hello'));
       let r: number = PV_RUN.BUDGET;
@@ -203,7 +220,9 @@ describe.skipIf(!haveNasm && !process.env.CI)(
       while (r !== PV_RUN.SHUTDOWN) r = resumed.run(10_000);
       expect(resumed.crash).toBeNull();
       expect(d.shutdowns).toEqual([[DOMID, SHUTDOWN_poweroff]]);
-      expect(d.console()).toContain('yield -> 0x00000000\nint 0x80 from ring 3, eax 0x00000055\n');
+      expect(d.console()).toContain(
+        'yield -> 0x00000000\nds after ring 3 0x00000000\nint 0x80 from ring 3',
+      );
       expect(d.console().endsWith('shutting down\n')).toBe(true);
     });
 

@@ -336,6 +336,12 @@ export { eventChannelOp, eventChannelOpCompat } from './hypercall/event-channel-
 export { grantTableOp } from './hypercall/grant-table-op.ts';
 export { setTimerOp, type VcpuOpHost, vcpuOp } from './hypercall/vcpu-op.ts';
 // The 64-bit and 32-bit PAE PV vCPUs, their hypercall tables, trap bouncing and memory adapters (src/pv/).
+export {
+  COMPAT_GDT_LIMIT,
+  COMPAT_GDT_PAGES,
+  FIRST_RESERVED_GDT_PAGE,
+  fillCompatGdtPage,
+} from './pv/compat-gdt.ts';
 export { fillHypercallPage32, fillHypercallPage64 } from './pv/hypercall-page.ts';
 export { MachinePhysicalMemory } from './pv/machine-physical-memory.ts';
 export { type FrameOwnerPort, OwnedFramesMemory } from './pv/owned-frames-memory.ts';

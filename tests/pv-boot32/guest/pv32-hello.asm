@@ -79,6 +79,7 @@ HC_mmuext_op        equ 26
 HC_sched_op         equ 29
 HC_event_channel_op equ 32
 FLAT_RING1_CS       equ 0xe019
+FLAT_RING1_DS       equ 0xe021
 FLAT_RING3_CS32     equ 0xe02b
 FLAT_RING3_DS32     equ 0xe033
 M2P                 equ 0xf5800000
@@ -115,6 +116,10 @@ _start:
 %ifdef CRASH_PF
         mov byte [0x7fff0000], 1            ; nothing is mapped there: #PF, no trap table
 %endif
+%ifdef BAD_SEL
+        mov eax, 0x10                       ; GDT entry 2: the guest set no GDT, so it is not a
+        mov ds, eax                         ; segment: #GP(0x10), no trap table
+%endif
 %ifdef CRASH_GP
         cli                                 ; privileged in ring 1 (IOPL 0): #GP, no handler
 %endif
@@ -124,6 +129,16 @@ _start:
 %ifdef SPIN
 .spin:  jmp .spin
 %endif
+
+        mov eax, FLAT_RING1_DS              ; Xen's GDT entries load by selector
+        mov ds, eax
+        mov es, eax
+        mov fs, eax
+        mov eax, FLAT_RING3_DS32            ; a ring-3 data segment is usable from ring 1 too
+        mov gs, eax
+        xor eax, eax
+        mov ax, gs
+        say l_gs
 
         mov eax, HC_vm_assist               ; vm_assist(VMASST_CMD_enable, pae_extended_cr3)
         xor ebx, ebx
@@ -356,25 +371,28 @@ fault_end:
         jmp hypercall_page + HC_iret * 32   ; push eax; HYPERVISOR_iret (to ring 3)
 
 ; Back in ring 1 from user mode with DS/ES nulled by the return to ring 3 (as a hardware iret
-; does): only the stack segment (FLAT_RING1_DS from stack_switch) addresses memory here.
+; does): reload the kernel's data segments by selector, as a PV kernel's entry code does.
 from_user:
-        mov edi, eax                        ; the user's EAX
-        print l_user, l_user_len
-        mov eax, edi
-        call print_hex_ss
-        print l_ucs, l_ucs_len
+        mov ebp, eax                        ; the user's EAX (start_info is not needed any more)
+        xor eax, eax
+        mov ax, ds
+        mov esi, eax
+        mov eax, FLAT_RING1_DS
+        mov ds, eax
+        mov es, eax
+        mov eax, esi
+        say l_nullds                        ; DS as ring 3 left it
+        mov eax, ebp
+        say l_user
         mov eax, [esp + 4]                  ; saved CS | mask << 16
-        call print_hex_ss
-        print l_uss, l_uss_len
+        say l_ucs
         mov eax, [esp + 16]                 ; saved SS
-        call print_hex_ss
-        print l_uesp, l_uesp_len
+        say l_uss
         mov eax, [esp + 12]                 ; saved user ESP
-        call print_hex_ss
-        print l_kesp, l_kesp_len
+        say l_uesp
         mov eax, esp                        ; the frame sits at kernel_sp - 20
         sub eax, stack_top
-        call print_hex_ss
+        say l_kesp
 
         print l_bye, l_bye_len
         mov eax, HC_sched_op                ; SCHEDOP_shutdown(poweroff)
@@ -382,21 +400,6 @@ from_user:
         mov ecx, shutdown_reason
         int 0x82
         ud2                                 ; never reached
-
-; print_hex_ss: print_hex through the stack segment only (DS may be null)
-print_hex_ss:
-        mov edi, hexbuf + 2
-        mov ecx, 8
-.next:  rol eax, 4
-        mov ebx, eax
-        and ebx, 15
-        mov bl, [ss:hexdigits + ebx]
-        mov [ss:edi], bl
-        inc edi
-        dec ecx
-        jnz .next
-        print hexbuf, hexbuf_len
-        ret
 
 ; make_ro: update_va_mapping(EBX, (mfn << 12) | P|A, 0, UVMF_INVLPG) for the page at EBX
 make_ro:
@@ -514,6 +517,8 @@ print_cstr:
         str l_mc2, `mc[2] nested multicall -> `
         str mc_msg, `multicall says hi\n`
         str l_yield, `yield -> `
+        str l_gs, `gs `
+        str l_nullds, `ds after ring 3 `
         str l_user, `int 0x80 from ring 3, eax `
         str l_ucs, `user cs `
         str l_uss, `user ss `

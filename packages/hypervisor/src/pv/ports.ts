@@ -69,6 +69,14 @@ export interface PvCpuPort {
   readonly segLimit: Int32Array;
   /** Segment attributes (descriptor bits 8..15 and 20..23, as the CPU caches them). */
   readonly segAttr: Int32Array;
+  /** GDTR base (a linear address). */
+  gdtBase: number;
+  /** GDTR limit (0: every non-null selector load faults). */
+  gdtLimit: number;
+  /** IDTR base (a linear address). */
+  idtBase: number;
+  /** IDTR limit (0: every `int n` the embedder does not intercept faults). */
+  idtLimit: number;
   /** CR0. */
   cr0: number;
   /** CR2. */

@@ -11,6 +11,7 @@
  */
 import { SHUTDOWN_crash } from '../abi/sched.ts';
 import type { HypercallHost } from '../hypercall/dispatch.ts';
+import { COMPAT_GDT_LIMIT } from './compat-gdt.ts';
 import type { ConsoleSink, MachineBytesPort, PvCpuPort, PvMmPort, ShutdownPort } from './ports.ts';
 import {
   DEFAULT_XEN_VERSION,
@@ -81,6 +82,7 @@ const SEG_SS = 2;
 const SEG_DS = 3;
 const SEG_FS = 4;
 const SEG_GS = 5;
+const SEG_LDTR = 6;
 const EAX = 0;
 const ECX = 1;
 const EDX = 2;
@@ -147,6 +149,12 @@ export interface Pv32VcpuOptions {
    */
   readonly vcpuInfo?: VcpuInfoPort;
   /**
+   * Linear address where the embedder mapped the domain's GDT (`COMPAT_GDT_PAGES` pages,
+   * read-only, Xen's compat descriptors in the last: `fillCompatGdtPage`), so that the kernel can
+   * load FLAT_RING1_DS and friends by selector. Without it every non-null selector load faults.
+   */
+  readonly gdtAddress?: number;
+  /**
    * Called after every hypercall with its number, argument registers and result (a
    * xentrace-style hook for diagnostics; keep it cheap).
    */
@@ -177,6 +185,7 @@ export class Pv32Vcpu {
   private readonly shutdownPort: ShutdownPort;
   private readonly args: bigint[];
   private readonly trace: ((nr: number, args: readonly bigint[], rc: number) => void) | null;
+  private readonly gdtAddress: number;
 
   /** Creates a vCPU; nothing runs until {@link Pv32Vcpu.boot} and {@link Pv32Vcpu.run}. */
   constructor(options: Pv32VcpuOptions) {
@@ -190,6 +199,7 @@ export class Pv32Vcpu {
     this.shutdownPort = options.shutdown;
     this.args = [0n, 0n, 0n, 0n, 0n];
     this.trace = options.trace ?? null;
+    this.gdtAddress = options.gdtAddress ?? -1;
     const sink = options.console;
     const domid = this.domid;
     this.env = {
@@ -241,6 +251,16 @@ export class Pv32Vcpu {
     cpu.rip = Number(BigInt.asUintN(32, state.rip));
     cpu.lo[ESP] = Number(BigInt.asUintN(32, state.rsp)) | 0;
     cpu.lo[ESI] = Number(BigInt.asUintN(32, state.rsi)) | 0;
+    // Descriptor tables: Xen's GDT (or none), no IDT, no LDT. The guest never supplies the
+    // CPU's tables: a descriptor it wrote itself could otherwise take it to ring 0.
+    cpu.gdtBase = Math.max(this.gdtAddress, 0);
+    cpu.gdtLimit = this.gdtAddress >= 0 ? COMPAT_GDT_LIMIT : 0;
+    cpu.idtBase = 0;
+    cpu.idtLimit = 0;
+    cpu.segSel[SEG_LDTR] = 0;
+    cpu.segBase[SEG_LDTR] = 0;
+    cpu.segLimit[SEG_LDTR] = 0;
+    cpu.segAttr[SEG_LDTR] = 0;
     cpu.updateMode();
     cpu.flushTlb();
     this.traps.kernelSs = FLAT_RING1_DS;

@@ -13,8 +13,11 @@
  */
 import { readFileSync } from 'node:fs';
 import {
+  COMPAT_GDT_PAGES,
   DeterministicClock,
   EventChannels,
+  FIRST_RESERVED_GDT_PAGE,
+  fillCompatGdtPage,
   fillHypercallPage32,
   GrantTables,
   type HypercallHost,
@@ -75,6 +78,38 @@ function mapCompatM2p(machine: Machine, mm: PvMm): void {
   }
   mm.xenL2Entries[0] = l1 * 4096 + RO;
   mm.xenL2Entries[1] = 0;
+}
+
+/**
+ * Where this boot path maps the domain's GDT: the last "PAE Xen L2" slot (511, VA 0xFFE00000),
+ * above the compat M2P. (Xen keeps it in its per-domain area, outside the guest's 4 GiB.)
+ */
+export const COMPAT_GDT_VIRT = 0xffe00000;
+/** `_PAGE_PRESENT | _PAGE_ACCESSED`: read-only, supervisor (descriptor reads are supervisor). */
+const RO_SUPERVISOR = 0x21;
+
+/**
+ * Maps a read-only GDT at {@link COMPAT_GDT_VIRT}: 14 pages of not-present descriptors (the
+ * guest's own GDT pages, which set_gdt would fill) and Xen's page with the four flat compat
+ * segments. Sets the slot in `mm.xenL2Entries`.
+ */
+function mapCompatGdt(machine: Machine, mm: PvMm): void {
+  const xp = machine.p2m(DOMID_XEN);
+  const first = xp.size;
+  machine.populate(DOMID_XEN, first, 3);
+  const [l1, zero, xen] = [xp.get(first), xp.get(first + 1), xp.get(first + 2)];
+  const mem = machine.memory;
+  const page = new Uint8Array(4096);
+  fillCompatGdtPage(page);
+  mem.writeBytes(xen, 0, page);
+  mem.writeBytes(zero, 0, new Uint8Array(4096));
+  for (let i = 0; i < COMPAT_GDT_PAGES; i++) {
+    const frame = i === FIRST_RESERVED_GDT_PAGE ? xen : zero;
+    mem.write32(l1, i * 8, frame * 4096 + RO_SUPERVISOR);
+  }
+  const slot = (511 - 428) * 2;
+  mm.xenL2Entries[slot] = l1 * 4096 + RO_SUPERVISOR;
+  mm.xenL2Entries[slot + 1] = 0;
 }
 
 /** A booted (not yet run) 32-bit PV domain: call `vcpu.run(budget)` to run it. */
@@ -232,6 +267,7 @@ export function bootPv32Domain(
   mm.addDomain(DOMID, { guestWidth: 32 });
   mm.vmAssist(DOMID, VMASST_CMD_enable, VMASST_TYPE_pae_extended_cr3);
   mapCompatM2p(machine, mm);
+  mapCompatGdt(machine, mm);
   const top = layout.vcpu.topLevelMfn;
   const pinRc = mm.mmuextOp(DOMID, 0, [
     { cmd: MMUEXT.MMUEXT_PIN_L3_TABLE, arg1Lo: top, arg1Hi: 0, arg2: 0 },
@@ -251,6 +287,7 @@ export function bootPv32Domain(
     host,
     mm,
     vcpuInfo: { memory: guestMem, address: sharedInfoMa },
+    gdtAddress: COMPAT_GDT_VIRT,
     console: { write: (_d, b) => out.push(...b) },
     shutdown: { shutdown: (d, reason) => shutdowns.push([d, reason]) },
   };
