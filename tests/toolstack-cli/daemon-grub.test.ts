@@ -177,15 +177,34 @@ describe.skipIf(!haveTools && !process.env.CI)('typevisor daemon with Debian GRU
     expect(t1).toMatch(/--p---/);
     expect((await tv(['unpause', '1'], env)).code).toBe(0);
 
-    expect((await tv(['destroy', 'grub'], env)).code).toBe(0);
-    await waitFor('the console to end', () => tap.ended, 5_000);
+    // reboot asks through xenstore too; GRUB's own `reboot` follows on_reboot (restart): the
+    // domain is rebuilt under a new ID and the old console ends.
+    expect(await tv(['reboot', 'grub'], env)).toEqual({
+      code: 0,
+      out: '',
+      err: 'Rebooting domain 1\n',
+    });
+    const rq = execFileSync('/usr/bin/xenstore-read', ['/local/domain/1/control/shutdown'], {
+      env: { ...process.env, XENSTORED_PATH: xsSock },
+    }).toString();
+    expect(rq).toBe('reboot\n');
+    await tap.type('reboot\r');
+    await waitFor('the console to end', () => tap.ended, 60_000);
     tap.client.close();
+    await waitFor(
+      'the restarted domain',
+      async () => (await tv(['domid', 'grub'], env)).out === '2\n',
+    );
+    expect((await tv(['dmesg'], env)).out).toContain(
+      '(XEN) dom1 (grub) shut down: reboot, action restart\n',
+    );
+    expect((await tv(['destroy', 'grub'], env)).code).toBe(0);
     list = await tv(['list'], env);
     expect(list.out.split('\n').filter((l) => l !== '')).toHaveLength(2);
     expect(list.out).toMatch(/\nDomain-0 /);
     const dmesg = await tv(['dmesg'], env);
     expect(dmesg.out).toMatch(/\(XEN\) dom1 \(grub\) created from .*grub\.cfg\n/);
-    expect(dmesg.out).toMatch(/\(XEN\) dom1 \(grub\) destroyed\n/);
+    expect(dmesg.out).toMatch(/\(XEN\) dom2 \(grub\) destroyed\n/);
     expect(ls).toBeTruthy();
   }, 180_000);
 
