@@ -114,9 +114,14 @@ export async function typeCommand(host: Host, dom: HostDomain, line: string): Pr
 export function normaliseConsole(text: string): string {
   return text.replace(
     // biome-ignore lint/suspicious/noControlCharactersInRegex: GRUB's ANSI escapes
-    /\x1b\[(\d+);\d+H {6}\[ (\S+) {2}(\S+) {2}100% {2}[^\]]*\]\x1b\[\d+;1H/g,
+    /\x1b\[(\d+);\d+H {6}\[ (\S+) {2}(\S+) {2}100% {2}[^\]]*\]\x1b\[\d+;\d+H/g,
     '<progress $2 $3>',
   );
+}
+
+/** {@link normaliseConsole}'s progress markers removed (for content that a box interrupts). */
+export function withoutProgress(text: string): string {
+  return text.replace(/<progress \S+ \S+>/g, '');
 }
 
 /** The text a terminal would show: escape sequences and carriage returns dropped. */
