@@ -79,6 +79,7 @@ export {
 export { completeTransportChecksum } from './net/checksum.ts';
 export {
   emptyNetbackMetrics,
+  NETBACK_RX_QUEUE_BYTES,
   Netback,
   type NetbackMetrics,
   type NetbackOptions,

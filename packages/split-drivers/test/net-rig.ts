@@ -23,6 +23,8 @@ export interface GuestOptions {
   vlan?: number;
   rate?: string;
   multicastControl?: boolean;
+  /** Receive buffers the guest's netfront keeps posted. */
+  rxBuffers?: number;
   /** Also called with each frame the guest receives (a guest network stack). */
   onFrame?: (frame: Uint8Array) => void;
 }
@@ -75,6 +77,7 @@ export async function network() {
         opts.onFrame?.(f);
       },
       ...(opts.multicastControl === undefined ? {} : { multicastControl: opts.multicastControl }),
+      ...(opts.rxBuffers === undefined ? {} : { rxBuffers: opts.rxBuffers }),
     });
     expect(await front.connect()).toBe(true);
     const g = { domid, front, back, inbox, verified };

@@ -37,6 +37,8 @@ const PAGE = 4096;
 const ETH_HLEN = 14;
 /** Multicast addresses one VIF may subscribe to (Linux `XEN_NETBK_MCAST_MAX`). */
 export const XEN_NETBK_MCAST_MAX = 64;
+/** Receive queue {@link Netback} gives each VIF: half a ring of pages (Linux `XENVIF_RX_QUEUE_BYTES`). */
+export const NETBACK_RX_QUEUE_BYTES: number = 128 * 4096;
 
 /** Per-VIF counters (as `xl network-list` / xentop show). */
 export interface NetbackMetrics {
@@ -114,6 +116,12 @@ export interface NetbackVifOptions {
   readonly multicastControl?: boolean;
   /** Counters to add to (e.g. kept by {@link Netback} across reconnections); default a new record. */
   readonly metrics?: NetbackMetrics;
+  /**
+   * Bytes of frames held while the guest has no receive buffer posted, delivered in order as it
+   * posts more (Linux netback keeps up to half a ring of pages, {@link NETBACK_RX_QUEUE_BYTES});
+   * default 0: such frames are dropped at once.
+   */
+  readonly rxQueueBytes?: number;
   /** Packets handled per turn before yielding to other VIFs (round-robin); default 64. */
   readonly budget?: number;
   /** Awaited when the budget is used up; default a microtask (see `BlkbackQueueOptions`). */
@@ -130,6 +138,8 @@ export class NetbackVif {
   private readonly tx: BackRing<NetifTxRequest, NetifTxResponse>;
   private readonly rx: BackRing<NetifRxRequest, NetifRxResponse>;
   private readonly multicast: Set<string>;
+  private rxQueue: { frame: Uint8Array; verified: boolean }[] = [];
+  private rxQueued = 0;
   private running = false;
   private stopped = false;
 
@@ -165,14 +175,27 @@ export class NetbackVif {
     return [...this.multicast];
   }
 
-  /** Stops serving. */
+  /** Stops serving; frames waiting for receive buffers are dropped. */
   stop(): void {
     this.stopped = true;
+    this.metrics.rxDrops += this.rxQueue.length;
+    this.rxQueue = [];
+    this.rxQueued = 0;
   }
 
-  /** Event-channel handler: processes the tx ring (rx buffers are used as frames arrive). */
+  /** Frames waiting for the guest to post receive buffers. */
+  get rxQueueLength(): number {
+    return this.rxQueue.length;
+  }
+
+  /**
+   * Event-channel handler: delivers queued frames into newly posted receive buffers and
+   * processes the tx ring.
+   */
   kick(): void {
-    if (this.running || this.broken || this.stopped) return;
+    if (this.broken || this.stopped) return;
+    this.flushRx();
+    if (this.running) return;
     this.running = true;
     void this.runTx().finally(() => {
       this.running = false;
@@ -339,11 +362,49 @@ export class NetbackVif {
       this.metrics.rxFiltered++;
       return false;
     }
-    const slots = Math.max(1, Math.ceil(frame.length / PAGE));
-    if (ring.unconsumedRequests() < slots) {
+    if (this.rxQueue.length > 0) this.flushRx();
+    if (this.rxQueue.length === 0 && ring.unconsumedRequests() >= slotsFor(frame))
+      return this.copyToGuest(frame, checksumVerified);
+    const max = this.opts.rxQueueBytes ?? 0;
+    if (this.rxQueued + frame.length > max) {
       this.metrics.rxDrops++;
       return false;
     }
+    // Wait for buffers: ask the guest to signal when it posts the next one (req_event).
+    this.rxQueue.push({ frame, verified: checksumVerified });
+    this.rxQueued += frame.length;
+    if (ring.finalCheckForRequests()) this.flushRx();
+    return true;
+  }
+
+  /** Moves queued frames into posted buffers, in order, while there are enough. */
+  private flushRx(): void {
+    const ring = this.rx;
+    while (this.rxQueue.length > 0) {
+      if (ring.requestProdOverflow()) {
+        this.broken = true;
+        this.metrics.ringOverflows++;
+        this.metrics.rxDrops += this.rxQueue.length;
+        this.rxQueue = [];
+        this.rxQueued = 0;
+        return;
+      }
+      const head = this.rxQueue[0] as { frame: Uint8Array; verified: boolean };
+      const slots = slotsFor(head.frame);
+      if (ring.unconsumedRequests() < slots) {
+        ring.finalCheckForRequests(); // req_event = req_cons + 1: wake us on the next post
+        if (ring.unconsumedRequests() < slots) return;
+      }
+      this.rxQueue.shift();
+      this.rxQueued -= head.frame.length;
+      this.copyToGuest(head.frame, head.verified);
+    }
+  }
+
+  /** Copies a frame into the next posted buffers (enough are known to be posted). */
+  private copyToGuest(frame: Uint8Array, checksumVerified: boolean): boolean {
+    const ring = this.rx;
+    const slots = slotsFor(frame);
     let ok = true;
     for (let i = 0; i < slots; i++) {
       const req = ring.takeRequest() as NetifRxRequest;
@@ -379,6 +440,11 @@ export class NetbackVif {
     this.metrics.rxBytes += frame.length;
     return true;
   }
+}
+
+/** Receive slots a frame takes: one page each. */
+function slotsFor(frame: Uint8Array): number {
+  return Math.max(1, Math.ceil(frame.length / PAGE));
 }
 
 function macOf(b: Uint8Array, at: number): string {
@@ -555,6 +621,7 @@ export class Netback {
       transmit: (frame, verified) => void bridge.transmit(portId, frame, verified),
       multicastControl,
       metrics: this.metrics,
+      rxQueueBytes: NETBACK_RX_QUEUE_BYTES,
       ...(this.opts.yieldToOthers === undefined ? {} : { yieldToOthers: this.opts.yieldToOthers }),
     });
     this.vif = vif;
