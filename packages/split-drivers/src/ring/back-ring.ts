@@ -36,7 +36,13 @@ export class BackRing<Req, Rsp> {
   private readonly rspCodec: RingCodec<Rsp>;
   private readonly entrySize: number;
 
-  /** Attaches to a ring page the frontend initialised; `state` restores saved private indices. */
+  /**
+   * Attaches to a ring page the frontend initialised; `state` restores saved private indices.
+   * Without it the backend starts after the last response on the page (`rsp_prod`): 0 on a fresh
+   * ring, and on a ring the frontend kept across a backend restart (a restored or migrated
+   * domain, quiesced with no request in flight) exactly where the previous backend stopped, so
+   * no request is served twice.
+   */
   constructor(
     page: Uint8Array,
     reqCodec: RingCodec<Req>,
@@ -48,8 +54,9 @@ export class BackRing<Req, Rsp> {
     this.rspCodec = rspCodec;
     this.entrySize = Math.max(reqCodec.size, rspCodec.size);
     this.size = ringSizeFor(this.entrySize, page.byteLength);
-    this.reqCons = state === undefined ? 0 : state.reqCons >>> 0;
-    this.rspProdPvt = state === undefined ? 0 : state.rspProdPvt >>> 0;
+    const resumeAt = this.view.getUint32(SRING_OFFSETS.rsp_prod, true);
+    this.reqCons = state === undefined ? resumeAt : state.reqCons >>> 0;
+    this.rspProdPvt = state === undefined ? resumeAt : state.rspProdPvt >>> 0;
   }
 
   /** Restores a back ring from saved private indices. */
