@@ -110,6 +110,23 @@ describe('the host daemon control socket', () => {
     expect(io.err).toBe('typevisor list: no domain "7"\n');
   });
 
+  it('verbs that act on a guest refuse Domain-0 by name or ID', async () => {
+    for (const [verb, dom] of [
+      ['destroy', '0'],
+      ['pause', 'Domain-0'],
+      ['console', '0'],
+    ] as const) {
+      const io = capture(env);
+      expect(await runCli([verb, dom], io)).toBe(1);
+      expect(io.err).toBe(
+        `typevisor ${verb}: Domain-0 is the daemon itself: ${verb} does not apply to it\n`,
+      );
+    }
+    const io = capture(env);
+    expect(await runCli(['domid', 'Domain-0'], io)).toBe(0);
+    expect(io.out).toBe('0\n');
+  });
+
   it('a second daemon on the same socket refuses with a clear message', async () => {
     await expect(
       TypevisorDaemon.start({ socketPath: join(dir, 'typevisor.sock'), time: 'virtual' }),

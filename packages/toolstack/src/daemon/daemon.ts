@@ -342,8 +342,15 @@ export class TypevisorDaemon {
     }
   }
 
-  private lookup(params: Readonly<Record<string, unknown>>): HostDomain {
-    return this.host.lookup(str(params, 'domain'));
+  private lookup(params: Readonly<Record<string, unknown>>, method: string): HostDomain {
+    const domain = str(params, 'domain');
+    if (domain === '0' || domain === 'Domain-0') {
+      throw new ToolstackError(
+        'STATE',
+        `Domain-0 is the daemon itself: ${method.replace(/\..*$/, '')} does not apply to it`,
+      );
+    }
+    return this.host.lookup(domain);
   }
 
   private dispatch(
@@ -359,34 +366,38 @@ export class TypevisorDaemon {
       case 'create':
         return this.create(params);
       case 'destroy':
-        return this.destroy(this.lookup(params));
+        return this.destroy(this.lookup(params, method));
       case 'shutdown':
-        return this.shutdown(this.lookup(params), params.reboot === true, params.wait === true);
+        return this.shutdown(
+          this.lookup(params, method),
+          params.reboot === true,
+          params.wait === true,
+        );
       case 'pause': {
-        const d = this.lookup(params);
+        const d = this.lookup(params, method);
         this.host.pause(d.domid);
         return { domid: d.domid };
       }
       case 'unpause': {
-        const d = this.lookup(params);
+        const d = this.lookup(params, method);
         this.host.unpause(d.domid);
         return { domid: d.domid };
       }
       case 'rename':
-        return this.rename(this.lookup(params), str(params, 'name'));
+        return this.rename(this.lookup(params, method), str(params, 'name'));
       case 'console.attach':
-        return this.attach(client, this.lookup(params), params.replay !== false);
+        return this.attach(client, this.lookup(params, method), params.replay !== false);
       case 'console.detach': {
-        const d = this.lookup(params);
+        const d = this.lookup(params, method);
         const c = client.consoles.get(d.domid);
         if (c !== undefined) c.dom.consoleListeners.delete(c.listener);
         client.consoles.delete(d.domid);
         return { domid: d.domid };
       }
       case 'console.input':
-        return this.input(this.lookup(params), str(params, 'data'));
+        return this.input(this.lookup(params, method), str(params, 'data'));
       case 'console.read': {
-        const d = this.lookup(params);
+        const d = this.lookup(params, method);
         return { domid: d.domid, data: Buffer.from(d.consoleText(), 'latin1').toString('base64') };
       }
       case 'dmesg':
@@ -394,7 +405,7 @@ export class TypevisorDaemon {
       case 'vcpu-list':
         return this.vcpuList(params.domain === undefined ? undefined : str(params, 'domain'));
       case 'block-list':
-        return this.blockList(this.lookup(params));
+        return this.blockList(this.lookup(params, method));
       default:
         throw new ToolstackError('USAGE', `unknown method "${method}"`);
     }
