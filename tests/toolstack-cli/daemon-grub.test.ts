@@ -324,3 +324,32 @@ describe('create without a daemon', () => {
     rmSync(dir, { recursive: true, force: true });
   }, 60_000);
 });
+
+describe('daemon --detach', () => {
+  it('returns once the daemon answers, logs to --log, and a second one refuses', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tv-detach-'));
+    const env = { TYPEVISOR_RUN_DIR: dir };
+    const log = join(dir, 'custom.log');
+    const first = await runTvProcess(
+      ['daemon', '--detach', '--time', 'virtual', '--log', log],
+      env,
+    );
+    expect(first.code).toBe(0);
+    const pid = Number(/\(pid (\d+)\)/.exec(first.stdout)?.[1]);
+    expect(first.stdout).toBe(
+      `typevisor daemon: started (pid ${pid}) on ${dir}/typevisor.sock, log ${log}\n`,
+    );
+    const second = await runTvProcess(['daemon', '--detach'], env);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(
+      /^typevisor daemon: the daemon exited at start \(status 1\): .*another daemon is already running on /,
+    );
+    process.kill(pid, 'SIGTERM');
+    await waitFor('the daemon to go', () => !existsSync(join(dir, 'typevisor.sock')), 20_000);
+    const { readFileSync } = await import('node:fs');
+    const text = readFileSync(log, 'utf8');
+    expect(text).toMatch(/^\S+Z typevisor \S+ daemon \(pid \d+\) on /);
+    expect(text).toMatch(/shutting down \(SIGTERM\)\n.*stopped\n$/);
+    rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
+});
