@@ -1212,6 +1212,14 @@ export class X86Cpu {
 
   /** @internal Pushes a value of `size` bits (64: `vhi` is the high half). */
   push(size: number, v: number, vhi: number): void {
+    if (size === 32 && this.stackSize === 32) {
+      // 32-bit push on a 32-bit stack: one int32 subtraction and the one-path store.
+      const sp = (this.lo[4] - 4) | 0;
+      this.writeMem32(SEG.SS, sp >>> 0, v);
+      this.lo[4] = sp;
+      this.hi[4] = 0;
+      return;
+    }
     if (size === 64 && this.stackSize === 64) {
       // RSP - 8 on the int32 halves, no double wrap-around (DESIGN.md "Hot loop").
       const lo = this.lo[4];
@@ -1231,6 +1239,13 @@ export class X86Cpu {
 
   /** @internal Pops a value of `size` bits (64: high half in `tmpHi`). */
   pop(size: number): number {
+    if (size === 32 && this.stackSize === 32) {
+      const sp = this.lo[4];
+      const v = this.readMem32(SEG.SS, sp >>> 0);
+      this.lo[4] = (sp + 4) | 0;
+      this.hi[4] = 0;
+      return v;
+    }
     if (size === 64 && this.stackSize === 64) {
       const lo = this.lo[4];
       const hi = this.hi[4];

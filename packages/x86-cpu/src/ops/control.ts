@@ -32,7 +32,8 @@ export function CALL_J(cpu: X86Cpu): void {
   const size = branchSize(cpu);
   const ret = cpu.rip;
   const target = ret + cpu.imm;
-  cpu.push(size, (ret % TWO32) | 0, Math.floor(ret / TWO32) | 0);
+  // `| 0` is the exact low half of any integer below 2^53: no double modulo (DESIGN.md "Hot loop").
+  cpu.push(size, ret | 0, size === 64 ? Math.floor(ret / TWO32) | 0 : 0);
   cpu.jumpTo(target, size);
 }
 
@@ -58,7 +59,7 @@ export function CALL_Ev(cpu: X86Cpu): void {
   const lo = cpu.readE(size);
   const target = size === 64 ? cpu.tmpHi * TWO32 + (lo >>> 0) : lo >>> 0;
   const ret = cpu.rip;
-  cpu.push(size, (ret % TWO32) | 0, Math.floor(ret / TWO32) | 0);
+  cpu.push(size, ret | 0, size === 64 ? Math.floor(ret / TWO32) | 0 : 0);
   cpu.jumpTo(target, size);
 }
 
@@ -109,7 +110,7 @@ function farTransfer(cpu: X86Cpu, sel: number, offset: number, call: boolean): v
   if (call) {
     const ret = cpu.rip;
     cpu.push(size, cpu.segSel[SEG.CS], 0);
-    cpu.push(size, (ret % TWO32) | 0, Math.floor(ret / TWO32) | 0);
+    cpu.push(size, ret | 0, size === 64 ? Math.floor(ret / TWO32) | 0 : 0);
   }
   void conforming;
   cpu.loadCs(sel, cpu.cpl);
