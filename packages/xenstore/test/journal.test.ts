@@ -16,8 +16,11 @@ import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { inProcessTransport, XenstoreClient } from '../src/client.ts';
 import { crc32, Journal } from '../src/node/journal.ts';
+import { XenstoreServer } from '../src/node/server.ts';
 import { connectSocket } from '../src/node/socket-transport.ts';
+import { XsType } from '../src/wire/constants.ts';
 import { Xenstore } from '../src/xenstore.ts';
+import { RawClient } from './helpers/raw-client.ts';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -181,4 +184,36 @@ describe('the journal', () => {
       expect(j.xs.store.get(`/crash/k${i}`)?.value).toEqual(new TextEncoder().encode(`v${i}`));
     j.close();
   }, 30_000);
+
+  it('makes the writes of all connections readable in one event-loop turn durable with one sync', async () => {
+    const dir = tmp();
+    const j = Journal.open(dir);
+    let syncs = 0;
+    const socket = join(dir, 'sock');
+    const server = new XenstoreServer({
+      socketPath: socket,
+      xenstore: j.xs,
+      beforeReply: () => {
+        syncs++;
+        j.sync();
+      },
+    });
+    await server.listen();
+    const clients = await Promise.all(Array.from({ length: 16 }, () => RawClient.open(socket)));
+    while (server.clientCount < 16) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 20));
+    // Every client sends its write before the daemon's event loop gets to run.
+    for (const [i, c] of clients.entries()) c.send(XsType.XS_WRITE, `/group/k${i}\0v${i}`, 0, 1);
+    for (const c of clients) await c.waitFor((m) => m.reqId === 1);
+    expect(syncs).toBeLessThanOrEqual(2);
+    for (const c of clients) c.close();
+    await server.close();
+    j.close();
+    // Each acknowledged write is in the journal.
+    const again = Journal.open(dir);
+    for (let i = 0; i < 16; i++) {
+      expect(again.xs.store.get(`/group/k${i}`)?.value).toEqual(new TextEncoder().encode(`v${i}`));
+    }
+    again.close();
+  });
 });

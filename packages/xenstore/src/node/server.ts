@@ -100,6 +100,13 @@ export class XenstoreServer {
   private flushScheduled = false;
   /** Whether a received chunk is being processed (its end flushes all output). */
   private receiving = false;
+  /** Whether a flush at the end of this event-loop turn is scheduled (journal mode). */
+  private turnFlush = false;
+  /** The end-of-turn flush, bound once. */
+  private readonly flushTurn = (): void => {
+    this.turnFlush = false;
+    this.flushAll();
+  };
 
   /** Creates the server; call {@link XenstoreServer.listen} to start it. */
   constructor(options: XenstoreServerOptions) {
@@ -178,9 +185,16 @@ export class XenstoreServer {
       }
       if (!ok) this.drop(client, 'oversized or malformed message');
       // One write per client per received chunk: replies to pipelined requests and the
-      // watch events they caused go out together (bench-xenstore: read-pipelined). This
-      // also ends all use of the chunk, which may be the shared read buffer.
-      this.flushAll();
+      // watch events they caused go out together (bench-xenstore: read-pipelined). With a
+      // journal, replies wait for the end of the event-loop turn instead, so that the
+      // chunks of every connection that became readable share one `fdatasync` (group
+      // commit). Reply payloads never alias the received chunk (handlers build or store
+      // their own bytes), so the shared read buffer may be reused meanwhile.
+      if (this.options.beforeReply === undefined) this.flushAll();
+      else if (!this.turnFlush) {
+        this.turnFlush = true;
+        setImmediate(this.flushTurn);
+      }
     };
     if (socket === raw) {
       socket.on('data', (b: Buffer) => onChunk(new Uint8Array(b.buffer, b.byteOffset, b.length)));
