@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type DomainListEntry, TypevisorDaemon } from '@typevisor/toolstack';
+import { DaemonClient, type DomainListEntry, TypevisorDaemon } from '@typevisor/toolstack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tv, waitFor } from './support.ts';
 
@@ -106,5 +106,20 @@ describe.skipIf(!haveNasm && !process.env.CI)('domain lifecycle through the daem
     expect((await tv(['domid', 'a'], env)).err).toBe('typevisor domid: no domain "a"\n');
     await tv(['destroy', 'b'], env);
     await tv(['destroy', 'c'], env);
+  });
+  it('console input for a guest that does not read is queued up to 1 MiB, then refused', async () => {
+    await tv(['create', '-q', '-p', cfg('deaf', 'hello.elf', '')], env);
+    const c = await DaemonClient.connect(join(dir, 'typevisor.sock'));
+    const chunk = Buffer.alloc(400 * 1024, 0x61).toString('base64');
+    expect(await c.call('console.input', { domain: 'deaf', data: chunk })).toMatchObject({
+      bytes: 400 * 1024,
+    });
+    await c.call('console.input', { domain: 'deaf', data: chunk });
+    await expect(c.call('console.input', { domain: 'deaf', data: chunk })).rejects.toThrow(
+      /is not reading its console \(\d+ bytes of input waiting\)/,
+    );
+    // The daemon still answers, and destroying the domain drops its queue.
+    expect((await tv(['destroy', 'deaf'], env)).code).toBe(0);
+    c.close();
   });
 });

@@ -38,6 +38,10 @@ export interface DaemonOptions {
 const CONSOLE_REPLAY = 64 * 1024;
 /** Lines kept for `dmesg`. */
 const DMESG_KEEP = 2000;
+/** Bytes of replies and events a client may leave unread before it is disconnected. */
+const MAX_CLIENT_BACKLOG = 16 << 20;
+/** Bytes of console input queued per domain while its ring is full. */
+const MAX_INPUT_BACKLOG = 1 << 20;
 /** How often the daemon sweeps consoles, waiters and input queues (ms). */
 const SWEEP_MS = 50;
 
@@ -69,7 +73,10 @@ class Client {
     this.socket = socket;
   }
   send(msg: RpcReply | RpcEvent): void {
-    if (!this.socket.destroyed) this.socket.write(`${JSON.stringify(msg)}\n`);
+    if (this.socket.destroyed) return;
+    this.socket.write(`${JSON.stringify(msg)}\n`);
+    // A client that stops reading (a stuck console) must not grow the daemon's memory.
+    if (this.socket.writableLength > MAX_CLIENT_BACKLOG) this.socket.destroy();
   }
 }
 
@@ -552,6 +559,14 @@ export class TypevisorDaemon {
     if (d.consoleBackend === undefined)
       throw new ToolstackError('STATE', `domain ${d.domid} has no console`);
     const q = this.inputQueues.get(d) ?? [];
+    let queued = 0;
+    for (const b of q) queued += b.length;
+    if (queued + bytes.length > MAX_INPUT_BACKLOG) {
+      throw new ToolstackError(
+        'STATE',
+        `domain ${d.domid} is not reading its console (${queued} bytes of input waiting)`,
+      );
+    }
     q.push(bytes);
     this.inputQueues.set(d, q);
     this.flushInput(d, q);
