@@ -122,6 +122,13 @@ export {
   openDisk,
 } from './host/host.ts';
 export {
+  fromJson,
+  HOST_IMAGE_VERSION,
+  type HostImage,
+  type SavedDomain,
+  toJson,
+} from './host/host-image.ts';
+export {
   type NativeDomain,
   NativeGrantIssuer,
   NativePageAllocator,

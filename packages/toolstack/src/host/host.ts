@@ -22,8 +22,10 @@ import {
   PV_RUN,
   PV32_INTERCEPTS,
   Pv32Vcpu,
+  type Pv32VcpuState,
   PvVcpu,
   type PvVcpuOptions,
+  type PvVcpuState,
   SHUTDOWN_crash,
   SHUTDOWN_poweroff,
   SHUTDOWN_reboot,
@@ -53,11 +55,29 @@ import { readXenKernelInfo } from '../builder/xen-notes.ts';
 import type { DiskSpec } from '../config/disk-spec.ts';
 import type { DomainConfig, LifecycleAction } from '../config/domain-config.ts';
 import { ToolstackError } from '../errors.ts';
+import {
+  type ByteSource,
+  bytesSource,
+  encodeHeader,
+  encodeRecord,
+  MAX_PAGES_PER_RECORD,
+  REC_TYPE,
+  readSaveStream,
+} from '../migration/stream.ts';
 import { FileByteStore } from './file-byte-store.ts';
+import {
+  fromJson,
+  HOST_IMAGE_VERSION,
+  type HostImage,
+  type SavedDomain,
+  toJson,
+} from './host-image.ts';
 import { type NativeDomain, NativeGrantIssuer, NativePageAllocator } from './native-domain.ts';
 import { NativeEventChannels } from './native-events.ts';
 import { framePage, NativeGrantMapper } from './native-grants.ts';
 
+/** DOMID_INVALID: the owner of free machine frames. */
+const DOMID_INVALID = 0x7ff4;
 /** DOMID_XEN: owner of the frames holding Xen's read-only M2P mapping. */
 const DOMID_XEN = 0x7ff2;
 /** `_PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED`: readable by a ring-3 kernel, never writable. */
@@ -147,6 +167,12 @@ export class HostDomain {
   consoleBackend: ConsoleBackend | undefined;
   /** Block backends by vdev. */
   readonly disks: Map<string, Blkback>;
+  /** The storage behind each block backend, by vdev (kept across a save's detach/attach). */
+  readonly diskStorage: Map<string, BlockStorage>;
+  /** The guest's xenstore event-channel port (start_info.store_evtchn). */
+  readonly storePort: number;
+  /** The guest's console event-channel port (start_info.console.evtchn). */
+  readonly consolePort: number;
   /** Disk files to close on destroy. */
   readonly files: FileByteStore[];
 
@@ -159,6 +185,8 @@ export class HostDomain {
     cpu: X86Cpu;
     vcpu: PvVcpu | Pv32Vcpu;
     nowNs: number;
+    storePort: number;
+    consolePort: number;
   }) {
     this.domid = init.domid;
     this.name = init.config.name;
@@ -178,7 +206,21 @@ export class HostDomain {
     this.consoleListeners = new Set();
     this.consoleBackend = undefined;
     this.disks = new Map();
+    this.diskStorage = new Map();
     this.files = [];
+    this.storePort = init.storePort;
+    this.consolePort = init.consolePort;
+  }
+
+  /** @internal Restores the console tails and counters of a saved domain. */
+  restoreFrom(saved: SavedDomain): void {
+    this.paused = saved.paused;
+    this.blocked = saved.blocked;
+    this.instructions = saved.instructions;
+    for (let i = 0; i < saved.console.length; i++)
+      this.consoleBytes.push(saved.console.charCodeAt(i));
+    for (let i = 0; i < saved.xenConsole.length; i++)
+      this.xenConsoleBytes.push(saved.xenConsole.charCodeAt(i));
   }
 
   /** What the domain is doing now. */
@@ -290,6 +332,8 @@ export class Host {
   /** Called when a domain shuts down (after the lifecycle action has been applied). */
   onShutdown: ((domain: HostDomain, action: LifecycleAction) => void) | undefined;
   private readonly timeMode: HostTimeMode;
+  private readonly memoryMiB: number;
+  private running = false;
   private readonly wallClockSec: number;
   private readonly log: (line: string) => void;
   private readonly trace: HostOptions['trace'];
@@ -311,59 +355,83 @@ export class Host {
   private sliceInstr = 0;
   private sliceCpu: X86Cpu | undefined;
 
-  /** Creates the machine, dom0 and xenstored. */
-  constructor(options: HostOptions = {}) {
-    const mib = options.memoryMiB ?? 512;
+  /**
+   * Creates the machine, dom0 and xenstored. (`image` is internal: {@link Host.restore} passes
+   * a saved host's state; its guests are added by `restore`.)
+   */
+  constructor(options: HostOptions = {}, image?: HostImage) {
+    const mib = image?.memoryMiB ?? options.memoryMiB ?? 512;
     if (!Number.isInteger(mib) || mib < 16 || mib > 1024 || mib % 2 !== 0) {
       throw new ToolstackError('CONFIG', `host memory must be an even 16 to 1024 MiB, got ${mib}`);
     }
     this.timeMode = options.time ?? 'virtual';
-    this.wallClockSec = options.wallClockSec ?? Math.floor(Date.now() / 1000);
+    this.wallClockSec =
+      image?.wallClockSec ?? options.wallClockSec ?? Math.floor(Date.now() / 1000);
+    this.memoryMiB = mib;
     this.log = options.log ?? (() => undefined);
     this.trace = options.trace;
-    this.machine = new Machine({ bytes: mib * 1024 * 1024 });
-    this.mm = new PvMm(this.machine);
-    this.m2pFrames = this.mapM2p();
-    this.compatM2pFrames = this.mapCompatM2p();
-    this.clock = new DeterministicClock();
-    this.evtchn = new EventChannels({
-      upcallPending: (domid) => this.wake(domid),
-      portPending: (domid, port) => {
+    const notifier = {
+      upcallPending: (domid: number) => this.wake(domid),
+      portPending: (domid: number, port: number) => {
         const native = this.natives.get(domid);
         if (native !== undefined) native.raised(port);
         else this.wake(domid);
       },
-    });
-    this.grants = new GrantTables();
-    this.timers = new VcpuTimers({
-      clock: this.clock,
-      timers: this.clock,
-      raise: (domid, vcpu) => this.evtchn.sendVirq(domid, vcpu, VIRQ_TIMER),
-    });
+    };
+    const raise = (domid: number, vcpu: number) => this.evtchn.sendVirq(domid, vcpu, VIRQ_TIMER);
+    if (image !== undefined) {
+      // A saved host: frames, types and P2Ms, PV paging, channels, grants, timers, time.
+      this.machine = Machine.fromState(image.machine);
+      const memoryOf = (domid: number) =>
+        new OwnedFramesMemory(this.machine.frames, this.machine.memory, domid);
+      this.mm = PvMm.fromState(image.mm, this.machine);
+      this.m2pFrames = [...image.m2pFrames];
+      this.compatM2pFrames = [...image.compatM2pFrames];
+      this.clock = new DeterministicClock(image.clockNs);
+      this.evtchn = EventChannels.fromState(image.evtchn, { notifier, memoryOf });
+      this.grants = GrantTables.fromState(image.grants, { memoryOf });
+      this.timers = VcpuTimers.fromState(image.timers, {
+        clock: this.clock,
+        timers: this.clock,
+        raise,
+      });
+      this.nextDomid = image.nextDomid;
+    } else {
+      this.machine = new Machine({ bytes: mib * 1024 * 1024 });
+      this.mm = new PvMm(this.machine);
+      this.m2pFrames = this.mapM2p();
+      this.compatM2pFrames = this.mapCompatM2p();
+      this.clock = new DeterministicClock();
+      this.evtchn = new EventChannels(notifier);
+      this.grants = new GrantTables();
+      this.timers = new VcpuTimers({ clock: this.clock, timers: this.clock, raise });
+      // dom0: a shared_info frame and a grant-table frame, no RAM of its own in the machine.
+      this.machine.populate(0, 0, 2);
+      const dom0Mem = new OwnedFramesMemory(this.machine.frames, this.machine.memory, 0);
+      this.evtchn.addDomain({
+        domid: 0,
+        privileged: true,
+        abi: 'x86_64',
+        vcpus: 1,
+        memory: dom0Mem,
+        sharedInfoAddress: this.machine.p2m(0).get(0) * 4096,
+      });
+      this.grants.addDomain({
+        domid: 0,
+        privileged: true,
+        memory: dom0Mem,
+        grantFrames: [this.machine.p2m(0).get(1)],
+      });
+    }
     this.hypercallHost = { evtchn: this.evtchn, grants: this.grants, timers: this.timers };
-
-    // dom0: a shared_info frame and a grant-table frame, no RAM of its own in the machine.
-    this.machine.populate(0, 0, 2);
-    const dom0Mem = new OwnedFramesMemory(this.machine.frames, this.machine.memory, 0);
-    this.evtchn.addDomain({
-      domid: 0,
-      privileged: true,
-      abi: 'x86_64',
-      vcpus: 1,
-      memory: dom0Mem,
-      sharedInfoAddress: this.machine.p2m(0).get(0) * 4096,
-    });
-    this.grants.addDomain({
-      domid: 0,
-      privileged: true,
-      memory: dom0Mem,
-      grantFrames: [this.machine.p2m(0).get(1)],
-    });
     this.dom0Events = new NativeEventChannels(this.evtchn, 0, this.log);
     this.natives.set(0, this.dom0Events);
     this.dom0Grants = new NativeGrantMapper(this.grants, this.machine.memory, 0);
 
-    this.xenstore = new Xenstore({ log: (line) => this.log(line) });
+    this.xenstore =
+      image === undefined
+        ? new Xenstore({ log: (line) => this.log(line) })
+        : Xenstore.fromState(image.xenstore, { log: (line) => this.log(line) });
     this.rings = new RingManager(this.xenstore, {
       mapRingPage: (domid, mfn) =>
         mfn >= 0 && mfn < this.machine.memory.frames && this.machine.frames.owner[mfn] === domid
@@ -646,6 +714,8 @@ export class Host {
       cpu,
       vcpu,
       nowNs: this.nowNs(),
+      storePort,
+      consolePort,
     });
     this.domains.set(domid, dom);
 
@@ -767,6 +837,7 @@ export class Host {
   ): Promise<void> {
     const backend = await this.plugVbd(dom.domid, spec, storage);
     dom.disks.set(spec.vdev, backend);
+    dom.diskStorage.set(spec.vdev, storage);
     dom.files.push(...files);
   }
 
@@ -881,6 +952,255 @@ export class Host {
     };
     this.nativeDomains.set(domid, native);
     return native;
+  }
+
+  /**
+   * Connects dom0's drivers to a domain whose guest side already exists (after a restore, or
+   * after a save detached them): xenstored's end of the store channel and the guest's ring, the
+   * console backend, and a blkback per disk that offers the device again so the frontend (still
+   * Initialised or Connected) is reconnected where its ring left off.
+   */
+  private async attachDrivers(d: HostDomain): Promise<void> {
+    const p2m = this.machine.p2m(d.domid);
+    const local = this.dom0Events.bindInterdomain(d.domid, d.storePort);
+    if (local < 0) {
+      throw new ToolstackError('STATE', `dom${d.domid}: cannot bind the store port (${local})`);
+    }
+    this.storePorts.set(d.domid, local);
+    this.dom0Events.onEvent(local, () => this.rings.kick(d.domid));
+    this.rings.attach(
+      d.domid,
+      framePage(this.machine.memory, p2m.get(d.layout.storePfn)),
+      d.storePort,
+    );
+    d.consoleBackend = new ConsoleBackend({
+      page: framePage(this.machine.memory, p2m.get(d.layout.consolePfn)),
+      events: this.dom0Events,
+      remoteDomid: d.domid,
+      remotePort: d.consolePort,
+      onOutput: (b) => d.pushConsole(b),
+    });
+    for (const spec of d.config.disks) {
+      const storage = d.diskStorage.get(spec.vdev);
+      if (storage === undefined) continue;
+      const be = `/local/domain/0/backend/vbd/${d.domid}/${vbdDeviceNumber(spec.vdev)}`;
+      await this.xs.write(`${be}/state`, '2'); // InitWait: offer the device again
+      const backend = new Blkback({
+        xenbus: xenbusClientFromXenstore(this.xs),
+        backendPath: be,
+        mapper: this.dom0Grants,
+        events: this.dom0Events,
+        storage: this.tracked(storage),
+      });
+      await backend.start();
+      d.disks.set(spec.vdev, backend);
+    }
+  }
+
+  /** Disconnects dom0's drivers from a domain (closing dom0's ends, unmapping its grants). */
+  private async detachDrivers(d: HostDomain): Promise<void> {
+    for (const b of d.disks.values()) await b.stop();
+    d.disks.clear();
+    d.consoleBackend?.close();
+    d.consoleBackend = undefined;
+    this.rings.released(d.domid);
+  }
+
+  /**
+   * Saves the whole host — every guest, its memory, vCPU, event channels, grants, timers and
+   * xenstore entries — as a Typevisor save image (docs/save-image-format.md), and goes on. The
+   * host must not be running ({@link Host.stop} and await {@link Host.run} first); the guests
+   * are quiesced (dom0's I/O finished, its drivers detached and re-attached around the capture)
+   * and do not notice.
+   */
+  async save(): Promise<Uint8Array> {
+    if (this.running) throw new ToolstackError('STATE', 'stop the host before saving it');
+    if (this.nativeDomains.size > 0) {
+      throw new ToolstackError('STATE', 'a host with native domains cannot be saved');
+    }
+    await this.settleDom0();
+    const doms = [...this.domains.values()];
+    for (const d of doms) await this.detachDrivers(d);
+    await this.settleDom0();
+    try {
+      return this.encodeImage(doms);
+    } finally {
+      for (const d of doms) await this.attachDrivers(d);
+    }
+  }
+
+  private encodeImage(doms: readonly HostDomain[]): Uint8Array {
+    const machine = this.machine.getState();
+    const image: HostImage = {
+      version: HOST_IMAGE_VERSION,
+      memoryMiB: this.memoryMiB,
+      clockNs: this.clock.now(),
+      wallClockSec: this.wallClockSec,
+      nextDomid: this.nextDomid,
+      machine,
+      mm: this.mm.getState(),
+      m2pFrames: this.m2pFrames,
+      compatM2pFrames: this.compatM2pFrames,
+      evtchn: this.evtchn.getState(),
+      grants: this.grants.getState(),
+      timers: this.timers.getState(),
+      xenstore: this.xenstore.getState(),
+      domains: doms.map((d) => {
+        const { pages: _pages, ...layout } = d.layout;
+        return {
+          domid: d.domid,
+          name: d.name,
+          uuid: d.uuid,
+          config: d.config,
+          layout,
+          storePort: d.storePort,
+          consolePort: d.consolePort,
+          cpu: d.cpu.getState(),
+          vcpu: d.vcpu.getState(),
+          paused: d.paused,
+          blocked: d.blocked,
+          instructions: d.instructions,
+          createdAtNs: d.createdAtNs,
+          console: d.consoleText().slice(-65536),
+          xenConsole: d.xenConsoleText().slice(-65536),
+        };
+      }),
+    };
+    const chunks: Uint8Array[] = [encodeHeader()];
+    chunks.push(encodeRecord({ type: REC_TYPE.DOMAIN_STATE, json: JSON.parse(toJson(image)) }));
+    let mfns: number[] = [];
+    let data: Uint8Array[] = [];
+    const flush = () => {
+      if (mfns.length === 0) return;
+      const body = new Uint8Array(mfns.length * 4096);
+      data.forEach((page, i) => body.set(page, i * 4096));
+      chunks.push(encodeRecord({ type: REC_TYPE.PAGE_DATA, pfns: mfns, data: body }));
+      mfns = [];
+      data = [];
+    };
+    const mem = this.machine.memory;
+    for (const f of machine.frames.used) {
+      const page = mem.readFrame(f.mfn);
+      if (page.every((b) => b === 0)) continue;
+      mfns.push(f.mfn);
+      data.push(page);
+      if (mfns.length === MAX_PAGES_PER_RECORD) flush();
+    }
+    flush();
+    chunks.push(encodeRecord({ type: REC_TYPE.END }));
+    let size = 0;
+    for (const c of chunks) size += c.length;
+    const out = new Uint8Array(size);
+    let at = 0;
+    for (const c of chunks) {
+      out.set(c, at);
+      at += c.length;
+    }
+    return out;
+  }
+
+  /**
+   * Restores a host saved by {@link Host.save} (on this machine or another): its guests continue
+   * exactly where they were, with the same domain IDs and machine frames, their disks reopened
+   * from the paths in their configurations. `options` gives what is not saved (time mode, log,
+   * trace). A damaged or truncated image is an `IO` {@link ToolstackError} naming the problem.
+   */
+  static async restore(source: Uint8Array | ByteSource, options: HostOptions = {}): Promise<Host> {
+    const src = source instanceof Uint8Array ? bytesSource(source) : source;
+    let image: HostImage | undefined;
+    const pages: { mfns: readonly number[]; data: Uint8Array }[] = [];
+    for await (const rec of readSaveStream(src)) {
+      if (rec.type === REC_TYPE.DOMAIN_STATE)
+        image = fromJson(JSON.stringify(rec.json)) as HostImage;
+      else if (rec.type === REC_TYPE.PAGE_DATA) pages.push({ mfns: rec.pfns, data: rec.data });
+    }
+    if (image === undefined || image.version !== HOST_IMAGE_VERSION) {
+      throw new ToolstackError(
+        'IO',
+        `save image: no host state of version ${HOST_IMAGE_VERSION} (got ${String(image?.version)})`,
+      );
+    }
+    let host: Host;
+    try {
+      host = new Host(options, image);
+      const mem = host.machine.memory;
+      for (const { mfns, data } of pages) {
+        mfns.forEach((mfn, i) => {
+          if (!(mfn < mem.frames) || host.machine.frames.owner[mfn] === DOMID_INVALID) {
+            throw new ToolstackError(
+              'IO',
+              `save image: page data for frame ${mfn}, which is not in use`,
+            );
+          }
+          mem.writeBytes(mfn, 0, data.subarray(i * 4096, (i + 1) * 4096));
+        });
+      }
+      for (const saved of image.domains) host.adoptDomain(saved);
+    } catch (err) {
+      if (err instanceof ToolstackError) throw err;
+      throw new ToolstackError(
+        'IO',
+        `save image: inconsistent host state: ${(err as Error).message}`,
+      );
+    }
+    for (const d of host.domains.values()) {
+      for (const spec of d.config.disks) {
+        const opened = await openDisk(spec);
+        d.diskStorage.set(spec.vdev, opened.storage);
+        d.files.push(...opened.files);
+      }
+      await host.attachDrivers(d);
+    }
+    return host;
+  }
+
+  /** Recreates a saved guest's CPU and vCPU over the restored machine. */
+  private adoptDomain(saved: SavedDomain): void {
+    const is32 = saved.layout.guestType === 'xen-3.0-x86_32p';
+    const domid = saved.domid;
+    const machine = this.machine;
+    const nrPages = saved.config.memory * 256;
+    const sharedInfoMfn = machine.p2m(domid).get(nrPages);
+    const guestMem = new OwnedFramesMemory(machine.frames, machine.memory, domid);
+    const cpu = X86Cpu.fromState(saved.cpu, {
+      memory: new MachinePhysicalMemory(machine.memory),
+      intercepts: is32 ? PV32_INTERCEPTS : PV_INTERCEPTS,
+      time: { readTsc: () => this.readTsc(cpu) },
+    });
+    let dom: HostDomain | undefined;
+    const vcpuOptions: PvVcpuOptions = {
+      cpu,
+      machine: machine.memory,
+      domid,
+      host: this.hypercallHost,
+      mm: this.mm,
+      vcpuInfo: { memory: guestMem, address: sharedInfoMfn * 4096 },
+      console: { write: (_d, b) => dom?.pushXenConsole(b) },
+      shutdown: { shutdown: () => undefined },
+      ...(this.trace
+        ? {
+            trace: (nr: number, args: readonly bigint[], rc: number) =>
+              this.trace?.(domid, nr, args, rc),
+          }
+        : {}),
+    };
+    const vcpu = is32
+      ? Pv32Vcpu.fromState(saved.vcpu as Pv32VcpuState, vcpuOptions)
+      : PvVcpu.fromState(saved.vcpu as PvVcpuState, vcpuOptions);
+    dom = new HostDomain({
+      domid,
+      config: saved.config,
+      uuid: saved.uuid,
+      layout: { ...saved.layout, pages: new Map() },
+      cpu,
+      vcpu,
+      nowNs: saved.createdAtNs,
+      storePort: saved.storePort,
+      consolePort: saved.consolePort,
+    });
+    dom.name = saved.name;
+    dom.restoreFrom(saved);
+    this.domains.set(domid, dom);
   }
 
   /** Destroys every domain (closing their disk images); the host can be dropped afterwards. */
@@ -1016,6 +1336,16 @@ export class Host {
    * blocked, virtual time jumps to the next timer; real time waits for it.
    */
   async run(options: HostRunOptions = {}): Promise<HostRunResult> {
+    if (this.running) throw new ToolstackError('STATE', 'the host is already running');
+    this.running = true;
+    try {
+      return await this.runLoop(options);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async runLoop(options: HostRunOptions): Promise<HostRunResult> {
     const start = performance.now();
     this.stopRequested = false;
     if (this.timeMode === 'real') {
