@@ -1080,10 +1080,20 @@ export class Host {
     };
     const mem = this.machine.memory;
     for (const f of machine.frames.used) {
-      const page = mem.readFrame(f.mfn);
-      if (page.every((b) => b === 0)) continue;
-      mfns.push(f.mfn);
-      data.push(page);
+      const mfn = f.mfn;
+      if (mem.allocated[mfn >>> 9] === 0) continue; // never written: zeros
+      const words = mem.i32Chunks[mfn >>> 9] as Int32Array;
+      const base = (mfn & 511) << 10;
+      let zero = true;
+      for (let i = 0; i < 1024; i++) {
+        if (words[base + i] !== 0) {
+          zero = false;
+          break;
+        }
+      }
+      if (zero) continue;
+      mfns.push(mfn);
+      data.push(framePage(mem, mfn));
       if (mfns.length === MAX_PAGES_PER_RECORD) flush();
     }
     flush();
