@@ -6,7 +6,7 @@ import { type FileHandle, open } from 'node:fs/promises';
 import type { ByteStore } from '@typevisor/split-drivers';
 import { ToolstackError } from '../errors.ts';
 
-/** A {@link ByteStore} over an open file (positional reads and writes, `fsync` on flush). */
+/** A split-driver `ByteStore` over an open file (positional reads and writes, `fsync` on flush). */
 export class FileByteStore implements ByteStore {
   /** The file's path. */
   readonly path: string;

@@ -157,7 +157,7 @@ export class HostDomain {
   readonly createdAtNs: number;
   /** Instructions executed so far. */
   instructions: number;
-  /** Console output received through the PV console ring (last {@link CONSOLE_KEEP} bytes). */
+  /** Console output received through the PV console ring (the last MiB). */
   private consoleBytes: number[];
   /** Output written with CONSOLEIO_write (Xen's console: `xl dmesg`). */
   private xenConsoleBytes: number[];
