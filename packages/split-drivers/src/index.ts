@@ -83,9 +83,11 @@ export {
   Netback,
   type NetbackMetrics,
   type NetbackOptions,
+  type NetbackRateLimit,
   NetbackVif,
   type NetbackVifOptions,
   type NetbackVifState,
+  type SetTimer,
   XEN_NETBK_MCAST_MAX,
 } from './net/netback.ts';
 export { Netfront, type NetfrontOptions, type NetfrontSendOptions } from './net/netfront.ts';

@@ -79,6 +79,33 @@ describe('netfront, netback and the bridge', () => {
   });
 });
 
+describe('netback transmit shaping', () => {
+  it('delays packets over the xl rate= limit instead of dropping them, within 10%', async () => {
+    const n = await network();
+    const a = await n.addGuest(5, { rate: '12500,50000', shaped: true }); // 250 kB/s
+    const b = await n.addGuest(6);
+    const size = 1000;
+    const sends: Promise<number>[] = [];
+    const bytes = () => b.inbox.reduce((t, f) => t + f.length, 0);
+    for (let t = 0; t < 400; t++) {
+      // 400 × 5 ms = 2 s of offered load at 4× the limit.
+      for (let k = 0; k < 5; k++) sends.push(a.front.send(frame(mac(6), mac(5), size - 14)));
+      n.tick(5);
+      await n.settle();
+    }
+    const inTwoSeconds = bytes();
+    expect(inTwoSeconds / 500_000).toBeGreaterThan(0.9);
+    expect(inTwoSeconds / 500_000).toBeLessThanOrEqual(1.1);
+    for (let t = 0; t < 2000 && b.inbox.length < 2000; t++) {
+      n.tick(5);
+      await n.settle();
+    }
+    expect(b.inbox.length).toBe(2000); // every frame arrived: delayed, never dropped
+    expect((await Promise.all(sends)).every((st) => st === 0)).toBe(true);
+    expect(n.bridge.counters(a.back.portId ?? -1).rateDrops).toBe(0);
+  });
+});
+
 describe('netback against a hostile frontend', () => {
   it('survives arbitrary tx slots: bounded work, no stray mappings, only well-formed frames out (property)', async () => {
     let forwarded = 0;

@@ -23,6 +23,8 @@ export interface GuestOptions {
   vlan?: number;
   rate?: string;
   multicastControl?: boolean;
+  /** Shape `rate` in netback (delay, Linux-style) with the rig's clock and timers. */
+  shaped?: boolean;
   /** Receive buffers the guest's netfront keeps posted. */
   rxBuffers?: number;
   /** Also called with each frame the guest receives (a guest network stack). */
@@ -42,7 +44,20 @@ export async function network() {
   const xs = new MemoryXenstore();
   const fabric = new MemoryFabric();
   let now = 0;
-  const bridge = new LearningBridge({ now: () => now });
+  const clock = { now: () => now };
+  const timers: { at: number; fn: () => void }[] = [];
+  const setTimer = (ms: number, fn: () => void) => {
+    timers.push({ at: now + ms, fn });
+  };
+  /** Advances the clock, firing due timers in order. */
+  const tick = (ms: number) => {
+    now += ms;
+    timers.sort((x, y) => x.at - y.at);
+    while (timers.length > 0 && (timers[0]?.at ?? Number.POSITIVE_INFINITY) <= now)
+      timers.shift()?.fn();
+    return now;
+  };
+  const bridge = new LearningBridge(clock);
   const guests: Guest[] = [];
   const addGuest = async (domid: number, opts: GuestOptions = {}): Promise<Guest> => {
     const paths = await plugDevice(xs.client(), {
@@ -60,6 +75,7 @@ export async function network() {
       events: fabric.domain(0).events,
       bridge,
       ...(opts.vlan === undefined ? {} : { vlan: opts.vlan }),
+      ...(opts.shaped === true ? { clock, setTimer } : {}),
     });
     await back.start();
     const inbox: Uint8Array[] = [];
@@ -87,5 +103,5 @@ export async function network() {
   const settle = async () => {
     for (let i = 0; i < 20; i++) await Promise.resolve();
   };
-  return { xs, fabric, bridge, addGuest, settle, tick: (ms: number) => (now += ms) };
+  return { xs, fabric, bridge, addGuest, settle, tick };
 }

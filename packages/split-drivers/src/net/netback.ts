@@ -4,7 +4,7 @@
  * rx ring (copy mode, `feature-rx-copy`). Includes the xenbus side (features, handshake).
  * @module
  */
-import type { EventChannels, GrantMapper, GrantMapping, XenbusClient } from '../ports.ts';
+import type { Clock, EventChannels, GrantMapper, GrantMapping, XenbusClient } from '../ports.ts';
 import { BackRing, type BackRingState } from '../ring/back-ring.ts';
 import {
   isLegalTransition,
@@ -91,6 +91,25 @@ export interface NetbackVifState {
   multicast: string[];
 }
 
+/** Sets a one-shot timer: calls `fn` after `delayMs` milliseconds (e.g. `setTimeout`). */
+export type SetTimer = (delayMs: number, fn: () => void) => void;
+
+/**
+ * Transmit shaping as Linux netback does for xl's `rate=`: a credit of `bytesPerInterval` per
+ * `intervalMs`; a packet that does not fit waits (the guest's ring backs up) until the next
+ * interval, rather than being dropped.
+ */
+export interface NetbackRateLimit {
+  /** Credit per interval in bytes (libxl's first `rate` number). */
+  readonly bytesPerInterval: number;
+  /** Interval in milliseconds (libxl's second `rate` number is in µs). */
+  readonly intervalMs: number;
+  /** Time source. */
+  readonly clock: Clock;
+  /** Wakes the VIF at the next interval. */
+  readonly setTimer: SetTimer;
+}
+
 /** What a {@link NetbackVif} serves. */
 export interface NetbackVifOptions {
   /** Mapped tx ring page. */
@@ -122,6 +141,8 @@ export interface NetbackVifOptions {
    * default 0: such frames are dropped at once.
    */
   readonly rxQueueBytes?: number;
+  /** Shape transmit to a rate (xl `rate=`), delaying packets; default unlimited. */
+  readonly rateLimit?: NetbackRateLimit;
   /** Packets handled per turn before yielding to other VIFs (round-robin); default 64. */
   readonly budget?: number;
   /** Awaited when the budget is used up; default a microtask (see `BlkbackQueueOptions`). */
@@ -140,6 +161,9 @@ export class NetbackVif {
   private readonly multicast: Set<string>;
   private rxQueue: { frame: Uint8Array; verified: boolean }[] = [];
   private rxQueued = 0;
+  private credit = 0;
+  private creditWindowStart = 0;
+  private creditTimerPending = false;
   private running = false;
   private stopped = false;
 
@@ -152,6 +176,11 @@ export class NetbackVif {
     this.metrics = options.metrics ?? emptyNetbackMetrics();
     if (state !== undefined) Object.assign(this.metrics, state.metrics);
     this.multicast = new Set(state?.multicast ?? []);
+    const rl = options.rateLimit;
+    if (rl !== undefined) {
+      this.credit = rl.bytesPerInterval;
+      this.creditWindowStart = rl.clock.now();
+    }
   }
 
   /** Restores a VIF (after save/restore of the backend) on the same ring pages. */
@@ -214,6 +243,7 @@ export class NetbackVif {
           this.metrics.ringOverflows++;
           return;
         }
+        if (this.rateLimited()) return; // woken by the credit timer
         if (!this.txPacket()) {
           stalled = true;
           break;
@@ -231,6 +261,43 @@ export class NetbackVif {
         return; // half a packet: sleep until the frontend pushes the rest
       }
     }
+  }
+
+  /**
+   * Linux's `tx_credit_exceeded`: whether the next packet must wait for credit. Credit is
+   * replenished once per interval (to at most one interval's worth, or one packet up to 128 KiB
+   * if that is larger); if it still does not cover the packet, a timer at the next interval
+   * resumes the VIF.
+   */
+  private rateLimited(): boolean {
+    const rl = this.opts.rateLimit;
+    if (rl === undefined) return false;
+    if (this.creditTimerPending) return true;
+    const next = this.tx.peekRequest(0);
+    if (next === undefined || next.size <= this.credit) return false;
+    const now = rl.clock.now();
+    const nextCredit = this.creditWindowStart + rl.intervalMs;
+    if (now >= nextCredit) {
+      this.creditWindowStart = now;
+      this.addCredit(rl);
+    }
+    if (next.size <= this.credit) return false;
+    this.creditWindowStart = nextCredit;
+    this.creditTimerPending = true;
+    rl.setTimer(Math.max(0, nextCredit - now), () => {
+      // xenvif_tx_credit_callback: the new window's credit, then resume.
+      this.creditTimerPending = false;
+      this.addCredit(rl);
+      this.kick();
+    });
+    return true;
+  }
+
+  /** Linux's `tx_add_credit`: one interval's credit, capped at one window (or one packet). */
+  private addCredit(rl: NetbackRateLimit): void {
+    const next = this.tx.peekRequest(0);
+    const maxBurst = Math.max(Math.min(next?.size ?? 0, 131072), rl.bytesPerInterval);
+    this.credit = Math.min(this.credit + rl.bytesPerInterval, maxBurst);
   }
 
   /** Consumes one packet (all its slots); false if no complete packet is available. */
@@ -260,6 +327,8 @@ export class NetbackVif {
       extraNext = (req.flags & NETTXF.NETTXF_extra_info) !== 0;
     }
     for (let k = 0; k < slots.length; k++) ring.takeRequest();
+    if (this.opts.rateLimit !== undefined)
+      this.credit = Math.max(0, this.credit - (slots[0]?.req.size ?? 0));
     const frags = slots.filter((s) => !s.extra).map((s) => s.req);
     const extras = slots.filter((s) => s.extra).map((s) => netifExtraFromTxSlot(s.req));
     const status = this.packet(frags, extras);
@@ -475,6 +544,13 @@ export interface NetbackOptions {
   readonly vlan?: number;
   /** Passed to {@link NetbackVifOptions.yieldToOthers}. */
   readonly yieldToOthers?: () => Promise<void>;
+  /**
+   * With `clock`, shapes the `rate` key in netback by delaying packets as Linux does
+   * ({@link NetbackRateLimit}); without them the bridge drops frames over the rate instead.
+   */
+  readonly setTimer?: SetTimer;
+  /** Time source for {@link NetbackOptions.setTimer} shaping. */
+  readonly clock?: Clock;
 }
 
 const S = XenbusState;
@@ -597,6 +673,8 @@ export class Netback {
     const mac = (await xs.read(`${dir}/mac`)) ?? (await xs.read(`${fe}/mac`));
     const ip = await xs.read(`${dir}/ip`);
     const rate = /^(\d+),(\d+)$/.exec((await xs.read(`${dir}/rate`)) ?? '');
+    const { clock, setTimer } = this.opts;
+    const shaped = rate !== null && clock !== undefined && setTimer !== undefined;
     const multicastControl = (await xs.read(`${fe}/request-multicast-control`)) === '1';
     let vif: NetbackVif | undefined;
     const portId = bridge.addPort({
@@ -604,7 +682,7 @@ export class Netback {
       ...(this.opts.vlan === undefined ? {} : { vlan: this.opts.vlan }),
       ...(mac === undefined ? {} : { allowedMacs: [mac] }),
       ...(ip === undefined ? {} : { allowedIps: ip.split(/\s+/).filter((x) => x !== '') }),
-      ...(rate === null
+      ...(rate === null || shaped
         ? {}
         : {
             rateBytesPerSecond: (Number(rate[1]) * 1e6) / Number(rate[2]),
@@ -622,6 +700,16 @@ export class Netback {
       multicastControl,
       metrics: this.metrics,
       rxQueueBytes: NETBACK_RX_QUEUE_BYTES,
+      ...(shaped
+        ? {
+            rateLimit: {
+              bytesPerInterval: Number(rate[1]),
+              intervalMs: Number(rate[2]) / 1000,
+              clock,
+              setTimer,
+            },
+          }
+        : {}),
       ...(this.opts.yieldToOthers === undefined ? {} : { yieldToOthers: this.opts.yieldToOthers }),
     });
     this.vif = vif;

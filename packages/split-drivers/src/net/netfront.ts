@@ -153,7 +153,11 @@ export class Netfront {
   async subscribeMulticast(mac: string, subscribe = true): Promise<number> {
     if (!/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(mac))
       throw new SplitDriversError('INVALID_ARGUMENT', `bad MAC ${mac}`);
-    const ring = await this.txSlots(2);
+    let ring = this.txRoom(2);
+    while (ring === undefined) {
+      await this.txSpace();
+      ring = this.txRoom(2);
+    }
     const data = new Uint8Array(mac.split(':').map((x) => Number.parseInt(x, 16)));
     const T = XEN_NETIF_EXTRA_TYPE;
     return new Promise<number>((resolve) => {
@@ -176,13 +180,19 @@ export class Netfront {
     });
   }
 
-  private async txSlots(slots: number): Promise<FrontRing<NetifTxRequest, NetifTxResponse>> {
-    for (;;) {
-      if (this.tx === undefined)
-        throw new SplitDriversError('INVALID_STATE', 'netfront is not connected');
-      if (this.tx.freeRequests() >= slots) return this.tx;
-      await new Promise<void>((resolve) => this.txWaiters.push(resolve));
-    }
+  /**
+   * The tx ring if `slots` requests fit now, else undefined. Callers loop on it and put their
+   * requests in the same turn, with no `await` in between, so concurrent senders cannot both
+   * claim the same free slots.
+   */
+  private txRoom(slots: number): FrontRing<NetifTxRequest, NetifTxResponse> | undefined {
+    if (this.tx === undefined)
+      throw new SplitDriversError('INVALID_STATE', 'netfront is not connected');
+    return this.tx.freeRequests() >= slots ? this.tx : undefined;
+  }
+
+  private txSpace(): Promise<void> {
+    return new Promise<void>((resolve) => this.txWaiters.push(resolve));
   }
 
   private takeTxId(pending: TxPending): number {
@@ -197,7 +207,11 @@ export class Netfront {
     if (frame.length === 0 || frame.length > 0xffff)
       throw new SplitDriversError('INVALID_ARGUMENT', 'bad frame length');
     const slots = Math.ceil(frame.length / PAGE);
-    const ring = await this.txSlots(slots);
+    let ring = this.txRoom(slots);
+    while (ring === undefined) {
+      await this.txSpace();
+      ring = this.txRoom(slots);
+    }
     const { grants, pages } = this.opts;
     const firstFlags =
       (options.checksumBlank === true ? NETTXF.NETTXF_csum_blank : 0) |
