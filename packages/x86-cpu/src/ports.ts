@@ -7,6 +7,8 @@
  * Guest physical memory as the CPU sees it. Accesses are little-endian and never cross a
  * 4 KiB page (the CPU splits them). Whether a page is RAM is asked once per page and cached
  * in the CPU's TLB until the next flush: accesses to pages that are not RAM become MMIO exits.
+ * The CPU caches decoded instructions by physical address; the embedder may write guest memory
+ * (code included) between `run` calls, since every `run` starts with an empty decode cache.
  */
 export interface PhysicalMemory {
   /**
