@@ -6,7 +6,7 @@
 
 import type { ChildProcess } from 'node:child_process';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -319,8 +319,12 @@ describe('create without a daemon', () => {
     const pid = Number(/daemon_pid +: (\d+)/.exec(info.out)?.[1]);
     expect(pid).toBeGreaterThan(0);
     expect(info.out).toMatch(/time_mode +: real\n/);
-    process.kill(pid, 'SIGTERM');
+    process.kill(pid, 'SIGINT');
     await waitFor('the daemon to go', () => !existsSync(join(dir, 'typevisor.sock')), 20_000);
+    await waitFor('the log to end', () =>
+      readFileSync(join(dir, 'typevisor.log'), 'utf8').includes('shutting down (SIGINT)'),
+    );
+    expect(existsSync(join(dir, 'xenstored.sock'))).toBe(false);
     rmSync(dir, { recursive: true, force: true });
   }, 60_000);
 });
@@ -346,7 +350,6 @@ describe('daemon --detach', () => {
     );
     process.kill(pid, 'SIGTERM');
     await waitFor('the daemon to go', () => !existsSync(join(dir, 'typevisor.sock')), 20_000);
-    const { readFileSync } = await import('node:fs');
     const text = readFileSync(log, 'utf8');
     expect(text).toMatch(/^\S+Z typevisor \S+ daemon \(pid \d+\) on /);
     expect(text).toMatch(/shutting down \(SIGTERM\)\n.*stopped\n$/);

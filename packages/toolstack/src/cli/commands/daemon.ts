@@ -87,6 +87,13 @@ export const daemon: CommandSpec = {
       time,
       log,
     });
+    // The daemon owns running guests: a stray rejection or exception in a backend is logged
+    // (to be fixed) rather than taking every domain down with the process.
+    const onStray = (err: unknown): void => {
+      d.log(`internal error (daemon keeps running): ${(err as Error)?.stack ?? String(err)}`);
+    };
+    process.on('unhandledRejection', onStray);
+    process.on('uncaughtException', onStray);
     const signal = await new Promise<string>((resolve) => {
       const onSignal = (sig: string): void => {
         process.off('SIGTERM', onSignal);
@@ -97,6 +104,8 @@ export const daemon: CommandSpec = {
       process.on('SIGINT', onSignal);
     });
     await d.stop(signal);
+    process.off('unhandledRejection', onStray);
+    process.off('uncaughtException', onStray);
     return 0;
   },
 };
