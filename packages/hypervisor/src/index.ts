@@ -330,11 +330,77 @@ export {
   PAGE_SIZE,
   PagedGuestMemory,
 } from './guest-memory.ts';
+export {
+  CALLBACKF_mask_events,
+  CALLBACKOP_register,
+  CALLBACKOP_unregister,
+  CALLBACKTYPE,
+  type CallbackPort,
+  callbackOp,
+} from './hypercall/callback-op.ts';
 export type { HypercallContext } from './hypercall/context.ts';
 export { dispatchHypercall, type HypercallHost } from './hypercall/dispatch.ts';
 export { eventChannelOp, eventChannelOpCompat } from './hypercall/event-channel-op.ts';
 export { grantTableOp } from './hypercall/grant-table-op.ts';
+export {
+  type E820Entry,
+  MEMOP_CMD_MASK,
+  MEMOP_EXTENT_SHIFT,
+  type MemoryReservationPort,
+  memoryOp,
+  XENMEM_current_reservation,
+  XENMEM_decrease_reservation,
+  XENMEM_increase_reservation,
+  XENMEM_machine_memory_map,
+  XENMEM_machphys_mapping,
+  XENMEM_machphys_mfn_list,
+  XENMEM_maximum_gpfn,
+  XENMEM_maximum_ram_page,
+  XENMEM_maximum_reservation,
+  XENMEM_memory_map,
+  XENMEM_populate_physmap,
+} from './hypercall/memory-op.ts';
+export { MULTICALL_ENTRY_SIZE, type MulticallPort, multicall } from './hypercall/multicall.ts';
+export {
+  PHYSDEVOP,
+  type PhysdevPort,
+  PirqTable,
+  type PirqTableState,
+  physdevOp,
+} from './hypercall/physdev-op.ts';
+export {
+  fpuTaskswitch,
+  PV64_VM_ASSIST_VALID,
+  type PvArchPort,
+  SEGBASE_FS,
+  SEGBASE_GS_KERNEL,
+  SEGBASE_GS_USER,
+  SEGBASE_GS_USER_SEL,
+  setSegmentBase,
+  stackSwitch,
+  VMASST_CMD_disable,
+  VMASST_CMD_enable,
+  vmAssist,
+} from './hypercall/pv-arch-op.ts';
+export {
+  type EventCallbackSlot,
+  type PvArchCpuPort,
+  PvVcpuArch,
+  type PvVcpuArchState,
+} from './hypercall/pv-vcpu-arch.ts';
+export {
+  type PvVcpuOpPort,
+  pvVcpuOp,
+  type VcpuRunstate,
+} from './hypercall/pv-vcpu-op.ts';
+export { SCHED_POLL_MAX_PORTS, schedPoll } from './hypercall/sched-poll.ts';
 export { setTimerOp, type VcpuOpHost, vcpuOp } from './hypercall/vcpu-op.ts';
+export {
+  XEN_CPUID_FIRST_LEAF,
+  XEN_CPUID_LAST_LEAF,
+  XEN_EMULATE_PREFIX,
+  xenCpuidLeaf,
+} from './hypercall/xen-cpuid.ts';
 // The 64-bit and 32-bit PAE PV vCPUs, their hypercall tables, trap bouncing and memory adapters (src/pv/).
 export {
   COMPAT_GDT_LIMIT,

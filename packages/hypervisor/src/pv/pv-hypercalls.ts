@@ -6,16 +6,26 @@
  */
 import { XEN_EFAULT, XEN_EINVAL, XEN_ENOSYS, XEN_EPERM } from '../abi/errno.ts';
 import {
+  __HYPERVISOR_callback_op,
   __HYPERVISOR_console_io,
+  __HYPERVISOR_fpu_taskswitch,
+  __HYPERVISOR_memory_op,
   __HYPERVISOR_mmu_update,
   __HYPERVISOR_mmuext_op,
+  __HYPERVISOR_multicall,
+  __HYPERVISOR_physdev_op,
   __HYPERVISOR_sched_op,
+  __HYPERVISOR_set_segment_base,
+  __HYPERVISOR_stack_switch,
   __HYPERVISOR_update_va_mapping,
+  __HYPERVISOR_vcpu_op,
+  __HYPERVISOR_vm_assist,
   __HYPERVISOR_xen_version,
 } from '../abi/hypercalls.ts';
 import {
   SCHEDOP_block,
   SCHEDOP_pin_override,
+  SCHEDOP_poll,
   SCHEDOP_remote_shutdown,
   SCHEDOP_shutdown,
   SCHEDOP_shutdown_code,
@@ -34,8 +44,21 @@ import {
   XENVER_platform_parameters,
   XENVER_version,
 } from '../abi/version.ts';
+import { type CallbackPort, callbackOp } from '../hypercall/callback-op.ts';
 import type { HypercallContext } from '../hypercall/context.ts';
 import { dispatchHypercall, type HypercallHost } from '../hypercall/dispatch.ts';
+import { type MemoryReservationPort, memoryOp } from '../hypercall/memory-op.ts';
+import { multicall } from '../hypercall/multicall.ts';
+import { type PhysdevPort, physdevOp } from '../hypercall/physdev-op.ts';
+import {
+  fpuTaskswitch,
+  type PvArchPort,
+  setSegmentBase,
+  stackSwitch,
+  vmAssist,
+} from '../hypercall/pv-arch-op.ts';
+import { type PvVcpuOpPort, pvVcpuOp } from '../hypercall/pv-vcpu-op.ts';
+import { schedPoll } from '../hypercall/sched-poll.ts';
 import type { PvMmPort, PvMmuextOp } from './ports.ts';
 
 /** `CONSOLEIO_write`. @see xen/include/public/xen.h */
@@ -71,13 +94,14 @@ export interface XenVersionInfo {
 }
 
 /**
- * XENFEAT_* bits Xen 4.17 reports for a PV domU (xen-abi §2.6): mmu_pt_update_preserve_ad (5),
- * highmem_assist (6), gnttab_map_avail_bits (7), memory_op_vnode_supported (13),
- * direct_mapped (17), runstate_phys_area (18), vcpu_time_phys_area (19), dm_msix_all_writes (20).
+ * XENFEAT_* bits Xen 4.17 reports for a 64-bit PV domU: mmu_pt_update_preserve_ad (5),
+ * highmem_assist (6), gnttab_map_avail_bits (7), memory_op_vnode_supported (13) and
+ * direct_mapped (17) — 0x220e0, as the ABI reference guest recorded under Xen 4.17
+ * (`test/abi-ref/golden-x86_64.txt`). The runstate/vcpu_time phys-area bits (18, 19) and
+ * dm_msix_all_writes (20) arrived after 4.17.
  * @see xen/include/public/features.h, xen/common/kernel.c
  */
-export const PV_DOMU_FEATURES: number =
-  (1 << 5) | (1 << 6) | (1 << 7) | (1 << 13) | (1 << 17) | (1 << 18) | (1 << 19) | (1 << 20);
+export const PV_DOMU_FEATURES: number = (1 << 5) | (1 << 6) | (1 << 7) | (1 << 13) | (1 << 17);
 
 /** The default {@link XenVersionInfo}: Xen 4.17 on x86_64. */
 export const DEFAULT_XEN_VERSION: XenVersionInfo = {
@@ -111,6 +135,21 @@ export interface PvHypercallEnv {
   shutdownCode: number;
   /** Set by the table: what the vCPU does next. */
   next: PvNext;
+  /** memory_op's frame owner; without it memory_op is -ENOSYS. */
+  readonly memory?: MemoryReservationPort | null;
+  /** vm_assist, set_segment_base, fpu_taskswitch, stack_switch state; without it -ENOSYS. */
+  readonly arch?: PvArchPort;
+  /** callback_op's callback registry; without it callback_op is -ENOSYS. */
+  readonly callbacks?: CallbackPort;
+  /** physdev_op's PIRQs and IOPL; without it physdev_op is -ENOSYS. */
+  readonly physdev?: PhysdevPort;
+  /** Runstates for vcpu_op's PV additions; without it vcpu_op is the core subset. */
+  readonly vcpuOps?: PvVcpuOpPort;
+  /**
+   * Runs one multicall entry (the vCPU's whole hypercall table, including the calls it handles
+   * itself); without it entries go through {@link pvHypercall}.
+   */
+  readonly batch?: (nr: number, args: readonly bigint[]) => number;
 }
 
 /** Largest CONSOLEIO_write chunk handed to the sink at once. */
@@ -224,6 +263,11 @@ function schedOp(env: PvHypercallEnv, cmd: number, address: number): number {
       env.shutdownReason = reason;
       env.next = PV_NEXT.SHUTDOWN;
       return 0;
+    }
+    case SCHEDOP_poll: {
+      const rc = schedPoll(env.host.evtchn, env.ctx, address);
+      if (rc === 0) env.next = PV_NEXT.YIELD; // see sched-poll.ts: resume at the next scheduling point
+      return rc;
     }
     case SCHEDOP_remote_shutdown:
     case SCHEDOP_pin_override:
@@ -339,6 +383,28 @@ function mmuextOp(
   return writeDone(env, pdone, done, 0);
 }
 
+/** `HYPERVISOR_multicall`: each entry through `env.batch` (or this table); stops at a shutdown. */
+function runMulticall(env: PvHypercallEnv, list: number, count: number): number {
+  if (list < 0) return count === 0 ? 0 : -XEN_EFAULT;
+  const run = env.batch ?? ((nr: number, args: readonly bigint[]) => pvHypercall(env, nr, args));
+  let next: PvNext = PV_NEXT.CONTINUE;
+  const rc = multicall(
+    {
+      call: (nr, args) => {
+        const r = run(nr, args);
+        if (env.next !== PV_NEXT.CONTINUE) next = env.next;
+        return r;
+      },
+      stopped: () => next === PV_NEXT.SHUTDOWN,
+    },
+    env.ctx,
+    list,
+    count,
+  );
+  env.next = next;
+  return rc;
+}
+
 /**
  * Runs 64-bit PV hypercall `nr` with argument registers `args` (RDI, RSI, RDX, R10, R8) and
  * returns the value for RAX. Sets `env.next` (and the shutdown fields). Never throws for
@@ -359,6 +425,30 @@ export function pvHypercall(env: PvHypercallEnv, nr: number, args: readonly bigi
       return mmuextOp(env, ptr(args[0]), u32(args[1]), ptr(args[2]), u32(args[3]));
     case __HYPERVISOR_update_va_mapping:
       return updateVaMapping(env, args[0] ?? 0n, args[1] ?? 0n, u32(args[2]));
+    case __HYPERVISOR_memory_op:
+      return memoryOp(env.memory ?? null, env.ctx, u32(args[0]), ptr(args[1]));
+    case __HYPERVISOR_multicall:
+      return runMulticall(env, ptr(args[0]), u32(args[1]));
+    case __HYPERVISOR_vm_assist:
+      return env.arch ? vmAssist(env.arch, u32(args[0]), u32(args[1])) : -XEN_ENOSYS;
+    case __HYPERVISOR_set_segment_base:
+      return env.arch ? setSegmentBase(env.arch, u32(args[0]), args[1] ?? 0n) : -XEN_ENOSYS;
+    case __HYPERVISOR_fpu_taskswitch:
+      return env.arch ? fpuTaskswitch(env.arch, u32(args[0])) : -XEN_ENOSYS;
+    case __HYPERVISOR_stack_switch:
+      return env.arch ? stackSwitch(env.arch, u32(args[0]), args[1] ?? 0n) : -XEN_ENOSYS;
+    case __HYPERVISOR_callback_op:
+      return env.callbacks
+        ? callbackOp(env.callbacks, env.ctx, u32(args[0]), ptr(args[1]))
+        : -XEN_ENOSYS;
+    case __HYPERVISOR_physdev_op:
+      return env.physdev
+        ? physdevOp(env.physdev, env.ctx, u32(args[0]), ptr(args[1]))
+        : -XEN_ENOSYS;
+    case __HYPERVISOR_vcpu_op:
+      return env.vcpuOps
+        ? pvVcpuOp(env.host, env.vcpuOps, env.ctx, u32(args[0]), u32(args[1]), ptr(args[2]))
+        : dispatchHypercall(env.host, env.ctx, nr, args);
     default:
       return dispatchHypercall(env.host, env.ctx, nr, args);
   }

@@ -10,6 +10,9 @@
  */
 import { SHUTDOWN_crash } from '../abi/sched.ts';
 import type { HypercallHost } from '../hypercall/dispatch.ts';
+import type { MemoryReservationPort } from '../hypercall/memory-op.ts';
+import { PvVcpuArch, type PvVcpuArchState } from '../hypercall/pv-vcpu-arch.ts';
+import { XEN_EMULATE_PREFIX, xenCpuidLeaf } from '../hypercall/xen-cpuid.ts';
 import type { ConsoleSink, MachineBytesPort, PvCpuPort, PvMmPort, ShutdownPort } from './ports.ts';
 import {
   DEFAULT_XEN_VERSION,
@@ -100,6 +103,8 @@ export interface PvVcpuState {
   readonly trapTable: readonly { vector: number; flags: number; address: string }[];
   /** The event callback address (hex string), "0" for none. */
   readonly eventCallback: string;
+  /** vm_assist, segment, stack, callback, IOPL and PIRQ state (absent in older saves). */
+  readonly arch?: PvVcpuArchState;
 }
 
 /** The start-of-day registers (the PV builder's `vcpu` output). */
@@ -144,6 +149,8 @@ export interface PvVcpuOptions {
    * xentrace-style hook for diagnostics; keep it cheap).
    */
   readonly trace?: (nr: number, args: readonly bigint[], rc: number) => void;
+  /** memory_op's frame owner (the toolstack's machine memory); without it memory_op is -ENOSYS. */
+  readonly memory?: MemoryReservationPort;
 }
 
 /** Long-mode control state for a 64-bit PV guest. */
@@ -169,6 +176,7 @@ const SEG_FS = 4;
 const SEG_GS = 5;
 const RAX = 0;
 const RCX = 1;
+const RBX = 3;
 const RDX = 2;
 const RSI = 6;
 const RDI = 7;
@@ -205,11 +213,15 @@ export class PvVcpu {
   crash: PvCrashInfo | null;
   /** The exception handlers the kernel registered with set_trap_table. */
   readonly traps: PvTraps;
+  /** PV state changed by vm_assist, set_segment_base, stack_switch, callback_op, physdev_op. */
+  readonly arch: PvVcpuArch;
   private readonly env: PvHypercallEnv;
   private readonly consolePort: ConsoleSink;
   private readonly shutdownPort: ShutdownPort;
   private readonly args: bigint[];
   private readonly trace: ((nr: number, args: readonly bigint[], rc: number) => void) | null;
+  private readonly cpuidBytes: Uint8Array = new Uint8Array(7);
+  private readonly cpuidOut: Int32Array = new Int32Array(4);
 
   /** Creates a vCPU; nothing runs until {@link PvVcpu.boot} and {@link PvVcpu.run}. */
   constructor(options: PvVcpuOptions) {
@@ -226,6 +238,7 @@ export class PvVcpu {
     this.trace = options.trace ?? null;
     const sink = this.consolePort;
     const domid = this.domid;
+    this.arch = new PvVcpuArch(options.cpu, this.traps);
     this.env = {
       host: options.host,
       ctx: {
@@ -245,6 +258,12 @@ export class PvVcpu {
       shutdownReason: -1,
       shutdownCode: -1,
       next: PV_NEXT.CONTINUE,
+      memory: options.memory ?? null,
+      arch: this.arch,
+      callbacks: this.arch,
+      physdev: this.arch,
+      vcpuOps: this.arch,
+      batch: (nr, args) => this.call(nr, args),
     };
   }
 
@@ -314,6 +333,7 @@ export class PvVcpu {
         a === 0n ? [] : [{ vector, flags: this.traps.flags[vector] ?? 0, address: a.toString(16) }],
       ),
       eventCallback: this.traps.eventCallback.toString(16),
+      arch: this.arch.getState(),
     };
   }
 
@@ -327,6 +347,7 @@ export class PvVcpu {
     v.shutdownReason = state.shutdownReason;
     v.env.shutdownCode = state.shutdownCode;
     v.crash = state.crash === null ? null : { ...state.crash };
+    if (state.arch !== undefined) v.arch.restore(state.arch);
     v.traps.eventCallback = BigInt.asUintN(64, BigInt(`0x${state.eventCallback}`));
     for (const t of state.trapTable) {
       v.traps.address[t.vector & 0xff] = BigInt.asUintN(64, BigInt(`0x${t.address}`));
@@ -339,6 +360,44 @@ export class PvVcpu {
   private setCallbacks(event: bigint): number {
     this.traps.eventCallback = BigInt.asUintN(64, event);
     return 0;
+  }
+
+  /** Runs hypercall `nr` (also a multicall entry): the vCPU's own calls, then the PV table. */
+  private call(nr: number, args: readonly bigint[]): number {
+    const env = this.env;
+    if (nr === HYPERCALL_SET_TRAP_TABLE)
+      return this.traps.setTrapTable(env.ctx.guest, pointer(args[0]));
+    if (nr === HYPERCALL_SET_CALLBACKS) return this.setCallbacks(args[0] ?? 0n);
+    return pvHypercall(env, nr, args);
+  }
+
+  /**
+   * Xen's forced-emulation prefix (`ud2; .ascii "xen"; cpuid`): a #UD at such a prefix runs the
+   * CPUID — Xen's leaves 0x40000000.. from this hypervisor, every other leaf on the CPU (RIP
+   * moves past the prefix, so the `cpuid` executes next). False if the #UD is an ordinary one.
+   * @see xen/arch/x86/pv/emul-inv-op.c (emulate_forced_invalid_op)
+   */
+  private forcedCpuid(): boolean {
+    const cpu = this.cpu;
+    const bytes = this.cpuidBytes;
+    if (!this.env.ctx.guest.read(cpu.rip >= 0 ? cpu.rip : -1, bytes)) return false;
+    for (let i = 0; i < XEN_EMULATE_PREFIX.length; i++)
+      if (bytes[i] !== XEN_EMULATE_PREFIX[i]) return false;
+    if (bytes[5] !== 0x0f || bytes[6] !== 0xa2) return false;
+    const v = this.env.version;
+    const out = this.cpuidOut;
+    if (!xenCpuidLeaf(cpu.lo[RAX] ?? 0, v.major, v.minor, out)) {
+      cpu.rip += XEN_EMULATE_PREFIX.length;
+      return true;
+    }
+    // CPUID writes all four registers, zero-extending into the upper halves.
+    const regs = [RAX, RBX, RCX, RDX];
+    for (let i = 0; i < 4; i++) {
+      cpu.lo[regs[i] ?? 0] = out[i] ?? 0;
+      cpu.hi[regs[i] ?? 0] = 0;
+    }
+    cpu.rip += XEN_EMULATE_PREFIX.length + 2;
+    return true;
   }
 
   /** Crashes the domain: records why and reports SHUTDOWN_crash. */
@@ -392,6 +451,7 @@ export class PvVcpu {
       }
       if (reason === CPU_EXIT.EXCEPTION) {
         const x = cpu.exit;
+        if (x.vector === 6 && this.forcedCpuid()) continue;
         if (this.traps.bounce(cpu, this.env.ctx.guest, x.vector, x.errorCode)) continue;
         this.crashDomain({
           kind: 'exception',
@@ -448,14 +508,7 @@ export class PvVcpu {
       return PV_RUN.SHUTDOWN;
     }
     try {
-      rc =
-        nr < 0
-          ? -38
-          : nr === HYPERCALL_SET_TRAP_TABLE
-            ? this.traps.setTrapTable(env.ctx.guest, pointer(args[0]))
-            : nr === HYPERCALL_SET_CALLBACKS
-              ? this.setCallbacks(args[0] ?? 0n)
-              : pvHypercall(env, nr, args);
+      rc = nr < 0 ? -38 : this.call(nr, args);
     } catch (e) {
       // A hypercall family must never throw for guest input; if one does, only this domain pays.
       this.crashDomain({

@@ -17,6 +17,7 @@ import {
   GrantTables,
   type HypercallHost,
   MachinePhysicalMemory,
+  type MemoryReservationPort,
   OwnedFramesMemory,
   PV_INTERCEPTS,
   PvVcpu,
@@ -104,6 +105,16 @@ export interface BootedPvDomain {
 export interface BootPvOptions {
   /** Hypercall trace hook, passed to the vCPU (see `PvVcpuOptions.trace`). */
   readonly trace?: (nr: number, args: readonly bigint[], rc: number) => void;
+  /**
+   * Builds memory_op's frame owner over the booted machine (without it memory_op is -ENOSYS):
+   * called once with the machine, the guest's domid and page count, and the shared_info MFN.
+   */
+  readonly memory?: (boot: {
+    readonly machine: Machine;
+    readonly domid: number;
+    readonly nrPages: number;
+    readonly sharedInfoMfn: number;
+  }) => MemoryReservationPort;
 }
 
 /**
@@ -225,6 +236,16 @@ export function bootPvDomain(
     console: { write: (_d, b) => out.push(...b) },
     shutdown: { shutdown: (d, reason) => shutdowns.push([d, reason]) },
     ...(options.trace ? { trace: options.trace } : {}),
+    ...(options.memory
+      ? {
+          memory: options.memory({
+            machine,
+            domid: DOMID,
+            nrPages,
+            sharedInfoMfn: p2m.get(nrPages),
+          }),
+        }
+      : {}),
   };
   const vcpu = new PvVcpu(vcpuOptions);
   vcpu.boot({

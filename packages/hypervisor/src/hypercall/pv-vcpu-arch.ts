@@ -1,0 +1,184 @@
+/**
+ * The per-vCPU state the 64-bit PV families in this directory change, in one place: vm_assist
+ * types, the user GS base and selector, the kernel stack, CR0.TS, registered callbacks, the
+ * virtual IOPL and the domain's PIRQs. It implements {@link PvArchPort}, {@link CallbackPort},
+ * {@link PhysdevPort} and {@link PvVcpuOpPort} over the CPU model and the vCPU's event-callback
+ * slot, and saves as plain data.
+ *
+ * @see xen/include/asm-x86/domain.h (struct pv_vcpu)
+ */
+import type { CallbackPort } from './callback-op.ts';
+import { type PhysdevPort, PirqTable, type PirqTableState } from './physdev-op.ts';
+import { type PvArchPort, SEGBASE_FS, SEGBASE_GS_KERNEL } from './pv-arch-op.ts';
+import type { PvVcpuOpPort, VcpuRunstate } from './pv-vcpu-op.ts';
+
+/** Segment register indices in the CPU model's arrays. */
+const SEG_FS = 4;
+const SEG_GS = 5;
+/** CR0.TS. */
+const CR0_TS = 8;
+/** CALLBACKTYPE_event. */
+const CALLBACK_EVENT = 0;
+/** CALLBACKTYPE_nmi. */
+const CALLBACK_NMI = 4;
+
+/** The CPU state these families touch. */
+export interface PvArchCpuPort {
+  /** Segment bases (signed linear addresses), indexed ES, CS, SS, DS, FS, GS. */
+  readonly segBase: Float64Array;
+  /** CR0. */
+  cr0: number;
+  /** Instructions retired (the vCPU's running time, at one nanosecond each). */
+  readonly instructions: number;
+}
+
+/** Where the event callback lives (the PV vCPU's trap state). */
+export interface EventCallbackSlot {
+  /** The event upcall entry point, 0 for none. */
+  eventCallback: bigint;
+}
+
+/** {@link PvVcpuArch} as plain data (bigints as hex strings). */
+export interface PvVcpuArchState {
+  /** Enabled vm_assist types. */
+  readonly vmAssist: string;
+  /** The user GS base (swapped in on return to user mode). */
+  readonly gsUserBase: string;
+  /** The user GS selector. */
+  readonly gsUserSel: number;
+  /** The kernel stack segment from stack_switch. */
+  readonly kernelSs: number;
+  /** The kernel stack pointer from stack_switch. */
+  readonly kernelSp: string;
+  /** The virtual IOPL from PHYSDEVOP_set_iopl. */
+  readonly iopl: number;
+  /** Registered callbacks other than the event one: type, address (hex), flags. */
+  readonly callbacks: readonly { type: number; address: string; flags: number }[];
+  /** The domain's PIRQs. */
+  readonly pirqs: PirqTableState;
+}
+
+/** One 64-bit PV vCPU's architectural PV state. */
+export class PvVcpuArch implements PvArchPort, CallbackPort, PhysdevPort, PvVcpuOpPort {
+  /** Enabled vm_assist types (bit n = type n). */
+  vmAssist: bigint;
+  /** The user GS base. */
+  gsUserBase: bigint;
+  /** The user GS selector. */
+  gsUserSel: number;
+  /** Kernel SS from stack_switch. */
+  kernelSs: number;
+  /** Kernel RSP from stack_switch. */
+  kernelSp: bigint;
+  /** Virtual IOPL. */
+  iopl: number;
+  /** Registered callbacks by CALLBACKTYPE (the event callback lives in the event slot). */
+  readonly callbacks: Map<number, { address: bigint; flags: number }>;
+  /** The domain's PIRQs. */
+  pirqs: PirqTable;
+  private readonly cpu: PvArchCpuPort;
+  private readonly events: EventCallbackSlot;
+
+  /** State over `cpu`, writing the event callback into `events`. */
+  constructor(cpu: PvArchCpuPort, events: EventCallbackSlot, pirqs: PirqTable = new PirqTable()) {
+    this.cpu = cpu;
+    this.events = events;
+    this.vmAssist = 0n;
+    this.gsUserBase = 0n;
+    this.gsUserSel = 0;
+    this.kernelSs = 0;
+    this.kernelSp = 0n;
+    this.iopl = 0;
+    this.callbacks = new Map();
+    this.pirqs = pirqs;
+  }
+
+  /** Sets the FS or kernel GS base in the CPU, or records the user GS base. */
+  setSegmentBase(which: number, base: bigint): void {
+    const linear = Number(BigInt.asIntN(64, base));
+    if (which === SEGBASE_FS) this.cpu.segBase[SEG_FS] = linear;
+    else if (which === SEGBASE_GS_KERNEL) this.cpu.segBase[SEG_GS] = linear;
+    else this.gsUserBase = base;
+  }
+
+  /** Records the user GS selector. */
+  setUserGsSelector(selector: number): void {
+    this.gsUserSel = selector;
+  }
+
+  /** Sets or clears CR0.TS. */
+  setTaskSwitched(ts: boolean): void {
+    this.cpu.cr0 = ts ? this.cpu.cr0 | CR0_TS : this.cpu.cr0 & ~CR0_TS;
+  }
+
+  /** Records the kernel stack. */
+  setKernelStack(ss: number, sp: bigint): void {
+    this.kernelSs = ss;
+    this.kernelSp = sp;
+  }
+
+  /** Records a callback; the event callback goes to the event slot. */
+  registerCallback(type: number, address: bigint, flags: number): void {
+    if (type === CALLBACK_EVENT) this.events.eventCallback = BigInt.asUintN(64, address);
+    else this.callbacks.set(type, { address: BigInt.asUintN(64, address), flags });
+  }
+
+  /** Drops the NMI callback. */
+  unregisterNmi(): void {
+    this.callbacks.delete(CALLBACK_NMI);
+  }
+
+  /** Records the virtual IOPL. */
+  setIopl(iopl: number): void {
+    this.iopl = iopl;
+  }
+
+  /** Running since boot, for as many nanoseconds as instructions retired. */
+  runstate(_domid: number, _vcpu: number): VcpuRunstate {
+    return { state: 0, stateEntryTime: 0n, time: [BigInt(this.cpu.instructions), 0n, 0n, 0n] };
+  }
+
+  /** The state as plain data. */
+  getState(): PvVcpuArchState {
+    return {
+      vmAssist: this.vmAssist.toString(16),
+      gsUserBase: this.gsUserBase.toString(16),
+      gsUserSel: this.gsUserSel,
+      kernelSs: this.kernelSs,
+      kernelSp: this.kernelSp.toString(16),
+      iopl: this.iopl,
+      callbacks: [...this.callbacks].map(([type, c]) => ({
+        type,
+        address: c.address.toString(16),
+        flags: c.flags,
+      })),
+      pirqs: this.pirqs.getState(),
+    };
+  }
+
+  /** Replaces this state with {@link PvVcpuArch.getState}'s `state` (the event slot is not in it). */
+  restore(state: PvVcpuArchState): void {
+    const hex = (s: string): bigint => BigInt.asUintN(64, BigInt(`0x${s}`));
+    this.pirqs = PirqTable.fromState(state.pirqs);
+    this.vmAssist = hex(state.vmAssist);
+    this.gsUserBase = hex(state.gsUserBase);
+    this.gsUserSel = state.gsUserSel;
+    this.kernelSs = state.kernelSs;
+    this.kernelSp = hex(state.kernelSp);
+    this.iopl = state.iopl;
+    this.callbacks.clear();
+    for (const c of state.callbacks)
+      this.callbacks.set(c.type, { address: hex(c.address), flags: c.flags });
+  }
+
+  /** Restores {@link PvVcpuArch.getState} over `cpu` and `events`. */
+  static fromState(
+    state: PvVcpuArchState,
+    cpu: PvArchCpuPort,
+    events: EventCallbackSlot,
+  ): PvVcpuArch {
+    const a = new PvVcpuArch(cpu, events);
+    a.restore(state);
+    return a;
+  }
+}
