@@ -122,4 +122,42 @@ describe.skipIf(!haveNasm && !process.env.CI)('domain lifecycle through the daem
     expect((await tv(['destroy', 'deaf'], env)).code).toBe(0);
     c.close();
   });
+  it('create: -n prints the checked config, KEY=VALUE overrides win, a bad one names its line, names are unique', async () => {
+    const path = cfg('dry', 'hello.elf', '');
+    const dry = await tv(['create', '-n', '-q', path, 'memory=16', 'name="wet"'], env);
+    expect(dry.code).toBe(0);
+    expect(JSON.parse(dry.out)).toMatchObject({
+      name: 'wet',
+      memory: 16,
+      kernel: join(dir, 'hello.elf'),
+      source: path,
+    });
+    expect((await tv(['list'], env)).out).not.toContain('wet');
+    // The file has 3 lines; overrides are appended after it, as xl does.
+    expect(await tv(['create', '-q', path, 'vcpus=1', 'memory="lots"'], env)).toEqual({
+      code: 1,
+      out: '',
+      err: `typevisor create: ${path}:5: memory: expected a number, got "lots"\n`,
+    });
+    expect((await tv(['create', '-q', path, 'memory=lots'], env)).err).toBe(
+      `typevisor create: ${path}:4: config parsing error near \`lots': expected a string, a number or a list\n`,
+    );
+    expect(await tv(['create', '-q', path, 'nonsense'], env)).toEqual({
+      code: 2,
+      out: '',
+      err: 'typevisor create: "nonsense" is not a KEY=VALUE setting\n',
+    });
+    expect((await tv(['create', '-q', '-p', path], env)).code).toBe(0);
+    expect(await tv(['create', '-q', '-p', path], env)).toEqual({
+      code: 1,
+      out: '',
+      err: 'typevisor create: a domain named "dry" already exists\n',
+    });
+    expect(await tv(['create', '-q', path, 'name="Domain-0"'], env)).toEqual({
+      code: 1,
+      out: '',
+      err: 'typevisor create: the name "Domain-0" is taken by dom0\n',
+    });
+    await tv(['destroy', 'dry'], env);
+  });
 });

@@ -1,6 +1,6 @@
 /**
- * Loading a domain configuration for `create`: the file's settings, then `KEY=VALUE` overrides
- * from the command line (as xl appends them), checked with the same parser everywhere so the CLI
+ * Loading a domain configuration for `create`: the file's text with the `KEY=VALUE` overrides
+ * from the command line appended (as xl does), checked with the same parser everywhere so the CLI
  * and the daemon report the same `file:line: key: …` errors. Relative paths in `kernel`,
  * `ramdisk` and `disk` are resolved against the directory the command ran in.
  * @module
@@ -8,7 +8,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import type { DiskSpec } from '../config/disk-spec.ts';
 import { type DomainConfig, toDomainConfig } from '../config/domain-config.ts';
-import { parseXlConfig, type XlSetting } from '../config/xl-cfg.ts';
+import { parseXlConfig } from '../config/xl-cfg.ts';
 
 /** What `create` sends to the daemon: the configuration's text, where it came from, overrides. */
 export interface CreateRequest {
@@ -28,14 +28,16 @@ function absolute(path: string, cwd: string): string {
 
 /**
  * Parses and checks a configuration with its overrides and makes its paths absolute. Throws a
- * `CONFIG` ToolstackError naming the file (or `<command line>`), the line and the key.
+ * `CONFIG` ToolstackError naming the file, the line and the key.
  */
 export function loadDomainConfig(request: CreateRequest): DomainConfig {
-  const file = parseXlConfig(request.text, request.source);
-  const extra = parseXlConfig(request.overrides.join('\n'), '<command line>');
-  const settings = new Map<string, XlSetting>(file.settings);
-  for (const [k, v] of extra.settings) settings.set(k, v);
-  const config = toDomainConfig({ source: request.source, settings });
+  // As xl does: the overrides are appended to the file's text, so a later setting wins and an
+  // error in one names the file and a line past its end.
+  const text =
+    request.overrides.length === 0
+      ? request.text
+      : `${request.text}${request.text.endsWith('\n') ? '' : '\n'}${request.overrides.join('\n')}\n`;
+  const config = toDomainConfig(parseXlConfig(text, request.source));
   const out: { -readonly [K in keyof DomainConfig]: DomainConfig[K] } = { ...config };
   if (config.kernel !== undefined) out.kernel = absolute(config.kernel, request.cwd);
   if (config.ramdisk !== undefined) out.ramdisk = absolute(config.ramdisk, request.cwd);
