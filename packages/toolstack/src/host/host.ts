@@ -26,6 +26,7 @@ import {
   PvVcpu,
   type PvVcpuOptions,
   type PvVcpuState,
+  Scheduler,
   SHUTDOWN_crash,
   SHUTDOWN_poweroff,
   SHUTDOWN_reboot,
@@ -35,7 +36,9 @@ import {
   VIRQ_TIMER,
   writeVcpuTimeInfo,
   writeWallClock,
+  XEN_DOMCTL_SCHEDOP_putinfo,
   XEN_PVCLOCK_TSC_STABLE_BIT,
+  XEN_SCHEDULER_CREDIT,
 } from '@typevisor/hypervisor';
 import { Machine, MMUEXT, PvMm } from '@typevisor/mmu';
 import {
@@ -75,6 +78,7 @@ import {
 import { type NativeDomain, NativeGrantIssuer, NativePageAllocator } from './native-domain.ts';
 import { NativeEventChannels } from './native-events.ts';
 import { framePage, NativeGrantMapper } from './native-grants.ts';
+import { SchedTimerSet } from './sched-timers.ts';
 
 /** DOMID_INVALID: the owner of free machine frames. */
 const DOMID_INVALID = 0x7ff4;
@@ -91,6 +95,8 @@ const GTF_permit_access = 1;
 const MAX_GRANT_FRAMES = 64;
 /** Instructions a vCPU runs before the host looks at the others and at dom0's work. */
 const SLICE = 200_000;
+/** The shortest slice run (so a nearly expired scheduler slice still makes progress). */
+const MIN_SLICE = 1000;
 /** The virtual TSC runs at 1 GHz: one tick per nanosecond of system time. */
 const TSC_HZ = 1_000_000_000;
 /** Bytes of console output kept per domain (xenconsoled's default `limit` is 1 MiB). */
@@ -108,10 +114,22 @@ export interface HostOptions {
    * to the next timer when every vCPU is blocked, so runs are deterministic. `real`: wall time.
    */
   readonly time?: HostTimeMode;
+  /**
+   * Under virtual time, the nanoseconds one guest instruction takes (a positive integer; default
+   * 1, a 1 GHz one-instruction-per-cycle machine). Larger values make scheduler periods and
+   * guest timers come around in fewer instructions.
+   */
+  readonly instructionNs?: number;
   /** Wall-clock seconds since the epoch reported to guests at boot; default: now. */
   readonly wallClockSec?: number;
   /** Receives the host's log lines (domain crashes, backend failures). Default: dropped. */
   readonly log?: (line: string) => void;
+  /**
+   * The vCPU scheduler: `credit` (default: weights from `cpu_weight`, caps from `cap`, pinning
+   * from `cpus`) or `sedf`. The host has one physical CPU; guests share it as the scheduler
+   * decides, in slices of its choosing (one instruction is one nanosecond of virtual time).
+   */
+  readonly scheduler?: 'credit' | 'sedf';
   /** Hypercall trace hook (domain, number, arguments, result), for diagnostics. */
   readonly trace?: (domid: number, nr: number, args: readonly bigint[], rc: number) => void;
 }
@@ -315,6 +333,8 @@ export class Host {
   readonly grants: GrantTables;
   /** System time and timers. */
   readonly clock: DeterministicClock;
+  /** The vCPU scheduler (Xen's core with the credit or sEDF policy) on one physical CPU. */
+  readonly scheduler: Scheduler;
   /** vCPU timers (set_timer_op, VCPUOP_set_*_timer). */
   readonly timers: VcpuTimers;
   /** The store xenstored serves. */
@@ -334,6 +354,8 @@ export class Host {
   private readonly timeMode: HostTimeMode;
   private readonly memoryMiB: number;
   private running = false;
+  private readonly instructionNs: number;
+  private readonly schedTimers: SchedTimerSet = new SchedTimerSet();
   private readonly wallClockSec: number;
   private readonly log: (line: string) => void;
   private readonly trace: HostOptions['trace'];
@@ -368,6 +390,17 @@ export class Host {
     this.wallClockSec =
       image?.wallClockSec ?? options.wallClockSec ?? Math.floor(Date.now() / 1000);
     this.memoryMiB = mib;
+    this.instructionNs = options.instructionNs ?? 1;
+    if (
+      !Number.isSafeInteger(this.instructionNs) ||
+      this.instructionNs < 1 ||
+      this.instructionNs > 1e6
+    ) {
+      throw new ToolstackError(
+        'CONFIG',
+        `instructionNs must be an integer from 1 to 1000000, got ${options.instructionNs}`,
+      );
+    }
     this.log = options.log ?? (() => undefined);
     this.trace = options.trace;
     const notifier = {
@@ -424,6 +457,12 @@ export class Host {
       });
     }
     this.hypercallHost = { evtchn: this.evtchn, grants: this.grants, timers: this.timers };
+    this.scheduler = new Scheduler({
+      nrCpus: 1,
+      scheduler: options.scheduler ?? 'credit',
+      clock: this.clock,
+      timers: this.schedTimers,
+    });
     this.dom0Events = new NativeEventChannels(this.evtchn, 0, this.log);
     this.natives.set(0, this.dom0Events);
     this.dom0Grants = new NativeGrantMapper(this.grants, this.machine.memory, 0);
@@ -525,13 +564,17 @@ export class Host {
   /** Wakes a blocked domain that has an event for it. */
   private wake(domid: number): void {
     const d = this.domains.get(domid);
-    if (d?.blocked && this.evtchn.upcallDeliverable(domid, 0)) d.blocked = false;
+    if (d?.blocked && this.evtchn.upcallDeliverable(domid, 0)) {
+      d.blocked = false;
+      if (this.scheduler.hasDomain(domid)) this.scheduler.wake(domid, 0);
+    }
   }
 
   /** Current TSC for the CPU model. */
   private readTsc(cpu: X86Cpu): number {
     if (this.timeMode === 'real') return this.realNs();
-    if (cpu === this.sliceCpu) return this.sliceNs + (cpu.instructions - this.sliceInstr);
+    if (cpu === this.sliceCpu)
+      return this.sliceNs + (cpu.instructions - this.sliceInstr) * this.instructionNs;
     return this.clock.now();
   }
 
@@ -718,6 +761,7 @@ export class Host {
       consolePort,
     });
     this.domains.set(domid, dom);
+    this.schedAdd(dom);
 
     try {
       await this.writeDomainStore(dom, p2m.get(layout.storePfn), storePort, consolePort);
@@ -741,7 +785,7 @@ export class Host {
       await this.destroyDomain(domid);
       throw err;
     }
-    if (options.paused !== true) dom.paused = false;
+    if (options.paused !== true) this.unpause(domid);
     return dom;
   }
 
@@ -1211,6 +1255,7 @@ export class Host {
     dom.name = saved.name;
     dom.restoreFrom(saved);
     this.domains.set(domid, dom);
+    this.schedAdd(dom);
   }
 
   /** Destroys every domain (closing their disk images); the host can be dropped afterwards. */
@@ -1231,12 +1276,42 @@ export class Host {
 
   /** `xl pause`. */
   pause(domid: number): void {
-    this.lookup(domid).paused = true;
+    const d = this.lookup(domid);
+    if (!d.paused && this.scheduler.hasDomain(d.domid)) this.scheduler.pauseDomain(d.domid);
+    d.paused = true;
   }
 
   /** `xl unpause`. */
   unpause(domid: number): void {
-    this.lookup(domid).paused = false;
+    const d = this.lookup(domid);
+    if (d.paused && this.scheduler.hasDomain(d.domid)) this.scheduler.unpauseDomain(d.domid);
+    d.paused = false;
+  }
+
+  /** Adds a domain's vCPU to the scheduler with its configured weight, cap and pinning. */
+  private schedAdd(d: HostDomain): void {
+    const s = this.scheduler;
+    s.createDomain(d.domid);
+    const cpus = d.config.cpus?.filter((c) => c === 0);
+    s.addVcpu(d.domid, 0, {
+      state: d.blocked ? 'blocked' : 'runnable',
+      ...(cpus !== undefined && cpus.length > 0 ? { affinity: cpus } : {}),
+    });
+    this.setCredit(d.domid, d.config.cpuWeight, d.config.cap);
+    if (d.paused) s.pauseDomain(d.domid);
+  }
+
+  /**
+   * `xl sched-credit -d DOM -w WEIGHT -c CAP`: sets a domain's credit weight (1–65535) and cap
+   * (percent of a CPU, 0 = none). Returns 0, or a negative Xen errno (-EINVAL for bad values or
+   * when the host runs another scheduler, -ESRCH for an unknown domain).
+   */
+  setCredit(domid: number, weight: number, cap: number): number {
+    return this.scheduler.schedulerOp(domid, {
+      sched_id: XEN_SCHEDULER_CREDIT,
+      cmd: XEN_DOMCTL_SCHEDOP_putinfo,
+      u: { credit: { weight, cap } },
+    });
   }
 
   /** Types `bytes` into the domain's console. Returns how many fit in the ring. */
@@ -1279,6 +1354,7 @@ export class Host {
 
   /** Drops the hypervisor's and the machine's state for `domid`. */
   private teardown(domid: number): void {
+    if (this.scheduler.hasDomain(domid)) this.scheduler.destroyDomain(domid);
     this.timers.removeDomain(domid);
     if (this.evtchn.hasDomain(domid)) {
       this.evtchn.reset(0, domid);
@@ -1374,39 +1450,45 @@ export class Host {
       let ran = false;
       const turnEnd = performance.now() + 20;
       for (;;) {
-        for (const d of [...this.domains.values()]) {
-          if (d.state !== 'running') continue;
+        const v = this.scheduler.current(0);
+        const d = v === null ? undefined : this.domains.get(v.domid);
+        if (d !== undefined && d.state === 'running') {
           ran = true;
           total += this.runSlice(d);
           if (d.shutdownReason >= 0) await this.applyLifecycle(d);
         }
         const handled = this.dispatchNative();
-        if (this.timeMode === 'real')
-          this.clock.advance(Math.max(0, this.realNs() - this.clock.now()));
+        if (this.timeMode === 'real') this.advanceClock(this.realNs() - this.clock.now());
         // dom0 has work to do (a request to serve, I/O in flight): let it run now.
         if (handled > 0 || this.inflight > 0) break;
         if (!ran || performance.now() >= turnEnd || options.until?.()) break;
       }
       const worked = await this.settleDom0();
       if (ran) continue;
-      const live = [...this.domains.values()].filter((d) => d.state === 'blocked');
-      if (live.length === 0) {
+      // Nothing ran: every guest is blocked, paused, held back by its cap, or there is none.
+      const states = [...this.domains.values()].map((d) => d.state);
+      const waiting = states.includes('running'); // runnable, but the scheduler holds it back
+      if (!waiting && !states.includes('blocked')) {
         if (stopWhenIdle && !this.hasPendingIo()) return 'idle';
         // Native domains may be exchanging events among themselves: keep going while they do.
         if (worked === 0) await new Promise<void>((resolve) => setTimeout(resolve, 1));
         continue;
       }
-      // Every domain is blocked: move time to the next timer.
-      const next = this.clock.nextDeadline();
+      // Move time to the next event that can make a guest run: a guest timer, or (for a guest
+      // the scheduler holds back) the scheduler's next decision.
+      const guestNext = this.clock.nextDeadline();
+      const schedNext = waiting ? this.schedTimers.nextDeadline() : -1;
+      const next =
+        guestNext < 0 ? schedNext : schedNext < 0 ? guestNext : Math.min(guestNext, schedNext);
       if (this.timeMode === 'virtual') {
         if (next < 0) {
           if (stopWhenIdle && !this.hasPendingIo()) return 'idle';
           await new Promise<void>((resolve) => setTimeout(resolve, 1));
-        } else this.clock.advance(Math.max(0, next - this.clock.now()));
+        } else this.advanceClock(next - this.clock.now());
       } else {
         const waitMs = next < 0 ? 10 : Math.min(10, Math.max(0, (next - this.realNs()) / 1e6));
         await new Promise<void>((resolve) => setTimeout(resolve, waitMs));
-        this.clock.advance(Math.max(0, this.realNs() - this.clock.now()));
+        this.advanceClock(this.realNs() - this.clock.now());
       }
     }
   }
@@ -1469,20 +1551,44 @@ export class Host {
       : { ...t, discard: (sector, count) => this.track(discard(sector, count)) };
   }
 
-  /** Runs one slice of domain `d`'s vCPU; returns instructions executed. */
+  /** Moves system time forward by `deltaNs` (if positive), firing guest and scheduler timers. */
+  private advanceClock(deltaNs: number): void {
+    if (deltaNs > 0) this.clock.advance(Math.floor(deltaNs));
+    this.schedTimers.fireDue(this.clock.now());
+  }
+
+  /**
+   * Runs one slice of domain `d`'s vCPU — up to the scheduler's slice end under virtual time —
+   * and tells the scheduler how it ended. Returns instructions executed.
+   */
   private runSlice(d: HostDomain): number {
     const cpu = d.cpu;
     const before = cpu.instructions;
+    let budget = SLICE;
+    if (this.timeMode === 'virtual') {
+      const end = this.scheduler.sliceEnd(0);
+      if (end >= 0) {
+        const left = Math.ceil((end - this.clock.now()) / this.instructionNs);
+        budget = Math.max(MIN_SLICE, Math.min(SLICE, left));
+      }
+    }
     this.sliceCpu = cpu;
     this.sliceNs = this.clock.now();
     this.sliceInstr = before;
-    const r = d.vcpu.run(SLICE);
+    const r = d.vcpu.run(budget);
     this.sliceCpu = undefined;
     const ran = cpu.instructions - before;
     d.instructions += ran;
-    if (this.timeMode === 'virtual') this.clock.advance(ran);
-    if (r === PV_RUN.BLOCK) d.blocked = !this.evtchn.upcallDeliverable(d.domid, 0);
-    if (r === PV_RUN.SHUTDOWN) d.shutdownReason = d.vcpu.shutdownReason;
+    if (this.timeMode === 'virtual') this.advanceClock(ran * this.instructionNs);
+    if (r === PV_RUN.BLOCK && !this.evtchn.upcallDeliverable(d.domid, 0)) {
+      d.blocked = true;
+      this.scheduler.block(d.domid, 0);
+    } else if (r === PV_RUN.YIELD) this.scheduler.yield(d.domid, 0);
+    if (r === PV_RUN.SHUTDOWN) {
+      d.shutdownReason = d.vcpu.shutdownReason;
+      // A domain that shut down is descheduled for good (domain_shutdown pauses its vCPUs).
+      if (!d.paused) this.scheduler.pauseDomain(d.domid);
+    }
     return ran;
   }
 }
