@@ -84,6 +84,12 @@ describe.skipIf(!haveNasm && !process.env.CI)(
           'pin again -> 0xffffffea', // -EINVAL: already pinned
           'mmu_update alias -> 0x00000000',
           'alias reads xen-3.0-x86_32p',
+          // Privileged instructions in ring 1 #GP to the hypervisor, which emulates these.
+          'cr0.ts after fpu_taskswitch(1) 0x00000008',
+          'cr0.ts after clts 0x00000000',
+          'mov cr2 0x7fff0000',
+          `mov cr3 ${hex(d.cpu.cr3)}`, // the guest's own L3 (below 4 GiB: plain MFN << 12)
+          'cr3 reload and wbinvd emulated',
           'multicall says hi', // entry 0 runs console_io
           'multicall -> 0x00000000',
           'mc[0] console_io -> 0x00000000',

@@ -69,6 +69,7 @@ HC_set_trap_table   equ 0
 HC_mmu_update       equ 1
 HC_stack_switch     equ 3
 HC_set_callbacks    equ 4
+HC_fpu_taskswitch   equ 5
 HC_multicall        equ 13
 HC_update_va_mapping equ 14
 HC_xen_version      equ 17
@@ -328,6 +329,26 @@ fault_end:
         mov edx, alias_page
         call print_cstr
 
+        ; ---- privileged instructions Xen emulates for a ring-1 kernel (#GP to the hypervisor) -------
+        mov eax, HC_fpu_taskswitch          ; fpu_taskswitch(1): CR0.TS set
+        mov ebx, 1
+        int 0x82
+        mov eax, cr0
+        and eax, 8
+        say l_ts_set
+        clts
+        mov eax, cr0
+        and eax, 8
+        say l_ts_clear
+        mov eax, cr2                        ; the last #PF address
+        say l_rcr2
+        mov eax, cr3                        ; the current L3, extended-CR3 form
+        say l_rcr3
+        mov ecx, cr3
+        mov cr3, ecx                        ; a validated reload of the same L3
+        wbinvd                              ; ignored for a domU
+        print l_priv_ok, l_priv_ok_len
+
         ; ---- multicall: three 32-byte compat entries, results written back ------------------------
         mov eax, HC_multicall
         mov ebx, mc_list
@@ -511,6 +532,11 @@ print_cstr:
         str l_repin, `pin again -> `
         str l_mmuupd, `mmu_update alias -> `
         str l_alias, `alias reads `
+        str l_ts_set, `cr0.ts after fpu_taskswitch(1) `
+        str l_ts_clear, `cr0.ts after clts `
+        str l_rcr2, `mov cr2 `
+        str l_rcr3, `mov cr3 `
+        str l_priv_ok, `cr3 reload and wbinvd emulated\n`
         str l_mc, `multicall -> `
         str l_mc0, `mc[0] console_io -> `
         str l_mc1, `mc[1] xen_version -> `

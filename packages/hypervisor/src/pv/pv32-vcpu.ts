@@ -62,6 +62,8 @@ const XEN_EFAULT = 14;
 const XEN_EINVAL = 22;
 const XEN_ENOSYS = 38;
 const GP_VECTOR = 13;
+/** `MMUEXT_NEW_BASEPTR`. */
+const MMUEXT_NEW_BASEPTR = 5;
 const BP_VECTOR = 3;
 const OF_VECTOR = 4;
 
@@ -186,6 +188,7 @@ export class Pv32Vcpu {
   private readonly args: bigint[];
   private readonly trace: ((nr: number, args: readonly bigint[], rc: number) => void) | null;
   private readonly gdtAddress: number;
+  private readonly insn: Uint8Array;
 
   /** Creates a vCPU; nothing runs until {@link Pv32Vcpu.boot} and {@link Pv32Vcpu.run}. */
   constructor(options: Pv32VcpuOptions) {
@@ -200,6 +203,7 @@ export class Pv32Vcpu {
     this.args = [0n, 0n, 0n, 0n, 0n];
     this.trace = options.trace ?? null;
     this.gdtAddress = options.gdtAddress ?? -1;
+    this.insn = new Uint8Array(3);
     const sink = options.console;
     const domid = this.domid;
     this.env = {
@@ -384,6 +388,9 @@ export class Pv32Vcpu {
       }
       if (reason === CPU_EXIT.EXCEPTION) {
         const x = cpu.exit;
+        if (x.vector === GP_VECTOR && x.errorCode === 0 && cpu.cpl === 1) {
+          if (this.emulatePrivileged()) continue;
+        }
         if (this.traps.bounce(cpu, this.env.ctx.guest, x.vector, x.errorCode)) {
           cpu.updateMode();
           continue;
@@ -400,6 +407,68 @@ export class Pv32Vcpu {
       return PV_RUN.SHUTDOWN;
     }
     return this.shutdownReason >= 0 ? PV_RUN.SHUTDOWN : PV_RUN.BUDGET;
+  }
+
+  /**
+   * The privileged instructions Xen emulates for a 32-bit PV kernel when they #GP in ring 1
+   * (emulate_privileged_op): `clts`; `mov %crN,%reg` for CR0 (with the guest's TS), CR2 (the
+   * last #PF address), CR3 (the current L3 in extended-CR3 form) and CR4; `mov %reg,%cr0` that
+   * changes only TS; `mov %reg,%cr3` (a new base pointer that must validate as an L3);
+   * `wbinvd` (ignored: a domU may not flush caches). Anything else — prefixes included, or a CR3
+   * that does not validate — stays a #GP for the guest.
+   * @see xen/arch/x86/pv/emul-priv-op.c (read_cr, write_cr, wbinvd)
+   */
+  private emulatePrivileged(): boolean {
+    const cpu = this.cpu;
+    const code = this.insn;
+    const guest = this.env.ctx.guest;
+    if (!guest.read(cpu.rip >>> 0, code.subarray(0, 2)) || code[0] !== 0x0f) return false;
+    const op = code[1] ?? 0;
+    const lo = cpu.lo;
+    if (op === 0x06) {
+      cpu.cr0 &= ~CR0_TS; // clts
+      cpu.rip = (cpu.rip + 2) >>> 0;
+      return true;
+    }
+    if (op === 0x09) {
+      cpu.rip = (cpu.rip + 2) >>> 0; // wbinvd
+      return true;
+    }
+    if (op !== 0x20 && op !== 0x22) return false;
+    if (!guest.read((cpu.rip + 2) >>> 0, code.subarray(2, 3))) return false;
+    const modrm = code[2] ?? 0;
+    if (modrm >> 6 !== 3) return false;
+    const crn = (modrm >> 3) & 7;
+    const gpr = modrm & 7;
+    if (op === 0x20) {
+      let v: number;
+      if (crn === 0) v = cpu.cr0;
+      else if (crn === 2) v = cpu.cr2;
+      else if (crn === 3) {
+        const mfn = Math.floor(cpu.cr3 / 4096);
+        v = ((mfn << 12) | (mfn >>> 20)) >>> 0; // xen_pfn_to_cr3 for a compat guest
+      } else if (crn === 4) v = cpu.cr4;
+      else return false;
+      lo[gpr] = v | 0;
+      cpu.hi[gpr] = 0;
+      cpu.rip = (cpu.rip + 3) >>> 0;
+      return true;
+    }
+    const v = (lo[gpr] ?? 0) >>> 0;
+    if (crn === 0) {
+      if (((v ^ cpu.cr0) & ~CR0_TS) !== 0) return false; // only TS may change
+      cpu.cr0 = v | 0;
+    } else if (crn === 3) {
+      const mm = this.env.mm;
+      const mfn = ((v >>> 12) | (v << 20)) >>> 0; // xen_cr3_to_pfn
+      if (mm === null) return false;
+      const op1 = [{ cmd: MMUEXT_NEW_BASEPTR, arg1Lo: mfn | 0, arg1Hi: 0, arg2: 0 }];
+      // A frame that does not validate as an L3 leaves the write unhandled: #GP for the guest.
+      if (mm.mmuextOp(this.domid, this.vcpuId, op1) !== 0) return false;
+      this.env.setBasePointer(mfn);
+    } else return false;
+    cpu.rip = (cpu.rip + 3) >>> 0;
+    return true;
   }
 
   /**
