@@ -383,6 +383,17 @@ function mmuextOp(
   return writeDone(env, pdone, done, 0);
 }
 
+/**
+ * `HYPERVISOR_vm_assist(cmd, type)`: recorded in the vCPU's PV state and, when the MMU models
+ * the assist (m2p_strict, pae_extended_cr3 …), passed on so page-table handling follows it.
+ */
+function pvVmAssist(env: PvHypercallEnv, cmd: number, type: number): number {
+  if (!env.arch) return -XEN_ENOSYS;
+  const rc = vmAssist(env.arch, cmd, type);
+  if (rc === 0 && env.mm?.vmAssist) return env.mm.vmAssist(env.ctx.domid, cmd, type);
+  return rc;
+}
+
 /** `HYPERVISOR_multicall`: each entry through `env.batch` (or this table); stops at a shutdown. */
 function runMulticall(env: PvHypercallEnv, list: number, count: number): number {
   if (list < 0) return count === 0 ? 0 : -XEN_EFAULT;
@@ -430,7 +441,7 @@ export function pvHypercall(env: PvHypercallEnv, nr: number, args: readonly bigi
     case __HYPERVISOR_multicall:
       return runMulticall(env, ptr(args[0]), u32(args[1]));
     case __HYPERVISOR_vm_assist:
-      return env.arch ? vmAssist(env.arch, u32(args[0]), u32(args[1])) : -XEN_ENOSYS;
+      return pvVmAssist(env, u32(args[0]), u32(args[1]));
     case __HYPERVISOR_set_segment_base:
       return env.arch ? setSegmentBase(env.arch, u32(args[0]), args[1] ?? 0n) : -XEN_ENOSYS;
     case __HYPERVISOR_fpu_taskswitch:
