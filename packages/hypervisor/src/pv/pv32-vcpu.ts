@@ -389,7 +389,15 @@ export class Pv32Vcpu {
       if (reason === CPU_EXIT.EXCEPTION) {
         const x = cpu.exit;
         if (x.vector === GP_VECTOR && x.errorCode === 0 && cpu.cpl === 1) {
-          if (this.emulatePrivileged()) continue;
+          let emulated: boolean;
+          try {
+            emulated = this.emulatePrivileged();
+          } catch (e) {
+            const why = e instanceof Error ? e.message : String(e);
+            this.crashDomain('cpu-error', GP_VECTOR, 0, `privileged-op emulation threw: ${why}`);
+            return PV_RUN.SHUTDOWN;
+          }
+          if (emulated) continue;
         }
         if (this.traps.bounce(cpu, this.env.ctx.guest, x.vector, x.errorCode)) {
           cpu.updateMode();
