@@ -232,6 +232,13 @@ describe.skipIf(!haveNasm && !process.env.CI)(
       expect(d.console().endsWith('shutting down\n')).toBe(true);
     });
 
+    it('round-trips a fresh vCPU (no callbacks, no traps) through JSON state unchanged', () => {
+      const d = boot32(elf('pv32-spin'));
+      const saved = JSON.parse(JSON.stringify(d.vcpu.getState()));
+      expect(saved.eventCallback).toEqual({ cs: 0, eip: 0 });
+      expect(Pv32Vcpu.fromState(saved, d.vcpuOptions).getState()).toEqual(d.vcpu.getState());
+    });
+
     it('returns to the embedder when the budget runs out on a spinning guest', () => {
       const d = boot32(elf('pv32-spin'));
       for (let i = 0; i < 5; i++) expect(d.vcpu.run(10_000)).toBe(PV_RUN.BUDGET);

@@ -317,13 +317,13 @@ export class Pv32Vcpu {
       t.cs[vector] = e.cs & 0xffff;
       t.flags[vector] = e.flags & 0xff;
     }
-    t.setCallbacks(
-      state.eventCallback.cs,
-      state.eventCallback.eip,
-      state.failsafeCallback.cs,
-      state.failsafeCallback.eip,
-    );
-    t.stackSwitch(state.kernelStack.ss, state.kernelStack.sp);
+    // Restored as saved (the fix-ups ran when the guest registered them).
+    t.eventCs = state.eventCallback.cs & 0xffff;
+    t.eventEip = state.eventCallback.eip >>> 0;
+    t.failsafeCs = state.failsafeCallback.cs & 0xffff;
+    t.failsafeEip = state.failsafeCallback.eip >>> 0;
+    t.kernelSs = state.kernelStack.ss & 0xffff;
+    t.kernelSp = state.kernelStack.sp >>> 0;
     return v;
   }
 
