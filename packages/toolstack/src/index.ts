@@ -119,12 +119,17 @@ export {
   type HostRunOptions,
   type HostRunResult,
   type HostTimeMode,
+  type MigrateOptions,
+  type MigrationReport,
   openDisk,
 } from './host/host.ts';
 export {
+  decodeHostImage,
+  encodeHostImage,
   fromJson,
   HOST_IMAGE_VERSION,
   type HostImage,
+  reviveJson,
   type SavedDomain,
   toJson,
 } from './host/host-image.ts';
@@ -140,6 +145,7 @@ export {
   bytesSource,
   chunkSource,
   encodeHeader,
+  encodeJsonRecord,
   encodeRecord,
   MAX_PAGES_PER_RECORD,
   MAX_RECORD_LENGTH,

@@ -5,7 +5,10 @@
 ; Variants (nasm -D...): CRASH_PF writes to an unmapped page, CRASH_GP executes a privileged
 ; instruction (cli), SPIN loops forever — each after the greeting; TRAP registers a #PF handler
 ; with set_trap_table, faults, and returns with HYPERVISOR_iret past the faulting instruction;
-; EVENT maps shared_info, registers an event callback, binds an IPI, unmasks and sends it.
+; EVENT maps shared_info, registers an event callback, binds an IPI, unmasks and sends it;
+; COUNT prints an increasing counter forever (a tick, then a busy wait of about 200 000
+; instructions) and stores each value into a 64 KiB buffer, one page after another, so memory
+; keeps changing (for migration tests: the count must go on without a gap or a repeat).
 ; Build: ./build.sh (or nasm -f bin -o pv-hello.elf pv-hello.asm)
 BITS 64
 DEFAULT REL
@@ -94,6 +97,23 @@ _start:
 %endif
 %ifdef SPIN
 .spin:  jmp .spin
+%endif
+%ifdef COUNT
+        xor r14d, r14d                      ; the counter
+.tick:  inc r14
+        print l_tick, l_tick_len
+        mov rax, r14
+        call print_hex
+        mov rax, r14                        ; dirty a page: count_buf[(n % 16) * 4096] = n
+        and eax, 15
+        shl eax, 12
+        lea rdx, [count_buf]
+        mov [rdx + rax], r14
+        mov ecx, 100000
+.wait:  dec ecx
+        jnz .wait
+        jmp .tick
+        str l_tick, `tick `
 %endif
 %ifdef EVENT
         mov eax, 14                         ; update_va_mapping(shinfo_page, shared_info | 0x67,
@@ -279,5 +299,9 @@ extraversion: times 16 db 0
         align 4096, db 0
 shinfo_page:                                ; EVENT maps shared_info here
         times 4096 db 0
+%ifdef COUNT
+count_buf:                                  ; COUNT dirties one page of this per tick
+        times 65536 db 0
+%endif
 file_end:
 mem_end:

@@ -109,3 +109,43 @@ export function fromJson(text: string): unknown {
     return v;
   });
 }
+
+/**
+ * The JSON text of a {@link HostImage}: its large plain parts (frame table, store, channels)
+ * through plain `JSON.stringify`, the guests (which hold bigints) through {@link toJson}.
+ */
+export function encodeHostImage(image: HostImage): string {
+  const parts: string[] = [];
+  for (const [key, value] of Object.entries(image)) {
+    parts.push(
+      `${JSON.stringify(key)}:${key === 'domains' ? toJson(value) : JSON.stringify(value)}`,
+    );
+  }
+  return `{${parts.join(',')}}`;
+}
+
+/** Turns `{"$bigint"}` / `{"$map"}` objects from {@link toJson} back into bigints and Maps, in place where possible. */
+export function reviveJson(value: unknown): unknown {
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = reviveJson(value[i]);
+    return value;
+  }
+  if (value === null || typeof value !== 'object') return value;
+  const o = value as Record<string, unknown>;
+  const keys = Object.keys(o);
+  if (keys.length === 1 && typeof o.$bigint === 'string') return BigInt(o.$bigint);
+  if (keys.length === 1 && Array.isArray(o.$map)) {
+    return new Map((o.$map as unknown[]).map((e) => reviveJson(e) as [unknown, unknown]));
+  }
+  for (const k of keys) o[k] = reviveJson(o[k]);
+  return o;
+}
+
+/** The {@link HostImage} in a parsed DOMAIN_STATE record (its guests revived). */
+export function decodeHostImage(json: unknown): HostImage {
+  const image = json as HostImage & { domains: unknown };
+  if (image !== null && typeof image === 'object' && Array.isArray(image.domains)) {
+    (image as { domains: unknown }).domains = reviveJson(image.domains);
+  }
+  return image as HostImage;
+}

@@ -40,7 +40,7 @@ import {
   XEN_PVCLOCK_TSC_STABLE_BIT,
   XEN_SCHEDULER_CREDIT,
 } from '@typevisor/hypervisor';
-import { Machine, MMUEXT, PvMm } from '@typevisor/mmu';
+import { Machine, type MachineState, MMUEXT, PvMm } from '@typevisor/mmu';
 import {
   Blkback,
   type BlockStorage,
@@ -62,6 +62,7 @@ import {
   type ByteSource,
   bytesSource,
   encodeHeader,
+  encodeJsonRecord,
   encodeRecord,
   MAX_PAGES_PER_RECORD,
   REC_TYPE,
@@ -69,11 +70,11 @@ import {
 } from '../migration/stream.ts';
 import { FileByteStore } from './file-byte-store.ts';
 import {
-  fromJson,
+  decodeHostImage,
+  encodeHostImage,
   HOST_IMAGE_VERSION,
   type HostImage,
   type SavedDomain,
-  toJson,
 } from './host-image.ts';
 import { type NativeDomain, NativeGrantIssuer, NativePageAllocator } from './native-domain.ts';
 import { NativeEventChannels } from './native-events.ts';
@@ -292,6 +293,32 @@ function latin1(bytes: readonly number[]): string {
 export interface CreateDomainOptions {
   /** Leave the domain paused (`xl create -p`). */
   readonly paused?: boolean;
+}
+
+/** Options of {@link Host.migrate}. */
+export interface MigrateOptions {
+  /** Most rounds before stop-and-copy, the first full round included (default 8). */
+  readonly maxRounds?: number;
+  /** Guest instructions run between rounds (default 2 000 000). */
+  readonly roundInstructions?: number;
+  /** Stop and copy once a round finds at most this many changed pages (default 64). */
+  readonly stopPages?: number;
+  /** Keep the guests running here afterwards (a live checkpoint) instead of destroying them. */
+  readonly keepSource?: boolean;
+}
+
+/** What {@link Host.migrate} did. */
+export interface MigrationReport {
+  /** Rounds, the final stop-and-copy included. */
+  readonly rounds: number;
+  /** Pages sent in each round. */
+  readonly pagesPerRound: readonly number[];
+  /** Bytes of stream sent. */
+  readonly bytes: number;
+  /** Wall time from the start to the END record sent (ms). */
+  readonly totalMs: number;
+  /** Wall time the guests were stopped on this host (ms): the final round. */
+  readonly downtimeMs: number;
 }
 
 /** Options of {@link Host.run}. */
@@ -1073,9 +1100,9 @@ export class Host {
     }
   }
 
-  private encodeImage(doms: readonly HostDomain[]): Uint8Array {
-    const machine = this.machine.getState();
-    const image: HostImage = {
+  /** The host's plain-data state for a save image (page contents excluded). */
+  private captureImage(doms: readonly HostDomain[], machine: MachineState): HostImage {
+    return {
       version: HOST_IMAGE_VERSION,
       memoryMiB: this.memoryMiB,
       clockNs: this.clock.now(),
@@ -1110,8 +1137,13 @@ export class Host {
         };
       }),
     };
+  }
+
+  private encodeImage(doms: readonly HostDomain[]): Uint8Array {
+    const machine = this.machine.getState();
+    const image = this.captureImage(doms, machine);
     const chunks: Uint8Array[] = [encodeHeader()];
-    chunks.push(encodeRecord({ type: REC_TYPE.DOMAIN_STATE, json: JSON.parse(toJson(image)) }));
+    chunks.push(encodeJsonRecord(REC_TYPE.DOMAIN_STATE, encodeHostImage(image)));
     let mfns: number[] = [];
     let data: Uint8Array[] = [];
     const flush = () => {
@@ -1154,6 +1186,113 @@ export class Host {
   }
 
   /**
+   * Live-migrates every guest to another host: sends the save stream to `send` in pre-copy
+   * rounds while the guests keep running here (this method runs the host between rounds), each
+   * round carrying the pages that changed since the previous one (found by comparing contents),
+   * then stops the guests, sends the last changed pages and the host state, and — unless
+   * `keepSource` — destroys the guests here, as `xl migrate` does. The receiving side is
+   * {@link Host.restore} on the same byte stream. The host must not be running already.
+   */
+  async migrate(
+    send: (chunk: Uint8Array) => Promise<void> | void,
+    options: MigrateOptions = {},
+  ): Promise<MigrationReport> {
+    if (this.running) throw new ToolstackError('STATE', 'stop the host before migrating it');
+    if (this.nativeDomains.size > 0) {
+      throw new ToolstackError('STATE', 'a host with native domains cannot be migrated');
+    }
+    const maxRounds = options.maxRounds ?? 8;
+    const roundInstructions = options.roundInstructions ?? 2_000_000;
+    const stopPages = options.stopPages ?? 64;
+    const t0 = performance.now();
+    let bytes = 0;
+    const out = async (chunk: Uint8Array): Promise<void> => {
+      bytes += chunk.length;
+      await send(chunk);
+    };
+    const sent = new Map<number, Int32Array>();
+    const pagesPerRound: number[] = [];
+    const zero = new Int32Array(1024);
+    const sendChanged = async (): Promise<number> => {
+      const mem = this.machine.memory;
+      const owner = this.machine.frames.owner;
+      let mfns: number[] = [];
+      let total = 0;
+      const flush = async (): Promise<void> => {
+        if (mfns.length === 0) return;
+        const body = new Uint8Array(mfns.length * 4096);
+        mfns.forEach((mfn, i) => body.set(framePage(mem, mfn), i * 4096));
+        await out(encodeRecord({ type: REC_TYPE.PAGE_DATA, pfns: mfns, data: body }));
+        mfns = [];
+      };
+      for (let mfn = 0; mfn < mem.frames; mfn++) {
+        if (owner[mfn] === DOMID_INVALID) continue;
+        const c = mfn >>> 9;
+        const before = sent.get(mfn) ?? zero;
+        let changed = false;
+        if (mem.allocated[c] === 0) changed = before !== zero;
+        else {
+          const words = mem.i32Chunks[c] as Int32Array;
+          const base = (mfn & 511) << 10;
+          for (let i = 0; i < 1024; i++) {
+            if (words[base + i] !== before[i]) {
+              changed = true;
+              break;
+            }
+          }
+        }
+        if (!changed) continue;
+        const copy = new Int32Array(1024);
+        if (mem.allocated[c] !== 0) {
+          const base = (mfn & 511) << 10;
+          copy.set((mem.i32Chunks[c] as Int32Array).subarray(base, base + 1024));
+        }
+        sent.set(mfn, copy);
+        mfns.push(mfn);
+        total++;
+        if (mfns.length === MAX_PAGES_PER_RECORD) await flush();
+      }
+      await flush();
+      return total;
+    };
+
+    await out(encodeHeader());
+    for (let round = 1; ; round++) {
+      const n = await sendChanged();
+      pagesPerRound.push(n);
+      await out(encodeRecord({ type: REC_TYPE.CHECKPOINT, json: { round, pages: n } }));
+      if (round >= maxRounds || (round > 1 && n <= stopPages)) break;
+      await this.run({ maxInstructions: roundInstructions, stopWhenIdle: false });
+    }
+    // Stop and copy: the guests are stopped from here until the destination has everything.
+    const down0 = performance.now();
+    await this.settleDom0();
+    const doms = [...this.domains.values()];
+    for (const d of doms) await this.detachDrivers(d);
+    await this.settleDom0();
+    try {
+      pagesPerRound.push(await sendChanged());
+      const image = this.captureImage(doms, this.machine.getState());
+      await out(encodeJsonRecord(REC_TYPE.DOMAIN_STATE, encodeHostImage(image)));
+      await out(encodeRecord({ type: REC_TYPE.END }));
+    } catch (err) {
+      // The destination never got an END: it restores nothing, and the guests go on here.
+      for (const d of doms) await this.attachDrivers(d);
+      throw err;
+    }
+    const downtimeMs = performance.now() - down0;
+    if (options.keepSource === true) for (const d of doms) await this.attachDrivers(d);
+    else for (const d of doms) await this.destroyDomain(d.domid);
+    return {
+      rounds: pagesPerRound.length,
+      pagesPerRound,
+      bytes,
+      totalMs: performance.now() - t0,
+      downtimeMs,
+    };
+  }
+
+  /**
    * Restores a host saved by {@link Host.save} (on this machine or another): its guests continue
    * exactly where they were, with the same domain IDs and machine frames, their disks reopened
    * from the paths in their configurations. `options` gives what is not saved (time mode, log,
@@ -1163,10 +1302,11 @@ export class Host {
     const src = source instanceof Uint8Array ? bytesSource(source) : source;
     let image: HostImage | undefined;
     const pages: { mfns: readonly number[]; data: Uint8Array }[] = [];
+    let migration = false;
     for await (const rec of readSaveStream(src)) {
-      if (rec.type === REC_TYPE.DOMAIN_STATE)
-        image = fromJson(JSON.stringify(rec.json)) as HostImage;
+      if (rec.type === REC_TYPE.DOMAIN_STATE) image = decodeHostImage(rec.json);
       else if (rec.type === REC_TYPE.PAGE_DATA) pages.push({ mfns: rec.pfns, data: rec.data });
+      else if (rec.type === REC_TYPE.CHECKPOINT) migration = true;
     }
     if (image === undefined || image.version !== HOST_IMAGE_VERSION) {
       throw new ToolstackError(
@@ -1180,6 +1320,9 @@ export class Host {
       const mem = host.machine.memory;
       for (const { mfns, data } of pages) {
         mfns.forEach((mfn, i) => {
+          // A migration's early rounds may carry frames the guests freed before the end.
+          if (migration && mfn < mem.frames && host.machine.frames.owner[mfn] === DOMID_INVALID)
+            return;
           if (!(mfn < mem.frames) || host.machine.frames.owner[mfn] === DOMID_INVALID) {
             throw new ToolstackError(
               'IO',

@@ -130,6 +130,17 @@ export function encodeRecord(record: SaveRecord): Uint8Array {
   return frame(record.type, new TextEncoder().encode(JSON.stringify(record.json)));
 }
 
+/**
+ * Encodes a JSON record whose body is already JSON text (for large states built piecewise);
+ * the reader sees it exactly as a record from {@link encodeRecord}.
+ */
+export function encodeJsonRecord(
+  type: Exclude<RecordType, typeof REC_TYPE.END | typeof REC_TYPE.PAGE_DATA>,
+  text: string,
+): Uint8Array {
+  return frame(type, new TextEncoder().encode(text));
+}
+
 /** Reads exactly `n` bytes from a byte source, or fewer at the end of the stream. */
 export interface ByteSource {
   /** Resolves with up to `n` bytes; fewer only when the stream ended. */
@@ -151,22 +162,36 @@ export function bytesSource(bytes: Uint8Array): ByteSource {
 /** A {@link ByteSource} over an async iterable of chunks (a socket, a file stream). */
 export function chunkSource(chunks: AsyncIterable<Uint8Array>): ByteSource {
   const it = chunks[Symbol.asyncIterator]();
-  let buf = new Uint8Array(0);
+  // Pending chunks, consumed from the front; `offset` is how much of the first one is used.
+  const pending: Uint8Array[] = [];
+  let offset = 0;
+  let buffered = 0;
   let ended = false;
   return {
     async read(n: number): Promise<Uint8Array> {
-      while (buf.length < n && !ended) {
+      while (buffered < n && !ended) {
         const r = await it.next();
         if (r.done) ended = true;
-        else {
-          const merged = new Uint8Array(buf.length + r.value.length);
-          merged.set(buf);
-          merged.set(r.value, buf.length);
-          buf = merged;
+        else if (r.value.length > 0) {
+          pending.push(r.value);
+          buffered += r.value.length;
         }
       }
-      const out = buf.subarray(0, Math.min(n, buf.length));
-      buf = buf.subarray(out.length);
+      const size = Math.min(n, buffered);
+      const out = new Uint8Array(size);
+      let at = 0;
+      while (at < size) {
+        const head = pending[0] as Uint8Array;
+        const take = Math.min(size - at, head.length - offset);
+        out.set(head.subarray(offset, offset + take), at);
+        at += take;
+        offset += take;
+        if (offset === head.length) {
+          pending.shift();
+          offset = 0;
+        }
+      }
+      buffered -= size;
       return out;
     },
   };
