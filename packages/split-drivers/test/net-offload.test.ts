@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   completeTransportChecksum,
@@ -313,5 +314,106 @@ describe('netback receive queue', () => {
     for (let i = 0; i < 10; i++) await n.settle();
     expect(b.inbox.map((f) => f.length)).toEqual(Array.from({ length: 20 }, (_, i) => 60 + i));
     expect(b.back.metrics.rxDrops).toBe(0);
+  });
+});
+
+describe('netback next to a hostile frontend', () => {
+  it('keeps two well-behaved domains exchanging frames whatever a third writes into its rings (property)', async () => {
+    let hostilePackets = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.record({
+            scribble: fc.array(
+              fc.record({
+                ring: fc.constantFrom('tx' as const, 'rx' as const),
+                at: fc.oneof(
+                  { arbitrary: fc.integer({ min: 64, max: 64 + 12 * 16 }), weight: 6 },
+                  { arbitrary: fc.nat(15), weight: 1 },
+                  { arbitrary: fc.nat(4095), weight: 1 },
+                ),
+                bytes: fc.uint8Array({ minLength: 1, maxLength: 12 }),
+              }),
+              { maxLength: 6 },
+            ),
+            produce: fc.oneof(
+              { arbitrary: fc.nat(6), weight: 20 },
+              { arbitrary: fc.nat(0xffffffff), weight: 1 },
+            ),
+            len: fc.integer({ min: 0, max: 5000 }),
+          }),
+          { minLength: 1, maxLength: 10 },
+        ),
+        async (steps) => {
+          const n = await network();
+          const a = await n.addGuest(5);
+          const b = await n.addGuest(6);
+          // The hostile domain 7: raw rings it fully controls, a VIF on the same bridge.
+          const evil = n.fabric.domain(7);
+          const txPage = new Uint8Array(4096);
+          const rxPage = new Uint8Array(4096);
+          sharedRingInit(txPage);
+          sharedRingInit(rxPage);
+          const dom0 = n.fabric.domain(0);
+          const tx = dom0.mapper.mapGrant(7, evil.grants.grantAccess(0, txPage, false), false);
+          const rx = dom0.mapper.mapGrant(7, evil.grants.grantAccess(0, rxPage, false), false);
+          if (typeof tx === 'number' || typeof rx === 'number') throw new Error('map');
+          const data = new Uint8Array(4096).fill(0xee);
+          data.set(frame('ff:ff:ff:ff:ff:ff', mac(7)));
+          const dataRef = evil.grants.grantAccess(0, data, true);
+          let vif: NetbackVif | undefined;
+          const port = n.bridge.addPort({
+            name: 'vif7.0',
+            allowedMacs: [mac(7)],
+            deliver: (f, ok) => vif?.deliver(f, ok) ?? false,
+          });
+          vif = new NetbackVif({
+            txRing: tx.page,
+            rxRing: rx.page,
+            frontendDomid: 7,
+            mapper: dom0.mapper,
+            notify: () => {},
+            transmit: (f, ok) => void n.bridge.transmit(port, f, ok),
+            multicastControl: true,
+            rxQueueBytes: 8192,
+            budget: 4,
+          });
+          let prod = 0;
+          const sent: number[] = [];
+          for (const [i, s] of steps.entries()) {
+            for (const w of s.scribble) {
+              const page = w.ring === 'tx' ? txPage : rxPage;
+              page.set(w.bytes.subarray(0, 4096 - w.at), w.at);
+              if (w.ring === 'tx' && w.at >= 64) {
+                // Point some slots at the real data page, so some packets are well-formed.
+                new DataView(txPage.buffer).setUint32(64 + (w.at % 4) * 12, dataRef, true);
+              }
+            }
+            prod = (prod + s.produce) >>> 0;
+            new DataView(txPage.buffer).setUint32(0, prod, true); // tx req_prod
+            vif.kick();
+            const f = frame(
+              mac(6),
+              mac(5),
+              Uint8Array.from({ length: 46 + s.len }, () => i),
+            );
+            expect(await a.front.send(f)).toBe(NETIF_RSP.NETIF_RSP_OKAY);
+            sent.push(f.length);
+            await n.settle();
+          }
+          for (let k = 0; k < 5; k++) await n.settle();
+          const fromA = b.inbox.filter((f) => f[11] === 5);
+          expect(fromA.map((f) => f.length)).toEqual(sent);
+          fromA.forEach((f, i) => {
+            expect(f.subarray(14).every((x) => x === i)).toBe(true);
+          });
+          expect(n.fabric.activeMappings(7)).toBe(2); // just its two rings
+          hostilePackets += vif.metrics.txPackets + vif.metrics.txErrors;
+          vif.stop();
+        },
+      ),
+      { numRuns: 60 },
+    );
+    expect(hostilePackets).toBeGreaterThan(30); // the hostile rings were really served
   });
 });
