@@ -71,6 +71,17 @@ export function compatFlatSegmentAttr(selector: number): number {
   }
 }
 
+/**
+ * Whether `selector` names one of Xen's flat compat segments of the right kind for a transfer to
+ * ring `ring`: a code segment (`code`) or a writable data/stack segment, with DPL = RPL = `ring`
+ * (what a hardware iret or far transfer to that ring would accept).
+ */
+function flatSelectorOk(selector: number, code: boolean, ring: number): boolean {
+  const attr = compatFlatSegmentAttr(selector);
+  if (attr < 0 || (selector & 3) !== ring || ((attr >> 5) & 3) !== ring) return false;
+  return code ? (attr & 8) !== 0 : (attr & 0x0a) === 0x02;
+}
+
 /** Loads segment register `seg` of `cpu` with one of Xen's flat compat segments (false: not one). */
 export function loadCompatFlatSegment(cpu: PvCpuPort, seg: number, selector: number): boolean {
   const attr = compatFlatSegmentAttr(selector);
@@ -269,7 +280,7 @@ export class Pv32Traps {
     maskEvents: boolean,
   ): boolean {
     if ((cs & ~3) === 0) return false; // null callback selector: Xen crashes the domain
-    if (compatFlatSegmentAttr(cs) < 0 || (cs & 3) !== 1) return false;
+    if (!flatSelectorOk(cs, true, 1)) return false;
     const savedMask = this.viRead(VI_MASK);
     const fromUser = ((cpu.segSel[SEG_CS] ?? 0) & 2) !== 0;
     const oldEsp = (cpu.lo[ESP] ?? 0) >>> 0;
@@ -289,7 +300,7 @@ export class Pv32Traps {
       frame.push(oldEsp, oldSs);
       sp = this.kernelSp;
       ss = this.kernelSs;
-      if (compatFlatSegmentAttr(ss) < 0) return false;
+      if (!flatSelectorOk(ss, false, 1)) return false;
     }
     const base = (sp - frame.length * 4) >>> 0;
     if (base > sp) return false; // wrapped below 0
@@ -328,7 +339,7 @@ export class Pv32Traps {
     const cs = view.getUint32(8, true) & 0xffff;
     const eflags = view.getUint32(12, true);
     if ((eflags & EFLAGS_VM) !== 0 || (cs & 3) === 0) return false;
-    if (compatFlatSegmentAttr(cs) < 0) return false;
+    if (!flatSelectorOk(cs, true, cs & 3)) return false;
     if ((cs & 3) === 1) {
       cpu.lo[ESP] = (esp + 16) | 0;
     } else {
@@ -336,7 +347,7 @@ export class Pv32Traps {
       if (!guest.read(esp + 16, outer)) return false;
       const ov = new DataView(outer.buffer);
       const ss = ov.getUint32(4, true) & 0xffff;
-      if ((ss & 3) !== (cs & 3) || compatFlatSegmentAttr(ss) < 0) return false;
+      if (!flatSelectorOk(ss, false, cs & 3)) return false;
       loadCompatFlatSegment(cpu, SEG_SS, ss);
       cpu.lo[ESP] = ov.getInt32(0, true);
       cpu.cpl = cs & 3;
