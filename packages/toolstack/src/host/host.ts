@@ -1149,7 +1149,7 @@ export class Host {
     const flush = () => {
       if (mfns.length === 0) return;
       const body = new Uint8Array(mfns.length * 4096);
-      data.forEach((page, i) => body.set(page, i * 4096));
+      for (let i = 0; i < data.length; i++) body.set(data[i] as Uint8Array, i * 4096);
       chunks.push(encodeRecord({ type: REC_TYPE.PAGE_DATA, pfns: mfns, data: body }));
       mfns = [];
       data = [];
@@ -1221,7 +1221,7 @@ export class Host {
       const flush = async (): Promise<void> => {
         if (mfns.length === 0) return;
         const body = new Uint8Array(mfns.length * 4096);
-        mfns.forEach((mfn, i) => body.set(framePage(mem, mfn), i * 4096));
+        for (let i = 0; i < mfns.length; i++) body.set(framePage(mem, mfns[i] as number), i * 4096);
         await out(encodeRecord({ type: REC_TYPE.PAGE_DATA, pfns: mfns, data: body }));
         mfns = [];
       };
