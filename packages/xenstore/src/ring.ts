@@ -174,8 +174,13 @@ export class RingConnection {
       return;
     }
     for (;;) {
-      // A guest that does not read its responses gets no more requests served.
-      if (this.backlog > RING_BACKLOG_SOFT || this.stalled()) break;
+      // A guest that does not read its responses gets no more requests served. Replies
+      // only count as outstanding until they are in the response ring, so copy what fits
+      // before deciding (xenstored writes its output in the same loop iteration).
+      if (this.backlog > RING_BACKLOG_SOFT || this.stalled()) {
+        this.flush();
+        if (this.dead || this.backlog > RING_BACKLOG_SOFT || this.stalled()) break;
+      }
       const cons = this.get32(L.req_cons);
       const prod = this.get32(L.req_prod);
       const avail = (prod - cons) >>> 0;

@@ -330,4 +330,39 @@ describe('the outstanding-request quota of a guest ring', () => {
     expect(outstanding()).toBe(0);
     expect(ring.conn.queuedBytes).toBe(0);
   });
+
+  it('counts replies as outstanding only until they are in the response ring', () => {
+    const xs = new Xenstore({ quotas: { outstanding: 3 } });
+    xs.introduceDomain(5, 99, 1);
+    const g = new GuestRing(0);
+    const ring = new RingConnection(xs, 5, { page: g.page, notify() {} });
+    let id = 1;
+    const fill = () => {
+      for (;;) {
+        const used =
+          (g.view.getUint32(L.req_prod, true) - g.view.getUint32(L.req_cons, true)) >>> 0;
+        const msg = encodeMessage({
+          type: XsType.XS_READ,
+          reqId: id,
+          txId: 0,
+          payload: Buffer.from(`/local/domain/5/n${id}\0`),
+        });
+        if (msg.length > 1024 - used) return;
+        g.write(msg);
+        id++;
+      }
+    };
+    // Without reading: the response ring fills and replies queue beyond the quota.
+    for (let i = 0; i < 3; i++) {
+      fill();
+      ring.kick();
+    }
+    expect(ring.conn.outstanding).toBeGreaterThanOrEqual(3);
+    expect(g.view.getUint32(L.req_prod, true)).not.toBe(g.view.getUint32(L.req_cons, true));
+    // The guest empties the response ring and signals once: the queued replies now fit, so
+    // the waiting requests are served in the same kick.
+    g.read();
+    ring.kick();
+    expect(g.view.getUint32(L.req_cons, true)).toBe(g.view.getUint32(L.req_prod, true));
+  });
 });
