@@ -77,19 +77,18 @@ export {
   LearningBridge,
 } from './net/bridge.ts';
 export { completeTransportChecksum } from './net/checksum.ts';
+export { Netback, type NetbackOptions } from './net/netback.ts';
 export {
   emptyNetbackMetrics,
   NETBACK_RX_QUEUE_BYTES,
-  Netback,
   type NetbackMetrics,
-  type NetbackOptions,
   type NetbackRateLimit,
   NetbackVif,
   type NetbackVifOptions,
   type NetbackVifState,
   type SetTimer,
   XEN_NETBK_MCAST_MAX,
-} from './net/netback.ts';
+} from './net/netback-vif.ts';
 export { Netfront, type NetfrontOptions, type NetfrontSendOptions } from './net/netfront.ts';
 export {
   NETIF_RSP,
