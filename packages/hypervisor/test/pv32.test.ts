@@ -15,6 +15,7 @@ import {
   fillHypercallPage32,
   GrantTables,
   HYPERVISOR_COMPAT_VIRT_START,
+  type MemoryReservationPort,
   PagedGuestMemory,
   PV_NEXT,
   Pv32Traps,
@@ -223,6 +224,139 @@ describe('the compat hypercall table', () => {
           expect(Number.isInteger(rc)).toBe(true);
           expect(rc | 0).toBe(rc);
           expect(rc >= 0 || rc >= -4095).toBe(true);
+        },
+      ),
+    );
+  });
+});
+
+/** A real in-memory frame pool for one domain (domid 1), as the toolstack's machine provides. */
+class FramePool implements MemoryReservationPort {
+  readonly owned = new Set<number>();
+  private readonly free: number[] = [];
+  private nextGpfn: number;
+  constructor(own: number, spare: number) {
+    for (let i = 0; i < own; i++) this.owned.add(100 + i);
+    for (let i = 0; i < spare; i++) this.free.push(500 + i);
+    this.nextGpfn = own;
+  }
+  exists(domid: number): boolean {
+    return domid === 1;
+  }
+  currentReservation(): number {
+    return this.owned.size;
+  }
+  maximumReservation(): number {
+    return this.owned.size + this.free.length;
+  }
+  maximumRamPage(): number {
+    return 1024;
+  }
+  maximumGpfn(): number {
+    return this.nextGpfn - 1;
+  }
+  memoryMap(): readonly { addr: number; size: number; type: number }[] {
+    return [{ addr: 0, size: this.maximumReservation() * 4096, type: 1 }];
+  }
+  m2pFrames(): readonly number[] {
+    return [7];
+  }
+  increase(): number {
+    const mfn = this.free.pop();
+    if (mfn === undefined) return -12;
+    this.owned.add(mfn);
+    return mfn;
+  }
+  populate(_domid: number, gpfn: number): number {
+    this.nextGpfn = Math.max(this.nextGpfn, gpfn + 1);
+    return this.increase();
+  }
+  decrease(_domid: number, mfn: number): number {
+    if (!this.owned.delete(mfn)) return -22;
+    this.free.push(mfn);
+    return 0;
+  }
+}
+
+describe('compat memory_op (32-bit layouts)', () => {
+  function withPool(own = 8, spare = 4) {
+    const e = env32();
+    const pool = new FramePool(own, spare);
+    return { ...e, pool, env: { ...e.env, memory: pool } };
+  }
+  const u32s = (mem: PagedGuestMemory, at: number, n: number): number[] => {
+    const b = new Uint8Array(n * 4);
+    mem.read(at, b);
+    const v = new DataView(b.buffer);
+    return Array.from({ length: n }, (_, i) => v.getUint32(i * 4, true));
+  };
+
+  it('answers the domid queries, maximum_ram_page, a compat memory_map and the compat M2P window', () => {
+    const { env, mem } = withPool();
+    mem.write(0x3000, Uint8Array.of(0xf0, 0x7f)); // DOMID_SELF
+    expect(pv32Hypercall(env, 12, [3n, 0x3000n])).toBe(8); // current_reservation
+    expect(pv32Hypercall(env, 12, [4n, 0x3000n])).toBe(12); // maximum_reservation
+    expect(pv32Hypercall(env, 12, [2n, 0n])).toBe(1024); // maximum_ram_page
+    mem.write(0x3000, Uint8Array.of(5, 0)); // another domain
+    expect(pv32Hypercall(env, 12, [3n, 0x3000n])).toBe(-3); // -ESRCH
+    // struct xen_memory_map { u32 nr_entries; u32 buffer } with room for 4 entries at 0x3100.
+    mem.write(0x3000, Uint8Array.of(4, 0, 0, 0, 0x00, 0x31, 0, 0));
+    expect(pv32Hypercall(env, 12, [9n, 0x3000n])).toBe(0);
+    expect(u32s(mem, 0x3000, 1)).toEqual([1]);
+    const e820 = new Uint8Array(20);
+    mem.read(0x3100, e820);
+    const v = new DataView(e820.buffer);
+    expect([v.getBigUint64(0, true), v.getBigUint64(8, true), v.getUint32(16, true)]).toEqual([
+      0n,
+      12n * 4096n,
+      1,
+    ]);
+    expect(pv32Hypercall(env, 12, [12n, 0x3200n])).toBe(0); // machphys_mapping: 12 bytes
+    expect(u32s(mem, 0x3200, 4)).toEqual([0xf5800000, 0xffe00000, 0x297ffff, 0]);
+    expect(pv32Hypercall(env, 12, [9n, 0x9000n])).toBe(-14);
+  });
+
+  it('balloons out and back in with 20-byte reservations and 4-byte extents', () => {
+    const { env, mem, pool } = withPool();
+    // decrease_reservation of MFNs 100 and 101: { extent_start, nr_extents, order, flags, domid }
+    mem.write(0x3100, Uint8Array.of(100, 0, 0, 0, 101, 0, 0, 0));
+    const r = new Uint8Array(20);
+    const rv = new DataView(r.buffer);
+    rv.setUint32(0, 0x3100, true);
+    rv.setUint32(4, 2, true);
+    rv.setUint16(16, 0x7ff0, true);
+    mem.write(0x3000, r);
+    expect(pv32Hypercall(env, 12, [1n, 0x3000n])).toBe(2);
+    expect(pool.owned.has(100) || pool.owned.has(101)).toBe(false);
+    // populate_physmap at gpfns 20 and 21: the MFNs come back in the same 4-byte cells.
+    mem.write(0x3100, Uint8Array.of(20, 0, 0, 0, 21, 0, 0, 0));
+    expect(pv32Hypercall(env, 12, [6n, 0x3000n])).toBe(2);
+    const mfns = u32s(mem, 0x3100, 2);
+    for (const m of mfns) expect(pool.owned.has(m)).toBe(true);
+    expect(pool.currentReservation()).toBe(8);
+    // A MFN the domain does not own stops the batch where it is (nothing-done count, no errno).
+    mem.write(0x3100, Uint8Array.of(0xff, 0xff, 0, 0));
+    expect(pv32Hypercall(env, 12, [1n, 0x3000n])).toBe(0);
+    // Order > 0 extents are not modelled: nothing done.
+    rv.setUint32(8, 1, true);
+    mem.write(0x3000, r);
+    expect(pv32Hypercall(env, 12, [0n, 0x3000n])).toBe(0);
+  });
+
+  it('returns an int32 count, value or -errno for any command and argument, never throwing', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 0xffffffff }),
+        fc.integer({ min: 0, max: 0xffffffff }),
+        fc.uint8Array({ minLength: 20, maxLength: 20 }),
+        (cmd, arg, struct) => {
+          const { env, mem } = withPool();
+          mem.write(0x3000, struct);
+          for (const a of [arg, 0x3000]) {
+            const rc = pv32Hypercall(env, 12, [BigInt(cmd), BigInt(a)]);
+            expect(Number.isInteger(rc)).toBe(true);
+            expect(rc | 0).toBe(rc);
+          }
         },
       ),
     );

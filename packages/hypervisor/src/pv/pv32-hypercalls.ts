@@ -1,7 +1,8 @@
 /**
  * The 32-bit PAE PV ("compat") hypercall table: the calls whose arguments or structures differ
  * from the 64-bit ABI are decoded here (mmuext_op's 12-byte `struct mmuext_op`,
- * update_va_mapping's split PTE, xen_version's 4-byte platform_parameters, vm_assist); the calls
+ * update_va_mapping's split PTE, xen_version's 4-byte platform_parameters, vm_assist, memory_op's
+ * compat structures); the calls
  * with identical layouts are shared with the 64-bit table; everything else goes to the core
  * dispatcher with the caller's ABI set to x86_32 (event channels, grant tables, set_timer_op's
  * split deadline, vcpu_op), and unknown numbers return -ENOSYS.
@@ -11,6 +12,7 @@
 import { XEN_EFAULT, XEN_ENOSYS } from '../abi/errno.ts';
 import {
   __HYPERVISOR_console_io,
+  __HYPERVISOR_memory_op,
   __HYPERVISOR_mmu_update,
   __HYPERVISOR_mmuext_op,
   __HYPERVISOR_sched_op,
@@ -30,6 +32,7 @@ import { XENVER_platform_parameters } from '../abi/version.ts';
 import { dispatchHypercall } from '../hypercall/dispatch.ts';
 import type { PvMmuextOp } from './ports.ts';
 import { PV_NEXT, type PvHypercallEnv, pvHypercall } from './pv-hypercalls.ts';
+import { memoryOp32 } from './pv32-memory-op.ts';
 
 /**
  * HYPERVISOR_COMPAT_VIRT_START: where the hypervisor hole of a 32-bit PV guest on 64-bit Xen
@@ -154,6 +157,8 @@ export function pv32Hypercall(env: PvHypercallEnv, nr: number, args: readonly bi
     }
     case __HYPERVISOR_mmuext_op:
       return mmuextOp32(env, a0, a1, u32(args[2]), u32(args[3]));
+    case __HYPERVISOR_memory_op:
+      return memoryOp32(env.memory ?? null, env.ctx, a0, a1);
     case __HYPERVISOR_vm_assist: {
       const mm = env.mm;
       if (mm === null || mm.vmAssist === undefined) return -XEN_ENOSYS;

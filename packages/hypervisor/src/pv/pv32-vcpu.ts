@@ -11,6 +11,7 @@
  */
 import { SHUTDOWN_crash } from '../abi/sched.ts';
 import type { HypercallHost } from '../hypercall/dispatch.ts';
+import type { MemoryReservationPort } from '../hypercall/memory-op.ts';
 import { COMPAT_GDT_LIMIT } from './compat-gdt.ts';
 import type { ConsoleSink, MachineBytesPort, PvCpuPort, PvMmPort, ShutdownPort } from './ports.ts';
 import {
@@ -156,6 +157,8 @@ export interface Pv32VcpuOptions {
    * load FLAT_RING1_DS and friends by selector. Without it every non-null selector load faults.
    */
   readonly gdtAddress?: number;
+  /** memory_op's frame owner (the toolstack's machine memory); without it memory_op is -ENOSYS. */
+  readonly memory?: MemoryReservationPort;
   /**
    * Called after every hypercall with its number, argument registers and result (a
    * xentrace-style hook for diagnostics; keep it cheap).
@@ -218,6 +221,7 @@ export class Pv32Vcpu {
         }),
       },
       mm: options.mm ?? null,
+      memory: options.memory ?? null,
       flushTlb: () => options.cpu.flushTlb(),
       setBasePointer: (mfn) => {
         options.cpu.cr3 = mfn * 4096;
