@@ -2,7 +2,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   FrontRing,
+  Netback,
   NetbackVif,
+  Netfront,
   type NetifRxRequest,
   type NetifRxResponse,
   type NetifTxRequest,
@@ -11,6 +13,7 @@ import {
   netifRxResponseCodec,
   netifTxRequestCodec,
   netifTxResponseCodec,
+  plugDevice,
   sharedRingInit,
 } from '../src/index.ts';
 import { MemoryFabric } from '../src/testing/index.ts';
@@ -76,6 +79,45 @@ describe('netfront, netback and the bridge', () => {
     expect(passed / 500_000).toBeGreaterThan(0.9);
     expect(passed / 500_000).toBeLessThanOrEqual(1.1);
     expect(b.inbox.length * size).toBeLessThanOrEqual(passed);
+  });
+});
+
+describe('netback configuration from xenstore', () => {
+  it('fails only the device whose mac key is garbage (a guest-written frontend key), then serves others', async () => {
+    const n = await network();
+    const paths = await plugDevice(n.xs.client(), {
+      type: 'vif',
+      devid: 0,
+      backendDomid: 0,
+      frontendDomid: 9,
+      frontendKeys: { mac: 'not a mac', handle: '0' }, // no backend mac: netback falls back to it
+    });
+    const back = new Netback({
+      xenbus: n.xs.client(),
+      backendPath: paths.backend,
+      mapper: n.fabric.domain(0).mapper,
+      events: n.fabric.domain(0).events,
+      bridge: n.bridge,
+    });
+    await back.start();
+    const d = n.fabric.domain(9);
+    const front = new Netfront({
+      xenbus: n.xs.client(),
+      frontendPath: paths.frontend,
+      grants: d.grants,
+      pages: d.pages,
+      events: d.events,
+      onFrame: () => {},
+    });
+    expect(await front.connect()).toBe(false);
+    expect(back.lastError).toMatch(/cannot join the bridge: .*bad MAC/);
+    expect(n.xs.get(`${paths.backend}/state`)).toBe('5'); // Closing
+    expect(n.fabric.activeMappings(9)).toBe(0);
+    const a = await n.addGuest(5);
+    const b = await n.addGuest(6);
+    expect(await a.front.send(frame(mac(6), mac(5)))).toBe(0);
+    await n.settle();
+    expect(b.inbox.length).toBe(1);
   });
 });
 

@@ -12,6 +12,7 @@ import {
   SplitDriversError,
   XEN_NETIF_EXTRA_TYPE,
 } from '../src/index.ts';
+import { ipFrame } from './packets.ts';
 
 describe('netif slot formats', () => {
   it('gives 256-slot tx and rx rings in a page', () => {
@@ -197,6 +198,38 @@ describe('learning bridge', () => {
     expect(r.bridge.transmit(guest, frame(mac(1), mac(5), { arpIp: '10.0.0.5' }))).toBe('flooded');
     expect(r.bridge.counters(guest).spoofDrops).toBe(4);
     expect(r.bridge.lookup(1, mac(6))).toBeUndefined(); // spoofed sources are not learned
+  });
+
+  it('checks IPv6 sources when the port lists IPv6 addresses, keeping link-local and :: usable', () => {
+    const r = rig();
+    const v6 = (src: number[]) => {
+      const f = ipFrame({
+        dst: mac(2),
+        src: mac(1),
+        ip: 6,
+        proto: 'udp',
+        payload: new Uint8Array(4),
+      });
+      f.set(src, 14 + 8);
+      return f;
+    };
+    const addr = (...tail: number[]) => [0x20, 0x01, 0x0d, 0xb8, ...Array(10).fill(0), ...tail];
+    const guest = r.add({
+      allowedMacs: [mac(1)],
+      allowedIps: ['10.0.0.1', '2001:DB8:0:0:0:0:0:5'],
+    });
+    const v4only = r.add({ allowedMacs: [mac(3)], allowedIps: ['10.0.0.3'] });
+    r.add();
+    expect(r.bridge.transmit(guest, v6(addr(0, 5)))).toBe('flooded');
+    expect(r.bridge.transmit(guest, v6(addr(0, 6)))).toBe('spoofed');
+    expect(r.bridge.transmit(guest, v6([0xfe, 0x80, ...Array(13).fill(0), 1]))).toBe('flooded');
+    expect(r.bridge.transmit(guest, v6(Array(16).fill(0)))).toBe('flooded'); // DAD
+    const fromV4only = v6(addr(0, 9));
+    fromV4only.set([0, 0x16, 0x3e, 0, 0, 3], 6);
+    expect(r.bridge.transmit(v4only, fromV4only)).toBe('flooded'); // as libxl: IPv4 rules only
+    expect(r.bridge.counters(guest).spoofDrops).toBe(1);
+    expect(() => r.add({ allowedIps: ['2001:db8::5::1'] })).toThrow(SplitDriversError);
+    expect(() => r.add({ allowedIps: ['10.0.0.1', 'fe80::zz'] })).toThrow(/bad IPv6/);
   });
 
   it('holds a rate limit within 10% over a second of saturating traffic', () => {

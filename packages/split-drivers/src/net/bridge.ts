@@ -10,6 +10,7 @@ import type { Clock } from '../ports.ts';
 const TPID_8021Q = 0x8100;
 const ETH_P_IP = 0x0800;
 const ETH_P_ARP = 0x0806;
+const ETH_P_IPV6 = 0x86dd;
 
 /** How a port attaches to the bridge. */
 export interface BridgePortOptions {
@@ -21,7 +22,11 @@ export interface BridgePortOptions {
   readonly trunk?: boolean;
   /** Source MACs this port may send from (`aa:bb:cc:dd:ee:ff`); unset = any. */
   readonly allowedMacs?: readonly string[];
-  /** Source IPv4 addresses (IPv4 and ARP) this port may send from; unset = any. */
+  /**
+   * Source addresses this port may send from (xl `ip=`), IPv4 (checked on IPv4 and ARP) and
+   * IPv6 (checked on IPv6 if any is listed; `::` and link-local sources stay allowed for
+   * neighbour discovery); unset = any.
+   */
   readonly allowedIps?: readonly string[];
   /** Transmit limit in bytes per second (xl `rate=`); unset = unlimited. */
   readonly rateBytesPerSecond?: number;
@@ -70,6 +75,7 @@ interface Port {
   readonly vlan: number;
   readonly macs: Set<number> | undefined;
   readonly ips: Set<number> | undefined;
+  readonly ip6s: Set<string> | undefined;
   readonly counters: BridgePortCounters;
   credit: number;
   creditAt: number;
@@ -90,6 +96,37 @@ function parseMac(mac: string): number {
 interface FdbEntry {
   port: number;
   at: number;
+}
+
+/** An IPv6 address as 32 lowercase hex digits, or undefined if `ip` is not one. */
+function parseIp6(ip: string): string | undefined {
+  if (!/^[0-9a-fA-F:]+$/.test(ip)) return undefined;
+  const halves = ip.split('::');
+  if (halves.length > 2) return undefined;
+  const groups = (h: string) => (h === '' ? [] : h.split(':'));
+  const head = groups(halves[0] ?? '');
+  const tail = halves.length === 2 ? groups(halves[1] ?? '') : [];
+  const missing = 8 - head.length - tail.length;
+  if (halves.length === 2 ? missing < 1 : missing !== 0) return undefined;
+  const all = [...head, ...Array<string>(halves.length === 2 ? missing : 0).fill('0'), ...tail];
+  if (all.some((g) => g.length < 1 || g.length > 4)) return undefined;
+  return all.map((g) => g.toLowerCase().padStart(4, '0')).join('');
+}
+
+function isIp6(ip: string): boolean {
+  return ip.includes(':');
+}
+
+function hex(f: Uint8Array, at: number, n: number): string {
+  let s = '';
+  for (let i = 0; i < n; i++) s += (f[at + i] ?? 0).toString(16).padStart(2, '0');
+  return s;
+}
+
+function parseIp6OrThrow(ip: string): string {
+  const v = parseIp6(ip);
+  if (v === undefined) throw new SplitDriversError('INVALID_ARGUMENT', `bad IPv6 ${ip}`);
+  return v;
 }
 
 function parseIp(ip: string): number {
@@ -147,7 +184,14 @@ export class LearningBridge {
       vlan,
       macs:
         options.allowedMacs === undefined ? undefined : new Set(options.allowedMacs.map(parseMac)),
-      ips: options.allowedIps === undefined ? undefined : new Set(options.allowedIps.map(parseIp)),
+      ips:
+        options.allowedIps === undefined
+          ? undefined
+          : new Set(options.allowedIps.filter((a) => !isIp6(a)).map(parseIp)),
+      ip6s: ((): Set<string> | undefined => {
+        const v6 = options.allowedIps?.filter(isIp6) ?? [];
+        return v6.length === 0 ? undefined : new Set(v6.map(parseIp6OrThrow));
+      })(),
       counters: {
         rxFrames: 0,
         rxBytes: 0,
@@ -267,6 +311,12 @@ export class LearningBridge {
   }
 
   private ipAllowed(p: Port, f: Uint8Array, ethertype: number, l3: number): boolean {
+    if (ethertype === ETH_P_IPV6 && p.ip6s !== undefined) {
+      if (f.length < l3 + 40) return false;
+      const src = hex(f, l3 + 8, 16);
+      const linkLocal = f[l3 + 8] === 0xfe && ((f[l3 + 9] ?? 0) & 0xc0) === 0x80;
+      return linkLocal || src === '0'.repeat(32) || p.ip6s.has(src);
+    }
     if (p.ips === undefined) return true;
     if (ethertype === ETH_P_IP) return f.length >= l3 + 20 && p.ips.has(u32be(f, l3 + 12));
     if (ethertype === ETH_P_ARP) return f.length >= l3 + 28 && p.ips.has(u32be(f, l3 + 14));

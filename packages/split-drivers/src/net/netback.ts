@@ -97,7 +97,8 @@ export class Netback {
     }
     await this.moveTo(S.XenbusStateInitWait);
     this.unwatch = await xs.watch(`${this.frontendPath}/state`, () => {
-      this.chain = this.chain.then(() => this.onFrontend());
+      const next = (): Promise<void> => this.onFrontend();
+      this.chain = this.chain.then(next, next);
     });
   }
 
@@ -164,24 +165,32 @@ export class Netback {
     this.port = port;
     const mac = (await xs.read(`${dir}/mac`)) ?? (await xs.read(`${fe}/mac`));
     const ip = await xs.read(`${dir}/ip`);
-    const rate = /^(\d+),(\d+)$/.exec((await xs.read(`${dir}/rate`)) ?? '');
+    // libxl writes `<bytes per interval>,<interval µs>`; anything else (or a zero) means no limit.
+    const rate = /^([1-9]\d{0,14}),([1-9]\d{0,14})$/.exec((await xs.read(`${dir}/rate`)) ?? '');
     const { clock, setTimer } = this.opts;
     const shaped = rate !== null && clock !== undefined && setTimer !== undefined;
     const multicastControl = (await xs.read(`${fe}/request-multicast-control`)) === '1';
     let vif: NetbackVif | undefined;
-    const portId = bridge.addPort({
-      name: `vif${this.frontendDomid}.${dir.slice(dir.lastIndexOf('/') + 1)}`,
-      ...(this.opts.vlan === undefined ? {} : { vlan: this.opts.vlan }),
-      ...(mac === undefined ? {} : { allowedMacs: [mac] }),
-      ...(ip === undefined ? {} : { allowedIps: ip.split(/\s+/).filter((x) => x !== '') }),
-      ...(rate === null || shaped
-        ? {}
-        : {
-            rateBytesPerSecond: (Number(rate[1]) * 1e6) / Number(rate[2]),
-            rateIntervalMs: Number(rate[2]) / 1000,
-          }),
-      deliver: (frame, verified) => vif?.deliver(frame, verified) ?? false,
-    });
+    let portId: number;
+    try {
+      portId = bridge.addPort({
+        name: `vif${this.frontendDomid}.${dir.slice(dir.lastIndexOf('/') + 1)}`,
+        ...(this.opts.vlan === undefined ? {} : { vlan: this.opts.vlan }),
+        ...(mac === undefined ? {} : { allowedMacs: [mac] }),
+        ...(ip === undefined ? {} : { allowedIps: ip.split(/\s+/).filter((x) => x !== '') }),
+        ...(rate === null || shaped
+          ? {}
+          : {
+              rateBytesPerSecond: (Number(rate[1]) * 1e6) / Number(rate[2]),
+              rateIntervalMs: Number(rate[2]) / 1000,
+            }),
+        deliver: (frame, verified) => vif?.deliver(frame, verified) ?? false,
+      });
+    } catch (e) {
+      // A malformed `mac`/`ip` value (the frontend's `mac` key is guest-written) fails this
+      // device, not the backend.
+      return this.fail(`cannot join the bridge: ${e instanceof Error ? e.message : String(e)}`);
+    }
     vif = new NetbackVif({
       txRing: tx.page,
       rxRing: rx.page,
