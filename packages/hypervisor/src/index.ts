@@ -399,6 +399,7 @@ export {
   XEN_CPUID_FIRST_LEAF,
   XEN_CPUID_LAST_LEAF,
   XEN_EMULATE_PREFIX,
+  type XenCpuidInfo,
   xenCpuidLeaf,
 } from './hypercall/xen-cpuid.ts';
 // The 64-bit and 32-bit PAE PV vCPUs, their hypercall tables, trap bouncing and memory adapters (src/pv/).

@@ -326,15 +326,21 @@ describe('the small PV families', () => {
 
   it('reports Xen leaves through xenCpuidLeaf and leaves others to the CPU', () => {
     const out = new Int32Array(4);
-    expect(xenCpuidLeaf(0x40000000, 4, 17, out)).toBe(true);
+    const info = { major: 4, minor: 17, tscKhz: 2_000_000, machineFrames: 65536 };
+    expect(xenCpuidLeaf(0x40000000, 0, info, out)).toBe(true);
     const sig = String.fromCharCode(
       ...[1, 2, 3].flatMap((r) => [0, 8, 16, 24].map((s) => ((out[r] ?? 0) >>> s) & 0xff)),
     );
     expect([out[0], sig]).toEqual([0x40000005, 'XenVMMXenVMM']);
-    expect(xenCpuidLeaf(0x40000001, 4, 17, out) && out[0]).toBe(0x40011);
-    expect(xenCpuidLeaf(0x400000ff, 4, 17, out) && [...out]).toEqual([0, 0, 0, 0]);
-    expect(xenCpuidLeaf(0x40000100, 4, 17, out)).toBe(false);
-    expect(xenCpuidLeaf(0, 4, 17, out)).toBe(false);
+    expect(xenCpuidLeaf(0x40000001, 0, info, out) && out[0]).toBe(0x40011);
+    expect(xenCpuidLeaf(0x40000003, 0, info, out) && [out[1], out[2], out[3]]).toEqual([
+      0, 2_000_000, 1,
+    ]);
+    expect(xenCpuidLeaf(0x40000005, 0, info, out) && out[1]).toBe(28); // 2^16 frames of 4 KiB
+    expect(xenCpuidLeaf(0x40000005, 1, info, out) && out[1]).toBe(0);
+    expect(xenCpuidLeaf(0x400000ff, 0, info, out) && [...out]).toEqual([0, 0, 0, 0]);
+    expect(xenCpuidLeaf(0x40000100, 0, info, out)).toBe(false);
+    expect(xenCpuidLeaf(0, 0, info, out)).toBe(false);
   });
 });
 

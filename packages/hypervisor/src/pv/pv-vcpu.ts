@@ -151,6 +151,11 @@ export interface PvVcpuOptions {
   readonly trace?: (nr: number, args: readonly bigint[], rc: number) => void;
   /** memory_op's frame owner (the toolstack's machine memory); without it memory_op is -ENOSYS. */
   readonly memory?: MemoryReservationPort;
+  /**
+   * TSC frequency Xen's CPUID time leaf reports, in kHz. Default 1 000 000: the CPU model's
+   * default TSC counts retired instructions, taken as nanoseconds.
+   */
+  readonly tscKhz?: number;
 }
 
 /** Long-mode control state for a 64-bit PV guest. */
@@ -177,6 +182,8 @@ const SEG_GS = 5;
 const RAX = 0;
 const RCX = 1;
 const RBX = 3;
+/** CPUID.1:ECX bit 31, "running under a hypervisor", which Xen sets for every guest. */
+const CPUID1_ECX_HYPERVISOR = -0x80000000;
 const RDX = 2;
 const RSI = 6;
 const RDI = 7;
@@ -221,6 +228,8 @@ export class PvVcpu {
   private readonly args: bigint[];
   private readonly trace: ((nr: number, args: readonly bigint[], rc: number) => void) | null;
   private readonly cpuidBytes: Uint8Array = new Uint8Array(7);
+  private readonly tscKhz: number;
+  private readonly machineFrames: number;
   private readonly cpuidOut: Int32Array = new Int32Array(4);
 
   /** Creates a vCPU; nothing runs until {@link PvVcpu.boot} and {@link PvVcpu.run}. */
@@ -236,6 +245,8 @@ export class PvVcpu {
     this.shutdownPort = options.shutdown;
     this.args = [0n, 0n, 0n, 0n, 0n];
     this.trace = options.trace ?? null;
+    this.tscKhz = options.tscKhz ?? 1_000_000;
+    this.machineFrames = options.machine.frames;
     const sink = this.consolePort;
     const domid = this.domid;
     this.arch = new PvVcpuArch(options.cpu, this.traps);
@@ -386,8 +397,18 @@ export class PvVcpu {
     if (bytes[5] !== 0x0f || bytes[6] !== 0xa2) return false;
     const v = this.env.version;
     const out = this.cpuidOut;
-    if (!xenCpuidLeaf(cpu.lo[RAX] ?? 0, v.major, v.minor, out)) {
+    const leaf = cpu.lo[RAX] ?? 0;
+    const info = {
+      major: v.major,
+      minor: v.minor,
+      tscKhz: this.tscKhz,
+      machineFrames: this.machineFrames,
+    };
+    if (!xenCpuidLeaf(leaf, cpu.lo[RCX] ?? 0, info, out)) {
+      // Run the CPU's own CPUID, then apply Xen's guest policy: leaf 1 ECX.hypervisor.
       cpu.rip += XEN_EMULATE_PREFIX.length;
+      cpu.run(1);
+      if (leaf === 1) cpu.lo[RCX] = (cpu.lo[RCX] ?? 0) | CPUID1_ECX_HYPERVISOR;
       return true;
     }
     // CPUID writes all four registers, zero-extending into the upper halves.

@@ -266,6 +266,33 @@ static void cpuid(void) {
   cpuid_xen(0x40000002, r);
   outx("cpuid.40000002.eax", r[0]); outx("cpuid.40000002.ebx", r[1]);
   outx("cpuid.40000002.ecx", r[2]); outx("cpuid.40000002.edx", r[3]);
+  /* TSC leaf: tsc_mode and incarnation; the flags and kHz depend on the host. */
+  cpuid_xen(0x40000003, r);
+  outx("cpuid.40000003.ebx", r[1]);
+  out("cpuid.40000003.ecx_nonzero", r[2] != 0);
+  outx("cpuid.40000003.edx", r[3]);
+  /* PV leaf: EBX is the machine address width, which must cover every machine frame. */
+  cpuid_xen(0x40000005, r);
+  outx("cpuid.40000005.eax", r[0]);
+  out("cpuid.40000005.ebx_covers_ram", r[1] < 64 && (1UL << r[1]) >= ((u64)hc2(HC_memory_op, 2, 0) << 12));
+  outx("cpuid.40000005.ecx", r[2]);
+  outx("cpuid.40000005.edx", r[3]);
+  static const char *const leaves[] = { "cpuid.40000004", "cpuid.40000006", "cpuid.400000ff" };
+  static const u32 nums[] = { 0x40000004, 0x40000006, 0x400000ff };
+  for (int i = 0; i < 3; i++) {
+    cpuid_xen(nums[i], r);
+    puts_(leaves[i]); outx(".eax", r[0]);
+    puts_(leaves[i]); outx(".ebx", r[1]);
+    puts_(leaves[i]); outx(".ecx", r[2]);
+    puts_(leaves[i]); outx(".edx", r[3]);
+  }
+  /* Leaves outside Xen's range: the same through the prefix as through a plain cpuid. */
+  u32 n[4];
+  cpuid_xen(0, r);
+  asm volatile("cpuid" : "=a"(n[0]), "=b"(n[1]), "=c"(n[2]), "=d"(n[3]) : "a"(0), "c"(0));
+  out("cpuid.0.prefix_equals_plain", r[0] == n[0] && r[1] == n[1] && r[2] == n[2] && r[3] == n[3]);
+  cpuid_xen(1, r);
+  out("cpuid.1.hypervisor_bit", (r[2] >> 31) & 1);
 }
 
 /* ---- the small families ---- */
