@@ -22,6 +22,7 @@ import {
   GrantTables,
   type HypercallHost,
   MachinePhysicalMemory,
+  type MemoryReservationPort,
   OwnedFramesMemory,
   PV32_INTERCEPTS,
   Pv32Vcpu,
@@ -148,6 +149,18 @@ export interface Pv32BootOptions {
   readonly memoryMiB?: number;
   /** Called when a port of dom0 becomes pending (the guest notified a backend). */
   readonly dom0PortPending?: (port: number) => void;
+  /** Hypercall trace hook, passed to the vCPU (see `Pv32VcpuOptions.trace`). */
+  readonly trace?: (nr: number, args: readonly bigint[], rc: number) => void;
+  /**
+   * Builds memory_op's frame owner over the booted machine (without it memory_op is -ENOSYS):
+   * called once with the machine, the guest's domid and page count, and the shared_info MFN.
+   */
+  readonly memory?: (boot: {
+    readonly machine: Machine;
+    readonly domid: number;
+    readonly nrPages: number;
+    readonly sharedInfoMfn: number;
+  }) => MemoryReservationPort;
 }
 
 /** The vCPU's TSC runs at 1 GHz: one tick per retired instruction of the CPU model (its default clock). */
@@ -288,6 +301,17 @@ export function bootPv32Domain(
     mm,
     vcpuInfo: { memory: guestMem, address: sharedInfoMa },
     gdtAddress: COMPAT_GDT_VIRT,
+    ...(options.trace ? { trace: options.trace } : {}),
+    ...(options.memory
+      ? {
+          memory: options.memory({
+            machine,
+            domid: DOMID,
+            nrPages,
+            sharedInfoMfn: p2m.get(nrPages),
+          }),
+        }
+      : {}),
     console: { write: (_d, b) => out.push(...b) },
     shutdown: { shutdown: (d, reason) => shutdowns.push([d, reason]) },
   };
