@@ -92,9 +92,11 @@ const RO_SUPERVISOR = 0x21;
 /**
  * Maps a read-only GDT at {@link COMPAT_GDT_VIRT}: 14 pages of not-present descriptors (the
  * guest's own GDT pages, which set_gdt would fill) and Xen's page with the four flat compat
- * segments. Sets the slot in `mm.xenL2Entries`.
+ * segments, in new DOMID_XEN frames. Sets the slot in `mm.xenL2Entries`, so every PAE Xen L2
+ * validated afterwards carries it: call once per machine, then give each 32-bit vCPU
+ * `gdtAddress: COMPAT_GDT_VIRT`.
  */
-function mapCompatGdt(machine: Machine, mm: PvMm): void {
+export function mapCompatGdt(machine: Machine, mm: PvMm): void {
   const xp = machine.p2m(DOMID_XEN);
   const first = xp.size;
   machine.populate(DOMID_XEN, first, 3);
