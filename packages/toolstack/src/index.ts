@@ -108,6 +108,14 @@ export {
   bootPvDomain,
   PV_GUEST_DOMID,
 } from './domain/pv-domain.ts';
+export {
+  type BootedPv32Domain,
+  bootPv32Domain,
+  COMPAT_GDT_VIRT,
+  mapCompatGdt,
+  PV32_GUEST_DOMID,
+  type Pv32BootOptions,
+} from './domain/pv-domain32.ts';
 export { ToolstackError, type ToolstackErrorCode } from './errors.ts';
 export { FileByteStore } from './host/file-byte-store.ts';
 export {

@@ -57,6 +57,7 @@ import { buildPvLayout, type PvLayout } from '../builder/pv-layout.ts';
 import { readXenKernelInfo } from '../builder/xen-notes.ts';
 import type { DiskSpec } from '../config/disk-spec.ts';
 import type { DomainConfig, LifecycleAction } from '../config/domain-config.ts';
+import { COMPAT_GDT_VIRT, mapCompatGdt } from '../domain/pv-domain32.ts';
 import { ToolstackError } from '../errors.ts';
 import {
   type ByteSource,
@@ -461,6 +462,7 @@ export class Host {
       this.mm = new PvMm(this.machine);
       this.m2pFrames = this.mapM2p();
       this.compatM2pFrames = this.mapCompatM2p();
+      mapCompatGdt(this.machine, this.mm); // Xen's reserved GDT page for 32-bit guests
       this.clock = new DeterministicClock();
       this.evtchn = new EventChannels(notifier);
       this.grants = new GrantTables();
@@ -752,7 +754,7 @@ export class Host {
       time: { readTsc: () => this.readTsc(cpu) },
     });
     let dom: HostDomain | undefined;
-    const vcpuOptions: PvVcpuOptions = {
+    const vcpuOptions: PvVcpuOptions & { readonly gdtAddress?: number } = {
       cpu,
       machine: machine.memory,
       domid,
@@ -761,6 +763,7 @@ export class Host {
       vcpuInfo: { memory: guestMem, address: sharedInfoMfn * 4096 },
       console: { write: (_d, b) => dom?.pushXenConsole(b) },
       shutdown: { shutdown: () => undefined }, // read from the vCPU after each slice
+      ...(is32 ? { gdtAddress: COMPAT_GDT_VIRT } : {}),
       ...(this.trace
         ? {
             trace: (nr: number, args: readonly bigint[], rc: number) =>
@@ -1365,7 +1368,7 @@ export class Host {
       time: { readTsc: () => this.readTsc(cpu) },
     });
     let dom: HostDomain | undefined;
-    const vcpuOptions: PvVcpuOptions = {
+    const vcpuOptions: PvVcpuOptions & { readonly gdtAddress?: number } = {
       cpu,
       machine: machine.memory,
       domid,
@@ -1374,6 +1377,7 @@ export class Host {
       vcpuInfo: { memory: guestMem, address: sharedInfoMfn * 4096 },
       console: { write: (_d, b) => dom?.pushXenConsole(b) },
       shutdown: { shutdown: () => undefined },
+      ...(is32 ? { gdtAddress: COMPAT_GDT_VIRT } : {}),
       ...(this.trace
         ? {
             trace: (nr: number, args: readonly bigint[], rc: number) =>
