@@ -34,7 +34,7 @@ interface Rig {
 async function rig(spec: string): Promise<Rig> {
   const host = new Host();
   const front = host.createNativeDomain('front', 512);
-  const disk = parseDiskSpec(spec, 'test');
+  const disk = parseDiskSpec(spec);
   const opened = await openDisk(disk);
   await host.plugVbd(front.domid, disk, opened.storage);
   const xs = new XenstoreClient(inProcessTransport(host.xenstore, front.domid));
