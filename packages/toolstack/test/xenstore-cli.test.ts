@@ -276,4 +276,17 @@ describe('typevisor xenstored', () => {
     expect(await runCli(['xenstored'], io, [xenstored])).toBe(2);
     expect(io.err).toContain('--socket PATH is required');
   });
+
+  it('refuses a quota name it does not know, naming the option', async () => {
+    for (const [option, spec] of [
+      ['--quota', 'bogus=1'],
+      ['--quota-soft', 'nodes=5'],
+    ] as const) {
+      const io = capture({});
+      expect(
+        await runCli(['xenstored', '--socket', '/nonexistent/s', option, spec], io, [xenstored]),
+      ).toBe(2);
+      expect(io.err).toContain(`invalid ${option} '${spec}'`);
+    }
+  });
 });

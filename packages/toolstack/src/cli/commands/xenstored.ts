@@ -10,7 +10,8 @@ import { Journal, XenstoreServer } from '@typevisor/xenstore/node';
 import { ToolstackError } from '../../errors.ts';
 import type { CliIo, CommandSpec } from '../command.ts';
 
-const USAGE = `Usage: typevisor xenstored --socket PATH [--state DIR] [--quota NAME=VALUE]... [--trace]
+const USAGE = `Usage: typevisor xenstored --socket PATH [--state DIR] [--quota NAME=VALUE]...
+                           [--quota-soft NAME=VALUE]... [--trace]
 
 Run the xenstore daemon in the foreground, serving the xenstore wire protocol on the unix
 socket PATH. Point clients at it with XENSTORED_PATH=PATH (Debian's xenstore-* tools, pyxs,
@@ -22,16 +23,23 @@ Options:
                        acknowledged change is on disk before the reply is sent
   --quota NAME=VALUE   set a guest quota, NAME as in 'xenstore-control quota'
                        (nodes, watches, transactions, transaction-nodes, node-size, ...)
+  --quota-soft NAME=VALUE  set a soft quota (logged when crossed), NAME as in
+                       'xenstore-control quota-soft' (memory)
   --trace              log every request to stderr
 `;
 
-/** Parses `--quota name=value` options. */
-function parseQuotas(specs: readonly string[]): Partial<Record<keyof XenstoreQuotas, number>> {
+/** Parses `--quota name=value` (or, with `soft`, `--quota-soft name=value`) options. */
+function parseQuotas(
+  specs: readonly string[],
+  soft = false,
+): Partial<Record<keyof XenstoreQuotas, number>> {
   const out: Partial<Record<keyof XenstoreQuotas, number>> = {};
   for (const spec of specs) {
     const m = /^([a-z-]+)=(\d+)$/.exec(spec);
-    const key = m ? quotaKey(m[1] as string) : undefined;
-    if (!m || key === undefined) throw new ToolstackError('USAGE', `invalid --quota '${spec}'`);
+    const key = m ? quotaKey(m[1] as string, soft) : undefined;
+    if (!m || key === undefined) {
+      throw new ToolstackError('USAGE', `invalid --quota${soft ? '-soft' : ''} '${spec}'`);
+    }
     out[key] = Number(m[2]);
   }
   return out;
@@ -49,12 +57,17 @@ export const xenstored: CommandSpec = {
         socket: { type: 'string' },
         state: { type: 'string' },
         quota: { type: 'string', multiple: true },
+        'quota-soft': { type: 'string', multiple: true },
         trace: { type: 'boolean' },
       },
     });
     if (values.socket === undefined) throw new ToolstackError('USAGE', '--socket PATH is required');
     const log = (line: string): void => io.stderr(`${line}\n`);
-    const options = { quotas: parseQuotas(values.quota ?? []), log };
+    const quotas = {
+      ...parseQuotas(values.quota ?? []),
+      ...parseQuotas(values['quota-soft'] ?? [], true),
+    };
+    const options = { quotas, log };
     const journal =
       values.state === undefined ? undefined : Journal.open(values.state, { xenstore: options });
     const xs = journal?.xs ?? new Xenstore(options);
