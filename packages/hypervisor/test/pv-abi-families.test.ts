@@ -324,6 +324,26 @@ describe('the small PV families', () => {
     ]);
   });
 
+  it('registers a runstate area and writes it at once, as Linux requires', () => {
+    const { env, view, arch } = setup();
+    const vcpuOp = (cmd: number, vcpu: number, arg: number) =>
+      pvHypercall(env, 24, [BigInt(cmd), BigInt(vcpu), BigInt(arg)]);
+    view.setBigUint64(ARG, BigInt(LIST), true);
+    view.setUint32(LIST, 0xeeee, true);
+    expect(vcpuOp(5, 0, ARG)).toBe(0);
+    expect([view.getUint32(LIST, true), view.getBigUint64(LIST + 16, true)]).toEqual([0, 1234n]);
+    expect(arch.runstateArea).toBe(LIST);
+    view.setBigUint64(ARG, BigInt(UNMAPPED), true);
+    expect(vcpuOp(5, 0, ARG)).toBe(0); // guest-addressable, not mapped: Xen ignores the fault
+    view.setBigUint64(ARG, 0xffff800000000000n, true);
+    expect(vcpuOp(5, 0, ARG)).toBe(-14);
+    expect(vcpuOp(5, 0, UNMAPPED)).toBe(-14);
+    expect(vcpuOp(5, 1, ARG)).toBe(-2);
+    expect(vcpuOp(3, 0, 0)).toBe(1);
+    expect(vcpuOp(4, 0, LIST)).toBe(0);
+    expect(vcpuOp(12, 0, LIST)).toBe(-22);
+  });
+
   it('reports Xen leaves through xenCpuidLeaf and leaves others to the CPU', () => {
     const out = new Int32Array(4);
     const info = { major: 4, minor: 17, tscKhz: 2_000_000, machineFrames: 65536 };

@@ -7,10 +7,12 @@
  *
  * @see xen/include/asm-x86/domain.h (struct pv_vcpu)
  */
+
+import type { GuestBytes } from '../guest-memory.ts';
 import type { CallbackPort } from './callback-op.ts';
 import { type PhysdevPort, PirqTable, type PirqTableState } from './physdev-op.ts';
 import { type PvArchPort, SEGBASE_FS, SEGBASE_GS_KERNEL } from './pv-arch-op.ts';
-import type { PvVcpuOpPort, VcpuRunstate } from './pv-vcpu-op.ts';
+import { type PvVcpuOpPort, type VcpuRunstate, writeRunstate } from './pv-vcpu-op.ts';
 
 /** Segment register indices in the CPU model's arrays. */
 const SEG_FS = 4;
@@ -56,6 +58,8 @@ export interface PvVcpuArchState {
   readonly callbacks: readonly { type: number; address: string; flags: number }[];
   /** The domain's PIRQs. */
   readonly pirqs: PirqTableState;
+  /** Guest-virtual address of the registered runstate area, 0 for none (absent in older saves). */
+  readonly runstateArea?: number;
 }
 
 /** One 64-bit PV vCPU's architectural PV state. */
@@ -72,6 +76,8 @@ export class PvVcpuArch implements PvArchPort, CallbackPort, PhysdevPort, PvVcpu
   kernelSp: bigint;
   /** Virtual IOPL. */
   iopl: number;
+  /** Guest-virtual address of the runstate area (VCPUOP_register_runstate_memory_area), 0 = none. */
+  runstateArea: number;
   /** Registered callbacks by CALLBACKTYPE (the event callback lives in the event slot). */
   readonly callbacks: Map<number, { address: bigint; flags: number }>;
   /** The domain's PIRQs. */
@@ -89,6 +95,7 @@ export class PvVcpuArch implements PvArchPort, CallbackPort, PhysdevPort, PvVcpu
     this.kernelSs = 0;
     this.kernelSp = 0n;
     this.iopl = 0;
+    this.runstateArea = 0;
     this.callbacks = new Map();
     this.pirqs = pirqs;
   }
@@ -138,6 +145,16 @@ export class PvVcpuArch implements PvArchPort, CallbackPort, PhysdevPort, PvVcpu
     return { state: 0, stateEntryTime: 0n, time: [BigInt(this.cpu.instructions), 0n, 0n, 0n] };
   }
 
+  /** Records the runstate area. */
+  setRunstateArea(_vcpu: number, address: number): void {
+    this.runstateArea = address;
+  }
+
+  /** Rewrites the registered runstate area (as Xen does on a context switch); faults are ignored. */
+  updateRunstateArea(guest: GuestBytes): void {
+    if (this.runstateArea !== 0) writeRunstate(guest, this.runstateArea, this.runstate(0, 0));
+  }
+
   /** The state as plain data. */
   getState(): PvVcpuArchState {
     return {
@@ -153,6 +170,7 @@ export class PvVcpuArch implements PvArchPort, CallbackPort, PhysdevPort, PvVcpu
         flags: c.flags,
       })),
       pirqs: this.pirqs.getState(),
+      runstateArea: this.runstateArea,
     };
   }
 
@@ -166,6 +184,7 @@ export class PvVcpuArch implements PvArchPort, CallbackPort, PhysdevPort, PvVcpu
     this.kernelSs = state.kernelSs;
     this.kernelSp = hex(state.kernelSp);
     this.iopl = state.iopl;
+    this.runstateArea = state.runstateArea ?? 0;
     this.callbacks.clear();
     for (const c of state.callbacks)
       this.callbacks.set(c.type, { address: hex(c.address), flags: c.flags });

@@ -1,6 +1,7 @@
 /**
  * The 64-bit PV additions to `HYPERVISOR_vcpu_op(cmd, vcpuid, arg)` (#24) on top of the timer
- * and vcpu_info subset in `vcpu-op.ts`: VCPUOP_is_up, VCPUOP_get_runstate_info, the
+ * and vcpu_info subset in `vcpu-op.ts`: VCPUOP_is_up, VCPUOP_get_runstate_info,
+ * VCPUOP_register_runstate_memory_area (which Linux requires to succeed), the
  * register_vcpu_info offset check, and the commands a domU gets refused (VCPUOP_up of a vCPU it
  * does not have is -ENOENT, VCPUOP_get_physid is -EINVAL for a domain that is not the
  * hardware domain).
@@ -13,8 +14,10 @@ import {
   VCPUOP_get_physid,
   VCPUOP_get_runstate_info,
   VCPUOP_is_up,
+  VCPUOP_register_runstate_memory_area,
   VCPUOP_register_vcpu_info,
 } from '../abi/vcpu.ts';
+import type { GuestBytes } from '../guest-memory.ts';
 import type { HypercallContext } from './context.ts';
 import { readStruct, writeStruct } from './guest-io.ts';
 import { type VcpuOpHost, vcpuOp } from './vcpu-op.ts';
@@ -36,6 +39,17 @@ export interface VcpuRunstate {
 export interface PvVcpuOpPort {
   /** The runstate of `vcpu` of `domid`. */
   runstate(domid: number, vcpu: number): VcpuRunstate;
+  /** Records where the guest wants its runstate kept up to date (0 = nowhere). */
+  setRunstateArea(vcpu: number, address: number): void;
+}
+
+/** Writes `r` as a 48-byte `struct vcpu_runstate_info` at `address`; false if it faults. */
+export function writeRunstate(guest: GuestBytes, address: number, r: VcpuRunstate): boolean {
+  const out = new DataView(new ArrayBuffer(48));
+  out.setUint32(0, r.state, true);
+  out.setBigUint64(8, r.stateEntryTime, true);
+  for (let i = 0; i < 4; i++) out.setBigUint64(16 + i * 8, r.time[i] ?? 0n, true);
+  return writeStruct(guest, address, out);
 }
 
 /** Runs `HYPERVISOR_vcpu_op` for a 64-bit PV caller; never throws for guest-chosen values. */
@@ -51,13 +65,19 @@ export function pvVcpuOp(
   switch (cmd) {
     case VCPUOP_is_up:
       return 1; // every vCPU of a domain created here is up
-    case VCPUOP_get_runstate_info: {
-      const r = port.runstate(ctx.domid, vcpuid);
-      const out = new DataView(new ArrayBuffer(48));
-      out.setUint32(0, r.state, true);
-      out.setBigUint64(8, r.stateEntryTime, true);
-      for (let i = 0; i < 4; i++) out.setBigUint64(16 + i * 8, r.time[i] ?? 0n, true);
-      return writeStruct(ctx.guest, arg, out) ? 0 : -XEN_EFAULT;
+    case VCPUOP_get_runstate_info:
+      return writeRunstate(ctx.guest, arg, port.runstate(ctx.domid, vcpuid)) ? 0 : -XEN_EFAULT;
+    case VCPUOP_register_runstate_memory_area: {
+      // Xen checks only that the area is guest-addressable, then writes it at once, ignoring a
+      // fault (the guest may map it later; it is rewritten on every context switch).
+      const v = readStruct(ctx.guest, arg, 8);
+      if (v === null) return -XEN_EFAULT;
+      const address = v.getBigUint64(0, true);
+      if (address >= 1n << 47n) return -XEN_EFAULT;
+      port.setRunstateArea(vcpuid, Number(address));
+      if (address !== 0n)
+        writeRunstate(ctx.guest, Number(address), port.runstate(ctx.domid, vcpuid));
+      return 0;
     }
     case VCPUOP_register_vcpu_info: {
       const v = readStruct(ctx.guest, arg, 16);

@@ -435,6 +435,7 @@ export class PvVcpu {
   run(budget: number): PvRunResult {
     const cpu = this.cpu;
     let left = budget;
+    if (this.shutdownReason < 0) this.arch.updateRunstateArea(this.env.ctx.guest);
     while (left > 0) {
       if (this.shutdownReason >= 0) return PV_RUN.SHUTDOWN;
       if (this.traps.upcallDeliverable() && !this.traps.deliverUpcall(cpu, this.env.ctx.guest)) {

@@ -445,6 +445,20 @@ static void sched_timer_vcpu(u8 *si) {
   out("vcpu.register_vcpu_info.bad_offset", hc5(HC_vcpu_op, 10, 0, (u64)&vi, 0, 0));
   out("vcpu.register_vcpu_info.bad_ptr", hc5(HC_vcpu_op, 10, 0, BAD, 0, 0));
   out("vcpu.register_vcpu_info.vcpu1", hc5(HC_vcpu_op, 10, 1, (u64)&vi, 0, 0));
+  /* register_runstate_memory_area (Linux BUG()s if it fails): Xen writes the runstate at once. */
+  u64 area = (u64)rs;
+  memset_(rs, 0xee, sizeof rs);
+  out("vcpu.runstate_area", hc5(HC_vcpu_op, 5, 0, (u64)&area, 0, 0));
+  out("vcpu.runstate_area.state", (s64)(u32)rs[0]);
+  out("vcpu.runstate_area.running_gt0", rs[2] > 0 && rs[2] != 0xeeeeeeeeeeeeeeeeUL);
+  area = BAD;
+  out("vcpu.runstate_area.unmapped", hc5(HC_vcpu_op, 5, 0, (u64)&area, 0, 0));
+  area = 0xffff800000000000UL;
+  out("vcpu.runstate_area.xen_range", hc5(HC_vcpu_op, 5, 0, (u64)&area, 0, 0));
+  out("vcpu.runstate_area.bad_ptr", hc5(HC_vcpu_op, 5, 0, BAD, 0, 0));
+  out("vcpu.runstate_area.vcpu1", hc5(HC_vcpu_op, 5, 1, (u64)&area, 0, 0));
+  area = 0;
+  out("vcpu.runstate_area.null", hc5(HC_vcpu_op, 5, 0, (u64)&area, 0, 0));
   out("vcpu.up.1", hc5(HC_vcpu_op, 2, 1, 0, 0, 0));
   out("vcpu.get_physid", hc5(HC_vcpu_op, 12, 0, (u64)scratch, 0, 0));
   out("vcpu.cmd99", hc5(HC_vcpu_op, 99, 0, 0, 0, 0));
