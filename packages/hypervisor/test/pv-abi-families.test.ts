@@ -153,6 +153,10 @@ describe('memory_op over a frame pool', () => {
     expect(pool.m2p.get(mfn)).toBe(77);
     expect(q(XENMEM_increase_reservation, reservation(view, 0, 2, 0, SELF))).toBe(2);
     expect(pool.currentReservation(1)).toBe(10);
+    // A null list is guest address 0 for decrease (Xen copies from it like any other address).
+    view.setBigUint64(0, BigInt([...pool.owner.keys()][1] ?? -1), true);
+    expect(q(XENMEM_decrease_reservation, reservation(view, 0, 1, 0, SELF))).toBe(1);
+    expect(pool.currentReservation(1)).toBe(9);
   });
 
   it('reports "nothing done" for foreign, missing and bad arguments, as Xen does', () => {

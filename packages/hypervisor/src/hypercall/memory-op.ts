@@ -114,7 +114,7 @@ function reservation(
   const r = readStruct(ctx.guest, arg, 26);
   if (r === null) return start; // Xen: copy_from_guest fails -> "start_extent done", no errno
   const list = pointerField(r, 0);
-  const listNull = r.getBigUint64(0, true) === 0n;
+  const listNull = list === 0; // increase_reservation then reports no frames
   const nr = r.getBigUint64(8, true);
   const order = r.getUint32(16, true);
   const domid = r.getUint16(24, true);
@@ -123,7 +123,7 @@ function reservation(
   if (order !== 0) return start;
   const d = target(port, ctx, domid);
   if (d < 0) return start;
-  if (list < 0 && !listNull) return start;
+  if (list < 0) return start; // outside the guest's half: guest_handle_subrange_okay fails
   const count = nr > 0x7fffffffn ? 0x7fffffff : Number(nr);
   const cell = new DataView(new ArrayBuffer(8));
   for (let i = start; i < count; i++) {
@@ -137,7 +137,7 @@ function reservation(
       }
       continue;
     }
-    if (listNull) return i;
+    // A null list is not special here: Xen copies from guest address 0 like any other.
     const v = readStruct(ctx.guest, at, 8);
     if (v === null) return i;
     const frame = v.getBigUint64(0, true);

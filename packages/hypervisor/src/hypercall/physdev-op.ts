@@ -136,7 +136,7 @@ export function physdevOp(
       return 0;
     }
     case PHYSDEVOP.PHYSDEVOP_set_iobitmap: {
-      const v = readStruct(ctx.guest, arg, 12);
+      const v = readStruct(ctx.guest, arg, 16); // struct physdev_set_iobitmap, padded to 16
       if (v === null) return -XEN_EFAULT;
       return v.getUint32(8, true) > 65536 ? -XEN_EINVAL : 0;
     }
