@@ -23,6 +23,7 @@ import {
   PvVcpu,
   type PvVcpuOptions,
   VcpuTimers,
+  VIRQ_TIMER,
 } from '@typevisor/hypervisor';
 import { Machine, MMUEXT, PvMm } from '@typevisor/mmu';
 import { X86Cpu } from '@typevisor/x86-cpu';
@@ -99,6 +100,8 @@ export interface BootedPvDomain {
   drainConsoleRing(): number;
   /** Every (domid, reason) shutdown report. */
   readonly shutdowns: Array<[number, number]>;
+  /** System time and the timers (advance it to fire the guest's timers as VIRQ_TIMER). */
+  readonly clock: DeterministicClock;
 }
 
 /** Extra options for {@link bootPvDomain}. */
@@ -192,7 +195,11 @@ export function bootPvDomain(
     grantFrames: Array.from({ length: MAX_GRANT_FRAMES }, (_, i) => p2m.get(nrPages + 1 + i)),
   });
   const clock = new DeterministicClock();
-  const timers = new VcpuTimers({ clock, timers: clock, raise: () => undefined });
+  const timers = new VcpuTimers({
+    clock,
+    timers: clock,
+    raise: (domid, vcpu) => evtchn.sendVirq(domid, vcpu, VIRQ_TIMER),
+  });
   timers.addVcpu(DOMID, 0);
   const host: HypercallHost = { evtchn, grants, timers };
 
@@ -281,5 +288,6 @@ export function bootPvDomain(
       return n;
     },
     shutdowns,
+    clock,
   };
 }
