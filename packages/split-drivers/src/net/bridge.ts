@@ -81,7 +81,11 @@ interface Port {
   creditAt: number;
 }
 
-/** A MAC address as a number (48 bits, exact in a double): no string per frame. */
+/**
+ * A MAC address as a number (48 bits, exact in a double): no string per frame. (Measured with
+ * `pnpm bench split-drivers/net-packets`: 118 k packets/s with string keys, 126 k after, in a run
+ * that also has the round's other netback changes and some load from other work.)
+ */
 function macNumber(f: Uint8Array, at: number): number {
   return (((f[at] ?? 0) << 8) | (f[at + 1] ?? 0)) * 0x1_0000_0000 + u32be(f, at + 2);
 }
