@@ -45,6 +45,8 @@ export interface BenchSuite {
   divisor?: number;
   /** Target wall time of one sample in milliseconds; default 250. */
   sampleMs?: number;
+  /** Whether smaller values are better (times, latencies): `best` is then the minimum. */
+  lowerIsBetter?: boolean;
   /** Rounds of interleaved samples; default 5. */
   rounds?: number;
   /** Runs once before measuring (start a peer daemon, build a guest image, …). */

@@ -102,7 +102,7 @@ async function runSuite(suite: BenchSuite): Promise<SuiteResult> {
       peer: c.peer === true,
       samples: s,
       median: medians[i] as number,
-      best: s.length > 0 ? Math.max(...s) : Number.NaN,
+      best: s.length > 0 ? (suite.lowerIsBetter ? Math.min(...s) : Math.max(...s)) : Number.NaN,
       ratioToFirst: (medians[i] as number) / first,
     };
     const err = errors[i];
