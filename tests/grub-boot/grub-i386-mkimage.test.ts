@@ -7,10 +7,9 @@
  * release prints as a 64-bit guest under Xen (golden/grub-x86_64-disk).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Host } from '@typevisor/toolstack';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   GOLDEN_DIR,
   GRUB_I386,
@@ -21,30 +20,26 @@ import {
   makeExt2,
   normaliseConsole,
   plainText,
-  tempDir,
+  testEnv,
   typeCommand,
   waitForConsole,
 } from './support.ts';
 
-const haveMkimage = existsSync('/usr/bin/grub-mkimage') && existsSync('/usr/lib/grub/i386-xen');
+const env = testEnv('grub-i386-');
+let diskCount = 0;
 
-let dir = '';
-const hosts: Host[] = [];
-function newHost(): Host {
-  const h = new Host();
-  hosts.push(h);
-  return h;
-}
+const haveMkimage = existsSync('/usr/bin/grub-mkimage') && existsSync('/usr/lib/grub/i386-xen');
 
 /** Boots `kernel` with the golden disk (grub.cfg: echo, ls, cat, halt) and returns the console. */
 async function bootGoldenDisk(kernel: string): Promise<string> {
-  const disk = join(dir, `golden-${hosts.length}.img`);
+  diskCount++;
+  const disk = join(env.dir, `golden-${diskCount}.img`);
   execFileSync(
     'mke2fs',
     ['-q', '-F', '-t', 'ext2', '-d', join(GOLDEN_DIR, 'grub-x86_64-disk/disk-files'), disk, '8M'],
     { stdio: 'pipe' },
   );
-  const host = newHost();
+  const host = env.newHost();
   const shutdowns: string[] = [];
   host.onShutdown = (d, action) => shutdowns.push(`${d.shutdownName} ${action}`);
   const dom = await host.createDomain(
@@ -59,15 +54,7 @@ describe.skipIf((!haveGrub || !haveMke2fs || !haveMkimage) && !process.env.CI)(
   '32-bit PV GRUB and grub-mkimage images on the Host',
   { timeout: 600_000 },
   () => {
-    beforeAll(() => {
-      dir = tempDir('grub-i386-');
-    });
-    afterEach(async () => {
-      for (const h of hosts.splice(0)) await h.close();
-    });
-    afterAll(() => {
-      rmSync(dir, { recursive: true, force: true });
-    });
+    env.install();
 
     it('grub-i386-xen.bin reads the golden disk and prints what the 64-bit GRUB printed under Xen', async () => {
       const text = await bootGoldenDisk(GRUB_I386);
@@ -79,9 +66,9 @@ describe.skipIf((!haveGrub || !haveMke2fs || !haveMkimage) && !process.env.CI)(
     });
 
     it('grub-i386-xen.bin takes console input and reads a second, read-only disk', async () => {
-      const xvda = makeExt2(dir, 'i386-a', { 'a.txt': 'first\n' });
-      const xvdb = makeExt2(dir, 'i386-b', { 'dir/b.txt': 'second disk, 32-bit guest\n' });
-      const host = newHost();
+      const xvda = makeExt2(env.dir, 'i386-a', { 'a.txt': 'first\n' });
+      const xvdb = makeExt2(env.dir, 'i386-b', { 'dir/b.txt': 'second disk, 32-bit guest\n' });
+      const host = env.newHost();
       const dom = await host.createDomain(
         grubConfig({
           kernel: GRUB_I386,
@@ -101,12 +88,12 @@ describe.skipIf((!haveGrub || !haveMke2fs || !haveMkimage) && !process.env.CI)(
 
     for (const arch of ['x86_64', 'i386'] as const) {
       it(`an image made with grub-mkimage -O ${arch}-xen boots, runs its embedded config and the disk's`, async () => {
-        const embed = join(dir, `embed-${arch}.cfg`);
+        const embed = join(env.dir, `embed-${arch}.cfg`);
         writeFileSync(
           embed,
           'echo "embedded config of a grub-mkimage image"\nset root=(xen/xvda)\nconfigfile /boot/grub/grub.cfg\n',
         );
-        const image = join(dir, `grub-${arch}.img`);
+        const image = join(env.dir, `grub-${arch}.img`);
         execFileSync('grub-mkimage', [
           '-O',
           `${arch}-xen`,

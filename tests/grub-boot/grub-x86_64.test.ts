@@ -7,8 +7,8 @@
 import { execFileSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Host, type HostDomain, ToolstackError } from '@typevisor/toolstack';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type Host, type HostDomain, ToolstackError } from '@typevisor/toolstack';
+import { describe, expect, it } from 'vitest';
 import {
   GOLDEN_DIR,
   GRUB_X86_64,
@@ -19,25 +19,18 @@ import {
   makeExt2,
   normaliseConsole,
   plainText,
-  tempDir,
+  testEnv,
   typeCommand,
   waitForConsole,
   withoutProgress,
 } from './support.ts';
 
+const env = testEnv('grub-boot-');
+
 const HELLO = 'hello from an ext2 file read by GRUB\nline two\n';
 /** The grub.cfg of the golden disk run (golden/grub-x86_64-disk). */
 const DEMO_CFG =
   'echo "TYPEVISOR-E2E: grub.cfg from xvda"\nls\nls /\ncat /hello.txt\necho "TYPEVISOR-E2E: halting"\nhalt\n';
-
-let dir = '';
-const hosts: Host[] = [];
-/** A new Host, closed after the test. */
-function newHost(): Host {
-  const h = new Host();
-  hosts.push(h);
-  return h;
-}
 
 /** `xenstore-ls -fp`-style lines of the subtree at `path` in the host's store. */
 async function storeDump(host: Host, path: string): Promise<string[]> {
@@ -63,18 +56,10 @@ describe.skipIf((!haveGrub || !haveMke2fs) && !process.env.CI)(
   "Debian's grub-x86_64-xen.bin on the Host",
   { timeout: 600_000 },
   () => {
-    beforeAll(() => {
-      dir = tempDir('grub-boot-');
-    });
-    afterEach(async () => {
-      for (const h of hosts.splice(0)) await h.close();
-    });
-    afterAll(() => {
-      rmSync(dir, { recursive: true, force: true });
-    });
+    env.install();
 
     it('boots to the grub> prompt with the same console output as under Xen 4.17', async () => {
-      const host = newHost();
+      const host = env.newHost();
       const dom = await host.createDomain(grubConfig());
       await waitForConsole(host, dom, 'grub> ');
       const want = normaliseConsole(golden('grub-x86_64-nodisk/console.txt'));
@@ -83,7 +68,7 @@ describe.skipIf((!haveGrub || !haveMke2fs) && !process.env.CI)(
     });
 
     it('writes the xenstore entries libxl writes, with the same permissions', async () => {
-      const host = newHost();
+      const host = env.newHost();
       const dom = await host.createDomain(grubConfig({ name: 'guest' }), { paused: true });
       const ours = await storeDump(host, `/local/domain/${dom.domid}`);
       const theirs = goldenStore('grub-x86_64-nodisk/xenstore-ls-created.txt', '/local/domain/1');
@@ -106,12 +91,12 @@ describe.skipIf((!haveGrub || !haveMke2fs) && !process.env.CI)(
     });
 
     it('reads grub.cfg from an ext2 xvda, lists and cats files, and halt powers the domain off', async () => {
-      const disk = makeExt2(dir, 'demo', {
+      const disk = makeExt2(env.dir, 'demo', {
         'boot/grub/grub.cfg': DEMO_CFG,
         'hello.txt': HELLO,
         'docs/readme.txt': 'nested file\n',
       });
-      const host = newHost();
+      const host = env.newHost();
       const shutdowns: string[] = [];
       host.onShutdown = (d, action) => shutdowns.push(`${d.name} ${d.shutdownName} ${action}`);
       const dom = await host.createDomain(grubConfig({ disks: [`${disk},raw,xvda,w`] }));
@@ -132,11 +117,11 @@ describe.skipIf((!haveGrub || !haveMke2fs) && !process.env.CI)(
 
     it('with the golden disk, console output and the vbd handshake match Xen 4.17', async () => {
       const files = join(GOLDEN_DIR, 'grub-x86_64-disk/disk-files');
-      const disk = join(dir, 'golden.img');
+      const disk = join(env.dir, 'golden.img');
       execFileSync('mke2fs', ['-q', '-F', '-t', 'ext2', '-d', files, disk, '8M'], {
         stdio: 'pipe',
       });
-      const host = newHost();
+      const host = env.newHost();
       const dom = await host.createDomain(
         grubConfig({
           name: 'guest',
@@ -166,12 +151,12 @@ describe.skipIf((!haveGrub || !haveMke2fs) && !process.env.CI)(
     });
 
     it('takes commands typed into the console, and reads a second disk', async () => {
-      const xvda = makeExt2(dir, 'blank', { 'readme.txt': 'no grub.cfg here\n' });
+      const xvda = makeExt2(env.dir, 'blank', { 'readme.txt': 'no grub.cfg here\n' });
       const content = Array.from({ length: 300 }, (_, i) => `line ${i} of the second disk`).join(
         '\n',
       );
-      const xvdb = makeExt2(dir, 'second', { 'data/second.txt': `${content}\n` });
-      const host = newHost();
+      const xvdb = makeExt2(env.dir, 'second', { 'data/second.txt': `${content}\n` });
+      const host = env.newHost();
       const dom = await host.createDomain(
         grubConfig({
           disks: [`${xvda},raw,xvda,w`, `format=raw,vdev=xvdb,access=r,target=${xvdb}`],
@@ -194,7 +179,7 @@ describe.skipIf((!haveGrub || !haveMke2fs) && !process.env.CI)(
     });
 
     it('reboot follows on_reboot: restart builds a new domain, destroy ends it', async () => {
-      const host = newHost();
+      const host = env.newHost();
       const events: string[] = [];
       host.onShutdown = (d, action) => events.push(`${d.domid} ${d.shutdownName} ${action}`);
       const first = await host.createDomain(grubConfig({ extra: 'on_reboot = "restart"' }));
@@ -211,13 +196,13 @@ describe.skipIf((!haveGrub || !haveMke2fs) && !process.env.CI)(
     });
 
     it('refuses a corrupted GRUB image with an error naming the problem, and keeps running others', async () => {
-      const host = newHost();
+      const host = env.newHost();
       const good = await host.createDomain(grubConfig({ name: 'good' }));
       const bytes = new Uint8Array(
         await import('node:fs').then((fs) => fs.readFileSync(GRUB_X86_64)),
       );
       bytes.set([0, 0, 0, 0], 0); // no ELF magic
-      const broken = join(dir, 'broken.bin');
+      const broken = join(env.dir, 'broken.bin');
       writeFileSync(broken, bytes);
       await expect(host.createDomain(grubConfig({ name: 'bad', kernel: broken }))).rejects.toThrow(
         ToolstackError,
@@ -225,7 +210,7 @@ describe.skipIf((!haveGrub || !haveMke2fs) && !process.env.CI)(
       await expect(host.createDomain(grubConfig({ name: 'bad', kernel: broken }))).rejects.toThrow(
         /broken\.bin/,
       );
-      const truncated = join(dir, 'truncated.bin');
+      const truncated = join(env.dir, 'truncated.bin');
       writeFileSync(truncated, bytes.subarray(0, 3000).fill(0x7f, 0, 1).fill(0x45, 1, 2));
       await expect(
         host.createDomain(grubConfig({ name: 'bad2', kernel: truncated })),
@@ -235,9 +220,9 @@ describe.skipIf((!haveGrub || !haveMke2fs) && !process.env.CI)(
     });
 
     it('a disk that is not a filesystem gives GRUB errors, not a crash', async () => {
-      const junk = join(dir, 'junk.img');
+      const junk = join(env.dir, 'junk.img');
       writeFileSync(junk, new Uint8Array(4 * 1024 * 1024).fill(0xa5));
-      const host = newHost();
+      const host = env.newHost();
       const dom = await host.createDomain(grubConfig({ disks: [`${junk},raw,xvda,w`] }));
       await waitForConsole(host, dom, 'grub> ');
       const out = plainText(await typeCommand(host, dom, 'ls (xen/xvda)/'));
@@ -246,8 +231,8 @@ describe.skipIf((!haveGrub || !haveMke2fs) && !process.env.CI)(
     });
 
     it('a disk file removed while the guest runs keeps serving the open image', async () => {
-      const disk = makeExt2(dir, 'removed', { 'keep.txt': 'still here\n' });
-      const host = newHost();
+      const disk = makeExt2(env.dir, 'removed', { 'keep.txt': 'still here\n' });
+      const host = env.newHost();
       const dom = await host.createDomain(grubConfig({ disks: [`${disk},raw,xvda,w`] }));
       await waitForConsole(host, dom, 'grub> ');
       rmSync(disk);
@@ -259,10 +244,10 @@ describe.skipIf((!haveGrub || !haveMke2fs) && !process.env.CI)(
     });
 
     it('a missing disk image fails create with a NOT_FOUND error and leaves nothing behind', async () => {
-      const host = newHost();
+      const host = env.newHost();
       const free = host.machine.frames.freeFrames;
       await expect(
-        host.createDomain(grubConfig({ disks: [`${join(dir, 'nope.img')},raw,xvda,w`] })),
+        host.createDomain(grubConfig({ disks: [`${join(env.dir, 'nope.img')},raw,xvda,w`] })),
       ).rejects.toThrow(/nope\.img/);
       expect(host.domains.size).toBe(0);
       expect(host.machine.frames.freeFrames).toBe(free);

@@ -2,11 +2,12 @@
  * Helpers for booting Debian's unmodified GRUB PV images on the toolstack's Host.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Host, type HostDomain, parseDomainConfig } from '@typevisor/toolstack';
+import { Host, type HostDomain, type HostOptions, parseDomainConfig } from '@typevisor/toolstack';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 
 /** Debian's prebuilt PV GRUB images (package grub-xen-host). */
 export const GRUB_X86_64 = '/usr/lib/grub-xen/grub-x86_64-xen.bin';
@@ -23,6 +24,43 @@ export const GOLDEN_DIR: string = fileURLToPath(new URL('./golden/', import.meta
 
 export function golden(name: string): string {
   return readFileSync(join(GOLDEN_DIR, name), 'latin1');
+}
+
+/** A test file's temporary directory and hosts, cleaned up by the hooks {@link TestEnv.install} adds. */
+export interface TestEnv {
+  /** The temporary directory (set before the first test). */
+  dir: string;
+  /** A new Host, closed after the test. */
+  newHost(options?: HostOptions): Host;
+  /** Closes `host` after the test too; returns it. */
+  track(host: Host): Host;
+  /** Adds the hooks: make the directory, close hosts after each test, remove the directory. */
+  install(): void;
+}
+
+/** A {@link TestEnv} whose directory name starts with `prefix`. */
+export function testEnv(prefix: string): TestEnv {
+  const hosts: Host[] = [];
+  const env: TestEnv = {
+    dir: '',
+    newHost: (options) => env.track(new Host(options)),
+    track: (host) => {
+      hosts.push(host);
+      return host;
+    },
+    install: () => {
+      beforeAll(() => {
+        env.dir = tempDir(prefix);
+      });
+      afterEach(async () => {
+        for (const h of hosts.splice(0)) await h.close();
+      });
+      afterAll(() => {
+        rmSync(env.dir, { recursive: true, force: true });
+      });
+    },
+  };
+  return env;
 }
 
 /** A fresh temporary directory. */

@@ -4,9 +4,8 @@
  * backends); the guest continues exactly where it was — console, typed commands, its disk — while
  * the source host goes on too. Damaged images are refused with errors that say what is wrong.
  */
-import { rmSync } from 'node:fs';
 import { Host, type HostDomain, ToolstackError } from '@typevisor/toolstack';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   GRUB_I386,
   GRUB_X86_64,
@@ -16,23 +15,22 @@ import {
   makeExt2,
   normaliseConsole,
   plainText,
-  tempDir,
+  testEnv,
   typeCommand,
   waitForConsole,
   withoutProgress,
 } from '../grub-boot/support.ts';
 
-let dir = '';
-const hosts: Host[] = [];
-function track(h: Host): Host {
-  hosts.push(h);
-  return h;
-}
+const env = testEnv('save-restore-');
+let diskCount = 0;
 
 /** A GRUB domain with an ext2 disk, at its prompt. */
 async function grubAtPrompt(kernel: string): Promise<{ host: Host; dom: HostDomain }> {
-  const disk = makeExt2(dir, `disk-${hosts.length}`, { 'notes/hello.txt': 'saved and restored\n' });
-  const host = track(new Host());
+  diskCount++;
+  const disk = makeExt2(env.dir, `disk-${diskCount}`, {
+    'notes/hello.txt': 'saved and restored\n',
+  });
+  const host = env.newHost();
   const dom = await host.createDomain(grubConfig({ kernel, disks: [`${disk},raw,xvda,w`] }));
   await waitForConsole(host, dom, 'grub> ');
   return { host, dom };
@@ -42,15 +40,7 @@ describe.skipIf((!haveGrub || !haveMke2fs) && !process.env.CI)(
   'saving and restoring a host with a running GRUB',
   { timeout: 600_000 },
   () => {
-    beforeAll(() => {
-      dir = tempDir('save-restore-');
-    });
-    afterEach(async () => {
-      for (const h of hosts.splice(0)) await h.close();
-    });
-    afterAll(() => {
-      rmSync(dir, { recursive: true, force: true });
-    });
+    env.install();
 
     for (const kernel of [GRUB_X86_64, GRUB_I386]) {
       it(`${kernel.split('/').pop()}: the restored guest continues where it was, and so does the source`, async () => {
@@ -60,7 +50,7 @@ describe.skipIf((!haveGrub || !haveMke2fs) && !process.env.CI)(
         );
         const cpuAtSave = dom.cpu.getState();
         const image = await host.save();
-        const restored = track(await Host.restore(image));
+        const restored = env.track(await Host.restore(image));
         const copy = restored.lookup(dom.domid);
         expect(copy.name).toBe(dom.name);
         expect(copy.cpu.getState()).toEqual(cpuAtSave);

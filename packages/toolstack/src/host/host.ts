@@ -50,7 +50,7 @@ import {
   vbdDeviceNumber,
   xenbusClientFromXenstore,
 } from '@typevisor/split-drivers';
-import { X86Cpu } from '@typevisor/x86-cpu';
+import { type CpuOptions, X86Cpu } from '@typevisor/x86-cpu';
 import { inProcessTransport, RingManager, Xenstore, XenstoreClient } from '@typevisor/xenstore';
 import { parseElf } from '../builder/elf.ts';
 import { buildPvLayout, type PvLayout } from '../builder/pv-layout.ts';
@@ -600,11 +600,59 @@ export class Host {
   }
 
   /** Current TSC for the CPU model. */
-  private readTsc(cpu: X86Cpu): number {
+  private readTsc(): number {
     if (this.timeMode === 'real') return this.realNs();
-    if (cpu === this.sliceCpu)
+    const cpu = this.sliceCpu;
+    if (cpu !== undefined)
       return this.sliceNs + (cpu.instructions - this.sliceInstr) * this.instructionNs;
     return this.clock.now();
+  }
+
+  /** What a guest vCPU's CPU model is created with: machine memory, PV intercepts, the host's TSC. */
+  private cpuOptions(is32: boolean): CpuOptions {
+    return {
+      memory: new MachinePhysicalMemory(this.machine.memory),
+      intercepts: is32 ? PV32_INTERCEPTS : PV_INTERCEPTS,
+      time: { readTsc: () => this.readTsc() },
+    };
+  }
+
+  /** What a guest's PV vCPU is created with (64- or 32-bit). */
+  private vcpuOptions(
+    domid: number,
+    is32: boolean,
+    cpu: X86Cpu,
+    sharedInfoMfn: number,
+  ): PvVcpuOptions & { readonly gdtAddress?: number } {
+    const guestMem = new OwnedFramesMemory(this.machine.frames, this.machine.memory, domid);
+    return {
+      cpu,
+      machine: this.machine.memory,
+      domid,
+      host: this.hypercallHost,
+      mm: this.mm,
+      vcpuInfo: { memory: guestMem, address: sharedInfoMfn * 4096 },
+      console: { write: (_d, b) => this.domains.get(domid)?.pushXenConsole(b) },
+      shutdown: { shutdown: () => undefined }, // read from the vCPU after each slice
+      ...(is32 ? { gdtAddress: COMPAT_GDT_VIRT } : {}),
+      ...(this.trace
+        ? {
+            trace: (nr: number, args: readonly bigint[], rc: number) =>
+              this.trace?.(domid, nr, args, rc),
+          }
+        : {}),
+    };
+  }
+
+  /** A dom0 blkback for the backend directory `be`, serving `storage` (I/O counted in flight). */
+  private newBlkback(be: string, storage: BlockStorage): Blkback {
+    return new Blkback({
+      xenbus: xenbusClientFromXenstore(this.xs),
+      backendPath: be,
+      mapper: this.dom0Grants,
+      events: this.dom0Events,
+      storage: this.tracked(storage),
+    });
   }
 
   private realNs(): number {
@@ -748,29 +796,8 @@ export class Host {
       flags: XEN_PVCLOCK_TSC_STABLE_BIT,
     });
     writeWallClock(guestMem, sharedInfoMfn * 4096, layoutSi, this.wallClockSec, 0);
-    const cpu = X86Cpu.create({
-      memory: new MachinePhysicalMemory(machine.memory),
-      intercepts: is32 ? PV32_INTERCEPTS : PV_INTERCEPTS,
-      time: { readTsc: () => this.readTsc(cpu) },
-    });
-    let dom: HostDomain | undefined;
-    const vcpuOptions: PvVcpuOptions & { readonly gdtAddress?: number } = {
-      cpu,
-      machine: machine.memory,
-      domid,
-      host: this.hypercallHost,
-      mm: this.mm,
-      vcpuInfo: { memory: guestMem, address: sharedInfoMfn * 4096 },
-      console: { write: (_d, b) => dom?.pushXenConsole(b) },
-      shutdown: { shutdown: () => undefined }, // read from the vCPU after each slice
-      ...(is32 ? { gdtAddress: COMPAT_GDT_VIRT } : {}),
-      ...(this.trace
-        ? {
-            trace: (nr: number, args: readonly bigint[], rc: number) =>
-              this.trace?.(domid, nr, args, rc),
-          }
-        : {}),
-    };
+    const cpu = X86Cpu.create(this.cpuOptions(is32));
+    const vcpuOptions = this.vcpuOptions(domid, is32, cpu, sharedInfoMfn);
     const vcpu = is32 ? new Pv32Vcpu(vcpuOptions) : new PvVcpu(vcpuOptions);
     vcpu.boot({
       rip: layout.vcpu.rip,
@@ -779,7 +806,7 @@ export class Host {
       cr3: BigInt(layout.vcpu.topLevelMfn) * 4096n,
     });
     const uuid = config.uuid ?? randomUuid();
-    dom = new HostDomain({
+    const dom = new HostDomain({
       domid,
       config,
       uuid,
@@ -963,13 +990,7 @@ export class Host {
       await xs.write(`${be}/${k}`, v);
       await xs.setPerms(`${be}/${k}`, ['n0', `r${id}`]);
     }
-    const backend = new Blkback({
-      xenbus: xenbusClientFromXenstore(this.xs),
-      backendPath: be,
-      mapper: this.dom0Grants,
-      events: this.dom0Events,
-      storage: this.tracked(storage),
-    });
+    const backend = this.newBlkback(be, storage);
     await backend.start();
     return backend;
   }
@@ -1059,13 +1080,7 @@ export class Host {
       if (storage === undefined) continue;
       const be = `/local/domain/0/backend/vbd/${d.domid}/${vbdDeviceNumber(spec.vdev)}`;
       await this.xs.write(`${be}/state`, '2'); // InitWait: offer the device again
-      const backend = new Blkback({
-        xenbus: xenbusClientFromXenstore(this.xs),
-        backendPath: be,
-        mapper: this.dom0Grants,
-        events: this.dom0Events,
-        storage: this.tracked(storage),
-      });
+      const backend = this.newBlkback(be, storage);
       await backend.start();
       d.disks.set(spec.vdev, backend);
     }
@@ -1361,34 +1376,12 @@ export class Host {
     const machine = this.machine;
     const nrPages = saved.config.memory * 256;
     const sharedInfoMfn = machine.p2m(domid).get(nrPages);
-    const guestMem = new OwnedFramesMemory(machine.frames, machine.memory, domid);
-    const cpu = X86Cpu.fromState(saved.cpu, {
-      memory: new MachinePhysicalMemory(machine.memory),
-      intercepts: is32 ? PV32_INTERCEPTS : PV_INTERCEPTS,
-      time: { readTsc: () => this.readTsc(cpu) },
-    });
-    let dom: HostDomain | undefined;
-    const vcpuOptions: PvVcpuOptions & { readonly gdtAddress?: number } = {
-      cpu,
-      machine: machine.memory,
-      domid,
-      host: this.hypercallHost,
-      mm: this.mm,
-      vcpuInfo: { memory: guestMem, address: sharedInfoMfn * 4096 },
-      console: { write: (_d, b) => dom?.pushXenConsole(b) },
-      shutdown: { shutdown: () => undefined },
-      ...(is32 ? { gdtAddress: COMPAT_GDT_VIRT } : {}),
-      ...(this.trace
-        ? {
-            trace: (nr: number, args: readonly bigint[], rc: number) =>
-              this.trace?.(domid, nr, args, rc),
-          }
-        : {}),
-    };
+    const cpu = X86Cpu.fromState(saved.cpu, this.cpuOptions(is32));
+    const vcpuOptions = this.vcpuOptions(domid, is32, cpu, sharedInfoMfn);
     const vcpu = is32
       ? Pv32Vcpu.fromState(saved.vcpu as Pv32VcpuState, vcpuOptions)
       : PvVcpu.fromState(saved.vcpu as PvVcpuState, vcpuOptions);
-    dom = new HostDomain({
+    const dom = new HostDomain({
       domid,
       config: saved.config,
       uuid: saved.uuid,
