@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { PV_RUN } from '@typevisor/hypervisor';
-import { bootPvDomain, PV_GUEST_DOMID } from '@typevisor/toolstack';
+import { bootPvDomain, machineReservations, PV_GUEST_DOMID } from '@typevisor/toolstack';
 import { describe, expect, it } from 'vitest';
-import { machineReservations } from './machine-reservations.ts';
 
 const REF = fileURLToPath(new URL('../../packages/hypervisor/test/abi-ref/', import.meta.url));
 const SHUTDOWN_poweroff = 0;

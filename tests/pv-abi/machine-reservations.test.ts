@@ -8,9 +8,9 @@ import {
   XENMEM_populate_physmap,
 } from '@typevisor/hypervisor';
 import { Machine } from '@typevisor/mmu';
+import { machineReservations } from '@typevisor/toolstack';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { machineReservations } from './machine-reservations.ts';
 
 const DOMID = 1;
 const DOMID_XEN = 0x7ff2;

@@ -142,6 +142,10 @@ export {
   toJson,
 } from './host/host-image.ts';
 export {
+  type MachineReservationsBoot,
+  machineReservations,
+} from './host/machine-reservations.ts';
+export {
   type NativeDomain,
   NativeGrantIssuer,
   NativePageAllocator,

@@ -77,6 +77,7 @@ import {
   type HostImage,
   type SavedDomain,
 } from './host-image.ts';
+import { machineReservations } from './machine-reservations.ts';
 import { type NativeDomain, NativeGrantIssuer, NativePageAllocator } from './native-domain.ts';
 import { NativeEventChannels } from './native-events.ts';
 import { framePage, NativeGrantMapper } from './native-grants.ts';
@@ -622,9 +623,11 @@ export class Host {
     domid: number,
     is32: boolean,
     cpu: X86Cpu,
-    sharedInfoMfn: number,
+    config: DomainConfig,
   ): PvVcpuOptions & { readonly gdtAddress?: number } {
     const guestMem = new OwnedFramesMemory(this.machine.frames, this.machine.memory, domid);
+    const nrPages = config.memory * 256;
+    const sharedInfoMfn = this.machine.p2m(domid).get(nrPages);
     return {
       cpu,
       machine: this.machine.memory,
@@ -632,6 +635,16 @@ export class Host {
       host: this.hypercallHost,
       mm: this.mm,
       vcpuInfo: { memory: guestMem, address: sharedInfoMfn * 4096 },
+      // memory_op's reservations (ballooning, memory_map, maximum_ram_page) over the machine.
+      memory: machineReservations({
+        machine: this.machine,
+        domid,
+        nrPages,
+        sharedInfoMfn,
+        bootFrames: nrPages + 1 + MAX_GRANT_FRAMES,
+        maxPages: config.maxmem * 256,
+        setM2p: (mfn, pfn) => this.setM2p(mfn, pfn ?? -1),
+      }),
       console: { write: (_d, b) => this.domains.get(domid)?.pushXenConsole(b) },
       shutdown: { shutdown: () => undefined }, // read from the vCPU after each slice
       ...(is32 ? { gdtAddress: COMPAT_GDT_VIRT } : {}),
@@ -797,7 +810,7 @@ export class Host {
     });
     writeWallClock(guestMem, sharedInfoMfn * 4096, layoutSi, this.wallClockSec, 0);
     const cpu = X86Cpu.create(this.cpuOptions(is32));
-    const vcpuOptions = this.vcpuOptions(domid, is32, cpu, sharedInfoMfn);
+    const vcpuOptions = this.vcpuOptions(domid, is32, cpu, config);
     const vcpu = is32 ? new Pv32Vcpu(vcpuOptions) : new PvVcpu(vcpuOptions);
     vcpu.boot({
       rip: layout.vcpu.rip,
@@ -1373,11 +1386,8 @@ export class Host {
   private adoptDomain(saved: SavedDomain): void {
     const is32 = saved.layout.guestType === 'xen-3.0-x86_32p';
     const domid = saved.domid;
-    const machine = this.machine;
-    const nrPages = saved.config.memory * 256;
-    const sharedInfoMfn = machine.p2m(domid).get(nrPages);
     const cpu = X86Cpu.fromState(saved.cpu, this.cpuOptions(is32));
-    const vcpuOptions = this.vcpuOptions(domid, is32, cpu, sharedInfoMfn);
+    const vcpuOptions = this.vcpuOptions(domid, is32, cpu, saved.config);
     const vcpu = is32
       ? Pv32Vcpu.fromState(saved.vcpu as Pv32VcpuState, vcpuOptions)
       : PvVcpu.fromState(saved.vcpu as PvVcpuState, vcpuOptions);
@@ -1502,13 +1512,19 @@ export class Host {
     }
     this.grants.removeDomain(domid);
     this.mm.relinquish(domid);
+    // Every frame the domain owns goes back, with or without a P2M entry (memory_op may have
+    // given it frames that are not in its physmap).
+    const frames = this.machine.frames;
     const p2m = this.machine.p2m(domid);
-    const pages = this.machine.frames.domainPages(domid);
-    for (let pfn = 0, left = pages; left > 0 && pfn < 1 << 24; pfn++) {
-      const mfn = p2m.get(pfn);
-      if (mfn === 0xffffffff || mfn < 0) continue;
+    for (let mfn = 0; mfn < frames.frames && frames.domainPages(domid) > 0; mfn++) {
+      if (frames.owner[mfn] !== domid) continue;
       this.setM2p(mfn, -1);
-      if (this.machine.depopulate(domid, pfn) === 0) left--;
+      const pfn = frames.m2p[mfn] ?? 0xffffffff;
+      const rc =
+        pfn !== 0xffffffff && p2m.get(pfn) === mfn
+          ? this.machine.depopulate(domid, pfn)
+          : frames.free(domid, mfn);
+      if (rc !== 0) this.log(`dom${domid}: frame ${mfn} is still referenced (${rc}); leaked`);
     }
   }
 

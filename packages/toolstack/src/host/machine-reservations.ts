@@ -3,7 +3,9 @@
  * `bootPvDomain`: reservations count the guest's RAM pages (shared_info and grant frames are
  * Xen-heap pages in Xen and not part of `tot_pages`), frames come from and go back to the frame
  * table, and the read-only M2P table the guest sees at HYPERVISOR_VIRT_START is kept in step.
- * It belongs in the toolstack next to `bootPvDomain`; it lives here until that package takes it.
+ * `Host` passes it to every guest vCPU (keeping its compat M2P in step through `setM2p`), and
+ * `bootPvDomain` takes it as its `memory` option.
+ * @module
  */
 import type { E820Entry, MemoryReservationPort } from '@typevisor/hypervisor';
 import type { Machine } from '@typevisor/mmu';
@@ -28,6 +30,15 @@ export interface MachineReservationsBoot {
   readonly nrPages: number;
   /** Its shared_info frame. */
   readonly sharedInfoMfn: number;
+  /**
+   * Frames the domain owned when it was built (RAM plus Xen-heap pages such as shared_info and
+   * grant frames); default: what it owns when the port is made.
+   */
+  readonly bootFrames?: number;
+  /** The most RAM pages it may have (`maxmem`); default its boot pages. libxl's 1 MiB slack is added. */
+  readonly maxPages?: number;
+  /** Writes machine frame `mfn`'s entry in the guest-visible M2P (null: no longer the domain's). */
+  readonly setM2p?: (mfn: number, pfn: number | null) => void;
 }
 
 /** Builds the port (pass as `bootPvDomain(kernel, mib, { memory: machineReservations })`). */
@@ -35,17 +46,18 @@ export function machineReservations(boot: MachineReservationsBoot): MemoryReserv
   const { machine, domid, nrPages, sharedInfoMfn } = boot;
   const frames = machine.frames;
   const mem = machine.memory;
-  const bootOwned = frames.domainPages(domid);
+  const bootOwned = boot.bootFrames ?? frames.domainPages(domid);
   const m2pPages = Math.ceil((frames.frames * 8) / 4096);
   const xen = machine.p2m(DOMID_XEN);
-  const setM2p = (mfn: number, pfn: number | null): void => {
+  const writeM2p64 = (mfn: number, pfn: number | null): void => {
     const page = xen.get(M2P_FIRST + Math.floor(mfn / 512));
     const off = (mfn % 512) * 8;
     mem.write32(page, off, pfn === null ? -1 : pfn);
     mem.write32(page, off + 4, pfn === null ? -1 : 0);
   };
+  const setM2p = boot.setM2p ?? writeM2p64;
   const current = (): number => nrPages + frames.domainPages(domid) - bootOwned;
-  const maximum = nrPages + MAXMEM_SLACK_PAGES;
+  const maximum = Math.max(nrPages, boot.maxPages ?? nrPages) + MAXMEM_SLACK_PAGES;
   const allocate = (pfn: number | null): number => {
     if (current() >= maximum) return -12; // -ENOMEM: max_pages reached
     const mfn = frames.allocate(domid);
