@@ -12,8 +12,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bootPvDomain, PV_GUEST_DOMID } from '@typevisor/toolstack';
-import { bootPv32Domain } from '../../packages/toolstack/src/domain/pv-domain32.ts';
+import { bootPv32Domain, bootPvDomain, PV_GUEST_DOMID } from '@typevisor/toolstack';
 import { defineSuite } from '../harness.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

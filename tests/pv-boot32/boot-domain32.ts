@@ -1,6 +1,5 @@
 /**
- * The 32-bit PV boot path the tests use is the toolstack's own (`bootPv32Domain` in
- * packages/toolstack/src/domain/pv-domain32.ts, not yet in the toolstack's barrel); this module
+ * The 32-bit PV boot path the tests use is the toolstack's own (`bootPv32Domain`); this module
  * keeps the names the tests were written with.
  */
 export {
@@ -8,4 +7,4 @@ export {
   bootPv32Domain as boot32,
   PV32_GUEST_DOMID as DOMID,
   type Pv32BootOptions as Boot32Options,
-} from '../../packages/toolstack/src/domain/pv-domain32.ts';
+} from '@typevisor/toolstack';

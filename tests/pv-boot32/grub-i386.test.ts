@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { PV_RUN } from '@typevisor/hypervisor';
 import type { MachineMemory } from '@typevisor/mmu';
+import { framePage } from '@typevisor/toolstack';
 import { inProcessTransport, RingManager, Xenstore, XenstoreClient } from '@typevisor/xenstore';
 import { describe, expect, it } from 'vitest';
 import { boot32, DOMID } from './boot-domain32.ts';
@@ -8,13 +9,6 @@ import { boot32, DOMID } from './boot-domain32.ts';
 /** Debian's prebuilt GRUB for 32-bit PAE PV domains (package grub-xen-host). */
 const GRUB_I386 = '/usr/lib/grub-xen/grub-i386-xen.bin';
 const haveGrub = existsSync(GRUB_I386);
-
-/** A machine frame as a live byte view (what xenstored maps for a guest's ring). */
-function framePage(memory: MachineMemory, mfn: number): Uint8Array {
-  const chunk = memory.u8Chunks[memory.chunkForWrite(mfn)] as Uint8Array;
-  const base = (mfn & 511) << 12;
-  return chunk.subarray(base, base + 4096);
-}
 
 /** xenconsoled's part: moves everything between out_cons and out_prod of the console ring out. */
 function drainConsole(memory: MachineMemory, ring: number, out: number[]): void {

@@ -98,16 +98,7 @@ export function toJson(value: unknown): string {
 
 /** The inverse of {@link toJson}. */
 export function fromJson(text: string): unknown {
-  return JSON.parse(text, (_k, v: unknown) => {
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
-      const o = v as Record<string, unknown>;
-      if (typeof o.$bigint === 'string' && Object.keys(o).length === 1) return BigInt(o.$bigint);
-      if (Array.isArray(o.$map) && Object.keys(o).length === 1) {
-        return new Map(o.$map as [unknown, unknown][]);
-      }
-    }
-    return v;
-  });
+  return reviveJson(JSON.parse(text));
 }
 
 /**
