@@ -107,7 +107,6 @@ export class DeterministicClock implements SystemClock, TimerPort {
     this.callbacks[handle] = undefined;
   }
 
-  /** The armed timer due soonest at or before `end`, or -1. */
   /** The earliest armed timer's deadline in ns, or -1 when no timer is armed. */
   nextDeadline(): number {
     let best = -1;
@@ -115,6 +114,7 @@ export class DeterministicClock implements SystemClock, TimerPort {
     return best;
   }
 
+  /** The armed timer due soonest at or before `end`, or -1. */
   private nextDue(end: number): number {
     let best = -1;
     for (let h = 0; h < this.deadlines.length; h++) {

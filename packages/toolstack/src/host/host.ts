@@ -81,7 +81,6 @@ import { machineReservations } from './machine-reservations.ts';
 import { type NativeDomain, NativeGrantIssuer, NativePageAllocator } from './native-domain.ts';
 import { NativeEventChannels } from './native-events.ts';
 import { framePage, NativeGrantMapper } from './native-grants.ts';
-import { SchedTimerSet } from './sched-timers.ts';
 
 /** DOMID_INVALID: the owner of free machine frames. */
 const DOMID_INVALID = 0x7ff4;
@@ -384,7 +383,12 @@ export class Host {
   private readonly memoryMiB: number;
   private running = false;
   private readonly instructionNs: number;
-  private readonly schedTimers: SchedTimerSet = new SchedTimerSet();
+  /**
+   * The scheduler's timers, on their own clock kept at the host's system time, so that "every
+   * guest is blocked and no guest timer is armed" is still recognised as idle while the
+   * scheduler's accounting tick is armed.
+   */
+  private readonly schedTimers: DeterministicClock;
   private readonly wallClockSec: number;
   private readonly log: (line: string) => void;
   private readonly trace: HostOptions['trace'];
@@ -487,6 +491,7 @@ export class Host {
       });
     }
     this.hypercallHost = { evtchn: this.evtchn, grants: this.grants, timers: this.timers };
+    this.schedTimers = new DeterministicClock(this.clock.now());
     this.scheduler = new Scheduler({
       nrCpus: 1,
       scheduler: options.scheduler ?? 'credit',
@@ -1710,7 +1715,8 @@ export class Host {
   /** Moves system time forward by `deltaNs` (if positive), firing guest and scheduler timers. */
   private advanceClock(deltaNs: number): void {
     if (deltaNs > 0) this.clock.advance(Math.floor(deltaNs));
-    this.schedTimers.fireDue(this.clock.now());
+    const behind = this.clock.now() - this.schedTimers.now();
+    if (behind > 0) this.schedTimers.advance(behind);
   }
 
   /**
