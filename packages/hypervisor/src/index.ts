@@ -409,8 +409,13 @@ export {
   FIRST_RESERVED_GDT_PAGE,
   fillCompatGdtPage,
 } from './pv/compat-gdt.ts';
+export { PvDescriptorTables, type PvDescriptorTablesOptions } from './pv/descriptor-tables.ts';
 export { fillHypercallPage32, fillHypercallPage64 } from './pv/hypercall-page.ts';
-export { MachinePhysicalMemory } from './pv/machine-physical-memory.ts';
+export {
+  MachinePhysicalMemory,
+  XEN_PAGE,
+  xenPageAddress,
+} from './pv/machine-physical-memory.ts';
 export { type FrameOwnerPort, OwnedFramesMemory } from './pv/owned-frames-memory.ts';
 export { P2mGuestMemory, type P2mPort } from './pv/p2m-guest-memory.ts';
 export type {
@@ -418,6 +423,7 @@ export type {
   MachineBytesPort,
   PvCpuExit,
   PvCpuPort,
+  PvDescriptorVcpuView,
   PvMmPort,
   PvMmuextOp,
   PvWalkerPort,
@@ -466,6 +472,14 @@ export {
   type Pv32VcpuState,
 } from './pv/pv32-vcpu.ts';
 export { VirtualGuestBytes, type VirtualGuestBytesOptions } from './pv/virtual-guest-bytes.ts';
+export {
+  fillXenGdtPage64,
+  GDT_LDT_WINDOW_BYTES,
+  GDT_WINDOW_64,
+  LAST_RESERVED_GDT_BYTE,
+  LDT_SELECTOR,
+  LDT_WINDOW_OFFSET,
+} from './pv/xen-gdt.ts';
 // Schedulers (credit, sEDF) and the scheduling host (src/sched/).
 export {
   CSCHED_CREDITS_PER_MSEC,

@@ -192,15 +192,22 @@ describe('machine-memory adapters', () => {
     expect(mem.read(0x2000, new Uint8Array(1))).toBe(false);
   });
 
-  it('MachinePhysicalMemory keeps the CPU inside the machine', () => {
+  it("MachinePhysicalMemory keeps the CPU inside the machine and Xen's read-only pages", () => {
     const m = new ByteMachine(2);
     const pm = new MachinePhysicalMemory(m);
     pm.write32(0x1000, 0x11223344);
     expect(pm.read32(0x1000)).toBe(0x11223344);
     expect(pm.read16(0x1002)).toBe(0x1122);
-    expect(pm.isRam(0x2000)).toBe(false);
-    expect(pm.read32(0x2000)).toBe(-1);
-    pm.write8(0x2000, 1); // dropped
-    expect(pm.read8(0x2000)).toBe(0xff);
+    // Xen's read-only pages follow the machine: the zero page, the 64-bit and the compat GDT page.
+    expect(pm.isRam(0x2000)).toBe(true);
+    expect(pm.read32(0x2000)).toBe(0);
+    expect(pm.read32(0x3000 + 0x34)).toBe(0x00affb00); // FLAT_KERNEL_CS 0xe033, high dword
+    expect(pm.read32(0x4000 + 0x1c)).toBe(0x00cfbb00); // FLAT_RING1_CS 0xe019, high dword
+    pm.write32(0x3030, 0); // dropped
+    expect(pm.read16(0x3030)).toBe(0xffff);
+    expect(pm.isRam(0x5000)).toBe(false);
+    expect(pm.read32(0x5000)).toBe(-1);
+    pm.write8(0x5000, 1); // dropped
+    expect(pm.read8(0x5000)).toBe(0xff);
   });
 });

@@ -2,44 +2,79 @@
  * Machine memory as the CPU model's physical-memory port: a PV guest's page tables hold machine
  * addresses, so the CPU walks and accesses machine memory directly (no P2M in the path).
  */
+import { fillCompatGdtPage } from './compat-gdt.ts';
 import type { MachineBytesPort } from './ports.ts';
+import { fillXenGdtPage64 } from './xen-gdt.ts';
+
+/**
+ * Xen's own read-only pages, served just past the machine's last frame (physical address
+ * `frames * 4096 + page * 4096`): no guest page table can reach them (`PvMm` refuses frames
+ * outside the machine), only the descriptor-table window of a PV vCPU maps them.
+ */
+export const XEN_PAGE = {
+  /** Xen's zero page: GDT pages the guest has not given frames for. */ ZERO: 0,
+  /** Xen's reserved GDT page for 64-bit guests (selectors 0xe000–0xefff). */ GDT64: 1,
+  /** Xen's reserved compat GDT page for 32-bit guests. */ GDT32: 2,
+} as const;
+
+/** Number of {@link XEN_PAGE} pages. */
+const XEN_PAGES = 3;
+
+/** Physical address of Xen page `page` ({@link XEN_PAGE}) in a machine of `frames` frames. */
+export function xenPageAddress(frames: number, page: number): number {
+  return (frames + page) * 4096;
+}
 
 /**
  * Adapts {@link MachineBytesPort} (machine addresses) to the CPU's `PhysicalMemory` port.
- * Addresses outside the machine are not RAM (the CPU turns them into MMIO exits, which a PV vCPU
- * treats as a guest crash); stray reads there return all-ones and writes are dropped, so a
- * hostile page-table entry can never make the walker index outside the machine.
+ * Xen's pages ({@link XEN_PAGE}) follow the machine, read as their content and ignore writes.
+ * Addresses past them are not RAM (the CPU turns them into MMIO exits, which a PV vCPU treats as
+ * a guest crash); stray reads there return all-ones and writes are dropped, so a hostile
+ * page-table entry can never make the walker index outside the machine.
  */
 export class MachinePhysicalMemory {
   /** The machine memory. */
   readonly machine: MachineBytesPort;
   private readonly limit: number;
+  private readonly xen: Uint8Array;
+  private readonly xenView: DataView;
 
   /** Wraps `machine`. */
   constructor(machine: MachineBytesPort) {
     this.machine = machine;
     this.limit = machine.frames * 4096;
+    this.xen = new Uint8Array(XEN_PAGES * 4096);
+    this.xenView = new DataView(this.xen.buffer);
+    fillXenGdtPage64(this.xen.subarray(XEN_PAGE.GDT64 * 4096, (XEN_PAGE.GDT64 + 1) * 4096));
+    fillCompatGdtPage(this.xen.subarray(XEN_PAGE.GDT32 * 4096, (XEN_PAGE.GDT32 + 1) * 4096));
   }
 
-  /** True when `pa` lies inside the machine. */
+  /** True when `pa` lies inside the machine or in one of Xen's pages. */
   isRam(pa: number): boolean {
-    return pa >= 0 && pa < this.limit;
+    return pa >= 0 && pa < this.limit + XEN_PAGES * 4096;
   }
 
   /** Reads a byte. */
   read8(pa: number): number {
-    return pa >= 0 && pa < this.limit ? this.machine.readMa8(pa) : 0xff;
+    if (pa >= 0 && pa < this.limit) return this.machine.readMa8(pa);
+    const x = pa - this.limit;
+    return x >= 0 && x < this.xen.length ? (this.xen[x] ?? 0xff) : 0xff;
   }
 
   /** Reads 16 bits (never crosses a page). */
   read16(pa: number): number {
-    if (pa < 0 || pa + 2 > this.limit) return 0xffff;
-    return this.machine.readMa8(pa) | (this.machine.readMa8(pa + 1) << 8);
+    if (pa >= 0 && pa + 2 <= this.limit) {
+      return this.machine.readMa8(pa) | (this.machine.readMa8(pa + 1) << 8);
+    }
+    const x = pa - this.limit;
+    return x >= 0 && x + 2 <= this.xen.length ? this.xenView.getUint16(x, true) : 0xffff;
   }
 
   /** Reads 32 bits as a signed int32 (never crosses a page). */
   read32(pa: number): number {
-    return pa >= 0 && pa + 4 <= this.limit ? this.machine.readMa32(pa) : -1;
+    if (pa >= 0 && pa + 4 <= this.limit) return this.machine.readMa32(pa);
+    const x = pa - this.limit;
+    return x >= 0 && x + 4 <= this.xen.length ? this.xenView.getInt32(x, true) : -1;
   }
 
   /** Writes a byte. */

@@ -91,8 +91,11 @@ export interface PvCpuPort {
   readonly instructions: number;
   /** The last exit. */
   readonly exit: PvCpuExit;
-  /** The translation port (used for hypercall pointer arguments). */
-  readonly walker: PvWalkerPort;
+  /**
+   * The translation port (used for hypercall pointer arguments). Writable: a PV vCPU puts its
+   * descriptor-table window in front of the CPU's own walker (`PvDescriptorTables`).
+   */
+  walker: PvWalkerPort;
   /** Runs up to `budget` instructions and returns the exit reason. */
   run(budget: number): number;
   /** Recomputes cached mode bits after CR0/EFER/CS/SS changes. */
@@ -146,6 +149,20 @@ export interface PvMmuextOp {
   readonly arg2: number;
 }
 
+/** A PV vCPU's descriptor-table registers as the MMU keeps them (`@typevisor/mmu`'s `PvVcpu`). */
+export interface PvDescriptorVcpuView {
+  /** MFNs of the GDT frames installed with set_gdt. */
+  readonly gdtFrames: readonly number[];
+  /** GDT entries. */
+  readonly gdtEnts: number;
+  /** LDT linear base, low 32 bits. */
+  readonly ldtBaseLo: number;
+  /** LDT linear base, high 32 bits. */
+  readonly ldtBaseHi: number;
+  /** LDT entries (0: no LDT). */
+  readonly ldtEnts: number;
+}
+
 /** Xen's PV memory-management hypercalls (`@typevisor/mmu`'s `PvMm` has this shape). */
 export interface PvMmPort {
   /** Requests completed by the last `mmuUpdate`/`mmuextOp`. */
@@ -160,6 +177,23 @@ export interface PvMmPort {
    * for an unknown command. Optional: without it vm_assist returns -ENOSYS.
    */
   vmAssist?(domid: number, cmd: number, type: number): number;
+  /**
+   * `HYPERVISOR_set_gdt` for vCPU `vcpu`: `frames` (MFNs) typed as descriptor pages. Returns 0
+   * or -errno. Optional: without it set_gdt is -ENOSYS.
+   */
+  setGdt?(domid: number, vcpu: number, frames: readonly number[], entries: number): number;
+  /**
+   * `HYPERVISOR_update_descriptor`: a checked write of descriptor `lo:hi` at machine address
+   * `ma`. Returns 0 or -errno. Optional: without it update_descriptor is -ENOSYS.
+   */
+  updateDescriptor?(domid: number, ma: number, lo: number, hi: number): number;
+  /**
+   * Maps (lazily, as Xen's `pv_map_ldt_shadow_page`) the page holding byte `offset` of vCPU
+   * `vcpu`'s LDT: its MFN, or -1 when the guest's page cannot be used as a descriptor page.
+   */
+  mapLdtPage?(domid: number, vcpu: number, offset: number): number;
+  /** The domain's paging state: each vCPU's GDT frames and LDT (`PvMm.domain`). */
+  domain?(domid: number): { readonly vcpus: readonly PvDescriptorVcpuView[] };
   /** `HYPERVISOR_mmuext_op` on vCPU `vcpu`. Returns 0 or -errno. */
   mmuextOp(domid: number, vcpu: number, ops: readonly PvMmuextOp[], foreigndom?: number): number;
   /**
