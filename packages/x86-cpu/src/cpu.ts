@@ -8,6 +8,7 @@ import { CR0, EFER, EFLAGS, EXIT, type ExitReason, MSR, SEG, VECTOR } from './co
 import { D64, GROUP, I64, IMM, MODRM } from './decode/info.ts';
 import { DECODE, GROUP_HANDLERS, GROUP_INFO, HANDLERS, type Handler } from './decode/table.ts';
 import { X86CpuError } from './errors.ts';
+import { Fpu, validFpuState } from './fpu/fpu-state.ts';
 import { CC_EFLAGS, getFlags, setFlags } from './flags.ts';
 import { finishIns } from './ops/string.ts';
 import { TASK_CALL, taskSwitch } from './ops/task.ts';
@@ -146,6 +147,8 @@ export class X86Cpu {
   interruptShadow = false;
   /** @internal Pending completion `kind, a, b, c`: 1 = IN (size), 2 = MMIO read value (addr, size, value), 3 = INS. */
   readonly pendingIo: Float64Array = new Float64Array(4);
+  /** @internal x87, MXCSR and XMM registers (src/fpu/). */
+  readonly fpu: Fpu = new Fpu();
   /** @internal RDTSC offset. */
   tscOffset = 0;
   /** The exit the last {@link X86Cpu.run} returned. */
@@ -179,7 +182,7 @@ export class X86Cpu {
   /** @internal Address size 16/32/64 after prefixes. */ asize = 16;
   /** @internal REX byte or 0. */ rex = 0;
   /** @internal Segment override or -1. */ segOv = -1;
-  /** @internal 0, 2 (REPNE) or 3 (REP/REPE). */ rep = 0;
+  /** @internal 0, 2 (REPNE), 3 (REP/REPE), or 1 for a 66 prefix alone on a 0F opcode (the SSE mandatory prefix). */ rep = 0;
   /** @internal LOCK prefix seen. */ lock = false;
   /** @internal Opcode (0x0FXX as 0x1XX, 0x0F38XX as 0x2XX, 0x0F3AXX as 0x3XX). */ opcode = 0;
   /** @internal ModRM.mod. */ mod = 0;
@@ -341,6 +344,7 @@ export class X86Cpu {
     this.interruptShadow = false;
     this.pendingIo.fill(0);
     this.tscOffset = 0;
+    this.fpu.reset();
     this.updateMode();
   }
 
@@ -1811,6 +1815,7 @@ export class X86Cpu {
     let op = b;
     if (b === 0x0f) {
       op = 0x100 | this.fetch8();
+      if (opsizeOv && this.rep === 0) this.rep = 1;
       if (op === 0x138) op = 0x200 | this.fetch8();
       else if (op === 0x13a) op = 0x300 | this.fetch8();
     }
@@ -2182,6 +2187,7 @@ export class X86Cpu {
       interruptShadow: this.interruptShadow,
       pendingIo: Array.from(this.pendingIo),
       tscOffset: this.tscOffset,
+      fpu: this.fpu.getState(),
     };
   }
 
@@ -2224,6 +2230,9 @@ export class X86Cpu {
     this.interruptShadow = s.interruptShadow;
     for (let i = 0; i < 4; i++) this.pendingIo[i] = s.pendingIo[i] ?? 0;
     this.tscOffset = s.tscOffset;
+    if (s.fpu === undefined) this.fpu.reset();
+    else if (validFpuState(s.fpu)) this.fpu.setState(s.fpu);
+    else throw new X86CpuError('INVALID_STATE', 'fpu state needs 24 x87 words and 64 XMM dwords');
     this.flushTlb();
     this.updateMode();
   }

@@ -29,6 +29,7 @@ export { type CpuOptions, type ExitInfo, X86Cpu } from './cpu.ts';
 export { type Handler, OPCODE_TABLE, type OpcodeRow } from './decode/table.ts';
 export { type Disassembly, disassemble, traceLine } from './disasm.ts';
 export { X86CpuError, type X86CpuErrorCode } from './errors.ts';
+export { type FpuState, MXCSR } from './fpu/fpu-state.ts';
 export { FlatRam } from './memory.ts';
 export {
   ACCESS,

@@ -1,3 +1,5 @@
+import type { FpuState } from './fpu/fpu-state.ts';
+
 /**
  * The complete vCPU state as plain JSON-safe data, for save/restore and migration.
  */
@@ -51,4 +53,6 @@ export interface CpuState {
   pendingIo: number[];
   /** Offset added to the time source for RDTSC. */
   tscOffset: number;
+  /** x87, MXCSR and XMM state; absent in states saved before it existed (loaded as the reset state). */
+  fpu?: FpuState;
 }

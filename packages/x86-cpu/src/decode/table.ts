@@ -14,10 +14,14 @@ import type { X86Cpu } from '../cpu.ts';
 import * as A from '../ops/arith.ts';
 import * as C from '../ops/control.ts';
 import * as D from '../ops/data.ts';
+import * as FX from '../ops/fxsave.ts';
 import * as SH from '../ops/shift.ts';
+import { MOVNTI } from '../ops/sse-move.ts';
 import * as ST from '../ops/string.ts';
 import * as SY from '../ops/system.ts';
+import { FWAIT, X87 } from '../ops/x87.ts';
 import { D64, GROUP, I64, IMM, MODRM } from './info.ts';
+import { sseDispatch, sseOpcodes } from './sse-table.ts';
 
 /** An instruction handler: reads decoded fields from the CPU and executes. */
 export type Handler = (cpu: X86Cpu) => void;
@@ -130,7 +134,7 @@ function buildRows(): OpcodeRow[] {
   r.push(row(0x98, 'CBW', '', A.CBW));
   r.push(row(0x99, 'CWD', '', A.CWD));
   r.push(row(0x9a, 'CALLF', 'Ap', C.FAR_Ap, 'i64'));
-  r.push(row(0x9b, 'WAIT', '', SY.NOP));
+  r.push(row(0x9b, 'WAIT', '', FWAIT));
   r.push(row(0x9c, 'PUSHF', '', D.PUSHF, 'd64'));
   r.push(row(0x9d, 'POPF', '', D.POPF, 'd64'));
   r.push(row(0x9e, 'SAHF', '', D.SAHF));
@@ -242,7 +246,10 @@ function buildRows(): OpcodeRow[] {
   r.push(row(0x1ab, 'BTS', 'Ev,Gv', D.BT_EvGv));
   r.push(row(0x1ac, 'SHRD', 'Ev,Gv,Ib', SH.SHxD));
   r.push(row(0x1ad, 'SHRD', 'Ev,Gv,CL', SH.SHxD));
-  for (let k = 0; k < 8; k++)
+  const g15 = [FX.FXSAVE, FX.FXRSTOR, FX.LDMXCSR, FX.STMXCSR];
+  for (let k = 0; k < 4; k++)
+    r.push(grp(0x1ae, k, ['FXSAVE', 'FXRSTOR', 'LDMXCSR', 'STMXCSR'][k], 'M', g15[k]));
+  for (let k = 4; k < 8; k++)
     r.push(grp(0x1ae, k, k === 7 ? 'CLFLUSH' : k >= 5 ? 'FENCE' : 'GRP15', 'Ev', SY.GRP15));
   r.push(row(0x1af, 'IMUL', 'Gv,Ev', A.IMUL_GvEv));
   r.push(row(0x1b0, 'CMPXCHG', 'Eb,Gb', A.CMPXCHG_EG));
@@ -263,6 +270,7 @@ function buildRows(): OpcodeRow[] {
   r.push(row(0x1bf, 'MOVSX', 'Gv,Ew', D.MOVX));
   r.push(row(0x1c0, 'XADD', 'Eb,Gb', A.XADD_EG));
   r.push(row(0x1c1, 'XADD', 'Ev,Gv', A.XADD_EG));
+  r.push(row(0x1c3, 'MOVNTI', 'Mv,Gv', MOVNTI));
   r.push(grp(0x1c7, 1, 'CMPXCHG8B', 'Mq', A.CMPXCHG8B));
   r.push(row(0x2f0, 'MOVBE', 'Gv,Mv', D.MOVBE));
   r.push(row(0x2f1, 'MOVBE', 'Mv,Gv', D.MOVBE));
@@ -344,6 +352,16 @@ for (const r of OPCODE_TABLE) {
     HANDLERS[r.op] = r.fn;
     ROW_INDEX[r.op] = r;
   }
+}
+// SSE/SSE2 opcodes: one dispatcher each, the row chosen by the mandatory prefix (sse-table.ts).
+for (const { op, ib } of sseOpcodes()) {
+  DECODE[0x100 | op] = MODRM | (ib ? IMM.Ib << 8 : 0);
+  HANDLERS[0x100 | op] = sseDispatch;
+}
+// x87 escapes D8..DF (ops/x87.ts decodes ModRM itself).
+for (let op = 0xd8; op <= 0xdf; op++) {
+  DECODE[op] = MODRM;
+  HANDLERS[op] = X87;
 }
 // Group opcodes whose rows do not all carry i64 are valid in 64-bit mode.
 DECODE[0x82] |= I64;

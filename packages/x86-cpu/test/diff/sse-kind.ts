@@ -1,0 +1,60 @@
+/** The SSE differential kind: vectors file, seeds, and a field-by-field comparison of dumps. */
+import type { DiffProgram } from './program.ts';
+import { buildProgramSse, DUMP_BYTES_SSE } from './program-sse.ts';
+
+/** Vector file under test/vectors. */
+export const SSE_FILE = 'long64-sse.json';
+/** Seeds recorded (one case per template each: the image must fit one real-mode segment). */
+export const SSE_SEEDS = [1, 2, 3, 4, 5, 6];
+
+const GPR = ['RSP', 'R15', 'R14', 'R13', 'R12', 'R11', 'R10', 'R9', 'R8', 'RBP', 'RDI', 'RSI'];
+const NAMES = [...GPR, 'RDX', 'RCX', 'RBX', 'RAX', 'RFLAGS'];
+
+/** Field names and byte ranges of one dump. */
+function fields(): [string, number, number][] {
+  const f: [string, number, number][] = NAMES.map((n, i) => [n, i * 8, 8]);
+  const fx = 136;
+  f.push(['FCW', fx, 2], ['FSW', fx + 2, 2], ['FTW', fx + 4, 2], ['FOP', fx + 6, 2]);
+  f.push(
+    ['FIP', fx + 8, 8],
+    ['FDP', fx + 16, 8],
+    ['MXCSR', fx + 24, 4],
+    ['MXCSR_MASK', fx + 28, 4],
+  );
+  for (let i = 0; i < 8; i++) f.push([`ST${i}`, fx + 32 + i * 16, 16]);
+  for (let i = 0; i < 16; i++) f.push([`XMM${i}`, fx + 160 + i * 16, 16]);
+  return f;
+}
+
+const FIELDS = fields();
+
+function hexOf(b: Uint8Array): string {
+  return Array.from(b)
+    .reverse()
+    .map((v) => v.toString(16).padStart(2, '0'))
+    .join('');
+}
+
+/** Compares QEMU's and the model's outputs case by case; returns readable mismatches. */
+export function compareSse(p: DiffProgram, want: Uint8Array, got: Uint8Array): string[] {
+  const out: string[] = [];
+  if (want.length !== got.length) out.push(`output length qemu=${want.length} model=${got.length}`);
+  for (let i = 0; i < p.cases.length; i++) {
+    const a = want.subarray(i * DUMP_BYTES_SSE, (i + 1) * DUMP_BYTES_SSE);
+    const b = got.subarray(i * DUMP_BYTES_SSE, (i + 1) * DUMP_BYTES_SSE);
+    if (Buffer.compare(a, b) === 0) continue;
+    const diffs: string[] = [];
+    for (const [name, off, len] of FIELDS) {
+      const x = a.subarray(off, off + len);
+      const y = b.subarray(off, off + len);
+      if (Buffer.compare(x, y) !== 0) diffs.push(`${name} qemu=${hexOf(x)} model=${hexOf(y)}`);
+    }
+    out.push(`${p.cases[i].insn.replaceAll('\n', '; ')}: ${diffs.join(', ')}`);
+  }
+  return out;
+}
+
+/** Builds the program for a seed (one case per template). */
+export function buildSse(seed: number): DiffProgram {
+  return buildProgramSse(seed, 1);
+}

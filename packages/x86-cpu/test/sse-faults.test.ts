@@ -1,0 +1,150 @@
+import { describe, expect, it } from 'vitest';
+import { CR0, CR4, EXIT, VECTOR, X86Cpu } from '../src/index.ts';
+import { asm, CODE, runToHlt, setup } from './helpers.ts';
+
+const ALL = 0xffffffff;
+
+/** Runs `source` in long mode with every exception intercepted; returns the CPU after the first exit. */
+function run64(source: string, cr0Set: number, cr0Clear: number, cr4: number): X86Cpu {
+  const { cpu } = setup('long64', asm(`${source}\nhlt`, 64, CODE), {
+    intercepts: { exceptionBitmap: ALL },
+  });
+  cpu.cr0 = (cpu.cr0 | cr0Set) & ~cr0Clear;
+  cpu.cr4 |= cr4;
+  cpu.run(1000);
+  return cpu;
+}
+
+function expectFault(cpu: X86Cpu, vector: number, code = -1): void {
+  expect(cpu.exit.reason).toBe(EXIT.EXCEPTION);
+  expect(cpu.exit.vector).toBe(vector);
+  expect(cpu.exit.errorCode).toBe(code);
+}
+
+const OS = CR4.OSFXSR | CR4.OSXMMEXCPT;
+
+describe('SSE availability: CR0.EM/TS/MP and CR4.OSFXSR', () => {
+  it('an SSE instruction with CR0.TS raises #NM, and runs once CLTS clears it', () => {
+    const cpu = run64('pxor xmm1, xmm1', CR0.TS | CR0.MP, 0, OS);
+    expectFault(cpu, VECTOR.NM);
+    expect(cpu.rip).toBe(CODE);
+    const cpu2 = run64('clts\npcmpeqb xmm1, xmm1\nmovq rax, xmm1', CR0.TS | CR0.MP, 0, OS);
+    expect(cpu2.exit.reason).toBe(EXIT.HLT);
+    expect(cpu2.getReg64(0)).toBe(-1);
+    expect(cpu2.cr0 & CR0.TS).toBe(0);
+  });
+
+  it('an SSE instruction with CR0.EM or without CR4.OSFXSR raises #UD (before #NM)', () => {
+    expectFault(run64('addps xmm0, xmm1', CR0.EM | CR0.TS, 0, OS), VECTOR.UD);
+    expectFault(run64('movdqa xmm0, xmm1', 0, 0, 0), VECTOR.UD);
+    expectFault(run64('ldmxcsr [rsp]', 0, 0, 0), VECTOR.UD);
+  });
+
+  it('a LOCK prefix on an SSE instruction raises #UD', () => {
+    const { cpu } = setup('long64', Uint8Array.of(0xf0, 0x66, 0x0f, 0xef, 0xc0, 0xf4), {
+      intercepts: { exceptionBitmap: ALL },
+    });
+    cpu.cr4 |= OS;
+    cpu.run(10);
+    expectFault(cpu, VECTOR.UD);
+  });
+
+  it('FXSAVE with CR0.TS or CR0.EM raises #NM; without CR4.OSFXSR it saves the x87 part only', () => {
+    expectFault(run64('fxsave [0x5000]', CR0.TS, 0, OS), VECTOR.NM);
+    expectFault(run64('fxsave [0x5000]', CR0.EM, 0, OS), VECTOR.NM);
+    const { cpu, ram } = setup('long64', asm('fxsave [0x5000]\nhlt', 64, CODE));
+    cpu.fpu.x[0] = 0x12345678;
+    for (let i = 0; i < 512; i += 4) ram.write32(0x5000 + i, 0x5a5a5a5a);
+    runToHlt(cpu);
+    expect(ram.read16(0x5000)).toBe(0x37f);
+    expect(ram.read32(0x5000 + 24)).toBe(0x5a5a5a5a); // MXCSR not written
+    expect(ram.read32(0x5000 + 160)).toBe(0x5a5a5a5a); // XMM0 not written
+  });
+
+  it('WAIT raises #NM only with both CR0.MP and CR0.TS', () => {
+    expectFault(run64('wait', CR0.MP | CR0.TS, 0, OS), VECTOR.NM);
+    expect(run64('wait', CR0.TS, CR0.MP, OS).exit.reason).toBe(EXIT.HLT);
+  });
+
+  it('x87 instructions raise #NM with CR0.EM or CR0.TS', () => {
+    expectFault(run64('fninit', CR0.EM, 0, OS), VECTOR.NM);
+    expectFault(run64('fnstsw ax', CR0.TS, 0, OS), VECTOR.NM);
+  });
+});
+
+describe('SSE memory operands', () => {
+  it('MOVAPS/MOVDQA/PADDB with a misaligned m128 raise #GP(0); MOVUPS/MOVDQU do not', () => {
+    expectFault(run64('mov eax, 0x5008\nmovaps xmm0, [rax]', 0, 0, OS), VECTOR.GP, 0);
+    expectFault(run64('mov eax, 0x5004\nmovdqa [rax], xmm0', 0, 0, OS), VECTOR.GP, 0);
+    expectFault(run64('mov eax, 0x5001\npaddb xmm0, [rax]', 0, 0, OS), VECTOR.GP, 0);
+    expect(
+      run64('mov eax, 0x5001\nmovups xmm0, [rax]\nmovdqu [rax], xmm0', 0, 0, OS).exit.reason,
+    ).toBe(EXIT.HLT);
+  });
+
+  it('FXSAVE/FXRSTOR to a misaligned address raise #GP(0)', () => {
+    expectFault(run64('fxsave [0x5008]', 0, 0, OS), VECTOR.GP, 0);
+    expectFault(run64('fxrstor [0x5004]', 0, 0, OS), VECTOR.GP, 0);
+  });
+
+  it('LDMXCSR and FXRSTOR with reserved MXCSR bits raise #GP(0) and change nothing', () => {
+    const cpu = run64('mov dword [0x5000], 0x10000\nldmxcsr [0x5000]', 0, 0, OS);
+    expectFault(cpu, VECTOR.GP, 0);
+    expect(cpu.fpu.mxcsr).toBe(0x1f80);
+    const cpu2 = run64(
+      'fxsave [0x5000]\nmov dword [0x5000 + 24], 0x20000\nmov word [0x5000], 0x7f\nfxrstor [0x5000]',
+      0,
+      0,
+      OS,
+    );
+    expectFault(cpu2, VECTOR.GP, 0);
+    expect(cpu2.fpu.fcw).toBe(0x37f);
+  });
+
+  it('a 16-byte store that crosses into a non-present page writes nothing', () => {
+    const { cpu, ram } = setup('long64', asm('movdqu [0x1ffff8], xmm0\nhlt', 64, CODE), {
+      intercepts: { exceptionBitmap: ALL },
+    });
+    cpu.cr4 |= OS;
+    // Unmap the 2 MiB page at 0x200000.
+    ram.write32(0x72000 + 8, 0);
+    cpu.fpu.x.fill(-1, 0, 4);
+    cpu.run(10);
+    expectFault(cpu, VECTOR.PF, 2);
+    expect(ram.read32(0x1ffff8)).toBe(0);
+  });
+});
+
+describe('FPU/SSE state', () => {
+  it('getState/fromState carry x87, MXCSR and XMM state through JSON; old states without it load as reset', () => {
+    const { cpu, ram } = setup(
+      'long64',
+      asm(
+        'pcmpeqb xmm3, xmm3\nmov dword [0x5000], 0x3f80\nldmxcsr [0x5000]\nmov word [0x5000], 0x27f\nfldcw [0x5000]\nhlt',
+        64,
+        CODE,
+      ),
+    );
+    cpu.cr4 |= OS;
+    runToHlt(cpu);
+    const s = JSON.parse(JSON.stringify(cpu.getState()));
+    const copy = X86Cpu.fromState(s, { memory: ram });
+    expect(copy.getState()).toEqual(cpu.getState());
+    expect(copy.fpu.mxcsr).toBe(0x3f80);
+    expect(copy.fpu.fcw).toBe(0x27f);
+    expect(Array.from(copy.fpu.x.subarray(12, 16))).toEqual([-1, -1, -1, -1]);
+    const old = { ...s };
+    delete old.fpu;
+    const fresh = X86Cpu.fromState(old, { memory: ram });
+    expect(fresh.fpu.mxcsr).toBe(0x1f80);
+    expect(fresh.fpu.fcw).toBe(0x37f);
+    expect(Array.from(fresh.fpu.x.subarray(12, 16))).toEqual([0, 0, 0, 0]);
+  });
+
+  it('CPUID leaf 1 advertises FXSR, SSE and SSE2', () => {
+    const { cpu } = setup('long64', asm('mov eax, 1\ncpuid\nhlt', 64, CODE));
+    runToHlt(cpu);
+    const edx = cpu.lo[2];
+    expect((edx >>> 24) & 7).toBe(7);
+  });
+});
