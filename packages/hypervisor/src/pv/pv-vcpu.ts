@@ -13,6 +13,7 @@ import type { HypercallHost } from '../hypercall/dispatch.ts';
 import type { MemoryReservationPort } from '../hypercall/memory-op.ts';
 import { PvVcpuArch, type PvVcpuArchState } from '../hypercall/pv-vcpu-arch.ts';
 import { XEN_EMULATE_PREFIX, xenCpuidLeaf } from '../hypercall/xen-cpuid.ts';
+import { PvDescriptorTables } from './descriptor-tables.ts';
 import type { ConsoleSink, MachineBytesPort, PvCpuPort, PvMmPort, ShutdownPort } from './ports.ts';
 import {
   DEFAULT_XEN_VERSION,
@@ -23,6 +24,7 @@ import {
 } from './pv-hypercalls.ts';
 import { PvTraps, type VcpuInfoPort } from './pv-traps.ts';
 import { VirtualGuestBytes } from './virtual-guest-bytes.ts';
+import { GDT_LDT_WINDOW_BYTES, GDT_WINDOW_64 } from './xen-gdt.ts';
 
 /** `__HYPERVISOR_set_trap_table`. */
 const HYPERCALL_SET_TRAP_TABLE = 0;
@@ -30,6 +32,12 @@ const HYPERCALL_SET_TRAP_TABLE = 0;
 const HYPERCALL_SET_CALLBACKS = 4;
 /** `__HYPERVISOR_iret`. */
 const HYPERCALL_IRET = 23;
+/** `__HYPERVISOR_set_gdt`, `__HYPERVISOR_update_descriptor`. */
+const HYPERCALL_SET_GDT = 2;
+const HYPERCALL_UPDATE_DESCRIPTOR = 10;
+/** `__HYPERVISOR_multicall`, `__HYPERVISOR_mmuext_op` (either may run MMUEXT_SET_LDT). */
+const HYPERCALL_MULTICALL = 13;
+const HYPERCALL_MMUEXT_OP = 26;
 
 /** A pointer argument as an unsigned lower-half address, or -1. */
 function pointer(v: bigint | undefined): number {
@@ -222,6 +230,8 @@ export class PvVcpu {
   readonly traps: PvTraps;
   /** PV state changed by vm_assist, set_segment_base, stack_switch, callback_op, physdev_op. */
   readonly arch: PvVcpuArch;
+  /** The guest's GDT and LDT (set_gdt, update_descriptor, MMUEXT_SET_LDT) and their window. */
+  readonly descriptors: PvDescriptorTables;
   private readonly env: PvHypercallEnv;
   private readonly consolePort: ConsoleSink;
   private readonly shutdownPort: ShutdownPort;
@@ -250,6 +260,15 @@ export class PvVcpu {
     const sink = this.consolePort;
     const domid = this.domid;
     this.arch = new PvVcpuArch(options.cpu, this.traps);
+    this.descriptors = new PvDescriptorTables({
+      cpu: options.cpu,
+      mm: options.mm ?? null,
+      domid: this.domid,
+      vcpuId: this.vcpuId,
+      machineFrames: options.machine.frames,
+      windowBase: GDT_WINDOW_64 + this.vcpuId * GDT_LDT_WINDOW_BYTES,
+      width: 64,
+    });
     this.env = {
       host: options.host,
       ctx: {
@@ -313,11 +332,10 @@ export class PvVcpu {
     cpu.rip = Number(BigInt.asIntN(64, state.rip));
     setReg(cpu, 4, state.rsp);
     setReg(cpu, RSI, state.rsi);
-    // No descriptor table may live in guest memory: a gate or descriptor the guest wrote at
-    // linear 0 (the reset GDTR/IDTR) would take `int n` or a far transfer to ring 0. With limit
-    // 0 every non-null selector load and every `int n` is a #GP exit instead.
-    cpu.gdtBase = 0;
-    cpu.gdtLimit = 0;
+    // The GDT is Xen's window (the guest's set_gdt frames, Xen's reserved page), never memory
+    // the guest can write; no IDT may live in guest memory either (a gate at linear 0 would take
+    // `int n` to ring 0): with limit 0 every `int n` is a #GP exit.
+    this.descriptors.load();
     cpu.idtBase = 0;
     cpu.idtLimit = 0;
     cpu.updateMode();
@@ -379,6 +397,14 @@ export class PvVcpu {
     if (nr === HYPERCALL_SET_TRAP_TABLE)
       return this.traps.setTrapTable(env.ctx.guest, pointer(args[0]));
     if (nr === HYPERCALL_SET_CALLBACKS) return this.setCallbacks(args[0] ?? 0n);
+    if (nr === HYPERCALL_SET_GDT)
+      return this.descriptors.setGdt(
+        env.ctx.guest,
+        pointer(args[0]),
+        Number((args[1] ?? 0n) & 0xffffffffn),
+      );
+    if (nr === HYPERCALL_UPDATE_DESCRIPTOR)
+      return this.descriptors.updateDescriptor(args[0] ?? 0n, args[1] ?? 0n);
     return pvHypercall(env, nr, args);
   }
 
@@ -474,14 +500,20 @@ export class PvVcpu {
       if (reason === CPU_EXIT.EXCEPTION) {
         const x = cpu.exit;
         if (x.vector === 6 && this.forcedCpuid()) continue;
-        if (this.traps.bounce(cpu, this.env.ctx.guest, x.vector, x.errorCode)) continue;
+        let vector = x.vector;
+        let code = x.errorCode;
+        if (vector === 14 && this.descriptors.ldtFault(code)) {
+          vector = this.descriptors.faultVector;
+          code = this.descriptors.faultCode;
+        }
+        if (this.traps.bounce(cpu, this.env.ctx.guest, vector, code)) continue;
         this.crashDomain({
           kind: 'exception',
-          code: x.vector,
-          errorCode: x.errorCode,
+          code: vector,
+          errorCode: code,
           rip: cpu.rip,
           cr2: cpu.cr2,
-          message: `unhandled exception ${x.vector} (error code ${x.errorCode}) at rip ${cpu.rip}: no handler registered`,
+          message: `unhandled exception ${vector} (error code ${code}) at rip ${cpu.rip}: no handler registered`,
         });
         return PV_RUN.SHUTDOWN;
       }
@@ -544,6 +576,7 @@ export class PvVcpu {
       return PV_RUN.SHUTDOWN;
     }
     setReg(cpu, RAX, BigInt(rc));
+    if (nr === HYPERCALL_MMUEXT_OP || nr === HYPERCALL_MULTICALL) this.descriptors.loadLdtr();
     if (this.trace !== null) this.trace(nr, args, rc);
     switch (env.next) {
       case PV_NEXT.YIELD:

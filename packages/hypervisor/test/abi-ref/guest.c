@@ -30,6 +30,9 @@ static s64 hc5(int nr, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5) {
 static s64 hc2(int nr, u64 a1, u64 a2) { return hc5(nr, a1, a2, 0, 0, 0); }
 
 #define HC_set_trap_table 0
+#define HC_set_gdt 2
+#define HC_update_descriptor 10
+#define HC_mmuext_op 26
 #define HC_stack_switch 3
 #define HC_set_callbacks 4
 #define HC_fpu_taskswitch 5
@@ -499,6 +502,163 @@ static void version(void) {
   outx("xen_version.platform_parameters.virt_start", pp);
 }
 
+/* ---- guest descriptor tables: set_gdt, update_descriptor, MMUEXT_SET_LDT ---- */
+extern volatile u64 fault_vec, fault_code, fault_resume;
+extern char trap_11[], trap_12[], trap_13[], trap_14[], gate_target[];  /* a code address for the call gates */
+struct trap_info { u8 vector, flags; u16 cs; u32 pad; u64 address; };
+struct mmuext { u32 cmd, pad; u64 arg1, arg2; };
+
+static u64 gdt_page[512] __attribute__((aligned(4096)));
+static u64 ldt_page[512] __attribute__((aligned(4096)));
+static u64 ldt2_page[512] __attribute__((aligned(4096)));
+
+#define DATA3 0x00cff3000000ffffUL  /* flat data, DPL 3 */
+#define DATA0 0x00cf93000000ffffUL  /* flat data, DPL 0: Xen raises DPL to 3 */
+
+static u64 maddr(const void *va) { return (p2m[(u64)va >> 12] << 12) | ((u64)va & 0xfff); }
+static s64 remap(void *va, u64 flags) {
+  return hc5(HC_update_va_mapping, (u64)va, (maddr(va) & ~0xfffUL) | flags, 2, 0, 0);
+}
+static s64 set_ldt(u64 base, u64 ents) {
+  struct mmuext op = { 13, 0, base, ents };
+  return hc5(HC_mmuext_op, (u64)&op, 1, 0, SELF, 0);
+}
+static s64 update_desc(u64 ma, u64 d) { return hc2(HC_update_descriptor, ma, d); }
+
+static void out2(const char *name, s64 a, s64 b) {
+  puts_(name); putch(' '); putnum(a); putch(' '); putnum(b); puts_("\n"); flush();
+}
+
+/* Loads DS with sel: prints "name vector error_code" (0 0 when it loaded) and DS afterwards. */
+static void load_ds(const char *name, u16 sel) {
+  u16 got = 0xffff;
+  fault_vec = 0; fault_code = 0;
+  asm volatile("lea 1f(%%rip), %%rax\n\t"
+               "mov %%rax, fault_resume(%%rip)\n\t"
+               "mov %1, %%ds\n\t"
+               "1:\n\t"
+               "mov %%ds, %0"
+               : "=r"(got) : "r"(sel) : "rax", "rcx", "r11", "memory");
+  u16 zero = 0;
+  asm volatile("mov %0, %%ds" :: "r"(zero));  /* never leave a guest selector for Xen to reload */
+  out2(name, (s64)fault_vec, (s64)fault_code);
+  if (!fault_vec) { puts_(name); outx(".ds", got); }
+}
+
+static void descriptors(void) {
+  struct trap_info tt[5] = {
+    { 11, 0, 0xe033, 0, (u64)trap_11 }, { 12, 0, 0xe033, 0, (u64)trap_12 },
+    { 13, 0, 0xe033, 0, (u64)trap_13 }, { 14, 0, 0xe033, 0, (u64)trap_14 }, { 0, 0, 0, 0, 0 },
+  };
+  out("desc.set_trap_table", hc2(HC_set_trap_table, (u64)tt, 0));
+
+  /* Before any set_gdt: Xen's reserved entries and an empty guest part. */
+  load_ds("desc.xen.flat_ds", 0xe02b);
+  load_ds("desc.xen.flat_cs64", 0xe033);
+  load_ds("desc.xen.flat_cs32", 0xe023);
+  load_ds("desc.xen.ring0_ds", 0xe010);
+  load_ds("desc.xen.ring0_cs", 0xe008);
+  load_ds("desc.xen.tss", 0xe040);
+  load_ds("desc.xen.per_cpu", 0xe063);
+  load_ds("desc.xen.last", 0xeffb);
+  load_ds("desc.xen.past_limit", 0xf003);
+  load_ds("desc.guest.empty", 0x000b);
+
+  gdt_page[1] = DATA3;
+  gdt_page[2] = DATA0;
+  gdt_page[3] = 0x00affb000000ffffUL;       /* 64-bit code, DPL 3 */
+  gdt_page[4] = 0x00cff2000000ffffUL;       /* data, accessed bit clear */
+  gdt_page[5] = 0x00cf73000000ffffUL;       /* not present */
+  u64 gate = (u64)gate_target;              /* call gate to FLAT_KERNEL_CS, DPL 3 */
+  gdt_page[6] = (gate & 0xffff) | (0xe033UL << 16) | ((gate & 0xffff0000UL) << 32) | (0xecUL << 40);
+  gdt_page[7] = gate >> 32;
+  gdt_page[20] = DATA3;                     /* past `entries`, inside the frame */
+  u64 frames[2] = { maddr(gdt_page) >> 12, 0 };
+
+  out("desc.set_gdt.writable_mapping", hc2(HC_set_gdt, (u64)frames, 16));
+  out("desc.gdt.remap_ro", remap(gdt_page, 0x25));
+  out("desc.set_gdt.too_many", hc2(HC_set_gdt, (u64)frames, 7169));
+  out("desc.set_gdt.max_bad_ptr", hc2(HC_set_gdt, BAD, 7168));
+  out("desc.set_gdt.zero_bad_ptr", hc2(HC_set_gdt, BAD, 0));
+  u64 bad_frames[1] = { 0x7ffffff };
+  out("desc.set_gdt.foreign_frame", hc2(HC_set_gdt, (u64)bad_frames, 1));
+  out("desc.set_gdt", hc2(HC_set_gdt, (u64)frames, 16));
+  out("desc.gdt.remap_rw_in_use", remap(gdt_page, 0x67));
+  outx("desc.gdt.entry2_dpl_raised", gdt_page[2]);
+  load_ds("desc.gdt.data3", 0x0b);
+  load_ds("desc.gdt.data0", 0x13);
+  load_ds("desc.gdt.code64", 0x1b);
+  load_ds("desc.gdt.unaccessed", 0x23);
+  outx("desc.gdt.entry4_accessed", gdt_page[4]);
+  load_ds("desc.gdt.not_present", 0x2b);
+  load_ds("desc.gdt.gate", 0x33);
+  load_ds("desc.gdt.past_entries_zero", 0x83);
+  load_ds("desc.gdt.past_entries_in_frame", 0xa3);
+  load_ds("desc.gdt.second_page", 0x1003);
+  load_ds("desc.gdt.rpl0_dpl3", 0x08);
+  load_ds("desc.xen.flat_ds_after", 0xe02b);
+
+  /* update_descriptor */
+  u64 ma = maddr(&gdt_page[9]);
+  out("desc.update.data0", update_desc(ma, DATA0));
+  outx("desc.update.data0.value", gdt_page[9]);
+  load_ds("desc.update.load", 0x4b);
+  out("desc.update.tss", update_desc(ma, 0x0000890000000067UL));
+  out("desc.update.ldt_desc", update_desc(ma, 0x0000820000000067UL));
+  out("desc.update.misaligned", update_desc(ma + 4, DATA3));
+  out("desc.update.writable_page", update_desc(maddr(scratch) + 8, DATA0));
+  outx("desc.update.writable_page.value", *(u64 *)(scratch + 8));
+  out("desc.update.foreign_frame", update_desc(0x7ffffffUL << 12, DATA3));
+  out("desc.update.huge_maddr", update_desc(0xfff0000000000000UL, DATA3));
+  out("desc.update.gate_ring0_cs", update_desc(ma, (gate & 0xffff) | (0xe008UL << 16) | (0xecUL << 40)));
+  out("desc.update.gate_guest_cs", update_desc(ma, (gate & 0xffff) | (0x18UL << 16) | (0xecUL << 40)));
+  outx("desc.update.gate_guest_cs.value", gdt_page[9]);
+  out("desc.update.gate_ldt_cs", update_desc(ma, (gate & 0xffff) | (0x1cUL << 16) | (0xecUL << 40)));
+  out("desc.update.gate_xen_ds", update_desc(ma, (gate & 0xffff) | (0xe02bUL << 16) | (0xecUL << 40)));
+  out("desc.update.gate_reserved_bits", update_desc(ma, (gate & 0xffff) | (0xe033UL << 16) | (0xec01UL << 32)));
+  out("desc.update.gate32", update_desc(ma, (gate & 0xffff) | (0xe033UL << 16) | (0x8cUL << 40)));
+  out("desc.update.code64_dpl0", update_desc(ma, 0x00af9b000000ffffUL));
+  outx("desc.update.code64_dpl0.value", gdt_page[9]);
+  out("desc.update.not_present", update_desc(ma, 0x1234567800001234UL));
+  outx("desc.update.not_present.value", gdt_page[9]);
+  out("desc.update.upper_half_zero", update_desc(ma, 0));
+
+  /* LDT: lazily mapped on first use. */
+  ldt_page[0] = DATA3;
+  ldt_page[1] = DATA0;
+  ldt2_page[0] = DATA3;
+  out("desc.ldt.remap_ro", remap(ldt_page, 0x25));
+  out("desc.set_ldt", set_ldt((u64)ldt_page, 8));
+  load_ds("desc.ldt.data3", 0x07);
+  load_ds("desc.ldt.data0", 0x0f);
+  outx("desc.ldt.entry1_dpl_raised", ldt_page[1]);
+  load_ds("desc.ldt.past_ents", 0x47);
+  load_ds("desc.ldt.ti_rpl0", 0x04);
+  out("desc.ldt.remap_rw_in_use", remap(ldt_page, 0x67));
+  out("desc.set_ldt.misaligned", set_ldt((u64)ldt_page + 8, 8));
+  out("desc.set_ldt.too_many", set_ldt((u64)ldt_page, 8193));
+  out("desc.set_ldt.max", set_ldt((u64)ldt_page, 8192));
+  out("desc.set_ldt.xen_area", set_ldt(0xffff800000000000UL, 8));
+  out("desc.set_ldt.noncanonical", set_ldt(0x0000800000000000UL, 8));
+  out("desc.set_ldt.writable_page", set_ldt((u64)ldt2_page, 8));
+  fault_vec = 0;
+  load_ds("desc.ldt.writable_page", 0x07);
+  out("desc.ldt.writable_page.cr2_is_base", *(volatile u64 *)(shinfo_window + 16) == (u64)ldt2_page);
+  out("desc.ldt.old_page_remap_rw", remap(ldt_page, 0x67));
+  out("desc.set_ldt.none", set_ldt(0, 0));
+  load_ds("desc.ldt.none", 0x07);
+  out("desc.set_ldt.unmapped", set_ldt(BAD, 8));
+  load_ds("desc.ldt.unmapped", 0x0f);
+  out("desc.ldt.unmapped.cr2_is_base_plus_8", *(volatile u64 *)(shinfo_window + 16) == BAD + 8);
+  out("desc.set_ldt.none_again", set_ldt(0, 0));
+
+  /* Dropping the GDT. */
+  out("desc.set_gdt.none", hc2(HC_set_gdt, BAD, 0));
+  load_ds("desc.gdt.after_none", 0x0b);
+  out("desc.gdt.remap_rw_after", remap(gdt_page, 0x67));
+  out("desc.set_trap_table.clear", hc2(HC_set_trap_table, 0, 0));
+}
+
 void guest_main(u8 *si) {
   u64 cons_mfn = *(u64 *)(si + 72);
   cons_port = *(u32 *)(si + 80);
@@ -514,6 +674,7 @@ void guest_main(u8 *si) {
   memory_op();
   physdev();
   sched_timer_vcpu(si);
+  descriptors();
   puts_("TYPEVISOR-ABI-REF end\n");
   flush();
   u32 reason = 0;

@@ -25,10 +25,47 @@ _start:
         call    guest_main
 1:      jmp     1b
 
+/*
+ * Exception handlers for the descriptor-table checks: record the vector and error code, then
+ * HYPERVISOR_iret to fault_resume. 64-bit PV bounce frame: rcx, r11, error code, rip, cs,
+ * rflags, rsp, ss; the iret frame adds flags (0: restore rcx/r11) and the hypercall page's
+ * rax, r11, rcx.
+ */
+        .macro trap_entry vec
+        .globl trap_\vec
+trap_\vec:
+        pop     %rcx
+        pop     %r11
+        popq    fault_code(%rip)
+        movq    $\vec, fault_vec(%rip)
+        push    %rax
+        mov     fault_resume(%rip), %rax
+        mov     %rax, 8(%rsp)
+        pop     %rax
+        pushq   $0
+        jmp     hypercall_page + 23 * 32
+        .endm
+        trap_entry 11
+        trap_entry 12
+        trap_entry 13
+        trap_entry 14
+
+/* Where the call gates in the guest's GDT point (never reached: no far transfer uses them). */
+        .globl gate_target
+gate_target:
+        ud2
+
         .p2align 12
         .globl hypercall_page
 hypercall_page:
         .fill   4096, 1, 0xcc
+
+        .data
+        .globl fault_vec, fault_code, fault_resume
+        .p2align 3
+fault_vec:      .quad 0
+fault_code:     .quad 0
+fault_resume:   .quad 0
 
         .section .bss
         .p2align 12
