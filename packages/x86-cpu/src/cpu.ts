@@ -8,8 +8,9 @@ import { CR0, EFER, EFLAGS, EXIT, type ExitReason, MSR, SEG, VECTOR } from './co
 import { D64, GROUP, I64, IMM, MODRM } from './decode/info.ts';
 import { DECODE, GROUP_HANDLERS, GROUP_INFO, HANDLERS, type Handler } from './decode/table.ts';
 import { X86CpuError } from './errors.ts';
-import { Fpu, validFpuState } from './fpu/fpu-state.ts';
 import { CC_EFLAGS, getFlags, setFlags } from './flags.ts';
+import { Fpu, validFpuState } from './fpu/fpu-state.ts';
+import { type BlockOp, buildBlock, NO_BLOCK } from './internal/block.ts';
 import { finishIns } from './ops/string.ts';
 import { TASK_CALL, taskSwitch } from './ops/task.ts';
 import {
@@ -238,6 +239,16 @@ export class X86Cpu {
    */
   private readonly dc: Int32Array = new Int32Array(DC_SIZE * 8);
   private readonly dcFn: Handler[] = new Array<Handler>(DC_SIZE).fill(HANDLERS[0x90]);
+  /**
+   * Basic blocks over the decode cache (DESIGN.md "Blocks", `src/internal/block.ts`): slot `i`
+   * holds the block starting at physical address `blkTag[i]`, built from entries of page
+   * generation `blkGen[i]`.
+   */
+  private readonly blkTag: Int32Array = new Int32Array(DC_SIZE).fill(-1);
+  private readonly blkGen: Int32Array = new Int32Array(DC_SIZE);
+  private readonly blkOps: BlockOp[][] = new Array<BlockOp[]>(DC_SIZE).fill(NO_BLOCK);
+  /** @internal Set when a store hits a page with cached code: the running block stops. */
+  blockBreak = false;
   /** Per direct-RAM page: generation, bumped when a CPU store hits a page with cached code. */
   private readonly codeGen: Int32Array;
   /** Per direct-RAM page: 1 while it is listed in `codeList` (it may hold cache entries). */
@@ -1464,8 +1475,32 @@ export class X86Cpu {
         const pa = (rip + this.fetchDelta) | 0;
         const i = pa & DC_MASK;
         const b = i << 3;
-        if (this.dc[b] === pa && this.dc[b + 1] === this.codeGen[pa >>> 12]) {
-          this.replay(b, rip);
+        const gen = this.codeGen[pa >>> 12];
+        if (this.dc[b] === pa && this.dc[b + 1] === gen) {
+          if (this.blkTag[i] !== pa || this.blkGen[i] !== gen) {
+            this.blkOps[i] = buildBlock(this.dc, this.dcFn, DC_MASK, pa, gen);
+            this.blkTag[i] = pa;
+            this.blkGen[i] = gen;
+          }
+          const ops = this.blkOps[i];
+          const n = ops.length;
+          if (n <= this.budgetLeft) {
+            // A whole block: no event checks inside (DESIGN.md "Blocks").
+            this.blockBreak = false;
+            for (let k = 0; ; ) {
+              ops[k](this);
+              this.budgetLeft--;
+              this.instructions++;
+              if (++k === n || this.blockBreak || this.exitReason >= 0) break;
+            }
+            if (this.exitReason >= 0) {
+              this.exit.instructionLength = this.instructionLength();
+              return this.exitReason as ExitReason;
+            }
+            if (this.pendingException >= 0) return this.deliverPendingOrExit();
+            continue;
+          }
+          this.replayAt(this.dc, b, rip);
           this.dcFn[i](this);
         } else this.step();
       } else this.step();
@@ -1607,7 +1642,7 @@ export class X86Cpu {
       const d = this.dc;
       const b = i << 3;
       if (d[b] === pa && d[b + 1] === this.codeGen[pa >>> 12]) {
-        this.replay(b, rip);
+        this.replayAt(d, b, rip);
         this.dcFn[i](this);
         return;
       }
@@ -1628,11 +1663,11 @@ export class X86Cpu {
   }
 
   /**
-   * Restores the decoder's outputs from decode-cache slot word `b` for the instruction at
-   * `rip` (a hit) and recomputes its effective address; the caller runs the handler.
+   * @internal Restores the decoder's outputs from the decode-cache words at `d[b..b+7]` (a
+   * cache slot, or a block's copy of one) for the instruction at `rip` and recomputes its
+   * effective address; the caller runs the handler.
    */
-  private replay(b: number, rip: number): void {
-    const d = this.dc;
+  replayAt(d: Int32Array, b: number, rip: number): void {
     this.instrStart = rip;
     const info = d[b + 2];
     this.rip = rip + (info & 15);
@@ -1735,11 +1770,13 @@ export class X86Cpu {
       this.codeMark[page] = 0;
     }
     this.codeCount = 0;
+    this.blockBreak = true;
   }
 
   /** A CPU store hit a page with decode-cache entries: drop that page's entries. */
   private codeWritten(page: number): void {
     this.codeGen[page] = (this.codeGen[page] + 1) | 0;
+    this.blockBreak = true;
   }
 
   /** Decodes the instruction at RIP into the decoder fields and returns its handler. */

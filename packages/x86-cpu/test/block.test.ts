@@ -1,0 +1,165 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { EXIT } from '../src/index.ts';
+import { asm, CODE, type Mode, setup } from './helpers.ts';
+
+// Basic blocks (DESIGN.md "Blocks"): straight-line runs of decode-cache entries executed as
+// closures, with the hot forms specialized. A long `run` executes them as blocks; `run(1)`
+// executes one instruction at a time through the decoder or the decode cache's replay.
+
+describe('basic blocks', () => {
+  it('stop at a faulting instruction with the earlier ones retired and the later ones not', () => {
+    const { cpu } = setup(
+      'prot32',
+      asm('mov eax, 1\nmov edx, 0\nxor ecx, ecx\ndiv ecx\nmov ebx, 2\nhlt', 32, CODE),
+      { intercepts: { exceptionBitmap: 1 } },
+    );
+    // Twice: the first pass decodes, the second runs the cached block.
+    for (let pass = 0; pass < 2; pass++) {
+      cpu.rip = CODE;
+      cpu.lo[0] = 0;
+      const before = cpu.instructions;
+      expect(cpu.run(100)).toBe(EXIT.EXCEPTION);
+      expect(cpu.exit.vector).toBe(0);
+      expect(cpu.rip).toBe(CODE + 12);
+      expect(cpu.lo[0]).toBe(1);
+      expect(cpu.lo[3]).toBe(0);
+      expect(cpu.instructions - before).toBe(3);
+    }
+  });
+
+  it('stop after a store that exits to the embedder (MMIO write), before the next instruction', () => {
+    const { cpu } = setup(
+      'prot32',
+      asm('l: mov eax, 7\nmov [0x300000], eax\ninc ebx\njmp l', 32, CODE),
+    );
+    for (let pass = 0; pass < 3; pass++) {
+      expect(cpu.run(100)).toBe(EXIT.MMIO_WRITE);
+      expect(cpu.exit.address).toBe(0x300000);
+      expect(cpu.exit.value).toBe(7);
+      expect(cpu.rip).toBe(CODE + 10);
+      expect(cpu.lo[3]).toBe(pass);
+    }
+  });
+
+  it('retire exactly the budget when a block is longer than what is left', () => {
+    const { cpu } = setup('prot32', asm('l: inc eax\ninc ebx\ninc ecx\ninc edx\njmp l', 32, CODE));
+    for (let r = 0; r < 4; r++) cpu.lo[r] = 0;
+    cpu.run(50); // warm the cache: the loop is one block of five
+    const before = cpu.instructions;
+    for (let k = 1; k <= 7; k++) expect(cpu.run(k)).toBe(EXIT.BUDGET);
+    expect(cpu.instructions - before).toBe(28);
+    // 78 instructions from the loop head: 15 turns (60 INCs) and three more INCs.
+    expect(cpu.lo[0] + cpu.lo[3] + cpu.lo[1] + cpu.lo[2]).toBe(63);
+  });
+
+  // Random straight-line bodies over the specialized forms (and some that are not), looped:
+  // the block execution must equal one-instruction-at-a-time execution exactly.
+  const FORMS: Record<'prot32' | 'long64', string[]> = {
+    prot32: [
+      'add eax, ebx',
+      'or ecx, edx',
+      'adc edx, eax',
+      'sbb ebx, ecx',
+      'and eax, esi',
+      'sub ecx, eax',
+      'xor ebx, eax',
+      'cmp eax, ecx\nsetb dl',
+      'add eax, [esi+0x10]',
+      'sub ecx, [esi+edi*4]',
+      'xor [esi+8], eax',
+      'add dword [esi+0x20], 0x12345',
+      'cmp dword [esi], 7\ncmovl eax, ebx',
+      'add ecx, 0x7f',
+      'sub edx, -3',
+      'inc eax',
+      'dec ebx',
+      'lea edx, [eax+ebx*2+0x40]',
+      'mov eax, 0x80000001',
+      'mov [esi+4], ebx',
+      'mov ecx, [esi+edi+0x30]',
+      'mov edx, eax',
+      'push eax\npop ecx',
+      'push dword 0x55\npop edx',
+      'rol ebx, 3',
+      'shr eax, 5',
+      'sar edx, 31',
+      'test eax, ebx\njz $+4\ninc edx\nnop',
+      'call f',
+      'cmp ebx, eax\nja $+3\nnop',
+      'mov ax, bx',
+      'imul eax, ecx, 33',
+    ],
+    long64: [
+      'add rax, rbx',
+      'or rcx, rdx',
+      'adc rdx, rax',
+      'sub rcx, rax',
+      'xor rbx, rax',
+      'cmp rax, rcx\nsetb dl',
+      'add rcx, 0x7f',
+      'sub rdx, -3',
+      'and r11, 0x7fffff00',
+      'lea rdx, [rax+rbx*2+0x40]',
+      'lea r10, [r8+r9*8-8]',
+      'mov [rsi+8], rbx',
+      'mov rcx, [rsi+rdi+0x30]',
+      'mov r11, [r8+r9*2]',
+      'mov rdx, rax',
+      'mov ecx, ebx',
+      'add eax, ebx',
+      'push rax\npop r10',
+      'rol rbx, 3',
+      'test rax, rbx\njz $+4\ninc edx\nnop',
+      'call f',
+      'cmp rbx, rax\nja $+3\nnop',
+      'mov eax, [rsi+4]',
+    ],
+  };
+
+  for (const mode of ['prot32', 'long64'] as const satisfies readonly Mode[]) {
+    it(`give the same state as one instruction at a time on random ${mode} loops`, () => {
+      const bits = mode === 'prot32' ? 32 : 64;
+      const r = (n: string) => (bits === 64 ? `r${n}` : `e${n}`);
+      const forms = FORMS[mode];
+      fc.assert(
+        fc.property(
+          fc.array(fc.integer({ min: 0, max: forms.length - 1 }), { minLength: 2, maxLength: 24 }),
+          fc.array(fc.integer({ min: 0, max: 0x7fffffff }), { minLength: 8, maxLength: 8 }),
+          (picks, regs) => {
+            const src = [
+              `mov ${r('sp')}, 0x9000`,
+              ...['ax', 'bx', 'cx', 'dx', 'di'].map((n, k) => `mov ${r(n)}, ${regs[k]}`),
+              bits === 64 ? 'mov r8, 0x3100\nmov r9, 0x10' : '',
+              'mov ebp, 6',
+              'outer:',
+              `mov ${r('si')}, 0x${(0x3000 + (regs[5] & 0xffc)).toString(16)}`,
+              `mov ${r('bx')}, 0x${(0x3000 + (regs[6] & 0xffc)).toString(16)}`,
+              `and ${r('di')}, 0xff`,
+              ...picks.map((p) => forms[p]),
+              'dec ebp',
+              'jnz outer',
+              'hlt',
+              `f: add ${r('dx')}, 1`,
+              'ret',
+            ].join('\n');
+            const code = asm(src, bits, CODE);
+            const a = setup(mode, code);
+            const b = setup(mode, code);
+            for (const env of [a, b]) {
+              for (let k = 0; k < 0x2000; k += 4) env.ram.write32(0x3000 + k, regs[k & 7] ^ k);
+            }
+            const ra = a.cpu.run(100_000);
+            let rb: number = EXIT.BUDGET;
+            while (b.cpu.instructions < a.cpu.instructions && rb === EXIT.BUDGET) rb = b.cpu.run(1);
+            expect(ra).toBe(EXIT.HLT);
+            expect(b.cpu.instructions).toBe(a.cpu.instructions);
+            expect(a.cpu.getState()).toEqual(b.cpu.getState());
+            expect(Buffer.from(a.ram.bytes).equals(Buffer.from(b.ram.bytes))).toBe(true);
+          },
+        ),
+        { numRuns: 40 },
+      );
+    });
+  }
+});
