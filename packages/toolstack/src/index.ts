@@ -91,6 +91,13 @@ export {
   type RpcRequest,
   replyToError,
 } from './daemon/protocol.ts';
+export {
+  type CreditRow,
+  RESOURCE_METHODS,
+  resourceRpc,
+  type SchedResult,
+  type SedfRow,
+} from './daemon/resource-rpc.ts';
 export { type DetachedDaemon, startDetachedDaemon, typevisorCommand } from './daemon/spawn.ts';
 export {
   type BlockRow,
@@ -132,6 +139,14 @@ export {
   openDisk,
 } from './host/host.ts';
 export {
+  LIBXL_MAXMEM_CONSTANT,
+  type MemoryDomainPort,
+  type MemoryStorePort,
+  parseMemSizeKb,
+  setMaxMemory,
+  setMemoryTarget,
+} from './host/host-balloon.ts';
+export {
   decodeHostImage,
   encodeHostImage,
   fromJson,
@@ -141,6 +156,17 @@ export {
   type SavedDomain,
   toJson,
 } from './host/host-image.ts';
+export {
+  type CreditParams,
+  type CreditPoolParams,
+  creditPool,
+  getCredit,
+  getSedf,
+  type SedfParams,
+  schedulerName,
+  setCredit,
+  setSedf,
+} from './host/host-sched.ts';
 export {
   type MachineReservationsBoot,
   machineReservations,

@@ -19,6 +19,7 @@ import {
   type RpcEvent,
   type RpcReply,
 } from './protocol.ts';
+import { RESOURCE_METHODS, resourceRpc } from './resource-rpc.ts';
 
 /** Options of {@link TypevisorDaemon.start}. */
 export interface DaemonOptions {
@@ -30,6 +31,8 @@ export interface DaemonOptions {
   readonly memoryMiB?: number;
   /** `real` (default) or `virtual` time. */
   readonly time?: HostTimeMode;
+  /** The vCPU scheduler: `credit` (default) or `sedf` (Xen's `sched=`). */
+  readonly scheduler?: 'credit' | 'sedf';
   /** Receives the daemon's log lines (already timestamped). */
   readonly log?: (line: string) => void;
 }
@@ -173,6 +176,7 @@ export class TypevisorDaemon {
       memoryMiB: this.memoryMiB,
       time: this.time,
       log: (line) => this.log(line),
+      ...(options.scheduler === undefined ? {} : { scheduler: options.scheduler }),
     });
     this.host.onShutdown = (d, action) => {
       this.collectXenConsole(d);
@@ -432,6 +436,7 @@ export class TypevisorDaemon {
       case 'block-list':
         return this.blockList(this.lookup(params, method));
       default:
+        if (RESOURCE_METHODS.has(method)) return resourceRpc(this.host, method, params);
         throw new ToolstackError('USAGE', `unknown method "${method}"`);
     }
   }
@@ -475,8 +480,8 @@ export class TypevisorDaemon {
       domid: d.domid,
       name: d.name,
       uuid: d.uuid,
-      memoryMiB: d.config.memory,
-      maxMemMiB: d.config.maxmem,
+      memoryMiB: Math.floor(this.host.currentMemoryKiB(d.domid) / 1024),
+      maxMemMiB: Math.floor(this.host.maxMemoryKiB(d.domid) / 1024) - 1,
       vcpus: 1,
       state: xlStateLetters(d),
       cpuTimeSec: d.instructions / 1e9,

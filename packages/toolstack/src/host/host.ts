@@ -70,6 +70,7 @@ import {
   readSaveStream,
 } from '../migration/stream.ts';
 import { FileByteStore } from './file-byte-store.ts';
+import { type MemoryDomainPort, setMaxMemory, setMemoryTarget } from './host-balloon.ts';
 import {
   decodeHostImage,
   encodeHostImage,
@@ -399,6 +400,8 @@ export class Host {
   /** Event channels of native domains (dom0 and driver/test domains), by domid. */
   private readonly natives: Map<number, NativeEventChannels> = new Map();
   private readonly nativeDomains: Map<number, NativeDomain> = new Map();
+  /** `max_pages` set by `mem-max` / `mem-set` (XEN_DOMCTL_max_mem), by domid. */
+  private readonly maxPagesSet: Map<number, number> = new Map();
   private nextDomid = 1;
   private realStartMs = 0;
   private realStartNs = 0;
@@ -649,6 +652,7 @@ export class Host {
         bootFrames: nrPages + 1 + MAX_GRANT_FRAMES,
         maxPages: config.maxmem * 256,
         setM2p: (mfn, pfn) => this.setM2p(mfn, pfn ?? -1),
+        maxPagesNow: () => this.maxPagesSet.get(domid),
       }),
       console: { write: (_d, b) => this.domains.get(domid)?.pushXenConsole(b) },
       shutdown: { shutdown: () => undefined }, // read from the vCPU after each slice
@@ -1509,6 +1513,7 @@ export class Host {
 
   /** Drops the hypervisor's and the machine's state for `domid`. */
   private teardown(domid: number): void {
+    this.maxPagesSet.delete(domid);
     if (this.scheduler.hasDomain(domid)) this.scheduler.destroyDomain(domid);
     this.timers.removeDomain(domid);
     if (this.evtchn.hasDomain(domid)) {
@@ -1752,6 +1757,48 @@ export class Host {
       if (!d.paused) this.scheduler.pauseDomain(d.domid);
     }
     return ran;
+  }
+
+  /**
+   * The domain's current reservation in KiB (Xen's `tot_pages`: its RAM pages, after any
+   * ballooning), as `xl list` shows it.
+   */
+  currentMemoryKiB(domid: number): number {
+    const d = this.lookup(domid);
+    return (this.machine.frames.domainPages(d.domid) - 1 - MAX_GRANT_FRAMES) * 4;
+  }
+
+  /** The domain's hypervisor maximum (`max_pages`, libxl's 1 MiB slack included) in KiB. */
+  maxMemoryKiB(domid: number): number {
+    const d = this.lookup(domid);
+    const set = this.maxPagesSet.get(d.domid);
+    return (set ?? Math.max(d.config.memory, d.config.maxmem) * 256 + 256) * 4;
+  }
+
+  /**
+   * `xl mem-set`: writes the balloon target (KiB) to the guest's `memory/target` as libxl does
+   * (at most `memory/static-max`) and moves the hypervisor maximum with it; the guest's balloon
+   * driver gives pages back or takes them.
+   */
+  async setMemoryTarget(domid: number, targetKiB: number): Promise<void> {
+    await setMemoryTarget(this.xs, this.memoryPort(domid), targetKiB);
+  }
+
+  /**
+   * `xl mem-max`: sets the hypervisor maximum (XEN_DOMCTL_max_mem, plus libxl's slack), so
+   * populating beyond it fails, and writes `memory/static-max`.
+   */
+  async setMaxMemory(domid: number, maxKiB: number): Promise<void> {
+    await setMaxMemory(this.xs, this.memoryPort(domid), maxKiB);
+  }
+
+  private memoryPort(domid: number): MemoryDomainPort {
+    const d = this.lookup(domid);
+    return {
+      domid: d.domid,
+      uuid: d.uuid,
+      setMaxKiB: (kib) => this.maxPagesSet.set(d.domid, Math.floor(kib / 4)),
+    };
   }
 }
 

@@ -39,6 +39,11 @@ export interface MachineReservationsBoot {
   readonly maxPages?: number;
   /** Writes machine frame `mfn`'s entry in the guest-visible M2P (null: no longer the domain's). */
   readonly setM2p?: (mfn: number, pfn: number | null) => void;
+  /**
+   * The domain's `max_pages` now, slack included, when the toolstack changed it
+   * (XEN_DOMCTL_max_mem, `xl mem-max`/`mem-set`); undefined: the boot maximum.
+   */
+  readonly maxPagesNow?: () => number | undefined;
 }
 
 /** Builds the port (pass as `bootPvDomain(kernel, mib, { memory: machineReservations })`). */
@@ -57,9 +62,13 @@ export function machineReservations(boot: MachineReservationsBoot): MemoryReserv
   };
   const setM2p = boot.setM2p ?? writeM2p64;
   const current = (): number => nrPages + frames.domainPages(domid) - bootOwned;
-  const maximum = Math.max(nrPages, boot.maxPages ?? nrPages) + MAXMEM_SLACK_PAGES;
+  const bootMaximum = Math.max(nrPages, boot.maxPages ?? nrPages) + MAXMEM_SLACK_PAGES;
+  const maxNow = boot.maxPagesNow;
+  const maximum = (): number => maxNow?.() ?? bootMaximum;
   const allocate = (pfn: number | null): number => {
-    if (current() >= maximum) return -12; // -ENOMEM: max_pages reached
+    // Xen's assign_pages refuses an allocation past max_pages (-E2BIG; memory_op reports the
+    // extents done); a lowered maximum lets the domain ratchet down, never up.
+    if (current() >= maximum()) return -12; // -ENOMEM: max_pages reached
     const mfn = frames.allocate(domid);
     if (mfn < 0) return -12;
     mem.clearFrame(mfn);
@@ -74,7 +83,7 @@ export function machineReservations(boot: MachineReservationsBoot): MemoryReserv
   return {
     exists: (d) => d === 0 || d === domid,
     currentReservation: () => current(),
-    maximumReservation: () => maximum,
+    maximumReservation: () => maximum(),
     maximumRamPage: () => frames.frames,
     maximumGpfn: () => {
       const lo = mem.read32(sharedInfoMfn, SHARED_INFO_MAX_PFN) >>> 0;
@@ -82,7 +91,7 @@ export function machineReservations(boot: MachineReservationsBoot): MemoryReserv
       const maxPfn = hi * 2 ** 32 + lo;
       return (maxPfn === 0 ? 1 : maxPfn) - 1;
     },
-    memoryMap: (): readonly E820Entry[] => [{ addr: 0, size: maximum * 4096, type: 1 }],
+    memoryMap: (): readonly E820Entry[] => [{ addr: 0, size: bootMaximum * 4096, type: 1 }],
     m2pFrames: () => Array.from({ length: m2pPages }, (_, i) => xen.get(M2P_FIRST + i)),
     increase: () => allocate(null),
     populate: (_d, gpfn) => (gpfn >= 2 ** 32 - 1 ? -22 : allocate(gpfn)),

@@ -13,7 +13,7 @@ import { ToolstackError } from '../../errors.ts';
 import type { CliIo, CommandSpec } from '../command.ts';
 
 const USAGE = `Usage: typevisor daemon [--socket PATH] [--xenstored-socket PATH|none] [--memory MiB]
-                        [--time real|virtual] [--log FILE] [--detach]
+                        [--time real|virtual] [--sched credit|sedf] [--log FILE] [--detach]
 
 Run the Typevisor host daemon: the hypervisor, dom0, xenstored and the backends in one
 process that the xl verbs (create, list, console, ...) talk to. Stop it with SIGTERM or
@@ -27,6 +27,7 @@ Options:
                            (default: xenstored.sock next to the control socket; 'none': off)
   --memory MiB             machine memory (default 512, at most 1024)
   --time real|virtual      wall-clock time (default) or deterministic virtual time
+  --sched credit|sedf      the vCPU scheduler (Xen's sched=; default credit)
   --log FILE               append the log to FILE instead of stderr
   --detach                 start in the background (log: --log, else typevisor.log in the
                            run directory) and return once it answers
@@ -45,6 +46,7 @@ export const daemon: CommandSpec = {
         'xenstored-socket': { type: 'string' },
         memory: { type: 'string' },
         time: { type: 'string' },
+        sched: { type: 'string' },
         log: { type: 'string' },
         detach: { type: 'boolean' },
       },
@@ -59,6 +61,9 @@ export const daemon: CommandSpec = {
     const time = values.time ?? 'real';
     if (time !== 'real' && time !== 'virtual')
       throw new ToolstackError('USAGE', `--time must be real or virtual, got "${time}"`);
+    const sched = values.sched ?? 'credit';
+    if (sched !== 'credit' && sched !== 'sedf')
+      throw new ToolstackError('USAGE', `--sched must be credit or sedf, got "${sched}"`);
 
     if (values.detach === true) {
       const logPath = values.log ?? daemonLogPath(io.env);
@@ -69,6 +74,8 @@ export const daemon: CommandSpec = {
         String(memoryMiB),
         '--time',
         time,
+        '--sched',
+        sched,
       ];
       const d = await startDetachedDaemon({ socketPath: socket, logPath, args: rest, env: io.env });
       io.stdout(`typevisor daemon: started (pid ${d.pid}) on ${socket}, log ${d.logPath}\n`);
@@ -85,6 +92,7 @@ export const daemon: CommandSpec = {
       ...(xenstoredSocket === undefined ? {} : { xenstoredSocketPath: xenstoredSocket }),
       memoryMiB,
       time,
+      scheduler: sched,
       log,
     });
     // The daemon owns running guests: a stray rejection or exception in a backend is logged

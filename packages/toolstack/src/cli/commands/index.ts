@@ -13,7 +13,10 @@ import { dmesg } from './dmesg.ts';
 import { domid, domname, rename } from './domid.ts';
 import { info } from './info.ts';
 import { list } from './list.ts';
+import { memMax, memSet } from './mem-set.ts';
 import { pause, unpause } from './pause.ts';
+import { schedCredit } from './sched-credit.ts';
+import { schedSedf } from './sched-sedf.ts';
 import { reboot, shutdown } from './shutdown.ts';
 import { uptime } from './uptime.ts';
 import { vcpuList } from './vcpu-list.ts';
@@ -38,6 +41,10 @@ export const COMMANDS: readonly CommandSpec[] = [
   info,
   vcpuList,
   blockList,
+  memSet,
+  memMax,
+  schedCredit,
+  schedSedf,
   daemon,
   xenstored,
   xenstore,
