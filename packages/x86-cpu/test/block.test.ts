@@ -89,6 +89,9 @@ describe('basic blocks', () => {
       'cmp ebx, eax\nja $+3\nnop',
       'mov ax, bx',
       'imul eax, ecx, 33',
+      'shl edx, 1',
+      'rcr eax, 1',
+      'inc dword [esi+0x14]',
     ],
     long64: [
       'add rax, rbx',
@@ -114,6 +117,14 @@ describe('basic blocks', () => {
       'call f',
       'cmp rbx, rax\nja $+3\nnop',
       'mov eax, [rsi+4]',
+      'dec edx',
+      'inc rcx',
+      'dec r11',
+      'shl rax, 1',
+      'rcl rbx, 1',
+      'ror rdx, 7',
+      'sar r10, 63',
+      'shr ecx, 1',
     ],
   };
 

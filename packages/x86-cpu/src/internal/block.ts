@@ -331,6 +331,20 @@ function fast32(
       cpu.ccSize = 32;
     };
   }
+  if (fn === A.INCDEC_Ev && regMode && eaOk) {
+    const dec = (reg & 7) === 1;
+    return (cpu) => {
+      cpu.rip += len;
+      const cf = getCf(cpu);
+      const v = dec ? (cpu.lo[rm] - 1) | 0 : (cpu.lo[rm] + 1) | 0;
+      cpu.lo[rm] = v;
+      cpu.hi[rm] = 0;
+      cpu.ccOp = dec ? CC_DEC : CC_INC;
+      cpu.ccDst = v;
+      cpu.ccSrc = cf;
+      cpu.ccSize = 32;
+    };
+  }
   if (fn === D.LEA && !regMode && eaOk) {
     return (cpu) => {
       cpu.rip += len;
@@ -366,9 +380,9 @@ function fast32(
       cpu.hi[r] = 0;
     };
   }
-  if (fn === SH.GRP2 && regMode && eaOk && opcode === 0xc1) {
+  if (fn === SH.GRP2 && regMode && eaOk && (opcode === 0xc1 || opcode === 0xd1)) {
     const k = reg & 7;
-    const count = imm & 0xff;
+    const count = opcode === 0xc1 ? imm & 0xff : 1;
     return (cpu) => {
       cpu.rip += len;
       cpu.lo[rm] = SH.shift(cpu, k, 32, cpu.lo[rm], count);
@@ -517,6 +531,27 @@ function fast64(
         cpu.hi[rm] = cpu.tmpHi;
         cpu.lo[rm] = r;
       }
+    };
+  }
+  if (fn === A.INCDEC_Ev && regMode && eaOk) {
+    const k = (reg & 7) === 1 ? 5 : 0;
+    return (cpu) => {
+      cpu.rip += len;
+      const cf = getCf(cpu);
+      const r = alu64(cpu, k, cpu.lo[rm], cpu.hi[rm], 1, 0);
+      cpu.eflags = (cpu.eflags & ~1) | cf;
+      cpu.hi[rm] = cpu.tmpHi;
+      cpu.lo[rm] = r;
+    };
+  }
+  if (fn === SH.GRP2 && regMode && eaOk && (opcode === 0xc1 || opcode === 0xd1)) {
+    const k = reg & 7;
+    const count = opcode === 0xc1 ? imm & 0xff : 1;
+    return (cpu) => {
+      cpu.rip += len;
+      const r = SH.shift64(cpu, k, cpu.lo[rm], cpu.hi[rm], count);
+      cpu.hi[rm] = cpu.tmpHi;
+      cpu.lo[rm] = r;
     };
   }
   if (fn === D.LEA && !regMode && eaOk) {
