@@ -247,6 +247,8 @@ export class X86Cpu {
   private readonly blkTag: Int32Array = new Int32Array(DC_SIZE).fill(-1);
   private readonly blkGen: Int32Array = new Int32Array(DC_SIZE);
   private readonly blkOps: BlockOp[][] = new Array<BlockOp[]>(DC_SIZE).fill(NO_BLOCK);
+  /** 1 when the block ends with a near relative jump (Jcc, JMP, LOOP) that may target its own start. */
+  private readonly blkLoop: Uint8Array = new Uint8Array(DC_SIZE);
   /** @internal Set when a store hits a page with cached code: the running block stops. */
   blockBreak = false;
   /** Per direct-RAM page: generation, bumped when a CPU store hits a page with cached code. */
@@ -1478,21 +1480,30 @@ export class X86Cpu {
         const gen = this.codeGen[pa >>> 12];
         if (this.dc[b] === pa && this.dc[b + 1] === gen) {
           if (this.blkTag[i] !== pa || this.blkGen[i] !== gen) {
-            this.blkOps[i] = buildBlock(this.dc, this.dcFn, DC_MASK, pa, gen);
+            this.blkOps[i] = buildBlock(this.dc, this.dcFn, DC_MASK, pa, gen, this.blkLoop, i);
             this.blkTag[i] = pa;
             this.blkGen[i] = gen;
           }
           const ops = this.blkOps[i];
           const n = ops.length;
           if (n <= this.budgetLeft) {
-            // A whole block: no event checks inside (DESIGN.md "Blocks").
-            this.blockBreak = false;
-            for (let k = 0; ; ) {
-              ops[k](this);
-              this.budgetLeft--;
-              this.instructions++;
-              if (++k === n || this.blockBreak || this.exitReason >= 0) break;
-            }
+            // A whole block: no event checks inside (DESIGN.md "Blocks"); a block whose jump
+            // went back to its own start runs again without a new lookup.
+            do {
+              this.blockBreak = false;
+              for (let k = 0; ; ) {
+                ops[k](this);
+                this.budgetLeft--;
+                this.instructions++;
+                if (++k === n || this.blockBreak || this.exitReason >= 0) break;
+              }
+            } while (
+              this.rip === rip &&
+              this.blkLoop[i] !== 0 &&
+              n <= this.budgetLeft &&
+              !this.blockBreak &&
+              this.exitReason < 0
+            );
             if (this.exitReason >= 0) {
               this.exit.instructionLength = this.instructionLength();
               return this.exitReason as ExitReason;

@@ -91,7 +91,8 @@ const STRAIGHT: ReadonlySet<Handler> = /* @__PURE__ */ new Set<Handler>([
 
 /**
  * @internal Builds the block that starts at physical address `pa` from the decode-cache
- * entries (`dc` words, `fns` handlers, slot = address & `mask`) of generation `gen`.
+ * entries (`dc` words, `fns` handlers, slot = address & `mask`) of generation `gen`; sets
+ * `loops[slot]` to 1 when it ends with a near relative jump (which may target its own start).
  */
 export function buildBlock(
   dc: Int32Array,
@@ -99,8 +100,11 @@ export function buildBlock(
   mask: number,
   pa: number,
   gen: number,
+  loops: Uint8Array,
+  slot: number,
 ): BlockOp[] {
   const ops: BlockOp[] = [];
+  loops[slot] = 0;
   const page = pa >>> 12;
   let p = pa;
   while (ops.length < MAX_BLOCK && p >>> 12 === page) {
@@ -109,7 +113,10 @@ export function buildBlock(
     if (dc[b] !== p || dc[b + 1] !== gen) break;
     const fn = fns[i];
     ops.push(makeOp(dc.slice(b, b + 8), fn));
-    if (!STRAIGHT.has(fn)) break;
+    if (!STRAIGHT.has(fn)) {
+      if (fn === C.Jcc || fn === C.JMP_J || fn === C.LOOP) loops[slot] = 1;
+      break;
+    }
     p = (p + (dc[b + 2] & 15)) | 0;
   }
   return ops;
