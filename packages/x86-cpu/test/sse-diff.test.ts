@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { assemble, runModel, runQemu } from './diff/run.ts';
-import { buildSse, compareSse, SSE_FILE } from './diff/sse-kind.ts';
+import { buildSse, buildSseFp, compareSse, SSE_FILE, SSE_FP_FILE } from './diff/sse-kind.ts';
 
 interface Vectors {
   results: { seed: number; cases: number; qemu: string }[];
@@ -17,26 +17,31 @@ function haveQemu(): boolean {
   }
 }
 
-const vectors = JSON.parse(
-  readFileSync(new URL(`./vectors/${SSE_FILE}`, import.meta.url), 'utf8'),
-) as Vectors;
+for (const [file, build, what] of [
+  [SSE_FILE, buildSse, 'data movement, integer SIMD, FXSAVE/FXRSTOR'],
+  [SSE_FP_FILE, buildSseFp, 'floating point in every rounding mode with DAZ/FTZ'],
+] as const) {
+  const vectors = JSON.parse(
+    readFileSync(new URL(`./vectors/${file}`, import.meta.url), 'utf8'),
+  ) as Vectors;
 
-describe(`SSE/SSE2 differential tests against QEMU TCG: ${SSE_FILE}`, () => {
-  for (const r of vectors.results) {
-    it(`matches QEMU on all ${r.cases} cases of seed ${r.seed} (GPRs, RFLAGS, MXCSR, x87 words and every XMM register)`, () => {
-      const p = buildSse(r.seed);
-      expect(p.cases.length).toBe(r.cases);
-      const got = runModel(assemble(p.source));
-      const want = Uint8Array.from(Buffer.from(r.qemu, 'hex'));
-      expect(compareSse(p, want, got)).toEqual([]);
-    });
-  }
-});
-
-describe.skipIf(!haveQemu() && !process.env.CI)('live QEMU run: SSE/SSE2', () => {
-  it('a freshly seeded sample matches QEMU byte for byte', () => {
-    const p = buildSse(0x5eed + (Date.now() % 1000));
-    const image = assemble(p.source);
-    expect(compareSse(p, runQemu(image), runModel(image))).toEqual([]);
+  describe(`SSE/SSE2 differential tests against QEMU TCG (${what}): ${file}`, () => {
+    for (const r of vectors.results) {
+      it(`matches QEMU on all ${r.cases} cases of seed ${r.seed} (GPRs, RFLAGS, MXCSR, x87 words and every XMM register)`, () => {
+        const p = build(r.seed);
+        expect(p.cases.length).toBe(r.cases);
+        const got = runModel(assemble(p.source));
+        const want = Uint8Array.from(Buffer.from(r.qemu, 'hex'));
+        expect(compareSse(p, want, got)).toEqual([]);
+      });
+    }
   });
-});
+
+  describe.skipIf(!haveQemu() && !process.env.CI)(`live QEMU run: ${what}`, () => {
+    it('a freshly seeded sample matches QEMU byte for byte', () => {
+      const p = build(0x5eed + (Date.now() % 1000));
+      const image = assemble(p.source);
+      expect(compareSse(p, runQemu(image), runModel(image))).toEqual([]);
+    });
+  });
+}

@@ -148,3 +148,63 @@ describe('FPU/SSE state', () => {
     expect((edx >>> 24) & 7).toBe(7);
   });
 });
+
+describe('SSE floating-point exceptions (SDM Vol. 1 §11.5)', () => {
+  /** Runs `source` with XMM1/XMM2 low dwords set and MXCSR = `mxcsr`. */
+  function fp(source: string, a: number[], b: number[], mxcsr: number, cr4 = OS): X86Cpu {
+    const { cpu } = setup('long64', asm(`${source}\nhlt`, 64, CODE), {
+      intercepts: { exceptionBitmap: ALL },
+    });
+    cpu.cr4 |= cr4;
+    cpu.fpu.mxcsr = mxcsr;
+    for (let i = 0; i < 4; i++) {
+      cpu.fpu.x[4 + i] = a[i] ?? 0;
+      cpu.fpu.x[8 + i] = b[i] ?? 0;
+    }
+    cpu.run(100);
+    return cpu;
+  }
+
+  it('an unmasked divide-by-zero raises #XM with CR4.OSXMMEXCPT (#UD without) and leaves the destination', () => {
+    const one = 0x3f800000;
+    const cpu = fp('divss xmm1, xmm2', [one, 7], [0], 0x1f80 & ~0x200);
+    expectFault(cpu, VECTOR.XM);
+    expect(cpu.fpu.x[4]).toBe(one);
+    expect(cpu.fpu.mxcsr & 0x3f).toBe(0x4);
+    expectFault(fp('divss xmm1, xmm2', [one], [0], 0x1f80 & ~0x200, CR4.OSFXSR), VECTOR.UD);
+    const masked = fp('divss xmm1, xmm2', [one], [0], 0x1f80);
+    expect(masked.exit.reason).toBe(EXIT.HLT);
+    expect(masked.fpu.x[4]).toBe(0x7f800000);
+    expect(masked.fpu.mxcsr & 0x3f).toBe(0x4);
+  });
+
+  it('a denormal source sets MXCSR.DE (QEMU 7.2 never does); with DAZ it reads as zero and DE stays clear', () => {
+    const cpu = fp('addss xmm1, xmm2', [0x3f800000], [1], 0x1f80);
+    expect(cpu.fpu.mxcsr & 0x3f).toBe(0x2 | 0x20);
+    const daz = fp('mulss xmm1, xmm2', [0x3f800000], [0x80000001], 0x1f80 | 0x40);
+    expect(daz.fpu.x[4]).toBe(0x80000000 | 0);
+    expect(daz.fpu.mxcsr & 0x3f).toBe(0);
+  });
+
+  it('two NaN operands give the first one, quieted, with IE for an SNaN (SDM Table 4-7; QEMU 7.2 picks by the x87 rule)', () => {
+    const cpu = fp('addps xmm1, xmm2', [0x7f800001, 0x7fc00002], [0x7fc12345, 0xffc00003], 0x1f80);
+    expect(cpu.fpu.x[4]).toBe(0x7fc00001);
+    expect(cpu.fpu.x[5]).toBe(0x7fc00002);
+    expect(cpu.fpu.mxcsr & 1).toBe(1);
+  });
+
+  it('a masked overflow gives ∞ in round-to-nearest and the largest finite value toward zero, with OE and PE', () => {
+    const max = 0x7f7fffff;
+    const two = 0x40000000;
+    expect(fp('mulss xmm1, xmm2', [max], [two], 0x1f80).fpu.x[4]).toBe(0x7f800000);
+    const rz = fp('mulss xmm1, xmm2', [max], [two], 0x1f80 | 0x6000);
+    expect(rz.fpu.x[4]).toBe(max);
+    expect(rz.fpu.mxcsr & 0x3f).toBe(0x28);
+  });
+
+  it('an out-of-range conversion gives the integer indefinite with IE', () => {
+    const cpu = fp('cvttss2si eax, xmm2', [], [0x4f000000], 0x1f80);
+    expect(cpu.lo[0]).toBe(0x80000000 | 0);
+    expect(cpu.fpu.mxcsr & 1).toBe(1);
+  });
+});

@@ -11,6 +11,7 @@
  */
 import type { X86Cpu } from '../cpu.ts';
 import { sseCheck } from '../fpu/access.ts';
+import * as F from '../ops/sse-fp.ts';
 import * as I from '../ops/sse-int.ts';
 import * as M from '../ops/sse-move.ts';
 import type { Handler } from './table.ts';
@@ -88,6 +89,48 @@ function buildSseRows(): SseRow[] {
   add(0xd6, P66, 'MOVQ', 'Wq,Vx', M.MOVQ_store);
   add(0xe7, P66, 'MOVNTDQ', 'Mx,Vx', M.MOVNT_store);
   add(0xf7, P66, 'MASKMOVDQU', 'Vx,Ux', M.MASKMOVDQU);
+  // Floating point.
+  const fp: [number, string, Handler][] = [
+    [0x51, 'SQRT', F.SQRT],
+    [0x58, 'ADD', F.ADD],
+    [0x59, 'MUL', F.MUL],
+    [0x5c, 'SUB', F.SUB],
+    [0x5d, 'MIN', F.MIN],
+    [0x5e, 'DIV', F.DIV],
+    [0x5f, 'MAX', F.MAX],
+    [0xc2, 'CMP', F.CMP],
+  ];
+  for (const [op, base, fn] of fp) {
+    const ib = op === 0xc2 ? ',Ib' : '';
+    add(op, N, `${base}PS`, `Vx,Wx${ib}`, fn);
+    add(op, P66, `${base}PD`, `Vx,Wx${ib}`, fn);
+    add(op, F2, `${base}SD`, `Vx,Wsd${ib}`, fn);
+    add(op, F3, `${base}SS`, `Vx,Wss${ib}`, fn);
+  }
+  add(0x52, N, 'RSQRTPS', 'Vx,Wx', F.RCP);
+  add(0x52, F3, 'RSQRTSS', 'Vx,Wss', F.RCP);
+  add(0x53, N, 'RCPPS', 'Vx,Wx', F.RCP);
+  add(0x53, F3, 'RCPSS', 'Vx,Wss', F.RCP);
+  add(0x2e, N, 'UCOMISS', 'Vx,Wss', F.COMIS);
+  add(0x2e, P66, 'UCOMISD', 'Vx,Wsd', F.COMIS);
+  add(0x2f, N, 'COMISS', 'Vx,Wss', F.COMIS);
+  add(0x2f, P66, 'COMISD', 'Vx,Wsd', F.COMIS);
+  add(0x2a, F2, 'CVTSI2SD', 'Vx,Ey', F.CVTSI2S);
+  add(0x2a, F3, 'CVTSI2SS', 'Vx,Ey', F.CVTSI2S);
+  add(0x2c, F2, 'CVTTSD2SI', 'Gy,Wsd', F.CVTS2SI);
+  add(0x2c, F3, 'CVTTSS2SI', 'Gy,Wss', F.CVTS2SI);
+  add(0x2d, F2, 'CVTSD2SI', 'Gy,Wsd', F.CVTS2SI);
+  add(0x2d, F3, 'CVTSS2SI', 'Gy,Wss', F.CVTS2SI);
+  add(0x5a, N, 'CVTPS2PD', 'Vx,Wq', F.CVT5A);
+  add(0x5a, P66, 'CVTPD2PS', 'Vx,Wx', F.CVT5A);
+  add(0x5a, F2, 'CVTSD2SS', 'Vx,Wsd', F.CVT5A);
+  add(0x5a, F3, 'CVTSS2SD', 'Vx,Wss', F.CVT5A);
+  add(0x5b, N, 'CVTDQ2PS', 'Vx,Wx', F.CVT5B);
+  add(0x5b, P66, 'CVTPS2DQ', 'Vx,Wx', F.CVT5B);
+  add(0x5b, F3, 'CVTTPS2DQ', 'Vx,Wx', F.CVT5B);
+  add(0xe6, P66, 'CVTTPD2DQ', 'Vx,Wx', F.CVTE6);
+  add(0xe6, F2, 'CVTPD2DQ', 'Vx,Wx', F.CVTE6);
+  add(0xe6, F3, 'CVTDQ2PD', 'Vx,Wq', F.CVTE6);
   // Integer SIMD (66 prefix).
   const ints: [number, string, Handler][] = [
     [0x60, 'PUNPCKLBW', I.PUNPCKLBW],

@@ -37,7 +37,7 @@ type Template = string;
 const XR = 'mov r8d, 0x6200\nmov r9d, 0x6000\n';
 const LOADBACK = '\nmov rsi, [r9]\nmov rdi, [r9 + 8]\nmov rbp, [r9 + 16]';
 
-function templates(): Template[] {
+function intTemplates(): Template[] {
   const t: Template[] = [];
   // Data movement.
   for (const m of ['movups', 'movupd', 'movdqu']) {
@@ -186,6 +186,157 @@ const REGS = [
   'r15',
 ];
 
+/** A floating-point template: `#m` names the 16-byte memory operand, `#p` a CMP predicate. */
+interface FpTemplate {
+  /** nasm text. */
+  insn: string;
+  /** Lane format of XMM1 (destination) and XMM2/memory (source): 32- or 64-bit floats. */
+  bits: 32 | 64;
+}
+
+function fpTemplates(): FpTemplate[] {
+  const t: FpTemplate[] = [];
+  for (const op of ['add', 'sub', 'mul', 'div', 'min', 'max', 'sqrt']) {
+    t.push({ insn: `${op}ps xmm1, xmm2`, bits: 32 }, { insn: `${op}pd xmm1, xmm2`, bits: 64 });
+    t.push({ insn: `${op}ss xmm1, xmm2`, bits: 32 }, { insn: `${op}sd xmm1, xmm2`, bits: 64 });
+  }
+  for (const op of ['add', 'mul', 'div']) {
+    t.push({ insn: `${op}ps xmm1, [#m]`, bits: 32 }, { insn: `${op}sd xmm1, [#m]`, bits: 64 });
+  }
+  t.push({ insn: 'sqrtss xmm1, [#m]', bits: 32 });
+  for (const f of ['ps', 'pd', 'ss', 'sd'] as const) {
+    const bits = f.endsWith('s') ? 32 : 64;
+    t.push({ insn: `cmp${f} xmm1, xmm2, #p`, bits }, { insn: `cmp${f} xmm1, xmm2, #p`, bits });
+  }
+  t.push({ insn: 'cmpps xmm1, [#m], #p', bits: 32 });
+  for (const op of ['comiss', 'ucomiss']) {
+    t.push({ insn: `${op} xmm1, xmm2`, bits: 32 }, { insn: `${op} xmm1, [#m]`, bits: 32 });
+  }
+  for (const op of ['comisd', 'ucomisd']) t.push({ insn: `${op} xmm1, xmm2`, bits: 64 });
+  t.push(
+    { insn: 'cvtsi2ss xmm1, eax', bits: 32 },
+    { insn: 'cvtsi2ss xmm1, rax', bits: 32 },
+    { insn: 'cvtsi2sd xmm1, eax', bits: 64 },
+    { insn: 'cvtsi2sd xmm1, rbx', bits: 64 },
+    { insn: 'cvtsi2sd xmm1, dword [#m]', bits: 64 },
+  );
+  for (const op of ['cvtss2si', 'cvttss2si']) {
+    t.push({ insn: `${op} eax, xmm2`, bits: 32 }, { insn: `${op} rax, xmm2`, bits: 32 });
+  }
+  for (const op of ['cvtsd2si', 'cvttsd2si']) {
+    t.push({ insn: `${op} eax, xmm2`, bits: 64 }, { insn: `${op} rcx, xmm2`, bits: 64 });
+  }
+  t.push(
+    { insn: 'cvtps2pd xmm1, xmm2', bits: 32 },
+    { insn: 'cvtps2pd xmm1, [#m]', bits: 32 },
+    { insn: 'cvtpd2ps xmm1, xmm2', bits: 64 },
+    { insn: 'cvtss2sd xmm1, xmm2', bits: 32 },
+    { insn: 'cvtsd2ss xmm1, xmm2', bits: 64 },
+    { insn: 'cvtdq2ps xmm1, xmm2', bits: 32 },
+    { insn: 'cvtps2dq xmm1, xmm2', bits: 32 },
+    { insn: 'cvttps2dq xmm1, xmm2', bits: 32 },
+    { insn: 'cvtpd2dq xmm1, xmm2', bits: 64 },
+    { insn: 'cvttpd2dq xmm1, xmm2', bits: 64 },
+    { insn: 'cvtdq2pd xmm1, xmm2', bits: 32 },
+    { insn: 'rcpps xmm1, xmm2', bits: 32 },
+    { insn: 'rsqrtps xmm1, xmm2', bits: 32 },
+    { insn: 'rcpss xmm1, xmm2', bits: 32 },
+    { insn: 'rsqrtss xmm1, xmm2', bits: 32 },
+  );
+  return t;
+}
+
+const F32_EDGES = [
+  0, 0x80000000, 0x7f800000, 0xff800000, 0x7fc00000, 0xffc00000, 0x7fa00000, 0xff800001, 0x00000001,
+  0x807fffff, 0x00400000, 0x00800000, 0x80800000, 0x7f7fffff, 0xff7fffff, 0x3f800000, 0xbf800000,
+  0x3f000000, 0x40400000, 0x4effffff, 0x4f000000, 0xcf000000, 0xcf000001, 0x5f000000, 0xdf000000,
+  0x4b000000, 0x3f800001, 0x00800001, 0x7f000000,
+];
+const F64_EDGES = [
+  0n,
+  0x8000000000000000n,
+  0x7ff0000000000000n,
+  0xfff0000000000000n,
+  0x7ff8000000000000n,
+  0xfff8000000000000n,
+  0x7ff4000000000000n,
+  0x7ff0000000000001n,
+  1n,
+  0x800fffffffffffffn,
+  0x0010000000000000n,
+  0x8010000000000000n,
+  0x7fefffffffffffffn,
+  0x3ff0000000000000n,
+  0xbff0000000000000n,
+  0x3fe0000000000000n,
+  0x41dfffffffc00000n,
+  0x41e0000000000000n,
+  0xc1e0000000000000n,
+  0xc1e0000000200000n,
+  0x43e0000000000000n,
+  0xc3e0000000000000n,
+  0x3ff0000000000001n,
+  0x0010000000000001n,
+  0x36a0000000000000n,
+  0x47efffffe0000000n,
+  0x3810000000000000n,
+  0x380fffffffffffffn,
+];
+
+/** A random lane of `bits`: edges, random bits, or a normal number near 1 or near the range ends. */
+function fpLane(rnd: () => number, bits: 32 | 64): bigint {
+  const k = rnd() % 8;
+  if (bits === 32) {
+    if (k < 2) return BigInt(F32_EDGES[rnd() % F32_EDGES.length]);
+    if (k === 2) return BigInt(rnd());
+    const exp = k === 3 ? rnd() % 6 : k === 4 ? 250 + (rnd() % 5) : 112 + (rnd() % 32);
+    return BigInt((((rnd() & 1) << 31) | (exp << 23) | (rnd() & 0x7fffff)) >>> 0);
+  }
+  if (k < 2) return F64_EDGES[rnd() % F64_EDGES.length];
+  const mant = (BigInt(rnd() & 0xfffff) << 32n) | BigInt(rnd());
+  if (k === 2) return (BigInt(rnd()) << 32n) | BigInt(rnd());
+  const exp =
+    k === 3
+      ? rnd() % 60
+      : k === 4
+        ? 2040 + (rnd() % 6)
+        : k === 5
+          ? 870 + (rnd() % 30)
+          : 1008 + (rnd() % 32);
+  return (BigInt(rnd() & 1) << 63n) | (BigInt(exp) << 52n) | mant;
+}
+
+function isNanBits(v: bigint, bits: 32 | 64): boolean {
+  return bits === 32
+    ? (v & 0x7f800000n) === 0x7f800000n && (v & 0x7fffffn) !== 0n
+    : (v & 0x7ff0000000000000n) === 0x7ff0000000000000n && (v & 0xfffffffffffffn) !== 0n;
+}
+
+/**
+ * 32 bytes for XMM1 (destination) and XMM2/the memory operand (source). Lanes where both
+ * would be NaN get a non-NaN source: QEMU 7.2 propagates NaNs by the x87 rule (larger
+ * significand) in SSE too, the SDM says the first operand wins; sse-faults.test.ts checks the
+ * SDM rule on the model.
+ */
+function fpData(rnd: () => number, bits: 32 | 64): bigint[] {
+  const n = bits === 32 ? 4 : 2;
+  const a = Array.from({ length: n }, () => fpLane(rnd, bits));
+  const b = Array.from({ length: n }, () => fpLane(rnd, bits));
+  for (let i = 0; i < n; i++) {
+    if (rnd() % 6 === 0 && !isNanBits(a[i], bits)) {
+      // A nearby source: cancellation and ties in ADD/SUB, equality in CMP.
+      b[i] = a[i] ^ BigInt(rnd() & 7);
+    }
+    while (isNanBits(a[i], bits) && isNanBits(b[i], bits)) b[i] = fpLane(rnd, bits);
+  }
+  const out: bigint[] = [];
+  for (const v of [...a, ...b]) {
+    if (bits === 32) out.push(v);
+    else out.push(v & 0xffffffffn, v >> 32n);
+  }
+  return out;
+}
+
 /** MXCSR values for a case: the default mostly, else a random rounding mode with DAZ/FTZ. */
 function mxcsrFor(rnd: () => number): number {
   const k = rnd() % 4;
@@ -193,10 +344,11 @@ function mxcsrFor(rnd: () => number): number {
   return 0x1f80 | (rnd() & 0x6000) | (rnd() & 0x8040);
 }
 
-/** Builds the SSE program for `seed` with `perTemplate` cases per template. */
-export function buildProgramSse(seed: number, perTemplate: number): DiffProgram {
+/** Builds the SSE program for `seed` with `perTemplate` cases per template (`fp`: the floating-point group). */
+export function buildProgramSse(seed: number, perTemplate: number, fp = false): DiffProgram {
   const rnd = mulberry32(seed);
   const lines: string[] = [];
+  const data: string[] = [];
   const cases: { insn: string }[] = [];
   const value = (): bigint => {
     const k = rnd() % 4;
@@ -205,7 +357,34 @@ export function buildProgramSse(seed: number, perTemplate: number): DiffProgram 
     return (BigInt(rnd()) << 32n) | BigInt(rnd());
   };
   const hex = (v: bigint) => `0x${BigInt.asUintN(64, v).toString(16)}`;
-  for (const tpl of templates()) {
+  if (fp) {
+    for (const tpl of fpTemplates()) {
+      for (let i = 0; i < perTemplate; i++) {
+        const label = `d${data.length}`;
+        const insn = tpl.insn
+          .replaceAll('#m', `rel ${label} + 16`)
+          .replaceAll('#p', String(rnd() & 7));
+        data.push(
+          `${label}: dd ${fpData(rnd, tpl.bits)
+            .map((v) => `0x${v.toString(16)}`)
+            .join(', ')}`,
+        );
+        lines.push('call fill');
+        lines.push(`mov eax, ${(rnd() | 1) >>> 0}`, 'call xfill');
+        const mx =
+          0x1f80 |
+          ((rnd() & 3) << 13) |
+          (rnd() % 4 === 0 ? 0x40 : 0) |
+          (rnd() % 4 === 0 ? 0x8000 : 0);
+        lines.push(`mov dword [0x6400], ${mx}`, 'ldmxcsr [0x6400]');
+        lines.push(`movdqa xmm1, [rel ${label}]`, `movdqa xmm2, [rel ${label} + 16]`);
+        for (const r of REGS.slice(0, 4)) lines.push(`mov ${r}, ${hex(value())}`);
+        lines.push(`push qword ${(rnd() & 0x8d5) | 2}`, 'popfq', insn, 'call dump');
+        cases.push({ insn });
+      }
+    }
+  }
+  for (const tpl of fp ? [] : intTemplates()) {
     for (let i = 0; i < perTemplate; i++) {
       const insn = tpl.replaceAll('#i', String(rnd() & 0xff));
       lines.push('call fill');
@@ -353,6 +532,8 @@ ${['rax', 'rbx', 'rcx', 'rdx', 'rsi', 'rdi', 'rbp', 'r8', 'r9', 'r10', 'r11', 'r
 ${['r15', 'r14', 'r13', 'r12', 'r11', 'r10', 'r9', 'r8', 'rbp', 'rdi', 'rsi', 'rdx', 'rcx', 'rbx', 'rax'].map((r) => `  pop ${r}`).join('\n')}
   popfq
   ret
+align 16
+${data.join('\n')}
 align 4
 edges: dd ${EDGES.map((e) => `0x${e.toString(16)}`).join(', ')}
 image_end:

@@ -4,21 +4,33 @@
  */
 import { writeFileSync } from 'node:fs';
 import { assemble, runQemu } from './run.ts';
-import { buildSse, SSE_FILE, SSE_SEEDS } from './sse-kind.ts';
+import {
+  buildSse,
+  buildSseFp,
+  SSE_FILE,
+  SSE_FP_FILE,
+  SSE_FP_SEEDS,
+  SSE_SEEDS,
+} from './sse-kind.ts';
 
-const results = SSE_SEEDS.map((seed) => {
-  const p = buildSse(seed);
-  const out = runQemu(assemble(p.source));
-  return { seed, cases: p.cases.length, qemu: Buffer.from(out).toString('hex') };
-});
-const doc = {
-  generator: 'test/diff/program-sse.ts',
-  qemu: 'qemu-system-x86_64 7.2 TCG -cpu max',
-  results,
-};
-writeFileSync(
-  new URL(`../vectors/${SSE_FILE}`, import.meta.url),
-  `${JSON.stringify(doc, null, 1)}\n`,
-);
-for (const r of results)
-  console.log(`${SSE_FILE} seed ${r.seed}: ${r.cases} cases, ${r.qemu.length / 2} bytes`);
+for (const [file, seeds, build] of [
+  [SSE_FILE, SSE_SEEDS, buildSse],
+  [SSE_FP_FILE, SSE_FP_SEEDS, buildSseFp],
+] as const) {
+  const results = seeds.map((seed) => {
+    const p = build(seed);
+    const out = runQemu(assemble(p.source));
+    return { seed, cases: p.cases.length, qemu: Buffer.from(out).toString('hex') };
+  });
+  const doc = {
+    generator: 'test/diff/program-sse.ts',
+    qemu: 'qemu-system-x86_64 7.2 TCG -cpu max',
+    results,
+  };
+  writeFileSync(
+    new URL(`../vectors/${file}`, import.meta.url),
+    `${JSON.stringify(doc, null, 1)}\n`,
+  );
+  for (const r of results)
+    console.log(`${file} seed ${r.seed}: ${r.cases} cases, ${r.qemu.length / 2} bytes`);
+}
