@@ -21,6 +21,7 @@ import type { GuestBytes } from '../guest-memory.ts';
 import { FIRST_RESERVED_GDT_PAGE } from './compat-gdt.ts';
 import { XEN_PAGE, xenPageAddress } from './machine-physical-memory.ts';
 import type {
+  MachineBytesPort,
   PvCpuPort,
   PvDescriptorVcpuView,
   PvMmPort,
@@ -61,8 +62,8 @@ export interface PvDescriptorTablesOptions {
   readonly domid: number;
   /** The vCPU. */
   readonly vcpuId: number;
-  /** Frames in the machine (Xen's pages follow them, see {@link XEN_PAGE}). */
-  readonly machineFrames: number;
+  /** Machine memory (for the accessed bits of a compat guest's descriptors). */
+  readonly machine: MachineBytesPort;
   /** Linear address of this vCPU's window (`GDT_VIRT_START(v)`). */
   readonly windowBase: number;
   /** 64 for `xen-3.0-x86_64` (8-byte frame list entries), 32 for the compat ABI. */
@@ -89,6 +90,7 @@ export class PvDescriptorTables implements PvWalkerPort {
   private readonly zeroPage: number;
   private readonly reservedPage: number;
   private readonly width: 32 | 64;
+  private readonly machine: MachineBytesPort;
 
   /** Creates the tables of vCPU `vcpuId` and puts its window in front of the CPU's walker. */
   constructor(options: PvDescriptorTablesOptions) {
@@ -103,9 +105,10 @@ export class PvDescriptorTables implements PvWalkerPort {
     this.domid = options.domid;
     this.vcpuId = options.vcpuId;
     this.width = options.width;
-    this.zeroPage = xenPageAddress(options.machineFrames, XEN_PAGE.ZERO);
+    this.machine = options.machine;
+    this.zeroPage = xenPageAddress(options.machine.frames, XEN_PAGE.ZERO);
     this.reservedPage = xenPageAddress(
-      options.machineFrames,
+      options.machine.frames,
       options.width === 64 ? XEN_PAGE.GDT64 : XEN_PAGE.GDT32,
     );
     cpu.walker = this;
@@ -178,6 +181,10 @@ export class PvDescriptorTables implements PvWalkerPort {
         writable = true;
       }
     }
+    // A compat kernel runs in ring 1, a supervisor ring: its own accesses to the window cannot be
+    // told from the CPU's descriptor reads, so for it the window is read-only (the accessed bit
+    // is then set by windowFault).
+    if (this.width === 32) writable = false;
     const write = req.access === 1;
     const fetch = req.access === 2;
     const rw = (write ? PF_WRITE : 0) | (fetch ? PF_FETCH : 0);
@@ -209,13 +216,21 @@ export class PvDescriptorTables implements PvWalkerPort {
    * the LDT part whose page could not be mapped goes to the guest as #PF at `ldt_base + offset`
    * (with the hardware error code), or #GP(offset | TI) if that address is not canonical; a
    * fault in the GDT part as #GP(offset). Returns false for any other #PF (deliver it as is);
-   * else sets CR2 as the guest should see it, {@link faultVector} and {@link faultCode}.
+   * else sets CR2 as the guest should see it, {@link faultVector} and {@link faultCode}
+   * ({@link faultVector} -1: nothing to deliver, run the instruction again).
    */
   ldtFault(errorCode: number): boolean {
     const cpu = this.cpu;
     const off = cpu.cr2 - this.windowBase;
     if (!(off >= 0 && off < GDT_LDT_WINDOW_BYTES)) return false;
     if ((errorCode & (PF_USER | PF_RESERVED)) !== 0) return false;
+    if (this.width === 32 && (errorCode & (PF_PRESENT | PF_WRITE)) === (PF_PRESENT | PF_WRITE)) {
+      // The CPU setting a descriptor's accessed bit through the read-only compat window: set
+      // it in the frame and retry. Any other write is the kernel's own: a #PF, as the hole is.
+      if (!this.setAccessed(off)) return false;
+      this.faultVector = -1;
+      return true;
+    }
     if (off < LDT_WINDOW_OFFSET) {
       this.faultVector = VECTOR_GP;
       this.faultCode = off & ~7;
@@ -234,6 +249,29 @@ export class PvDescriptorTables implements PvWalkerPort {
     cpu.cr2 = this.width === 32 ? Number(linear) : Number(BigInt.asIntN(64, linear));
     this.faultVector = VECTOR_PF;
     this.faultCode = errorCode;
+    return true;
+  }
+
+  /**
+   * Sets the accessed bit of the code/data descriptor whose high dword holds window offset
+   * `off`, in the guest frame behind it; false if that is not a present code/data descriptor
+   * of a guest frame with the bit clear.
+   */
+  private setAccessed(off: number): boolean {
+    if ((off & 7) < 4) return false;
+    const v = this.view();
+    if (v === null) return false;
+    let mfn = -1;
+    if (off < LDT_WINDOW_OFFSET) {
+      const page = off >>> 12;
+      if (page < FIRST_RESERVED_GDT_PAGE) mfn = v.gdtFrames[page] ?? -1;
+    } else mfn = this.mapLdt(off - LDT_WINDOW_OFFSET);
+    if (mfn < 0) return false;
+    const ma = mfn * 4096 + (off & 0xfff & ~3);
+    const machine = this.machine;
+    const hi = machine.readMa32(ma);
+    if ((hi & 0x9100) !== 0x9000) return false; // present, S, accessed clear
+    machine.writeMa32(ma, hi | 0x100);
     return true;
   }
 

@@ -265,7 +265,7 @@ export class PvVcpu {
       mm: options.mm ?? null,
       domid: this.domid,
       vcpuId: this.vcpuId,
-      machineFrames: options.machine.frames,
+      machine: options.machine,
       windowBase: GDT_WINDOW_64 + this.vcpuId * GDT_LDT_WINDOW_BYTES,
       width: 64,
     });

@@ -12,7 +12,7 @@
 import { SHUTDOWN_crash } from '../abi/sched.ts';
 import type { HypercallHost } from '../hypercall/dispatch.ts';
 import type { MemoryReservationPort } from '../hypercall/memory-op.ts';
-import { COMPAT_GDT_LIMIT } from './compat-gdt.ts';
+import { PvDescriptorTables } from './descriptor-tables.ts';
 import type { ConsoleSink, MachineBytesPort, PvCpuPort, PvMmPort, ShutdownPort } from './ports.ts';
 import {
   DEFAULT_XEN_VERSION,
@@ -26,6 +26,7 @@ import { PV_RUN, type PvBootState, type PvCrashInfo, type PvRunResult } from './
 import { HYPERVISOR_COMPAT_VIRT_START, pv32Hypercall } from './pv32-hypercalls.ts';
 import { FLAT_RING1_CS, FLAT_RING1_DS, loadCompatFlatSegment, Pv32Traps } from './pv32-traps.ts';
 import { VirtualGuestBytes } from './virtual-guest-bytes.ts';
+import { GDT_LDT_WINDOW_BYTES } from './xen-gdt.ts';
 
 /** HYPERCALL_VECTOR: the `int` vector of a 32-bit PV hypercall. @see xen/include/public/arch-x86/xen-x86_32.h */
 export const HYPERCALL_VECTOR_32 = 0x82;
@@ -85,7 +86,16 @@ const SEG_SS = 2;
 const SEG_DS = 3;
 const SEG_FS = 4;
 const SEG_GS = 5;
-const SEG_LDTR = 6;
+/**
+ * Where a compat vCPU's GDT/LDT window goes without a `gdtAddress`: 0xFFE00000, above the compat
+ * M2P in Xen's part of the address space (no guest mapping reaches it).
+ */
+const COMPAT_GDT_WINDOW = 0xffe00000;
+/** `__HYPERVISOR_set_gdt`, `__HYPERVISOR_update_descriptor`, `__HYPERVISOR_mmuext_op`. */
+const HYPERCALL_SET_GDT = 2;
+const HYPERCALL_UPDATE_DESCRIPTOR = 10;
+const HYPERCALL_MMUEXT_OP = 26;
+const PF_VECTOR = 14;
 const EAX = 0;
 const ECX = 1;
 const EDX = 2;
@@ -152,9 +162,10 @@ export interface Pv32VcpuOptions {
    */
   readonly vcpuInfo?: VcpuInfoPort;
   /**
-   * Linear address where the embedder mapped the domain's GDT (`COMPAT_GDT_PAGES` pages,
-   * read-only, Xen's compat descriptors in the last: `fillCompatGdtPage`), so that the kernel can
-   * load FLAT_RING1_DS and friends by selector. Without it every non-null selector load faults.
+   * Linear address of vCPU 0's GDT/LDT window (`PvDescriptorTables`: the guest's set_gdt frames,
+   * Xen's compat page with FLAT_RING1_DS and friends, the LDT), in Xen's part of the address
+   * space; vCPU n's is `n × GDT_LDT_WINDOW_BYTES` above. Default 0xFFE00000. The window shadows
+   * whatever the embedder mapped there.
    */
   readonly gdtAddress?: number;
   /** memory_op's frame owner (the toolstack's machine memory); without it memory_op is -ENOSYS. */
@@ -190,7 +201,8 @@ export class Pv32Vcpu {
   private readonly shutdownPort: ShutdownPort;
   private readonly args: bigint[];
   private readonly trace: ((nr: number, args: readonly bigint[], rc: number) => void) | null;
-  private readonly gdtAddress: number;
+  /** The guest's GDT and LDT (set_gdt, update_descriptor, MMUEXT_SET_LDT) and their window. */
+  readonly descriptors: PvDescriptorTables;
   private readonly insn: Uint8Array;
 
   /** Creates a vCPU; nothing runs until {@link Pv32Vcpu.boot} and {@link Pv32Vcpu.run}. */
@@ -205,7 +217,15 @@ export class Pv32Vcpu {
     this.shutdownPort = options.shutdown;
     this.args = [0n, 0n, 0n, 0n, 0n];
     this.trace = options.trace ?? null;
-    this.gdtAddress = options.gdtAddress ?? -1;
+    this.descriptors = new PvDescriptorTables({
+      cpu: options.cpu,
+      mm: options.mm ?? null,
+      domid: this.domid,
+      vcpuId: this.vcpuId,
+      machine: options.machine,
+      windowBase: (options.gdtAddress ?? COMPAT_GDT_WINDOW) + this.vcpuId * GDT_LDT_WINDOW_BYTES,
+      width: 32,
+    });
     this.insn = new Uint8Array(3);
     const sink = options.console;
     const domid = this.domid;
@@ -259,16 +279,11 @@ export class Pv32Vcpu {
     cpu.rip = Number(BigInt.asUintN(32, state.rip));
     cpu.lo[ESP] = Number(BigInt.asUintN(32, state.rsp)) | 0;
     cpu.lo[ESI] = Number(BigInt.asUintN(32, state.rsi)) | 0;
-    // Descriptor tables: Xen's GDT (or none), no IDT, no LDT. The guest never supplies the
-    // CPU's tables: a descriptor it wrote itself could otherwise take it to ring 0.
-    cpu.gdtBase = Math.max(this.gdtAddress, 0);
-    cpu.gdtLimit = this.gdtAddress >= 0 ? COMPAT_GDT_LIMIT : 0;
+    // Descriptor tables: the GDT/LDT window (descriptors only check_descriptor let through, in
+    // frames the guest cannot write), no IDT: a gate the guest wrote could take it to ring 0.
+    this.descriptors.load();
     cpu.idtBase = 0;
     cpu.idtLimit = 0;
-    cpu.segSel[SEG_LDTR] = 0;
-    cpu.segBase[SEG_LDTR] = 0;
-    cpu.segLimit[SEG_LDTR] = 0;
-    cpu.segAttr[SEG_LDTR] = 0;
     cpu.updateMode();
     cpu.flushTlb();
     this.traps.kernelSs = FLAT_RING1_DS;
@@ -403,15 +418,22 @@ export class Pv32Vcpu {
           }
           if (emulated) continue;
         }
-        if (this.traps.bounce(cpu, this.env.ctx.guest, x.vector, x.errorCode)) {
+        let vector = x.vector;
+        let code = x.errorCode;
+        if (vector === PF_VECTOR && this.descriptors.ldtFault(code)) {
+          vector = this.descriptors.faultVector;
+          code = this.descriptors.faultCode;
+          if (vector < 0) continue; // an accessed bit set for the CPU: run the load again
+        }
+        if (this.traps.bounce(cpu, this.env.ctx.guest, vector, code)) {
           cpu.updateMode();
           continue;
         }
         this.crashDomain(
           'exception',
-          x.vector,
-          x.errorCode,
-          `unhandled exception ${x.vector} (error code ${x.errorCode}) at eip ${cpu.rip}: no handler registered`,
+          vector,
+          code,
+          `unhandled exception ${vector} (error code ${code}) at eip ${cpu.rip}: no handler registered`,
         );
         return PV_RUN.SHUTDOWN;
       }
@@ -552,6 +574,13 @@ export class Pv32Vcpu {
         return 0;
       case HYPERCALL_CALLBACK_OP:
         return this.callbackOp(arg32(args, 0), arg32(args, 1));
+      case HYPERCALL_SET_GDT:
+        return this.descriptors.setGdt(this.env.ctx.guest, arg32(args, 0), arg32(args, 1));
+      case HYPERCALL_UPDATE_DESCRIPTOR: // (pa_lo, pa_hi, desc_lo, desc_hi)
+        return this.descriptors.updateDescriptor(
+          (BigInt(arg32(args, 1)) << 32n) | BigInt(arg32(args, 0)),
+          (BigInt(arg32(args, 3)) << 32n) | BigInt(arg32(args, 2)),
+        );
       default:
         return pv32Hypercall(this.env, nr, args);
     }
@@ -655,6 +684,7 @@ export class Pv32Vcpu {
     }
     lo[EAX] = rc | 0;
     cpu.hi[EAX] = 0;
+    if (nr === HYPERCALL_MMUEXT_OP || nr === HYPERCALL_MULTICALL) this.descriptors.loadLdtr();
     if (this.trace !== null) this.trace(nr, args, rc);
     switch (env.next as PvNext) {
       case PV_NEXT.YIELD:

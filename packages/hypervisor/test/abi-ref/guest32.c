@@ -1,0 +1,237 @@
+/*
+ * Compat ABI reference guest (32-bit PAE PV, ring 1, freestanding; gcc -m32). Runs the
+ * descriptor-table checks of guest.c's descriptors() through the compat ABI (8-byte trap_info,
+ * 4-byte set_gdt frame list, update_descriptor(pa_lo, pa_hi, d_lo, d_hi), 12-byte mmuext_op)
+ * with the same selectors, descriptor values and line names, and prints "name value" lines with
+ * console_io. xen-reference runs 64-bit PV guests only, so its expected output is the 64-bit
+ * golden's lines with the compat ABI's documented differences (tests/pv-boot32). Rebuild with
+ * ./build.sh.
+ */
+typedef unsigned long long u64;
+typedef unsigned int u32;
+typedef unsigned short u16;
+typedef unsigned char u8;
+typedef long long s64;
+
+extern char hypercall_page[];
+
+static int hc5(int nr, u32 a1, u32 a2, u32 a3, u32 a4, u32 a5) {
+  int ret;
+  asm volatile("call *%%eax"
+               : "=a"(ret), "+b"(a1), "+c"(a2), "+d"(a3), "+S"(a4), "+D"(a5)
+               : "0"(hypercall_page + nr * 32)
+               : "memory");
+  return ret;
+}
+static int hc2(int nr, u32 a1, u32 a2) { return hc5(nr, a1, a2, 0, 0, 0); }
+
+#define HC_set_trap_table 0
+#define HC_set_gdt 2
+#define HC_update_descriptor 10
+#define HC_update_va_mapping 14
+#define HC_console_io 18
+#define HC_mmuext_op 26
+#define HC_sched_op 29
+
+#define SELF 0x7ff0
+/* Unmapped in the guest (its memory and boot mapping are far below). */
+#define BAD 0x7ff00000U
+/* FLAT_KERNEL_CS of the compat ABI: FLAT_RING1_CS. */
+#define KERNEL_CS 0xe019
+
+static char line[128];
+static u32 len;
+
+static void putch(char c) { if (len < sizeof line) line[len++] = c; }
+static void puts_(const char *s) { while (*s) putch(*s++); }
+static void flush(void) { hc5(HC_console_io, 0, len, (u32)line, 0, 0); len = 0; }
+static void putnum(s64 v) {
+  char buf[24];
+  int i = 0;
+  u64 u = v < 0 ? (u64)(-v) : (u64)v;
+  if (v < 0) putch('-');
+  do { buf[i++] = (char)('0' + u % 10); u /= 10; } while (u);
+  while (i) putch(buf[--i]);
+}
+static void out(const char *name, s64 v) { puts_(name); putch(' '); putnum(v); puts_("\n"); flush(); }
+static void outx(const char *name, u64 v) {
+  puts_(name);
+  puts_(" 0x");
+  for (int i = 60; i >= 0; i -= 4) putch("0123456789abcdef"[(v >> i) & 15]);
+  puts_("\n");
+  flush();
+}
+static void out2(const char *name, s64 a, s64 b) {
+  puts_(name); putch(' '); putnum(a); putch(' '); putnum(b); puts_("\n"); flush();
+}
+
+static u8 scratch[4096] __attribute__((aligned(4096)));
+static u8 shinfo_window[4096] __attribute__((aligned(4096)));
+static const u32 *p2m;
+
+extern volatile u32 fault_vec, fault_code, fault_resume;
+extern char trap_11[], trap_12[], trap_13[], trap_14[], gate_target[];
+struct trap_info { u8 vector, flags; u16 cs; u32 address; };
+struct mmuext { u32 cmd, arg1, arg2; };
+
+static u64 gdt_page[512] __attribute__((aligned(4096)));
+static u64 ldt_page[512] __attribute__((aligned(4096)));
+static u64 ldt2_page[512] __attribute__((aligned(4096)));
+
+#define DATA3 0x00cff3000000ffffULL  /* flat data, DPL 3 */
+#define DATA0 0x00cf93000000ffffULL  /* flat data, DPL 0: Xen raises DPL to 1 */
+
+static u64 maddr(const void *va) { return ((u64)p2m[(u32)va >> 12] << 12) | ((u32)va & 0xfff); }
+static int remap(void *va, u32 flags) {
+  u64 pte = (maddr(va) & ~0xfffULL) | flags;
+  return hc5(HC_update_va_mapping, (u32)va, (u32)pte, (u32)(pte >> 32), 2, 0);
+}
+static int set_ldt(u32 base, u32 ents) {
+  struct mmuext op = { 13, base, ents };
+  return hc5(HC_mmuext_op, (u32)&op, 1, 0, SELF, 0);
+}
+static int update_desc(u64 ma, u64 d) {
+  return hc5(HC_update_descriptor, (u32)ma, (u32)(ma >> 32), (u32)d, (u32)(d >> 32), 0);
+}
+
+/* Loads DS with sel: prints "name vector error_code" (0 0 when it loaded) and DS afterwards. */
+static void load_ds(const char *name, u16 sel) {
+  u16 got = 0xffff;
+  fault_vec = 0; fault_code = 0;
+  asm volatile("movl $1f, fault_resume\n\t"
+               "mov %1, %%ds\n\t"
+               "1:\n\t"
+               "mov %%ds, %0"
+               : "=r"(got) : "r"(sel) : "memory");
+  u16 flat = 0xe021;
+  asm volatile("mov %0, %%ds" :: "r"(flat));  /* back to FLAT_RING1_DS before any C code */
+  out2(name, (s64)fault_vec, (s64)fault_code);
+  if (!fault_vec) { puts_(name); outx(".ds", got); }
+}
+
+static void descriptors(void) {
+  struct trap_info tt[5] = {
+    { 11, 0, KERNEL_CS, (u32)trap_11 }, { 12, 0, KERNEL_CS, (u32)trap_12 },
+    { 13, 0, KERNEL_CS, (u32)trap_13 }, { 14, 0, KERNEL_CS, (u32)trap_14 }, { 0, 0, 0, 0 },
+  };
+  out("desc.set_trap_table", hc2(HC_set_trap_table, (u32)tt, 0));
+
+  /* Before any set_gdt: Xen's reserved entries and an empty guest part. */
+  load_ds("desc.xen.flat_ds", 0xe02b);
+  load_ds("desc.xen.flat_cs64", 0xe033);
+  load_ds("desc.xen.flat_cs32", 0xe023);
+  load_ds("desc.xen.ring0_ds", 0xe010);
+  load_ds("desc.xen.ring0_cs", 0xe008);
+  load_ds("desc.xen.tss", 0xe040);
+  load_ds("desc.xen.per_cpu", 0xe063);
+  load_ds("desc.xen.last", 0xeffb);
+  load_ds("desc.xen.past_limit", 0xf003);
+  load_ds("desc.guest.empty", 0x000b);
+
+  gdt_page[1] = DATA3;
+  gdt_page[2] = DATA0;
+  gdt_page[3] = 0x00cffb000000ffffULL;      /* 32-bit code, DPL 3 (a compat guest has no L bit) */
+  gdt_page[4] = 0x00cff2000000ffffULL;      /* data, accessed bit clear */
+  gdt_page[5] = 0x00cf73000000ffffULL;      /* not present */
+  u32 gate = (u32)gate_target;              /* call gate to FLAT_KERNEL_CS, DPL 3 */
+  gdt_page[6] = (gate & 0xffff) | ((u64)KERNEL_CS << 16) | ((u64)(gate & 0xffff0000U) << 32) | (0xecULL << 40);
+  gdt_page[7] = 0;
+  gdt_page[20] = DATA3;                     /* past `entries`, inside the frame */
+  u32 frames[2] = { (u32)(maddr(gdt_page) >> 12), 0 };
+
+  out("desc.set_gdt.writable_mapping", hc2(HC_set_gdt, (u32)frames, 16));
+  out("desc.gdt.remap_ro", remap(gdt_page, 0x25));
+  out("desc.set_gdt.too_many", hc2(HC_set_gdt, (u32)frames, 7169));
+  out("desc.set_gdt.max_bad_ptr", hc2(HC_set_gdt, BAD, 7168));
+  out("desc.set_gdt.zero_bad_ptr", hc2(HC_set_gdt, BAD, 0));
+  u32 bad_frames[1] = { 0x7ffffff };
+  out("desc.set_gdt.foreign_frame", hc2(HC_set_gdt, (u32)bad_frames, 1));
+  out("desc.set_gdt", hc2(HC_set_gdt, (u32)frames, 16));
+  out("desc.gdt.remap_rw_in_use", remap(gdt_page, 0x67));
+  outx("desc.gdt.entry2_dpl_raised", gdt_page[2]);
+  load_ds("desc.gdt.data3", 0x0b);
+  load_ds("desc.gdt.data0", 0x13);
+  load_ds("desc.gdt.code64", 0x1b);
+  load_ds("desc.gdt.unaccessed", 0x23);
+  outx("desc.gdt.entry4_accessed", gdt_page[4]);
+  load_ds("desc.gdt.not_present", 0x2b);
+  load_ds("desc.gdt.gate", 0x33);
+  load_ds("desc.gdt.past_entries_zero", 0x83);
+  load_ds("desc.gdt.past_entries_in_frame", 0xa3);
+  load_ds("desc.gdt.second_page", 0x1003);
+  load_ds("desc.gdt.rpl0_dpl3", 0x08);
+  load_ds("desc.xen.flat_ds_after", 0xe02b);
+
+  /* update_descriptor */
+  u64 ma = maddr(&gdt_page[9]);
+  out("desc.update.data0", update_desc(ma, DATA0));
+  outx("desc.update.data0.value", gdt_page[9]);
+  load_ds("desc.update.load", 0x4b);
+  out("desc.update.tss", update_desc(ma, 0x0000890000000067ULL));
+  out("desc.update.ldt_desc", update_desc(ma, 0x0000820000000067ULL));
+  out("desc.update.misaligned", update_desc(ma + 4, DATA3));
+  out("desc.update.writable_page", update_desc(maddr(scratch) + 8, DATA0));
+  outx("desc.update.writable_page.value", *(u64 *)(scratch + 8));
+  out("desc.update.foreign_frame", update_desc(0x7ffffffULL << 12, DATA3));
+  out("desc.update.huge_maddr", update_desc(0xfff0000000000000ULL, DATA3));
+  out("desc.update.gate_ring0_cs", update_desc(ma, (gate & 0xffff) | (0xe008ULL << 16) | (0xecULL << 40)));
+  out("desc.update.gate_guest_cs", update_desc(ma, (gate & 0xffff) | (0x18ULL << 16) | (0xecULL << 40)));
+  outx("desc.update.gate_guest_cs.value", gdt_page[9]);
+  out("desc.update.gate_ldt_cs", update_desc(ma, (gate & 0xffff) | (0x1cULL << 16) | (0xecULL << 40)));
+  out("desc.update.gate_xen_ds", update_desc(ma, (gate & 0xffff) | (0xe02bULL << 16) | (0xecULL << 40)));
+  out("desc.update.gate_reserved_bits", update_desc(ma, (gate & 0xffff) | ((u64)KERNEL_CS << 16) | (0xec01ULL << 32)));
+  out("desc.update.gate32", update_desc(ma, (gate & 0xffff) | ((u64)KERNEL_CS << 16) | (0x8cULL << 40)));
+  out("desc.update.code64_dpl0", update_desc(ma, 0x00af9b000000ffffULL));
+  outx("desc.update.code64_dpl0.value", gdt_page[9]);
+  out("desc.update.not_present", update_desc(ma, 0x1234567800001234ULL));
+  outx("desc.update.not_present.value", gdt_page[9]);
+  out("desc.update.upper_half_zero", update_desc(ma, 0));
+
+  /* LDT: lazily mapped on first use. */
+  ldt_page[0] = DATA3;
+  ldt_page[1] = DATA0;
+  ldt2_page[0] = DATA3;
+  out("desc.ldt.remap_ro", remap(ldt_page, 0x25));
+  out("desc.set_ldt", set_ldt((u32)ldt_page, 8));
+  load_ds("desc.ldt.data3", 0x07);
+  load_ds("desc.ldt.data0", 0x0f);
+  outx("desc.ldt.entry1_dpl_raised", ldt_page[1]);
+  load_ds("desc.ldt.past_ents", 0x47);
+  load_ds("desc.ldt.ti_rpl0", 0x04);
+  out("desc.ldt.remap_rw_in_use", remap(ldt_page, 0x67));
+  out("desc.set_ldt.misaligned", set_ldt((u32)ldt_page + 8, 8));
+  out("desc.set_ldt.too_many", set_ldt((u32)ldt_page, 8193));
+  out("desc.set_ldt.max", set_ldt((u32)ldt_page, 8192));
+  out("desc.set_ldt.writable_page", set_ldt((u32)ldt2_page, 8));
+  fault_vec = 0;
+  load_ds("desc.ldt.writable_page", 0x07);
+  out("desc.ldt.writable_page.cr2_is_base", *(volatile u32 *)(shinfo_window + 8) == (u32)ldt2_page);
+  out("desc.ldt.old_page_remap_rw", remap(ldt_page, 0x67));
+  out("desc.set_ldt.none", set_ldt(0, 0));
+  load_ds("desc.ldt.none", 0x07);
+  out("desc.set_ldt.unmapped", set_ldt(BAD, 8));
+  load_ds("desc.ldt.unmapped", 0x0f);
+  out("desc.ldt.unmapped.cr2_is_base_plus_8", *(volatile u32 *)(shinfo_window + 8) == BAD + 8);
+  out("desc.set_ldt.none_again", set_ldt(0, 0));
+
+  /* Dropping the GDT. */
+  out("desc.set_gdt.none", hc2(HC_set_gdt, BAD, 0));
+  load_ds("desc.gdt.after_none", 0x0b);
+  out("desc.gdt.remap_rw_after", remap(gdt_page, 0x67));
+  out("desc.set_trap_table.clear", hc2(HC_set_trap_table, 0, 0));
+}
+
+void guest_main(u8 *si) {
+  p2m = *(const u32 **)(si + 68);
+  puts_("\nTYPEVISOR-ABI-REF-32 begin\n");
+  flush();
+  u32 shared = *(u32 *)(si + 36);
+  remap(shinfo_window, 0x67);  /* a writable page of ours first, then shared_info over it */
+  hc5(HC_update_va_mapping, (u32)shinfo_window, shared | 0x67, 0, 2, 0);
+  descriptors();
+  puts_("TYPEVISOR-ABI-REF-32 end\n");
+  flush();
+  u32 reason = 0;
+  hc2(HC_sched_op, 2, (u32)&reason);
+  for (;;) hc2(HC_sched_op, 0, 0);
+}

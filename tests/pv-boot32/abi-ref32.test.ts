@@ -1,0 +1,89 @@
+/**
+ * The compat build of the ABI reference guest's descriptor-table checks
+ * (`packages/hypervisor/test/abi-ref/guest32.c`, gcc -m32, ring 1, `int $0x82`) against the
+ * 64-bit golden recorded under Xen 4.17. xen-reference runs 64-bit PV guests only, so the
+ * expected compat output is the golden's `desc.*` lines with the ABI-width differences below,
+ * each explained.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { PV_RUN } from '@typevisor/hypervisor';
+import { describe, expect, it } from 'vitest';
+import { boot32, DOMID } from './boot-domain32.ts';
+
+const REF = fileURLToPath(new URL('../../packages/hypervisor/test/abi-ref/', import.meta.url));
+const SHUTDOWN_poweroff = 0;
+
+/**
+ * 64-bit golden line → the compat guest's lines instead ([] = no such line for compat). The same
+ * selectors and descriptor values are used on both ABIs; what differs is what Xen's compat ABI
+ * makes of them.
+ */
+const COMPAT_DIFFERENCES: ReadonlyMap<string, readonly string[]> = new Map([
+  // Xen's compat GDT has FLAT_RING1_DS (DPL 1) at 0xe020 where the 64-bit one has
+  // FLAT_RING3_CS32, so selector 0xe023 (RPL 3) is #GP(0xe020) from ring 1.
+  ['desc.xen.flat_cs32 0 0', ['desc.xen.flat_cs32 13 57376']],
+  ['desc.xen.flat_cs32.ds 0x000000000000e023', []],
+  // check_descriptor raises DPL 0 to the guest kernel's ring: 1 for compat (0xb3), 3 for 64-bit.
+  [
+    'desc.gdt.entry2_dpl_raised 0x00cff3000000ffff',
+    ['desc.gdt.entry2_dpl_raised 0x00cfb3000000ffff'],
+  ],
+  ['desc.update.data0.value 0x00cff3000000ffff', ['desc.update.data0.value 0x00cfb3000000ffff']],
+  [
+    'desc.update.writable_page.value 0x00cff3000000ffff',
+    ['desc.update.writable_page.value 0x00cfb3000000ffff'],
+  ],
+  [
+    'desc.ldt.entry1_dpl_raised 0x00cff3000000ffff',
+    ['desc.ldt.entry1_dpl_raised 0x00cfb3000000ffff'],
+  ],
+  // ... so loading those DPL 1 entries with an RPL 3 selector is #GP(selector) (DPL < RPL).
+  ['desc.gdt.data0 0 0', ['desc.gdt.data0 13 16']],
+  ['desc.gdt.data0.ds 0x0000000000000013', []],
+  ['desc.update.load 0 0', ['desc.update.load 13 72']],
+  ['desc.update.load.ds 0x000000000000004b', []],
+  ['desc.ldt.data0 0 0', ['desc.ldt.data0 13 12']],
+  ['desc.ldt.data0.ds 0x000000000000000f', []],
+  // The gate's offset is gate_target's address in each build (the rest is the same: DPL 0,
+  // RPL 3 in the selector).
+  [
+    'desc.update.gate_guest_cs.value 0x00008c00001b00b5',
+    ['desc.update.gate_guest_cs.value 0x00008c00001b008d'],
+  ],
+  // Compat call gates may carry a parameter count: check_descriptor tests reserved bits
+  // b & 0xe0 for compat, b & 0xff for 64-bit.
+  ['desc.update.gate_reserved_bits -22', ['desc.update.gate_reserved_bits 0']],
+  // A compat guest may not install a 64-bit (L) code segment: -EINVAL, the entry keeps the
+  // previous value (the compat gate to FLAT_RING1_CS 0xe019).
+  ['desc.update.code64_dpl0 0', ['desc.update.code64_dpl0 -22']],
+  [
+    'desc.update.code64_dpl0.value 0x00affb000000ffff',
+    ['desc.update.code64_dpl0.value 0x00008c00e019008d'],
+  ],
+  // A 32-bit linear_addr cannot name Xen's 64-bit area or a non-canonical address.
+  ['desc.set_ldt.xen_area -22', []],
+  ['desc.set_ldt.noncanonical -22', []],
+]);
+
+describe('the compat (32-bit PAE) ABI reference guest', () => {
+  it("prints the 64-bit golden's descriptor-table lines under Xen 4.17, with the compat ABI's documented differences", () => {
+    const d = boot32(`${REF}abi-ref-x86_32.elf`);
+    let last: number = PV_RUN.BUDGET;
+    for (let i = 0; i < 10_000 && last !== PV_RUN.SHUTDOWN; i++) last = d.vcpu.run(200_000);
+    expect(d.vcpu.crash).toBeNull();
+    expect(d.shutdowns).toEqual([[DOMID, SHUTDOWN_poweroff]]);
+    const got = d
+      .console()
+      .split('\n')
+      .filter((l) => l.startsWith('desc.'));
+    const golden = readFileSync(`${REF}golden-x86_64.txt`, 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('desc.'));
+    expect(golden.length).toBe(95);
+    const expected = golden.flatMap((line) => COMPAT_DIFFERENCES.get(line) ?? [line]);
+    expect(got).toEqual(expected);
+    // Every difference is used: none is stale.
+    for (const line of COMPAT_DIFFERENCES.keys()) expect(golden).toContain(line);
+  });
+});
