@@ -51,6 +51,8 @@ export {
 export type { CliIo, CommandSpec } from './cli/command.ts';
 export { COMMANDS } from './cli/commands/index.ts';
 export { collectInfo, formatInfo } from './cli/commands/info.ts';
+export { formatNetworkList } from './cli/commands/network-attach.ts';
+export { formatTop } from './cli/commands/top.ts';
 export { EXIT_USAGE, runCli } from './cli/main.ts';
 export { type DiskFormat, type DiskSpec, parseDiskSpec } from './config/disk-spec.ts';
 export {
@@ -97,6 +99,8 @@ export {
   resourceRpc,
   type SchedResult,
   type SedfRow,
+  type TopRow,
+  type TopSnapshot,
 } from './daemon/resource-rpc.ts';
 export { type DetachedDaemon, startDetachedDaemon, typevisorCommand } from './daemon/spawn.ts';
 export {
@@ -146,6 +150,15 @@ export {
   setMaxMemory,
   setMemoryTarget,
 } from './host/host-balloon.ts';
+export {
+  DEFAULT_BRIDGE,
+  DEVICE_REMOVE_TIMEOUT_MS,
+  HostDevices,
+  type HostDevicesPort,
+  type HostVif,
+  type NetworkRow,
+  type VifCounters,
+} from './host/host-devices.ts';
 export {
   decodeHostImage,
   encodeHostImage,

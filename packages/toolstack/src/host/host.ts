@@ -71,6 +71,7 @@ import {
 } from '../migration/stream.ts';
 import { FileByteStore } from './file-byte-store.ts';
 import { type MemoryDomainPort, setMaxMemory, setMemoryTarget } from './host-balloon.ts';
+import { HostDevices } from './host-devices.ts';
 import {
   decodeHostImage,
   encodeHostImage,
@@ -378,6 +379,8 @@ export class Host {
   readonly dom0Grants: NativeGrantMapper;
   /** Domains by ID (dom0 excluded). */
   readonly domains: Map<number, HostDomain> = new Map();
+  /** Hot-plugged block devices, VIFs and the bridges they are on. */
+  readonly devices: HostDevices;
   /** Called when a domain shuts down (after the lifecycle action has been applied). */
   onShutdown: ((domain: HostDomain, action: LifecycleAction) => void) | undefined;
   private readonly timeMode: HostTimeMode;
@@ -525,6 +528,13 @@ export class Host {
       },
     });
     this.xs = new XenstoreClient(inProcessTransport(this.xenstore));
+    this.devices = new HostDevices({
+      xs: this.xs,
+      mapper: this.dom0Grants,
+      events: this.dom0Events,
+      nowNs: () => this.nowNs(),
+      plugVbd: (domid, spec, storage) => this.plugVbd(domid, spec, storage),
+    });
   }
 
   /** System time in ns. */
@@ -860,6 +870,7 @@ export class Host {
       this.dom0Events.onEvent(local, () => this.rings.kick(domid));
       await this.xs.introduceDomain(domid, p2m.get(layout.storePfn), storePort);
       for (const s of storages) await this.attachDisk(dom, s.spec, s.storage, s.files);
+      for (const vif of config.vifs) await this.devices.attachVif(domid, vif);
     } catch (err) {
       await this.destroyDomain(domid);
       throw err;
@@ -1498,6 +1509,7 @@ export class Host {
     }
     for (const f of d.files) await f.close().catch(() => undefined);
     d.consoleBackend?.close();
+    await this.devices.removeDomain(domid);
     await this.xs.releaseDomain(domid).catch(() => undefined);
     for (const p of [
       `/local/domain/${domid}`,
@@ -1799,6 +1811,50 @@ export class Host {
       uuid: d.uuid,
       setMaxKiB: (kib) => this.maxPagesSet.set(d.domid, Math.floor(kib / 4)),
     };
+  }
+
+  /**
+   * `xl block-attach`: opens the disk of `spec` and hot-plugs it into domain `domid` (a guest or
+   * a native domain) with a dom0 blkback; the frontend finds it under `device/vbd`.
+   */
+  async attachBlock(domid: number, spec: DiskSpec): Promise<void> {
+    if (!this.domains.has(domid) && !this.nativeDomains.has(domid))
+      throw new ToolstackError('NOT_FOUND', `no domain ${domid}`);
+    const opened = await openDisk(spec);
+    try {
+      await this.devices.attachVbd(domid, spec, opened.storage, opened.files);
+    } catch (err) {
+      for (const f of opened.files) await f.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /**
+   * `xl block-detach`: removes block device `vdev` of domain `domid` with libxl's Closing/Closed
+   * handshake (forced after `timeoutMs`). Returns whether the frontend closed in time.
+   */
+  async detachBlock(domid: number, vdev: string, timeoutMs?: number): Promise<boolean> {
+    const d = this.domains.get(domid);
+    if (d === undefined && !this.nativeDomains.has(domid))
+      throw new ToolstackError('NOT_FOUND', `no domain ${domid}`);
+    const devid = vbdDeviceNumberOrUndefined(vdev);
+    const be = devid === undefined ? undefined : `/local/domain/0/backend/vbd/${domid}/${devid}`;
+    if (be === undefined || (await this.xs.readString(`${be}/frontend`).catch(() => '')) === '')
+      throw new ToolstackError('NOT_FOUND', `Error: Device ${vdev} not connected.`);
+    const dev = await this.xs.readString(`${be}/dev`).catch(() => vdev);
+    const backend = d?.disks.get(dev) ?? this.devices.hotVbd(domid, vdev);
+    const clean = await this.devices.detachVbd(domid, vdev, backend, timeoutMs);
+    d?.disks.delete(dev);
+    d?.diskStorage.delete(dev);
+    return clean;
+  }
+}
+
+function vbdDeviceNumberOrUndefined(vdev: string): number | undefined {
+  try {
+    return vbdDeviceNumber(vdev);
+  } catch {
+    return undefined;
   }
 }
 

@@ -4,6 +4,7 @@
  */
 import type { CommandSpec } from '../command.ts';
 import { bare } from './bare.ts';
+import { blockAttach, blockDetach } from './block-attach.ts';
 import { blockList } from './block-list.ts';
 import { consoleVerb } from './console.ts';
 import { create } from './create.ts';
@@ -14,10 +15,12 @@ import { domid, domname, rename } from './domid.ts';
 import { info } from './info.ts';
 import { list } from './list.ts';
 import { memMax, memSet } from './mem-set.ts';
+import { networkAttach, networkDetach, networkList } from './network-attach.ts';
 import { pause, unpause } from './pause.ts';
 import { schedCredit } from './sched-credit.ts';
 import { schedSedf } from './sched-sedf.ts';
 import { reboot, shutdown } from './shutdown.ts';
+import { top } from './top.ts';
 import { uptime } from './uptime.ts';
 import { vcpuList } from './vcpu-list.ts';
 import { xenstore } from './xenstore.ts';
@@ -40,11 +43,17 @@ export const COMMANDS: readonly CommandSpec[] = [
   dmesg,
   info,
   vcpuList,
+  blockAttach,
+  blockDetach,
   blockList,
+  networkAttach,
+  networkDetach,
+  networkList,
   memSet,
   memMax,
   schedCredit,
   schedSedf,
+  top,
   daemon,
   xenstored,
   xenstore,
