@@ -19,7 +19,6 @@ import {
   type RpcEvent,
   type RpcReply,
 } from './protocol.ts';
-import { MIGRATION_METHODS, MigrationService } from '../migration/migration-rpc.ts';
 import { RESOURCE_METHODS, resourceRpc } from './resource-rpc.ts';
 
 /** Options of {@link TypevisorDaemon.start}. */
@@ -36,8 +35,6 @@ export interface DaemonOptions {
   readonly scheduler?: 'credit' | 'sedf';
   /** Receives the daemon's log lines (already timestamped). */
   readonly log?: (line: string) => void;
-  /** Listen for incoming migrations on this `HOST:PORT` (`--migrate-listen`). */
-  readonly migrateListen?: string;
 }
 
 /** Console bytes replayed to a client that attaches (xenconsoled keeps a buffer too). */
@@ -167,7 +164,6 @@ export class TypevisorDaemon {
   private loop: Promise<void> = Promise.resolve();
   private resolveStopped: () => void = () => undefined;
   private wakeRunner: () => void = () => undefined;
-  private readonly migration: MigrationService;
 
   private constructor(options: DaemonOptions) {
     this.socketPath = options.socketPath;
@@ -187,9 +183,6 @@ export class TypevisorDaemon {
       this.log(`dom${d.domid} (${d.name}) shut down: ${d.shutdownName ?? '?'}, action ${action}`);
     };
     this.server = createServer((s) => this.accept(s));
-    this.migration = new MigrationService(this.host, (line) => this.log(line), () =>
-      this.wakeRunner(),
-    );
     this.stopped = new Promise((resolve) => {
       this.resolveStopped = resolve;
     });
@@ -245,14 +238,6 @@ export class TypevisorDaemon {
           'IO',
           `cannot serve xenstore on ${options.xenstoredSocketPath}: ${(err as Error).message}`,
         );
-      }
-    }
-    if (options.migrateListen !== undefined) {
-      try {
-        await daemon.migration.listen(options.migrateListen);
-      } catch (err) {
-        await daemon.stop('cannot listen for migrations');
-        throw err;
       }
     }
     daemon.sweepTimer = setInterval(() => daemon.sweep(), SWEEP_MS);
@@ -321,7 +306,6 @@ export class TypevisorDaemon {
     this.sweep();
     for (const c of this.clients) c.socket.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
-    await this.migration.close();
     await this.xsServer?.close();
     for (const p of [this.socketPath, this.xenstoredSocketPath]) {
       if (p === undefined) continue;
@@ -453,11 +437,6 @@ export class TypevisorDaemon {
         return this.blockList(this.lookup(params, method));
       default:
         if (RESOURCE_METHODS.has(method)) return resourceRpc(this.host, method, params);
-        if (MIGRATION_METHODS.has(method)) {
-          return this.migration.call(method, params, (data) =>
-            client.send({ v: DAEMON_PROTOCOL_VERSION, event: 'progress', domid: -1, data: JSON.stringify(data) }),
-          );
-        }
         throw new ToolstackError('USAGE', `unknown method "${method}"`);
     }
   }
