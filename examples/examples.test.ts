@@ -93,6 +93,32 @@ const EXPECTATIONS: Record<string, (stdout: string) => void> = {
       ].join('\n'),
     );
   },
+  'boot-from-config.ts': (out) => {
+    expect(out).toBe(
+      [
+        'API: built domain 1 (from-config) from guest.cfg',
+        'API: its console says "balloon: target=32768 KiB current=32768 KiB"',
+        'API: after setMemoryTarget(24 MiB): "balloon: target=24576 KiB current=24576 KiB"',
+        'CLI: typevisor create guest.cfg; list shows Mem 32',
+        'CLI: typevisor mem-set from-config 20m; the guest says "balloon: target=20480 KiB current=20480 KiB"; list shows Mem 20',
+        'CLI: typevisor destroy from-config; list shows Domain-0',
+        '',
+      ].join('\n'),
+    );
+  },
+  'two-guests-bridge.ts': (out) => {
+    expect(out).toBe(
+      [
+        'alice: domain 1, vif1.0 00:16:3e:00:00:01 on xenbr0',
+        'bob: domain 2, vif2.0 00:16:3e:00:00:02 on xenbr0',
+        'bob received: "hello bob, this is alice"',
+        'alice received: "hi alice!"',
+        "bob's inbox after a forged frame: 1 frame(s)",
+        "alice's vif state 4 (4 = Connected), tx 120 bytes",
+        '',
+      ].join('\n'),
+    );
+  },
   'xenstore-embedded.ts': (out) => {
     expect(out).toBe(
       [
