@@ -258,6 +258,14 @@ export class X86Cpu {
   /** Pages that may hold cache entries since the last full invalidation. */
   private readonly codeList: Int32Array;
   private codeCount = 0;
+  /**
+   * Run epoch (one per `run()` call) and, per direct-RAM page, the epoch in which its cached
+   * code was last checked against `codeSnap`, the page's contents when its first entry was
+   * recorded (DESIGN.md "Decode cache": memory written between runs).
+   */
+  private epoch = 0;
+  private readonly codeEpoch: Int32Array;
+  private readonly codeSnap: Map<number, Int32Array> = new Map();
   /** Mode bits the cached decodings depend on (64-bit mode, default operand size). */
   private decodeMode = -1;
 
@@ -272,6 +280,7 @@ export class X86Cpu {
     const pages = this.ramBytes.length >>> 12;
     this.codeGen = new Int32Array(pages);
     this.codeMark = new Uint8Array(pages);
+    this.codeEpoch = new Int32Array(pages).fill(-1);
     this.codeList = new Int32Array(pages);
     for (let i = 0; i < DC_SIZE; i++) this.dc[i * 8 + 1] = -1;
     this.walker = opts.walker ?? new BuiltinPageWalker(opts.memory);
@@ -1434,8 +1443,13 @@ export class X86Cpu {
    * {@link X86Cpu.exit}. Faults are delivered to the guest unless intercepted.
    */
   run(budget: number): ExitReason {
-    // The embedder (or another vCPU) may have written guest memory since the last run.
-    if (this.codeCount !== 0) this.invalidateDecodeCache();
+    // The embedder (or another vCPU) may have written guest memory since the last run: each
+    // page with cached code is compared with its snapshot when first used in this run.
+    this.epoch = (this.epoch + 1) | 0;
+    if (this.epoch === 0x7fffffff) {
+      this.epoch = 0;
+      this.codeEpoch.fill(-1);
+    }
     this.exit.reason = EXIT.BUDGET;
     this.budgetLeft = budget;
     for (;;) {
@@ -1477,6 +1491,7 @@ export class X86Cpu {
         const pa = (rip + this.fetchDelta) | 0;
         const i = pa & DC_MASK;
         const b = i << 3;
+        if (this.codeEpoch[pa >>> 12] !== this.epoch) this.checkCodePage(pa >>> 12);
         const gen = this.codeGen[pa >>> 12];
         if (this.dc[b] === pa && this.dc[b + 1] === gen) {
           if (this.blkTag[i] !== pa || this.blkGen[i] !== gen) {
@@ -1652,6 +1667,7 @@ export class X86Cpu {
       const i = pa & DC_MASK;
       const d = this.dc;
       const b = i << 3;
+      if (this.codeEpoch[pa >>> 12] !== this.epoch) this.checkCodePage(pa >>> 12);
       if (d[b] === pa && d[b + 1] === this.codeGen[pa >>> 12]) {
         this.replayAt(d, b, rip);
         this.dcFn[i](this);
@@ -1740,6 +1756,13 @@ export class X86Cpu {
     if (this.codeMark[page] === 0) {
       this.codeMark[page] = 1;
       this.codeList[this.codeCount++] = page;
+      let snap = this.codeSnap.get(page);
+      if (snap === undefined) {
+        snap = new Int32Array(1024);
+        this.codeSnap.set(page, snap);
+      }
+      snap.set(this.ram32.subarray(page << 10, (page + 1) << 10));
+      this.codeEpoch[page] = this.epoch;
     }
     d[b] = pa;
     d[b + 1] = this.codeGen[page];
@@ -1782,6 +1805,26 @@ export class X86Cpu {
     }
     this.codeCount = 0;
     this.blockBreak = true;
+  }
+
+  /**
+   * First use of code page `page` in this run: if its contents differ from the snapshot taken
+   * when its first entry was recorded (the embedder, a back-end or another vCPU wrote it since),
+   * drop its entries and take a new snapshot.
+   */
+  private checkCodePage(page: number): void {
+    this.codeEpoch[page] = this.epoch;
+    if (this.codeMark[page] === 0) return;
+    const snap = this.codeSnap.get(page);
+    const ram = this.ram32;
+    const base = page << 10;
+    if (snap !== undefined) {
+      let k = 0;
+      while (k < 1024 && ram[base + k] === snap[k]) k++;
+      if (k === 1024) return;
+      snap.set(ram.subarray(base, base + 1024));
+    }
+    this.codeGen[page] = (this.codeGen[page] + 1) | 0;
   }
 
   /** A CPU store hit a page with decode-cache entries: drop that page's entries. */

@@ -8,7 +8,8 @@
  * 4 KiB page (the CPU splits them). Whether a page is RAM is asked once per page and cached
  * in the CPU's TLB until the next flush: accesses to pages that are not RAM become MMIO exits.
  * The CPU caches decoded instructions by physical address; the embedder may write guest memory
- * (code included) between `run` calls, since every `run` starts with an empty decode cache.
+ * (code included) between `run` calls: in every `run`, a page's cached code is checked against
+ * the page's contents before its first use.
  */
 export interface PhysicalMemory {
   /**

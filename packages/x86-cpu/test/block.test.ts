@@ -53,6 +53,24 @@ describe('basic blocks', () => {
     expect(cpu.lo[0] + cpu.lo[3] + cpu.lo[1] + cpu.lo[2]).toBe(63);
   });
 
+  it('see code the embedder patches between runs, inside a loop already running as a block', () => {
+    // `add eax, 1` (83 C0 01) at CODE + 2; the patch makes it `add eax, 7`.
+    const { cpu, ram } = setup(
+      'prot32',
+      asm('xor eax, eax\nl: add eax, 1\ninc ebx\njmp l', 32, CODE),
+    );
+    expect(cpu.run(301)).toBe(EXIT.BUDGET);
+    expect(cpu.lo[0]).toBe(100);
+    expect(cpu.rip).toBe(CODE + 2);
+    ram.write8(CODE + 4, 7);
+    expect(cpu.run(300)).toBe(EXIT.BUDGET);
+    expect(cpu.lo[0]).toBe(100 + 7 * 100);
+    // Writing the same byte again changes nothing: the cached block stays valid.
+    ram.write8(CODE + 4, 7);
+    expect(cpu.run(300)).toBe(EXIT.BUDGET);
+    expect(cpu.lo[0]).toBe(100 + 7 * 200);
+  });
+
   // Random straight-line bodies over the specialized forms (and some that are not), looped:
   // the block execution must equal one-instruction-at-a-time execution exactly.
   const FORMS: Record<'prot32' | 'long64', string[]> = {
