@@ -436,6 +436,7 @@ export {
   DEFAULT_XEN_VERSION,
   PV_DOMU_FEATURES,
   PV_NEXT,
+  PV_PREEMPT_AFTER,
   type PvHypercallEnv,
   type PvNext,
   pvHypercall,

@@ -72,7 +72,19 @@ export const PV_NEXT = {
   /** SCHEDOP_yield: give the physical CPU back to the scheduler. */ YIELD: 1,
   /** SCHEDOP_block: wait for an event. */ BLOCK: 2,
   /** SCHEDOP_shutdown: the domain is gone. */ SHUTDOWN: 3,
+  /**
+   * The hypercall was preempted (`hypercall_create_continuation`): re-execute the hypercall
+   * instruction with `env.continuation` as its arguments, after giving the CPU back.
+   */
+  PREEMPTED: 4,
 } as const;
+
+/**
+ * Requests or ops a PV vCPU lets one mmu_update / mmuext_op invocation handle before preempting
+ * it with a continuation (the default of `preemptAfter`): about 75 µs of mmu_update at the
+ * 13.6 M requests/s of `bench/mmu/mmu-update.bench.ts`.
+ */
+export const PV_PREEMPT_AFTER = 1024;
 
 /** A value of {@link PV_NEXT}. */
 export type PvNext = (typeof PV_NEXT)[keyof typeof PV_NEXT];
@@ -135,6 +147,15 @@ export interface PvHypercallEnv {
   shutdownCode: number;
   /** Set by the table: what the vCPU does next. */
   next: PvNext;
+  /**
+   * Requests (mmu_update) or ops (mmuext_op) one invocation handles before it is preempted with
+   * a continuation, as Xen's `hypercall_preempt_check` would between two of them; absent: never.
+   */
+  readonly preemptAfter?: number;
+  /** With {@link PV_NEXT.PREEMPTED}: the arguments the hypercall is re-executed with. */
+  continuation?: readonly bigint[];
+  /** True while a multicall runs its entries (they run to completion, see multicall.ts). */
+  inMulticall?: boolean;
   /** memory_op's frame owner; without it memory_op is -ENOSYS. */
   readonly memory?: MemoryReservationPort | null;
   /** vm_assist, set_segment_base, fpu_taskswitch, stack_switch state; without it -ENOSYS. */
@@ -305,6 +326,48 @@ const MMUEXT_NEW_BASEPTR = 5;
 const MMUEXT_TLB_FLUSH_MULTI = 8;
 const MMUEXT_INVLPG_MULTI = 9;
 
+/** How many requests the current invocation may handle before a continuation. */
+function preemptLimit(env: PvHypercallEnv): number {
+  return env.inMulticall === true
+    ? Number.POSITIVE_INFINITY
+    : (env.preemptAfter ?? Number.POSITIVE_INFINITY);
+}
+
+/**
+ * The requests a preempted batch completed before this invocation: `*pdone` when the count
+ * carries MMU_UPDATE_PREEMPTED (Xen re-reads it; an unreadable one counts as 0).
+ */
+function doneBefore(env: PvHypercallEnv, count: number, pdone: number): number {
+  if ((count & PREEMPTED) === 0 || pdone === 0) return 0;
+  const buf = new Uint8Array(4);
+  if (!env.ctx.guest.read(pdone, buf)) return 0;
+  return (buf[0] ?? 0) | ((buf[1] ?? 0) << 8) | ((buf[2] ?? 0) << 16) | ((buf[3] ?? 0) << 24);
+}
+
+/**
+ * `hypercall_create_continuation(op, "hihi", next, left | MMU_UPDATE_PREEMPTED, pdone,
+ * foreigndom)`: records `*pdone` so far and the arguments to re-execute with.
+ */
+function preempt(
+  env: PvHypercallEnv,
+  next: number,
+  left: number,
+  pdone: number,
+  done: number,
+  foreigndom: number,
+): number {
+  const rc = writeDone(env, pdone, done, 0);
+  if (rc !== 0) return rc;
+  env.next = PV_NEXT.PREEMPTED;
+  env.continuation = [
+    BigInt(next),
+    BigInt((left | PREEMPTED) >>> 0),
+    BigInt(pdone),
+    BigInt(foreigndom >>> 0),
+  ];
+  return 0;
+}
+
 /** Writes the number of completed requests to `pdone` (NULL = 0 is skipped). */
 function writeDone(env: PvHypercallEnv, pdone: number, done: number, rc: number): number {
   if (pdone === 0) return rc;
@@ -313,8 +376,10 @@ function writeDone(env: PvHypercallEnv, pdone: number, done: number, rc: number)
 }
 
 /**
- * `HYPERVISOR_mmu_update(reqs, count, pdone, foreigndom)`, run to completion in batches (no
- * continuations; a count carrying MMU_UPDATE_PREEMPTED is taken as a fresh count).
+ * `HYPERVISOR_mmu_update(reqs, count, pdone, foreigndom)` in batches; after
+ * `env.preemptAfter` requests it is preempted with a continuation (the rest of the list, the
+ * count left | MMU_UPDATE_PREEMPTED, `*pdone` = done so far), and a count carrying
+ * MMU_UPDATE_PREEMPTED resumes from `*pdone`, as Xen does.
  * @see xen/arch/x86/mm.c (do_mmu_update)
  */
 function mmuUpdate(
@@ -326,25 +391,30 @@ function mmuUpdate(
 ): number {
   const mm = env.mm;
   if (mm === null) return -XEN_ENOSYS;
+  const base = doneBefore(env, count, pdone);
   const n = count & ~PREEMPTED;
+  const limit = preemptLimit(env);
   let done = 0;
   const buf = new Uint8Array(MMU_BATCH * 16);
   while (done < n) {
-    const k = Math.min(MMU_BATCH, n - done);
+    if (done >= limit)
+      return preempt(env, reqs + done * 16, n - done, pdone, base + done, foreigndom);
+    const k = Math.min(MMU_BATCH, n - done, Math.max(1, limit - done));
     const view = buf.subarray(0, k * 16);
     if (reqs < 0 || !env.ctx.guest.read(reqs + done * 16, view)) {
-      return writeDone(env, pdone, done, -XEN_EFAULT);
+      return writeDone(env, pdone, base + done, -XEN_EFAULT);
     }
     const rc = mm.mmuUpdate(env.ctx.domid, new Int32Array(buf.buffer, 0, k * 4), k, foreigndom);
     done += mm.done;
     env.flushTlb();
-    if (rc !== 0) return writeDone(env, pdone, done, rc);
+    if (rc !== 0) return writeDone(env, pdone, base + done, rc);
   }
-  return writeDone(env, pdone, done, 0);
+  return writeDone(env, pdone, base + done, 0);
 }
 
 /**
- * `HYPERVISOR_mmuext_op(ops, count, pdone, foreigndom)` with 24-byte 64-bit `struct mmuext_op`s.
+ * `HYPERVISOR_mmuext_op(ops, count, pdone, foreigndom)` with 24-byte 64-bit `struct mmuext_op`s,
+ * preempted and resumed as {@link mmuUpdate} (MMU_UPDATE_PREEMPTED in the count).
  * @see xen/arch/x86/mm.c (do_mmuext_op)
  */
 function mmuextOp(
@@ -356,31 +426,35 @@ function mmuextOp(
 ): number {
   const mm = env.mm;
   if (mm === null) return -XEN_ENOSYS;
+  const base = doneBefore(env, count, pdone);
   const n = count & ~PREEMPTED;
+  const limit = preemptLimit(env);
   const g = env.ctx.guest;
   let done = 0;
   const raw = new Uint8Array(24);
   const view = new DataView(raw.buffer);
   const one: PvMmuextOp[] = [{ cmd: 0, arg1Lo: 0, arg1Hi: 0, arg2: 0 }];
   while (done < n) {
+    if (done >= limit)
+      return preempt(env, opsPtr + done * 24, n - done, pdone, base + done, foreigndom);
     if (opsPtr < 0 || !g.read(opsPtr + done * 24, raw))
-      return writeDone(env, pdone, done, -XEN_EFAULT);
+      return writeDone(env, pdone, base + done, -XEN_EFAULT);
     const cmd = view.getUint32(0, true);
     let arg2 = view.getUint32(16, true);
     if (cmd === MMUEXT_TLB_FLUSH_MULTI || cmd === MMUEXT_INVLPG_MULTI) {
       const mask = new Uint8Array(4);
       const at = ptr(view.getBigUint64(16, true));
-      if (at < 0 || !g.read(at, mask)) return writeDone(env, pdone, done, -XEN_EFAULT);
+      if (at < 0 || !g.read(at, mask)) return writeDone(env, pdone, base + done, -XEN_EFAULT);
       arg2 = new DataView(mask.buffer).getUint32(0, true);
     }
     one[0] = { cmd, arg1Lo: view.getInt32(8, true), arg1Hi: view.getInt32(12, true), arg2 };
     const rc = mm.mmuextOp(env.ctx.domid, env.ctx.vcpu, one, foreigndom);
     env.flushTlb();
-    if (rc !== 0) return writeDone(env, pdone, done, rc);
+    if (rc !== 0) return writeDone(env, pdone, base + done, rc);
     if (cmd === MMUEXT_NEW_BASEPTR) env.setBasePointer(view.getUint32(8, true));
     done++;
   }
-  return writeDone(env, pdone, done, 0);
+  return writeDone(env, pdone, base + done, 0);
 }
 
 /**
@@ -399,6 +473,8 @@ function runMulticall(env: PvHypercallEnv, list: number, count: number): number 
   if (list < 0) return count === 0 ? 0 : -XEN_EFAULT;
   const run = env.batch ?? ((nr: number, args: readonly bigint[]) => pvHypercall(env, nr, args));
   let next: PvNext = PV_NEXT.CONTINUE;
+  const outer = env.inMulticall === true;
+  env.inMulticall = true;
   const rc = multicall(
     {
       call: (nr, args) => {
@@ -412,6 +488,7 @@ function runMulticall(env: PvHypercallEnv, list: number, count: number): number 
     list,
     count,
   );
+  env.inMulticall = outer;
   env.next = next;
   return rc;
 }

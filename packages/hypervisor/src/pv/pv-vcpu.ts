@@ -18,7 +18,9 @@ import type { ConsoleSink, MachineBytesPort, PvCpuPort, PvMmPort, ShutdownPort }
 import {
   DEFAULT_XEN_VERSION,
   PV_NEXT,
+  PV_PREEMPT_AFTER,
   type PvHypercallEnv,
+  type PvNext,
   pvHypercall,
   type XenVersionInfo,
 } from './pv-hypercalls.ts';
@@ -164,6 +166,12 @@ export interface PvVcpuOptions {
    * default TSC counts retired instructions, taken as nanoseconds.
    */
   readonly tscKhz?: number;
+  /**
+   * Requests an mmu_update or mmuext_op handles before it is preempted with a continuation
+   * (`run` then returns `PV_RUN.BUDGET` and the hypercall resumes on the next `run`). Default
+   * {@link PV_PREEMPT_AFTER}.
+   */
+  readonly preemptAfter?: number;
 }
 
 /** Long-mode control state for a 64-bit PV guest. */
@@ -198,6 +206,11 @@ const RDI = 7;
 const R8 = 8;
 const R10 = 10;
 const R11 = 11;
+
+/** The hypercall argument registers in order. */
+const ARG_REGS: readonly number[] = [RDI, RSI, RDX, R10, R8];
+/** What `hypercall` returns for a preempted hypercall (`run` returns `PV_RUN.BUDGET`). */
+const PREEMPTED = -1;
 
 function setReg(cpu: PvCpuPort, r: number, v: bigint): void {
   const u = BigInt.asUintN(64, v);
@@ -288,6 +301,7 @@ export class PvVcpu {
       shutdownReason: -1,
       shutdownCode: -1,
       next: PV_NEXT.CONTINUE,
+      preemptAfter: options.preemptAfter ?? PV_PREEMPT_AFTER,
       memory: options.memory ?? null,
       arch: this.arch,
       callbacks: this.arch,
@@ -494,6 +508,7 @@ export class PvVcpu {
       if (reason === CPU_EXIT.BUDGET) return PV_RUN.BUDGET;
       if (reason === CPU_EXIT.SYSCALL) {
         const next = this.hypercall();
+        if (next === PREEMPTED) return PV_RUN.BUDGET; // the CPU goes back to the scheduler
         if (next !== PV_RUN.BUDGET) return next;
         continue;
       }
@@ -535,7 +550,7 @@ export class PvVcpu {
    * the instruction; RCX and R11 get the return RIP and RFLAGS as the instruction itself
    * would have left them (the hypercall page saves both around the `syscall`).
    */
-  private hypercall(): PvRunResult {
+  private hypercall(): PvRunResult | typeof PREEMPTED {
     const cpu = this.cpu;
     this.hypercalls++;
     setReg(cpu, RCX, BigInt(cpu.rip));
@@ -562,6 +577,7 @@ export class PvVcpu {
       return PV_RUN.SHUTDOWN;
     }
     try {
+      env.next = PV_NEXT.CONTINUE; // the calls PvVcpu handles itself leave it alone
       rc = nr < 0 ? -38 : this.call(nr, args);
     } catch (e) {
       // A hypercall family must never throw for guest input; if one does, only this domain pays.
@@ -575,10 +591,19 @@ export class PvVcpu {
       });
       return PV_RUN.SHUTDOWN;
     }
+    if ((env.next as PvNext) === PV_NEXT.PREEMPTED) {
+      // hypercall_create_continuation: the `syscall` runs again (RAX still holds the number)
+      // with the arguments left, once the scheduler has had the CPU.
+      cpu.rip -= 2;
+      const c = env.continuation ?? [];
+      for (let i = 0; i < c.length && i < ARG_REGS.length; i++)
+        setReg(cpu, ARG_REGS[i] ?? RDI, c[i] ?? 0n);
+      return PREEMPTED;
+    }
     setReg(cpu, RAX, BigInt(rc));
     if (nr === HYPERCALL_MMUEXT_OP || nr === HYPERCALL_MULTICALL) this.descriptors.loadLdtr();
     if (this.trace !== null) this.trace(nr, args, rc);
-    switch (env.next) {
+    switch (env.next as PvNext) {
       case PV_NEXT.YIELD:
         return PV_RUN.YIELD;
       case PV_NEXT.BLOCK:

@@ -17,6 +17,7 @@ import type { ConsoleSink, MachineBytesPort, PvCpuPort, PvMmPort, ShutdownPort }
 import {
   DEFAULT_XEN_VERSION,
   PV_NEXT,
+  PV_PREEMPT_AFTER,
   type PvHypercallEnv,
   type PvNext,
   type XenVersionInfo,
@@ -96,6 +97,8 @@ const HYPERCALL_SET_GDT = 2;
 const HYPERCALL_UPDATE_DESCRIPTOR = 10;
 const HYPERCALL_MMUEXT_OP = 26;
 const PF_VECTOR = 14;
+/** What `hypercall` returns for a preempted hypercall (`run` returns `PV_RUN.BUDGET`). */
+const PREEMPTED = -1;
 const EAX = 0;
 const ECX = 1;
 const EDX = 2;
@@ -175,6 +178,12 @@ export interface Pv32VcpuOptions {
    * xentrace-style hook for diagnostics; keep it cheap).
    */
   readonly trace?: (nr: number, args: readonly bigint[], rc: number) => void;
+  /**
+   * Requests an mmu_update handles before it is preempted with a continuation (`run` then
+   * returns `PV_RUN.BUDGET` and the `int $0x82` runs again on the next `run`). Default
+   * {@link PV_PREEMPT_AFTER}.
+   */
+  readonly preemptAfter?: number;
 }
 
 /**
@@ -252,6 +261,7 @@ export class Pv32Vcpu {
       shutdownReason: -1,
       shutdownCode: -1,
       next: PV_NEXT.CONTINUE,
+      preemptAfter: options.preemptAfter ?? PV_PREEMPT_AFTER,
     };
   }
 
@@ -399,6 +409,7 @@ export class Pv32Vcpu {
         const vector = cpu.exit.vector;
         if (vector === HYPERCALL_VECTOR_32 && cpu.cpl === 1) {
           const next = this.hypercall();
+          if (next === PREEMPTED) return PV_RUN.BUDGET; // the CPU goes back to the scheduler
           if (next !== PV_RUN.BUDGET) return next;
           continue;
         }
@@ -619,7 +630,9 @@ export class Pv32Vcpu {
         return MULTICALL_CRASHED;
       }
       env.next = PV_NEXT.CONTINUE;
+      env.inMulticall = true; // entries run to completion (no continuation inside a batch)
       const rc = op === HYPERCALL_MULTICALL ? -XEN_EINVAL : this.call(op, args);
+      env.inMulticall = false;
       if (this.trace !== null) this.trace(op, args, rc);
       resultView.setInt32(0, rc | 0, true);
       if (!guest.write(at + 4, result)) return -XEN_EFAULT;
@@ -635,7 +648,7 @@ export class Pv32Vcpu {
    * Handles `int $0x82` from ring 1 as a hypercall: EAX = number, EBX, ECX, EDX, ESI, EDI =
    * arguments, result in EAX. RIP is already past the instruction.
    */
-  private hypercall(): PvRunResult {
+  private hypercall(): PvRunResult | typeof PREEMPTED {
     const cpu = this.cpu;
     this.hypercalls++;
     const lo = cpu.lo;
@@ -681,6 +694,16 @@ export class Pv32Vcpu {
         `hypercall ${nr} threw: ${e instanceof Error ? e.message : String(e)}`,
       );
       return PV_RUN.SHUTDOWN;
+    }
+    if ((env.next as PvNext) === PV_NEXT.PREEMPTED) {
+      // hypercall_create_continuation: `int $0x82` runs again (EAX still holds the number)
+      // with the arguments left, once the scheduler has had the CPU.
+      cpu.rip = (cpu.rip - 2) >>> 0;
+      const c = env.continuation ?? [];
+      const regs = [EBX, ECX, EDX, ESI, EDI];
+      for (let i = 0; i < c.length && i < regs.length; i++)
+        lo[regs[i] ?? EBX] = Number(BigInt.asUintN(32, c[i] ?? 0n)) | 0;
+      return PREEMPTED;
     }
     lo[EAX] = rc | 0;
     cpu.hi[EAX] = 0;

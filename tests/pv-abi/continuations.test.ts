@@ -1,0 +1,127 @@
+/**
+ * Hypercall continuations: a long mmu_update batch is preempted as Xen preempts it
+ * (`hypercall_create_continuation`: the hypercall instruction runs again with the rest of the
+ * list, the count left | MMU_UPDATE_PREEMPTED and `*pdone` so far), so the vCPU gives its
+ * physical CPU back after `PV_PREEMPT_AFTER` requests and another domain runs in between.
+ */
+import { fileURLToPath } from 'node:url';
+import { PV_PREEMPT_AFTER, PV_RUN, VirtualGuestBytes } from '@typevisor/hypervisor';
+import { bootPv32Domain, bootPvDomain, PV_GUEST_DOMID } from '@typevisor/toolstack';
+import { describe, expect, it } from 'vitest';
+
+const REF = fileURLToPath(new URL('../../packages/hypervisor/test/abi-ref/', import.meta.url));
+/** Guest virtual addresses inside the builder's boot mapping (it maps the first 4 MiB). */
+const CODE_VA = 0x100000;
+const PDONE_VA = 0x1ff000;
+const REQS_VA = 0x200000;
+const MMU_MACHPHYS_UPDATE = 1;
+const PREEMPTED = 0x80000000;
+const DOMID_SELF = 0x7ff0;
+const RAX = 0;
+const RBX = 3;
+const RDX = 2;
+const RSI = 6;
+const RDI = 7;
+const R10 = 10;
+const ECX = 1;
+const EDX = 2;
+const ESI = 6;
+const EBX = 3;
+
+/** `count` MMU_MACHPHYS_UPDATE requests (each re-stating one M2P entry of the guest's own). */
+function requests(count: number, mfn: number, pfn: number): Uint8Array {
+  const buf = new Uint8Array(count * 16);
+  const view = new DataView(buf.buffer);
+  for (let i = 0; i < count; i++) {
+    view.setBigUint64(i * 16, (BigInt(mfn) << 12n) | BigInt(MMU_MACHPHYS_UPDATE), true);
+    view.setBigUint64(i * 16 + 8, BigInt(pfn), true);
+  }
+  return buf;
+}
+
+function u32At(g: VirtualGuestBytes, va: number): number {
+  const b = new Uint8Array(4);
+  expect(g.read(va, b)).toBe(true);
+  return new DataView(b.buffer).getUint32(0, true);
+}
+
+describe('hypercall continuations', () => {
+  it('a 64-bit domain with an 8192-request mmu_update is preempted every 1024 requests and a second domain runs in between', () => {
+    const count = 8 * PV_PREEMPT_AFTER;
+    const a = bootPvDomain(`${REF}abi-ref-x86_64.elf`, 16);
+    const b = bootPvDomain(`${REF}abi-ref-x86_64.elf`, 16);
+    const ga = new VirtualGuestBytes(a.cpu, a.machine.memory);
+    const gb = new VirtualGuestBytes(b.cpu, b.machine.memory);
+    const pfn = REQS_VA / 4096;
+    const mfn = a.machine.p2m(PV_GUEST_DOMID).get(pfn);
+    expect(ga.write(REQS_VA, requests(count, mfn, pfn))).toBe(true);
+    expect(ga.write(PDONE_VA, new Uint8Array(4))).toBe(true);
+    // A: mmu_update(REQS_VA, count, PDONE_VA, DOMID_SELF), then spins. B: counts in RBX.
+    expect(ga.write(CODE_VA, Uint8Array.of(0x0f, 0x05, 0xeb, 0xfe))).toBe(true);
+    expect(gb.write(CODE_VA, Uint8Array.of(0x48, 0xff, 0xc3, 0xeb, 0xfb))).toBe(true);
+    a.cpu.rip = CODE_VA;
+    a.cpu.lo[RAX] = 1; // __HYPERVISOR_mmu_update
+    a.cpu.lo[RDI] = REQS_VA;
+    a.cpu.lo[RSI] = count;
+    a.cpu.lo[RDX] = PDONE_VA;
+    a.cpu.lo[R10] = DOMID_SELF;
+    b.cpu.rip = CODE_VA;
+
+    const progress: { pdone: number; count: number; bCounter: number }[] = [];
+    for (let round = 0; round < 20 && a.cpu.rip !== CODE_VA + 2; round++) {
+      expect(a.vcpu.run(50_000)).toBe(PV_RUN.BUDGET);
+      expect(b.vcpu.run(1_000)).toBe(PV_RUN.BUDGET);
+      progress.push({
+        pdone: u32At(ga, PDONE_VA),
+        count: (a.cpu.lo[RSI] ?? 0) >>> 0,
+        bCounter: b.cpu.lo[RBX] ?? 0,
+      });
+    }
+    // Seven continuations, then the last 1024 requests and the result.
+    expect(progress.length).toBe(8);
+    progress.slice(0, 7).forEach((p, i) => {
+      expect(p.pdone).toBe((i + 1) * PV_PREEMPT_AFTER);
+      expect(p.count).toBe(((count - (i + 1) * PV_PREEMPT_AFTER) | PREEMPTED) >>> 0);
+    });
+    expect(progress[7]?.pdone).toBe(count);
+    expect(a.cpu.rip).toBe(CODE_VA + 2);
+    expect(a.cpu.lo[RAX]).toBe(0);
+    expect(a.vcpu.hypercalls).toBe(8); // the syscall ran again for every continuation
+    // B ran between every two invocations of A's hypercall.
+    for (let i = 1; i < progress.length; i++) {
+      expect(progress[i]?.bCounter ?? 0).toBeGreaterThan(progress[i - 1]?.bCounter ?? 0);
+    }
+    expect(a.vcpu.crash).toBeNull();
+    expect(b.vcpu.crash).toBeNull();
+  });
+
+  it('a 32-bit domain resumes its preempted mmu_update through int $0x82 with the registers Xen leaves', () => {
+    const count = 3 * PV_PREEMPT_AFTER + 5;
+    const d = bootPv32Domain(`${REF}abi-ref-x86_32.elf`);
+    const g = new VirtualGuestBytes(d.cpu, d.machine.memory, { user: false, limit: 0xf5800000 });
+    const pfn = REQS_VA / 4096;
+    const mfn = d.machine.p2m(PV_GUEST_DOMID).get(pfn);
+    expect(g.write(REQS_VA, requests(count, mfn, pfn))).toBe(true);
+    expect(g.write(PDONE_VA, new Uint8Array(4))).toBe(true);
+    expect(g.write(CODE_VA, Uint8Array.of(0xcd, 0x82, 0xeb, 0xfe))).toBe(true); // int $0x82; jmp .
+    d.cpu.rip = CODE_VA;
+    d.cpu.lo[RAX] = 1;
+    d.cpu.lo[EBX] = REQS_VA;
+    d.cpu.lo[ECX] = count;
+    d.cpu.lo[EDX] = PDONE_VA;
+    d.cpu.lo[ESI] = DOMID_SELF;
+    expect(d.vcpu.run(50_000)).toBe(PV_RUN.BUDGET);
+    expect(d.cpu.rip).toBe(CODE_VA); // back on the int $0x82
+    expect(d.cpu.lo[EAX_32]).toBe(1); // still the hypercall number
+    expect((d.cpu.lo[EBX] ?? 0) >>> 0).toBe(REQS_VA + PV_PREEMPT_AFTER * 16);
+    expect((d.cpu.lo[ECX] ?? 0) >>> 0).toBe(((count - PV_PREEMPT_AFTER) | PREEMPTED) >>> 0);
+    expect(u32At(g, PDONE_VA)).toBe(PV_PREEMPT_AFTER);
+    for (let i = 0; i < 3; i++) expect(d.vcpu.run(50_000)).toBe(PV_RUN.BUDGET);
+    expect(d.cpu.rip).toBe(CODE_VA + 2);
+    expect(d.cpu.lo[EAX_32]).toBe(0);
+    expect(u32At(g, PDONE_VA)).toBe(count);
+    expect(d.vcpu.crash).toBeNull();
+  });
+});
+
+const EAX_32 = 0;
