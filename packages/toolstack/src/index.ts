@@ -128,6 +128,31 @@ export {
   type Pv32BootOptions,
 } from './domain/pv-domain32.ts';
 export { ToolstackError, type ToolstackErrorCode } from './errors.ts';
+export {
+  type DomainRestoreOptions,
+  restoreDomainImage,
+} from './host/domain-restore.ts';
+export {
+  type DomainSaveOptions,
+  type DomainSaveResult,
+  saveDomainImage,
+  saveDomainToBytes,
+} from './host/domain-save.ts';
+export {
+  DOMAIN_IMAGE_VERSION,
+  type DomainImage,
+  type DomainImageDevice,
+  type DomainImageEvtchn,
+  type DomainImageGnttab,
+  type DomainImageState,
+  type DomainImageTimers,
+  type DomainImageVcpu,
+  type ReadProgress,
+  readDomainImage,
+  type SavedFrameInfo,
+  type SavedPagingVcpu,
+  type SavedXenstoreNode,
+} from './host/domain-save-image.ts';
 export { FileByteStore } from './host/file-byte-store.ts';
 export {
   type CreateDomainOptions,
@@ -191,6 +216,21 @@ export {
 } from './host/native-domain.ts';
 export { NativeEventChannels } from './host/native-events.ts';
 export { framePage, NativeGrantMapper } from './host/native-grants.ts';
+export {
+  type DomainMigrateOptions,
+  type DomainMigrationReport,
+  type MigrationChannel,
+  migrateDomain,
+} from './migration/migrate-domain.ts';
+export {
+  connectMigration,
+  listenForMigrations,
+  MIGRATE_DEFAULT_PORT,
+  type MigrationConnection,
+  type MigrationListener,
+  type MigrationListenOptions,
+  parseMigrateAddress,
+} from './migration/migration-peer.ts';
 export {
   type ByteSource,
   bytesSource,

@@ -10,6 +10,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { XenstoreServer } from '@typevisor/xenstore/node';
 import { ToolstackError } from '../errors.ts';
 import { Host, type HostDomain, type HostTimeMode } from '../host/host.ts';
+import { MIGRATION_METHODS, MigrationService } from '../migration/migration-rpc.ts';
 import { TYPEVISOR_VERSION } from '../version.ts';
 import { loadDomainConfig } from './config-load.ts';
 import {
@@ -35,6 +36,8 @@ export interface DaemonOptions {
   readonly scheduler?: 'credit' | 'sedf';
   /** Receives the daemon's log lines (already timestamped). */
   readonly log?: (line: string) => void;
+  /** Listen for incoming migrations on this `HOST:PORT` (`--migrate-listen`). */
+  readonly migrateListen?: string;
 }
 
 /** Console bytes replayed to a client that attaches (xenconsoled keeps a buffer too). */
@@ -164,6 +167,7 @@ export class TypevisorDaemon {
   private loop: Promise<void> = Promise.resolve();
   private resolveStopped: () => void = () => undefined;
   private wakeRunner: () => void = () => undefined;
+  private readonly migration: MigrationService;
 
   private constructor(options: DaemonOptions) {
     this.socketPath = options.socketPath;
@@ -183,6 +187,11 @@ export class TypevisorDaemon {
       this.log(`dom${d.domid} (${d.name}) shut down: ${d.shutdownName ?? '?'}, action ${action}`);
     };
     this.server = createServer((s) => this.accept(s));
+    this.migration = new MigrationService(
+      this.host,
+      (line) => this.log(line),
+      () => this.wakeRunner(),
+    );
     this.stopped = new Promise((resolve) => {
       this.resolveStopped = resolve;
     });
@@ -238,6 +247,14 @@ export class TypevisorDaemon {
           'IO',
           `cannot serve xenstore on ${options.xenstoredSocketPath}: ${(err as Error).message}`,
         );
+      }
+    }
+    if (options.migrateListen !== undefined) {
+      try {
+        await daemon.migration.listen(options.migrateListen);
+      } catch (err) {
+        await daemon.stop('cannot listen for migrations');
+        throw err;
       }
     }
     daemon.sweepTimer = setInterval(() => daemon.sweep(), SWEEP_MS);
@@ -306,6 +323,7 @@ export class TypevisorDaemon {
     this.sweep();
     for (const c of this.clients) c.socket.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.migration.close();
     await this.xsServer?.close();
     for (const p of [this.socketPath, this.xenstoredSocketPath]) {
       if (p === undefined) continue;
@@ -437,6 +455,16 @@ export class TypevisorDaemon {
         return this.blockList(this.lookup(params, method));
       default:
         if (RESOURCE_METHODS.has(method)) return resourceRpc(this.host, method, params);
+        if (MIGRATION_METHODS.has(method)) {
+          return this.migration.call(method, params, (data) =>
+            client.send({
+              v: DAEMON_PROTOCOL_VERSION,
+              event: 'progress',
+              domid: -1,
+              data: JSON.stringify(data),
+            }),
+          );
+        }
         throw new ToolstackError('USAGE', `unknown method "${method}"`);
     }
   }

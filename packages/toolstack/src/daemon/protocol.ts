@@ -43,8 +43,11 @@ export interface RpcReply {
 export interface RpcEvent {
   /** Protocol version. */
   readonly v: number;
-  /** `console` (output bytes) or `console-end` (the domain is gone). */
-  readonly event: 'console' | 'console-end';
+  /**
+   * `console` (output bytes), `console-end` (the domain is gone), or `progress` (of a save,
+   * restore or migration the client asked for; `data` is JSON, `domid` -1).
+   */
+  readonly event: 'console' | 'console-end' | 'progress';
   /** The domain the event is about. */
   readonly domid: number;
   /** Base64 console bytes (`console`), or why the console ended (`console-end`). */

@@ -14,6 +14,7 @@ import type { CliIo, CommandSpec } from '../command.ts';
 
 const USAGE = `Usage: typevisor daemon [--socket PATH] [--xenstored-socket PATH|none] [--memory MiB]
                         [--time real|virtual] [--sched credit|sedf] [--log FILE] [--detach]
+                        [--migrate-listen [ADDR:]PORT]
 
 Run the Typevisor host daemon: the hypervisor, dom0, xenstored and the backends in one
 process that the xl verbs (create, list, console, ...) talk to. Stop it with SIGTERM or
@@ -31,6 +32,8 @@ Options:
   --log FILE               append the log to FILE instead of stderr
   --detach                 start in the background (log: --log, else typevisor.log in the
                            run directory) and return once it answers
+  --migrate-listen ADDR:PORT  receive 'typevisor migrate' domains on this TCP address
+                           (the book's xend used 127.0.0.1:8002)
 `;
 
 /** The `daemon` verb. */
@@ -49,6 +52,7 @@ export const daemon: CommandSpec = {
         sched: { type: 'string' },
         log: { type: 'string' },
         detach: { type: 'boolean' },
+        'migrate-listen': { type: 'string' },
       },
     });
     const socket = values.socket ?? controlSocketPath(io.env);
@@ -76,6 +80,9 @@ export const daemon: CommandSpec = {
         time,
         '--sched',
         sched,
+        ...(values['migrate-listen'] === undefined
+          ? []
+          : ['--migrate-listen', values['migrate-listen']]),
       ];
       const d = await startDetachedDaemon({ socketPath: socket, logPath, args: rest, env: io.env });
       io.stdout(`typevisor daemon: started (pid ${d.pid}) on ${socket}, log ${d.logPath}\n`);
@@ -94,6 +101,9 @@ export const daemon: CommandSpec = {
       time,
       scheduler: sched,
       log,
+      ...(values['migrate-listen'] === undefined
+        ? {}
+        : { migrateListen: values['migrate-listen'] }),
     });
     // The daemon owns running guests: a stray rejection or exception in a backend is logged
     // (to be fixed) rather than taking every domain down with the process.

@@ -15,8 +15,12 @@ import { domid, domname, rename } from './domid.ts';
 import { info } from './info.ts';
 import { list } from './list.ts';
 import { memMax, memSet } from './mem-set.ts';
+import { migrate } from './migrate.ts';
+import { migrateReceive } from './migrate-receive.ts';
 import { networkAttach, networkDetach, networkList } from './network-attach.ts';
 import { pause, unpause } from './pause.ts';
+import { restore } from './restore.ts';
+import { save } from './save.ts';
 import { schedCredit } from './sched-credit.ts';
 import { schedSedf } from './sched-sedf.ts';
 import { reboot, shutdown } from './shutdown.ts';
@@ -36,6 +40,10 @@ export const COMMANDS: readonly CommandSpec[] = [
   pause,
   unpause,
   consoleVerb,
+  save,
+  restore,
+  migrate,
+  migrateReceive,
   domid,
   domname,
   rename,

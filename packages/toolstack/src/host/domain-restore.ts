@@ -1,0 +1,415 @@
+/**
+ * Restoring one domain from a per-domain image (`xl restore`, and the receiving end of a
+ * migration): the domain gets a new domain ID and new machine frames on this host, and every PFN
+ * the image holds where the guest keeps a frame number (page tables, grant entries, start_info,
+ * its P2M list, CR3, the paging registers) is turned into the new frame, as libxc's restore does.
+ * The hypervisor's state (frame types and counts, paging, event channels, grant table, timers)
+ * is rebuilt around the same guest-visible values (ports, grant references), the domain's
+ * xenstore subtree is re-created under the new ID and dom0's drivers are attached to it.
+ * @module
+ */
+import {
+  OwnedFramesMemory,
+  Pv32Vcpu,
+  type Pv32VcpuState,
+  PvVcpu,
+  type PvVcpuState,
+} from '@typevisor/hypervisor';
+import { INVALID_MFN } from '@typevisor/mmu';
+import { X86Cpu } from '@typevisor/x86-cpu';
+import type { DomainConfig } from '../config/domain-config.ts';
+import { ToolstackError } from '../errors.ts';
+import { type ByteSource, bytesSource } from '../migration/stream.ts';
+import { type DomainSaveContext, saveContextOf } from './domain-save-context.ts';
+import {
+  type DomainImage,
+  type ReadProgress,
+  readDomainImage,
+  type SavedXenstoreNode,
+} from './domain-save-image.ts';
+import {
+  rewriteGrantFrame,
+  rewriteP2mList,
+  rewritePageTable,
+  rewriteStartInfo,
+} from './domain-save-pagetables.ts';
+import { type Host, HostDomain, openDisk } from './host.ts';
+
+/** Options of {@link Host.restoreDomain}. */
+export interface DomainRestoreOptions {
+  /** Leave the domain paused (`xl restore -p`). */
+  readonly paused?: boolean;
+  /**
+   * A configuration to use instead of the one in the image (`xl restore CONFIG FILE`); its
+   * memory must match the image.
+   */
+  readonly config?: DomainConfig;
+}
+
+function inconsistent(msg: string): never {
+  throw new ToolstackError('IO', `save image: ${msg}`);
+}
+
+/** Rewrites `/local/domain/<old>` (and backend directories of `<old>`) to the new domain ID. */
+function rewriteXsText(text: string, oldId: number, newId: number): string {
+  return text
+    .replace(new RegExp(`^/local/domain/${oldId}(?=/|$)`, 'g'), `/local/domain/${newId}`)
+    .replace(
+      new RegExp(`^(/local/domain/0/backend/[A-Za-z0-9_-]+/)${oldId}(?=/|$)`, 'g'),
+      `$1${newId}`,
+    );
+}
+
+/** Re-creates the saved xenstore nodes under the new domain ID, with frames re-pointed. */
+async function writeXenstore(
+  ctx: DomainSaveContext,
+  nodes: readonly SavedXenstoreNode[],
+  oldId: number,
+  dom: HostDomain,
+  ringRefs: { readonly store: number; readonly console: number },
+): Promise<void> {
+  const xs = ctx.host.xs;
+  const id = dom.domid;
+  const dp = `/local/domain/${id}`;
+  for (const n of nodes) {
+    const path = rewriteXsText(n.path, oldId, id);
+    let value: string | Uint8Array = new Uint8Array(Buffer.from(n.value, 'base64'));
+    const text = Buffer.from(value).toString('latin1');
+    if (path === `${dp}/store/ring-ref`) value = String(ringRefs.store);
+    else if (path === `${dp}/console/ring-ref`) value = String(ringRefs.console);
+    else if (path === `${dp}/domid`) value = String(id);
+    else if (path === `${dp}/name` || path === `/vm/${dom.uuid}/name`) value = dom.name;
+    else if (path.endsWith('/frontend-id') && text === String(oldId)) value = String(id);
+    else if (text.startsWith('/local/domain/')) value = rewriteXsText(text, oldId, id);
+    await xs.write(path, value);
+    await xs.setPerms(
+      path,
+      n.perms.map((p) => {
+        const m = /^([nrwb])(\d+)$/.exec(p);
+        return m !== null && Number(m[2]) === oldId ? `${m[1]}${id}` : p;
+      }),
+    );
+  }
+}
+
+/**
+ * Builds domain `image` on the host behind `ctx` under a new domain ID and new frames, attaches
+ * dom0's drivers and (unless `paused`) unpauses it. Nothing is left behind on failure.
+ */
+export async function restoreDomain(
+  ctx: DomainSaveContext,
+  image: DomainImage,
+  options: DomainRestoreOptions = {},
+): Promise<HostDomain> {
+  const host = ctx.host;
+  const s = image.state;
+  const config = options.config ?? image.config;
+  const is32 = s.guestType === 'xen-3.0-x86_32p';
+  if (!is32 && s.guestType !== 'xen-3.0-x86_64')
+    inconsistent(`unknown guest type ${String(s.guestType)}`);
+  if (config.memory * 256 !== s.nrPages) {
+    throw new ToolstackError(
+      'CONFIG',
+      `${config.source}: memory = ${config.memory} MiB, but the saved domain has ${s.nrPages / 256} MiB`,
+    );
+  }
+  if (config.name === 'Domain-0' || [...host.domains.values()].some((d) => d.name === config.name))
+    throw new ToolstackError('STATE', `a domain named "${config.name}" already exists`);
+  if (image.vcpus.length !== 1 || image.vcpus[0]?.id !== 0) {
+    throw new ToolstackError(
+      'STATE',
+      `the image has ${image.vcpus.length} vCPUs; this host runs one vCPU per domain`,
+    );
+  }
+  let total = 0;
+  for (const [first, count] of s.pfnRuns) {
+    if (!(Number.isInteger(first) && Number.isInteger(count) && first >= 0 && count > 0))
+      inconsistent(`bad PFN run [${first}, ${count}]`);
+    total += count;
+  }
+  if (host.machine.frames.freeFrames < total) {
+    throw new ToolstackError(
+      'STATE',
+      `not enough free memory to restore "${config.name}": it needs ${Math.ceil(total / 256)} MiB, ${Math.floor(host.machine.frames.freeFrames / 256)} MiB free`,
+    );
+  }
+  // Disks first: a missing image must fail before anything is built (they are shared storage).
+  const disks: Awaited<ReturnType<typeof openDisk>>[] = [];
+  try {
+    for (const spec of config.disks) disks.push(await openDisk(spec));
+  } catch (err) {
+    for (const o of disks) for (const f of o.files) await f.close().catch(() => undefined);
+    throw err;
+  }
+
+  const domid = ctx.allocDomid();
+  let dom: HostDomain | undefined;
+  try {
+    dom = build(ctx, image, config, domid, is32);
+  } catch (err) {
+    for (const o of disks) for (const f of o.files) await f.close().catch(() => undefined);
+    host.domains.delete(domid);
+    abandon(ctx, domid);
+    if (err instanceof ToolstackError) throw err;
+    inconsistent(`the domain's state does not fit together: ${(err as Error).message}`);
+  }
+  try {
+    for (const o of disks) {
+      dom.diskStorage.set(o.spec.vdev, o.storage);
+      dom.files.push(...o.files);
+    }
+    const p2m = host.machine.p2m(domid);
+    const storeMfn = p2m.get(s.layout.storePfn);
+    await writeXenstore(
+      ctx,
+      image.devices.flatMap((d) => (d.kind === 'xenstore' ? d.nodes : [])),
+      s.domid,
+      dom,
+      { store: storeMfn, console: p2m.get(s.layout.consolePfn) },
+    );
+    await host.xs.introduceDomain(domid, storeMfn, s.storePort);
+    await ctx.attachDrivers(dom);
+  } catch (err) {
+    await host.destroyDomain(domid).catch(() => undefined);
+    throw err;
+  }
+  if (options.paused !== true && !s.paused) host.unpause(domid);
+  return dom;
+}
+
+/**
+ * Undoes a build that failed halfway: the copied type and reference counts are dropped (no
+ * page-table walk can trust them) and the frames go back.
+ */
+function abandon(ctx: DomainSaveContext, domid: number): void {
+  const machine = ctx.host.machine;
+  const ft = machine.frames;
+  const p2m = machine.p2m(domid);
+  for (let pfn = 0; pfn < p2m.size; pfn++) {
+    const mfn = p2m.get(pfn);
+    if (mfn === INVALID_MFN || ft.owner[mfn] !== domid) continue;
+    ft.type[mfn] = 0;
+    ft.typeCount[mfn] = 0;
+    ft.refCount[mfn] = 0;
+    ft.pinned[mfn] = 0;
+  }
+  let pvd: ReturnType<typeof ctx.host.mm.domain>;
+  try {
+    pvd = ctx.host.mm.domain(domid);
+  } catch {
+    pvd = ctx.host.mm.addDomain(domid, { guestWidth: 64 });
+  }
+  for (const v of pvd.vcpus) {
+    v.baseMfn = -1;
+    v.userBaseMfn = -1;
+    v.gdtFrames = [];
+    v.ldtFrames = [];
+    v.ldtEnts = 0;
+  }
+  ctx.teardown(domid);
+}
+
+/** The synchronous part: frames, pages, paging, channels, grants, timers, vCPU, the domain. */
+function build(
+  ctx: DomainSaveContext,
+  image: DomainImage,
+  config: DomainConfig,
+  domid: number,
+  is32: boolean,
+): HostDomain {
+  const host = ctx.host;
+  const s = image.state;
+  const machine = host.machine;
+  for (const [first, count] of s.pfnRuns) {
+    const rc = machine.populate(domid, first, count);
+    if (rc !== 0) inconsistent(`cannot populate PFNs ${first}+${count} (${rc})`);
+  }
+  const p2m = machine.p2m(domid);
+  const toMfn = (pfn: number): number => {
+    const mfn = p2m.get(pfn);
+    return mfn === INVALID_MFN ? -1 : mfn;
+  };
+  const need = (pfn: number, what: string): number => {
+    const mfn = toMfn(pfn);
+    if (mfn < 0) inconsistent(`${what} is at PFN ${pfn}, which the image does not populate`);
+    return mfn;
+  };
+  const ft = machine.frames;
+  const types = new Map<number, number>();
+  for (const [pfn, type, typeCount, refCount, pinned] of s.frames) {
+    const mfn = need(pfn, 'a typed frame');
+    types.set(pfn, type);
+    ft.type[mfn] = type;
+    ft.typeCount[mfn] = typeCount;
+    ft.refCount[mfn] = refCount;
+    ft.pinned[mfn] = pinned === 1 ? 1 : 0;
+  }
+  // Page contents, with PFNs turned into this host's frames.
+  const mem = machine.memory;
+  const seg = s.layout.segments.find((x) => x.name === 'phys2mach');
+  const grantLast = s.nrPages + s.grantFrames;
+  for (const [pfn, saved] of image.pages) {
+    const mfn = toMfn(pfn);
+    if (mfn < 0) continue; // a migration's early copy of a frame the guest gave back
+    const page = saved.slice();
+    const bad = rewritePageTable(
+      page,
+      types.get(pfn) ?? 0,
+      is32,
+      toMfn,
+      host.mm.xenL4Entries,
+      host.mm.xenL2Entries,
+    );
+    if (bad >= 0) inconsistent(`page table at PFN ${pfn} entry ${bad} maps an unpopulated PFN`);
+    if (pfn > s.nrPages && pfn <= grantLast) rewriteGrantFrame(page, toMfn);
+    if (pfn === s.layout.startInfoPfn) rewriteStartInfo(page, is32, toMfn);
+    if (seg !== undefined && pfn >= seg.pfn && pfn < seg.pfn + seg.pages)
+      rewriteP2mList(page, pfn - seg.pfn, is32, s.nrPages, toMfn);
+    mem.writeBytes(mfn, 0, page);
+  }
+  // Page tables that were all zeros are not in the image, but Xen's slots must be there.
+  for (const [pfn, type] of types) {
+    if (image.pages.has(pfn)) continue;
+    const page = new Uint8Array(4096);
+    rewritePageTable(page, type, is32, toMfn, host.mm.xenL4Entries, host.mm.xenL2Entries);
+    mem.writeBytes(need(pfn, 'a page table'), 0, page);
+  }
+  for (const [first, count] of s.pfnRuns) {
+    for (let pfn = first; pfn < first + count; pfn++) {
+      if (pfn < s.nrPages || pfn > grantLast) ctx.setM2p(p2m.get(pfn), pfn);
+    }
+  }
+  // PV paging.
+  const pg = s.paging;
+  const pvd = host.mm.addDomain(domid, {
+    guestWidth: pg.guestWidth,
+    vcpus: pg.vcpus.length,
+    initialised: pg.initialised,
+  });
+  pvd.vmAssist = pg.vmAssist;
+  pvd.m2pStrict = pg.m2pStrict;
+  const frameOf = (pfn: number): number => (pfn < 0 ? -1 : need(pfn, 'a paging register'));
+  pg.vcpus.forEach((v, i) => {
+    const pv = pvd.vcpus[i];
+    if (pv === undefined) return;
+    pv.baseMfn = frameOf(v.basePfn);
+    pv.userBaseMfn = frameOf(v.userBasePfn);
+    pv.ldtBaseLo = v.ldtBaseLo;
+    pv.ldtBaseHi = v.ldtBaseHi;
+    pv.ldtEnts = v.ldtEnts;
+    pv.gdtFrames = v.gdtPfns.map(frameOf);
+    pv.gdtEnts = v.gdtEnts;
+    pv.ldtFrames = v.ldtPfns.map(frameOf);
+  });
+  // Event channels: the same ports, allocated in order (placeholders fill the gaps).
+  const guestMem = new OwnedFramesMemory(machine.frames, machine.memory, domid);
+  const sharedInfoMfn = need(s.nrPages, 'shared_info');
+  const ev = image.evtchn;
+  host.evtchn.addDomain({
+    domid,
+    abi: is32 ? 'x86_32' : 'x86_64',
+    vcpus: image.vcpus.length,
+    memory: guestMem,
+    sharedInfoAddress: sharedInfoMfn * 4096,
+    maxPorts: ev.maxPorts,
+  });
+  const byPort = new Map(ev.channels.map((c) => [c.port, c]));
+  const top = ev.channels.reduce((m, c) => Math.max(m, c.port), 0);
+  const placeholders: number[] = [];
+  const oldId = s.domid;
+  for (let port = 1; port <= top; port++) {
+    const c = byPort.get(port);
+    let got: number;
+    if (c === undefined) {
+      got = host.evtchn.allocUnbound(0, domid, domid);
+      placeholders.push(port);
+    } else if (c.state === 'unbound') {
+      got = host.evtchn.allocUnbound(0, domid, c.remoteDomid === oldId ? domid : c.remoteDomid);
+    } else if (c.state === 'virq') got = host.evtchn.bindVirq(domid, c.virq, c.vcpu);
+    else if (c.state === 'ipi') got = host.evtchn.bindIpi(domid, c.vcpu);
+    else if (c.state === 'interdomain' && c.remotePort < port) {
+      // A loopback channel within the domain: its other end is already there, unbound.
+      got = host.evtchn.bindInterdomain(domid, domid, c.remotePort);
+    } else if (c.state === 'interdomain') got = host.evtchn.allocUnbound(0, domid, domid);
+    else inconsistent(`port ${port} is in state ${String(c.state)}`);
+    if (got !== port) inconsistent(`port ${port} could not be re-created (${got})`);
+    if (c !== undefined && c.vcpu !== 0 && c.state !== 'virq' && c.state !== 'ipi')
+      host.evtchn.bindVcpu(domid, port, c.vcpu);
+  }
+  for (const port of placeholders) host.evtchn.close(domid, port);
+  for (const [v, pfn, offset] of ev.registeredVcpuInfo) {
+    const rc = host.evtchn.registerVcpuInfo(domid, v, need(pfn, 'a vcpu_info') * 4096 + offset);
+    if (rc !== 0) inconsistent(`vCPU ${v}'s vcpu_info cannot be registered (${rc})`);
+  }
+  // Grant table: the same frames (by PFN), entries already rewritten in their pages.
+  host.grants.addDomain({
+    domid,
+    memory: guestMem,
+    grantFrames: Array.from({ length: s.grantFrames }, (_, i) =>
+      need(s.nrPages + 1 + i, 'a grant-table frame'),
+    ),
+    nrFrames: image.gnttab.nrFrames,
+    maxMaptrack: image.gnttab.maxMaptrack,
+  });
+  // Timers: what was left to run at the save runs from now.
+  const now = host.nowNs();
+  for (const t of image.timers.timers) {
+    host.timers.addVcpu(domid, t.vcpu, t.periodNs);
+    if (t.singleshotInNs >= 0)
+      host.timers.setSingleshot(domid, t.vcpu, BigInt(now + t.singleshotInNs), 0);
+  }
+  // vCPU 0.
+  const saved = image.vcpus[0];
+  if (saved === undefined) inconsistent('no vCPU 0');
+  const cr3Pfn = saved.cpu.cr3 >>> 12;
+  const cpuState = {
+    ...saved.cpu,
+    cr3: ((need(cr3Pfn, 'CR3') << 12) | (saved.cpu.cr3 & 0xfff)) >>> 0,
+  };
+  const cpu = X86Cpu.fromState(cpuState, ctx.cpuOptions(is32));
+  const vcpuOptions = ctx.vcpuOptions(domid, is32, cpu, config);
+  const vcpu = is32
+    ? Pv32Vcpu.fromState({ ...(saved.vcpu as Pv32VcpuState), domid }, vcpuOptions)
+    : PvVcpu.fromState({ ...(saved.vcpu as PvVcpuState), domid }, vcpuOptions);
+  const dom = new HostDomain({
+    domid,
+    config,
+    uuid: s.uuid,
+    layout: { ...s.layout, pages: new Map() },
+    cpu,
+    vcpu,
+    nowNs: now - s.ageNs,
+    storePort: s.storePort,
+    consolePort: s.consolePort,
+  });
+  dom.name = config.name;
+  dom.paused = true;
+  dom.blocked = saved.blocked;
+  dom.instructions = s.instructions;
+  for (const dev of image.devices) {
+    if (dev.kind !== 'console') continue;
+    dom.pushConsole(new Uint8Array(Buffer.from(dev.console, 'latin1')));
+    dom.pushXenConsole(new Uint8Array(Buffer.from(dev.xenConsole, 'latin1')));
+  }
+  host.domains.set(domid, dom);
+  ctx.schedAdd(dom);
+  return dom;
+}
+
+/**
+ * `xl restore`: reads a per-domain image (bytes, or a stream such as a file or a migration
+ * connection) and builds the domain on `host` under a new domain ID and new frames. A damaged,
+ * truncated or whole-host image is an `IO` error naming the problem; a name that is taken or too
+ * little free memory is a `STATE` error; nothing is left behind.
+ */
+export async function restoreDomainImage(
+  host: Host,
+  source: Uint8Array | ByteSource,
+  options: DomainRestoreOptions & { readonly progress?: ReadProgress } = {},
+): Promise<HostDomain> {
+  const image = await readDomainImage(
+    source instanceof Uint8Array ? bytesSource(source) : source,
+    options.progress,
+  );
+  return restoreDomain(saveContextOf(host), image, options);
+}
