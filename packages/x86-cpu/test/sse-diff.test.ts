@@ -2,7 +2,15 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { assemble, runModel, runQemu } from './diff/run.ts';
-import { buildSse, buildSseFp, compareSse, SSE_FILE, SSE_FP_FILE } from './diff/sse-kind.ts';
+import {
+  buildSse,
+  buildSseFp,
+  buildX87,
+  compareSse,
+  SSE_FILE,
+  SSE_FP_FILE,
+  X87_FILE,
+} from './diff/sse-kind.ts';
 
 interface Vectors {
   results: { seed: number; cases: number; qemu: string }[];
@@ -20,19 +28,21 @@ function haveQemu(): boolean {
 for (const [file, build, what] of [
   [SSE_FILE, buildSse, 'data movement, integer SIMD, FXSAVE/FXRSTOR'],
   [SSE_FP_FILE, buildSseFp, 'floating point in every rounding mode with DAZ/FTZ'],
+  [X87_FILE, buildX87, 'x87 with every precision and rounding control'],
 ] as const) {
+  const x87 = file === X87_FILE;
   const vectors = JSON.parse(
     readFileSync(new URL(`./vectors/${file}`, import.meta.url), 'utf8'),
   ) as Vectors;
 
   describe(`SSE/SSE2 differential tests against QEMU TCG (${what}): ${file}`, () => {
     for (const r of vectors.results) {
-      it(`matches QEMU on all ${r.cases} cases of seed ${r.seed} (GPRs, RFLAGS, MXCSR, x87 words and every XMM register)`, () => {
+      it(`matches QEMU on all ${r.cases} cases of seed ${r.seed} (GPRs, RFLAGS, MXCSR, FCW/FSW/FTW, ST0-7, XMM0-15)`, () => {
         const p = build(r.seed);
         expect(p.cases.length).toBe(r.cases);
         const got = runModel(assemble(p.source));
         const want = Uint8Array.from(Buffer.from(r.qemu, 'hex'));
-        expect(compareSse(p, want, got)).toEqual([]);
+        expect(compareSse(p, want, got, x87)).toEqual([]);
       });
     }
   });
@@ -41,7 +51,7 @@ for (const [file, build, what] of [
     it('a freshly seeded sample matches QEMU byte for byte', () => {
       const p = build(0x5eed + (Date.now() % 1000));
       const image = assemble(p.source);
-      expect(compareSse(p, runQemu(image), runModel(image))).toEqual([]);
+      expect(compareSse(p, runQemu(image), runModel(image), x87)).toEqual([]);
     });
   });
 }

@@ -17,12 +17,31 @@ export interface FloatFormat {
   readonly emax: number;
   /** Smallest normal unbiased exponent. */
   readonly emin: number;
+  /** Exponent field bits. */
+  readonly eb: number;
+  /** Stored fraction bits below the integer bit (p - 1, or 63 for the 80-bit format). */
+  readonly fb: number;
+  /** The integer bit is stored (x87 double extended). */
+  readonly explicit: boolean;
 }
 
 /** @internal binary32. */
-export const F32: FloatFormat = { p: 24, emax: 127, emin: -126 };
+export const F32: FloatFormat = { p: 24, emax: 127, emin: -126, eb: 8, fb: 23, explicit: false };
 /** @internal binary64. */
-export const F64: FloatFormat = { p: 53, emax: 1023, emin: -1022 };
+export const F64: FloatFormat = { p: 53, emax: 1023, emin: -1022, eb: 11, fb: 52, explicit: false };
+/** @internal x87 double extended (64-bit significand with an explicit integer bit). */
+export const F80: FloatFormat = {
+  p: 64,
+  emax: 16383,
+  emin: -16382,
+  eb: 15,
+  fb: 63,
+  explicit: true,
+};
+/** @internal F80 rounded to 24 bits (x87 precision control 00). */
+export const F80_24: FloatFormat = { ...F80, p: 24 };
+/** @internal F80 rounded to 53 bits (x87 precision control 10). */
+export const F80_53: FloatFormat = { ...F80, p: 53 };
 
 /** @internal Operand classes. */
 export const CLS = {
@@ -51,6 +70,8 @@ export interface Unpacked {
 
 /** @internal Exception flags raised by the current operation (MXCSR bit layout). */
 export const FLAGS: Int32Array = /* @__PURE__ */ new Int32Array(1);
+/** @internal 1 when the last explicit-format rounding rounded the magnitude up (x87 C1). */
+export const LAST_ROUND_UP: Int32Array = /* @__PURE__ */ new Int32Array(1);
 
 function mask(n: number): bigint {
   return (1n << BigInt(n)) - 1n;
@@ -58,13 +79,35 @@ function mask(n: number): bigint {
 
 /** @internal Unpacks `bits` of `fmt`; with `daz`, denormals read as zero. */
 export function unpack(fmt: FloatFormat, bits: bigint, daz: boolean): Unpacked {
-  const fb = fmt.p - 1;
-  const eb = fmt === F32 ? 8 : 11;
-  const sign = Number((bits >> BigInt(fb + eb)) & 1n);
-  const be = Number((bits >> BigInt(fb)) & mask(eb));
+  const fb = fmt.fb;
+  const eb = fmt.eb;
+  const sb = fmt.explicit ? 64 : fb;
+  const sign = Number((bits >> BigInt(sb + eb)) & 1n);
+  const be = Number((bits >> BigInt(sb)) & mask(eb));
   const frac = bits & mask(fb);
   const bias = fmt.emax;
   const u: Unpacked = { cls: CLS.FINITE, sign, m: 0n, e: 0, bits, denormal: false };
+  if (fmt.explicit) {
+    const j = (bits >> 63n) & 1n;
+    if (be === 0x7fff)
+      u.cls =
+        j === 0n ? CLS.SNAN : frac === 0n ? CLS.INF : (frac >> 62n) & 1n ? CLS.QNAN : CLS.SNAN;
+    else if (be === 0) {
+      if (frac === 0n && j === 0n) u.cls = CLS.ZERO;
+      else if (daz) u.cls = CLS.ZERO;
+      else {
+        u.denormal = true;
+        u.m = bits & mask(64);
+        u.e = fmt.emin - fb;
+      }
+    } else if (j === 0n)
+      u.cls = CLS.SNAN; // Unnormal: an invalid operand.
+    else {
+      u.m = bits & mask(64);
+      u.e = be - bias - fb;
+    }
+    return u;
+  }
   if (be === (1 << eb) - 1) {
     if (frac === 0n) u.cls = CLS.INF;
     else u.cls = (frac >> BigInt(fb - 1)) & 1n ? CLS.QNAN : CLS.SNAN;
@@ -86,20 +129,22 @@ export function unpack(fmt: FloatFormat, bits: bigint, daz: boolean): Unpacked {
 
 /** @internal The bits of ±0 or ±∞ of `fmt`. */
 export function special(fmt: FloatFormat, sign: number, inf: boolean): bigint {
-  const fb = fmt.p - 1;
-  const eb = fmt === F32 ? 8 : 11;
+  const fb = fmt.explicit ? 64 : fmt.fb;
+  const eb = fmt.eb;
   const s = BigInt(sign) << BigInt(fb + eb);
+  if (fmt.explicit) return inf ? s | (0x7fffn << 64n) | (1n << 63n) : s;
   return inf ? s | (mask(eb) << BigInt(fb)) : s;
 }
 
 /** @internal The default NaN (negative quiet NaN, "real indefinite") of `fmt`. */
 export function defaultNan(fmt: FloatFormat): bigint {
+  if (fmt.explicit) return 0xffffc000000000000000n;
   return fmt === F32 ? 0xffc00000n : 0xfff8000000000000n;
 }
 
 /** @internal `bits` with the quiet bit set. */
 export function quiet(fmt: FloatFormat, bits: bigint): bigint {
-  return bits | (1n << BigInt(fmt.p - 2));
+  return bits | (1n << BigInt(fmt.fb - 1));
 }
 
 function bitLength(m: bigint): number {
@@ -119,6 +164,7 @@ export function round(
   sticky: boolean,
   mxcsr: number,
 ): bigint {
+  LAST_ROUND_UP[0] = 0;
   if (m === 0n && !sticky) return special(fmt, sign, false);
   const p = fmt.p;
   const rc = (mxcsr >> 13) & 3;
@@ -162,6 +208,7 @@ export function round(
   if (rE > fmt.emax) {
     FLAGS[0] |= MXCSR.OE | MXCSR.PE;
     const toInf = rc === 0 || (rc === 1 && sign === 1) || (rc === 2 && sign === 0);
+    LAST_ROUND_UP[0] = toInf ? 1 : 0;
     return toInf ? special(fmt, sign, true) : maxFinite(fmt, sign);
   }
   if (tiny) {
@@ -172,9 +219,13 @@ export function round(
     if (inexact || (mxcsr & MXCSR.UM) === 0) FLAGS[0] |= MXCSR.UE;
   }
   if (inexact) FLAGS[0] |= MXCSR.PE;
-  const fb = p - 1;
-  const eb = fmt === F32 ? 8 : 11;
   const biased = nb === p ? BigInt(rE + fmt.emax) : 0n;
+  LAST_ROUND_UP[0] = roundUp ? 1 : 0;
+  if (fmt.explicit) {
+    return (BigInt(sign) << 79n) | (biased << 64n) | (kept << BigInt(64 - p));
+  }
+  const fb = p - 1;
+  const eb = fmt.eb;
   return (BigInt(sign) << BigInt(fb + eb)) | (biased << BigInt(fb)) | (kept & mask(fb));
 }
 
@@ -205,8 +256,10 @@ function roundsToMinNormal(
 }
 
 function maxFinite(fmt: FloatFormat, sign: number): bigint {
+  if (fmt.explicit)
+    return (BigInt(sign) << 79n) | (0x7ffen << 64n) | (mask(fmt.p) << BigInt(64 - fmt.p));
   const fb = fmt.p - 1;
-  const eb = fmt === F32 ? 8 : 11;
+  const eb = fmt.eb;
   return (BigInt(sign) << BigInt(fb + eb)) | (BigInt((1 << eb) - 2) << BigInt(fb)) | mask(fb);
 }
 
@@ -239,8 +292,30 @@ function isNan(u: Unpacked): boolean {
  */
 function propagate(fmt: FloatFormat, a: Unpacked | null, b: Unpacked): bigint {
   if ((a !== null && a.cls === CLS.SNAN) || b.cls === CLS.SNAN) FLAGS[0] |= MXCSR.IE;
+  if (fmt.explicit) return quietX87(pickX87(a, b).bits);
   if (a !== null && isNan(a)) return quiet(fmt, a.bits);
   return quiet(fmt, b.bits);
+}
+
+/** A quieted x87 NaN; an invalid encoding (unnormal, pseudo-NaN) gives the default NaN. */
+function quietX87(bits: bigint): bigint {
+  const be = (bits >> 64n) & 0x7fffn;
+  if (be !== 0x7fffn || ((bits >> 63n) & 1n) === 0n) return 0xffffc000000000000000n;
+  return bits | (1n << 62n);
+}
+
+/**
+ * The x87 NaN rule (SDM Table 4-7): a QNaN beats an SNaN, otherwise the larger significand
+ * (then the positive sign); a single NaN is the result.
+ */
+function pickX87(a: Unpacked | null, b: Unpacked): Unpacked {
+  if (a === null || !isNan(a)) return b;
+  if (!isNan(b)) return a;
+  if (a.cls !== b.cls) return a.cls === CLS.QNAN ? a : b;
+  const fa = a.bits & mask(64);
+  const fb = b.bits & mask(64);
+  if (fa !== fb) return fa > fb ? a : b;
+  return a.sign <= b.sign ? a : b;
 }
 
 /** @internal One scalar operation on raw bits of `fmt` (ADD/SUB/MUL/DIV/SQRT) under `mxcsr`. */
@@ -418,7 +493,7 @@ export function toInt(
     FLAGS[0] |= MXCSR.IE;
     return indefinite;
   }
-  if (u.denormal) FLAGS[0] |= MXCSR.DE;
+  // Conversions to integers report no denormal-operand exception (SDM CVTSS2SI, FIST).
   if (u.cls === CLS.ZERO) return 0n;
   let r: bigint;
   let inexact = false;

@@ -337,6 +337,145 @@ function fpData(rnd: () => number, bits: 32 | 64): bigint[] {
   return out;
 }
 
+const X80_EDGES = [
+  0n,
+  1n << 79n,
+  0x7fff8000000000000000n,
+  0xffff8000000000000000n,
+  0x7fffc000000000000000n,
+  0x7fff8000000000000001n,
+  0xffffc000000000000000n,
+  0x3fff8000000000000000n,
+  0xbfff8000000000000000n,
+  0x7ffeffffffffffffffffn,
+  0x00018000000000000000n,
+  0x00000000000000000001n,
+  0x80004000000000000000n,
+  0x3ffe8000000000000000n,
+  0x403e8000000000000000n,
+  0xc03e8000000000000000n,
+  0x401e8000000000000000n,
+  0x400e8000000000000000n,
+  0x3fffc000000000000000n,
+  0x3fff8000000000000001n,
+];
+
+/** A random 80-bit value: edges, numbers near 1, near the float/double range ends, or anything. */
+function x80(rnd: () => number): bigint {
+  const k = rnd() % 10;
+  if (k < 2) return X80_EDGES[rnd() % X80_EDGES.length];
+  const sig = (1n << 63n) | (BigInt(rnd() & 0x7fffffff) << 32n) | BigInt(rnd());
+  const centers = [0x3fff, 0x3fff, 0x3fff, 0x3f80, 0x407e, 0x3c01, 0x43fe, 0x3fff];
+  const exp = k === 2 ? 1 + (rnd() % 0x7ffe) : centers[k - 2] + (rnd() % 41) - 20;
+  return (BigInt(rnd() & 1) << 79n) | (BigInt(exp) << 64n) | sig;
+}
+
+/** Small integers, boundaries and random values of `bits` bits (two's complement, unsigned). */
+function intOf(rnd: () => number, bits: 16 | 32 | 64): bigint {
+  const k = rnd() % 4;
+  let v: bigint;
+  if (k === 0) v = BigInt(rnd() % 200) - 100n;
+  else if (k === 1) v = [0n, -1n, 1n << BigInt(bits - 1), (1n << BigInt(bits - 1)) - 1n][rnd() % 4];
+  else v = (BigInt(rnd()) << 32n) | BigInt(rnd());
+  return BigInt.asUintN(bits, v);
+}
+
+function x87Templates(): string[] {
+  const t: string[] = [];
+  const AB = 'fld tword [#a]\nfld tword [#b]\n';
+  t.push(
+    'fld tword [#a]\nfstp tword [#o]',
+    'fld tword [#a]\nfst dword [#o]',
+    'fld tword [#a]\nfstp qword [#o]',
+  );
+  t.push(
+    'fld dword [#d]',
+    'fld qword [#q]',
+    'fild word [#w]',
+    'fild dword [#i]',
+    'fild qword [#l]',
+  );
+  for (const [m, w] of [
+    ['fist', 'word'],
+    ['fist', 'dword'],
+    ['fistp', 'word'],
+    ['fistp', 'dword'],
+    ['fistp', 'qword'],
+    ['fisttp', 'word'],
+    ['fisttp', 'dword'],
+    ['fisttp', 'qword'],
+  ]) {
+    t.push(`fld tword [#a]\n${m} ${w} [#o]`);
+  }
+  for (const op of ['fadd', 'fsub', 'fsubr', 'fmul', 'fdiv', 'fdivr']) {
+    t.push(`${AB}${op} st0, st1`, `${AB}${op} st1, st0`, `${AB}${op}p st1`);
+    t.push(`fld tword [#a]\n${op} dword [#d]`, `fld tword [#a]\n${op} qword [#q]`);
+    t.push(
+      `fld tword [#a]\nfi${op.slice(1)} dword [#i]`,
+      `fld tword [#a]\nfi${op.slice(1)} word [#w]`,
+    );
+  }
+  for (const c of ['fcom st1', 'fcomp st1', 'fcompp', 'fucom st1', 'fucomp st1', 'fucompp']) {
+    t.push(`${AB}${c}\nfnstsw ax`);
+  }
+  for (const c of ['fcomi st0, st1', 'fcomip st0, st1', 'fucomi st0, st1', 'fucomip st0, st1']) {
+    t.push(`${AB}${c}`);
+  }
+  t.push(
+    'fld tword [#a]\nfcom dword [#d]',
+    'fld tword [#a]\nfcomp qword [#q]',
+    'fld tword [#a]\nficom dword [#i]',
+    'fld tword [#a]\nficomp word [#w]',
+    'fld tword [#a]\nftst',
+    'fld tword [#a]\nfxam',
+    'fxam',
+    'fld dword [#d]\nfxam',
+  );
+  for (const u of ['fchs', 'fabs', 'fsqrt', 'frndint', 'fxtract']) t.push(`fld tword [#a]\n${u}`);
+  t.push(
+    'fld qword [#q]\nfsqrt',
+    'fld tword [#a]\nfld tword [#b]\nfscale',
+    'fild word [#w]\nfld tword [#b]\nfscale',
+  );
+  t.push(
+    `${AB}fxch st1`,
+    `${AB}fincstp`,
+    `${AB}fdecstp\nfdecstp`,
+    `${AB}ffree st1`,
+    `${AB}fld st1`,
+    // FST to an empty ST(i): QEMU 7.2 leaves its tag empty, the SDM tags it valid (x87.test.ts).
+    `${AB}fst st1`,
+    `${AB}fstp st1`,
+    'fld1',
+    'fldz',
+    'fldpi',
+    'fldl2t',
+    'fldl2e',
+    'fldlg2',
+    'fldln2',
+  );
+  for (const c of [
+    'fcmovb',
+    'fcmove',
+    'fcmovbe',
+    'fcmovu',
+    'fcmovnb',
+    'fcmovne',
+    'fcmovnbe',
+    'fcmovnu',
+  ]) {
+    t.push(`${AB}${c} st0, st1`);
+  }
+  t.push(
+    // Stack overflow and underflow (IE + SF) are not modelled by QEMU 7.2: x87.test.ts checks them.
+    `${AB}fnstenv [r9]\nmov rsi, [r9]\nmov rdi, [r9 + 8]\nmov rbp, [r9 + 16]`,
+    `${AB}fnsave [r9]\nmov rsi, [r9]\nmov rdi, [r9 + 28]\nmov rbp, [r9 + 36]\nfld1\nfrstor [r9]`,
+    `${AB}fnstenv [r9]\nfninit\nfldenv [r9]`,
+    'fld tword [#a]\nfnclex\nfnstcw [#o]',
+  );
+  return t;
+}
+
 /** MXCSR values for a case: the default mostly, else a random rounding mode with DAZ/FTZ. */
 function mxcsrFor(rnd: () => number): number {
   const k = rnd() % 4;
@@ -344,8 +483,13 @@ function mxcsrFor(rnd: () => number): number {
   return 0x1f80 | (rnd() & 0x6000) | (rnd() & 0x8040);
 }
 
-/** Builds the SSE program for `seed` with `perTemplate` cases per template (`fp`: the floating-point group). */
-export function buildProgramSse(seed: number, perTemplate: number, fp = false): DiffProgram {
+/** Builds the program for `seed` with `perTemplate` cases per template, for one group of templates. */
+export function buildProgramSse(
+  seed: number,
+  perTemplate: number,
+  group: 'int' | 'fp' | 'x87' = 'int',
+): DiffProgram {
+  const fp = group === 'fp';
   const rnd = mulberry32(seed);
   const lines: string[] = [];
   const data: string[] = [];
@@ -384,7 +528,62 @@ export function buildProgramSse(seed: number, perTemplate: number, fp = false): 
       }
     }
   }
-  for (const tpl of fp ? [] : intTemplates()) {
+  if (group === 'x87') {
+    for (const tpl of x87Templates()) {
+      for (let i = 0; i < perTemplate; i++) {
+        const label = `d${data.length}`;
+        const insn = tpl
+          .replaceAll('#a', `rel ${label}`)
+          .replaceAll('#b', `rel ${label} + 16`)
+          .replaceAll('#q', `rel ${label} + 32`)
+          .replaceAll('#d', `rel ${label} + 40`)
+          .replaceAll('#i', `rel ${label} + 44`)
+          .replaceAll('#l', `rel ${label} + 48`)
+          .replaceAll('#w', `rel ${label} + 56`)
+          .replaceAll('#o', `rel ${label} + 64`);
+        const a = x80(rnd);
+        const b = x80(rnd);
+        const q = fpLane(rnd, 64);
+        const words = [
+          a & 0xffffffffn,
+          (a >> 32n) & 0xffffffffn,
+          a >> 64n,
+          0n,
+          b & 0xffffffffn,
+          (b >> 32n) & 0xffffffffn,
+          b >> 64n,
+          0n,
+          q & 0xffffffffn,
+          q >> 32n,
+          fpLane(rnd, 32),
+          intOf(rnd, 32),
+          ...((l) => [l & 0xffffffffn, l >> 32n])(intOf(rnd, 64)),
+          intOf(rnd, 16),
+          0n,
+          0x11111111n,
+          0x22222222n,
+          0x33333333n,
+          0x44444444n,
+        ];
+        data.push(`${label}: dd ${words.map((v) => `0x${v.toString(16)}`).join(', ')}`);
+        // QEMU 7.2 applies precision control to FRNDINT and FSCALE too; the SDM limits it to the
+        // basic arithmetic and FSQRT (the model follows the SDM), so those run at 64 bits.
+        // QEMU 7.2 also rounds an m64 operand to precision control 24 when it loads it (double
+        // rounding); the SDM converts it exactly. Such templates use PC 53 or 64.
+        let pc = /frndint|fscale/.test(tpl) ? 3 : [0, 2, 3, 3][rnd() & 3];
+        if (pc === 0 && tpl.includes('[#q]')) pc = 2;
+        const fcw = 0x3f | 0x40 | (pc << 8) | ((rnd() & 3) << 10);
+        lines.push('call fill', `mov eax, ${(rnd() | 1) >>> 0}`, 'call xfill');
+        lines.push('fninit', `mov word [0x6400], ${fcw}`, 'fldcw [0x6400]');
+        for (const r of REGS.slice(0, 4)) lines.push(`mov ${r}, ${hex(value())}`);
+        lines.push('mov r9d, 0x6000');
+        lines.push(`push qword ${(rnd() & 0x8d5) | 2}`, 'popfq', insn);
+        lines.push(`mov r10, [rel ${label} + 64]`, `mov r11, [rel ${label} + 72]`, 'call dump');
+        cases.push({ insn });
+      }
+    }
+  }
+  for (const tpl of group === 'int' ? intTemplates() : []) {
     for (let i = 0; i < perTemplate; i++) {
       const insn = tpl.replaceAll('#i', String(rnd() & 0xff));
       lines.push('call fill');

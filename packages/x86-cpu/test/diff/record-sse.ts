@@ -1,5 +1,5 @@
 /**
- * Records QEMU reference results for the SSE programs:
+ * Records QEMU reference results for the SSE and x87 programs:
  * `node --import tsx packages/x86-cpu/test/diff/record-sse.ts`.
  */
 import { writeFileSync } from 'node:fs';
@@ -7,15 +7,19 @@ import { assemble, runQemu } from './run.ts';
 import {
   buildSse,
   buildSseFp,
+  buildX87,
   SSE_FILE,
   SSE_FP_FILE,
   SSE_FP_SEEDS,
   SSE_SEEDS,
+  X87_FILE,
+  X87_SEEDS,
 } from './sse-kind.ts';
 
 for (const [file, seeds, build] of [
   [SSE_FILE, SSE_SEEDS, buildSse],
   [SSE_FP_FILE, SSE_FP_SEEDS, buildSseFp],
+  [X87_FILE, X87_SEEDS, buildX87],
 ] as const) {
   const results = seeds.map((seed) => {
     const p = build(seed);

@@ -41,12 +41,43 @@ function hexOf(b: Uint8Array): string {
  * denormals only when flushing them), the SDM sets it for every denormal source operand, and
  * the model follows the SDM (checked in sse-faults.test.ts).
  */
-export function compareSse(p: DiffProgram, wantIn: Uint8Array, gotIn: Uint8Array): string[] {
+export function compareSse(
+  p: DiffProgram,
+  wantIn: Uint8Array,
+  gotIn: Uint8Array,
+  x87 = false,
+): string[] {
   const want = Uint8Array.from(wantIn);
   const got = Uint8Array.from(gotIn);
   for (let i = 0; i * DUMP_BYTES_SSE < got.length; i++) {
-    got[i * DUMP_BYTES_SSE + 136 + 24] &= ~2;
-    if (i * DUMP_BYTES_SSE < want.length) want[i * DUMP_BYTES_SSE + 136 + 24] &= ~2;
+    const b = i * DUMP_BYTES_SSE + 136;
+    got[b + 24] &= ~2;
+    if (b + 24 < want.length) {
+      want[b + 24] &= ~2;
+      // FSW.C1 after an inexact x87 result: the SDM sets it when the result was rounded up,
+      // QEMU 7.2 leaves it clear; the model follows the SDM (x87.test.ts checks it).
+      if ((want[b + 2] & 0x20) !== 0 && (want[b + 3] & 2) === 0) got[b + 3] &= ~2;
+      if (x87) {
+        // FSW.DE: QEMU 7.2 does not raise the denormal-operand exception for x87 either.
+        want[b + 2] &= ~2;
+        got[b + 2] &= ~2;
+        // FXSAVE's FIP/FDP: QEMU 7.2 stores zeros there (FNSTENV/FNSAVE carry them and are
+        // compared through the GPRs); the model stores the pointers as the SDM says.
+        want.fill(0, b + 8, b + 24);
+        got.fill(0, b + 8, b + 24);
+        // FNSTSW AX copies FSW.DE into AX bit 1.
+        if (p.cases[i]?.insn.includes('fnstsw ax')) {
+          want[i * DUMP_BYTES_SSE + 120] &= ~2;
+          got[i * DUMP_BYTES_SSE + 120] &= ~2;
+        }
+        // A NaN result under precision control 24/53: QEMU 7.2 raises PE (it rounds the NaN's
+        // payload); the SDM does not round NaNs.
+        if ((want[b + 41] & 0x7f) === 0x7f && want[b + 40] === 0xff && (want[b + 1] & 3) !== 3) {
+          want[b + 2] &= ~0x20;
+          got[b + 2] &= ~0x20;
+        }
+      }
+    }
   }
   const out: string[] = [];
   if (want.length !== got.length) out.push(`output length qemu=${want.length} model=${got.length}`);
@@ -77,5 +108,15 @@ export const SSE_FP_SEEDS = [1, 2, 3, 4, 5, 6, 7, 8];
 
 /** Builds the floating-point program for a seed (two cases per template). */
 export function buildSseFp(seed: number): DiffProgram {
-  return buildProgramSse(seed, 2, true);
+  return buildProgramSse(seed, 2, 'fp');
+}
+
+/** Vector file of the x87 group. */
+export const X87_FILE = 'long64-x87.json';
+/** Seeds recorded for the x87 group. */
+export const X87_SEEDS = [1, 2, 3, 4, 5, 6, 7, 8];
+
+/** Builds the x87 program for a seed (one case per template). */
+export function buildX87(seed: number): DiffProgram {
+  return buildProgramSse(seed, 1, 'x87');
 }

@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest';
+import { CR0, CR4, EXIT, VECTOR, X86Cpu } from '../src/index.ts';
+import { asm, CODE, setup } from './helpers.ts';
+
+const ALL = 0xffffffff;
+
+/** Runs `source` (then HLT) in long mode with every exception intercepted. */
+function run(source: string, cr0 = 0): { cpu: X86Cpu; ram: ReturnType<typeof setup>['ram'] } {
+  const { cpu, ram } = setup('long64', asm(`${source}\nhlt`, 64, CODE), {
+    intercepts: { exceptionBitmap: ALL },
+  });
+  cpu.cr0 |= cr0;
+  cpu.cr4 |= CR4.OSFXSR | CR4.OSXMMEXCPT;
+  cpu.run(1000);
+  return { cpu, ram };
+}
+
+/** ST(i) as `[sign/exponent, significand high, significand low]` (unsigned). */
+function st(cpu: X86Cpu, i: number): number[] {
+  const f = cpu.fpu;
+  const p = (f.top + i) & 7;
+  return [f.stSe[p], f.stHi[p] >>> 0, f.stLo[p] >>> 0];
+}
+
+const INDEFINITE = [0xffff, 0xc0000000, 0];
+
+describe('x87 stack faults (SDM Vol. 1 §8.5.1.1; QEMU 7.2 does not model them)', () => {
+  it('a ninth push overflows: IE, SF and C1 set, the indefinite is pushed', () => {
+    const { cpu } = run(`fninit\n${'fld1\n'.repeat(9)}`);
+    expect(cpu.exit.reason).toBe(EXIT.HLT);
+    const fsw = cpu.fpu.getFsw();
+    expect(fsw & 0x241).toBe(0x241);
+    expect(st(cpu, 0)).toEqual(INDEFINITE);
+  });
+
+  it('an operation on an empty register underflows: IE and SF, C1 clear, the indefinite is stored', () => {
+    const { cpu } = run('fninit\nfld1\nfadd st0, st1');
+    const fsw = cpu.fpu.getFsw();
+    expect(fsw & 0x241).toBe(0x41);
+    expect(st(cpu, 0)).toEqual(INDEFINITE);
+  });
+
+  it('FST to an empty ST(i) tags it valid', () => {
+    const { cpu } = run('fninit\nfld1\nfst st3');
+    expect(cpu.fpu.ftw & (1 << ((cpu.fpu.top + 3) & 7))).not.toBe(0);
+  });
+});
+
+describe('x87 exceptions and #MF', () => {
+  it('C1 reports a rounded-up inexact result and DE a denormal operand (QEMU 7.2 sets neither)', () => {
+    // 1/3 rounds up in the last place of the 64-bit significand (…AAAB).
+    const { cpu } = run('fninit\nfld1\nmov dword [0x5000], 3\nfidiv dword [0x5000]');
+    expect(st(cpu, 0)).toEqual([0x3ffd, 0xaaaaaaaa, 0xaaaaaaab]);
+    expect(cpu.fpu.getFsw() & 0x220).toBe(0x220);
+    const d = run('fninit\nmov dword [0x5000], 1\nfld dword [0x5000]').cpu;
+    expect(d.fpu.getFsw() & 0x2).toBe(0x2);
+  });
+
+  it('an unmasked invalid operation sets ES and B, keeps the destination, and raises #MF at the next waiting instruction with CR0.NE', () => {
+    const src =
+      'fninit\nmov word [0x5000], 0x37e\nfldcw [0x5000]\nfldz\nfldz\nfdiv st0, st1\nnop\nfwait';
+    const { cpu } = run(src, CR0.NE);
+    expect(cpu.exit.reason).toBe(EXIT.EXCEPTION);
+    expect(cpu.exit.vector).toBe(VECTOR.MF);
+    expect(cpu.fpu.getFsw() & 0x8081).toBe(0x8081);
+    expect(st(cpu, 0)).toEqual([0, 0, 0]);
+    // Without CR0.NE the model has no FERR# line: FWAIT completes.
+    expect(run(src).cpu.exit.reason).toBe(EXIT.HLT);
+    // FNCLEX clears the pending exception.
+    expect(run(`${src.replace('nop', 'fnclex')}`, CR0.NE).cpu.exit.reason).toBe(EXIT.HLT);
+  });
+
+  it('a masked divide by zero gives a signed infinity with ZE', () => {
+    const { cpu } = run('fninit\nfldz\nfchs\nfld1\nfdiv st0, st1');
+    expect(st(cpu, 0)).toEqual([0xffff, 0x80000000, 0]);
+    expect(cpu.fpu.getFsw() & 0x3f).toBe(0x4);
+  });
+});
+
+describe('x87 precision control and pointers', () => {
+  it('precision control rounds FDIV to 24 bits but not FRNDINT or loads (SDM §8.1.5.2; QEMU rounds those too)', () => {
+    const { cpu } = run(
+      'fninit\nmov word [0x5000], 0x07f\nfldcw [0x5000]\nfld1\nmov dword [0x5004], 3\nfidiv dword [0x5004]',
+    );
+    expect(st(cpu, 0)).toEqual([0x3ffd, 0xaaaaab00, 0]);
+    const r = run(
+      'fninit\nmov word [0x5000], 0x07f\nfldcw [0x5000]\nmov rax, 0x3ff0000000000001\nmov [0x5008], rax\nfld qword [0x5008]',
+    ).cpu;
+    expect(st(r, 0)).toEqual([0x3fff, 0x80000000, 0x800]);
+  });
+
+  it('FXSAVE stores the last x87 instruction and data pointers (QEMU 7.2 stores zeros)', () => {
+    const { cpu, ram } = run('fninit\nfld dword [0x5000]\nfxsave [0x6000]');
+    expect(ram.read32(0x6008)).toBe(CODE + 2);
+    expect(ram.read32(0x6010)).toBe(0x5000);
+    expect(cpu.fpu.fip).toBe(CODE + 2);
+  });
+
+  it('getState carries the x87 stack bit-exactly', () => {
+    const { cpu, ram } = run('fninit\nfldpi\nfld1\nfchs');
+    const copy = X86Cpu.fromState(JSON.parse(JSON.stringify(cpu.getState())), { memory: ram });
+    expect(st(copy, 1)).toEqual([0x4000, 0xc90fdaa2, 0x2168c235]);
+    expect(st(copy, 0)).toEqual([0xbfff, 0x80000000, 0]);
+    expect(copy.fpu.getFsw()).toBe(cpu.fpu.getFsw());
+  });
+});
