@@ -4,6 +4,7 @@
  * with memory_op, and its reservation (what `xl list` shows) follows; a lowered maximum makes
  * populate_physmap fail in the hypervisor.
  */
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Host, parseDomainConfig } from '@typevisor/toolstack';
 import { describe, expect, it } from 'vitest';
@@ -21,6 +22,27 @@ async function bootBalloon(host: Host, extra = '') {
   });
   return dom;
 }
+
+describe('the balloon guest under Typevisor and under the real Xen 4.17', () => {
+  it('prints the same lines for the same configuration (its selftest balloons 4 MiB down and up)', async () => {
+    const golden = readFileSync(
+      new URL('../guests/balloon/golden-xen-4.17.txt', import.meta.url),
+      'utf8',
+    );
+    const cfg = readFileSync(new URL('../guests/balloon/selftest.cfg', import.meta.url), 'utf8');
+    const host = new Host();
+    const dom = await host.createDomain(
+      parseDomainConfig(cfg.replace(/^kernel = .*$/m, `kernel = "${BALLOON}"`), 'selftest.cfg'),
+    );
+    await host.run({
+      until: () => dom.consoleText().includes('selftest done'),
+      timeoutMs: 30_000,
+      stopWhenIdle: false,
+    });
+    expect(dom.consoleText()).toBe(golden);
+    await host.close();
+  });
+});
 
 describe('mem-set observed by the balloon guest', () => {
   it('balloons down to the new target and back up, and the reservation follows', async () => {

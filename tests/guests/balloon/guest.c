@@ -14,7 +14,8 @@
  * 512 KiB past the boot page tables) are ballooned: they are mapped nowhere, so giving them away
  * needs no page-table change. It sleeps in SCHEDOP_block between xenstore messages (its event
  * callback only acknowledges the upcall; the main loop reads the ring). With "busy" on its
- * command line it spins instead, a CPU-bound guest for scheduler tests. Rebuild with ./build.sh.
+ * command line it spins instead, a CPU-bound guest for scheduler tests; with "selftest" it
+ * balloons 4 MiB down and back up once after the first target. Rebuild with ./build.sh.
  */
 typedef unsigned long u64;
 typedef unsigned int u32;
@@ -115,6 +116,8 @@ static void flush(void) { send(cons_port); }
 static int target_changed;
 /* Command line "busy": spin on the ring instead of blocking (a CPU-bound guest for scheduler tests). */
 static int busy;
+/* Command line "selftest": after the first target, balloon 4 MiB down and back up once. */
+static int selftest;
 static char reply[4096];
 static u32 reply_len;
 static u32 next_req_id = 1;
@@ -233,6 +236,7 @@ void guest_main(u8 *si) {
   const char *cmd = (const char *)(si + 128);
   for (int i = 0; cmd[i]; i++)
     if (cmd[i] == 'b' && cmd[i + 1] == 'u' && cmd[i + 2] == 's' && cmd[i + 3] == 'y') busy = 1;
+    else if (cmd[i] == 's' && cmd[i + 1] == 'e' && cmd[i + 2] == 'l' && cmd[i + 3] == 'f') selftest = 1;
   puts_(busy ? "balloon: busy\n" : "");
   puts_("balloon: start pages=");
   putnum((s64)nr_pages);
@@ -255,6 +259,13 @@ void guest_main(u8 *si) {
         for (u32 i = 0; i < reply_len && reply[i] >= '0' && reply[i] <= '9'; i++)
           kib = kib * 10 + (reply[i] - '0');
         balloon_to(kib);
+        if (selftest) {
+          selftest = 0;
+          balloon_to(kib - 4096);
+          balloon_to(kib);
+          puts_("balloon: selftest done\n");
+          flush();
+        }
       }
       continue;
     }
