@@ -394,6 +394,22 @@ export {
   type VcpuRunstate,
 } from './hypercall/pv-vcpu-op.ts';
 export { SCHED_POLL_MAX_PORTS, schedPoll } from './hypercall/sched-poll.ts';
+export { type PvSmpPort, smpVcpuOp } from './hypercall/smp-vcpu-op.ts';
+export {
+  type ContextTrap,
+  checkVcpuGuestContext64,
+  decodeVcpuGuestContext64,
+  FIRST_RESERVED_GDT_ENTRY,
+  VCPU_GUEST_CONTEXT_SIZE_64,
+  VCPU_LIFECYCLE,
+  type VcpuGuestContext64,
+  type VcpuLifecyclePort,
+  type VcpuLifecycleResult,
+  VGCF_i387_valid,
+  VGCF_in_kernel,
+  VGCF_online,
+  vcpuLifecycleOp,
+} from './hypercall/vcpu-initialise.ts';
 export { setTimerOp, type VcpuOpHost, vcpuOp } from './hypercall/vcpu-op.ts';
 export {
   XEN_CPUID_FIRST_LEAF,
@@ -431,6 +447,11 @@ export type {
   ShutdownPort,
 } from './pv/ports.ts';
 export {
+  PvDomainVcpus,
+  type PvDomainVcpusHooks,
+  type PvDomainVcpusState,
+} from './pv/pv-domain-vcpus.ts';
+export {
   CONSOLEIO_read,
   CONSOLEIO_write,
   DEFAULT_XEN_VERSION,
@@ -455,6 +476,7 @@ export {
   type PvVcpuOptions,
   type PvVcpuState,
 } from './pv/pv-vcpu.ts';
+export { loadVcpuGuestContext64, type PvContextMmPort } from './pv/pv-vcpu-context.ts';
 export { HYPERVISOR_COMPAT_VIRT_START, pv32Hypercall } from './pv/pv32-hypercalls.ts';
 export {
   compatFlatSegmentAttr,

@@ -30,6 +30,7 @@ import {
   SCHEDOP_shutdown,
   SCHEDOP_shutdown_code,
   SCHEDOP_yield,
+  SHUTDOWN_poweroff,
 } from '../abi/sched.ts';
 import {
   XENVER_build_id,
@@ -59,6 +60,8 @@ import {
 } from '../hypercall/pv-arch-op.ts';
 import { type PvVcpuOpPort, pvVcpuOp } from '../hypercall/pv-vcpu-op.ts';
 import { schedPoll } from '../hypercall/sched-poll.ts';
+import { type PvSmpPort, smpVcpuOp } from '../hypercall/smp-vcpu-op.ts';
+import { VCPU_LIFECYCLE } from '../hypercall/vcpu-initialise.ts';
 import type { PvMmPort, PvMmuextOp } from './ports.ts';
 
 /** `CONSOLEIO_write`. @see xen/include/public/xen.h */
@@ -166,6 +169,11 @@ export interface PvHypercallEnv {
   readonly physdev?: PhysdevPort;
   /** Runstates for vcpu_op's PV additions; without it vcpu_op is the core subset. */
   readonly vcpuOps?: PvVcpuOpPort;
+  /**
+   * The domain's vCPU lifecycle (VCPUOP_initialise/up/down/is_up, other vCPUs' runstates);
+   * without it every vCPU counts as up and initialise/up/down are the core subset's.
+   */
+  readonly smp?: PvSmpPort;
   /**
    * Runs one multicall entry (the vCPU's whole hypercall table, including the calls it handles
    * itself); without it entries go through {@link pvHypercall}.
@@ -534,6 +542,17 @@ export function pvHypercall(env: PvHypercallEnv, nr: number, args: readonly bigi
         ? physdevOp(env.physdev, env.ctx, u32(args[0]), ptr(args[1]))
         : -XEN_ENOSYS;
     case __HYPERVISOR_vcpu_op:
+      if (env.smp !== undefined) {
+        const r = smpVcpuOp(env.smp, env.ctx, u32(args[0]), u32(args[1]), ptr(args[2]));
+        if (r !== null) {
+          if (r.effect === VCPU_LIFECYCLE.SELF_DOWN) env.next = PV_NEXT.YIELD;
+          else if (r.effect === VCPU_LIFECYCLE.LAST_DOWN) {
+            env.shutdownReason = SHUTDOWN_poweroff;
+            env.next = PV_NEXT.SHUTDOWN;
+          }
+          return r.rc;
+        }
+      }
       return env.vcpuOps
         ? pvVcpuOp(env.host, env.vcpuOps, env.ctx, u32(args[0]), u32(args[1]), ptr(args[2]))
         : dispatchHypercall(env.host, env.ctx, nr, args);

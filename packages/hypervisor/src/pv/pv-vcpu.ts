@@ -12,6 +12,7 @@ import { SHUTDOWN_crash } from '../abi/sched.ts';
 import type { HypercallHost } from '../hypercall/dispatch.ts';
 import type { MemoryReservationPort } from '../hypercall/memory-op.ts';
 import { PvVcpuArch, type PvVcpuArchState } from '../hypercall/pv-vcpu-arch.ts';
+import type { PvSmpPort } from '../hypercall/smp-vcpu-op.ts';
 import { XEN_EMULATE_PREFIX, xenCpuidLeaf } from '../hypercall/xen-cpuid.ts';
 import { PvDescriptorTables } from './descriptor-tables.ts';
 import type { ConsoleSink, MachineBytesPort, PvCpuPort, PvMmPort, ShutdownPort } from './ports.ts';
@@ -172,6 +173,11 @@ export interface PvVcpuOptions {
    * {@link PV_PREEMPT_AFTER}.
    */
   readonly preemptAfter?: number;
+  /**
+   * The domain's vCPU set (VCPUOP_initialise/up/down/is_up, other vCPUs' runstates), shared by
+   * all its vCPUs; without it the domain has this one vCPU, always up.
+   */
+  readonly smp?: PvSmpPort;
 }
 
 /** Long-mode control state for a 64-bit PV guest. */
@@ -308,6 +314,7 @@ export class PvVcpu {
       physdev: this.arch,
       vcpuOps: this.arch,
       batch: (nr, args) => this.call(nr, args),
+      ...(options.smp !== undefined ? { smp: options.smp } : {}),
     };
   }
 
