@@ -184,9 +184,13 @@ describe('the compat hypercall table', () => {
     expect(pv32Hypercall(env, 17, [0n, 0n])).toBe(0x40011);
   });
 
-  it('never forwards a call whose compat layout differs to the 64-bit code (SCHEDOP_poll), and needs the MMU for the MMU calls', () => {
-    const { env } = env32();
-    expect(pv32Hypercall(env, 29, [3n, 0x1000n])).toBe(-38); // SCHEDOP_poll
+  it("decodes SCHEDOP_poll's 16-byte compat sched_poll, and needs the MMU for the MMU calls", () => {
+    const { env, mem } = env32();
+    // { ports = 0x2000 (4-byte handle), nr_ports = 129, timeout = 0 }: read at offset 4, the
+    // count is too large; the 64-bit layout would have seen 0 ports (and returned 0).
+    mem.write(0x1000, Uint8Array.of(0, 0x20, 0, 0, 129, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0));
+    expect(pv32Hypercall(env, 29, [3n, 0x1000n])).toBe(-22); // SCHEDOP_poll
+    expect(pv32Hypercall(env, 29, [3n, 0x9000n])).toBe(-14); // unreadable struct
     expect(pv32Hypercall(env, 29, [0n, 0n])).toBe(0); // SCHEDOP_yield
     expect(env.next).toBe(PV_NEXT.YIELD);
     expect(pv32Hypercall(env, 21, [0n, 3n])).toBe(-38); // vm_assist without an MMU

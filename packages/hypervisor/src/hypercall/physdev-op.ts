@@ -136,9 +136,11 @@ export function physdevOp(
       return 0;
     }
     case PHYSDEVOP.PHYSDEVOP_set_iobitmap: {
-      const v = readStruct(ctx.guest, arg, 16); // struct physdev_set_iobitmap, padded to 16
+      // struct physdev_set_iobitmap { handle bitmap; u32 nr_ports; }: 16 bytes padded, 8 compat.
+      const compat = ctx.abi === 'x86_32';
+      const v = readStruct(ctx.guest, arg, compat ? 8 : 16);
       if (v === null) return -XEN_EFAULT;
-      return v.getUint32(8, true) > 65536 ? -XEN_EINVAL : 0;
+      return v.getUint32(compat ? 4 : 8, true) > 65536 ? -XEN_EINVAL : 0;
     }
     case PHYSDEVOP.PHYSDEVOP_eoi:
     case PHYSDEVOP.PHYSDEVOP_pirq_eoi_gmfn_v1:

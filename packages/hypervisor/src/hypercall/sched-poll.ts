@@ -18,12 +18,17 @@ import { pointerField, readStruct } from './guest-io.ts';
 /** Most ports one SCHEDOP_poll may name. @see xen/common/sched/core.c (do_poll) */
 export const SCHED_POLL_MAX_PORTS = 128;
 
-/** Checks a `struct sched_poll` at `arg`; returns 0 (then yield) or -XEN_E*. */
+/**
+ * Checks a `struct sched_poll` at `arg` (24 bytes: ports handle @0, nr_ports @8, timeout @16;
+ * the compat struct of an `x86_32` caller is 16 bytes: handle @0, nr_ports @4, timeout @8);
+ * returns 0 (then yield) or -XEN_E*.
+ */
 export function schedPoll(evtchn: EventChannels, ctx: HypercallContext, arg: number): number {
-  const p = readStruct(ctx.guest, arg, 24);
+  const compat = ctx.abi === 'x86_32';
+  const p = readStruct(ctx.guest, arg, compat ? 16 : 24);
   if (p === null) return -XEN_EFAULT;
-  const list = pointerField(p, 0);
-  const n = p.getUint32(8, true);
+  const list = compat ? p.getUint32(0, true) : pointerField(p, 0);
+  const n = p.getUint32(compat ? 4 : 8, true);
   if (n > SCHED_POLL_MAX_PORTS) return -XEN_EINVAL;
   const max = evtchn.hasDomain(ctx.domid) ? evtchn.maxPorts(ctx.domid) : 0;
   for (let i = 0; i < n; i++) {

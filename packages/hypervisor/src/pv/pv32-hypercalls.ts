@@ -15,6 +15,7 @@ import {
   __HYPERVISOR_memory_op,
   __HYPERVISOR_mmu_update,
   __HYPERVISOR_mmuext_op,
+  __HYPERVISOR_physdev_op,
   __HYPERVISOR_sched_op,
   __HYPERVISOR_update_va_mapping,
   __HYPERVISOR_vm_assist,
@@ -23,6 +24,7 @@ import {
 import {
   SCHEDOP_block,
   SCHEDOP_pin_override,
+  SCHEDOP_poll,
   SCHEDOP_remote_shutdown,
   SCHEDOP_shutdown,
   SCHEDOP_shutdown_code,
@@ -107,10 +109,14 @@ function mmuextOp32(
   return writeDone(env, pdone, done, 0);
 }
 
-/** The sched_op commands whose argument layout is the same on both ABIs. */
+/**
+ * The sched_op commands the shared code decodes for a compat caller: the same layout on both
+ * ABIs, or (SCHEDOP_poll) decoded by `ctx.abi`.
+ */
 function sameLayoutSchedOp(cmd: number): boolean {
   return (
     cmd === SCHEDOP_yield ||
+    cmd === SCHEDOP_poll ||
     cmd === SCHEDOP_block ||
     cmd === SCHEDOP_shutdown ||
     cmd === SCHEDOP_shutdown_code ||
@@ -140,8 +146,9 @@ export function pv32Hypercall(env: PvHypercallEnv, nr: number, args: readonly bi
         BigInt(u32(args[2])),
         BigInt(u32(args[3])),
       ]);
+    case __HYPERVISOR_physdev_op: // the structs differ only in set_iobitmap, decoded by ctx.abi
+      return pvHypercall(env, nr, [BigInt(a0), BigInt(a1)]);
     case __HYPERVISOR_sched_op:
-      // SCHEDOP_poll's struct differs (x86_32: 16 bytes) and is not modelled for either ABI yet.
       return sameLayoutSchedOp(a0) ? pvHypercall(env, nr, [BigInt(a0), BigInt(a1)]) : -XEN_ENOSYS;
     case __HYPERVISOR_xen_version: {
       if (a0 !== XENVER_platform_parameters) return pvHypercall(env, nr, [BigInt(a0), BigInt(a1)]);

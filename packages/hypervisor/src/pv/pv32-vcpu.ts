@@ -12,6 +12,7 @@
 import { SHUTDOWN_crash } from '../abi/sched.ts';
 import type { HypercallHost } from '../hypercall/dispatch.ts';
 import type { MemoryReservationPort } from '../hypercall/memory-op.ts';
+import { PirqTable, type PirqTableState } from '../hypercall/physdev-op.ts';
 import { PvDescriptorTables } from './descriptor-tables.ts';
 import type { ConsoleSink, MachineBytesPort, PvCpuPort, PvMmPort, ShutdownPort } from './ports.ts';
 import {
@@ -137,6 +138,8 @@ export interface Pv32VcpuState {
   readonly failsafeCallback: { readonly cs: number; readonly eip: number };
   /** The kernel stack of `stack_switch` (SS, ESP). */
   readonly kernelStack: { readonly ss: number; readonly sp: number };
+  /** physdev_op's virtual IOPL and reserved PIRQs (absent in older saves). */
+  readonly physdev?: { readonly iopl: number; readonly pirqs: PirqTableState };
 }
 
 /** Options for {@link Pv32Vcpu}. */
@@ -206,6 +209,10 @@ export class Pv32Vcpu {
   crash: PvCrashInfo | null;
   /** The exception handlers, callbacks and kernel stack the kernel registered. */
   readonly traps: Pv32Traps;
+  /** The domain's PIRQs as physdev_op hands them out (get_free_pirq). */
+  pirqs: PirqTable;
+  /** The virtual I/O privilege level of PHYSDEVOP_set_iopl (recorded; no port I/O is emulated). */
+  iopl: number;
   private readonly env: PvHypercallEnv;
   private readonly shutdownPort: ShutdownPort;
   private readonly args: bigint[];
@@ -223,6 +230,8 @@ export class Pv32Vcpu {
     this.shutdownReason = -1;
     this.crash = null;
     this.traps = new Pv32Traps(options.vcpuInfo ?? null);
+    this.pirqs = new PirqTable();
+    this.iopl = 0;
     this.shutdownPort = options.shutdown;
     this.args = [0n, 0n, 0n, 0n, 0n];
     this.trace = options.trace ?? null;
@@ -238,6 +247,7 @@ export class Pv32Vcpu {
     this.insn = new Uint8Array(3);
     const sink = options.console;
     const domid = this.domid;
+    const self = this;
     this.env = {
       host: options.host,
       ctx: {
@@ -261,6 +271,14 @@ export class Pv32Vcpu {
       shutdownReason: -1,
       shutdownCode: -1,
       next: PV_NEXT.CONTINUE,
+      physdev: {
+        get pirqs(): PirqTable {
+          return self.pirqs;
+        },
+        setIopl: (iopl: number): void => {
+          self.iopl = iopl;
+        },
+      },
       preemptAfter: options.preemptAfter ?? PV_PREEMPT_AFTER,
     };
   }
@@ -326,6 +344,7 @@ export class Pv32Vcpu {
       eventCallback: { cs: t.eventCs, eip: t.eventEip },
       failsafeCallback: { cs: t.failsafeCs, eip: t.failsafeEip },
       kernelStack: { ss: t.kernelSs, sp: t.kernelSp },
+      physdev: { iopl: this.iopl, pirqs: this.pirqs.getState() },
     };
   }
 
@@ -353,6 +372,10 @@ export class Pv32Vcpu {
     t.failsafeEip = state.failsafeCallback.eip >>> 0;
     t.kernelSs = state.kernelStack.ss & 0xffff;
     t.kernelSp = state.kernelStack.sp >>> 0;
+    if (state.physdev !== undefined) {
+      v.iopl = state.physdev.iopl & 3;
+      v.pirqs = PirqTable.fromState(state.physdev.pirqs);
+    }
     return v;
   }
 

@@ -1,8 +1,10 @@
 /*
- * Compat ABI reference guest (32-bit PAE PV, ring 1, freestanding; gcc -m32). Runs the
- * descriptor-table checks of guest.c's descriptors() through the compat ABI (8-byte trap_info,
+ * Compat ABI reference guest (32-bit PAE PV, ring 1, freestanding; gcc -m32). Runs guest.c's
+ * physdev_op, SCHEDOP_poll and descriptor-table checks through the compat ABI (8-byte
+ * physdev_set_iobitmap, 16-byte sched_poll, 32-bit event-channel bitmaps, 8-byte trap_info,
  * 4-byte set_gdt frame list, update_descriptor(pa_lo, pa_hi, d_lo, d_hi), 12-byte mmuext_op)
- * with the same selectors, descriptor values and line names, and prints "name value" lines with
+ * with the same arguments, selectors, descriptor values and line names, and prints "name value"
+ * lines with
  * console_io. xen-reference runs 64-bit PV guests only, so its expected output is the 64-bit
  * golden's lines with the compat ABI's documented differences (tests/pv-boot32). Rebuild with
  * ./build.sh.
@@ -30,6 +32,8 @@ static int hc2(int nr, u32 a1, u32 a2) { return hc5(nr, a1, a2, 0, 0, 0); }
 #define HC_update_descriptor 10
 #define HC_update_va_mapping 14
 #define HC_console_io 18
+#define HC_event_channel_op 32
+#define HC_physdev_op 33
 #define HC_mmuext_op 26
 #define HC_sched_op 29
 
@@ -221,6 +225,64 @@ static void descriptors(void) {
   out("desc.set_trap_table.clear", hc2(HC_set_trap_table, 0, 0));
 }
 
+/* ---- physdev_op and SCHEDOP_poll through the compat structs ---- */
+static void *memset_(void *p, int c, u32 n) { u8 *d = p; while (n--) *d++ = (u8)c; return p; }
+
+static void physdev(void) {
+  /* Every PHYSDEVOP_* number from 5 to 31 and one unknown, with a zeroed argument. */
+  static const u32 cmds[] = { 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 99 };
+  for (u32 i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+    memset_(scratch, 0, 256);
+    char num[3] = { (char)('0' + cmds[i] / 10), (char)('0' + cmds[i] % 10), 0 };
+    puts_("physdev.op"); out(num, hc2(HC_physdev_op, cmds[i], (u32)scratch));
+  }
+  *(u32 *)scratch = 3;
+  out("physdev.set_iopl.3", hc2(HC_physdev_op, 6, (u32)scratch));
+  *(u32 *)scratch = 0;
+  out("physdev.set_iopl.0", hc2(HC_physdev_op, 6, (u32)scratch));
+  out("physdev.set_iopl.bad_ptr", hc2(HC_physdev_op, 6, BAD));
+  out("physdev.eoi.bad_ptr", hc2(HC_physdev_op, 12, BAD));
+  out("physdev.irq_status_query.bad_ptr", hc2(HC_physdev_op, 5, BAD));
+  *(u32 *)scratch = 0x7fffffff;
+  out("physdev.irq_status_query.big", hc2(HC_physdev_op, 5, (u32)scratch));
+  *(u32 *)scratch = 1;
+  out("physdev.eoi.irq1", hc2(HC_physdev_op, 12, (u32)scratch));
+}
+
+static int evtchn(int cmd, void *arg) { return hc2(HC_event_channel_op, cmd, (u32)arg); }
+struct bind_ipi { u32 vcpu, port; };
+/* The compat struct sched_poll: a 4-byte handle, then nr_ports and the 8-byte timeout. */
+struct sched_poll32 { u32 ports; u32 nr_ports; u64 timeout; } __attribute__((packed));
+
+static int poll(u32 *ports, u32 n, u64 timeout) {
+  struct sched_poll32 p = { (u32)ports, n, timeout };
+  return hc2(HC_sched_op, 3, (u32)&p);
+}
+
+static void sched_poll(void) {
+  volatile u32 *pend = (volatile u32 *)(shinfo_window + 2048);  /* 32-bit evtchn_pending[] */
+  volatile u32 *mask = (volatile u32 *)(shinfo_window + 2176);  /* and evtchn_mask[] */
+  struct bind_ipi ipi = { 0, 0 };
+  out("poll.bind_ipi", evtchn(7, &ipi));
+  u32 port = ipi.port;
+  mask[port / 32] |= 1U << (port % 32);
+  u32 ports[2] = { port, port };
+  u32 sendp = port;
+  out("poll.send", evtchn(4, &sendp));
+  out("poll.pending", poll(ports, 1, 0));
+  out("poll.pending.bit", (pend[port / 32] >> (port % 32)) & 1);
+  pend[port / 32] &= ~(1U << (port % 32));
+  out("poll.timeout_past", poll(ports, 2, 1));
+  u32 bad[1] = { 5000 };
+  out("poll.bad_port", poll(bad, 1, 1));
+  bad[0] = 0;
+  out("poll.port0", poll(bad, 1, 1));
+  out("poll.nr129", poll(ports, 129, 1));
+  out("poll.nr0_timeout", poll(ports, 0, 1));
+  out("poll.bad_ports_ptr", poll((u32 *)BAD, 1, 1));
+  out("poll.bad_ptr", hc2(HC_sched_op, 3, BAD));
+}
+
 void guest_main(u8 *si) {
   p2m = *(const u32 **)(si + 68);
   puts_("\nTYPEVISOR-ABI-REF-32 begin\n");
@@ -228,6 +290,8 @@ void guest_main(u8 *si) {
   u32 shared = *(u32 *)(si + 36);
   remap(shinfo_window, 0x67);  /* a writable page of ours first, then shared_info over it */
   hc5(HC_update_va_mapping, (u32)shinfo_window, shared | 0x67, 0, 2, 0);
+  physdev();
+  sched_poll();
   descriptors();
   puts_("TYPEVISOR-ABI-REF-32 end\n");
   flush();
