@@ -18,11 +18,12 @@ export const LIBXL_MAXMEM_CONSTANT = 1024;
  * `g`, `t`, either case; none means MiB). Returns KiB, or -1 when the text is not a size.
  */
 export function parseMemSizeKb(text: string): number {
-  const m = /^\s*([+-]?\d*)(.*)$/s.exec(text);
+  // strtoll: leading white space, a sign, digits; with no digits the end is the start.
+  const m = /^[ \t\n\v\f\r]*([+-]?\d+)/.exec(text);
   const digits = m?.[1] ?? '';
-  const rest = m?.[2] ?? text;
+  const rest = m === null ? text : text.slice(m[0].length);
   if (rest.length > 1) return -1;
-  const n = digits === '' || digits === '+' || digits === '-' ? 0 : Number(digits);
+  const n = digits === '' ? 0 : Number(digits);
   if (!Number.isSafeInteger(n)) return -1;
   switch (rest.toLowerCase()) {
     case 't':

@@ -313,19 +313,27 @@ export class HostDevices {
     const base = `/local/domain/${domid}/device/vif`;
     const ids = await xs.directory(base).catch(() => [] as string[]);
     const rows: NetworkRow[] = [];
-    for (const id of ids.sort((a, b) => Number(a) - Number(b))) {
+    // The frontend directory is the guest's: every value is checked before it reaches a
+    // terminal (a number, a MAC, a backend path), anything else shows as -1 or "-".
+    for (const id of ids.filter((x) => /^\d{1,9}$/.test(x)).sort((a, b) => Number(a) - Number(b))) {
       const read = (k: string): Promise<string> =>
-        xs.readString(`${base}/${id}/${k}`).catch(() => '-1');
+        xs.readString(`${base}/${id}/${k}`).catch(() => '');
+      const num = async (k: string): Promise<number> => {
+        const v = await read(k);
+        return /^\d{1,10}$/.test(v) ? Number(v) : -1;
+      };
+      const mac = await read('mac');
+      const backend = await read('backend');
       rows.push({
         idx: Number(id),
-        backendId: Number(await read('backend-id')),
-        mac: await read('mac'),
-        handle: Number(await read('handle')),
-        state: Number(await read('state')),
-        evtch: Number(await read('event-channel')),
-        txRingRef: Number(await read('tx-ring-ref')),
-        rxRingRef: Number(await read('rx-ring-ref')),
-        backendPath: await read('backend'),
+        backendId: await num('backend-id'),
+        mac: MAC.test(mac) ? mac : '-',
+        handle: await num('handle'),
+        state: await num('state'),
+        evtch: await num('event-channel'),
+        txRingRef: await num('tx-ring-ref'),
+        rxRingRef: await num('rx-ring-ref'),
+        backendPath: /^\/local\/domain\/\d+\/backend\/vif\/\d+\/\d+$/.test(backend) ? backend : '-',
       });
     }
     return rows;
