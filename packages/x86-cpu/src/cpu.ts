@@ -251,20 +251,28 @@ export class X86Cpu {
   private readonly blkLoop: Uint8Array = new Uint8Array(DC_SIZE);
   /** @internal Set when a store hits a page with cached code: the running block stops. */
   blockBreak = false;
-  /** Per direct-RAM page: generation, bumped when a CPU store hits a page with cached code. */
-  private readonly codeGen: Int32Array;
-  /** Per direct-RAM page: 1 while it is listed in `codeList` (it may hold cache entries). */
-  private readonly codeMark: Uint8Array;
+  /**
+   * Per cacheable page (the direct RAM view; with a port without one, RAM pages below 4 GiB,
+   * the arrays growing as code is found): generation, bumped when a CPU store hits a page with
+   * cached code.
+   */
+  private codeGen: Int32Array;
+  /** Per cacheable page: 1 while it is listed in `codeList` (it may hold cache entries). */
+  private codeMark: Uint8Array;
   /** Pages that may hold cache entries since the last full invalidation. */
-  private readonly codeList: Int32Array;
+  private codeList: Int32Array;
   private codeCount = 0;
+  /** Bytes covered by the per-page arrays (`codeGen.length * 4096`). */
+  private codeLimit = 0;
+  /** True when the memory port has no direct view: code is cached through port reads. */
+  private readonly portCode: boolean;
   /**
    * Run epoch (one per `run()` call) and, per direct-RAM page, the epoch in which its cached
    * code was last checked against `codeSnap`, the page's contents when its first entry was
    * recorded (DESIGN.md "Decode cache": memory written between runs).
    */
   private epoch = 0;
-  private readonly codeEpoch: Int32Array;
+  private codeEpoch: Int32Array;
   private readonly codeSnap: Map<number, Int32Array> = new Map();
   /** Mode bits the cached decodings depend on (64-bit mode, default operand size). */
   private decodeMode = -1;
@@ -277,11 +285,13 @@ export class X86Cpu {
       bytes !== undefined && bytes.byteOffset % 4 === 0
         ? new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2)
         : new Int32Array(0);
-    const pages = this.ramBytes.length >>> 12;
+    this.portCode = bytes === undefined;
+    const pages = this.portCode ? 256 : this.ramBytes.length >>> 12;
     this.codeGen = new Int32Array(pages);
     this.codeMark = new Uint8Array(pages);
     this.codeEpoch = new Int32Array(pages).fill(-1);
     this.codeList = new Int32Array(pages);
+    this.codeLimit = pages * 4096;
     for (let i = 0; i < DC_SIZE; i++) this.dc[i * 8 + 1] = -1;
     this.walker = opts.walker ?? new BuiltinPageWalker(opts.memory);
     const self = this;
@@ -676,7 +686,7 @@ export class X86Cpu {
       }
     }
     const pa = this.translate(lin, 1, user);
-    if (pa < this.ramBytes.length && this.codeMark[pa >>> 12] !== 0) this.codeWritten(pa >>> 12);
+    if (pa < this.codeLimit && this.codeMark[pa >>> 12] !== 0) this.codeWritten(pa >>> 12);
     if (this.xMmio) this.mmioWrite(pa, 1, v);
     else this.memory.write8(pa, v);
   }
@@ -702,7 +712,7 @@ export class X86Cpu {
       }
     }
     const pa = this.translate(lin, 1, user);
-    if (pa < this.ramBytes.length && this.codeMark[pa >>> 12] !== 0) this.codeWritten(pa >>> 12);
+    if (pa < this.codeLimit && this.codeMark[pa >>> 12] !== 0) this.codeWritten(pa >>> 12);
     if (this.xMmio) this.mmioWrite(pa, 2, v);
     else this.memory.write16(pa, v);
   }
@@ -734,7 +744,7 @@ export class X86Cpu {
       }
     }
     const pa = this.translate(lin, 1, user);
-    if (pa < this.ramBytes.length && this.codeMark[pa >>> 12] !== 0) this.codeWritten(pa >>> 12);
+    if (pa < this.codeLimit && this.codeMark[pa >>> 12] !== 0) this.codeWritten(pa >>> 12);
     if (this.xMmio) this.mmioWrite(pa, 4, v);
     else if ((pa & 3) === 0 && pa < this.ramBytes.length) this.ram32[pa >>> 2] = v;
     else this.memory.write32(pa, v);
@@ -1160,13 +1170,47 @@ export class X86Cpu {
       this.fetchStart = this.fetchRipBase;
       this.fetchEnd = this.fetchRipBase + 4096;
       this.fetchDelta = this.fetchFrame - this.fetchRipBase;
-    } else this.invalidateFetch();
+      this.codeStart = this.fetchStart;
+      this.codeEnd = this.fetchEnd;
+      this.codeDelta = this.fetchDelta;
+      return;
+    }
+    this.invalidateFetch();
+    if (this.portCode && !this.xMmio && this.fetchFrame >= 0 && this.fetchFrame < TWO32) {
+      // No direct view: decode-cache lookups still work by physical address (port reads).
+      const page = this.fetchFrame / 4096;
+      if (page >= this.codeGen.length) this.growCodePages(page);
+      this.codeStart = this.fetchRipBase;
+      this.codeEnd = this.fetchRipBase + 4096;
+      this.codeDelta = this.fetchFrame - this.fetchRipBase;
+    }
+  }
+
+  /** Grows the per-page code arrays (port without a direct view) to cover `page`. */
+  private growCodePages(page: number): void {
+    let n = this.codeGen.length;
+    while (n <= page) n *= 2;
+    const gen = new Int32Array(n);
+    gen.set(this.codeGen);
+    const mark = new Uint8Array(n);
+    mark.set(this.codeMark);
+    const epoch = new Int32Array(n).fill(-1);
+    epoch.set(this.codeEpoch);
+    const list = new Int32Array(n);
+    list.set(this.codeList);
+    this.codeGen = gen;
+    this.codeMark = mark;
+    this.codeEpoch = epoch;
+    this.codeList = list;
+    this.codeLimit = n * 4096;
   }
 
   /** Drops the cached code page (mode, CS, TLB changes). */
   private invalidateFetch(): void {
     this.fetchStart = 1;
     this.fetchEnd = 0;
+    this.codeStart = 1;
+    this.codeEnd = 0;
   }
 
   /** First RIP of the cached direct code page (1 with `fetchEnd` 0 when none). */
@@ -1175,6 +1219,13 @@ export class X86Cpu {
   private fetchEnd = 0;
   /** Physical address minus RIP inside the cached direct code page. */
   private fetchDelta = 0;
+  /**
+   * The cached code page for decode-cache lookups: the direct code page, or with a port
+   * without a direct view, any RAM code page below 4 GiB (first RIP, RIP past it, delta).
+   */
+  private codeStart = 1;
+  private codeEnd = 0;
+  private codeDelta = 0;
   private fetchRipBase = 0;
   private fetchDirect = false;
   /** @internal The memory port's direct RAM view, or an empty array. */
@@ -1487,8 +1538,8 @@ export class X86Cpu {
       // Common case: no event, no shadow, no single-step (DESIGN.md "Hot loop"); a decode-cache
       // hit replays here without the `step` frame (nop floor 50-52 -> 58-61 MIPS).
       const rip = this.rip;
-      if (rip >= this.fetchStart && rip < this.fetchEnd) {
-        const pa = (rip + this.fetchDelta) | 0;
+      if (rip >= this.codeStart && rip < this.codeEnd) {
+        const pa = (rip + this.codeDelta) | 0;
         const i = pa & DC_MASK;
         const b = i << 3;
         if (this.codeEpoch[pa >>> 12] !== this.epoch) this.checkCodePage(pa >>> 12);
@@ -1662,8 +1713,8 @@ export class X86Cpu {
       const off = rip - this.fetchRipBase;
       if (this.fetchVpn === -1 || off < 0 || off >= 4096) this.fetchPage(rip);
     }
-    if (rip >= this.fetchStart && rip < this.fetchEnd) {
-      const pa = (rip + this.fetchDelta) | 0;
+    if (rip >= this.codeStart && rip < this.codeEnd) {
+      const pa = (rip + this.codeDelta) | 0;
       const i = pa & DC_MASK;
       const d = this.dc;
       const b = i << 3;
@@ -1673,11 +1724,11 @@ export class X86Cpu {
         this.dcFn[i](this);
         return;
       }
-      const start = this.fetchStart;
+      const start = this.codeStart;
       const handler = this.decode();
       if (
-        this.fetchStart === start &&
-        this.rip <= this.fetchEnd &&
+        this.codeStart === start &&
+        this.rip <= this.codeEnd &&
         this.rip - rip <= 15 &&
         this.eaKind !== EA_UNCACHED
       ) {
@@ -1761,7 +1812,7 @@ export class X86Cpu {
         snap = new Int32Array(1024);
         this.codeSnap.set(page, snap);
       }
-      snap.set(this.ram32.subarray(page << 10, (page + 1) << 10));
+      this.readCodePage(page, snap);
       this.codeEpoch[page] = this.epoch;
     }
     d[b] = pa;
@@ -1816,15 +1867,30 @@ export class X86Cpu {
     this.codeEpoch[page] = this.epoch;
     if (this.codeMark[page] === 0) return;
     const snap = this.codeSnap.get(page);
-    const ram = this.ram32;
-    const base = page << 10;
     if (snap !== undefined) {
       let k = 0;
-      while (k < 1024 && ram[base + k] === snap[k]) k++;
+      if (this.portCode) {
+        const m = this.memory;
+        const pa = page * 4096;
+        while (k < 1024 && m.read32(pa + k * 4) === snap[k]) k++;
+      } else {
+        const ram = this.ram32;
+        const base = page << 10;
+        while (k < 1024 && ram[base + k] === snap[k]) k++;
+      }
       if (k === 1024) return;
-      snap.set(ram.subarray(base, base + 1024));
+      this.readCodePage(page, snap);
     }
     this.codeGen[page] = (this.codeGen[page] + 1) | 0;
+  }
+
+  /** Copies code page `page` into `out` (1024 words). */
+  private readCodePage(page: number, out: Int32Array): void {
+    if (this.portCode) {
+      const m = this.memory;
+      const pa = page * 4096;
+      for (let k = 0; k < 1024; k++) out[k] = m.read32(pa + k * 4);
+    } else out.set(this.ram32.subarray(page << 10, (page + 1) << 10));
   }
 
   /** A CPU store hit a page with decode-cache entries: drop that page's entries. */

@@ -1,11 +1,29 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { EXIT } from '../src/index.ts';
+import { EXIT, type FlatRam, type PhysicalMemory, X86Cpu } from '../src/index.ts';
 import { asm, CODE, type Mode, setup } from './helpers.ts';
 
 // Basic blocks (DESIGN.md "Blocks"): straight-line runs of decode-cache entries executed as
 // closures, with the hot forms specialized. A long `run` executes them as blocks; `run(1)`
 // executes one instruction at a time through the decoder or the decode cache's replay.
+
+/** `ram` behind the port's methods only (no direct view), as the hypervisor's machine memory is. */
+function portOnly(ram: FlatRam): PhysicalMemory {
+  return {
+    isRam: (pa) => ram.isRam(pa),
+    read8: (pa) => ram.read8(pa),
+    read16: (pa) => ram.read16(pa),
+    read32: (pa) => ram.read32(pa),
+    write8: (pa, v) => ram.write8(pa, v),
+    write16: (pa, v) => ram.write16(pa, v),
+    write32: (pa, v) => ram.write32(pa, v),
+  };
+}
+
+/** A vCPU in `cpu`'s state over the same RAM through `portOnly`. */
+function throughPort(cpu: X86Cpu, ram: FlatRam): X86Cpu {
+  return X86Cpu.fromState(cpu.getState(), { memory: portOnly(ram) });
+}
 
 describe('basic blocks', () => {
   it('stop at a faulting instruction with the earlier ones retired and the later ones not', () => {
@@ -53,23 +71,28 @@ describe('basic blocks', () => {
     expect(cpu.lo[0] + cpu.lo[3] + cpu.lo[1] + cpu.lo[2]).toBe(63);
   });
 
-  it('see code the embedder patches between runs, inside a loop already running as a block', () => {
-    // `add eax, 1` (83 C0 01) at CODE + 2; the patch makes it `add eax, 7`.
-    const { cpu, ram } = setup(
-      'prot32',
-      asm('xor eax, eax\nl: add eax, 1\ninc ebx\njmp l', 32, CODE),
-    );
-    expect(cpu.run(301)).toBe(EXIT.BUDGET);
-    expect(cpu.lo[0]).toBe(100);
-    expect(cpu.rip).toBe(CODE + 2);
-    ram.write8(CODE + 4, 7);
-    expect(cpu.run(300)).toBe(EXIT.BUDGET);
-    expect(cpu.lo[0]).toBe(100 + 7 * 100);
-    // Writing the same byte again changes nothing: the cached block stays valid.
-    ram.write8(CODE + 4, 7);
-    expect(cpu.run(300)).toBe(EXIT.BUDGET);
-    expect(cpu.lo[0]).toBe(100 + 7 * 200);
-  });
+  it.each([
+    ['a direct RAM view', false],
+    ['a port without a direct view', true],
+  ])(
+    'see code the embedder patches between runs, inside a loop running as a block (%s)',
+    (_, port) => {
+      // `add eax, 1` (83 C0 01) at CODE + 2; the patch makes it `add eax, 7`.
+      const env = setup('prot32', asm('xor eax, eax\nl: add eax, 1\ninc ebx\njmp l', 32, CODE));
+      const ram = env.ram;
+      const cpu = port ? throughPort(env.cpu, ram) : env.cpu;
+      expect(cpu.run(301)).toBe(EXIT.BUDGET);
+      expect(cpu.lo[0]).toBe(100);
+      expect(cpu.rip).toBe(CODE + 2);
+      ram.write8(CODE + 4, 7);
+      expect(cpu.run(300)).toBe(EXIT.BUDGET);
+      expect(cpu.lo[0]).toBe(100 + 7 * 100);
+      // Writing the same byte again changes nothing: the cached block stays valid.
+      ram.write8(CODE + 4, 7);
+      expect(cpu.run(300)).toBe(EXIT.BUDGET);
+      expect(cpu.lo[0]).toBe(100 + 7 * 200);
+    },
+  );
 
   // Random straight-line bodies over the specialized forms (and some that are not), looped:
   // the block execution must equal one-instruction-at-a-time execution exactly.
@@ -178,7 +201,15 @@ describe('basic blocks', () => {
             for (const env of [a, b]) {
               for (let k = 0; k < 0x2000; k += 4) env.ram.write32(0x3000 + k, regs[k & 7] ^ k);
             }
+            // The same program through a port without a direct view (decode cache and blocks
+            // by physical address, memory through the port's methods) on a third copy.
+            const c = setup(mode, code);
+            for (let k = 0; k < 0x2000; k += 4) c.ram.write32(0x3000 + k, regs[k & 7] ^ k);
+            const cp = throughPort(c.cpu, c.ram);
             const ra = a.cpu.run(100_000);
+            expect(cp.run(100_000)).toBe(ra);
+            expect(cp.getState()).toEqual(a.cpu.getState());
+            expect(Buffer.from(c.ram.bytes).equals(Buffer.from(a.ram.bytes))).toBe(true);
             let rb: number = EXIT.BUDGET;
             while (b.cpu.instructions < a.cpu.instructions && rb === EXIT.BUDGET) rb = b.cpu.run(1);
             expect(ra).toBe(EXIT.HLT);
