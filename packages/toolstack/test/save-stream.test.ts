@@ -76,11 +76,17 @@ describe('the save image / migration stream', () => {
     expect(await errorOf(new TextEncoder().encode('#!/bin/sh\n'))).toBe(
       'save image: not a Typevisor save image (bad magic)',
     );
-    const v2 = good.slice();
-    new DataView(v2.buffer).setUint32(16, 2, true);
-    expect(await errorOf(v2)).toBe(
-      'save image: unsupported version 2 (this build reads version 1)',
+    const v3 = good.slice();
+    new DataView(v3.buffer).setUint32(16, 3, true);
+    expect(await errorOf(v3)).toBe(
+      'save image: unsupported version 3 (this build reads versions 1 to 2)',
     );
+    // Version 1 (whole-host images of earlier builds) is still read.
+    const v1 = good.slice();
+    new DataView(v1.buffer).setUint32(16, 1, true);
+    const records = [];
+    for await (const r of readSaveStream(bytesSource(v1))) records.push(r);
+    expect(records).toEqual(SAMPLE);
     expect(await errorOf(good.subarray(0, 24 + 16 + 10))).toMatch(
       /^save image: truncated: record 1 \(DOMAIN_CONFIG\) needs \d+ bytes, 10 present$/,
     );

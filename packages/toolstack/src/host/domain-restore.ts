@@ -142,7 +142,16 @@ export async function restoreDomain(
     throw err;
   }
 
-  const domid = ctx.allocDomid();
+  // The saved domain ID when it is free here (a guest that cached its xenstore paths, such as
+  // GRUB, then finds them unchanged), else a new one.
+  const keepId =
+    Number.isInteger(s.domid) &&
+    s.domid >= 1 &&
+    s.domid < 0x7ff0 &&
+    !host.domains.has(s.domid) &&
+    !host.evtchn.hasDomain(s.domid) &&
+    host.machine.frames.domainPages(s.domid) === 0;
+  const domid = keepId ? s.domid : ctx.allocDomid();
   let dom: HostDomain | undefined;
   try {
     dom = build(ctx, image, config, domid, is32);

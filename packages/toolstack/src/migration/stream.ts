@@ -1,5 +1,5 @@
 /**
- * The Typevisor save image and migration stream, version 1: the one format for
+ * The Typevisor save image and migration stream, version 2: the one format for
  * `typevisor save`/`restore` files and for live migration between hosts. It follows the
  * shape of Xen's migration stream v2 (a header, then typed, length-prefixed records ending
  * with END), with a CRC-32 on every record so that truncation and corruption are named,
@@ -22,8 +22,13 @@ import { ToolstackError } from '../errors.ts';
 export const SAVE_MAGIC: Uint8Array = /* @__PURE__ */ new TextEncoder().encode(
   'TYPEVISOR-SAVE\n\0',
 );
-/** The stream version this build writes and reads. */
-export const SAVE_VERSION = 1;
+/**
+ * The stream version this build writes: 2 (per-domain images, keyed by PFN). Version 1 streams
+ * (whole-host images of earlier builds) are still read.
+ */
+export const SAVE_VERSION = 2;
+/** The oldest stream version this build reads. */
+export const SAVE_VERSION_MIN = 1;
 /** Header size in bytes. */
 export const SAVE_HEADER_SIZE = 24;
 /** Record header size in bytes. */
@@ -211,8 +216,11 @@ export async function* readSaveStream(
     fail('not a Typevisor save image (bad magic)');
   }
   const version = new DataView(header.buffer, header.byteOffset).getUint32(16, true);
-  if (version !== SAVE_VERSION)
-    fail(`unsupported version ${version} (this build reads version ${SAVE_VERSION})`);
+  if (version < SAVE_VERSION_MIN || version > SAVE_VERSION) {
+    fail(
+      `unsupported version ${version} (this build reads versions ${SAVE_VERSION_MIN} to ${SAVE_VERSION})`,
+    );
+  }
   for (let index = 1; ; index++) {
     const rh = await source.read(RECORD_HEADER_SIZE);
     if (rh.length === 0)
