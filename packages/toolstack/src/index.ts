@@ -103,7 +103,6 @@ export {
   type TopSnapshot,
 } from './daemon/resource-rpc.ts';
 export { type DetachedDaemon, startDetachedDaemon, typevisorCommand } from './daemon/spawn.ts';
-export { VCPU_METHODS, vcpuRows, vcpuRpc } from './daemon/vcpu-rpc.ts';
 export {
   type BlockRow,
   formatBlockList,
@@ -206,7 +205,6 @@ export {
   setCredit,
   setSedf,
 } from './host/host-sched.ts';
-export { formatCpuList, HostVcpu, hostCpuList } from './host/host-vcpu.ts';
 export {
   type MachineReservationsBoot,
   machineReservations,
@@ -218,7 +216,6 @@ export {
 } from './host/native-domain.ts';
 export { NativeEventChannels } from './host/native-events.ts';
 export { framePage, NativeGrantMapper } from './host/native-grants.ts';
-export { pinVcpu, setVcpus, type VcpuInfo, vcpuInfo } from './host/vcpu-control.ts';
 export {
   type DomainMigrateOptions,
   type DomainMigrationReport,
