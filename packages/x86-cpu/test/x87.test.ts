@@ -104,3 +104,67 @@ describe('x87 precision control and pointers', () => {
     expect(copy.fpu.getFsw()).toBe(cpu.fpu.getFsw());
   });
 });
+
+describe('x87 remainders, BCD and transcendentals', () => {
+  /** ST(0) as a JS number (through its 64-bit significand). */
+  function value(cpu: X86Cpu): number {
+    const [se, hi, lo] = st(cpu, 0);
+    const sig = hi * 2 ** 32 + lo;
+    return (se & 0x8000 ? -1 : 1) * sig * 2 ** ((se & 0x7fff) - 16383 - 63);
+  }
+
+  it('FPREM1 rounds the quotient to nearest and reports its low bits in C0/C3/C1 (QEMU 7.2 often reports zeros)', () => {
+    // 7 / 2 = 3.5 rounds to 4 (even): remainder -1, quotient bits 100 → C0 only.
+    const { cpu } = run(
+      'fninit\nmov dword [0x5000], 2\nfild dword [0x5000]\nmov dword [0x5000], 7\nfild dword [0x5000]\nfprem1',
+    );
+    expect(value(cpu)).toBe(-1);
+    expect(cpu.fpu.getFsw() & 0x4700).toBe(0x100);
+    // FPREM truncates: 7 rem 2 = 1, quotient 3 → C3 and C1.
+    const t = run(
+      'fninit\nmov dword [0x5000], 2\nfild dword [0x5000]\nmov dword [0x5000], 7\nfild dword [0x5000]\nfprem',
+    ).cpu;
+    expect(value(t)).toBe(1);
+    expect(t.fpu.getFsw() & 0x4700).toBe(0x4200);
+  });
+
+  it('FBSTP stores packed BCD and FBLD reads it back', () => {
+    const { cpu, ram } = run(
+      'fninit\nmov rax, -123456789012345678\nmov [0x5000], rax\nfild qword [0x5000]\nfbstp tword [0x5010]\nfbld tword [0x5010]',
+    );
+    // Digits two per byte, least significant first; the sign in bit 7 of byte 9.
+    expect(ram.read32(0x5010)).toBe(0x12345678 | 0);
+    expect(ram.read32(0x5014)).toBe(0x34567890 | 0);
+    expect(ram.read8(0x5018)).toBe(0x12);
+    expect(ram.read8(0x5019)).toBe(0x80);
+    expect(st(cpu, 0)).toEqual([0xc037, 0xdb4da5d3, 0x1879a700]);
+  });
+
+  it('the transcendentals agree with double-precision math (within 2^-50 relative) and push/pop as the SDM says', () => {
+    const close = (got: number, want: number) =>
+      expect(Math.abs(got - want)).toBeLessThanOrEqual(Math.abs(want) * 2 ** -50);
+    close(value(run('fninit\nfld1\nfld1\nfpatan').cpu), Math.PI / 4);
+    close(value(run('fninit\nfld1\nfchs\nfld1\nfscale\nfstp st1\nf2xm1').cpu), Math.SQRT2 - 1);
+    expect(value(run('fninit\nfld1\nmov dword [0x5000], 8\nfild dword [0x5000]\nfyl2x').cpu)).toBe(
+      3,
+    );
+    const sc = run('fninit\nfld1\nfchs\nfld1\nfscale\nfstp st1\nfsincos').cpu;
+    close(value(sc), Math.cos(0.5));
+    expect(sc.fpu.top).toBe(6);
+    const tan = run('fninit\nfld1\nfptan').cpu;
+    expect(value(tan)).toBe(1);
+    expect(sc.fpu.getFsw() & 0x20).toBe(0x20);
+    // An operand of 2^64 is out of range: C2 set, ST(0) unchanged.
+    const big = run(
+      'fninit\nmov rax, 0x43f0000000000000\nmov [0x5000], rax\nfld qword [0x5000]\nfsin',
+    ).cpu;
+    expect(big.fpu.getFsw() & 0x400).toBe(0x400);
+    expect(value(big)).toBe(2 ** 64);
+  });
+
+  it('CPUID leaf 1 advertises the FPU', () => {
+    const { cpu } = setup('long64', asm('mov eax, 1\ncpuid\nhlt', 64, CODE));
+    cpu.run(100);
+    expect(cpu.lo[2] & 1).toBe(1);
+  });
+});

@@ -18,12 +18,13 @@ export function defaultCpuid(leaf: number, sub: number): CpuidResult {
       // "GenuineIntel": EBX, EDX, ECX.
       return { eax: 1, ebx: str4('Genu'), edx: str4('ineI'), ecx: str4('ntel') };
     case 1:
-      // Family 6; EDX: PSE, TSC, MSR, PAE, CX8, SEP-less, CMOV, FXSR, SSE, SSE2; ECX: CX16, MOVBE, POPCNT.
+      // Family 6; EDX: FPU, PSE, TSC, MSR, PAE, CX8, SEP-less, CMOV, FXSR, SSE, SSE2; ECX: CX16, MOVBE, POPCNT.
       return {
         eax: 0x000306a9,
         ebx: 0x00010800,
         ecx: (1 << 13) | (1 << 22) | (1 << 23),
         edx:
+          1 |
           (1 << 3) |
           (1 << 4) |
           (1 << 5) |

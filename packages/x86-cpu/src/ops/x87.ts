@@ -4,8 +4,9 @@
  * rounding control, compares (FCOM/FUCOM/FCOMI/FUCOMI/FICOM/FTST/FXAM), FCHS/FABS/FSQRT/
  * FRNDINT/FSCALE/FXTRACT, constants, FXCH/FINCSTP/FDECSTP/FFREE(P), FCMOVcc, FLDCW/FNSTCW/
  * FNSTSW/FNCLEX/FNINIT, FLDENV/FNSTENV/FNSAVE/FRSTOR. Arithmetic is the exact soft-float of
- * `src/fpu/softfloat.ts` on 80-bit values. Not implemented (raise #UD): FBLD/FBSTP, FPREM/
- * FPREM1 and the transcendentals (DESIGN.md).
+ * `src/fpu/softfloat.ts` on 80-bit values; FPREM/FPREM1, FBLD/FBSTP and the transcendentals
+ * (FSIN/FCOS/FSINCOS/FPTAN/FPATAN/F2XM1/FYL2X/FYL2XP1, in double precision: DESIGN.md) are in
+ * `src/fpu/x87-math.ts`.
  * @see Intel SDM Vol. 1 ch. 8; Vol. 2 (each mnemonic); Vol. 2D Table A-7..A-22 (x87 opcode maps)
  */
 import { CR0, EFLAGS, SEG, VECTOR } from '../constants.ts';
@@ -32,6 +33,7 @@ import {
   toInt,
   unpack,
 } from '../fpu/softfloat.ts';
+import { fprem, fromBcd, isNanX, toBcd, toDouble, transResult } from '../fpu/x87-math.ts';
 import {
   beginOp,
   C0,
@@ -556,10 +558,32 @@ function memForm(cpu: X86Cpu, op: number, reg: number): void {
         case 3:
           storeMem(cpu, 3, reg !== 2, reg === 1);
           return;
+        case 4: {
+          // FBLD m80bcd.
+          const bytes: number[] = [];
+          for (let k = 0; k < 10; k++) bytes.push(cpu.read(cpu.eaSeg, cpu.eaPlus(k), 8));
+          f.fsw &= ~C1;
+          push(f, fromBcd(bytes));
+          return;
+        }
         case 5:
           beginOp();
           loadValue(cpu, readMem(cpu, 4));
           return;
+        case 6: {
+          // FBSTP m80bcd.
+          let bytes: number[];
+          beginOp();
+          if (isEmpty(f, 0)) {
+            if (!underflow(f)) return;
+            bytes = [0, 0, 0, 0, 0, 0, 0, 0xc0, 0xff, 0xff];
+          } else bytes = toBcd(st(f, 0), (f.fcw >> 10) & 3);
+          cpu.probeWrite(cpu.eaSeg, cpu.ea, 10);
+          if (!commitFlags(f)) return;
+          for (let k = 0; k < 10; k++) cpu.write(cpu.eaSeg, cpu.eaPlus(k), 8, bytes[k]);
+          pop(f);
+          return;
+        }
         case 7:
           storeMem(cpu, 5, true, false);
           return;
@@ -736,15 +760,110 @@ function d9Reg(cpu: X86Cpu, reg: number, i: number, f: Fpu): void {
         f.fsw &= ~C1;
         return;
       }
-      break;
+      if (i === 5) premOp(cpu, true);
+      else transOp(cpu, i);
+      return;
     case 7:
       if (i === 2 || i === 4 || i === 5) {
         unaryOp(cpu, i);
         return;
       }
-      break;
+      if (i === 0) premOp(cpu, false);
+      else transOp(cpu, 8 + i);
+      return;
   }
   cpu.ud();
+}
+
+/** FPREM (D9 F8) and FPREM1 (D9 F5). */
+function premOp(cpu: X86Cpu, ieee: boolean): void {
+  const f = cpu.fpu;
+  if (isEmpty(f, 0) || isEmpty(f, 1)) {
+    if (!underflow(f)) return;
+    setSt(f, 0, INDEFINITE);
+    return;
+  }
+  beginOp();
+  const r = fprem(st(f, 0), st(f, 1), ieee, x87Mode(f));
+  if (!commitFlags(f)) return;
+  let cc = f.fsw & ~(C0 | C1 | C2 | C3);
+  if (!r.complete) cc |= C2;
+  else {
+    if ((r.q & 4) !== 0) cc |= C0;
+    if ((r.q & 2) !== 0) cc |= C3;
+    if ((r.q & 1) !== 0) cc |= C1;
+  }
+  f.fsw = cc;
+  setSt(f, 0, r.value);
+}
+
+/**
+ * The transcendentals by D9 Fx low nibble: F0 F2XM1, F1 FYL2X, F2 FPTAN, F3 FPATAN, F9 FYL2XP1,
+ * FB FSINCOS, FE FSIN, FF FCOS (double-precision evaluation, see src/fpu/x87-math.ts).
+ */
+function transOp(cpu: X86Cpu, k: number): void {
+  const f = cpu.fpu;
+  const two = k === 1 || k === 3 || k === 9;
+  if (isEmpty(f, 0) || (two && isEmpty(f, 1))) {
+    if (!underflow(f)) return;
+    setSt(f, 0, INDEFINITE);
+    if (two) pop(f);
+    else if (k === 2 || k === 11) push(f, INDEFINITE);
+    return;
+  }
+  beginOp();
+  const mode = x87Mode(f);
+  const a = st(f, 0);
+  const x = toDouble(a);
+  f.fsw &= ~(C1 | C2);
+  if (two) {
+    const b = st(f, 1);
+    const y = toDouble(b);
+    let v: number;
+    if (k === 3) v = Math.atan2(y, x);
+    else if (k === 1) {
+      if (x === 0 && !isNanX(a) && !isNanX(b) && y !== 0 && Number.isFinite(y)) FLAGS[0] |= 0x4;
+      v = y * Math.log2(x);
+    } else v = y * (Math.log1p(x) / Math.LN2);
+    const r = transResult(v, b, a, mode);
+    if (!commitFlags(f)) return;
+    setSt(f, 1, r);
+    pop(f);
+    return;
+  }
+  // FSIN/FCOS/FSINCOS/FPTAN leave an operand of magnitude 2^63 or more alone and set C2.
+  if (
+    (k === 2 || k === 11 || k === 14 || k === 15) &&
+    Number.isFinite(x) &&
+    Math.abs(x) >= 2 ** 63
+  ) {
+    f.fsw |= C2;
+    return;
+  }
+  let v: number;
+  switch (k) {
+    case 0:
+      v = Math.expm1(x * Math.LN2);
+      break;
+    case 2:
+      v = Math.tan(x);
+      break;
+    case 14:
+      v = Math.sin(x);
+      break;
+    case 15:
+      v = Math.cos(x);
+      break;
+    default:
+      v = Math.sin(x);
+  }
+  const r = transResult(v, a, null, mode);
+  const second =
+    k === 11 ? transResult(Math.cos(x), a, null, mode) : k === 2 ? fromInt(F80, 1n, mode) : 0n;
+  if (!commitFlags(f)) return;
+  if (x === 0 && !isNanX(a) && k !== 15) setSt(f, 0, a);
+  else setSt(f, 0, r);
+  if (k === 2 || k === 11) push(f, second);
 }
 
 function fxtractChecked(cpu: X86Cpu): void {

@@ -432,6 +432,12 @@ function x87Templates(): string[] {
     'fld dword [#d]\nfxam',
   );
   for (const u of ['fchs', 'fabs', 'fsqrt', 'frndint', 'fxtract']) t.push(`fld tword [#a]\n${u}`);
+  t.push(`${AB}fprem`, `${AB}fprem1`, `${AB}fprem`, `${AB}fprem1`);
+  t.push(
+    'fild dword [#i]\nfbstp tword [#o]',
+    'fild qword [#l]\nfbstp tword [#o]',
+    'fbld tword [#a]',
+  );
   t.push(
     'fld qword [#q]\nfsqrt',
     'fld tword [#a]\nfld tword [#b]\nfscale',
@@ -566,11 +572,11 @@ export function buildProgramSse(
           0x44444444n,
         ];
         data.push(`${label}: dd ${words.map((v) => `0x${v.toString(16)}`).join(', ')}`);
-        // QEMU 7.2 applies precision control to FRNDINT and FSCALE too; the SDM limits it to the
+        // QEMU 7.2 applies precision control to FRNDINT, FSCALE, FPREM and FBLD too; the SDM limits it to the
         // basic arithmetic and FSQRT (the model follows the SDM), so those run at 64 bits.
         // QEMU 7.2 also rounds an m64 operand to precision control 24 when it loads it (double
         // rounding); the SDM converts it exactly. Such templates use PC 53 or 64.
-        let pc = /frndint|fscale/.test(tpl) ? 3 : [0, 2, 3, 3][rnd() & 3];
+        let pc = /frndint|fscale|fprem|fbld/.test(tpl) ? 3 : [0, 2, 3, 3][rnd() & 3];
         if (pc === 0 && tpl.includes('[#q]')) pc = 2;
         const fcw = 0x3f | 0x40 | (pc << 8) | ((rnd() & 3) << 10);
         lines.push('call fill', `mov eax, ${(rnd() | 1) >>> 0}`, 'call xfill');

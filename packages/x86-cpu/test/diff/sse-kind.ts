@@ -70,6 +70,12 @@ export function compareSse(
           want[i * DUMP_BYTES_SSE + 120] &= ~2;
           got[i * DUMP_BYTES_SSE + 120] &= ~2;
         }
+        // FPREM1's quotient bits (C0, C3, C1): QEMU 7.2 often reports zeros where the SDM's
+        // quotient has bits set (x87.test.ts checks one); the remainder itself is compared.
+        if (p.cases[i]?.insn.includes('fprem1')) {
+          want[b + 3] &= ~0x43;
+          got[b + 3] &= ~0x43;
+        }
         // A NaN result under precision control 24/53: QEMU 7.2 raises PE (it rounds the NaN's
         // payload); the SDM does not round NaNs.
         if ((want[b + 41] & 0x7f) === 0x7f && want[b + 40] === 0xff && (want[b + 1] & 3) !== 3) {
