@@ -14,6 +14,7 @@ const REF = fileURLToPath(new URL('../../packages/hypervisor/test/abi-ref/', imp
 const CODE_VA = 0x100000;
 const PDONE_VA = 0x1ff000;
 const REQS_VA = 0x200000;
+const LIST_VA = 0x300000;
 const MMU_MACHPHYS_UPDATE = 1;
 const PREEMPTED = 0x80000000;
 const DOMID_SELF = 0x7ff0;
@@ -93,6 +94,84 @@ describe('hypercall continuations', () => {
     }
     expect(a.vcpu.crash).toBeNull();
     expect(b.vcpu.crash).toBeNull();
+  });
+
+  it('a 64-bit multicall of 2500 entries is continued every 1024 entries, every result written once', () => {
+    const count = 2500;
+    const d = bootPvDomain(`${REF}abi-ref-x86_64.elf`, 16);
+    const g = new VirtualGuestBytes(d.cpu, d.machine.memory);
+    const list = new Uint8Array(count * 64);
+    const view = new DataView(list.buffer);
+    for (let i = 0; i < count; i++) {
+      view.setBigUint64(i * 64, 17n, true); // xen_version(XENVER_version)
+      view.setBigInt64(i * 64 + 8, -1n, true);
+    }
+    expect(g.write(LIST_VA, list)).toBe(true);
+    expect(g.write(CODE_VA, Uint8Array.of(0x0f, 0x05, 0xeb, 0xfe))).toBe(true);
+    d.cpu.rip = CODE_VA;
+    d.cpu.lo[RAX] = 13; // __HYPERVISOR_multicall
+    d.cpu.lo[RDI] = LIST_VA;
+    d.cpu.lo[RSI] = count;
+    const seen: [number, number][] = [];
+    for (let i = 0; i < 5 && d.cpu.rip !== CODE_VA + 2; i++) {
+      expect(d.vcpu.run(50_000)).toBe(PV_RUN.BUDGET);
+      seen.push([(d.cpu.lo[RDI] ?? 0) - LIST_VA, d.cpu.lo[RSI] ?? 0]);
+    }
+    // Two continuations (entry 1024 with 1476 left, entry 2048 with 452 left), then done.
+    expect(seen.slice(0, 2)).toEqual([
+      [1024 * 64, count - 1024],
+      [2048 * 64, count - 2048],
+    ]);
+    expect(seen.length).toBe(3);
+    expect(d.cpu.lo[RAX]).toBe(0);
+    expect(g.read(LIST_VA, list)).toBe(true);
+    for (let i = 0; i < count; i++) expect(view.getBigInt64(i * 64 + 8, true)).toBe(0x40011n);
+  });
+
+  it("an mmu_update inside a multicall is preempted with its entry's arguments rewritten, and the batch resumes at that entry", () => {
+    const n = 3000;
+    const d = bootPvDomain(`${REF}abi-ref-x86_64.elf`, 16);
+    const g = new VirtualGuestBytes(d.cpu, d.machine.memory);
+    const pfn = REQS_VA / 4096;
+    expect(g.write(REQS_VA, requests(n, d.machine.p2m(PV_GUEST_DOMID).get(pfn), pfn))).toBe(true);
+    expect(g.write(PDONE_VA, new Uint8Array(4))).toBe(true);
+    const list = new Uint8Array(3 * 64);
+    const view = new DataView(list.buffer);
+    const entry = (i: number, op: bigint, args: bigint[]) => {
+      view.setBigUint64(i * 64, op, true);
+      view.setBigInt64(i * 64 + 8, -1n, true);
+      args.forEach((a, k) => view.setBigUint64(i * 64 + 16 + k * 8, a, true));
+    };
+    entry(0, 17n, [0n]);
+    entry(1, 1n, [BigInt(REQS_VA), BigInt(n), BigInt(PDONE_VA), BigInt(DOMID_SELF)]);
+    entry(2, 17n, [0n]);
+    expect(g.write(LIST_VA, list)).toBe(true);
+    expect(g.write(CODE_VA, Uint8Array.of(0x0f, 0x05, 0xeb, 0xfe))).toBe(true);
+    d.cpu.rip = CODE_VA;
+    d.cpu.lo[RAX] = 13;
+    d.cpu.lo[RDI] = LIST_VA;
+    d.cpu.lo[RSI] = 3;
+    // First invocation: entries 0 and 1 count one unit each, then 1022 requests of entry 1.
+    expect(d.vcpu.run(50_000)).toBe(PV_RUN.BUDGET);
+    expect(d.cpu.rip).toBe(CODE_VA);
+    expect([(d.cpu.lo[RDI] ?? 0) - LIST_VA, d.cpu.lo[RSI]]).toEqual([64, 2]);
+    expect(g.read(LIST_VA, list)).toBe(true);
+    expect(view.getBigInt64(8, true)).toBe(0x40011n); // entry 0's result
+    expect(view.getBigInt64(64 + 8, true)).toBe(-1n); // entry 1 has no result yet ...
+    expect(view.getBigUint64(64 + 16, true)).toBe(BigInt(REQS_VA + 1022 * 16)); // ... but its continuation
+    expect(view.getBigUint64(64 + 24, true)).toBe(BigInt(((n - 1022) | PREEMPTED) >>> 0));
+    expect(u32At(g, PDONE_VA)).toBe(1022);
+    for (let i = 0; i < 4 && d.cpu.rip !== CODE_VA + 2; i++) d.vcpu.run(50_000);
+    expect(d.cpu.rip).toBe(CODE_VA + 2);
+    expect(d.cpu.lo[RAX]).toBe(0);
+    expect(g.read(LIST_VA, list)).toBe(true);
+    expect([view.getBigInt64(64 + 8, true), view.getBigInt64(128 + 8, true)]).toEqual([
+      0n,
+      0x40011n,
+    ]);
+    expect(u32At(g, PDONE_VA)).toBe(n);
+    expect(d.vcpu.hypercalls).toBe(3); // 1022 + 1023 + 955 requests
+    expect(d.vcpu.crash).toBeNull();
   });
 
   it('a 32-bit domain resumes its preempted mmu_update through int $0x82 with the registers Xen leaves', () => {

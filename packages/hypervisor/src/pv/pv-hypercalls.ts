@@ -157,8 +157,13 @@ export interface PvHypercallEnv {
   readonly preemptAfter?: number;
   /** With {@link PV_NEXT.PREEMPTED}: the arguments the hypercall is re-executed with. */
   continuation?: readonly bigint[];
-  /** True while a multicall runs its entries (they run to completion, see multicall.ts). */
+  /** True while nothing may be preempted (the compat multicall runs entries to completion). */
   inMulticall?: boolean;
+  /**
+   * Requests and multicall entries handled since the vCPU entered this hypercall (it resets
+   * it): what {@link PvHypercallEnv.preemptAfter} is counted against.
+   */
+  work?: number;
   /** memory_op's frame owner; without it memory_op is -ENOSYS. */
   readonly memory?: MemoryReservationPort | null;
   /** vm_assist, set_segment_base, fpu_taskswitch, stack_switch state; without it -ENOSYS. */
@@ -334,11 +339,14 @@ const MMUEXT_NEW_BASEPTR = 5;
 const MMUEXT_TLB_FLUSH_MULTI = 8;
 const MMUEXT_INVLPG_MULTI = 9;
 
-/** How many requests the current invocation may handle before a continuation. */
+/**
+ * How many requests the current invocation may handle before a continuation: what is left of
+ * `preemptAfter` after the work done so far in this hypercall (at least one when none was).
+ */
 function preemptLimit(env: PvHypercallEnv): number {
-  return env.inMulticall === true
-    ? Number.POSITIVE_INFINITY
-    : (env.preemptAfter ?? Number.POSITIVE_INFINITY);
+  if (env.inMulticall === true) return Number.POSITIVE_INFINITY;
+  const work = env.work ?? 0;
+  return Math.max((env.preemptAfter ?? Number.POSITIVE_INFINITY) - work, work > 0 ? 0 : 1);
 }
 
 /**
@@ -414,6 +422,7 @@ function mmuUpdate(
     }
     const rc = mm.mmuUpdate(env.ctx.domid, new Int32Array(buf.buffer, 0, k * 4), k, foreigndom);
     done += mm.done;
+    env.work = (env.work ?? 0) + mm.done;
     env.flushTlb();
     if (rc !== 0) return writeDone(env, pdone, base + done, rc);
   }
@@ -461,6 +470,7 @@ function mmuextOp(
     if (rc !== 0) return writeDone(env, pdone, base + done, rc);
     if (cmd === MMUEXT_NEW_BASEPTR) env.setBasePointer(view.getUint32(8, true));
     done++;
+    env.work = (env.work ?? 0) + 1;
   }
   return writeDone(env, pdone, base + done, 0);
 }
@@ -476,27 +486,51 @@ function pvVmAssist(env: PvHypercallEnv, cmd: number, type: number): number {
   return rc;
 }
 
-/** `HYPERVISOR_multicall`: each entry through `env.batch` (or this table); stops at a shutdown. */
+/**
+ * `HYPERVISOR_multicall`: each entry through `env.batch` (or this table); stops at a shutdown.
+ * Each entry counts one unit of `env.work`; once `preemptAfter` is reached, or when an entry's
+ * own call is preempted, the batch is continued from that entry (`multicall.ts`).
+ */
 function runMulticall(env: PvHypercallEnv, list: number, count: number): number {
   if (list < 0) return count === 0 ? 0 : -XEN_EFAULT;
   const run = env.batch ?? ((nr: number, args: readonly bigint[]) => pvHypercall(env, nr, args));
+  const limit = env.preemptAfter ?? Number.POSITIVE_INFINITY;
   let next: PvNext = PV_NEXT.CONTINUE;
-  const outer = env.inMulticall === true;
-  env.inMulticall = true;
+  let sub: readonly bigint[] | null = null;
+  let resumeAt = -1;
+  let left = 0;
   const rc = multicall(
     {
       call: (nr, args) => {
+        env.work = (env.work ?? 0) + 1;
         const r = run(nr, args);
-        if (env.next !== PV_NEXT.CONTINUE) next = env.next;
+        const after = env.next as PvNext;
+        if (after === PV_NEXT.PREEMPTED) sub = env.continuation ?? [];
+        else if (after !== PV_NEXT.CONTINUE) next = after;
         return r;
       },
       stopped: () => next === PV_NEXT.SHUTDOWN,
+      preempted: () => {
+        const s = sub;
+        sub = null;
+        return s;
+      },
+      preemptNow: () => env.inMulticall !== true && (env.work ?? 0) >= limit,
+      continueAt: (at, n) => {
+        resumeAt = at;
+        left = n;
+      },
     },
     env.ctx,
     list,
     count,
   );
-  env.inMulticall = outer;
+  if (rc === 0 && resumeAt >= 0) {
+    // hypercall_create_continuation(__HYPERVISOR_multicall, "hi", call_list + i, nr_calls - i)
+    env.next = PV_NEXT.PREEMPTED;
+    env.continuation = [BigInt(resumeAt), BigInt(left)];
+    return 0;
+  }
   env.next = next;
   return rc;
 }

@@ -585,6 +585,7 @@ export class PvVcpu {
     }
     try {
       env.next = PV_NEXT.CONTINUE; // the calls PvVcpu handles itself leave it alone
+      env.work = 0;
       rc = nr < 0 ? -38 : this.call(nr, args);
     } catch (e) {
       // A hypercall family must never throw for guest input; if one does, only this domain pays.

@@ -698,6 +698,7 @@ export class Pv32Vcpu {
       return PV_RUN.SHUTDOWN;
     }
     env.next = PV_NEXT.CONTINUE;
+    env.work = 0; // what preemptAfter counts against, per hypercall
     let rc: number;
     try {
       if (nr === HYPERCALL_MULTICALL) {
