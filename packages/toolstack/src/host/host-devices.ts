@@ -157,14 +157,21 @@ export class HostDevices {
     const bridgeName = spec.bridge ?? DEFAULT_BRIDGE;
     const fe = `/local/domain/${domid}/device/vif/${devid}`;
     const be = `/local/domain/0/backend/vif/${domid}/${devid}`;
-    const feKeys: [string, string][] = [
-      ['backend', be],
-      ['backend-id', '0'],
-      ['state', '1'],
-      ['handle', String(devid)],
-      ['mac', mac],
-      ...(spec.mtu === undefined ? [] : ([['mtu', String(spec.mtu)]] as [string, string][])),
+    // The keys, order and permissions libxl 4.17 writes (recorded under the real Xen:
+    // tests/toolstack-verbs/golden/libxl-4.17-vif-create.txt). `mtu` is dom0's, readable by the
+    // guest; the backend's keys inherit the directory's permissions.
+    const mtu = String(spec.mtu ?? 1500);
+    const feKeys: [string, string, readonly string[] | undefined][] = [
+      ['backend', be, undefined],
+      ['backend-id', '0', [`n${domid}`, 'r0']],
+      ['state', '1', [`n${domid}`, 'r0']],
+      ['handle', String(devid), [`n${domid}`, 'r0']],
+      ['mac', mac, [`n${domid}`, 'r0']],
+      ['trusted', '1', [`n${domid}`, 'r0']],
+      ['mtu', mtu, ['n0', `r${domid}`]],
     ];
+    const opt = (key: string, value: string | undefined): [string, string][] =>
+      value === undefined ? [] : [[key, value]];
     const beKeys: [string, string][] = [
       ['frontend', fe],
       ['frontend-id', String(domid)],
@@ -172,31 +179,31 @@ export class HostDevices {
       ['state', '1'],
       ['script', spec.script ?? '/etc/xen/scripts/vif-bridge'],
       ['mac', mac],
+      ...opt('ip', spec.ip?.join(' ')),
+      ...opt(
+        'rate',
+        spec.rate === undefined
+          ? undefined
+          : `${spec.rate.bytesPerInterval},${spec.rate.intervalUs}`,
+      ),
       ['bridge', bridgeName],
       ['handle', String(devid)],
       ['type', 'vif'],
-      ...(spec.ip === undefined ? [] : ([['ip', spec.ip.join(' ')]] as [string, string][])),
-      ...(spec.rate === undefined
-        ? []
-        : ([['rate', `${spec.rate.bytesPerInterval},${spec.rate.intervalUs}`]] as [
-            string,
-            string,
-          ][])),
-      ...(spec.vifname === undefined ? [] : ([['vifname', spec.vifname]] as [string, string][])),
+      ...opt('vifname', spec.vifname),
+      ['hotplug-status', ''],
     ];
     const xs = this.port.xs;
+    await xs.rm(fe).catch(() => undefined);
     await xs.write(fe, '');
     await xs.setPerms(fe, [`n${domid}`, 'r0']);
-    for (const [k, v] of feKeys) {
+    for (const [k, v, perms] of feKeys) {
       await xs.write(`${fe}/${k}`, v);
-      await xs.setPerms(`${fe}/${k}`, [`n${domid}`, 'r0']);
+      if (perms !== undefined) await xs.setPerms(`${fe}/${k}`, perms);
     }
+    await xs.rm(be).catch(() => undefined);
     await xs.write(be, '');
     await xs.setPerms(be, ['n0', `r${domid}`]);
-    for (const [k, v] of beKeys) {
-      await xs.write(`${be}/${k}`, v);
-      await xs.setPerms(`${be}/${k}`, ['n0', `r${domid}`]);
-    }
+    for (const [k, v] of beKeys) await xs.write(`${be}/${k}`, v);
     const backend = new Netback({
       xenbus: xenbusClientFromXenstore(xs),
       backendPath: be,
@@ -206,6 +213,8 @@ export class HostDevices {
       ...(spec.vlan === undefined ? {} : { vlan: spec.vlan }),
     });
     await backend.start();
+    // What the vif-bridge hotplug script reports once the interface is on the bridge.
+    await xs.write(`${be}/hotplug-status`, 'connected');
     const vif: HostVif = { domid, devid, mac, bridge: bridgeName, backend };
     this.vifs.set(`${domid}/${devid}`, vif);
     return vif;
