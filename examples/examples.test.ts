@@ -130,6 +130,30 @@ const EXPECTATIONS: Record<string, (stdout: string) => void> = {
       ].join('\n'),
     );
   },
+  'save-restore.ts': (out) => {
+    expect(out).toMatch(
+      new RegExp(
+        [
+          '^A: typevisor create count\\.cfg -> domain 1, counting',
+          'A: typevisor save count count\\.save -> written; A runs 0 domains',
+          'B: runs "other" as domain 1; typevisor restore count\\.save -> domain 2',
+          'B: the counter went on after tick \\d+ without a gap: true\n$',
+        ].join('\n'),
+      ),
+    );
+  },
+  'live-migration.ts': (out) => {
+    expect(out).toContain('B: migration target: Ready to receive domains on 127.0.0.1:PORT\n');
+    expect(out).toContain('A: domain 1 (count) is counting\n');
+    expect(out).toContain('A: Migration successful.\n');
+    expect(out).toMatch(/A: Domain 1 \(count\) -> 127\.0\.0\.1:\d+ as domain 1\n/);
+    expect(out).toContain('A: Mode: live (pre-copy)\n');
+    expect(out).toMatch(/A: Rounds: \d+\nA: Pages per round: \d+( \d+)+\n/);
+    expect(out).toMatch(/A: Total time: [\d.]+ ms\nA: Downtime: [\d.]+ ms\n/);
+    expect(out).toMatch(
+      /B: count runs as domain 1; no gap in the counter: true\nA: runs 0 domains\n$/,
+    );
+  },
   'toolstack-cli.ts': (out) => {
     expect(out).toMatch(/^typevisor \d+\.\d+\.\d+: info exited 0\n/);
     expect(out).toMatch(/host has \d+ CPUs and \d+ MiB of memory\n$/);

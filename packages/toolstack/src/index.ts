@@ -248,6 +248,7 @@ export {
   SAVE_HEADER_SIZE,
   SAVE_MAGIC,
   SAVE_VERSION,
+  SAVE_VERSION_MIN,
   type SaveRecord,
 } from './migration/stream.ts';
 export { TYPEVISOR_VERSION } from './version.ts';
