@@ -140,7 +140,7 @@ describe('hypercall continuations', () => {
     const entry = (i: number, op: bigint, args: bigint[]) => {
       view.setBigUint64(i * 64, op, true);
       view.setBigInt64(i * 64 + 8, -1n, true);
-      args.forEach((a, k) => view.setBigUint64(i * 64 + 16 + k * 8, a, true));
+      for (const [k, a] of args.entries()) view.setBigUint64(i * 64 + 16 + k * 8, a, true);
     };
     entry(0, 17n, [0n]);
     entry(1, 1n, [BigInt(REQS_VA), BigInt(n), BigInt(PDONE_VA), BigInt(DOMID_SELF)]);
