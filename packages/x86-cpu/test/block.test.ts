@@ -166,6 +166,14 @@ describe('basic blocks', () => {
       'ror rdx, 7',
       'sar r10, 63',
       'shr ecx, 1',
+      'add eax, [rsi+0x10]',
+      'sub [rsi+8], ecx',
+      'cmp dword [rsi], 5\ncmovb ecx, eax',
+      'add rax, [rsi+0x10]',
+      'sub [rsi+0x18], rdx',
+      'xor rcx, [r8+r9*2]',
+      'cmp [rsi], rax\nsetl dl',
+      'lea ecx, [rax+rbx*2-7]',
     ],
   };
 

@@ -148,8 +148,9 @@ function makeOp(w: Int32Array, fn: Handler): BlockOp {
   // `mod` is stale for instructions without ModRM (their closures do not read it); a ModRM
   // form qualifies with a register operand or a plain memory form of its operand size.
   if (plain && osize === 32) {
-    const eaOk = mod === 3 || (kind === EA_32 && asize === 32);
-    op = fast32(fn, opcode, len, eaOk, mod, reg, rm, seg, base, index, scale, disp, imm, rex);
+    const a64 = kind === EA_64;
+    const eaOk = mod === 3 || (kind === EA_32 && asize === 32) || a64;
+    op = fast32(fn, opcode, len, eaOk, a64, mod, reg, rm, seg, base, index, scale, disp, imm, rex);
   } else if (plain && osize === 64) {
     const eaOk = mod === 3 || kind === EA_64;
     op = fast64(fn, opcode, len, eaOk, mod, reg, rm, seg, base, index, scale, disp, imm, rex);
@@ -167,6 +168,18 @@ function ea32(cpu: X86Cpu, base: number, index: number, scale: number, disp: num
   if (base !== NO_REG) ea = (ea + cpu.lo[base]) | 0;
   if (index !== NO_REG) ea = (ea + (cpu.lo[index] << scale)) | 0;
   return ea >>> 0;
+}
+
+/** The offset of a 32-bit (`a64` false) or 64-bit address form. */
+function eaOff(
+  cpu: X86Cpu,
+  a64: boolean,
+  base: number,
+  index: number,
+  scale: number,
+  disp: number,
+): number {
+  return a64 ? ea64n(cpu, base, index, scale, disp) : ea32(cpu, base, index, scale, disp);
 }
 
 /** 8/16/32-bit ALU `kind` on 32-bit operands with lazy flags (the common kinds inline). */
@@ -205,12 +218,16 @@ function alu32(cpu: X86Cpu, kind: number, a: number, b: number): number {
   return r;
 }
 
-/** Closures for 32-bit operand size with a register or `EA_32` memory operand. */
+/**
+ * Closures for 32-bit operand size with a register operand, or an `EA_32` (or, in 64-bit mode,
+ * `EA_64`: `a64`) memory operand.
+ */
 function fast32(
   fn: Handler,
   opcode: number,
   len: number,
   eaOk: boolean,
+  a64: boolean,
   mod: number,
   reg: number,
   rm: number,
@@ -235,7 +252,7 @@ function fast32(
       const rip = cpu.rip;
       cpu.instrStart = rip;
       cpu.rip = rip + len;
-      cpu.writeMem32(seg, ea32(cpu, base, index, scale, disp), cpu.lo[reg]);
+      cpu.writeMem32(seg, eaOff(cpu, a64, base, index, scale, disp), cpu.lo[reg]);
     };
   }
   if (fn === D.MOV_form && opcode === 0x8b && eaOk) {
@@ -250,7 +267,7 @@ function fast32(
       const rip = cpu.rip;
       cpu.instrStart = rip;
       cpu.rip = rip + len;
-      const v = cpu.readMem32(seg, ea32(cpu, base, index, scale, disp));
+      const v = cpu.readMem32(seg, eaOff(cpu, a64, base, index, scale, disp));
       cpu.lo[reg] = v;
       cpu.hi[reg] = 0;
     };
@@ -272,7 +289,7 @@ function fast32(
       const rip = cpu.rip;
       cpu.instrStart = rip;
       cpu.rip = rip + len;
-      const ea = ea32(cpu, base, index, scale, disp);
+      const ea = eaOff(cpu, a64, base, index, scale, disp);
       const r = alu32(cpu, k, cpu.readMem32(seg, ea), cpu.lo[reg]);
       if (k !== 7) cpu.writeMem32(seg, ea, r);
     };
@@ -294,7 +311,7 @@ function fast32(
       const rip = cpu.rip;
       cpu.instrStart = rip;
       cpu.rip = rip + len;
-      const b = cpu.readMem32(seg, ea32(cpu, base, index, scale, disp));
+      const b = cpu.readMem32(seg, eaOff(cpu, a64, base, index, scale, disp));
       const r = alu32(cpu, k, cpu.lo[reg], b);
       if (k !== 7) {
         cpu.lo[reg] = r;
@@ -318,7 +335,7 @@ function fast32(
       const rip = cpu.rip;
       cpu.instrStart = rip;
       cpu.rip = rip + len;
-      const ea = ea32(cpu, base, index, scale, disp);
+      const ea = eaOff(cpu, a64, base, index, scale, disp);
       const r = alu32(cpu, k, cpu.readMem32(seg, ea), imm);
       if (k !== 7) cpu.writeMem32(seg, ea, r);
     };
@@ -355,7 +372,9 @@ function fast32(
   if (fn === D.LEA && !regMode && eaOk) {
     return (cpu) => {
       cpu.rip += len;
-      cpu.lo[reg] = ea32(cpu, base, index, scale, disp) | 0;
+      cpu.lo[reg] = a64
+        ? ea64(cpu, base, index, scale, disp)
+        : ea32(cpu, base, index, scale, disp) | 0;
       cpu.hi[reg] = 0;
     };
   }
@@ -513,6 +532,32 @@ function fast64(
       const v = cpu.read64(seg, ea64n(cpu, base, index, scale, disp));
       cpu.lo[reg] = v;
       cpu.hi[reg] = cpu.tmpHi;
+    };
+  }
+  if (fn === A.ALU_form && !regMode && eaOk && (opcode & 7) === 3) {
+    const k = (opcode >> 3) & 7;
+    return (cpu) => {
+      const rip = cpu.rip;
+      cpu.instrStart = rip;
+      cpu.rip = rip + len;
+      const b = cpu.read64(seg, ea64n(cpu, base, index, scale, disp));
+      const r = alu64(cpu, k, cpu.lo[reg], cpu.hi[reg], b, cpu.tmpHi);
+      if (k !== 7) {
+        cpu.hi[reg] = cpu.tmpHi;
+        cpu.lo[reg] = r;
+      }
+    };
+  }
+  if (fn === A.ALU_form && !regMode && eaOk && (opcode & 7) === 1) {
+    const k = (opcode >> 3) & 7;
+    return (cpu) => {
+      const rip = cpu.rip;
+      cpu.instrStart = rip;
+      cpu.rip = rip + len;
+      const ea = ea64n(cpu, base, index, scale, disp);
+      const a = cpu.read64(seg, ea);
+      const r = alu64(cpu, k, a, cpu.tmpHi, cpu.lo[reg], cpu.hi[reg]);
+      if (k !== 7) cpu.write64(seg, ea, r, cpu.tmpHi);
     };
   }
   if (fn === A.ALU_form && regMode && eaOk && ((opcode & 7) === 1 || (opcode & 7) === 3)) {
