@@ -5,6 +5,7 @@
  */
 import { IMM } from './decode/info.ts';
 import { DECODE, GROUP_INFO, type OpcodeRow, ROW_INDEX } from './decode/table.ts';
+import { fpuText } from './disasm-fpu.ts';
 
 /** One disassembled instruction. */
 export interface Disassembly {
@@ -151,6 +152,24 @@ export function disassemble(
         }
       }
     } else row = ROW_INDEX[op];
+    if (row === undefined && (info & 1) !== 0) {
+      // x87 and SSE: mnemonics by ModRM and mandatory prefix (disasm-fpu.ts).
+      const imm8 = immKind === IMM.Ib ? byte() : 0;
+      const length = p - offset;
+      const where = ripRel ? `rel ${hex(address + length + ripDisp)}` : mem;
+      const text = fpuText({
+        op,
+        pfx: rep === 'rep ' ? 3 : rep === 'repne ' ? 2 : opsize ? 1 : 0,
+        mod,
+        reg,
+        rm,
+        w: (rex & 8) !== 0,
+        mem: `${seg === '' ? '' : `${seg}:`}[${where}]`,
+        imm: imm8,
+        bits,
+      });
+      if (text !== undefined) return { text, length };
+    }
     if (row === undefined) return { text: '(bad)', length: 1 };
     // Immediates.
     let imm = 0;
