@@ -51,21 +51,21 @@ const COMPAT_DIFFERENCES: ReadonlyMap<string, readonly string[]> = new Map([
   ['desc.update.load.ds 0x000000000000004b', []],
   ['desc.ldt.data0 0 0', ['desc.ldt.data0 13 12']],
   ['desc.ldt.data0.ds 0x000000000000000f', []],
-  // The gate's offset is gate_target's address in each build (the rest is the same: DPL 0,
-  // RPL 3 in the selector).
+  // The gate's offset is gate_target's address: low 16 bits 0x00b5 in the 64-bit build, 0x100000
+  // (first in the image) in the compat one; the rest is the same (DPL 0, RPL 3 in the selector).
   [
     'desc.update.gate_guest_cs.value 0x00008c00001b00b5',
-    ['desc.update.gate_guest_cs.value 0x00008c00001b008d'],
+    ['desc.update.gate_guest_cs.value 0x00008c00001b0000'],
   ],
   // Compat call gates may carry a parameter count: check_descriptor tests reserved bits
   // b & 0xe0 for compat, b & 0xff for 64-bit.
   ['desc.update.gate_reserved_bits -22', ['desc.update.gate_reserved_bits 0']],
   // A compat guest may not install a 64-bit (L) code segment: -EINVAL, the entry keeps the
-  // previous value (the compat gate to FLAT_RING1_CS 0xe019).
+  // previous value (the compat gate to FLAT_RING1_CS 0xe019, offset 0x100000).
   ['desc.update.code64_dpl0 0', ['desc.update.code64_dpl0 -22']],
   [
     'desc.update.code64_dpl0.value 0x00affb000000ffff',
-    ['desc.update.code64_dpl0.value 0x00008c00e019008d'],
+    ['desc.update.code64_dpl0.value 0x00008c00e0190000'],
   ],
   // A 32-bit linear_addr cannot name Xen's 64-bit area or a non-canonical address.
   ['desc.set_ldt.xen_area -22', []],
@@ -84,6 +84,19 @@ describe('the compat (32-bit PAE) ABI reference guest', () => {
     expect(golden.length).toBe(141); // 28 + 7 physdev, 11 poll, 95 desc
     const expected = golden.flatMap((line) => COMPAT_DIFFERENCES.get(line) ?? [line]);
     expect(got).toEqual(expected);
+    // Compat only (a 64-bit guest's handlers always run on FLAT_KERNEL_CS): a #GP bounced to a
+    // handler whose trap_info names the guest's own ring-1 code segment (GDT entry 10) runs on it.
+    const compatOnly = d
+      .console()
+      .split('\n')
+      .filter((l) => l.startsWith('compat.'));
+    expect(compatOnly).toEqual([
+      'compat.own_cs.update 0',
+      'compat.own_cs.set_trap_table 0',
+      'compat.own_cs.gp 13 57360',
+      'compat.own_cs.handler_cs 0x0000000000000051',
+      'compat.own_cs.restore 0',
+    ]);
     // Every difference is used: none is stale.
     for (const line of COMPAT_DIFFERENCES.keys()) expect(golden).toContain(line);
   });

@@ -486,6 +486,7 @@ export {
   FLAT_RING3_DS32,
   loadCompatFlatSegment,
   Pv32Traps,
+  type SegmentLookupPort,
 } from './pv/pv32-traps.ts';
 export {
   HYPERCALL_VECTOR_32,

@@ -18,7 +18,7 @@
  */
 import { XEN_EFAULT, XEN_EINVAL, XEN_ENOSYS } from '../abi/errno.ts';
 import type { GuestBytes } from '../guest-memory.ts';
-import { FIRST_RESERVED_GDT_PAGE } from './compat-gdt.ts';
+import { FIRST_RESERVED_GDT_PAGE, fillCompatGdtPage } from './compat-gdt.ts';
 import { XEN_PAGE, xenPageAddress } from './machine-physical-memory.ts';
 import type {
   MachineBytesPort,
@@ -29,6 +29,7 @@ import type {
   PvWalkRequest,
 } from './ports.ts';
 import {
+  fillXenGdtPage64,
   GDT_LDT_WINDOW_BYTES,
   LAST_RESERVED_GDT_BYTE,
   LDT_SELECTOR,
@@ -83,6 +84,10 @@ export class PvDescriptorTables implements PvWalkerPort {
   faultVector: number;
   /** After {@link PvDescriptorTables.ldtFault}: the error code to deliver. */
   faultCode: number;
+  /** After {@link PvDescriptorTables.readDescriptor}: the descriptor's low dword. */
+  descLo: number;
+  /** After {@link PvDescriptorTables.readDescriptor}: the descriptor's high dword. */
+  descHi: number;
   private readonly cpu: PvCpuPort;
   private readonly mm: PvMmPort | null;
   private readonly domid: number;
@@ -91,6 +96,7 @@ export class PvDescriptorTables implements PvWalkerPort {
   private readonly reservedPage: number;
   private readonly width: 32 | 64;
   private readonly machine: MachineBytesPort;
+  private readonly xenPage: Uint8Array;
 
   /** Creates the tables of vCPU `vcpuId` and puts its window in front of the CPU's walker. */
   constructor(options: PvDescriptorTablesOptions) {
@@ -100,6 +106,11 @@ export class PvDescriptorTables implements PvWalkerPort {
     this.windowBase = options.windowBase;
     this.faultVector = -1;
     this.faultCode = -1;
+    this.descLo = 0;
+    this.descHi = 0;
+    this.xenPage = new Uint8Array(4096);
+    if (options.width === 64) fillXenGdtPage64(this.xenPage);
+    else fillCompatGdtPage(this.xenPage);
     this.cpu = cpu;
     this.mm = options.mm;
     this.domid = options.domid;
@@ -153,6 +164,40 @@ export class PvDescriptorTables implements PvWalkerPort {
     cpu.segBase[SEG_LDTR] = this.windowBase + LDT_WINDOW_OFFSET;
     cpu.segLimit[SEG_LDTR] = ents * 8 - 1;
     cpu.segAttr[SEG_LDTR] = LDT_ATTR;
+  }
+
+  /**
+   * Reads the descriptor `selector` names, as the CPU would through the window (the guest's GDT
+   * frames, Xen's reserved page, the LDT, which this maps if needed) into {@link descLo} and
+   * {@link descHi}; false past the GDT limit or the LDT's entries, or where nothing is mapped
+   * (a zero descriptor reads as such).
+   */
+  readDescriptor(selector: number): boolean {
+    const index = selector & 0xfff8;
+    let mfn = -1;
+    if ((selector & 4) !== 0) {
+      mfn = this.mapLdt(index);
+    } else {
+      if (index + 7 > LAST_RESERVED_GDT_BYTE) return false;
+      const page = index >>> 12;
+      if (page === FIRST_RESERVED_GDT_PAGE) {
+        const v = new DataView(this.xenPage.buffer);
+        this.descLo = v.getInt32(index & 0xfff, true);
+        this.descHi = v.getInt32((index & 0xfff) + 4, true);
+        return true;
+      }
+      mfn = this.view()?.gdtFrames[page] ?? -1;
+      if (mfn < 0) {
+        this.descLo = 0;
+        this.descHi = 0;
+        return true; // Xen's zero page
+      }
+    }
+    if (mfn < 0) return false;
+    const ma = mfn * 4096 + (index & 0xfff);
+    this.descLo = this.machine.readMa32(ma);
+    this.descHi = this.machine.readMa32(ma + 4);
+    return true;
   }
 
   /** The page walk: window addresses here, everything else through the CPU's walker. */

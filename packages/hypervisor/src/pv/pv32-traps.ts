@@ -72,14 +72,68 @@ export function compatFlatSegmentAttr(selector: number): number {
 }
 
 /**
- * Whether `selector` names one of Xen's flat compat segments of the right kind for a transfer to
- * ring `ring`: a code segment (`code`) or a writable data/stack segment, with DPL = RPL = `ring`
- * (what a hardware iret or far transfer to that ring would accept).
+ * The guest's own descriptor tables as the bounce and iret paths read them
+ * (`PvDescriptorTables` fits): the descriptor a selector names, through the GDT/LDT window.
  */
-function flatSelectorOk(selector: number, code: boolean, ring: number): boolean {
-  const attr = compatFlatSegmentAttr(selector);
-  if (attr < 0 || (selector & 3) !== ring || ((attr >> 5) & 3) !== ring) return false;
+export interface SegmentLookupPort {
+  /** Reads the descriptor of `selector` into `descLo`/`descHi`; false if there is none. */
+  readDescriptor(selector: number): boolean;
+  /** Low dword of the last descriptor read. */
+  readonly descLo: number;
+  /** High dword of the last descriptor read. */
+  readonly descHi: number;
+}
+
+/**
+ * The attribute word (descriptor bits 8–15 and 20–23) of the segment `selector` names: one of
+ * Xen's flat compat segments, else the guest's own descriptor through `segments`; -1 for none.
+ */
+function segmentAttr(selector: number, segments: SegmentLookupPort | null): number {
+  const flat = compatFlatSegmentAttr(selector);
+  if (flat >= 0 || segments === null || (selector & 0xfffc) === 0) return flat;
+  if (!segments.readDescriptor(selector)) return -1;
+  return (segments.descHi >> 8) & 0xf0ff;
+}
+
+/**
+ * Whether `selector` names a present segment of the right kind for a transfer to ring `ring`:
+ * a code segment (`code`) or a writable data/stack segment, with DPL = RPL = `ring` (what a
+ * hardware iret or far transfer to that ring would accept) — Xen's flat compat segments, or
+ * with `segments` the guest's own GDT/LDT descriptors.
+ */
+function selectorOk(
+  selector: number,
+  code: boolean,
+  ring: number,
+  segments: SegmentLookupPort | null,
+): boolean {
+  const attr = segmentAttr(selector, segments);
+  if (attr < 0 || (attr & 0x90) !== 0x90) return false; // present code/data
+  if ((selector & 3) !== ring || ((attr >> 5) & 3) !== ring) return false;
   return code ? (attr & 8) !== 0 : (attr & 0x0a) === 0x02;
+}
+
+/**
+ * Loads segment register `seg` with the segment `selector` names (a flat compat one, or the
+ * guest's descriptor through `segments`), as the CPU would; false if there is none.
+ */
+function loadSegment(
+  cpu: PvCpuPort,
+  seg: number,
+  selector: number,
+  segments: SegmentLookupPort | null,
+): boolean {
+  if (loadCompatFlatSegment(cpu, seg, selector)) return true;
+  if (segments === null || !segments.readDescriptor(selector)) return false;
+  const lo = segments.descLo;
+  const hi = segments.descHi;
+  let limit = (lo & 0xffff) | (hi & 0xf0000);
+  if ((hi & 0x800000) !== 0) limit = (limit << 12) | 0xfff;
+  cpu.segSel[seg] = selector & 0xffff;
+  cpu.segBase[seg] = ((lo >>> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000)) >>> 0;
+  cpu.segLimit[seg] = limit;
+  cpu.segAttr[seg] = ((hi >> 8) & 0xf0ff) | 1;
+  return true;
 }
 
 /** Loads segment register `seg` of `cpu` with one of Xen's flat compat segments (false: not one). */
@@ -115,6 +169,11 @@ export class Pv32Traps {
   kernelSp: number;
   /** The vCPU's vcpu_info, when the embedder provides it (upcall mask, pending, cr2). */
   readonly vcpuInfo: VcpuInfoPort | null;
+  /**
+   * The guest's GDT/LDT (`Pv32Vcpu.descriptors`), so that handlers, callbacks, the kernel stack
+   * and iret frames may name the guest's own segments; null: Xen's flat compat ones only.
+   */
+  segments: SegmentLookupPort | null;
   private readonly byte: Uint8Array;
   private readonly word: Uint8Array;
   private readonly wordView: DataView;
@@ -131,6 +190,7 @@ export class Pv32Traps {
     this.kernelSs = FLAT_RING1_DS;
     this.kernelSp = 0;
     this.vcpuInfo = vcpuInfo;
+    this.segments = null;
     this.byte = new Uint8Array(1);
     this.word = new Uint8Array(4);
     this.wordView = new DataView(this.word.buffer);
@@ -280,7 +340,8 @@ export class Pv32Traps {
     maskEvents: boolean,
   ): boolean {
     if ((cs & ~3) === 0) return false; // null callback selector: Xen crashes the domain
-    if (!flatSelectorOk(cs, true, 1)) return false;
+    const segs = this.segments;
+    if (!selectorOk(cs, true, 1, segs)) return false;
     const savedMask = this.viRead(VI_MASK);
     const fromUser = ((cpu.segSel[SEG_CS] ?? 0) & 2) !== 0;
     const oldEsp = (cpu.lo[ESP] ?? 0) >>> 0;
@@ -300,7 +361,7 @@ export class Pv32Traps {
       frame.push(oldEsp, oldSs);
       sp = this.kernelSp;
       ss = this.kernelSs;
-      if (!flatSelectorOk(ss, false, 1)) return false;
+      if (!selectorOk(ss, false, 1, segs)) return false;
     }
     const base = (sp - frame.length * 4) >>> 0;
     if (base > sp) return false; // wrapped below 0
@@ -312,11 +373,11 @@ export class Pv32Traps {
     if (!guest.write(base, bytes)) return false;
     if (maskEvents) this.viWrite(VI_MASK, 1);
     if (fromUser) {
-      loadCompatFlatSegment(cpu, SEG_SS, ss);
+      loadSegment(cpu, SEG_SS, ss, segs);
       cpu.cpl = 1;
     }
     cpu.lo[ESP] = base | 0;
-    loadCompatFlatSegment(cpu, SEG_CS, cs);
+    loadSegment(cpu, SEG_CS, cs, segs);
     cpu.rip = eip >>> 0;
     cpu.setRflags((eflags & ~BOUNCE_CLEAR) | 2);
     return true;
@@ -326,8 +387,9 @@ export class Pv32Traps {
    * `HYPERVISOR_iret` (compat): at the `int $0x82`, ESP points to `{eax, eip, cs, eflags[, esp,
    * ss]}`; restores EIP, CS, EFLAGS (IF forced on, IOPL stripped), returns the saved EAX through
    * EAX and sets evtchn_upcall_mask = !EFLAGS.IF. A return to ring 1 pops 16 bytes; to ring 3 it
-   * also loads ESP and SS (Xen's flat ring-3 selectors only). Returns false — the domain must
-   * crash — on an unreadable frame, a return to ring 0, VM86, or a selector this model lacks.
+   * also loads ESP and SS (Xen's flat selectors, or the guest's own through `segments`).
+   * Returns false — the domain must crash — on an unreadable frame, a return to ring 0, VM86, or
+   * a selector that names no suitable segment.
    */
   iret(cpu: PvCpuPort, guest: GuestBytes): boolean {
     const esp = (cpu.lo[ESP] ?? 0) >>> 0;
@@ -339,7 +401,8 @@ export class Pv32Traps {
     const cs = view.getUint32(8, true) & 0xffff;
     const eflags = view.getUint32(12, true);
     if ((eflags & EFLAGS_VM) !== 0 || (cs & 3) === 0) return false;
-    if (!flatSelectorOk(cs, true, cs & 3)) return false;
+    const segs = this.segments;
+    if (!selectorOk(cs, true, cs & 3, segs)) return false;
     if ((cs & 3) === 1) {
       cpu.lo[ESP] = (esp + 16) | 0;
     } else {
@@ -347,8 +410,8 @@ export class Pv32Traps {
       if (!guest.read(esp + 16, outer)) return false;
       const ov = new DataView(outer.buffer);
       const ss = ov.getUint32(4, true) & 0xffff;
-      if (!flatSelectorOk(ss, false, cs & 3)) return false;
-      loadCompatFlatSegment(cpu, SEG_SS, ss);
+      if (!selectorOk(ss, false, cs & 3, segs)) return false;
+      loadSegment(cpu, SEG_SS, ss, segs);
       cpu.lo[ESP] = ov.getInt32(0, true);
       cpu.cpl = cs & 3;
       // As a hardware iret to an outer ring: data segments the new ring may not use are nulled.
@@ -361,7 +424,7 @@ export class Pv32Traps {
         }
       }
     }
-    loadCompatFlatSegment(cpu, SEG_CS, cs);
+    loadSegment(cpu, SEG_CS, cs, segs);
     if ((cs & 3) === 1) cpu.cpl = 1;
     cpu.rip = eip;
     cpu.setRflags((eflags & ~EFLAGS_IOPL) | EFLAGS_IF | 2);

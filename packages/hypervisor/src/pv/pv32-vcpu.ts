@@ -244,6 +244,7 @@ export class Pv32Vcpu {
       windowBase: (options.gdtAddress ?? COMPAT_GDT_WINDOW) + this.vcpuId * GDT_LDT_WINDOW_BYTES,
       width: 32,
     });
+    this.traps.segments = this.descriptors; // handlers and iret frames may name its segments
     this.insn = new Uint8Array(3);
     const sink = options.console;
     const domid = this.domid;

@@ -73,7 +73,7 @@ static u8 scratch[4096] __attribute__((aligned(4096)));
 static u8 shinfo_window[4096] __attribute__((aligned(4096)));
 static const u32 *p2m;
 
-extern volatile u32 fault_vec, fault_code, fault_resume;
+extern volatile u32 fault_vec, fault_code, fault_resume, fault_cs;
 extern char trap_11[], trap_12[], trap_13[], trap_14[], gate_target[];
 struct trap_info { u8 vector, flags; u16 cs; u32 address; };
 struct mmuext { u32 cmd, arg1, arg2; };
@@ -217,6 +217,18 @@ static void descriptors(void) {
   load_ds("desc.ldt.unmapped", 0x0f);
   out("desc.ldt.unmapped.cr2_is_base_plus_8", *(volatile u32 *)(shinfo_window + 8) == BAD + 8);
   out("desc.set_ldt.none_again", set_ldt(0, 0));
+
+  /*
+   * Compat only: a trap handler on the guest's own ring-1 code segment (GDT entry 10, selector
+   * 0x51), reached by a bounce that loads CS from the guest's GDT.
+   */
+  out("compat.own_cs.update", update_desc(maddr(&gdt_page[10]), 0x00cfbb000000ffffULL));
+  struct trap_info own[2] = { { 13, 0, 0x51, (u32)trap_13 }, { 0, 0, 0, 0 } };
+  out("compat.own_cs.set_trap_table", hc2(HC_set_trap_table, (u32)own, 0));
+  fault_cs = 0;
+  load_ds("compat.own_cs.gp", 0xe010);
+  outx("compat.own_cs.handler_cs", fault_cs);
+  out("compat.own_cs.restore", hc2(HC_set_trap_table, (u32)tt, 0));
 
   /* Dropping the GDT. */
   out("desc.set_gdt.none", hc2(HC_set_gdt, BAD, 0));

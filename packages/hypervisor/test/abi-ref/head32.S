@@ -20,6 +20,15 @@
         xennote 10, .asciz "!writable_page_tables|pae_pgdir_above_4gb"
 
         .section .text.head, "ax"
+/*
+ * Where the call gates in the guest's GDT point (never reached: no far transfer uses them),
+ * first in the image so that its address (0x100000) and the gate values printed stay the same
+ * whatever the code's size.
+ */
+        .globl gate_target
+gate_target:
+        ud2
+
         .globl _start
 _start:
         mov     $stack_top, %esp
@@ -37,6 +46,7 @@ _start:
 trap_\vec:
         popl    fault_code
         movl    $\vec, fault_vec
+        mov     %cs, fault_cs
         push    %eax
         movl    fault_resume, %eax
         movl    %eax, 4(%esp)
@@ -48,20 +58,16 @@ trap_\vec:
         trap_entry 13
         trap_entry 14
 
-/* Where the call gates in the guest's GDT point (never reached: no far transfer uses them). */
-        .globl gate_target
-gate_target:
-        ud2
-
         .p2align 12
         .globl hypercall_page
 hypercall_page:
         .fill   4096, 1, 0xcc
 
         .data
-        .globl fault_vec, fault_code, fault_resume
+        .globl fault_vec, fault_code, fault_resume, fault_cs
         .p2align 2
 fault_vec:      .long 0
+fault_cs:       .long 0
 fault_code:     .long 0
 fault_resume:   .long 0
 
