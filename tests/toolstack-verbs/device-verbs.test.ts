@@ -100,6 +100,9 @@ describe('device verbs through the daemon', () => {
     const dup = await tv(['network-attach', 'g', 'mac=00:16:3e:12:34:56'], env);
     expect(dup.code).toBe(1);
     expect(dup.err).toMatch(/already used/);
+    const driverDomain = await tv(['network-attach', 'g', 'backend=netdom'], env);
+    expect(driverDomain.code).toBe(1);
+    expect(driverDomain.err).toMatch(/only Domain-0 serves network devices/);
     const unknown = await tv(['network-detach', 'g', '7'], env);
     expect(unknown.code).toBe(1);
     expect(unknown.err).toMatch(/Unknown device 7\./);

@@ -148,6 +148,12 @@ export class HostDevices {
     if (spec.devid !== undefined && taken.has(devid))
       throw new ToolstackError('STATE', `domain ${domid} already has vif ${devid}`);
     while (taken.has(devid)) devid++;
+    if (spec.backend !== undefined && spec.backend !== '0' && spec.backend !== 'Domain-0') {
+      throw new ToolstackError(
+        'CONFIG',
+        `vif backend "${spec.backend}": only Domain-0 serves network devices here`,
+      );
+    }
     const mac = (spec.mac ?? randomMac()).toLowerCase();
     if (!MAC.test(mac)) throw new ToolstackError('CONFIG', `invalid mac address: ${mac}`);
     for (const v of this.vifs.values()) {
