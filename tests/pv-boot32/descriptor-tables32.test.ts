@@ -17,7 +17,6 @@ const ELF = fileURLToPath(
   new URL('../../packages/hypervisor/test/abi-ref/abi-ref-x86_32.elf', import.meta.url),
 );
 const EINVAL = -22;
-const EFAULT = -14;
 const MMUEXT_SET_LDT = 13;
 const WINDOW = 0xffe00000;
 /** `mov %eax, %ds; jmp .` and `mov %eax, (%ebx); jmp .` in the kernel's first page. */
