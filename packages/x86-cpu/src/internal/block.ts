@@ -113,11 +113,21 @@ export function buildBlock(
     if (dc[b] !== p || dc[b + 1] !== gen) break;
     const fn = fns[i];
     ops.push(makeOp(dc.slice(b, b + 8), fn));
+    const info = dc[b + 2];
+    const len = info & 15;
+    if ((fn === C.JMP_J || fn === C.CALL_J) && (info & 0x1c00) === 0 && (info & 0x60) !== 0) {
+      // A 32/64-bit direct JMP or CALL (specialized: it always lands on its target) into the
+      // same page: the block goes on at the target.
+      const off = (p & 0xfff) + len + dc[b + 4];
+      if (off < 0 || off >= 4096) break;
+      p = (p - (p & 0xfff) + off) | 0;
+      continue;
+    }
     if (!STRAIGHT.has(fn)) {
       if (fn === C.Jcc || fn === C.JMP_J || fn === C.LOOP) loops[slot] = 1;
       break;
     }
-    p = (p + (dc[b + 2] & 15)) | 0;
+    p = (p + len) | 0;
   }
   return ops;
 }
