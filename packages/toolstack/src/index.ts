@@ -103,6 +103,7 @@ export {
   type TopSnapshot,
 } from './daemon/resource-rpc.ts';
 export { type DetachedDaemon, startDetachedDaemon, typevisorCommand } from './daemon/spawn.ts';
+export { VCPU_METHODS, vcpuRows, vcpuRpc } from './daemon/vcpu-rpc.ts';
 export {
   type BlockRow,
   formatBlockList,
@@ -205,6 +206,7 @@ export {
   setCredit,
   setSedf,
 } from './host/host-sched.ts';
+export { formatCpuList, HostVcpu, hostCpuList } from './host/host-vcpu.ts';
 export {
   type MachineReservationsBoot,
   machineReservations,
@@ -216,6 +218,7 @@ export {
 } from './host/native-domain.ts';
 export { NativeEventChannels } from './host/native-events.ts';
 export { framePage, NativeGrantMapper } from './host/native-grants.ts';
+export { pinVcpu, setVcpus, type VcpuInfo, vcpuInfo } from './host/vcpu-control.ts';
 export {
   type DomainMigrateOptions,
   type DomainMigrationReport,

@@ -21,6 +21,7 @@ import {
   type RpcReply,
 } from './protocol.ts';
 import { RESOURCE_METHODS, resourceRpc } from './resource-rpc.ts';
+import { VCPU_METHODS, vcpuRpc } from './vcpu-rpc.ts';
 
 /** Options of {@link TypevisorDaemon.start}. */
 export interface DaemonOptions {
@@ -34,6 +35,8 @@ export interface DaemonOptions {
   readonly time?: HostTimeMode;
   /** The vCPU scheduler: `credit` (default) or `sedf` (Xen's `sched=`). */
   readonly scheduler?: 'credit' | 'sedf';
+  /** Physical CPUs of the host (default 1). */
+  readonly pcpus?: number;
   /** Receives the daemon's log lines (already timestamped). */
   readonly log?: (line: string) => void;
   /** Listen for incoming migrations on this `HOST:PORT` (`--migrate-listen`). */
@@ -181,6 +184,7 @@ export class TypevisorDaemon {
       time: this.time,
       log: (line) => this.log(line),
       ...(options.scheduler === undefined ? {} : { scheduler: options.scheduler }),
+      ...(options.pcpus === undefined ? {} : { pcpus: options.pcpus }),
     });
     this.host.onShutdown = (d, action) => {
       this.collectXenConsole(d);
@@ -449,12 +453,11 @@ export class TypevisorDaemon {
       }
       case 'dmesg':
         return this.dmesg(params.clear === true);
-      case 'vcpu-list':
-        return this.vcpuList(params.domain === undefined ? undefined : str(params, 'domain'));
       case 'block-list':
         return this.blockList(this.lookup(params, method));
       default:
         if (RESOURCE_METHODS.has(method)) return resourceRpc(this.host, method, params);
+        if (VCPU_METHODS.has(method)) return vcpuRpc(this.host, method, params);
         if (MIGRATION_METHODS.has(method)) {
           return this.migration.call(method, params, (data) =>
             client.send({
@@ -481,6 +484,7 @@ export class TypevisorDaemon {
       time: this.time,
       totalMemoryMiB: this.memoryMiB,
       freeMemoryMiB: Math.floor(m.frames.freeFrames / 256),
+      pcpus: this.host.pcpus,
       domains: this.host.domains.size,
       startedAt: new Date(this.startedAt).toISOString(),
       uptimeSec: (Date.now() - this.startedAt) / 1000,
@@ -510,7 +514,7 @@ export class TypevisorDaemon {
       uuid: d.uuid,
       memoryMiB: Math.floor(this.host.currentMemoryKiB(d.domid) / 1024),
       maxMemMiB: Math.floor(this.host.maxMemoryKiB(d.domid) / 1024) - 1,
-      vcpus: 1,
+      vcpus: d.onlineVcpus,
       state: xlStateLetters(d),
       cpuTimeSec: d.instructions / 1e9,
       uptimeSec: Math.max(0, (this.host.nowNs() - d.createdAtNs) / 1e9),
@@ -661,41 +665,6 @@ export class TypevisorDaemon {
     }
     if (gone) this.xenConsoleSeen.delete(d);
     else this.xenConsoleSeen.set(d, seen + upto);
-  }
-
-  private vcpuList(domain: string | undefined): unknown {
-    const doms =
-      domain === undefined
-        ? [...this.host.domains.values()].sort((a, b) => a.domid - b.domid)
-        : domain === '0' || domain === 'Domain-0'
-          ? []
-          : [this.host.lookup(domain)];
-    const rows = [];
-    if (domain === undefined || domain === '0' || domain === 'Domain-0') {
-      const cpu = process.cpuUsage();
-      rows.push({
-        name: 'Domain-0',
-        domid: 0,
-        vcpu: 0,
-        cpu: 0,
-        state: 'r--',
-        timeSec: (cpu.user + cpu.system) / 1e6,
-        affinity: 'all',
-      });
-    }
-    for (const d of doms) {
-      const shut = d.shutdownReason >= 0;
-      rows.push({
-        name: d.name,
-        domid: d.domid,
-        vcpu: 0,
-        cpu: shut || d.paused ? null : 0,
-        state: `${!shut && !d.paused && !d.blocked ? 'r' : '-'}${!shut && d.blocked ? 'b' : '-'}${shut || d.paused ? 'p' : '-'}`,
-        timeSec: d.instructions / 1e9,
-        affinity: d.config.cpus === undefined ? 'all' : d.config.cpus.join(','),
-      });
-    }
-    return rows;
   }
 
   private async blockList(d: HostDomain): Promise<unknown> {

@@ -87,6 +87,8 @@ export interface VcpuRow {
   readonly timeSec: number;
   /** Hard affinity (`all` or a CPU list). */
   readonly affinity: string;
+  /** Soft affinity (`all` when not set). */
+  readonly softAffinity?: string;
 }
 
 /** `xl vcpu-list`. */
@@ -94,7 +96,7 @@ export function formatVcpuList(rows: readonly VcpuRow[]): string {
   let out = `${'Name'.padEnd(32)} ${'ID'.padStart(5)} ${'VCPU'.padStart(5)} ${'CPU'.padStart(5)} ${'State'.padStart(5)} ${'Time(s)'.padStart(9)} Affinity (Hard / Soft)\n`;
   for (const r of rows) {
     const cpu = r.cpu === null ? '-' : String(r.cpu);
-    out += `${r.name.padEnd(32)} ${String(r.domid).padStart(5)} ${String(r.vcpu).padStart(5)}${cpu.padStart(5)}   ${r.state}  ${r.timeSec.toFixed(1).padStart(8)}  ${r.affinity} / all\n`;
+    out += `${r.name.padEnd(32)} ${String(r.domid).padStart(5)} ${String(r.vcpu).padStart(5)}${cpu.padStart(5)}   ${r.state}  ${r.timeSec.toFixed(1).padStart(8)}  ${r.affinity} / ${r.softAffinity ?? 'all'}\n`;
   }
   return out;
 }

@@ -23,6 +23,8 @@ import {
   PV32_INTERCEPTS,
   Pv32Vcpu,
   type Pv32VcpuState,
+  PvDomainVcpus,
+  type PvRunResult,
   PvVcpu,
   type PvVcpuOptions,
   type PvVcpuState,
@@ -79,6 +81,7 @@ import {
   type HostImage,
   type SavedDomain,
 } from './host-image.ts';
+import { HostVcpu } from './host-vcpu.ts';
 import { machineReservations } from './machine-reservations.ts';
 import { type NativeDomain, NativeGrantIssuer, NativePageAllocator } from './native-domain.ts';
 import { NativeEventChannels } from './native-events.ts';
@@ -103,6 +106,10 @@ const SLICE = 200_000;
 const MIN_SLICE = 1000;
 /** The virtual TSC runs at 1 GHz: one tick per nanosecond of system time. */
 const TSC_HZ = 1_000_000_000;
+/** Most physical CPUs a host may have. */
+const MAX_PCPUS = 64;
+/** Most vCPUs a guest may have here: the vcpu_info slots in shared_info (XEN_LEGACY_MAX_VCPUS). */
+const MAX_GUEST_VCPUS = 32;
 /** Bytes of console output kept per domain (xenconsoled's default `limit` is 1 MiB). */
 const CONSOLE_KEEP = 1 << 20;
 
@@ -136,6 +143,11 @@ export interface HostOptions {
   readonly scheduler?: 'credit' | 'sedf';
   /** Hypercall trace hook (domain, number, arguments, result), for diagnostics. */
   readonly trace?: (domid: number, nr: number, args: readonly bigint[], rc: number) => void;
+  /**
+   * Physical CPUs (1–64, default 1). One JavaScript thread runs them in turn: each round, every
+   * pCPU runs its current vCPU for a slice starting at the same virtual time (see DESIGN.md).
+   */
+  readonly pcpus?: number;
 }
 
 /** What a domain is doing. */
@@ -167,12 +179,23 @@ export class HostDomain {
   readonly cpu: X86Cpu;
   /** vCPU 0 (a 64-bit or a 32-bit PAE PV vCPU). */
   readonly vcpu: PvVcpu | Pv32Vcpu;
+  /** Every vCPU (`maxvcpus` of them, index = vCPU ID); vCPU 0 is {@link HostDomain.vcpu}. */
+  readonly vcpus: HostVcpu[];
+  /** The domain's vCPU lifecycle (which vCPUs are initialised and up), for 64-bit guests. */
+  readonly smp: PvDomainVcpus | undefined;
   /** The guest ABI: `xen-3.0-x86_64` or `xen-3.0-x86_32p`. */
   readonly guestType: string;
   /** Whether the toolstack paused it. */
   paused: boolean;
-  /** Whether vCPU 0 is blocked in SCHEDOP_block. */
-  blocked: boolean;
+  /** Whether vCPU 0 is blocked in SCHEDOP_block (each vCPU's own flag is in {@link HostDomain.vcpus}). */
+  get blocked(): boolean {
+    return this.vcpus[0]?.blocked ?? false;
+  }
+
+  set blocked(value: boolean) {
+    const v = this.vcpus[0];
+    if (v !== undefined) v.blocked = value;
+  }
   /** The SHUTDOWN_* reason once it shut down, else -1. */
   shutdownReason: number;
   /** System time (ns) at creation. */
@@ -206,6 +229,8 @@ export class HostDomain {
     layout: PvLayout;
     cpu: X86Cpu;
     vcpu: PvVcpu | Pv32Vcpu;
+    vcpus?: HostVcpu[];
+    smp?: PvDomainVcpus;
     nowNs: number;
     storePort: number;
     consolePort: number;
@@ -217,9 +242,10 @@ export class HostDomain {
     this.layout = init.layout;
     this.cpu = init.cpu;
     this.vcpu = init.vcpu;
+    this.vcpus = init.vcpus ?? [new HostVcpu(0, init.cpu, init.vcpu)];
+    this.smp = init.smp;
     this.guestType = init.layout.guestType;
     this.paused = true;
-    this.blocked = false;
     this.shutdownReason = -1;
     this.createdAtNs = init.nowNs;
     this.instructions = 0;
@@ -249,7 +275,18 @@ export class HostDomain {
   get state(): DomainRunState {
     if (this.shutdownReason >= 0) return 'shutdown';
     if (this.paused) return 'paused';
-    return this.blocked ? 'blocked' : 'running';
+    for (const v of this.vcpus) if (!v.blocked && this.isUp(v.id)) return 'running';
+    return 'blocked';
+  }
+
+  /** Whether vCPU `id` is up (vCPU 0 always is until the guest takes it down). */
+  isUp(id: number): boolean {
+    return this.smp === undefined ? id === 0 : this.smp.isUp(id);
+  }
+
+  /** The number of vCPUs that are up (`xl list`'s VCPUs column). */
+  get onlineVcpus(): number {
+    return this.smp === undefined ? 1 : this.smp.online;
   }
 
   /** The shutdown reason's name (`poweroff`, `reboot`, `crash`, …), or undefined. */
@@ -363,8 +400,10 @@ export class Host {
   readonly grants: GrantTables;
   /** System time and timers. */
   readonly clock: DeterministicClock;
-  /** The vCPU scheduler (Xen's core with the credit or sEDF policy) on one physical CPU. */
+  /** The vCPU scheduler (Xen's core with the credit or sEDF policy) on the physical CPUs. */
   readonly scheduler: Scheduler;
+  /** The number of physical CPUs. */
+  readonly pcpus: number;
   /** vCPU timers (set_timer_op, VCPUOP_set_*_timer). */
   readonly timers: VcpuTimers;
   /** The store xenstored serves. */
@@ -411,6 +450,17 @@ export class Host {
   private stopRequested = false;
   private inflight = 0;
   private readonly settleWaiters: (() => void)[] = [];
+  /** Slice ends of the round being run on several pCPUs (reused). */
+  private readonly sliceEnds: {
+    d: HostDomain;
+    hv: HostVcpu;
+    r: PvRunResult;
+    ran: number;
+  }[] = [];
+  /** Instructions the last slice ran. */
+  private sliceRan = 0;
+  /** Domains that shut down in the last round, for their lifecycle actions. */
+  private readonly shutDown: HostDomain[] = [];
   /** TSC base for the slice being run (virtual time). */
   private sliceNs = 0;
   private sliceInstr = 0;
@@ -442,8 +492,15 @@ export class Host {
     }
     this.log = options.log ?? (() => undefined);
     this.trace = options.trace;
+    this.pcpus = options.pcpus ?? 1;
+    if (!Number.isInteger(this.pcpus) || this.pcpus < 1 || this.pcpus > MAX_PCPUS) {
+      throw new ToolstackError(
+        'CONFIG',
+        `pcpus must be an integer from 1 to ${MAX_PCPUS}, got ${options.pcpus}`,
+      );
+    }
     const notifier = {
-      upcallPending: (domid: number) => this.wake(domid),
+      upcallPending: (domid: number, vcpu: number) => this.wake(domid, vcpu),
       portPending: (domid: number, port: number) => {
         const native = this.natives.get(domid);
         if (native !== undefined) native.raised(port);
@@ -499,7 +556,7 @@ export class Host {
     this.hypercallHost = { evtchn: this.evtchn, grants: this.grants, timers: this.timers };
     this.schedTimers = new DeterministicClock(this.clock.now());
     this.scheduler = new Scheduler({
-      nrCpus: 1,
+      nrCpus: this.pcpus,
       scheduler: options.scheduler ?? 'credit',
       clock: this.clock,
       timers: this.schedTimers,
@@ -609,12 +666,16 @@ export class Host {
     this.machine.memory.write32(page, off + 4, pfn < 0 ? -1 : 0);
   }
 
-  /** Wakes a blocked domain that has an event for it. */
-  private wake(domid: number): void {
+  /** Wakes a domain's blocked vCPU (`vcpu`, or each of them) that has an event for it. */
+  private wake(domid: number, vcpu?: number): void {
     const d = this.domains.get(domid);
-    if (d?.blocked && this.evtchn.upcallDeliverable(domid, 0)) {
-      d.blocked = false;
-      if (this.scheduler.hasDomain(domid)) this.scheduler.wake(domid, 0);
+    if (d === undefined) return;
+    for (const v of d.vcpus) {
+      if (vcpu !== undefined && v.id !== vcpu) continue;
+      if (v.blocked && this.evtchn.upcallDeliverable(domid, v.id)) {
+        v.blocked = false;
+        if (this.scheduler.hasDomain(domid)) this.scheduler.wake(domid, v.id);
+      }
     }
   }
 
@@ -642,6 +703,8 @@ export class Host {
     is32: boolean,
     cpu: X86Cpu,
     config: DomainConfig,
+    vcpuId = 0,
+    smp?: PvDomainVcpus,
   ): PvVcpuOptions & { readonly gdtAddress?: number } {
     const guestMem = new OwnedFramesMemory(this.machine.frames, this.machine.memory, domid);
     const nrPages = config.memory * 256;
@@ -650,9 +713,12 @@ export class Host {
       cpu,
       machine: this.machine.memory,
       domid,
+      vcpuId,
       host: this.hypercallHost,
       mm: this.mm,
-      vcpuInfo: { memory: guestMem, address: sharedInfoMfn * 4096 },
+      // vcpu_info[vcpuId] in shared_info (64 bytes each for a 64-bit guest).
+      vcpuInfo: { memory: guestMem, address: sharedInfoMfn * 4096 + vcpuId * 64 },
+      ...(smp !== undefined ? { smp } : {}),
       // memory_op's reservations (ballooning, memory_map, maximum_ram_page) over the machine.
       memory: machineReservations({
         machine: this.machine,
@@ -730,6 +796,7 @@ export class Host {
       );
     }
     const abi = is32 ? 'x86_32' : 'x86_64';
+    const maxVcpus = this.checkVcpuConfig(config, is32);
     const nrPages = config.memory * 256;
     if (this.machine.frames.freeFrames < nrPages + 1 + MAX_GRANT_FRAMES) {
       throw new ToolstackError(
@@ -756,7 +823,7 @@ export class Host {
     this.evtchn.addDomain({
       domid,
       abi,
-      vcpus: 1,
+      vcpus: maxVcpus,
       memory: guestMem,
       sharedInfoAddress: sharedInfoMfn * 4096,
     });
@@ -769,7 +836,8 @@ export class Host {
       memory: guestMem,
       grantFrames: Array.from({ length: MAX_GRANT_FRAMES }, (_, i) => p2m.get(nrPages + 1 + i)),
     });
-    this.timers.addVcpu(domid, 0);
+    // vCPU 0's periodic timer runs from now; the others' start when they first come up.
+    for (let v = 0; v < maxVcpus; v++) this.timers.addVcpu(domid, v, v === 0 ? undefined : 0);
 
     const layout = buildPvLayout({
       kernel,
@@ -788,7 +856,7 @@ export class Host {
       else fillHypercallPage64(page);
       machine.memory.writeBytes(p2m.get(layout.hypercallPagePfn), 0, page);
     }
-    this.mm.addDomain(domid, { guestWidth: is32 ? 32 : 64 });
+    this.mm.addDomain(domid, { guestWidth: is32 ? 32 : 64, vcpus: maxVcpus });
     // A PAE kernel that says so in its notes gets VMASST_TYPE_pae_extended_cr3, as Xen's builder does.
     if (is32) this.mm.vmAssist(domid, VMASST_CMD_enable, VMASST_TYPE_pae_extended_cr3);
     const pinRc = this.mm.mmuextOp(domid, 0, [
@@ -821,15 +889,18 @@ export class Host {
 
     // Time: vcpu_time_info (TSC at 1 GHz, so tsc == ns) and the wall clock.
     const layoutSi = sharedInfoLayout(abi);
-    writeVcpuTimeInfo(guestMem, sharedInfoMfn * 4096 + layoutSi.vcpu_time, {
-      tscTimestamp: 0n,
-      systemTime: 0n,
-      scale: timeScaleFor(TSC_HZ),
-      flags: XEN_PVCLOCK_TSC_STABLE_BIT,
-    });
+    for (let v = 0; v < maxVcpus; v++) {
+      writeVcpuTimeInfo(guestMem, sharedInfoMfn * 4096 + v * 64 + layoutSi.vcpu_time, {
+        tscTimestamp: 0n,
+        systemTime: 0n,
+        scale: timeScaleFor(TSC_HZ),
+        flags: XEN_PVCLOCK_TSC_STABLE_BIT,
+      });
+    }
     writeWallClock(guestMem, sharedInfoMfn * 4096, layoutSi, this.wallClockSec, 0);
     const cpu = X86Cpu.create(this.cpuOptions(is32));
-    const vcpuOptions = this.vcpuOptions(domid, is32, cpu, config);
+    const smp = is32 ? undefined : this.domainVcpus(domid, maxVcpus);
+    const vcpuOptions = this.vcpuOptions(domid, is32, cpu, config, 0, smp);
     const vcpu = is32 ? new Pv32Vcpu(vcpuOptions) : new PvVcpu(vcpuOptions);
     vcpu.boot({
       rip: layout.vcpu.rip,
@@ -845,6 +916,8 @@ export class Host {
       layout,
       cpu,
       vcpu,
+      vcpus: this.secondaryVcpus(domid, is32, config, new HostVcpu(0, cpu, vcpu), smp),
+      ...(smp !== undefined ? { smp } : {}),
       nowNs: this.nowNs(),
       storePort,
       consolePort,
@@ -911,8 +984,15 @@ export class Host {
     await write(`${dp}/vm`, vm, roGuest);
     await write(`${dp}/name`, dom.name, roGuest);
     await write(`${dp}/cpu`, '', roGuest);
-    await write(`${dp}/cpu/0`, '', roGuest);
-    await write(`${dp}/cpu/0/availability`, 'online', roGuest);
+    // libxl: cpu/<n>/availability for every possible vCPU, online for the first `vcpus`.
+    for (let n = 0; n < dom.vcpus.length; n++) {
+      await write(`${dp}/cpu/${n}`, '', roGuest);
+      await write(
+        `${dp}/cpu/${n}/availability`,
+        n < Math.max(1, dom.config.vcpus) ? 'online' : 'offline',
+        roGuest,
+      );
+    }
     await write(`${dp}/memory`, '', roGuest);
     await write(`${dp}/memory/static-max`, String(dom.config.maxmem * 1024), roGuest);
     await write(`${dp}/memory/target`, String(dom.config.memory * 1024), roGuest);
@@ -1462,13 +1542,98 @@ export class Host {
   private schedAdd(d: HostDomain): void {
     const s = this.scheduler;
     s.createDomain(d.domid);
-    const cpus = d.config.cpus?.filter((c) => c === 0);
-    s.addVcpu(d.domid, 0, {
-      state: d.blocked ? 'blocked' : 'runnable',
-      ...(cpus !== undefined && cpus.length > 0 ? { affinity: cpus } : {}),
-    });
+    // cpus= pins every vCPU (xl's hard affinity); CPUs this host does not have are dropped.
+    const cpus = d.config.cpus?.filter((c) => c < this.pcpus);
+    for (const v of d.vcpus) {
+      s.addVcpu(d.domid, v.id, {
+        state: !d.isUp(v.id) ? 'offline' : v.blocked ? 'blocked' : 'runnable',
+        ...(cpus !== undefined && cpus.length > 0 ? { affinity: cpus } : {}),
+      });
+    }
     this.setCredit(d.domid, d.config.cpuWeight, d.config.cap);
     if (d.paused) s.pauseDomain(d.domid);
+  }
+
+  /** The vCPU count a configuration asks for (`maxvcpus`), checked against what the host runs. */
+  private checkVcpuConfig(config: DomainConfig, is32: boolean): number {
+    const max = Math.max(config.maxvcpus, config.vcpus);
+    if (max > MAX_GUEST_VCPUS) {
+      throw new ToolstackError(
+        'CONFIG',
+        `${config.source}: maxvcpus=${max}: at most ${MAX_GUEST_VCPUS} vCPUs (the vcpu_info slots in shared_info)`,
+      );
+    }
+    if (is32 && max > 1) {
+      throw new ToolstackError(
+        'CONFIG',
+        `${config.source}: 32-bit PV guests run one vCPU here (vcpus=${config.vcpus}, maxvcpus=${max})`,
+      );
+    }
+    return max;
+  }
+
+  /** The vCPU set of a 64-bit domain: VCPUOP_up/down move vCPUs in and out of the scheduler. */
+  private domainVcpus(domid: number, count: number): PvDomainVcpus {
+    return new PvDomainVcpus(
+      count,
+      (id) => {
+        const v = this.domains.get(domid)?.vcpus[id]?.vcpu;
+        return v instanceof PvVcpu ? v : undefined;
+      },
+      this.mm,
+      {
+        up: (id) => this.vcpuCameUp(domid, id),
+        down: (id) => {
+          if (this.scheduler.hasDomain(domid)) this.scheduler.down(domid, id);
+        },
+        runstate: (id) => {
+          const r = this.scheduler.runstate(domid, id);
+          return {
+            state: r.state,
+            stateEntryTime: BigInt(Math.floor(r.state_entry_time)),
+            time: [
+              BigInt(Math.floor(r.time[0])),
+              BigInt(Math.floor(r.time[1])),
+              BigInt(Math.floor(r.time[2])),
+              BigInt(Math.floor(r.time[3])),
+            ],
+          };
+        },
+      },
+    );
+  }
+
+  /** VCPUOP_up: the vCPU becomes runnable; its periodic timer starts the first time. */
+  private vcpuCameUp(domid: number, id: number): void {
+    const v = this.domains.get(domid)?.vcpus[id];
+    if (v === undefined) return;
+    // A vCPU taken down while blocked stays blocked until an event wakes it (only _VPF_down clears).
+    if (!v.everUp) {
+      v.everUp = true;
+      const t = this.timers.getState().find((e) => e.domid === domid && e.vcpu === id);
+      if (t !== undefined && t.periodNs === 0) this.timers.setPeriodic(domid, id, 10_000_000n);
+    }
+    if (this.scheduler.hasDomain(domid)) this.scheduler.up(domid, id);
+  }
+
+  /** vCPUs 1 .. maxvcpus-1 of a new domain (down until the guest brings them up), after `first`. */
+  private secondaryVcpus(
+    domid: number,
+    is32: boolean,
+    config: DomainConfig,
+    first: HostVcpu,
+    smp: PvDomainVcpus | undefined,
+  ): HostVcpu[] {
+    first.everUp = true;
+    const out = [first];
+    if (is32 || smp === undefined) return out;
+    for (let id = 1; id < smp.vcpuCount; id++) {
+      const cpu = X86Cpu.create(this.cpuOptions(false));
+      out.push(
+        new HostVcpu(id, cpu, new PvVcpu(this.vcpuOptions(domid, false, cpu, config, id, smp))),
+      );
+    }
+    return out;
   }
 
   /**
@@ -1559,8 +1724,9 @@ export class Host {
         : reason === SHUTDOWN_crash
           ? d.config.onCrash
           : d.config.onPoweroff;
-    if (reason === SHUTDOWN_crash && d.vcpu.crash !== null) {
-      this.log(`dom${d.domid} (${d.name}) crashed: ${d.vcpu.crash.message}`);
+    const crash = d.vcpus.find((v) => v.vcpu.crash !== null)?.vcpu.crash ?? null;
+    if (reason === SHUTDOWN_crash && crash !== null) {
+      this.log(`dom${d.domid} (${d.name}) crashed: ${crash.message}`);
     }
     if (action === 'destroy') await this.destroyDomain(d.domid);
     else if (action === 'restart' || action === 'rename-restart') {
@@ -1628,12 +1794,11 @@ export class Host {
       let ran = false;
       const turnEnd = performance.now() + 20;
       for (;;) {
-        const v = this.scheduler.current(0);
-        const d = v === null ? undefined : this.domains.get(v.domid);
-        if (d !== undefined && d.state === 'running') {
+        const round = this.runRound();
+        if (round >= 0) {
           ran = true;
-          total += this.runSlice(d);
-          if (d.shutdownReason >= 0) await this.applyLifecycle(d);
+          total += round;
+          for (const d of this.shutDown.splice(0)) await this.applyLifecycle(d);
         }
         const handled = this.dispatchNative();
         if (this.timeMode === 'real') this.advanceClock(this.realNs() - this.clock.now());
@@ -1740,35 +1905,84 @@ export class Host {
    * Runs one slice of domain `d`'s vCPU — up to the scheduler's slice end under virtual time —
    * and tells the scheduler how it ended. Returns instructions executed.
    */
-  private runSlice(d: HostDomain): number {
-    const cpu = d.cpu;
+  /**
+   * One round of the physical CPUs: each pCPU in turn runs its current vCPU for a slice that
+   * starts at the round's system time (one JavaScript thread simulating the pCPUs side by side
+   * under virtual time). The slices' ends (block, yield, shutdown) are then applied in the
+   * order they happened, moving the clock to each. Returns the instructions run, or -1 if no
+   * pCPU had a vCPU to run. With one pCPU this is exactly one slice.
+   */
+  private runRound(): number {
+    const t0 = this.clock.now();
+    const ends = this.sliceEnds;
+    let total = -1;
+    for (let p = 0; p < this.pcpus; p++) {
+      const sv = this.scheduler.current(p);
+      if (sv === null) continue;
+      const d = this.domains.get(sv.domid);
+      if (d === undefined || d.paused || d.shutdownReason >= 0) continue;
+      const hv = d.vcpus[sv.vcpuId];
+      if (hv === undefined || hv.blocked || !d.isUp(hv.id)) continue;
+      const r = this.runSlice(d, hv, p, t0);
+      total = Math.max(total, 0) + this.sliceRan;
+      if (this.pcpus === 1) {
+        if (this.timeMode === 'virtual') this.advanceClock(this.sliceRan * this.instructionNs);
+        this.endSlice(d, hv, r);
+      } else ends.push({ d, hv, r, ran: this.sliceRan });
+    }
+    if (ends.length > 0) {
+      ends.sort((a, b) => a.ran - b.ran); // stable: pCPU order among equal lengths
+      for (const e of ends) {
+        if (this.timeMode === 'virtual')
+          this.advanceClock(t0 + e.ran * this.instructionNs - this.clock.now());
+        this.endSlice(e.d, e.hv, e.r);
+      }
+      ends.length = 0;
+    }
+    return total;
+  }
+
+  /**
+   * Runs one slice of vCPU `hv` of domain `d` on pCPU `pcpu` from system time `t0` — up to the
+   * scheduler's slice end under virtual time. Leaves the instructions run in `sliceRan` and
+   * returns how the slice ended.
+   */
+  private runSlice(d: HostDomain, hv: HostVcpu, pcpu: number, t0: number): PvRunResult {
+    const cpu = hv.cpu;
     const before = cpu.instructions;
     let budget = SLICE;
     if (this.timeMode === 'virtual') {
-      const end = this.scheduler.sliceEnd(0);
+      const end = this.scheduler.sliceEnd(pcpu);
       if (end >= 0) {
-        const left = Math.ceil((end - this.clock.now()) / this.instructionNs);
+        const left = Math.ceil((end - t0) / this.instructionNs);
         budget = Math.max(MIN_SLICE, Math.min(SLICE, left));
       }
     }
     this.sliceCpu = cpu;
-    this.sliceNs = this.clock.now();
+    this.sliceNs = t0;
     this.sliceInstr = before;
-    const r = d.vcpu.run(budget);
+    const r = hv.vcpu.run(budget);
     this.sliceCpu = undefined;
     const ran = cpu.instructions - before;
     d.instructions += ran;
-    if (this.timeMode === 'virtual') this.advanceClock(ran * this.instructionNs);
-    if (r === PV_RUN.BLOCK && !this.evtchn.upcallDeliverable(d.domid, 0)) {
-      d.blocked = true;
-      this.scheduler.block(d.domid, 0);
-    } else if (r === PV_RUN.YIELD) this.scheduler.yield(d.domid, 0);
+    hv.ran(pcpu, ran);
+    this.sliceRan = ran;
+    return r;
+  }
+
+  /** Tells the scheduler how vCPU `hv`'s slice ended (block, yield) and records a shutdown. */
+  private endSlice(d: HostDomain, hv: HostVcpu, r: PvRunResult): void {
+    if (d.shutdownReason >= 0) return;
+    if (r === PV_RUN.BLOCK && !this.evtchn.upcallDeliverable(d.domid, hv.id)) {
+      hv.blocked = true;
+      this.scheduler.block(d.domid, hv.id);
+    } else if (r === PV_RUN.YIELD) this.scheduler.yield(d.domid, hv.id);
     if (r === PV_RUN.SHUTDOWN) {
-      d.shutdownReason = d.vcpu.shutdownReason;
+      d.shutdownReason = hv.vcpu.shutdownReason;
       // A domain that shut down is descheduled for good (domain_shutdown pauses its vCPUs).
       if (!d.paused) this.scheduler.pauseDomain(d.domid);
+      this.shutDown.push(d);
     }
-    return ran;
   }
 
   /**

@@ -13,7 +13,7 @@ import { ToolstackError } from '../../errors.ts';
 import type { CliIo, CommandSpec } from '../command.ts';
 
 const USAGE = `Usage: typevisor daemon [--socket PATH] [--xenstored-socket PATH|none] [--memory MiB]
-                        [--time real|virtual] [--sched credit|sedf] [--log FILE] [--detach]
+                        [--time real|virtual] [--sched credit|sedf] [--pcpus N] [--log FILE] [--detach]
                         [--migrate-listen [ADDR:]PORT]
 
 Run the Typevisor host daemon: the hypervisor, dom0, xenstored and the backends in one
@@ -29,6 +29,8 @@ Options:
   --memory MiB             machine memory (default 512, at most 1024)
   --time real|virtual      wall-clock time (default) or deterministic virtual time
   --sched credit|sedf      the vCPU scheduler (Xen's sched=; default credit)
+  --pcpus N                physical CPUs the guests' vCPUs are scheduled on (default 1,
+                           at most 64; simulated in turn on one thread)
   --log FILE               append the log to FILE instead of stderr
   --detach                 start in the background (log: --log, else typevisor.log in the
                            run directory) and return once it answers
@@ -50,6 +52,7 @@ export const daemon: CommandSpec = {
         memory: { type: 'string' },
         time: { type: 'string' },
         sched: { type: 'string' },
+        pcpus: { type: 'string' },
         log: { type: 'string' },
         detach: { type: 'boolean' },
         'migrate-listen': { type: 'string' },
@@ -65,6 +68,9 @@ export const daemon: CommandSpec = {
     const time = values.time ?? 'real';
     if (time !== 'real' && time !== 'virtual')
       throw new ToolstackError('USAGE', `--time must be real or virtual, got "${time}"`);
+    const pcpus = values.pcpus === undefined ? 1 : Number(values.pcpus);
+    if (!Number.isInteger(pcpus) || pcpus < 1 || pcpus > 64)
+      throw new ToolstackError('USAGE', `--pcpus must be 1 to 64, got "${values.pcpus}"`);
     const sched = values.sched ?? 'credit';
     if (sched !== 'credit' && sched !== 'sedf')
       throw new ToolstackError('USAGE', `--sched must be credit or sedf, got "${sched}"`);
@@ -80,6 +86,8 @@ export const daemon: CommandSpec = {
         time,
         '--sched',
         sched,
+        '--pcpus',
+        String(pcpus),
         ...(values['migrate-listen'] === undefined
           ? []
           : ['--migrate-listen', values['migrate-listen']]),
@@ -100,6 +108,7 @@ export const daemon: CommandSpec = {
       memoryMiB,
       time,
       scheduler: sched,
+      pcpus,
       log,
       ...(values['migrate-listen'] === undefined
         ? {}

@@ -27,6 +27,8 @@ import { reboot, shutdown } from './shutdown.ts';
 import { top } from './top.ts';
 import { uptime } from './uptime.ts';
 import { vcpuList } from './vcpu-list.ts';
+import { vcpuPin } from './vcpu-pin.ts';
+import { vcpuSet } from './vcpu-set.ts';
 import { xenstore } from './xenstore.ts';
 import { xenstored } from './xenstored.ts';
 
@@ -51,6 +53,8 @@ export const COMMANDS: readonly CommandSpec[] = [
   dmesg,
   info,
   vcpuList,
+  vcpuSet,
+  vcpuPin,
   blockAttach,
   blockDetach,
   blockList,
