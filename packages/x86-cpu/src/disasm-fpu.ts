@@ -156,22 +156,29 @@ export function sseText(d: FpuDisasmInput): string | undefined {
   if (op >= 0x71 && op <= 0x73) {
     const m = SHIFT_GROUPS[op][d.reg & 7];
     if (m === undefined || d.mod !== 3) return undefined;
+    if (d.pfx === 0) return m.endsWith('dq') ? undefined : `${m} mm${d.rm & 7}, ${d.imm}`;
     return `${m} xmm${d.rm}, ${d.imm}`;
   }
   let mnem = row.mnem.toLowerCase();
-  if ((op === 0x6e || op === 0x7e) && d.pfx === 1 && d.w) mnem = 'movq';
+  if ((op === 0x6e || op === 0x7e) && d.pfx <= 1 && d.w) mnem = 'movq';
   if (d.mod === 3 && op === 0x12 && d.pfx === 0) mnem = 'movhlps';
   if (d.mod === 3 && op === 0x16 && d.pfx === 0) mnem = 'movlhps';
   const out: string[] = [];
   for (const o of row.ops.split(',')) {
     const kind = o[0];
     if (kind === 'V') out.push(`xmm${d.reg}`);
+    else if (kind === 'P') out.push(`mm${d.reg & 7}`);
+    else if (kind === 'N') {
+      if (d.mod !== 3) return undefined;
+      out.push(`mm${d.rm & 7}`);
+    } else if (kind === 'Q') out.push(d.mod === 3 ? `mm${d.rm & 7}` : d.mem);
     else if (kind === 'U') {
       if (d.mod !== 3) return undefined;
       out.push(`xmm${d.rm}`);
     } else if (kind === 'W') out.push(d.mod === 3 ? `xmm${d.rm}` : d.mem);
     else if (kind === 'M') {
-      if (d.mod === 3 && mnem !== 'movhlps' && mnem !== 'movlhps') return undefined;
+      if (d.mod === 3 && (d.pfx !== 0 || (mnem !== 'movhlps' && mnem !== 'movlhps')))
+        return undefined;
       out.push(d.mod === 3 ? `xmm${d.rm}` : d.mem);
     } else if (kind === 'G') out.push(gpr(o === 'Gy' && d.w ? 64 : 32, d.reg));
     else if (kind === 'E') {

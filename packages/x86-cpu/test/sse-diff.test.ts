@@ -3,10 +3,12 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { assemble, runModel, runQemu } from './diff/run.ts';
 import {
+  buildMmx,
   buildSse,
   buildSseFp,
   buildX87,
   compareSse,
+  MMX_FILE,
   SSE_FILE,
   SSE_FP_FILE,
   X87_FILE,
@@ -29,8 +31,10 @@ for (const [file, build, what] of [
   [SSE_FILE, buildSse, 'data movement, integer SIMD, FXSAVE/FXRSTOR'],
   [SSE_FP_FILE, buildSseFp, 'floating point in every rounding mode with DAZ/FTZ'],
   [X87_FILE, buildX87, 'x87 with every precision and rounding control'],
+  [MMX_FILE, buildMmx, 'MMX on the x87 registers'],
 ] as const) {
   const x87 = file === X87_FILE;
+  const mmx = file === MMX_FILE;
   const vectors = JSON.parse(
     readFileSync(new URL(`./vectors/${file}`, import.meta.url), 'utf8'),
   ) as Vectors;
@@ -42,7 +46,7 @@ for (const [file, build, what] of [
         expect(p.cases.length).toBe(r.cases);
         const got = runModel(assemble(p.source));
         const want = Uint8Array.from(Buffer.from(r.qemu, 'hex'));
-        expect(compareSse(p, want, got, x87)).toEqual([]);
+        expect(compareSse(p, want, got, x87, mmx)).toEqual([]);
       });
     }
   });
@@ -51,7 +55,7 @@ for (const [file, build, what] of [
     it('a freshly seeded sample matches QEMU byte for byte', () => {
       const p = build(0x5eed + (Date.now() % 1000));
       const image = assemble(p.source);
-      expect(compareSse(p, runQemu(image), runModel(image), x87)).toEqual([]);
+      expect(compareSse(p, runQemu(image), runModel(image), x87, mmx)).toEqual([]);
     });
   });
 }

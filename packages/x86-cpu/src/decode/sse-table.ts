@@ -11,6 +11,7 @@
  */
 import type { X86Cpu } from '../cpu.ts';
 import { sseCheck } from '../fpu/access.ts';
+import * as X from '../ops/mmx.ts';
 import * as F from '../ops/sse-fp.ts';
 import * as I from '../ops/sse-int.ts';
 import * as M from '../ops/sse-move.ts';
@@ -28,6 +29,8 @@ export interface SseRow {
   readonly ops: string;
   /** The handler (called after the SSE checks). */
   readonly fn: Handler;
+  /** An MMX form: no CR4.OSFXSR requirement (the handler runs the MMX checks). */
+  readonly mmx?: boolean;
 }
 
 const N = 0;
@@ -39,6 +42,9 @@ function buildSseRows(): SseRow[] {
   const r: SseRow[] = [];
   const add = (op: number, pfx: number, mnem: string, ops: string, fn: Handler): void => {
     r.push({ op, pfx, mnem, ops, fn });
+  };
+  const mmx = (op: number, mnem: string, ops: string, fn: Handler): void => {
+    r.push({ op, pfx: N, mnem, ops, fn, mmx: true });
   };
   // Data movement.
   add(0x10, N, 'MOVUPS', 'Vx,Wx', M.MOVU_load);
@@ -191,7 +197,33 @@ function buildSseRows(): SseRow[] {
     [0xfd, 'PADDW', I.PADDW],
     [0xfe, 'PADDD', I.PADDD],
   ];
-  for (const [op, mnem, fn] of ints) add(op, P66, mnem, 'Vx,Wx', fn);
+  for (const [op, mnem, fn] of ints) {
+    add(op, P66, mnem, 'Vx,Wx', fn);
+    // The MMX form (no prefix) of the same operation on MM registers.
+    if (op === 0x6c || op === 0x6d) continue;
+    const wrapped =
+      op >= 0x68 && op <= 0x6a
+        ? X.mmxUnpackHigh([I.PUNPCKLBW, I.PUNPCKLWD, I.PUNPCKLDQ][op - 0x68])
+        : op === 0x63 || op === 0x67
+          ? X.mmxPack(fn, false)
+          : op === 0x6b
+            ? X.mmxPack(fn, true)
+            : X.mmxOf(fn);
+    mmx(op, mnem, 'Pq,Qq', wrapped);
+  }
+  mmx(0x6e, 'MOVD', 'Pq,Ey', X.MOVD_mm_load);
+  mmx(0x7e, 'MOVD', 'Ey,Pq', X.MOVD_mm_store);
+  mmx(0x6f, 'MOVQ', 'Pq,Qq', X.MOVQ_mm_load);
+  mmx(0x7f, 'MOVQ', 'Qq,Pq', X.MOVQ_mm_store);
+  mmx(0xe7, 'MOVNTQ', 'Mq,Pq', X.MOVQ_mm_store);
+  mmx(0x70, 'PSHUFW', 'Pq,Qq,Ib', X.PSHUFW);
+  mmx(0x71, 'PSHIFTW', 'Nq,Ib', X.MMX_SHIFT_imm(I.PSHIFT_imm));
+  mmx(0x72, 'PSHIFTD', 'Nq,Ib', X.MMX_SHIFT_imm(I.PSHIFT_imm));
+  mmx(0x73, 'PSHIFTQ', 'Nq,Ib', X.MMX_SHIFT_imm(I.PSHIFT_imm));
+  mmx(0xc4, 'PINSRW', 'Pq,Ew,Ib', X.PINSRW_mm);
+  mmx(0xc5, 'PEXTRW', 'Gd,Nq,Ib', X.MMX_TO_GPR);
+  mmx(0xd7, 'PMOVMSKB', 'Gd,Nq', X.MMX_TO_GPR);
+  mmx(0xf7, 'MASKMOVQ', 'Pq,Nq', X.MASKMOVQ);
   add(0x70, P66, 'PSHUFD', 'Vx,Wx,Ib', I.PSHUF);
   add(0x70, F3, 'PSHUFHW', 'Vx,Wx,Ib', I.PSHUF);
   add(0x70, F2, 'PSHUFLW', 'Vx,Wx,Ib', I.PSHUF);
@@ -218,15 +250,20 @@ export const SSE_ROW_INDEX: (SseRow | undefined)[] = /* @__PURE__ */ new Array<S
   1024,
 );
 
+/** @internal 1 where the row needs the SSE checks (every row but the MMX forms). */
+const SSE_CHECKED: Uint8Array = /* @__PURE__ */ new Uint8Array(1024).fill(1);
+
 for (const row of SSE_TABLE) {
   SSE_HANDLERS[(row.op << 2) | row.pfx] = row.fn;
   SSE_ROW_INDEX[(row.op << 2) | row.pfx] = row;
+  if (row.mmx === true) SSE_CHECKED[(row.op << 2) | row.pfx] = 0;
 }
 
 /** @internal The dispatcher installed for every SSE opcode: checks, then the row for the prefix. */
 export function sseDispatch(cpu: X86Cpu): void {
-  sseCheck(cpu);
-  SSE_HANDLERS[((cpu.opcode & 0xff) << 2) | cpu.rep](cpu);
+  const k = ((cpu.opcode & 0xff) << 2) | cpu.rep;
+  if (SSE_CHECKED[k] !== 0) sseCheck(cpu);
+  SSE_HANDLERS[k](cpu);
 }
 
 /** @internal The distinct opcode bytes of the SSE table and whether each takes an imm8. */

@@ -16,6 +16,7 @@ import * as C from '../ops/control.ts';
 import * as D from '../ops/data.ts';
 import * as FX from '../ops/fxsave.ts';
 import * as SH from '../ops/shift.ts';
+import { EMMS } from '../ops/mmx.ts';
 import { MOVNTI } from '../ops/sse-move.ts';
 import * as ST from '../ops/string.ts';
 import * as SY from '../ops/system.ts';
@@ -270,6 +271,7 @@ function buildRows(): OpcodeRow[] {
   r.push(row(0x1bf, 'MOVSX', 'Gv,Ew', D.MOVX));
   r.push(row(0x1c0, 'XADD', 'Eb,Gb', A.XADD_EG));
   r.push(row(0x1c1, 'XADD', 'Ev,Gv', A.XADD_EG));
+  r.push(row(0x177, 'EMMS', '', EMMS));
   r.push(row(0x1c3, 'MOVNTI', 'Mv,Gv', MOVNTI));
   r.push(grp(0x1c7, 1, 'CMPXCHG8B', 'Mq', A.CMPXCHG8B));
   r.push(row(0x2f0, 'MOVBE', 'Gv,Mv', D.MOVBE));

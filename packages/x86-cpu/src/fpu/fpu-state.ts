@@ -56,11 +56,12 @@ export const MXCSR_MASK = 0xffff;
 /**
  * @internal The FPU/SSE register file. Typed arrays over one buffer give integer and
  * floating-point lane views of the XMM registers (the model assumes a little-endian host, as
- * every JavaScript engine in use is). Slots 16 and 17 are scratch operands for handlers.
+ * every JavaScript engine in use is). Slots 16..19 are scratch operands for handlers (18 and 19
+ * stage MMX operands).
  */
 export class Fpu {
-  /** @internal Backing store: 18 × 16 bytes. */
-  readonly buf: ArrayBuffer = new ArrayBuffer(18 * 16);
+  /** @internal Backing store: 20 × 16 bytes. */
+  readonly buf: ArrayBuffer = new ArrayBuffer(20 * 16);
   /** @internal Byte lanes. */
   readonly u8: Uint8Array = new Uint8Array(this.buf);
   /** @internal Signed byte lanes. */

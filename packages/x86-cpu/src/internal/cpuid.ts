@@ -18,7 +18,7 @@ export function defaultCpuid(leaf: number, sub: number): CpuidResult {
       // "GenuineIntel": EBX, EDX, ECX.
       return { eax: 1, ebx: str4('Genu'), edx: str4('ineI'), ecx: str4('ntel') };
     case 1:
-      // Family 6; EDX: FPU, PSE, TSC, MSR, PAE, CX8, SEP-less, CMOV, FXSR, SSE, SSE2; ECX: CX16, MOVBE, POPCNT.
+      // Family 6; EDX: FPU, PSE, TSC, MSR, PAE, CX8, SEP-less, CMOV, MMX, FXSR, SSE, SSE2; ECX: CX16, MOVBE, POPCNT.
       return {
         eax: 0x000306a9,
         ebx: 0x00010800,
@@ -31,6 +31,7 @@ export function defaultCpuid(leaf: number, sub: number): CpuidResult {
           (1 << 6) |
           (1 << 8) |
           (1 << 15) |
+          (1 << 23) |
           (1 << 24) |
           (1 << 25) |
           (1 << 26),

@@ -482,6 +482,85 @@ function x87Templates(): string[] {
   return t;
 }
 
+function mmxTemplates(): Template[] {
+  const t: Template[] = [];
+  const ops = [
+    'punpcklbw',
+    'punpcklwd',
+    'punpckldq',
+    'punpckhbw',
+    'punpckhwd',
+    'punpckhdq',
+    'packsswb',
+    'packuswb',
+    'packssdw',
+    'pcmpgtb',
+    'pcmpgtw',
+    'pcmpgtd',
+    'pcmpeqb',
+    'pcmpeqw',
+    'pcmpeqd',
+    'paddb',
+    'paddw',
+    'paddd',
+    'paddq',
+    'psubb',
+    'psubw',
+    'psubd',
+    'psubq',
+    'paddsb',
+    'paddsw',
+    'paddusb',
+    'paddusw',
+    'psubsb',
+    'psubsw',
+    'psubusb',
+    'psubusw',
+    'pmullw',
+    'pmulhw',
+    'pmulhuw',
+    'pmuludq',
+    'pmaddwd',
+    'psadbw',
+    'pminub',
+    'pmaxub',
+    'pminsw',
+    'pmaxsw',
+    'pavgb',
+    'pavgw',
+    'pand',
+    'pandn',
+    'por',
+    'pxor',
+  ];
+  for (const m of ops) t.push(`${m} mm1, mm2`);
+  for (const m of ['paddw', 'punpckhbw', 'packssdw', 'pmaddwd', 'psubusb'])
+    t.push(`${XR}${m} mm3, [r8 + 8]`);
+  for (const m of ['psrlw', 'psraw', 'psllw', 'psrld', 'psrad', 'pslld', 'psrlq', 'psllq']) {
+    t.push(`${m} mm4, #i`, `and ecx, 0x4f\nmovd mm2, ecx\n${m} mm5, mm2`);
+  }
+  t.push(
+    'movd mm1, eax',
+    'movq mm2, rbx',
+    `${XR}movd mm3, [r8 + 4]`,
+    'movd eax, mm4',
+    'movq rcx, mm5',
+    `${XR}movd [r9], mm6${LOADBACK}`,
+    'movq mm7, mm0',
+    `${XR}movq mm1, [r8 + 3]`,
+    `${XR}movq [r9 + 1], mm2${LOADBACK}`,
+    `${XR}movntq [r9], mm3${LOADBACK}`,
+    'pshufw mm1, mm2, #i',
+    'pinsrw mm3, ebx, #i',
+    'pextrw eax, mm4, #i',
+    'pmovmskb edx, mm5',
+    'mov edi, 0x6000\nmaskmovq mm1, mm2\nmov rsi, [0x6000]',
+    'emms',
+    'paddb mm1, mm2\nemms',
+  );
+  return t;
+}
+
 /** MXCSR values for a case: the default mostly, else a random rounding mode with DAZ/FTZ. */
 function mxcsrFor(rnd: () => number): number {
   const k = rnd() % 4;
@@ -493,7 +572,7 @@ function mxcsrFor(rnd: () => number): number {
 export function buildProgramSse(
   seed: number,
   perTemplate: number,
-  group: 'int' | 'fp' | 'x87' = 'int',
+  group: 'int' | 'fp' | 'x87' | 'mmx' = 'int',
 ): DiffProgram {
   const fp = group === 'fp';
   const rnd = mulberry32(seed);
@@ -589,12 +668,16 @@ export function buildProgramSse(
       }
     }
   }
-  for (const tpl of group === 'int' ? intTemplates() : []) {
+  for (const tpl of group === 'int' ? intTemplates() : group === 'mmx' ? mmxTemplates() : []) {
     for (let i = 0; i < perTemplate; i++) {
       const insn = tpl.replaceAll('#i', String(rnd() & 0xff));
       lines.push('call fill');
       lines.push(`mov eax, ${(rnd() | 1) >>> 0}`, 'call xfill');
       lines.push(`mov dword [0x6400], ${mxcsrFor(rnd)}`, 'ldmxcsr [0x6400]');
+      if (group === 'mmx') {
+        lines.push('fninit');
+        for (let k = 0; k < 8; k++) lines.push(`movq mm${k}, [0x${(0x6280 + k * 8).toString(16)}]`);
+      }
       for (const r of REGS.slice(0, 4)) lines.push(`mov ${r}, ${hex(value())}`);
       lines.push(`push qword ${(rnd() & 0x8d5) | 2}`, 'popfq', insn, 'call dump');
       cases.push({ insn });

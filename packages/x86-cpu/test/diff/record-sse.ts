@@ -5,9 +5,12 @@
 import { writeFileSync } from 'node:fs';
 import { assemble, runQemu } from './run.ts';
 import {
+  buildMmx,
   buildSse,
   buildSseFp,
   buildX87,
+  MMX_FILE,
+  MMX_SEEDS,
   SSE_FILE,
   SSE_FP_FILE,
   SSE_FP_SEEDS,
@@ -20,6 +23,7 @@ for (const [file, seeds, build] of [
   [SSE_FILE, SSE_SEEDS, buildSse],
   [SSE_FP_FILE, SSE_FP_SEEDS, buildSseFp],
   [X87_FILE, X87_SEEDS, buildX87],
+  [MMX_FILE, MMX_SEEDS, buildMmx],
 ] as const) {
   const results = seeds.map((seed) => {
     const p = build(seed);
