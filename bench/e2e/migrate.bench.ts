@@ -1,15 +1,22 @@
 /**
- * Live migration host to host (in one process, stream in memory): downtime — the source's
- * stop-and-copy plus the destination's restore, i.e. how long the guest does not run — for an
- * idle 64 MiB guest (Debian's PV GRUB at its prompt) and for a memory-dirtying one (the
- * repository's pv-count guest, a page per tick), and the whole migration's wall time.
+ * Per-domain live migration (`typevisor migrate --live`) between two hosts in one process over a
+ * loopback TCP connection: downtime — from the pause on the source to the receiver's answer that
+ * the domain runs there — and the whole migration's time, for an idle 64 MiB guest (Debian's PV
+ * GRUB at its prompt) and a memory-dirtying one (the repository's pv-count guest, a page per tick).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Host, type HostDomain, parseDomainConfig } from '@typevisor/toolstack';
+import {
+  connectMigration,
+  Host,
+  type HostDomain,
+  listenForMigrations,
+  migrateDomain,
+  parseDomainConfig,
+} from '@typevisor/toolstack';
 import { defineSuite } from '../harness.ts';
 
 const GRUB = '/usr/lib/grub-xen/grub-x86_64-xen.bin';
@@ -33,26 +40,21 @@ async function source(kernel: string, until: (d: HostDomain) => boolean): Promis
   return host;
 }
 
-/** Migrates and returns [downtime ms (stop-and-copy + restore), total ms]. */
+/** Live-migrates domain "m" over loopback TCP; returns [downtime ms, total ms]. */
 async function migrate(host: Host): Promise<[number, number]> {
-  const chunks: Uint8Array[] = [];
-  const report = await host.migrate((c) => {
-    chunks.push(c.slice());
-  });
-  await host.close();
-  const t0 = performance.now();
-  let size = 0;
-  for (const c of chunks) size += c.length;
-  const all = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    all.set(c, at);
-    at += c.length;
+  const target = new Host();
+  const listener = await listenForMigrations(target, { host: '127.0.0.1', port: 0 });
+  const conn = await connectMigration('127.0.0.1', listener.address.port);
+  try {
+    const report = await migrateDomain(host, 'm', conn, { live: true });
+    if (!target.domains.has(report.targetDomid)) throw new Error('the domain did not arrive');
+    return [report.downtimeMs, report.totalMs];
+  } finally {
+    conn.close();
+    await listener.close();
+    await target.close();
+    await host.close();
   }
-  const target = await Host.restore(all);
-  const restoreMs = performance.now() - t0;
-  await target.close();
-  return [report.downtimeMs + restoreMs, report.totalMs + restoreMs];
 }
 
 const idle = () => source(GRUB, (d) => d.consoleText().includes('grub> '));
@@ -62,7 +64,7 @@ const dirtying = () =>
 export default defineSuite({
   name: 'e2e/migrate',
   description:
-    'Live migration between two hosts (stream in memory): downtime = source stop-and-copy + destination restore, and total time, for an idle 64 MiB guest (PV GRUB at its prompt) and a page-dirtying one (pv-count). Lower is better; the issue asks under 100 ms of downtime for the idle guest.',
+    'Per-domain live migration (migrateDomain over loopback TCP, what typevisor migrate --live runs): downtime (pause on the source to the receiver running the domain) and total time, for an idle 64 MiB guest (PV GRUB at its prompt) and a page-dirtying one (pv-count). Lower is better; the issue asks under 100 ms of downtime for the idle guest.',
   unit: 'ms',
   lowerIsBetter: true,
   rounds: 3,

@@ -15,7 +15,7 @@ import {
   PvVcpu,
   type PvVcpuState,
 } from '@typevisor/hypervisor';
-import { INVALID_MFN } from '@typevisor/mmu';
+import { INVALID_MFN, MMUEXT } from '@typevisor/mmu';
 import { X86Cpu } from '@typevisor/x86-cpu';
 import type { DomainConfig } from '../config/domain-config.ts';
 import { ToolstackError } from '../errors.ts';
@@ -35,7 +35,7 @@ import {
 } from './domain-save-pagetables.ts';
 import { type Host, HostDomain, openDisk } from './host.ts';
 
-/** Options of {@link Host.restoreDomain}. */
+/** Options of {@link restoreDomainImage}. */
 export interface DomainRestoreOptions {
   /** Leave the domain paused (`xl restore -p`). */
   readonly paused?: boolean;
@@ -46,49 +46,97 @@ export interface DomainRestoreOptions {
   readonly config?: DomainConfig;
 }
 
+/** Whether PV paging still has a domain `domid` (it keeps destroyed domains' records). */
+function pagingKnows(host: Host, domid: number): boolean {
+  try {
+    host.mm.domain(domid);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function inconsistent(msg: string): never {
   throw new ToolstackError('IO', `save image: ${msg}`);
 }
 
-/** Rewrites `/local/domain/<old>` (and backend directories of `<old>`) to the new domain ID. */
-function rewriteXsText(text: string, oldId: number, newId: number): string {
+/** Rewrites `/local/domain/<old>`, its backend directories and `/vm/<old uuid>` for the new domain. */
+function rewriteXsText(text: string, from: XsIds, to: XsIds): string {
   return text
-    .replace(new RegExp(`^/local/domain/${oldId}(?=/|$)`, 'g'), `/local/domain/${newId}`)
+    .replace(new RegExp(`^/local/domain/${from.domid}(?=/|$)`), `/local/domain/${to.domid}`)
     .replace(
-      new RegExp(`^(/local/domain/0/backend/[A-Za-z0-9_-]+/)${oldId}(?=/|$)`, 'g'),
-      `$1${newId}`,
-    );
+      new RegExp(`^(/local/domain/0/backend/[A-Za-z0-9_-]+/)${from.domid}(?=/|$)`),
+      `$1${to.domid}`,
+    )
+    .replace(new RegExp(`^/vm/${from.uuid}(?=/|$)`), `/vm/${to.uuid}`);
 }
 
-/** Re-creates the saved xenstore nodes under the new domain ID, with frames re-pointed. */
+/** A domain's IDs in xenstore paths. */
+interface XsIds {
+  readonly domid: number;
+  readonly uuid: string;
+}
+
+/** Whether `path` is one a domain's image may hold: its own directories only. */
+function ownPath(path: string, ids: XsIds): boolean {
+  return (
+    new RegExp(`^/local/domain/${ids.domid}(/[A-Za-z0-9_.@-]+)*$`).test(path) ||
+    new RegExp(`^/vm/${ids.uuid}(/[A-Za-z0-9_.@-]+)*$`).test(path) ||
+    new RegExp(`^/local/domain/0/backend/(vbd|console|vif)/${ids.domid}(/[A-Za-z0-9_.@-]+)*$`).test(
+      path,
+    )
+  );
+}
+
+/**
+ * Re-creates the saved xenstore nodes under the new domain ID, with frames re-pointed. Every
+ * node must lie in the domain's own directories (a forged image cannot write elsewhere).
+ */
 async function writeXenstore(
   ctx: DomainSaveContext,
   nodes: readonly SavedXenstoreNode[],
-  oldId: number,
+  from: XsIds,
   dom: HostDomain,
   ringRefs: { readonly store: number; readonly console: number },
 ): Promise<void> {
   const xs = ctx.host.xs;
   const id = dom.domid;
+  const to: XsIds = { domid: id, uuid: dom.uuid };
   const dp = `/local/domain/${id}`;
+  if (!Array.isArray(nodes)) inconsistent('the xenstore record holds no node list');
   for (const n of nodes) {
-    const path = rewriteXsText(n.path, oldId, id);
+    if (
+      typeof n?.path !== 'string' ||
+      typeof n.value !== 'string' ||
+      !Array.isArray(n.perms) ||
+      !n.perms.every((p: unknown) => typeof p === 'string' && /^[nrwb]\d+$/.test(p))
+    ) {
+      inconsistent('a xenstore node record is malformed');
+    }
+    const path = rewriteXsText(n.path, from, to);
+    if (!ownPath(path, to)) inconsistent(`xenstore node ${n.path} is not the domain's`);
     let value: string | Uint8Array = new Uint8Array(Buffer.from(n.value, 'base64'));
     const text = Buffer.from(value).toString('latin1');
     if (path === `${dp}/store/ring-ref`) value = String(ringRefs.store);
     else if (path === `${dp}/console/ring-ref`) value = String(ringRefs.console);
     else if (path === `${dp}/domid`) value = String(id);
     else if (path === `${dp}/name` || path === `/vm/${dom.uuid}/name`) value = dom.name;
-    else if (path.endsWith('/frontend-id') && text === String(oldId)) value = String(id);
-    else if (text.startsWith('/local/domain/')) value = rewriteXsText(text, oldId, id);
-    await xs.write(path, value);
-    await xs.setPerms(
-      path,
-      n.perms.map((p) => {
-        const m = /^([nrwb])(\d+)$/.exec(p);
-        return m !== null && Number(m[2]) === oldId ? `${m[1]}${id}` : p;
-      }),
-    );
+    else if (path === `/vm/${dom.uuid}/uuid`) value = dom.uuid;
+    else if (path.endsWith('/frontend-id') && text === String(from.domid)) value = String(id);
+    else if (text.startsWith('/local/domain/') || text.startsWith('/vm/'))
+      value = rewriteXsText(text, from, to);
+    try {
+      await xs.write(path, value);
+      await xs.setPerms(
+        path,
+        n.perms.map((p: string) => {
+          const m = /^([nrwb])(\d+)$/.exec(p);
+          return m !== null && Number(m[2]) === from.domid ? `${m[1]}${id}` : p;
+        }),
+      );
+    } catch (err) {
+      inconsistent(`xenstore node ${path}: ${(err as Error).message}`);
+    }
   }
 }
 
@@ -150,7 +198,8 @@ export async function restoreDomain(
     s.domid < 0x7ff0 &&
     !host.domains.has(s.domid) &&
     !host.evtchn.hasDomain(s.domid) &&
-    host.machine.frames.domainPages(s.domid) === 0;
+    host.machine.frames.domainPages(s.domid) === 0 &&
+    !pagingKnows(host, s.domid);
   const domid = keepId ? s.domid : ctx.allocDomid();
   let dom: HostDomain | undefined;
   try {
@@ -171,8 +220,8 @@ export async function restoreDomain(
     const storeMfn = p2m.get(s.layout.storePfn);
     await writeXenstore(
       ctx,
-      image.devices.flatMap((d) => (d.kind === 'xenstore' ? d.nodes : [])),
-      s.domid,
+      image.devices.flatMap((d) => (d?.kind === 'xenstore' ? d.nodes : [])),
+      { domid: s.domid, uuid: s.uuid },
       dom,
       { store: storeMfn, console: p2m.get(s.layout.consolePfn) },
     );
@@ -243,16 +292,20 @@ function build(
     if (mfn < 0) inconsistent(`${what} is at PFN ${pfn}, which the image does not populate`);
     return mfn;
   };
-  const ft = machine.frames;
+  // The saved page types say which pages hold frame numbers to rewrite. The type and reference
+  // counts themselves are not trusted: pinning and loading the base pointers below validates
+  // the tables again and takes every reference, as libxc's restore pins them through Xen.
   const types = new Map<number, number>();
-  for (const [pfn, type, typeCount, refCount, pinned] of s.frames) {
-    const mfn = need(pfn, 'a typed frame');
+  for (const [pfn, type] of s.frames) {
+    need(pfn, 'a typed frame');
     types.set(pfn, type);
-    ft.type[mfn] = type;
-    ft.typeCount[mfn] = typeCount;
-    ft.refCount[mfn] = refCount;
-    ft.pinned[mfn] = pinned === 1 ? 1 : 0;
   }
+  // The saved UUID, unless a domain here has it already (a copy restored beside its original).
+  const uuid =
+    /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(String(s.uuid)) &&
+    ![...host.domains.values()].some((d) => d.uuid === s.uuid)
+      ? s.uuid
+      : crypto.randomUUID();
   // Page contents, with PFNs turned into this host's frames.
   const mem = machine.memory;
   const seg = s.layout.segments.find((x) => x.name === 'phys2mach');
@@ -297,18 +350,45 @@ function build(
   });
   pvd.vmAssist = pg.vmAssist;
   pvd.m2pStrict = pg.m2pStrict;
-  const frameOf = (pfn: number): number => (pfn < 0 ? -1 : need(pfn, 'a paging register'));
+  const mmuext = (vcpu: number, cmd: number, pfn: number, what: string): void => {
+    const rc = host.mm.mmuextOp(domid, vcpu, [
+      { cmd, arg1Lo: need(pfn, what), arg1Hi: 0, arg2: 0 },
+    ]);
+    if (rc !== 0) inconsistent(`${what} at PFN ${pfn} fails validation (${rc})`);
+  };
+  // Pins top level first: validating a top-level table validates what it references.
+  const PIN = [
+    -1,
+    MMUEXT.MMUEXT_PIN_L1_TABLE,
+    MMUEXT.MMUEXT_PIN_L2_TABLE,
+    MMUEXT.MMUEXT_PIN_L3_TABLE,
+    MMUEXT.MMUEXT_PIN_L4_TABLE,
+  ];
+  const pins = s.frames.filter((f) => f[4] === 1).sort((a, b) => (b[1] & 0xff) - (a[1] & 0xff));
+  for (const [pfn, type] of pins) {
+    const cmd = PIN[type & 0xff] ?? -1;
+    if (cmd < 0) inconsistent(`PFN ${pfn} is pinned with page type ${type}`);
+    mmuext(0, cmd, pfn, 'a pinned page table');
+  }
   pg.vcpus.forEach((v, i) => {
     const pv = pvd.vcpus[i];
     if (pv === undefined) return;
-    pv.baseMfn = frameOf(v.basePfn);
-    pv.userBaseMfn = frameOf(v.userBasePfn);
+    if (v.basePfn >= 0) mmuext(i, MMUEXT.MMUEXT_NEW_BASEPTR, v.basePfn, 'the base page table');
+    if (v.userBasePfn >= 0 && !is32)
+      mmuext(i, MMUEXT.MMUEXT_NEW_USER_BASEPTR, v.userBasePfn, 'the user page table');
+    if (v.gdtPfns.length > 0) {
+      const rc = host.mm.setGdt(
+        domid,
+        i,
+        v.gdtPfns.map((p) => need(p, 'a GDT frame')),
+        v.gdtEnts,
+      );
+      if (rc !== 0) inconsistent(`vCPU ${i}'s GDT fails validation (${rc})`);
+    }
+    // The LDT is mapped again lazily, on the guest's first use, as after a Xen restore.
     pv.ldtBaseLo = v.ldtBaseLo;
     pv.ldtBaseHi = v.ldtBaseHi;
     pv.ldtEnts = v.ldtEnts;
-    pv.gdtFrames = v.gdtPfns.map(frameOf);
-    pv.gdtEnts = v.gdtEnts;
-    pv.ldtFrames = v.ldtPfns.map(frameOf);
   });
   // Event channels: the same ports, allocated in order (placeholders fill the gaps).
   const guestMem = new OwnedFramesMemory(machine.frames, machine.memory, domid);
@@ -383,7 +463,7 @@ function build(
   const dom = new HostDomain({
     domid,
     config,
-    uuid: s.uuid,
+    uuid,
     layout: { ...s.layout, pages: new Map() },
     cpu,
     vcpu,
@@ -420,5 +500,10 @@ export async function restoreDomainImage(
     source instanceof Uint8Array ? bytesSource(source) : source,
     options.progress,
   );
-  return restoreDomain(saveContextOf(host), image, options);
+  try {
+    return await restoreDomain(saveContextOf(host), image, options);
+  } catch (err) {
+    if (err instanceof ToolstackError) throw err;
+    inconsistent(`the domain's state does not fit together: ${(err as Error)?.message}`);
+  }
 }

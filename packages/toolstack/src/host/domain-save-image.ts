@@ -60,7 +60,10 @@ export interface DomainImageState {
   readonly grantFrames: number;
   /** Populated PFNs as `[first, count]` runs. */
   readonly pfnRuns: readonly (readonly [number, number])[];
-  /** Frames with a page type, a count or a pin. */
+  /**
+   * Frames typed as page tables (L1–L4) or descriptor pages, or pinned. The counts are for
+   * diagnostics: a restore validates the tables again and takes its own references.
+   */
   readonly frames: readonly SavedFrameInfo[];
   /** The builder's layout, without page contents. */
   readonly layout: Omit<PvLayout, 'pages'>;
@@ -203,7 +206,10 @@ export async function readDomainImage(
         config = reviveJson(rec.json) as DomainConfig;
         break;
       case REC_TYPE.DOMAIN_STATE: {
-        const s = reviveJson(rec.json) as Partial<DomainImageState> | null;
+        // Only the layout holds bigints; the large frame list is plain JSON.
+        const s = rec.json as Partial<DomainImageState> | null;
+        if (s !== null && typeof s === 'object' && 'layout' in s)
+          (s as { layout: unknown }).layout = reviveJson(s.layout);
         if (s === null || typeof s !== 'object' || s.kind !== 'domain') {
           refuse(
             'this is a whole-host image (Host.save); restore it with Host.restore, not as one domain',

