@@ -6,7 +6,12 @@
  */
 import { fileURLToPath } from 'node:url';
 import { PV_PREEMPT_AFTER, PV_RUN, VirtualGuestBytes } from '@typevisor/hypervisor';
-import { bootPv32Domain, bootPvDomain, PV_GUEST_DOMID } from '@typevisor/toolstack';
+import {
+  bootPv32Domain,
+  bootPvDomain,
+  machineReservations,
+  PV_GUEST_DOMID,
+} from '@typevisor/toolstack';
 import { describe, expect, it } from 'vitest';
 
 const REF = fileURLToPath(new URL('../../packages/hypervisor/test/abi-ref/', import.meta.url));
@@ -171,6 +176,39 @@ describe('hypercall continuations', () => {
     ]);
     expect(u32At(g, PDONE_VA)).toBe(n);
     expect(d.vcpu.hypercalls).toBe(3); // 1022 + 1023 + 955 requests
+    expect(d.vcpu.crash).toBeNull();
+  });
+
+  it("a 3000-extent decrease_reservation is continued with the extents done in cmd's upper bits", () => {
+    const n = 3000;
+    const d = bootPvDomain(`${REF}abi-ref-x86_64.elf`, 16, { memory: machineReservations });
+    const g = new VirtualGuestBytes(d.cpu, d.machine.memory);
+    const p2m = d.machine.p2m(PV_GUEST_DOMID);
+    const before = d.machine.frames.domainPages(PV_GUEST_DOMID);
+    // Frames above the builder's 4 MiB boot mapping: the guest's, unmapped and untyped.
+    const list = new DataView(new ArrayBuffer(n * 8));
+    for (let i = 0; i < n; i++) list.setBigUint64(i * 8, BigInt(p2m.get(1024 + i)), true);
+    expect(g.write(LIST_VA, new Uint8Array(list.buffer))).toBe(true);
+    // struct xen_memory_reservation { extent_start, nr_extents, extent_order, mem_flags, domid }
+    const r = new DataView(new ArrayBuffer(32));
+    r.setBigUint64(0, BigInt(LIST_VA), true);
+    r.setBigUint64(8, BigInt(n), true);
+    r.setUint16(24, DOMID_SELF, true);
+    expect(g.write(PDONE_VA, new Uint8Array(r.buffer))).toBe(true);
+    expect(g.write(CODE_VA, Uint8Array.of(0x0f, 0x05, 0xeb, 0xfe))).toBe(true);
+    d.cpu.rip = CODE_VA;
+    d.cpu.lo[RAX] = 12; // __HYPERVISOR_memory_op
+    d.cpu.lo[RDI] = 1; // XENMEM_decrease_reservation
+    d.cpu.lo[RSI] = PDONE_VA;
+    const cmds: number[] = [];
+    for (let i = 0; i < 5 && d.cpu.rip !== CODE_VA + 2; i++) {
+      expect(d.vcpu.run(50_000)).toBe(PV_RUN.BUDGET);
+      cmds.push(d.cpu.lo[RDI] ?? 0);
+    }
+    expect(cmds.slice(0, 2)).toEqual([1 | (1024 << 6), 1 | (2048 << 6)]);
+    expect(cmds.length).toBe(3);
+    expect(d.cpu.lo[RAX]).toBe(n); // extents done, counted across the continuations
+    expect(d.machine.frames.domainPages(PV_GUEST_DOMID)).toBe(before - n);
     expect(d.vcpu.crash).toBeNull();
   });
 

@@ -346,6 +346,7 @@ export {
   type E820Entry,
   MEMOP_CMD_MASK,
   MEMOP_EXTENT_SHIFT,
+  type MemoryOpPreemption,
   type MemoryReservationPort,
   memoryOp,
   XENMEM_current_reservation,

@@ -95,6 +95,19 @@ export interface MemoryReservationPort {
   decrease(domid: number, mfn: number): number;
 }
 
+/**
+ * Preemption of the reservation commands (Xen's `hypercall_preempt_check` between extents):
+ * after `limit` extents of one invocation, the command stops and sets `at` to the extent to
+ * continue from (the caller then re-executes memory_op with `cmd | at << MEMOP_EXTENT_SHIFT`,
+ * as `hypercall_create_continuation` does); `at` stays -1 when it was not preempted.
+ */
+export interface MemoryOpPreemption {
+  /** Extents one invocation may complete (at least one is always done). */
+  readonly limit: number;
+  /** Set to the extent to continue from when preempted, else -1. */
+  at: number;
+}
+
 /** Resolves a domid argument: the target domain, or a negative errno as Xen's lookups give. */
 function target(port: MemoryReservationPort, ctx: HypercallContext, domid: number): number {
   const d = domid === DOMID_SELF ? ctx.domid : domid;
@@ -110,6 +123,7 @@ function reservation(
   op: number,
   start: number,
   arg: number,
+  preempt: MemoryOpPreemption | null,
 ): number {
   const r = readStruct(ctx.guest, arg, 26);
   if (r === null) return start; // Xen: copy_from_guest fails -> "start_extent done", no errno
@@ -126,7 +140,12 @@ function reservation(
   if (list < 0) return start; // outside the guest's half: guest_handle_subrange_okay fails
   const count = nr > 0x7fffffffn ? 0x7fffffff : Number(nr);
   const cell = new DataView(new ArrayBuffer(8));
+  const limit = preempt === null ? Number.POSITIVE_INFINITY : Math.max(1, preempt.limit);
   for (let i = start; i < count; i++) {
+    if (preempt !== null && i - start >= limit) {
+      preempt.at = i;
+      return i;
+    }
     const at = list + i * 8;
     if (op === XENMEM_increase_reservation) {
       const mfn = port.increase(d);
@@ -221,13 +240,16 @@ function machphysMapping(port: MemoryReservationPort, ctx: HypercallContext, arg
 
 /**
  * Runs `HYPERVISOR_memory_op(cmd, arg)` for a 64-bit PV caller. Returns a count, a value, 0 or
- * -XEN_E*; never throws for guest-chosen values. Without a port every command is -ENOSYS.
+ * -XEN_E*; never throws for guest-chosen values. Without a port every command is -ENOSYS. With
+ * `preempt`, a long reservation command stops after `preempt.limit` extents (see
+ * {@link MemoryOpPreemption}).
  */
 export function memoryOp(
   port: MemoryReservationPort | null,
   ctx: HypercallContext,
   cmd: number,
   arg: number,
+  preempt: MemoryOpPreemption | null = null,
 ): number {
   if (port === null) return -XEN_ENOSYS;
   const op = cmd & MEMOP_CMD_MASK;
@@ -236,7 +258,7 @@ export function memoryOp(
     case XENMEM_increase_reservation:
     case XENMEM_decrease_reservation:
     case XENMEM_populate_physmap:
-      return reservation(port, ctx, op, start, arg);
+      return reservation(port, ctx, op, start, arg, preempt);
     case XENMEM_maximum_ram_page:
       return port.maximumRamPage();
     case XENMEM_current_reservation:

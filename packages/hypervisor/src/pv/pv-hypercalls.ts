@@ -48,7 +48,12 @@ import {
 import { type CallbackPort, callbackOp } from '../hypercall/callback-op.ts';
 import type { HypercallContext } from '../hypercall/context.ts';
 import { dispatchHypercall, type HypercallHost } from '../hypercall/dispatch.ts';
-import { type MemoryReservationPort, memoryOp } from '../hypercall/memory-op.ts';
+import {
+  MEMOP_CMD_MASK,
+  MEMOP_EXTENT_SHIFT,
+  type MemoryReservationPort,
+  memoryOp,
+} from '../hypercall/memory-op.ts';
 import { multicall } from '../hypercall/multicall.ts';
 import { type PhysdevPort, physdevOp } from '../hypercall/physdev-op.ts';
 import {
@@ -536,6 +541,24 @@ function runMulticall(env: PvHypercallEnv, list: number, count: number): number 
 }
 
 /**
+ * `HYPERVISOR_memory_op(cmd, arg)`: a reservation command that has done `preemptAfter` extents
+ * is continued as Xen's `do_memory_op` (the same call with `cmd | done << MEMOP_EXTENT_SHIFT`).
+ */
+function runMemoryOp(env: PvHypercallEnv, cmd: number, arg: bigint): number {
+  const preempt = { limit: preemptLimit(env), at: -1 };
+  const rc = memoryOp(env.memory ?? null, env.ctx, cmd, ptr(arg), preempt);
+  if (preempt.at < 0) return rc;
+  const start = cmd >>> MEMOP_EXTENT_SHIFT;
+  env.work = (env.work ?? 0) + (preempt.at - start);
+  env.next = PV_NEXT.PREEMPTED;
+  env.continuation = [
+    BigInt(((cmd & MEMOP_CMD_MASK) | (preempt.at << MEMOP_EXTENT_SHIFT)) >>> 0),
+    BigInt.asUintN(64, arg),
+  ];
+  return 0;
+}
+
+/**
  * Runs 64-bit PV hypercall `nr` with argument registers `args` (RDI, RSI, RDX, R10, R8) and
  * returns the value for RAX. Sets `env.next` (and the shutdown fields). Never throws for
  * guest-chosen values.
@@ -556,7 +579,7 @@ export function pvHypercall(env: PvHypercallEnv, nr: number, args: readonly bigi
     case __HYPERVISOR_update_va_mapping:
       return updateVaMapping(env, args[0] ?? 0n, args[1] ?? 0n, u32(args[2]));
     case __HYPERVISOR_memory_op:
-      return memoryOp(env.memory ?? null, env.ctx, u32(args[0]), ptr(args[1]));
+      return runMemoryOp(env, u32(args[0]), args[1] ?? 0n);
     case __HYPERVISOR_multicall:
       return runMulticall(env, ptr(args[0]), u32(args[1]));
     case __HYPERVISOR_vm_assist:
