@@ -104,6 +104,7 @@ describe('sched-credit through the daemon', () => {
     for (const [name, extra] of [
       ['alpha', 'cpu_weight = 512\n'],
       ['beta', 'cap = 50\n'],
+      ['gamma', 'maxvcpus = 2\n'],
     ] as const) {
       const cfg = join(dir, `${name}.cfg`);
       writeFileSync(cfg, `name = "${name}"\nkernel = "${BALLOON}"\nmemory = 8\n${extra}`);
@@ -126,6 +127,7 @@ describe('sched-credit through the daemon', () => {
         'Domain-0                             0    256    0',
         'alpha                                1    512    0',
         'beta                                 2    256   50',
+        'gamma                                3    256    0',
         '',
       ].join('\n'),
     );
@@ -154,7 +156,11 @@ describe('sched-credit through the daemon', () => {
     expect(w.code).toBe(1);
     expect(w.err).toMatch(/Cpu weight out of range, valid values are within range from 1 to 65535/);
     const c = await tv(['sched-credit', '-d', 'beta', '-c', '101'], env);
-    expect(c.err).toMatch(/Cpu cap out of range, valid range is from 0 to 100/);
+    expect(c.err).toMatch(/Cpu cap out of range, valid range is from 0 to 100 /);
+    // gamma may have 2 vCPUs: 200% is its limit.
+    expect((await tv(['sched-credit', '-d', 'gamma', '-c', '200'], env)).code).toBe(0);
+    const c2 = await tv(['sched-credit', '-d', 'gamma', '-c', '201'], env);
+    expect(c2.err).toMatch(/valid range is from 0 to 200 for specified number of vcpus/);
     expect((await tv(['sched-credit', '-w', '5'], env)).err).toBe('Must specify a domain.\n');
     expect((await tv(['sched-credit', '-s', '-d', 'alpha'], env)).err).toBe(
       'Specifying a cpupool or schedparam is not allowed with domain options.\n',

@@ -187,10 +187,13 @@ function schedCredit(host: Host, params: Params): SchedResult<CreditRow> {
   }
   const d = domainOf(host, params, 'sched-credit');
   if (weight !== undefined || cap !== undefined) {
-    setCredit(s, d.domid, {
-      ...(weight === undefined ? {} : { weight }),
-      ...(cap === undefined ? {} : { cap }),
-    });
+    // libxl allows a cap of up to 100% per vCPU the domain may have (max_vcpu_id + 1).
+    setCredit(
+      s,
+      d.domid,
+      { ...(weight === undefined ? {} : { weight }), ...(cap === undefined ? {} : { cap }) },
+      Math.max(1, d.config.maxvcpus),
+    );
   }
   return { scheduler, rows: [{ name: d.name, domid: d.domid, ...getCredit(s, d.domid) }] };
 }
