@@ -215,6 +215,8 @@ export class X86Cpu {
   /** @internal CPUID overrides. */
   readonly cpuidLeaves: Map<string, CpuidResult> = new Map();
   private readonly walkReq: WalkRequest = createWalkRequest();
+  /** The built-in walker over a direct RAM view: 2-level walks of the common case run inline. */
+  private readonly inlineWalk: boolean;
   private readonly tlbTag: Float64Array = new Float64Array(TLB_SIZE).fill(-1);
   private readonly tlbFrame: Float64Array = new Float64Array(TLB_SIZE);
   private readonly tlbFlags: Uint8Array = new Uint8Array(TLB_SIZE);
@@ -294,6 +296,7 @@ export class X86Cpu {
     this.codeLimit = pages * 4096;
     for (let i = 0; i < DC_SIZE; i++) this.dc[i * 8 + 1] = -1;
     this.walker = opts.walker ?? new BuiltinPageWalker(opts.memory);
+    this.inlineWalk = opts.walker === undefined && this.ram32.length > 0;
     const self = this;
     this.time = opts.time ?? {
       readTsc(): number {
@@ -550,6 +553,9 @@ export class X86Cpu {
     if ((this.cr0 & CR0.PG) === 0) {
       frame = (vpn * 4096) % TWO32;
       flags = T_READ | T_USER | T_WUSER | T_WSUP | T_EXEC;
+    } else if (this.inlineWalk && (this.cr4 & 0x20) === 0 && this.walk2(lin, access, user)) {
+      frame = this.walkFrame;
+      flags = this.walkFlags;
     } else {
       const req = this.walkReq;
       req.linear = lin;
@@ -587,6 +593,45 @@ export class X86Cpu {
         frame | ((flags & T_WSUP) !== 0 ? 1 : 0) | ((flags & T_WUSER) !== 0 ? 2 : 0);
     } else this.tlbVpn32[i] = -1;
     return frame + (lin & 0xfff);
+  }
+
+  private walkFrame = 0;
+  private walkFlags = 0;
+
+  /**
+   * The built-in walker's 2-level walk (`BuiltinPageWalker.walk32`) for its common case, inline
+   * on the direct RAM view: both entries present and in RAM, a 4 KiB page, access allowed. Sets
+   * the same A/D bits, leaves the frame and TLB flags in `walkFrame`/`walkFlags` and returns
+   * true; anything else returns false and the walker proper handles it (faults included).
+   */
+  private walk2(lin: number, access: number, user: boolean): boolean {
+    const ram = this.ram32;
+    const l = lin >>> 0;
+    const pdeAddr = ((this.cr3 & ~0xfff) >>> 0) + (l >>> 22) * 4;
+    if (pdeAddr + 4 > ram.length * 4) return false;
+    const pde = ram[pdeAddr >>> 2];
+    if ((pde & 1) === 0 || ((pde & 0x80) !== 0 && (this.cr4 & 0x10) !== 0)) return false;
+    const pteAddr = ((pde & ~0xfff) >>> 0) + ((l >>> 12) & 0x3ff) * 4;
+    if (pteAddr + 4 > ram.length * 4) return false;
+    const pte = ram[pteAddr >>> 2];
+    if ((pte & 1) === 0) return false;
+    const us = (pde & pte & 4) !== 0;
+    const rw = (pde & pte & 2) !== 0;
+    const write = access === 1;
+    const wp = (this.cr0 & CR0.WP) !== 0;
+    if ((user && !us) || (write && !rw && (user || wp))) return false;
+    if ((pde & 0x20) === 0) ram[pdeAddr >>> 2] = pde | 0x20;
+    const upd = pte | 0x20 | (write ? 0x40 : 0);
+    if (upd !== pte) ram[pteAddr >>> 2] = upd;
+    this.walkFrame = (pte & ~0xfff) >>> 0;
+    let flags = T_READ | T_EXEC;
+    if (us) flags |= T_USER;
+    if (write) {
+      if (rw && us) flags |= T_WUSER;
+      if (rw || !wp) flags |= T_WSUP;
+    }
+    this.walkFlags = flags;
+    return true;
   }
 
   // =====================================================================================
