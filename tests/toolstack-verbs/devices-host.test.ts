@@ -125,3 +125,46 @@ describe('VIFs on a bridge between two native domains', () => {
     await host.close();
   });
 });
+
+describe("a vif's rate= limit", () => {
+  it('drops what a guest sends beyond its rate, as the bridge counts it', async () => {
+    const host = new Host();
+    const a = host.createNativeDomain('a', 512);
+    const b = host.createNativeDomain('b', 512);
+    const got: Uint8Array[] = [];
+    const fronts: Netfront[] = [];
+    const clients: XenstoreClient[] = [];
+    for (const [dom, spec] of [
+      [a, 'mac=00:16:3e:0a:00:01,rate=8Kb/s@1s'], // 1000 bytes per second
+      [b, 'mac=00:16:3e:0b:00:01'],
+    ] as const) {
+      await host.drive(host.devices.attachVif(dom.domid, parseVifSpec(spec)));
+      const xs = new XenstoreClient(inProcessTransport(host.xenstore, dom.domid));
+      clients.push(xs);
+      const front = new Netfront({
+        xenbus: xenbusClientFromXenstore(xs),
+        frontendPath: `/local/domain/${dom.domid}/device/vif/0`,
+        grants: dom.grants,
+        pages: dom.pages,
+        events: dom.events,
+        onFrame: (f) => got.push(f),
+      });
+      expect(await host.drive(front.connect())).toBe(true);
+      fronts.push(front);
+    }
+    expect(await host.xs.readString(`/local/domain/0/backend/vif/${a.domid}/0/rate`)).toBe(
+      '1000,1000000',
+    );
+    for (let i = 0; i < 30; i++) {
+      await host.drive(fronts[0]!.send(frame('00:16:3e:0b:00:01', '00:16:3e:0a:00:01')));
+    }
+    await host.run({ timeoutMs: 10_000 });
+    // 60-byte frames against 1000 bytes of credit: 16 pass, the rest are dropped.
+    const back = host.devices.vifsOf(a.domid)[0]!.backend;
+    const counters = host.devices.bridge('xenbr0').counters(back.portId ?? -1);
+    expect(got.length).toBe(16);
+    expect(counters.rateDrops).toBe(14);
+    for (const c of clients) c.close();
+    await host.close();
+  });
+});
