@@ -17,6 +17,7 @@ import type { CpuState } from '@typevisor/x86-cpu';
 import type { XenstoreState } from '@typevisor/xenstore';
 import type { PvLayout } from '../builder/pv-layout.ts';
 import type { DomainConfig } from '../config/domain-config.ts';
+import { ToolstackError } from '../errors.ts';
 
 /** Version of {@link HostImage}; a reader refuses others. */
 export const HOST_IMAGE_VERSION = 1;
@@ -134,6 +135,12 @@ export function reviveJson(value: unknown): unknown {
 
 /** The {@link HostImage} in a parsed DOMAIN_STATE record (its guests revived). */
 export function decodeHostImage(json: unknown): HostImage {
+  if (json !== null && typeof json === 'object' && (json as { kind?: unknown }).kind === 'domain') {
+    throw new ToolstackError(
+      'IO',
+      'save image: this is a per-domain image (typevisor save); restore it with restoreDomainImage or typevisor restore, not Host.restore',
+    );
+  }
   const image = json as HostImage & { domains: unknown };
   if (image !== null && typeof image === 'object' && Array.isArray(image.domains)) {
     (image as { domains: unknown }).domains = reviveJson(image.domains);

@@ -15,7 +15,7 @@
  * @see xen/docs/specs/libxc-migration-stream.pandoc (the design this follows)
  */
 
-import { crc32 } from '@typevisor/xenstore/node';
+import { crc32 as zlibCrc32 } from 'node:zlib';
 import { ToolstackError } from '../errors.ts';
 
 /** The 16-byte magic at the start of every save image. */
@@ -85,6 +85,15 @@ export type SaveRecord =
       readonly type: Exclude<RecordType, typeof REC_TYPE.END | typeof REC_TYPE.PAGE_DATA>;
       readonly json: unknown;
     };
+
+/**
+ * CRC-32 as zlib computes it: node's native one (the same function as the JavaScript one in
+ * @typevisor/xenstore, many times faster on the megabytes of a save image). An empty input
+ * leaves `crc` as it is (not handed to zlib: an empty view is not always accepted as such).
+ */
+function crc32(bytes: Uint8Array, crc = 0): number {
+  return bytes.length === 0 ? crc >>> 0 : zlibCrc32(bytes, crc);
+}
 
 function fail(msg: string): never {
   throw new ToolstackError('IO', `save image: ${msg}`);
