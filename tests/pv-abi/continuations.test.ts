@@ -212,6 +212,41 @@ describe('hypercall continuations', () => {
     expect(d.vcpu.crash).toBeNull();
   });
 
+  it('a compat multicall whose mmu_update entry is preempted resumes at that entry with its 32-bit arguments rewritten', () => {
+    const n = 2000;
+    const d = bootPv32Domain(`${REF}abi-ref-x86_32.elf`);
+    const g = new VirtualGuestBytes(d.cpu, d.machine.memory, { user: false, limit: 0xf5800000 });
+    const pfn = REQS_VA / 4096;
+    expect(g.write(REQS_VA, requests(n, d.machine.p2m(PV_GUEST_DOMID).get(pfn), pfn))).toBe(true);
+    expect(g.write(PDONE_VA, new Uint8Array(4))).toBe(true);
+    // struct multicall_entry (compat) { u32 op, result, args[6] }: mmu_update(reqs, n, pdone, SELF)
+    const entry = new DataView(new ArrayBuffer(32));
+    for (const [k, v] of [1, -1, REQS_VA, n, PDONE_VA, DOMID_SELF].entries())
+      entry.setInt32(k * 4, v, true);
+    expect(g.write(LIST_VA, new Uint8Array(entry.buffer))).toBe(true);
+    expect(g.write(CODE_VA, Uint8Array.of(0xcd, 0x82, 0xeb, 0xfe))).toBe(true);
+    d.cpu.rip = CODE_VA;
+    d.cpu.lo[EAX_32] = 13;
+    d.cpu.lo[EBX] = LIST_VA;
+    d.cpu.lo[ECX] = 1;
+    expect(d.vcpu.run(50_000)).toBe(PV_RUN.BUDGET);
+    expect([d.cpu.rip, d.cpu.lo[EBX], d.cpu.lo[ECX]]).toEqual([CODE_VA, LIST_VA, 1]);
+    const back = new Uint8Array(32);
+    expect(g.read(LIST_VA, back)).toBe(true);
+    const v = new DataView(back.buffer);
+    expect(v.getInt32(4, true)).toBe(-1); // no result yet
+    expect(v.getUint32(8, true)).toBe(REQS_VA + 1023 * 16); // the entry counts one unit
+    expect(v.getUint32(12, true)).toBe(((n - 1023) | PREEMPTED) >>> 0);
+    expect(u32At(g, PDONE_VA)).toBe(1023);
+    expect(d.vcpu.run(50_000)).toBe(PV_RUN.BUDGET);
+    expect(d.cpu.rip).toBe(CODE_VA + 2);
+    expect(d.cpu.lo[EAX_32]).toBe(0);
+    expect(g.read(LIST_VA, back)).toBe(true);
+    expect(v.getInt32(4, true)).toBe(0);
+    expect(u32At(g, PDONE_VA)).toBe(n);
+    expect(d.vcpu.crash).toBeNull();
+  });
+
   it('a 32-bit domain resumes its preempted mmu_update through int $0x82 with the registers Xen leaves', () => {
     const count = 3 * PV_PREEMPT_AFTER + 5;
     const d = bootPv32Domain(`${REF}abi-ref-x86_32.elf`);

@@ -162,7 +162,7 @@ export interface PvHypercallEnv {
   readonly preemptAfter?: number;
   /** With {@link PV_NEXT.PREEMPTED}: the arguments the hypercall is re-executed with. */
   continuation?: readonly bigint[];
-  /** True while nothing may be preempted (the compat multicall runs entries to completion). */
+  /** True while nothing may be preempted: every batch then runs to completion. */
   inMulticall?: boolean;
   /**
    * Requests and multicall entries handled since the vCPU entered this hypercall (it resets
@@ -348,7 +348,7 @@ const MMUEXT_INVLPG_MULTI = 9;
  * How many requests the current invocation may handle before a continuation: what is left of
  * `preemptAfter` after the work done so far in this hypercall (at least one when none was).
  */
-function preemptLimit(env: PvHypercallEnv): number {
+export function preemptLimit(env: PvHypercallEnv): number {
   if (env.inMulticall === true) return Number.POSITIVE_INFINITY;
   const work = env.work ?? 0;
   return Math.max((env.preemptAfter ?? Number.POSITIVE_INFINITY) - work, work > 0 ? 0 : 1);
@@ -358,7 +358,7 @@ function preemptLimit(env: PvHypercallEnv): number {
  * The requests a preempted batch completed before this invocation: `*pdone` when the count
  * carries MMU_UPDATE_PREEMPTED (Xen re-reads it; an unreadable one counts as 0).
  */
-function doneBefore(env: PvHypercallEnv, count: number, pdone: number): number {
+export function doneBefore(env: PvHypercallEnv, count: number, pdone: number): number {
   if ((count & PREEMPTED) === 0 || pdone === 0) return 0;
   const buf = new Uint8Array(4);
   if (!env.ctx.guest.read(pdone, buf)) return 0;
@@ -369,7 +369,7 @@ function doneBefore(env: PvHypercallEnv, count: number, pdone: number): number {
  * `hypercall_create_continuation(op, "hihi", next, left | MMU_UPDATE_PREEMPTED, pdone,
  * foreigndom)`: records `*pdone` so far and the arguments to re-execute with.
  */
-function preempt(
+export function preempt(
   env: PvHypercallEnv,
   next: number,
   left: number,
@@ -390,7 +390,7 @@ function preempt(
 }
 
 /** Writes the number of completed requests to `pdone` (NULL = 0 is skipped). */
-function writeDone(env: PvHypercallEnv, pdone: number, done: number, rc: number): number {
+export function writeDone(env: PvHypercallEnv, pdone: number, done: number, rc: number): number {
   if (pdone === 0) return rc;
   const buf = Uint8Array.of(done & 0xff, (done >>> 8) & 0xff, (done >>> 16) & 0xff, done >>> 24);
   return env.ctx.guest.write(pdone, buf) ? rc : -XEN_EFAULT;

@@ -33,7 +33,15 @@ import {
 import { XENVER_platform_parameters } from '../abi/version.ts';
 import { dispatchHypercall } from '../hypercall/dispatch.ts';
 import type { PvMmuextOp } from './ports.ts';
-import { PV_NEXT, type PvHypercallEnv, pvHypercall } from './pv-hypercalls.ts';
+import {
+  doneBefore,
+  PV_NEXT,
+  type PvHypercallEnv,
+  preempt,
+  preemptLimit,
+  pvHypercall,
+  writeDone,
+} from './pv-hypercalls.ts';
 import { memoryOp32 } from './pv32-memory-op.ts';
 
 /**
@@ -59,17 +67,11 @@ function u32(v: bigint | undefined): number {
   return Number(BigInt.asUintN(32, v ?? 0n));
 }
 
-/** Writes the number of completed requests to `pdone` (NULL = 0 is skipped). */
-function writeDone(env: PvHypercallEnv, pdone: number, done: number, rc: number): number {
-  if (pdone === 0) return rc;
-  const buf = Uint8Array.of(done & 0xff, (done >>> 8) & 0xff, (done >>> 16) & 0xff, done >>> 24);
-  return env.ctx.guest.write(pdone, buf) ? rc : -XEN_EFAULT;
-}
-
 /**
  * `HYPERVISOR_mmuext_op(ops, count, pdone, foreigndom)` with 12-byte compat `struct mmuext_op`s
  * (`cmd` u32 @0, `arg1` (mfn / linear_addr) u32 @4, `arg2` (nr_ents / vcpumask handle /
- * src_mfn) u32 @8), run to completion.
+ * src_mfn) u32 @8), preempted and resumed as the 64-bit one (MMU_UPDATE_PREEMPTED in the
+ * count, `*pdone` so far).
  * @see xen/arch/x86/x86_64/compat/mm.c (compat_mmuext_op)
  */
 function mmuextOp32(
@@ -81,7 +83,9 @@ function mmuextOp32(
 ): number {
   const mm = env.mm;
   if (mm === null) return -XEN_ENOSYS;
+  const base = doneBefore(env, count, pdone);
   const n = count & ~PREEMPTED;
+  const limit = preemptLimit(env);
   const g = env.ctx.guest;
   let done = 0;
   const raw = new Uint8Array(MMUEXT_OP_SIZE_32);
@@ -90,23 +94,28 @@ function mmuextOp32(
   const maskView = new DataView(mask.buffer);
   const one: PvMmuextOp[] = [{ cmd: 0, arg1Lo: 0, arg1Hi: 0, arg2: 0 }];
   while (done < n) {
+    if (done >= limit) {
+      const next = opsPtr + done * MMUEXT_OP_SIZE_32;
+      return preempt(env, next, n - done, pdone, base + done, foreigndom);
+    }
     if (!g.read(opsPtr + done * MMUEXT_OP_SIZE_32, raw)) {
-      return writeDone(env, pdone, done, -XEN_EFAULT);
+      return writeDone(env, pdone, base + done, -XEN_EFAULT);
     }
     const cmd = view.getUint32(0, true);
     let arg2 = view.getUint32(8, true);
     if (cmd === MMUEXT_TLB_FLUSH_MULTI || cmd === MMUEXT_INVLPG_MULTI) {
-      if (!g.read(arg2, mask)) return writeDone(env, pdone, done, -XEN_EFAULT);
+      if (!g.read(arg2, mask)) return writeDone(env, pdone, base + done, -XEN_EFAULT);
       arg2 = maskView.getUint32(0, true);
     }
     one[0] = { cmd, arg1Lo: view.getInt32(4, true), arg1Hi: 0, arg2 };
     const rc = mm.mmuextOp(env.ctx.domid, env.ctx.vcpu, one, foreigndom);
     env.flushTlb();
-    if (rc !== 0) return writeDone(env, pdone, done, rc);
+    if (rc !== 0) return writeDone(env, pdone, base + done, rc);
     if (cmd === MMUEXT_NEW_BASEPTR) env.setBasePointer(view.getUint32(4, true));
     done++;
+    env.work = (env.work ?? 0) + 1;
   }
-  return writeDone(env, pdone, done, 0);
+  return writeDone(env, pdone, base + done, 0);
 }
 
 /**

@@ -639,8 +639,10 @@ export class Pv32Vcpu {
     const resultView = new DataView(result.buffer);
     const args: bigint[] = [0n, 0n, 0n, 0n, 0n];
     let next: PvNext = PV_NEXT.CONTINUE;
+    const limit = env.preemptAfter ?? Number.POSITIVE_INFINITY;
     for (let i = 0; i < count; i++) {
       const at = list + i * MULTICALL_ENTRY_SIZE_32;
+      if (i > 0 && (env.work ?? 0) >= limit) return this.continueMulticall(at, count - i);
       if (!guest.read(at, entry)) return -XEN_EFAULT;
       const op = view.getUint32(0, true);
       for (let k = 0; k < 5; k++) args[k] = BigInt(view.getUint32(8 + k * 4, true));
@@ -654,9 +656,16 @@ export class Pv32Vcpu {
         return MULTICALL_CRASHED;
       }
       env.next = PV_NEXT.CONTINUE;
-      env.inMulticall = true; // entries run to completion (no continuation inside a batch)
+      env.work = (env.work ?? 0) + 1;
       const rc = op === HYPERCALL_MULTICALL ? -XEN_EINVAL : this.call(op, args);
-      env.inMulticall = false;
+      if ((env.next as PvNext) === PV_NEXT.PREEMPTED) {
+        // The entry's own continuation goes back into it (no result yet); resume there.
+        const c = env.continuation ?? [];
+        for (let k = 0; k < c.length && k < 6; k++)
+          view.setUint32(8 + k * 4, Number(BigInt.asUintN(32, c[k] ?? 0n)), true);
+        if (!guest.write(at, entry)) return -XEN_EFAULT;
+        return this.continueMulticall(at, count - i);
+      }
       if (this.trace !== null) this.trace(op, args, rc);
       resultView.setInt32(0, rc | 0, true);
       if (!guest.write(at + 4, result)) return -XEN_EFAULT;
@@ -665,6 +674,16 @@ export class Pv32Vcpu {
       if (after !== PV_NEXT.CONTINUE) next = after;
     }
     env.next = next;
+    return 0;
+  }
+
+  /**
+   * Preempts the multicall being run at the entry at `at` with `left` entries
+   * (`hypercall_create_continuation(__HYPERVISOR_multicall, "ii", at, left)`).
+   */
+  private continueMulticall(at: number, left: number): number {
+    this.env.next = PV_NEXT.PREEMPTED;
+    this.env.continuation = [BigInt(at >>> 0), BigInt(left >>> 0)];
     return 0;
   }
 
