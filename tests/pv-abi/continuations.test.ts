@@ -247,6 +247,37 @@ describe('hypercall continuations', () => {
     expect(d.vcpu.crash).toBeNull();
   });
 
+  it('a compat decrease_reservation of 2100 extents (4-byte list entries) is continued through cmd as well', () => {
+    const n = 2100;
+    const d = bootPv32Domain(`${REF}abi-ref-x86_32.elf`, { memory: machineReservations });
+    const g = new VirtualGuestBytes(d.cpu, d.machine.memory, { user: false, limit: 0xf5800000 });
+    const p2m = d.machine.p2m(PV_GUEST_DOMID);
+    const before = d.machine.frames.domainPages(PV_GUEST_DOMID);
+    const list = new DataView(new ArrayBuffer(n * 4));
+    for (let i = 0; i < n; i++) list.setUint32(i * 4, p2m.get(1024 + i), true);
+    expect(g.write(LIST_VA, new Uint8Array(list.buffer))).toBe(true);
+    // compat xen_memory_reservation { extent_start u32, nr_extents u32, order, flags, domid }
+    const r = new DataView(new ArrayBuffer(20));
+    r.setUint32(0, LIST_VA, true);
+    r.setUint32(4, n, true);
+    r.setUint16(16, DOMID_SELF, true);
+    expect(g.write(PDONE_VA, new Uint8Array(r.buffer))).toBe(true);
+    expect(g.write(CODE_VA, Uint8Array.of(0xcd, 0x82, 0xeb, 0xfe))).toBe(true);
+    d.cpu.rip = CODE_VA;
+    d.cpu.lo[EAX_32] = 12;
+    d.cpu.lo[EBX] = 1;
+    d.cpu.lo[ECX] = PDONE_VA;
+    const cmds: number[] = [];
+    for (let i = 0; i < 5 && d.cpu.rip !== CODE_VA + 2; i++) {
+      expect(d.vcpu.run(50_000)).toBe(PV_RUN.BUDGET);
+      cmds.push(d.cpu.lo[EBX] ?? 0);
+    }
+    expect(cmds.slice(0, 2)).toEqual([1 | (1024 << 6), 1 | (2048 << 6)]);
+    expect(cmds.length).toBe(3);
+    expect(d.cpu.lo[EAX_32]).toBe(n);
+    expect(d.machine.frames.domainPages(PV_GUEST_DOMID)).toBe(before - n);
+  });
+
   it('a 32-bit domain resumes its preempted mmu_update through int $0x82 with the registers Xen leaves', () => {
     const count = 3 * PV_PREEMPT_AFTER + 5;
     const d = bootPv32Domain(`${REF}abi-ref-x86_32.elf`);

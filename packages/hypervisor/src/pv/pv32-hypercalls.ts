@@ -32,6 +32,7 @@ import {
 } from '../abi/sched.ts';
 import { XENVER_platform_parameters } from '../abi/version.ts';
 import { dispatchHypercall } from '../hypercall/dispatch.ts';
+import { MEMOP_CMD_MASK, MEMOP_EXTENT_SHIFT } from '../hypercall/memory-op.ts';
 import type { PvMmuextOp } from './ports.ts';
 import {
   doneBefore,
@@ -135,6 +136,23 @@ function sameLayoutSchedOp(cmd: number): boolean {
 }
 
 /**
+ * The compat `HYPERVISOR_memory_op(cmd, arg)`: a reservation command that has done the budget's
+ * extents is continued with `cmd | done << MEMOP_EXTENT_SHIFT`, as on 64-bit.
+ */
+function runMemoryOp32(env: PvHypercallEnv, cmd: number, arg: number): number {
+  const preempt = { limit: preemptLimit(env), at: -1 };
+  const rc = memoryOp32(env.memory ?? null, env.ctx, cmd, arg, preempt);
+  if (preempt.at < 0) return rc;
+  env.work = (env.work ?? 0) + (preempt.at - (cmd >>> MEMOP_EXTENT_SHIFT));
+  env.next = PV_NEXT.PREEMPTED;
+  env.continuation = [
+    BigInt(((cmd & MEMOP_CMD_MASK) | (preempt.at << MEMOP_EXTENT_SHIFT)) >>> 0),
+    BigInt(arg >>> 0),
+  ];
+  return 0;
+}
+
+/**
  * Runs 32-bit PV hypercall `nr` with argument registers `args` (EBX, ECX, EDX, ESI, EDI; only
  * their low 32 bits count) and returns the value for EAX. `env.ctx.abi` must be `x86_32` and
  * `env.ctx.guest` the vCPU's view below {@link HYPERVISOR_COMPAT_VIRT_START} with ring-1
@@ -174,7 +192,7 @@ export function pv32Hypercall(env: PvHypercallEnv, nr: number, args: readonly bi
     case __HYPERVISOR_mmuext_op:
       return mmuextOp32(env, a0, a1, u32(args[2]), u32(args[3]));
     case __HYPERVISOR_memory_op:
-      return memoryOp32(env.memory ?? null, env.ctx, a0, a1);
+      return runMemoryOp32(env, a0, a1);
     case __HYPERVISOR_vm_assist: {
       const mm = env.mm;
       if (mm === null || mm.vmAssist === undefined) return -XEN_ENOSYS;

@@ -14,6 +14,7 @@ import type { HypercallContext } from '../hypercall/context.ts';
 import {
   MEMOP_CMD_MASK,
   MEMOP_EXTENT_SHIFT,
+  type MemoryOpPreemption,
   type MemoryReservationPort,
   XENMEM_current_reservation,
   XENMEM_decrease_reservation,
@@ -58,6 +59,7 @@ function reservation(
   op: number,
   start: number,
   arg: number,
+  preempt: MemoryOpPreemption | null,
 ): number {
   const r = readStruct(ctx, arg, 18);
   if (r === null) return start; // as Xen: a failed copy reports the extents done, no errno
@@ -66,7 +68,12 @@ function reservation(
   const order = r.getUint32(8, true);
   const d = target(port, ctx, r.getUint16(16, true));
   if (start >= nr || order !== 0 || d < 0) return start;
+  const limit = preempt === null ? Number.POSITIVE_INFINITY : Math.max(1, preempt.limit);
   for (let i = start; i < nr; i++) {
+    if (preempt !== null && i - start >= limit) {
+      preempt.at = i;
+      return i;
+    }
     const at = list + i * 4;
     if (op === XENMEM_increase_reservation) {
       const mfn = port.increase(d);
@@ -91,13 +98,15 @@ function reservation(
 /**
  * Runs `HYPERVISOR_memory_op(cmd, arg)` for a 32-bit PV caller. Returns a count, a value, 0 or
  * -XEN_E*; never throws for guest-chosen values. Without a port every command is -ENOSYS;
- * XENMEM_machphys_mfn_list (the compat M2P's frames) is not modelled (-ENOSYS).
+ * XENMEM_machphys_mfn_list (the compat M2P's frames) is not modelled (-ENOSYS). With
+ * `preempt`, a long reservation command stops as `memoryOp`'s does.
  */
 export function memoryOp32(
   port: MemoryReservationPort | null,
   ctx: HypercallContext,
   cmd: number,
   arg: number,
+  preempt: MemoryOpPreemption | null = null,
 ): number {
   if (port === null) return -XEN_ENOSYS;
   const op = cmd & MEMOP_CMD_MASK;
@@ -106,7 +115,7 @@ export function memoryOp32(
     case XENMEM_increase_reservation:
     case XENMEM_decrease_reservation:
     case XENMEM_populate_physmap:
-      return reservation(port, ctx, op, start, arg);
+      return reservation(port, ctx, op, start, arg, preempt);
     case XENMEM_maximum_ram_page:
       return port.maximumRamPage();
     case XENMEM_current_reservation:
