@@ -109,12 +109,14 @@ const EXPECTATIONS: Record<string, (stdout: string) => void> = {
   'two-guests-bridge.ts': (out) => {
     expect(out).toBe(
       [
-        'alice: domain 1, vif1.0 00:16:3e:00:00:01 on xenbr0',
-        'bob: domain 2, vif2.0 00:16:3e:00:00:02 on xenbr0',
-        'bob received: "hello bob, this is alice"',
-        'alice received: "hi alice!"',
-        "bob's inbox after a forged frame: 1 frame(s)",
-        "alice's vif state 4 (4 = Connected), tx 120 bytes",
+        'typevisor create bob.cfg   (vif mac=00:16:3e:00:00:02, bridge=xenbr0, pong)',
+        'typevisor create alice.cfg   (vif mac=00:16:3e:00:00:01, bridge=xenbr0, ping)',
+        "alice's console: netping: 00:16:3e:00:00:02 answered: pong to 00:16:3e:00:00:01",
+        "bob's console: netping: ping from 00:16:3e:00:00:01",
+        'typevisor network-list alice bob',
+        'Idx BE Mac Addr.         handle state evt-ch   tx-/rx-ring-ref BE-path                       ',
+        '0   0  00:16:3e:00:00:01     0     4      3    17/18          /local/domain/0/backend/vif/2/0',
+        '0   0  00:16:3e:00:00:02     0     4      3    17/18          /local/domain/0/backend/vif/1/0',
         '',
       ].join('\n'),
     );
