@@ -1633,6 +1633,16 @@ export class Host {
         new HostVcpu(id, cpu, new PvVcpu(this.vcpuOptions(domid, false, cpu, config, id, smp))),
       );
     }
+    // MMUEXT_TLB_FLUSH_MULTI/ALL and INVLPG_MULTI/ALL from one vCPU reach the others' TLBs.
+    if (out.length > 1) {
+      for (const v of out) {
+        const cpu = v.cpu;
+        this.mm.attachTlb(domid, v.id, {
+          flush: () => cpu.flushTlb(),
+          invlpg: () => cpu.flushTlb(),
+        });
+      }
+    }
     return out;
   }
 
