@@ -9,6 +9,7 @@ import { CR4, EFLAGS, VECTOR } from '../constants.ts';
 import type { X86Cpu } from '../cpu.ts';
 import { getFlags, setFlags } from '../flags.ts';
 import { srcD, srcQ, srcW } from '../fpu/access.ts';
+import { FAST_OUT, fastArith } from '../fpu/fast-float.ts';
 import {
   arith,
   compare,
@@ -94,7 +95,20 @@ function binary(cpu: X86Cpu, op: number): void {
   const d = cpu.reg;
   const mx = cpu.fpu.mxcsr;
   FLAGS[0] = 0;
+  const f = cpu.fpu;
+  const single = fmt === F32;
   for (let i = 0; i < lanes; i++) {
+    if (op <= OP.SQRT && (mx & 0x6000) === 0) {
+      // Round to nearest on ordinary operands: doubles with exact error terms (fast-float.ts).
+      const av = single ? f.f32[(d << 2) + i] : f.f64[(d << 1) + i];
+      const bv = single ? f.f32[(s << 2) + i] : f.f64[(s << 1) + i];
+      if (fastArith(op, av, bv, single)) {
+        if (single) f.f32[(TMP << 2) + i] = FAST_OUT[0];
+        else f.f64[(TMP << 1) + i] = FAST_OUT[0];
+        if (FAST_OUT[1] !== 0) FLAGS[0] |= 0x20;
+        continue;
+      }
+    }
     const a = lane(cpu, fmt, d, i);
     const b = lane(cpu, fmt, s, i);
     const r = op <= OP.SQRT ? arith(fmt, op, a, b, mx) : minMax(fmt, a, b, op === 6, mx);

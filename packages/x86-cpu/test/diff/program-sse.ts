@@ -653,10 +653,10 @@ export function buildProgramSse(
         data.push(`${label}: dd ${words.map((v) => `0x${v.toString(16)}`).join(', ')}`);
         // QEMU 7.2 applies precision control to FRNDINT, FSCALE, FPREM and FBLD too; the SDM limits it to the
         // basic arithmetic and FSQRT (the model follows the SDM), so those run at 64 bits.
-        // QEMU 7.2 also rounds an m64 operand to precision control 24 when it loads it (double
-        // rounding); the SDM converts it exactly. Such templates use PC 53 or 64.
+        // QEMU 7.2 also rounds an m64 real or m32 integer operand to precision control 24 when it
+        // loads it (double rounding); the SDM converts it exactly. Such templates use PC 53 or 64.
         let pc = /frndint|fscale|fprem|fbld/.test(tpl) ? 3 : [0, 2, 3, 3][rnd() & 3];
-        if (pc === 0 && tpl.includes('[#q]')) pc = 2;
+        if (pc === 0 && (tpl.includes('[#q]') || tpl.includes('dword [#i]'))) pc = 2;
         const fcw = 0x3f | 0x40 | (pc << 8) | ((rnd() & 3) << 10);
         lines.push('call fill', `mov eax, ${(rnd() | 1) >>> 0}`, 'call xfill');
         lines.push('fninit', `mov word [0x6400], ${fcw}`, 'fldcw [0x6400]');
