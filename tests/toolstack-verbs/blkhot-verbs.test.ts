@@ -5,11 +5,11 @@
  * libxl's handshake (backend Closing, the guest closes, backend Closed) without needing force,
  * and a second disk on the same vdev is connected again.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TypevisorDaemon } from '@typevisor/toolstack';
+import { Host, parseDomainConfig, TypevisorDaemon } from '@typevisor/toolstack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsoleTap, tv } from '../toolstack-cli/support.ts';
 
@@ -66,5 +66,31 @@ describe('block hot-plug observed by a PV guest', () => {
     await con.expect('blkhot: 51728 sector 0: SECOND DISK, SAME VDEV', mark);
     expect(daemon.host.lookup('hot').vcpu.crash).toBeNull();
     con.client.close();
+  });
+});
+
+describe('the blkhot guest under Typevisor and under the real Xen 4.17', () => {
+  it('prints the same lines for the same configuration (a disk present at boot)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tv-blkhot-ref-'));
+    const img = new Uint8Array(1 << 20);
+    img.set(new TextEncoder().encode('SECTOR ZERO READ BY BLKHOT'));
+    writeFileSync(join(dir, 'blkhot.img'), img);
+    const cfg = readFileSync(new URL('../guests/blkhot/xen-reference.cfg', import.meta.url), 'utf8')
+      .replace(/^kernel = .*$/m, `kernel = "${BLKHOT}"`)
+      .replace(/target=[^"]*/, `target=${join(dir, 'blkhot.img')}`);
+    const golden = readFileSync(
+      new URL('../guests/blkhot/golden-xen-4.17.txt', import.meta.url),
+      'utf8',
+    );
+    const host = new Host();
+    const dom = await host.createDomain(parseDomainConfig(cfg, 'xen-reference.cfg'));
+    await host.run({
+      until: () => dom.consoleText().includes('sector 0'),
+      timeoutMs: 30_000,
+      stopWhenIdle: false,
+    });
+    expect(dom.consoleText()).toBe(golden);
+    await host.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 });
