@@ -168,3 +168,30 @@ describe('x87 remainders, BCD and transcendentals', () => {
     expect(cpu.lo[2] & 1).toBe(1);
   });
 });
+
+describe('x87/SSE state images in 32-bit protected mode', () => {
+  it('FXSAVE outside 64-bit mode stores XMM0..7 only; FNSTENV has the 28-byte and (o16) 14-byte layouts', () => {
+    const { cpu, ram } = setup(
+      'prot32',
+      asm(
+        'fninit\nfld1\npcmpeqb xmm1, xmm1\nfxsave [0x6000]\nfnstenv [0x5000]\no16 fnstenv [0x5100]\nhlt',
+        32,
+        CODE,
+      ),
+    );
+    cpu.cr4 |= CR4.OSFXSR;
+    for (let i = 0; i < 512; i += 4) ram.write32(0x6000 + i, 0x5a5a5a5a);
+    cpu.run(100);
+    expect(cpu.exit.reason).toBe(EXIT.HLT);
+    expect(ram.read32(0x6000 + 160 + 16)).toBe(-1);
+    expect(ram.read32(0x6000 + 160 + 16 * 8)).toBe(0x5a5a5a5a);
+    // 28-byte environment: FCW, FSW, FTW as dwords (ST0 valid: tag 00 for physical 7).
+    expect(ram.read16(0x5000)).toBe(0x37f);
+    expect(ram.read16(0x5004)).toBe(0x3800);
+    expect(ram.read16(0x5008)).toBe(0x3fff);
+    expect(ram.read32(0x500c)).toBe(CODE + 2);
+    // 14-byte environment: words.
+    expect(ram.read16(0x5100 + 2)).toBe(0x3800);
+    expect(ram.read16(0x5100 + 4)).toBe(0x3fff);
+  });
+});
