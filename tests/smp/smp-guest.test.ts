@@ -160,6 +160,21 @@ describe('the SMP guest on a Host with several physical CPUs', () => {
     await host.close();
   });
 
+  it('each vCPU finds its vcpu_info in its shared_info slot, and where register_vcpu_info moves it', async () => {
+    const host = new Host({ pcpus: 2, memoryMiB: 64 });
+    const d = await host.createDomain(config('vcpus = 3\n'), { paused: true });
+    const slots = d.vcpus.map((v) => v.vcpu.traps.vcpuInfo?.address ?? -1);
+    expect(slots[1]).toBe((slots[0] ?? 0) + 64);
+    expect(slots[2]).toBe((slots[0] ?? 0) + 128);
+    expect(slots[0]).toBe(host.evtchn.vcpuInfoAddress(d.domid, 0));
+    // Move vCPU 2's vcpu_info into a frame of its own memory, as VCPUOP_register_vcpu_info does.
+    const frame = host.machine.p2m(d.domid).get(100) * 4096 + 256;
+    expect(host.evtchn.registerVcpuInfo(d.domid, 2, frame)).toBe(0);
+    expect(d.vcpus[2]?.vcpu.traps.vcpuInfo?.address).toBe(frame);
+    expect(d.vcpus[1]?.vcpu.traps.vcpuInfo?.address).toBe(slots[1]);
+    await host.close();
+  });
+
   it('refuses configurations the host cannot run with a clear error, and bad pCPU counts', async () => {
     const host = new Host({ pcpus: 2, memoryMiB: 64 });
     await expect(host.createDomain(config('vcpus = 2\nmaxvcpus = 33\n'))).rejects.toThrow(

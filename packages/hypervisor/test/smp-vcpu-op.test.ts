@@ -322,6 +322,17 @@ describe('VCPUOP_initialise / up / down / is_up on a PV domain with several vCPU
     expect(s.smp.isUp(0)).toBe(true); // domain_shutdown, not _VPF_down
   });
 
+  it('keeps each vCPU its own vcpu_info slot, moved by register_vcpu_info', () => {
+    const mem = new PagedGuestMemory(16);
+    const evtchn = new EventChannels({ upcallPending: () => undefined });
+    evtchn.addDomain({ domid: 3, abi: 'x86_64', vcpus: 3, memory: mem, sharedInfoAddress: 0x1000 });
+    expect([0, 1, 2].map((v) => evtchn.vcpuInfoAddress(3, v))).toEqual([0x1000, 0x1040, 0x1080]);
+    expect(evtchn.registerVcpuInfo(3, 1, 0x4100)).toBe(0);
+    expect(evtchn.vcpuInfoAddress(3, 1)).toBe(0x4100);
+    expect(evtchn.vcpuInfoAddress(3, 3)).toBe(-1);
+    expect(evtchn.vcpuInfoAddress(4, 0)).toBe(-1);
+  });
+
   it('reports any vCPU runstate through the domain, and -EFAULT for a bad buffer', () => {
     const s = setup(2);
     const e = s.env(0);

@@ -418,6 +418,15 @@ export class EventChannels {
     return this.domain(domid).vcpus;
   }
 
+  /**
+   * Where vCPU `vcpu` of `domid` has its vcpu_info now: its shared_info slot, or where
+   * VCPUOP_register_vcpu_info moved it; -1 for none (or an unknown domain or vCPU).
+   */
+  vcpuInfoAddress(domid: number, vcpu: number): number {
+    const d = this.domains.get(domid);
+    return d === undefined ? -1 : d.vcpuInfo(vcpu);
+  }
+
   /** The number of ports domain `domid` may use (its port-table size). */
   maxPorts(domid: number): number {
     return this.domain(domid).maxPorts;

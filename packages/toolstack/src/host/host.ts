@@ -709,6 +709,7 @@ export class Host {
     const guestMem = new OwnedFramesMemory(this.machine.frames, this.machine.memory, domid);
     const nrPages = config.memory * 256;
     const sharedInfoMfn = this.machine.p2m(domid).get(nrPages);
+    const evtchn = this.evtchn;
     return {
       cpu,
       machine: this.machine.memory,
@@ -716,8 +717,15 @@ export class Host {
       vcpuId,
       host: this.hypercallHost,
       mm: this.mm,
-      // vcpu_info[vcpuId] in shared_info (64 bytes each for a 64-bit guest).
-      vcpuInfo: { memory: guestMem, address: sharedInfoMfn * 4096 + vcpuId * 64 },
+      // vcpu_info[vcpuId] in shared_info (64 bytes each), or where VCPUOP_register_vcpu_info
+      // moved it: upcalls, the saved mask and CR2 follow the event channels' record.
+      vcpuInfo: {
+        memory: guestMem,
+        get address(): number {
+          const at = evtchn.vcpuInfoAddress(domid, vcpuId);
+          return at >= 0 ? at : sharedInfoMfn * 4096 + vcpuId * 64;
+        },
+      },
       ...(smp !== undefined ? { smp } : {}),
       // memory_op's reservations (ballooning, memory_map, maximum_ram_page) over the machine.
       memory: machineReservations({
@@ -1197,10 +1205,12 @@ export class Host {
       await backend.start();
       d.disks.set(spec.vdev, backend);
     }
+    await this.devices.resumeVifs(d.domid);
   }
 
   /** Disconnects dom0's drivers from a domain (closing dom0's ends, unmapping its grants). */
   private async detachDrivers(d: HostDomain): Promise<void> {
+    await this.devices.suspendVifs(d.domid);
     for (const b of d.disks.values()) await b.stop();
     d.disks.clear();
     d.consoleBackend?.close();
