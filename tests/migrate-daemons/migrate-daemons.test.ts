@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const GUEST_DIR = fileURLToPath(new URL('../pv-boot/guest/', import.meta.url));
 const haveNasm = ['/usr/bin/nasm', '/usr/local/bin/nasm'].some((p) => existsSync(p));
+const GRUB = '/usr/lib/grub-xen/grub-x86_64-xen.bin';
 
 function ticks(text: string): number[] {
   return [...text.matchAll(/tick 0x([0-9a-f]{16})\n/g)].map((m) => Number.parseInt(m[1] ?? '', 16));
@@ -211,5 +212,38 @@ describe.skipIf(!haveNasm && !process.env.CI)(
       expect(none.err).toMatch(/cannot reach the migration receiver at 127\.0\.0\.1:1/);
       await ticking(src, 1);
     });
+    it.skipIf(!existsSync(GRUB) && !process.env.CI)(
+      'an idle 64 MiB GRUB migrates live with a short downtime and answers on the other side',
+      async () => {
+        writeFileSync(
+          join(dir, 'grub.cfg'),
+          `name = "grub"\nkernel = "${GRUB}"\nmemory = 64\nuuid = "54797065-7669-736f-7200-00000000009b"\n`,
+        );
+        // Alone on both hosts: a guest spinning at its prompt shares the CPU badly with busy
+        // guests under the host's scheduler today (see the report), and this is about downtime.
+        for (const d of [...b.host.domains.values()]) await b.host.destroyDomain(d.domid);
+        for (const d of [...a.host.domains.values()]) await a.host.destroyDomain(d.domid);
+        const made = await A('create', '-q', 'grub.cfg');
+        expect(made.err).toBe('');
+        const src = a.host.lookup('grub');
+        await until('GRUB prompt', () => src.consoleText().includes('grub> '), 240_000);
+        const m = await A('migrate', '--live', '--json', 'grub', `127.0.0.1:${port}`);
+        expect(m.status).toBe(0);
+        const report = JSON.parse(m.out) as { downtimeMs: number; pagesPerRound: number[] };
+        expect(report.pagesPerRound[0]).toBeGreaterThan(500); // GRUB's image and heap
+        // The issue asks under 100 ms on a quiet machine (see bench/e2e/migrate); tests run
+        // beside other work, so they only require that the guest was not stopped for long.
+        expect(report.downtimeMs).toBeLessThan(2000);
+        const moved = b.host.lookup('grub');
+        const mark = moved.consoleText().length;
+        b.host.consoleInput(moved.domid, new TextEncoder().encode('echo moved\r'));
+        await until(
+          'GRUB to answer after the migration',
+          () => /\n\r?moved\r?\n/.test(moved.consoleText().slice(mark)),
+          120_000,
+        );
+        expect((await B('destroy', 'grub')).status).toBe(0);
+      },
+    );
   },
 );

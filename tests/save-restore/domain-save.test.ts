@@ -178,6 +178,10 @@ describe.skipIf(!haveNasm && !process.env.CI)(
         'IO',
         /whole-host image|bad magic/,
       );
+      // A domain with two vCPUs is refused before anything is stopped.
+      const smp = await host.createDomain({ ...counterConfig('smp', 16), vcpus: 2, maxvcpus: 2 });
+      await expectError(saveDomainToBytes(host, 'smp'), 'STATE', /has 2 vCPUs/);
+      expect(smp.paused).toBe(false);
       // 64 MiB host with a 32 MiB guest running: not enough for another 32 MiB.
       await target.createDomain(counterConfig('filler', 32));
       await expectError(

@@ -201,6 +201,7 @@ export async function restoreDomain(
     host.machine.frames.domainPages(s.domid) === 0 &&
     !pagingKnows(host, s.domid);
   const domid = keepId ? s.domid : ctx.allocDomid();
+  if (keepId) ctx.claimDomid(domid);
   let dom: HostDomain | undefined;
   try {
     dom = build(ctx, image, config, domid, is32);

@@ -34,6 +34,11 @@ export interface DomainSaveContext {
   readonly schedAdd: (d: HostDomain) => void;
   /** A fresh domain ID. */
   readonly allocDomid: () => number;
+  /**
+   * Takes domain ID `domid` (free, checked by the caller) for a restore: later allocations go
+   * past it, as they would have after {@link DomainSaveContext.allocDomid}.
+   */
+  readonly claimDomid: (domid: number) => void;
   /** Lets dom0's work in flight finish. */
   readonly settleDom0: () => Promise<number>;
   /** Connects dom0's drivers (store ring, console, blkbacks) to a domain. */
@@ -50,6 +55,7 @@ export interface DomainSaveContext {
 interface HostPrivates {
   readonly running: boolean;
   readonly nativeDomains: ReadonlyMap<number, unknown>;
+  nextDomid: number;
   setM2p(mfn: number, pfn: number): void;
   cpuOptions(is32: boolean): CpuOptions;
   vcpuOptions(
@@ -82,6 +88,9 @@ export function saveContextOf(host: Host): DomainSaveContext {
     vcpuOptions: (domid, is32, cpu, config) => p.vcpuOptions(domid, is32, cpu, config),
     schedAdd: (d) => p.schedAdd(d),
     allocDomid: () => p.allocDomid(),
+    claimDomid: (domid) => {
+      if (p.nextDomid <= domid) p.nextDomid = domid + 1 >= 0x7ff0 ? 1 : domid + 1;
+    },
     settleDom0: () => p.settleDom0(),
     attachDrivers: (d) => p.attachDrivers(d),
     detachDrivers: (d) => p.detachDrivers(d),

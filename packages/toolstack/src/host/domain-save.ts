@@ -49,9 +49,19 @@ export interface DomainVcpuView {
   readonly blocked: boolean;
 }
 
-/** The vCPUs of a domain (the host runs one per domain today). */
+/**
+ * The vCPUs of a domain, as the image carries them (a `VCPU_STATE` record each). Saving a
+ * domain with more than one vCPU is refused for now: the state of the SMP bring-up (which
+ * vCPUs are initialised and up) is not in the image yet.
+ */
 export function domainVcpus(d: HostDomain): DomainVcpuView[] {
-  return [{ id: 0, cpu: d.cpu, vcpu: d.vcpu, blocked: d.blocked }];
+  if (d.vcpus.length > 1) {
+    throw new ToolstackError(
+      'STATE',
+      `dom${d.domid} (${d.name}) has ${d.vcpus.length} vCPUs; saving and migrating a domain with more than one vCPU is not supported yet`,
+    );
+  }
+  return d.vcpus.map((v) => ({ id: v.id, cpu: v.cpu, vcpu: v.vcpu, blocked: v.blocked }));
 }
 
 /**
@@ -409,6 +419,7 @@ export async function stopForSave(ctx: DomainSaveContext, d: HostDomain): Promis
       }
     }
   }
+  domainVcpus(d); // refuses what the image cannot carry before anything is stopped
   const wasPaused = d.paused;
   ctx.host.pause(d.domid);
   await ctx.settleDom0();

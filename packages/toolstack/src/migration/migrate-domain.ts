@@ -15,6 +15,7 @@ import { ToolstackError } from '../errors.ts';
 import {
   DomainPageReader,
   domainStateRecords,
+  domainVcpus,
   readDomainXenstore,
   stopForSave,
 } from '../host/domain-save.ts';
@@ -142,6 +143,7 @@ export async function migrateDomain(
       `dom${d.domid} (${d.name}) has shut down (${d.shutdownName ?? '?'}); there is nothing to migrate`,
     );
   }
+  domainVcpus(d); // refuses what the image cannot carry before anything is sent
   const live = options.live === true;
   const maxRounds = Math.max(1, options.maxRounds ?? 8);
   const stopPages = options.stopPages ?? 50;
