@@ -57,7 +57,7 @@ export default defineSuite({
       name,
       run(iters: number): number {
         cpu.run(iters);
-        return cpu.fpu.x[0] ^ cpu.lo[0];
+        return (cpu.fpu.x[0] ?? 0) ^ (cpu.lo[0] ?? 0);
       },
     };
   }),
