@@ -96,6 +96,15 @@ describe('x87 precision control and pointers', () => {
     expect(cpu.fpu.fip).toBe(CODE + 2);
   });
 
+  it('FXSAVE64 (REX.W) stores 64-bit FIP/FDP; the 32-bit form stores FCS/FDS beside 32-bit offsets', () => {
+    const { ram } = run('fninit\nfld dword [0x5000]\nfxsave64 [0x6000]\nfxsave [0x6200]');
+    expect(ram.read32(0x6008)).toBe(CODE + 2);
+    expect(ram.read32(0x600c)).toBe(0);
+    expect(ram.read32(0x6010)).toBe(0x5000);
+    expect(ram.read16(0x620c)).toBe(0x08);
+    expect(ram.read16(0x6214)).toBe(0x10);
+  });
+
   it('getState carries the x87 stack bit-exactly', () => {
     const { cpu, ram } = run('fninit\nfldpi\nfld1\nfchs');
     const copy = X86Cpu.fromState(JSON.parse(JSON.stringify(cpu.getState())), { memory: ram });
