@@ -48,6 +48,8 @@ async function daemonFacts(
     return undefined;
   }
   return {
+    // Xen's physical CPUs, as xl reports them: the daemon's (`daemon --pcpus`).
+    ...(typeof hello.pcpus === 'number' ? { nr_cpus: hello.pcpus } : {}),
     total_memory: Number(hello.totalMemoryMiB),
     free_memory: Number(hello.freeMemoryMiB),
     xen_caps: 'xen-3.0-x86_64',
