@@ -212,6 +212,27 @@ describe.skipIf(!haveNasm && !process.env.CI)(
       expect(none.err).toMatch(/cannot reach the migration receiver at 127\.0\.0\.1:1/);
       await ticking(src, 1);
     });
+    it('save with a CONFIG stores that configuration, and restore uses it', async () => {
+      writeFileSync(
+        join(dir, 'renamed.cfg'),
+        'name = "renamed"\nkernel = "pv-count.elf"\nmemory = 16\n',
+      );
+      expect((await A('create', '-q', 'other.cfg')).status).toBe(0);
+      await ticking(a.host.lookup('other'));
+      const saved = await A('save', 'other', 'other.save', 'renamed.cfg');
+      expect(saved.status).toBe(0);
+      const restored = await A('restore', '--json', 'other.save');
+      expect(JSON.parse(restored.out)).toMatchObject({ name: 'renamed' });
+      const dom = a.host.lookup('renamed');
+      await ticking(dom);
+      // A configuration whose memory differs is refused and the domain keeps running.
+      const bad = await A('save', 'renamed', 'bad.save', 'count.cfg');
+      expect(bad.status).toBe(1);
+      expect(bad.err).toMatch(/memory = 64 MiB, but dom\d+ has 16 MiB/);
+      expect(dom.state).not.toBe('paused');
+      await ticking(dom, 1);
+    });
+
     it.skipIf(!existsSync(GRUB) && !process.env.CI)(
       'an idle 64 MiB GRUB migrates live with a short downtime and answers on the other side',
       async () => {

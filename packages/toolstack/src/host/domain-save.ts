@@ -9,6 +9,7 @@
 import type { Pv32Vcpu, PvVcpu } from '@typevisor/hypervisor';
 import { INVALID_MFN } from '@typevisor/mmu';
 import type { X86Cpu } from '@typevisor/x86-cpu';
+import type { DomainConfig } from '../config/domain-config.ts';
 import { ToolstackError } from '../errors.ts';
 import {
   encodeHeader,
@@ -236,6 +237,7 @@ export function domainStateRecords(
   reader: DomainPageReader,
   xenstore: readonly SavedXenstoreNode[],
   paused: boolean,
+  config: DomainConfig = d.config,
 ): Uint8Array[] {
   const host = ctx.host;
   const frames = host.machine.frames;
@@ -295,7 +297,7 @@ export function domainStateRecords(
     },
   };
   const out: Uint8Array[] = [];
-  out.push(encodeJsonRecord(REC_TYPE.DOMAIN_CONFIG, toJson(d.config)));
+  out.push(encodeJsonRecord(REC_TYPE.DOMAIN_CONFIG, toJson(config)));
   // The frame list is large and plain: JSON.stringify without toJson's replacer (5x faster).
   const { frames: frameList, ...rest } = state;
   out.push(
@@ -443,6 +445,11 @@ export interface DomainSaveOptions {
   readonly keep?: boolean;
   /** Called as pages are written: pages so far and in all. */
   readonly progress?: (pages: number, total: number) => void;
+  /**
+   * The configuration to store in the image instead of the domain's (`xl save DOM FILE CONFIG`);
+   * its memory must match the domain's.
+   */
+  readonly config?: DomainConfig;
 }
 
 /** What {@link saveDomainImage} did. */
@@ -472,6 +479,12 @@ export async function saveDomain(
   options: DomainSaveOptions = {},
 ): Promise<DomainSaveResult> {
   const t0 = performance.now();
+  if (options.config !== undefined && options.config.memory !== d.config.memory) {
+    throw new ToolstackError(
+      'CONFIG',
+      `${options.config.source}: memory = ${options.config.memory} MiB, but dom${d.domid} has ${d.config.memory} MiB`,
+    );
+  }
   const stopped = await stopForSave(ctx, d);
   let bytes = 0;
   let pages = 0;
@@ -480,7 +493,9 @@ export async function saveDomain(
     // From here to the last record, nothing awaits: the capture is one consistent instant.
     const reader = new DomainPageReader(ctx, d);
     const records = [encodeHeader()];
-    records.push(...domainStateRecords(ctx, d, reader, xenstore, stopped.wasPaused));
+    records.push(
+      ...domainStateRecords(ctx, d, reader, xenstore, stopped.wasPaused, options.config),
+    );
     const pageRecs = reader.pageRecords(reader.pfns, false);
     for (const r of pageRecs) pages += new DataView(r.buffer, r.byteOffset).getUint32(16, true);
     records.push(...pageRecs, encodeRecord({ type: REC_TYPE.END }));

@@ -7,6 +7,7 @@
  */
 import { closeSync, createReadStream, openSync, unlinkSync, writeSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
+import type { DomainConfig } from '../config/domain-config.ts';
 import { loadDomainConfig } from '../daemon/config-load.ts';
 import { ToolstackError } from '../errors.ts';
 import { restoreDomainImage } from '../host/domain-restore.ts';
@@ -106,6 +107,7 @@ export class MigrationService {
   ): Promise<unknown> {
     const file = absolute(params, 'file');
     const d = this.host.lookup(param(params, 'domain'));
+    const config = this.configOf(params);
     let fd: number;
     try {
       fd = openSync(file, 'w', 0o600);
@@ -132,6 +134,7 @@ export class MigrationService {
         },
         {
           keep: params.keep === true || params.pause === true,
+          ...(config === undefined ? {} : { config }),
           progress: (done, total) => progress({ phase: 'save', done, total }),
         },
       );
@@ -153,22 +156,25 @@ export class MigrationService {
     }
   }
 
+  /** The xl configuration in `params.text` (from `params.source`), if one is given. */
+  private configOf(params: Readonly<Record<string, unknown>>): DomainConfig | undefined {
+    if (typeof params.text !== 'string') return undefined;
+    return loadDomainConfig({
+      text: params.text,
+      source: param(params, 'source'),
+      overrides: Array.isArray(params.overrides)
+        ? params.overrides.filter((o): o is string => typeof o === 'string')
+        : [],
+      cwd: typeof params.cwd === 'string' ? params.cwd : '/',
+    });
+  }
+
   private async restore(
     params: Readonly<Record<string, unknown>>,
     progress: ProgressSink,
   ): Promise<unknown> {
     const file = absolute(params, 'file');
-    const config =
-      typeof params.text === 'string'
-        ? loadDomainConfig({
-            text: params.text,
-            source: param(params, 'source'),
-            overrides: Array.isArray(params.overrides)
-              ? params.overrides.filter((o): o is string => typeof o === 'string')
-              : [],
-            cwd: typeof params.cwd === 'string' ? params.cwd : '/',
-          })
-        : undefined;
+    const config = this.configOf(params);
     const stream = createReadStream(file, { highWaterMark: 1 << 20 });
     const opened = new Promise<void>((ok, fail) => {
       stream.once('open', () => ok());

@@ -16,7 +16,8 @@ import type { CliIo, CommandSpec } from '../command.ts';
 const USAGE = `Usage: typevisor save [-c] [-p] [--json] DOMAIN FILE [CONFIG]
 
 Save DOMAIN (ID or name) to FILE, a Typevisor save image that 'typevisor restore' reads, on
-this host or another; afterwards the domain is destroyed. A guest that does not cooperate
+this host or another; afterwards the domain is destroyed. With CONFIG (an xl configuration
+file), that configuration is stored in the image instead of the domain's. A guest that does not cooperate
 with xl's suspend protocol is paused by the toolstack and saved as it stands.
 
 Options:
@@ -43,12 +44,8 @@ export const save: CommandSpec = {
     const [domain, file, config] = positionals;
     if (domain === undefined || file === undefined || positionals.length > 3)
       throw new ToolstackError('USAGE', 'expected DOMAIN FILE [CONFIG]');
-    if (config !== undefined) {
-      throw new ToolstackError(
-        'USAGE',
-        'saving with another CONFIG is not supported; give it to restore instead',
-      );
-    }
+    const text = config === undefined ? undefined : readConfigFile(io, config);
+    if (config !== undefined) io.stderr(`Parsing config from ${config}\n`);
     const path = resolve(io.cwd, file);
     const keep = values.c === true || values.p === true;
     const progress = new ProgressLine(io, process.stdout.isTTY === true && values.json !== true);
@@ -60,6 +57,8 @@ export const save: CommandSpec = {
           file: path,
           keep: values.c === true,
           pause: values.p === true,
+          cwd: io.cwd,
+          ...(text === undefined ? {} : { text, source: config, overrides: [] }),
         });
       } finally {
         progress.done();
