@@ -305,6 +305,52 @@ export class HostDevices {
   }
 
   /**
+   * Stops the VIF backends of a domain around a save or a migration (their grant mappings and
+   * event channels released, so the image holds none of dom0's); {@link HostDevices.resumeVifs}
+   * serves them again.
+   */
+  async suspendVifs(domid: number): Promise<void> {
+    for (const v of this.vifsOf(domid)) {
+      await v.backend.stop();
+      this.vifs.delete(`${domid}/${v.devid}`);
+    }
+  }
+
+  /**
+   * Starts a netback for every VIF directory of domain `domid` that has none (after a save, or
+   * on the host a domain was restored or migrated to): the device is offered again (InitWait),
+   * so a Connected frontend is reconnected where its rings left off. The bridge is the one its
+   * `bridge` key names.
+   */
+  async resumeVifs(domid: number): Promise<void> {
+    const xs = this.port.xs;
+    const base = `/local/domain/0/backend/vif/${domid}`;
+    const ids = await xs.directory(base).catch(() => [] as string[]);
+    for (const id of ids) {
+      if (!/^\d{1,9}$/.test(id) || this.vifs.has(`${domid}/${id}`)) continue;
+      const be = `${base}/${id}`;
+      const mac = await xs.readString(`${be}/mac`).catch(() => '');
+      const bridgeName = await xs.readString(`${be}/bridge`).catch(() => DEFAULT_BRIDGE);
+      await xs.write(`${be}/state`, '2');
+      const backend = new Netback({
+        xenbus: xenbusClientFromXenstore(xs),
+        backendPath: be,
+        mapper: this.port.mapper,
+        events: this.port.events,
+        bridge: this.bridge(bridgeName),
+      });
+      await backend.start();
+      this.vifs.set(`${domid}/${id}`, {
+        domid,
+        devid: Number(id),
+        mac,
+        bridge: bridgeName,
+        backend,
+      });
+    }
+  }
+
+  /**
    * Stops every VIF backend and hot-plugged block backend of a domain that is going away (its
    * directories go with it) and closes the hot-plugged disks' files.
    */

@@ -1205,10 +1205,12 @@ export class Host {
       await backend.start();
       d.disks.set(spec.vdev, backend);
     }
+    await this.devices.resumeVifs(d.domid);
   }
 
   /** Disconnects dom0's drivers from a domain (closing dom0's ends, unmapping its grants). */
   private async detachDrivers(d: HostDomain): Promise<void> {
+    await this.devices.suspendVifs(d.domid);
     for (const b of d.disks.values()) await b.stop();
     d.disks.clear();
     d.consoleBackend?.close();
