@@ -204,3 +204,21 @@ describe('x87/SSE state images in 32-bit protected mode', () => {
     expect(ram.read16(0x5100 + 4)).toBe(0x3fff);
   });
 });
+
+describe('x87 environment in real mode (SDM Vol. 1 Figure 8-10; QEMU 7.2 stores the protected layout)', () => {
+  it('FNSTENV stores linear pointers split around FOP, and FLDENV reads them back', () => {
+    const code = asm('fninit\nfld1\nfnstenv [0x5000]\nfninit\nfldenv [0x5000]\nhlt', 16, 0);
+    const { cpu, ram } = setup('real', code);
+    // Run the code at CS = 0x0100 (base 0x1000), IP 0.
+    cpu.segSel[1] = 0x0100;
+    cpu.segBase[1] = CODE;
+    cpu.rip = 0;
+    cpu.run(100);
+    expect(cpu.exit.reason).toBe(EXIT.HLT);
+    // fld1 at 0100:0002 → linear 0x1002.
+    expect(ram.read16(0x5006)).toBe(0x1002);
+    expect(ram.read16(0x5008)).toBe(0);
+    expect(cpu.fpu.fip).toBe(0x1002);
+    expect(cpu.fpu.ftw).toBe(0x80);
+  });
+});

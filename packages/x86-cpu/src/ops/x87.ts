@@ -375,41 +375,81 @@ function fxtract(cpu: X86Cpu): void {
   push(f, sig);
 }
 
-/** The FNSTENV/FNSAVE environment (protected-mode layout; 28 bytes, or 14 with a 16-bit operand size). */
+/** True when FNSTENV/FLDENV use the real-mode layout (real and virtual-8086 mode). */
+function realLayout(cpu: X86Cpu): boolean {
+  return !cpu.protectedMode || (cpu.eflags & 0x20000) !== 0;
+}
+
+/**
+ * The FNSTENV/FNSAVE environment: 28 bytes, or 14 with a 16-bit operand size. Protected mode
+ * stores offsets and selectors; real and virtual-8086 mode store 20/32-bit linear pointers
+ * split around FOP (SDM Vol. 1 Figures 8-9..8-12).
+ */
 function storeEnv(cpu: X86Cpu): number {
   const f = cpu.fpu;
   const big = cpu.osize !== 16;
   const step = big ? 4 : 2;
   let tags = 0;
   for (let p = 0; p < 8; p++) tags |= fullTag(f, p) << (p * 2);
-  const words = [f.fcw, f.getFsw(), tags, f.fip, (f.fop << 16) | f.fcs, f.fdp, f.fds];
+  let words: number[];
+  if (realLayout(cpu)) {
+    const ip = ((f.fcs << 4) + f.fip) >>> 0;
+    const dp = ((f.fds << 4) + f.fdp) >>> 0;
+    words = [
+      f.fcw,
+      f.getFsw(),
+      tags,
+      ip & 0xffff,
+      ((ip >>> 16) << 12) | (f.fop & 0x7ff),
+      dp & 0xffff,
+      (dp >>> 16) << 12,
+    ];
+  } else {
+    words = [
+      f.fcw,
+      f.getFsw(),
+      tags,
+      f.fip,
+      big ? ((f.fop & 0x7ff) << 16) | (f.fcs & 0xffff) : f.fcs,
+      f.fdp,
+      f.fds & 0xffff,
+    ];
+  }
   cpu.probeWrite(cpu.eaSeg, cpu.ea, step * 7);
   for (let i = 0; i < 7; i++) {
-    const v = big
-      ? i === 4
-        ? ((f.fop & 0x7ff) << 16) | (f.fcs & 0xffff)
-        : i < 3
-          ? words[i] & 0xffff
-          : words[i]
-      : words[i] & 0xffff;
+    const v = big ? (i < 3 ? words[i] & 0xffff : words[i]) : words[i] & 0xffff;
     cpu.write(cpu.eaSeg, cpu.eaPlus(i * step), big ? 32 : 16, v);
   }
   return step * 7;
 }
 
+/** FLDENV/FRSTOR: the environment stored by {@link storeEnv}, pointers included. */
 function loadEnv(cpu: X86Cpu): number {
   const f = cpu.fpu;
   const big = cpu.osize !== 16;
   const step = big ? 4 : 2;
   const size = big ? 32 : 16;
-  const fcw = cpu.read(cpu.eaSeg, cpu.ea, size) & 0xffff;
-  const fsw = cpu.read(cpu.eaSeg, cpu.eaPlus(step), size) & 0xffff;
-  const tags = cpu.read(cpu.eaSeg, cpu.eaPlus(step * 2), size) & 0xffff;
-  f.fcw = fcw;
-  f.setFsw(fsw);
+  const w: number[] = [];
+  for (let i = 0; i < 7; i++)
+    w.push(cpu.read(cpu.eaSeg, i === 0 ? cpu.ea : cpu.eaPlus(i * step), size));
+  f.fcw = w[0] & 0xffff;
+  f.setFsw(w[1] & 0xffff);
   let ftw = 0;
-  for (let p = 0; p < 8; p++) if (((tags >> (p * 2)) & 3) !== 3) ftw |= 1 << p;
+  for (let p = 0; p < 8; p++) if (((w[2] >> (p * 2)) & 3) !== 3) ftw |= 1 << p;
   f.ftw = ftw;
+  if (realLayout(cpu)) {
+    f.fip = (w[3] & 0xffff) | ((w[4] >>> 12) << 16) | 0;
+    f.fop = w[4] & 0x7ff;
+    f.fcs = 0;
+    f.fdp = (w[5] & 0xffff) | ((w[6] >>> 12) << 16) | 0;
+    f.fds = 0;
+  } else {
+    f.fip = big ? w[3] : w[3] & 0xffff;
+    f.fcs = w[4] & 0xffff;
+    f.fop = big ? (w[4] >>> 16) & 0x7ff : f.fop;
+    f.fdp = big ? w[5] : w[5] & 0xffff;
+    f.fds = w[6] & 0xffff;
+  }
   return step * 7;
 }
 
