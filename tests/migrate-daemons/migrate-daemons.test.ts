@@ -63,6 +63,7 @@ describe.skipIf(!haveNasm && !process.env.CI)(
     let a: TypevisorDaemon;
     let b: TypevisorDaemon;
     let port = 0;
+    let aPort = 0;
     const log: string[] = [];
 
     beforeAll(async () => {
@@ -153,7 +154,7 @@ describe.skipIf(!haveNasm && !process.env.CI)(
     it('migrate --live moves the counting guest back: no gap, and the report names rounds and downtime', async () => {
       // B runs "count" (restored above); migrate it to A's listener.
       const r = await A('migrate-receive', '--listen', '127.0.0.1:0');
-      const aPort = Number(/:(\d+)\n/.exec(r.out)?.[1]);
+      aPort = Number(/:(\d+)\n/.exec(r.out)?.[1]);
       const src = b.host.lookup('count');
       await ticking(src);
       const m = await B('migrate', '--live', '--json', 'count', `127.0.0.1:${aPort}`);
@@ -212,6 +213,37 @@ describe.skipIf(!haveNasm && !process.env.CI)(
       expect(none.err).toMatch(/cannot reach the migration receiver at 127\.0\.0\.1:1/);
       await ticking(src, 1);
     });
+    it('a receiver without the memory or with a domain of that name refuses, and the source runs on', async () => {
+      const small = await TypevisorDaemon.start({
+        socketPath: join(dir, 'c.sock'),
+        memoryMiB: 32,
+        migrateListen: '127.0.0.1:0',
+        log: (l) => log.push(`C ${l}`),
+      });
+      try {
+        const listening = log.find(
+          (l) => l.startsWith('C ') && l.includes('listening for migrations'),
+        );
+        const cPort = Number(/:(\d+)$/.exec(listening ?? '')?.[1]);
+        const src = b.host.lookup('count');
+        const full = await B('migrate', 'count', `127.0.0.1:${cPort}`);
+        expect(full.status).toBe(1);
+        expect(full.err).toMatch(/refused the domain: not enough free memory to restore "count"/);
+        expect(small.host.domains.size).toBe(0);
+        await ticking(src, 1);
+        expect((await A('create', '-q', 'count.cfg')).status).toBe(0);
+        const clash = await B('migrate', '--live', 'count', `127.0.0.1:${aPort}`);
+        expect(clash.status).toBe(1);
+        expect(clash.err).toMatch(/refused the domain: a domain named "count" already exists/);
+        expect(b.host.lookup('count')).toBe(src);
+        await ticking(src, 1);
+        expect(gapless(ticks(src.xenConsoleText()))).toBe(true);
+        expect((await A('destroy', 'count')).status).toBe(0);
+      } finally {
+        await small.stop();
+      }
+    });
+
     it('save with a CONFIG stores that configuration, and restore uses it', async () => {
       writeFileSync(
         join(dir, 'renamed.cfg'),
