@@ -59,7 +59,22 @@ describe.skipIf(!haveNasm && !process.env.CI)('hostile hypercalls from a 64-bit 
           cpu.rip = PROBE_VA;
           set(cpu, RAX, BigInt(nr) | (highRax ? 1n << 40n : 0n));
           for (const [i, r] of [RDI, RSI, RDX, R10, R8].entries()) set(cpu, r, args[i] ?? 0n);
-          const result = vcpu.run(1);
+          let result = vcpu.run(1);
+          // A long batch (multicall, mmu_update, mmuext_op, memory_op) is preempted with Xen's
+          // continuation: RIP stays on the `syscall` with RAX = the hypercall number and the
+          // arguments updated, and the next run re-executes it with the work that is left.
+          let executions = 1;
+          while (
+            !(nr === 23 && !highRax) &&
+            vcpu.crash === null &&
+            result !== PV_RUN.SHUTDOWN &&
+            cpu.rip === PROBE_VA &&
+            executions < 10_000
+          ) {
+            expect(cpu.lo[RAX]).toBe(nr | 0);
+            result = vcpu.run(1);
+            executions++;
+          }
           if (nr === 23 && !highRax) {
             // HYPERVISOR_iret takes its frame from the guest stack: it may return anywhere, or
             // crash the domain on a bad frame (as Xen does) — but it reports and never throws.
@@ -72,7 +87,7 @@ describe.skipIf(!haveNasm && !process.env.CI)('hostile hypercalls from a 64-bit 
             expect(d.shutdowns.length).toBe(1);
             return;
           }
-          expect(vcpu.hypercalls).toBe(1);
+          expect(vcpu.hypercalls).toBe(executions);
           expect(cpu.rip).toBe(PROBE_VA + 2);
           expect(cpu.lo[RCX]).toBe(PROBE_VA + 2); // as `syscall` leaves it
           const rax = (BigInt(cpu.hi[RAX] ?? 0) << 32n) | BigInt((cpu.lo[RAX] ?? 0) >>> 0);
