@@ -61,7 +61,9 @@ describe('the vCPU verbs through a daemon with two physical CPUs', () => {
     expect(r[2]?.[3]).toBe('-'); // offline: no CPU
     expect(r[2]?.[4]).toBe('--p');
     expect(r.map((x) => x.slice(6).join(' '))).toEqual(['all / all', 'all / all', 'all / all']);
-    expect(rows((await tv(['list', 'smp'], env)).out, 'smp')[0]?.[3]).toBe('2');
+    const listed = rows((await tv(['list', 'smp'], env)).out, 'smp')[0];
+    expect(listed?.[3]).toBe('2');
+    expect(listed?.[4]).toBe('-b----'); // every vCPU that is up waits for an event
     expect((await tv(['info'], env)).out).toContain('\nnr_cpus                : 2\n');
     const all = (await tv(['vcpu-list'], env)).out;
     expect(rows(all, 'Domain-0')).toHaveLength(1);

@@ -106,9 +106,11 @@ function str(params: Readonly<Record<string, unknown>>, key: string): string {
 function xlStateLetters(d: HostDomain): string {
   const shut = d.shutdownReason >= 0;
   const crashed = d.shutdownReason === 3;
+  // Blocked when every vCPU that is up is blocked in SCHEDOP_block.
+  const blocked = d.vcpus.every((v) => v.blocked || !d.isUp(v.id));
   return [
-    !shut && !d.paused && !d.blocked ? 'r' : '-',
-    !shut && d.blocked ? 'b' : '-',
+    !shut && !d.paused && !blocked ? 'r' : '-',
+    !shut && blocked ? 'b' : '-',
     !shut && d.paused ? 'p' : '-',
     shut && !crashed ? 's' : '-',
     crashed ? 'c' : '-',
