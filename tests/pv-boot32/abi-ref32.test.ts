@@ -84,8 +84,9 @@ describe('the compat (32-bit PAE) ABI reference guest', () => {
     expect(golden.length).toBe(141); // 28 + 7 physdev, 11 poll, 95 desc
     const expected = golden.flatMap((line) => COMPAT_DIFFERENCES.get(line) ?? [line]);
     expect(got).toEqual(expected);
-    // Compat only (a 64-bit guest's handlers always run on FLAT_KERNEL_CS): a #GP bounced to a
-    // handler whose trap_info names the guest's own ring-1 code segment (GDT entry 10) runs on it.
+    // Compat only (a 64-bit guest's handlers always run on FLAT_KERNEL_CS, and Xen emulates call
+    // gates for compat guests only): a #GP bounced to a handler whose trap_info names the guest's
+    // own ring-1 code segment (GDT entry 10) runs on it.
     const compatOnly = d
       .console()
       .split('\n')
@@ -96,6 +97,17 @@ describe('the compat (32-bit PAE) ABI reference guest', () => {
       'compat.own_cs.gp 13 57360',
       'compat.own_cs.handler_cs 0x0000000000000051',
       'compat.own_cs.restore 0',
+      // Far transfers through call gates, emulated as Xen's pv_emulate_gate_op: a jump to
+      // gate_target, a call (DPL 1 gate) to call_target returning with lret to the same ESP,
+      // and a jump whose selector RPL 3 exceeds the gate's DPL 1: #GP(gate).
+      'compat.gate.call_gate 0',
+      'compat.gate.ljmp 0 0',
+      'compat.gate.ljmp.reached 1',
+      'compat.gate.lcall 0 0',
+      'compat.gate.lcall.reached 2',
+      'compat.gate.lcall.esp_back 1',
+      'compat.gate.ljmp_rpl3_dpl1 13 88',
+      'compat.gate.ljmp_rpl3_dpl1.reached 0',
     ]);
     // Every difference is used: none is stale.
     for (const line of COMPAT_DIFFERENCES.keys()) expect(golden).toContain(line);

@@ -7,7 +7,7 @@
  * and every descriptor page holds only what `check_descriptor` leaves alone.
  */
 import { fileURLToPath } from 'node:url';
-import { PagedGuestMemory, PV_RUN } from '@typevisor/hypervisor';
+import { loadCompatFlatSegment, PagedGuestMemory, PV_RUN } from '@typevisor/hypervisor';
 import { checkDescriptor, PGT } from '@typevisor/mmu';
 import { bootPv32Domain, PV_GUEST_DOMID } from '@typevisor/toolstack';
 import fc from 'fast-check';
@@ -95,6 +95,11 @@ describe('the compat guest GDT and LDT under hostile hypercalls and ring-1 write
         ),
       }),
       fc.record({
+        kind: fc.constant('far' as const),
+        call: fc.boolean(),
+        sel: fc.oneof(fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0, max: 0x7f })),
+      }),
+      fc.record({
         kind: fc.constant('store' as const),
         offset: fc.oneof(
           fc.integer({ min: 0, max: 0x1ffff }),
@@ -140,6 +145,16 @@ describe('the compat guest GDT and LDT under hostile hypercalls and ring-1 write
             const rc = mm.updateVaMapping(PV_GUEST_DOMID, 0, o.pfn * 4096, 0, pte, 0, 2);
             cpu.flushTlb();
             expect([0, EINVAL, -16]).toContain(rc);
+          } else if (o.kind === 'far') {
+            // ljmp / lcall $sel, $0 (through a gate if sel names one: emulated as Xen does).
+            const insn = [o.call ? 0x9a : 0xea, 0, 0, 0, 0, o.sel & 0xff, o.sel >> 8];
+            machine.memory.writeBytes(code, 0x40, Uint8Array.from(insn));
+            cpu.rip = 0x100040;
+            cpu.lo[4] = esp | 0;
+            vcpu.run(2);
+            expect(cpu.cpl).toBe(1); // never ring 0, never a crash
+            cpu.segSel[2] = stack;
+            loadCompatFlatSegment(cpu, 1, 0xe019); // back on FLAT_RING1_CS for the next op
           } else {
             const before = o.kind === 'store' ? snapshot() : null;
             cpu.rip = o.kind === 'load' ? LOAD_VA : STORE_VA;

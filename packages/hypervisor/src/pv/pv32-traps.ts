@@ -117,7 +117,7 @@ function selectorOk(
  * Loads segment register `seg` with the segment `selector` names (a flat compat one, or the
  * guest's descriptor through `segments`), as the CPU would; false if there is none.
  */
-function loadSegment(
+export function loadSegment(
   cpu: PvCpuPort,
   seg: number,
   selector: number,

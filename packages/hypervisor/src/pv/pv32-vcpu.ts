@@ -13,6 +13,7 @@ import { SHUTDOWN_crash } from '../abi/sched.ts';
 import type { HypercallHost } from '../hypercall/dispatch.ts';
 import type { MemoryReservationPort } from '../hypercall/memory-op.ts';
 import { PirqTable, type PirqTableState } from '../hypercall/physdev-op.ts';
+import { emulateCompatGateOp } from './compat-gate-op.ts';
 import { PvDescriptorTables } from './descriptor-tables.ts';
 import type { ConsoleSink, MachineBytesPort, PvCpuPort, PvMmPort, ShutdownPort } from './ports.ts';
 import {
@@ -455,6 +456,22 @@ export class Pv32Vcpu {
         }
         let vector = x.vector;
         let code = x.errorCode;
+        if (vector === GP_VECTOR && code > 0 && (code & 3) === 0) {
+          // #GP(selector): a far transfer through one of the guest's call gates (Xen emulates it).
+          const f = emulateCompatGateOp(
+            cpu,
+            this.traps,
+            this.descriptors,
+            this.env.ctx.guest,
+            code,
+          );
+          if (f === null) {
+            cpu.updateMode();
+            continue;
+          }
+          vector = f.vector;
+          code = f.code;
+        }
         if (vector === PF_VECTOR && this.descriptors.ldtFault(code)) {
           vector = this.descriptors.faultVector;
           code = this.descriptors.faultCode;

@@ -73,8 +73,8 @@ static u8 scratch[4096] __attribute__((aligned(4096)));
 static u8 shinfo_window[4096] __attribute__((aligned(4096)));
 static const u32 *p2m;
 
-extern volatile u32 fault_vec, fault_code, fault_resume, fault_cs;
-extern char trap_11[], trap_12[], trap_13[], trap_14[], gate_target[];
+extern volatile u32 fault_vec, fault_code, fault_resume, fault_cs, gate_hit;
+extern char trap_11[], trap_12[], trap_13[], trap_14[], gate_target[], call_target[];
 struct trap_info { u8 vector, flags; u16 cs; u32 address; };
 struct mmuext { u32 cmd, arg1, arg2; };
 
@@ -229,6 +229,36 @@ static void descriptors(void) {
   load_ds("compat.own_cs.gp", 0xe010);
   outx("compat.own_cs.handler_cs", fault_cs);
   out("compat.own_cs.restore", hc2(HC_set_trap_table, (u32)tt, 0));
+
+  /*
+   * Compat only: far transfers through the call gates (Xen emulates them for 32-bit guests,
+   * pv_emulate_gate_op): ljmp through entry 6 to gate_target, lcall through entry 11 (DPL 1, to
+   * call_target, which returns with lret), ljmp through a gate whose DPL is below the RPL.
+   */
+  u32 ct = (u32)call_target;
+  out("compat.gate.call_gate", update_desc(maddr(&gdt_page[11]), (ct & 0xffff) | ((u64)KERNEL_CS << 16) | ((u64)(ct & 0xffff0000U) << 32) | (0xacULL << 40)));
+  u32 esp0, esp1;
+  fault_vec = 0; fault_code = 0; gate_hit = 0;
+  asm volatile("movl $1f, fault_resume\n\t"
+               "ljmp $0x33, $0\n\t"
+               "1:" ::: "memory");
+  out2("compat.gate.ljmp", (s64)fault_vec, (s64)fault_code);
+  out("compat.gate.ljmp.reached", (s64)gate_hit);
+  fault_vec = 0; fault_code = 0; gate_hit = 0;
+  asm volatile("mov %%esp, %0\n\t"
+               "movl $1f, fault_resume\n\t"
+               "lcall $0x59, $0\n\t"
+               "1:\n\t"
+               "mov %%esp, %1" : "=r"(esp0), "=r"(esp1) :: "memory");
+  out2("compat.gate.lcall", (s64)fault_vec, (s64)fault_code);
+  out("compat.gate.lcall.reached", (s64)gate_hit);
+  out("compat.gate.lcall.esp_back", esp0 == esp1);
+  fault_vec = 0; fault_code = 0; gate_hit = 0;
+  asm volatile("movl $1f, fault_resume\n\t"
+               "ljmp $0x5b, $0\n\t"
+               "1:" ::: "memory");
+  out2("compat.gate.ljmp_rpl3_dpl1", (s64)fault_vec, (s64)fault_code);
+  out("compat.gate.ljmp_rpl3_dpl1.reached", (s64)gate_hit);
 
   /* Dropping the GDT. */
   out("desc.set_gdt.none", hc2(HC_set_gdt, BAD, 0));

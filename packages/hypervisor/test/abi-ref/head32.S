@@ -21,13 +21,18 @@
 
         .section .text.head, "ax"
 /*
- * Where the call gates in the guest's GDT point (never reached: no far transfer uses them),
- * first in the image so that its address (0x100000) and the gate values printed stay the same
- * whatever the code's size.
+ * Where the call gates in the guest's GDT point, first in the image so that its address
+ * (0x100000) and the gate values printed stay the same whatever the code's size: the far jump
+ * through a gate lands here (and goes back to fault_resume), the far call at call_target (and
+ * returns with lret).
  */
-        .globl gate_target
+        .globl gate_target, call_target
 gate_target:
-        ud2
+        movl    $1, gate_hit
+        jmp     *fault_resume
+call_target:
+        movl    $2, gate_hit
+        lret
 
         .globl _start
 _start:
@@ -64,10 +69,11 @@ hypercall_page:
         .fill   4096, 1, 0xcc
 
         .data
-        .globl fault_vec, fault_code, fault_resume, fault_cs
+        .globl fault_vec, fault_code, fault_resume, fault_cs, gate_hit
         .p2align 2
 fault_vec:      .long 0
 fault_cs:       .long 0
+gate_hit:       .long 0
 fault_code:     .long 0
 fault_resume:   .long 0
 
