@@ -176,6 +176,16 @@ describe('basic blocks', () => {
       'xor rcx, [r8+r9*2]',
       'cmp [rsi], rax\nsetl dl',
       'lea ecx, [rax+rbx*2-7]',
+      'add rax, rbx\npushfq\npop r10',
+      'sub rcx, rdx\npushfq\npop r10',
+      'xor rdx, rax\npushfq\npop r10',
+      'cmp rax, [rsi]\npushfq\npop r10',
+      'add rdi, 0x7fffffff\npushfq\npop r10',
+      'cmp rax, rbx\nsetg cl\nsetle r11b',
+      'sub rax, rcx\nsetnz dl\nsetp r10b',
+      'and rbx, rcx\ncmovs rax, rdx',
+      'cmp rdx, rax\nadc rcx, rbx',
+      'sub rbx, rax\ndec rcx\nsetc dl',
     ],
   };
 
