@@ -1,10 +1,11 @@
 /**
- * The compat build of the ABI reference guest's physdev_op, SCHEDOP_poll and descriptor-table
- * checks (`packages/hypervisor/test/abi-ref/guest32.c`, gcc -m32, ring 1, `int $0x82`) against
- * the 64-bit golden recorded under Xen 4.17. xen-reference runs 64-bit PV guests only, so the
- * expected compat output is the golden's `physdev.*`, `poll.*` and `desc.*` lines with the
- * ABI-width differences below, each explained (physdev_op and poll have none: their compat
- * structs carry the same values).
+ * The compat build of the ABI reference guest (`packages/hypervisor/test/abi-ref/guest32.c`,
+ * gcc -m32, ring 1, `int $0x82`): its xen_version, vm_assist, fpu_taskswitch, stack_switch,
+ * physdev_op, SCHEDOP_poll and descriptor-table checks against the 64-bit golden recorded under
+ * Xen 4.17. xen-reference runs 64-bit PV guests only, so the expected compat output is the
+ * golden's lines of those families with the ABI-width differences below, each explained
+ * (physdev_op, poll, fpu_taskswitch and stack_switch have none: their compat structs and
+ * arguments carry the same values).
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -16,8 +17,18 @@ const REF = fileURLToPath(new URL('../../packages/hypervisor/test/abi-ref/', imp
 const SHUTDOWN_poweroff = 0;
 
 /** The families the compat guest runs. */
+const FAMILIES = [
+  'xen_version.',
+  'vm_assist.',
+  'fpu_taskswitch.',
+  'stack_switch.',
+  'physdev.',
+  'poll.',
+  'desc.',
+];
+
 function compared(line: string): boolean {
-  return line.startsWith('physdev.') || line.startsWith('poll.') || line.startsWith('desc.');
+  return FAMILIES.some((f) => line.startsWith(f));
 }
 
 /**
@@ -26,6 +37,16 @@ function compared(line: string): boolean {
  * makes of them.
  */
 const COMPAT_DIFFERENCES: ReadonlyMap<string, readonly string[]> = new Map([
+  // XENVER_platform_parameters: a 4-byte virt_start, HYPERVISOR_COMPAT_VIRT_START.
+  [
+    'xen_version.platform_parameters.virt_start 0xffff800000000000',
+    ['xen_version.platform_parameters.virt_start 0x00000000f5800000'],
+  ],
+  // VMASST_TYPE_m2p_strict (32) is native only: the compat valid mask is the native one cut to
+  // 32 bits; and a 32-bit cmd register cannot carry the 64-bit guest's bit 32.
+  ['vm_assist.enable.32 0', ['vm_assist.enable.32 -22']],
+  ['vm_assist.disable.32 0', ['vm_assist.disable.32 -22']],
+  ['vm_assist.cmd_high 0', []],
   // Xen's compat GDT has FLAT_RING1_DS (DPL 1) at 0xe020 where the 64-bit one has
   // FLAT_RING3_CS32, so selector 0xe023 (RPL 3) is #GP(0xe020) from ring 1.
   ['desc.xen.flat_cs32 0 0', ['desc.xen.flat_cs32 13 57376']],
@@ -73,7 +94,7 @@ const COMPAT_DIFFERENCES: ReadonlyMap<string, readonly string[]> = new Map([
 ]);
 
 describe('the compat (32-bit PAE) ABI reference guest', () => {
-  it("prints the 64-bit golden's physdev_op, SCHEDOP_poll and descriptor-table lines under Xen 4.17, with the compat ABI's documented differences", () => {
+  it("prints the 64-bit golden's xen_version, vm_assist, fpu_taskswitch, stack_switch, physdev_op, SCHEDOP_poll and descriptor-table lines under Xen 4.17, with the compat ABI's documented differences", () => {
     const d = boot32(`${REF}abi-ref-x86_32.elf`);
     let last: number = PV_RUN.BUDGET;
     for (let i = 0; i < 10_000 && last !== PV_RUN.SHUTDOWN; i++) last = d.vcpu.run(200_000);
@@ -81,7 +102,7 @@ describe('the compat (32-bit PAE) ABI reference guest', () => {
     expect(d.shutdowns).toEqual([[DOMID, SHUTDOWN_poweroff]]);
     const got = d.console().split('\n').filter(compared);
     const golden = readFileSync(`${REF}golden-x86_64.txt`, 'utf8').split('\n').filter(compared);
-    expect(golden.length).toBe(141); // 28 + 7 physdev, 11 poll, 95 desc
+    expect(golden.length).toBe(182); // 9 xen_version, 26 vm_assist, 6, 35 physdev, 11 poll, 95 desc
     const expected = golden.flatMap((line) => COMPAT_DIFFERENCES.get(line) ?? [line]);
     expect(got).toEqual(expected);
     // Compat only (a 64-bit guest's handlers always run on FLAT_KERNEL_CS, and Xen emulates call
@@ -92,6 +113,7 @@ describe('the compat (32-bit PAE) ABI reference guest', () => {
       .split('\n')
       .filter((l) => l.startsWith('compat.'));
     expect(compatOnly).toEqual([
+      'compat.stack_switch.restore 0',
       'compat.own_cs.update 0',
       'compat.own_cs.set_trap_table 0',
       'compat.own_cs.gp 13 57360',

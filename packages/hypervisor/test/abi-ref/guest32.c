@@ -1,6 +1,7 @@
 /*
  * Compat ABI reference guest (32-bit PAE PV, ring 1, freestanding; gcc -m32). Runs guest.c's
- * physdev_op, SCHEDOP_poll and descriptor-table checks through the compat ABI (8-byte
+ * xen_version, vm_assist, fpu_taskswitch, stack_switch, physdev_op, SCHEDOP_poll and
+ * descriptor-table checks through the compat ABI (4-byte platform_parameters, 8-byte
  * physdev_set_iobitmap, 16-byte sched_poll, 32-bit event-channel bitmaps, 8-byte trap_info,
  * 4-byte set_gdt frame list, update_descriptor(pa_lo, pa_hi, d_lo, d_hi), 12-byte mmuext_op)
  * with the same arguments, selectors, descriptor values and line names, and prints "name value"
@@ -31,6 +32,10 @@ static int hc2(int nr, u32 a1, u32 a2) { return hc5(nr, a1, a2, 0, 0, 0); }
 #define HC_set_gdt 2
 #define HC_update_descriptor 10
 #define HC_update_va_mapping 14
+#define HC_stack_switch 3
+#define HC_fpu_taskswitch 5
+#define HC_xen_version 17
+#define HC_vm_assist 21
 #define HC_console_io 18
 #define HC_event_channel_op 32
 #define HC_physdev_op 33
@@ -267,6 +272,43 @@ static void descriptors(void) {
   out("desc.set_trap_table.clear", hc2(HC_set_trap_table, 0, 0));
 }
 
+/* ---- xen_version, vm_assist, fpu_taskswitch, stack_switch (compat argument widths) ---- */
+static void version(void) {
+  u32 f[2] = { 0, 0 };
+  out("xen_version.get_features.0", hc2(HC_xen_version, 6, (u32)f));
+  outx("xen_version.get_features.0.map", f[1]);
+  f[0] = 1; f[1] = 0x5a5a;
+  out("xen_version.get_features.1", hc2(HC_xen_version, 6, (u32)f));
+  outx("xen_version.get_features.1.map", f[1]);
+  out("xen_version.get_features.bad_ptr", hc2(HC_xen_version, 6, BAD));
+  out("xen_version.pagesize", hc2(HC_xen_version, 7, 0));
+  outx("xen_version.version", (u64)(u32)hc2(HC_xen_version, 0, 0));
+  u64 pp = 0;  /* the compat struct is one 4-byte xen_ulong_t: the upper half stays 0 */
+  out("xen_version.platform_parameters", hc2(HC_xen_version, 5, (u32)&pp));
+  outx("xen_version.platform_parameters.virt_start", pp);
+}
+
+static void small_families(void) {
+  static const u32 types[] = { 0, 1, 2, 3, 4, 5, 6, 31, 32, 33, 63, 64 };
+  static const char *const tnames[] = { "0", "1", "2", "3", "4", "5", "6", "31", "32", "33", "63", "64" };
+  for (u32 i = 0; i < sizeof types / sizeof types[0]; i++) {
+    puts_("vm_assist.enable."); out(tnames[i], hc2(HC_vm_assist, 0, types[i]));
+  }
+  for (u32 i = 0; i < sizeof types / sizeof types[0]; i++) {
+    puts_("vm_assist.disable."); out(tnames[i], hc2(HC_vm_assist, 1, types[i]));
+  }
+  out("vm_assist.cmd2", hc2(HC_vm_assist, 2, 0));
+  out("fpu_taskswitch.set", hc2(HC_fpu_taskswitch, 1, 0));
+  out("fpu_taskswitch.clear", hc2(HC_fpu_taskswitch, 0, 0));
+  out("fpu_taskswitch.other", hc2(HC_fpu_taskswitch, 7, 0));
+  u32 sp;
+  asm volatile("mov %%esp, %0" : "=r"(sp));
+  out("stack_switch.kernel_ss", hc2(HC_stack_switch, 0xe02b, sp));
+  out("stack_switch.null_ss", hc2(HC_stack_switch, 0, sp));
+  out("stack_switch.ring0_ss", hc2(HC_stack_switch, 0xe010, sp));
+  out("compat.stack_switch.restore", hc2(HC_stack_switch, 0xe021, sp));
+}
+
 /* ---- physdev_op and SCHEDOP_poll through the compat structs ---- */
 static void *memset_(void *p, int c, u32 n) { u8 *d = p; while (n--) *d++ = (u8)c; return p; }
 
@@ -332,6 +374,8 @@ void guest_main(u8 *si) {
   u32 shared = *(u32 *)(si + 36);
   remap(shinfo_window, 0x67);  /* a writable page of ours first, then shared_info over it */
   hc5(HC_update_va_mapping, (u32)shinfo_window, shared | 0x67, 0, 2, 0);
+  version();
+  small_families();
   physdev();
   sched_poll();
   descriptors();
