@@ -322,7 +322,7 @@ function topSnapshot(host: Host): TopSnapshot {
       cpuSec: d.instructions / 1e9,
       memKiB: host.currentMemoryKiB(d.domid),
       maxMemKiB: host.maxMemoryKiB(d.domid),
-      vcpus: 1,
+      vcpus: d.onlineVcpus,
       nets: host.devices.vifsOf(d.domid).length,
       netTxKiB: Math.floor(net.txBytes / 1024),
       netRxKiB: Math.floor(net.rxBytes / 1024),
