@@ -1,7 +1,8 @@
 /*
  * Compat ABI reference guest (32-bit PAE PV, ring 1, freestanding; gcc -m32). Runs guest.c's
- * xen_version, vm_assist, fpu_taskswitch, stack_switch, physdev_op, SCHEDOP_poll and
- * descriptor-table checks through the compat ABI (4-byte platform_parameters, 8-byte
+ * xen_version, multicall, vm_assist, fpu_taskswitch, stack_switch, physdev_op, SCHEDOP_poll
+ * and descriptor-table checks through the compat ABI (4-byte platform_parameters, 32-byte
+ * multicall entries, 8-byte
  * physdev_set_iobitmap, 16-byte sched_poll, 32-bit event-channel bitmaps, 8-byte trap_info,
  * 4-byte set_gdt frame list, update_descriptor(pa_lo, pa_hi, d_lo, d_hi), 12-byte mmuext_op)
  * with the same arguments, selectors, descriptor values and line names, and prints "name value"
@@ -73,6 +74,8 @@ static void outx(const char *name, u64 v) {
 static void out2(const char *name, s64 a, s64 b) {
   puts_(name); putch(' '); putnum(a); putch(' '); putnum(b); puts_("\n"); flush();
 }
+
+static void *memset_(void *p, int c, u32 n) { u8 *d = p; while (n--) *d++ = (u8)c; return p; }
 
 static u8 scratch[4096] __attribute__((aligned(4096)));
 static u8 shinfo_window[4096] __attribute__((aligned(4096)));
@@ -309,8 +312,34 @@ static void small_families(void) {
   out("compat.stack_switch.restore", hc2(HC_stack_switch, 0xe021, sp));
 }
 
+/* ---- multicall with 32-byte compat entries { u32 op, result, args[6] } ---- */
+#define HC_multicall 13
+struct mc_entry32 { u32 op, result, args[6]; };
+static struct mc_entry32 mc[7];
+static char mc_text[] = "multicall console line\n";
+
+static void multicall(void) {
+  u32 feat[2] = { 0, 0 };
+  memset_(mc, 0, sizeof mc);
+  mc[0].op = HC_xen_version; mc[0].args[0] = 0;
+  mc[1].op = HC_console_io; mc[1].args[0] = 0; mc[1].args[1] = 0; mc[1].args[2] = (u32)mc_text;
+  mc[2].op = 99;
+  mc[3].op = HC_xen_version; mc[3].args[0] = 6; mc[3].args[1] = BAD;
+  mc[4].op = HC_vm_assist; mc[4].args[0] = 0; mc[4].args[1] = 99;
+  mc[5].op = HC_multicall; mc[5].args[0] = (u32)mc; mc[5].args[1] = 1;
+  mc[6].op = HC_xen_version; mc[6].args[0] = 6; mc[6].args[1] = (u32)feat;
+  for (int i = 0; i < 7; i++) mc[i].result = 0x5a5a;
+  out("multicall", hc2(HC_multicall, (u32)mc, 7));
+  const char *names[7] = { "multicall.0.xen_version", "multicall.1.console_io", "multicall.2.nr99",
+                           "multicall.3.bad_ptr", "multicall.4.vm_assist_bad", "multicall.5.nested",
+                           "multicall.6.get_features" };
+  for (int i = 0; i < 7; i++) out(names[i], (s64)(int)mc[i].result);
+  outx("multicall.6.features", feat[1]);
+  out("multicall.count0", hc2(HC_multicall, (u32)mc, 0));
+  out("multicall.bad_ptr", hc2(HC_multicall, BAD, 2));
+}
+
 /* ---- physdev_op and SCHEDOP_poll through the compat structs ---- */
-static void *memset_(void *p, int c, u32 n) { u8 *d = p; while (n--) *d++ = (u8)c; return p; }
 
 static void physdev(void) {
   /* Every PHYSDEVOP_* number from 5 to 31 and one unknown, with a zeroed argument. */
@@ -375,6 +404,7 @@ void guest_main(u8 *si) {
   remap(shinfo_window, 0x67);  /* a writable page of ours first, then shared_info over it */
   hc5(HC_update_va_mapping, (u32)shinfo_window, shared | 0x67, 0, 2, 0);
   version();
+  multicall();
   small_families();
   physdev();
   sched_poll();
