@@ -184,4 +184,16 @@ describe('the SMP guest on a Host with several physical CPUs', () => {
     expect(() => new Host({ pcpus: 0 })).toThrow(/pcpus must be an integer from 1 to 64/);
     expect(() => new Host({ pcpus: 65 })).toThrow(ToolstackError);
   });
+
+  it('whole-host save and migration refuse a host with an SMP domain instead of dropping vCPUs', async () => {
+    const host = new Host({ pcpus: 2, memoryMiB: 64, instructionNs: NS });
+    const d = await host.createDomain(config('vcpus = 2\n'), { paused: true });
+    await expect(host.save()).rejects.toThrow(/domain \d+ \(smp\) has 2 vCPUs/);
+    await expect(host.migrate(() => {})).rejects.toThrow(/cannot be migrated while domain/);
+    // Nothing was stopped or lost: the domain still runs to its end afterwards.
+    host.unpause(d.domid);
+    await host.run({ until: () => d.state === 'shutdown', timeoutMs: 90_000 });
+    expect(d.shutdownName).toBe('poweroff');
+    await host.close();
+  });
 });

@@ -1230,6 +1230,7 @@ export class Host {
     if (this.nativeDomains.size > 0) {
       throw new ToolstackError('STATE', 'a host with native domains cannot be saved');
     }
+    this.refuseSmpImage('saved');
     await this.settleDom0();
     const doms = [...this.domains.values()];
     for (const d of doms) await this.detachDrivers(d);
@@ -1238,6 +1239,21 @@ export class Host {
       return this.encodeImage(doms);
     } finally {
       for (const d of doms) await this.attachDrivers(d);
+    }
+  }
+
+  /**
+   * The whole-host image (version 1) carries one vCPU per domain: a host running a domain with
+   * more vCPUs is refused rather than saved without them.
+   */
+  private refuseSmpImage(verb: string): void {
+    for (const d of this.domains.values()) {
+      if (d.vcpus.length > 1) {
+        throw new ToolstackError(
+          'STATE',
+          `a host cannot be ${verb} while domain ${d.domid} (${d.name}) has ${d.vcpus.length} vCPUs: the whole-host image carries one vCPU per domain`,
+        );
+      }
     }
   }
 
@@ -1342,6 +1358,7 @@ export class Host {
     if (this.nativeDomains.size > 0) {
       throw new ToolstackError('STATE', 'a host with native domains cannot be migrated');
     }
+    this.refuseSmpImage('migrated');
     const maxRounds = options.maxRounds ?? 8;
     const roundInstructions = options.roundInstructions ?? 2_000_000;
     const stopPages = options.stopPages ?? 64;
