@@ -1,5 +1,6 @@
 /** The `code` of a {@link MmuError}: what kind of misuse it reports. */
 export type MmuErrorCode =
+  | 'DOMAIN_BUSY'
   | 'INVALID_ARGUMENT'
   | 'INVALID_STATE'
   | 'OUT_OF_MEMORY'

@@ -144,7 +144,9 @@ export class FrameTable {
     this.owner[mfn] = DOMID.DOMID_INVALID;
     this.type[mfn] = 0;
     this.m2p[mfn] = INVALID_P2M_ENTRY;
-    this.pagesPerDomain.set(domid, this.domainPages(domid) - 1);
+    const left = this.domainPages(domid) - 1;
+    if (left === 0) this.pagesPerDomain.delete(domid);
+    else this.pagesPerDomain.set(domid, left);
     this.freeStack[this.freeTop++] = mfn;
     return 0;
   }

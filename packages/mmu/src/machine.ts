@@ -53,6 +53,26 @@ export class Machine {
     return p;
   }
 
+  /** Whether `domid` has a P2M (it was populated, or its P2M was asked for, and not removed since). */
+  hasP2m(domid: number): boolean {
+    return this.p2ms.has(domid);
+  }
+
+  /**
+   * Forgets `domid`'s P2M once the domain has no frames left (Xen frees a dead domain's P2M in
+   * `p2m_teardown`), so that a domain created later with the same id starts with an empty one.
+   * Throws `DOMAIN_BUSY` while the domain still owns a frame. Removing an unknown domain does
+   * nothing.
+   * @see xen/arch/x86/mm/p2m.c (p2m_teardown), xen/common/domain.c (domain_destroy)
+   */
+  removeDomain(domid: number): void {
+    const pages = this.frames.domainPages(domid);
+    if (pages !== 0) {
+      throw new MmuError('DOMAIN_BUSY', `domain ${domid} still owns ${pages} frame(s)`);
+    }
+    this.p2ms.delete(domid);
+  }
+
   /**
    * Gives `domid` `count` new frames at PFNs `firstPfn …`, setting P2M and M2P as Xen's domain
    * builder does. Returns 0, or `-ENOMEM` (nothing allocated) when the machine has too few free

@@ -192,6 +192,41 @@ export class PvMm {
     return d;
   }
 
+  /** Whether domain `domid` is registered. */
+  hasDomain(domid: number): boolean {
+    return this.domains.has(domid);
+  }
+
+  /**
+   * Forgets domain `domid` once it has been relinquished and its memory freed, so that its id
+   * can be used again (Xen frees a dead domain's `struct domain` after
+   * `domain_relinquish_resources` dropped every page reference). Throws `UNKNOWN_DOMAIN` if it
+   * is not registered, and `DOMAIN_BUSY` while a vCPU still holds a base pointer, GDT or LDT
+   * frame, or while the domain still owns a frame (pinned, typed or not): call
+   * {@link relinquish}, then free every frame, first.
+   * @see xen/common/domain.c (domain_destroy, domain_relinquish_resources)
+   */
+  removeDomain(domid: number): void {
+    const d = this.domain(domid);
+    for (const v of d.vcpus) {
+      if (v.baseMfn >= 0 || v.userBaseMfn >= 0 || v.gdtFrames.length !== 0) {
+        throw new MmuError(
+          'DOMAIN_BUSY',
+          `domain ${domid} vCPU ${v.id} still holds page tables or a GDT`,
+        );
+      }
+      for (const mfn of v.ldtFrames) {
+        if (mfn >= 0)
+          throw new MmuError('DOMAIN_BUSY', `domain ${domid} vCPU ${v.id} still maps an LDT`);
+      }
+    }
+    const pages = this.machine.frames.domainPages(domid);
+    if (pages !== 0) {
+      throw new MmuError('DOMAIN_BUSY', `domain ${domid} still owns ${pages} frame(s)`);
+    }
+    this.domains.delete(domid);
+  }
+
   /** The registered domain `domid`; throws `UNKNOWN_DOMAIN` if absent. */
   domain(domid: number): PvDomain {
     const d = this.domains.get(domid);
