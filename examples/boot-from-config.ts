@@ -11,11 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  type CliIo,
   DaemonClient,
   Host,
   parseDomainConfig,
-  runCli,
+  runVerb,
   TypevisorDaemon,
 } from '@typevisor/toolstack';
 
@@ -55,20 +54,7 @@ const daemon = await TypevisorDaemon.start({
   time: 'virtual',
   memoryMiB: 128,
 });
-const tv = async (...args: string[]): Promise<string> => {
-  let out = '';
-  const io: CliIo = {
-    stdout: (t) => {
-      out += t;
-    },
-    stderr: (t) => process.stderr.write(t),
-    env,
-    cwd: dir,
-  };
-  const status = await runCli(args, io);
-  if (status !== 0) throw new Error(`typevisor ${args.join(' ')} exited ${status}`);
-  return out;
-};
+const tv = (...args: string[]): Promise<string> => runVerb(args, { env, cwd: dir });
 const consoleOf = async (name: string): Promise<string> => {
   const c = await DaemonClient.connect(join(dir, 'typevisor.sock'));
   const r = await c.call<{ data: string }>('console.read', { domain: name });

@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type HostDomain, runCli, TypevisorDaemon } from '@typevisor/toolstack';
+import { type HostDomain, runVerb, TypevisorDaemon } from '@typevisor/toolstack';
 
 const dir = mkdtempSync(join(tmpdir(), 'typevisor-migrate-'));
 execFileSync('sh', [
@@ -21,19 +21,9 @@ execFileSync('sh', [
 ]);
 writeFileSync(join(dir, 'count.cfg'), 'name = "count"\nkernel = "pv-count.elf"\nmemory = 64\n');
 
-async function tv(socket: string, ...args: string[]): Promise<string> {
-  let out = '';
-  const status = await runCli(args, {
-    stdout: (t) => {
-      out += t;
-    },
-    stderr: () => undefined,
-    env: { TYPEVISOR_SOCKET: socket },
-    cwd: dir,
-  });
-  if (status !== 0) throw new Error(`typevisor ${args.join(' ')} exited ${status}`);
-  return out;
-}
+/** Runs a `typevisor` verb in-process against the daemon on `socket`. */
+const tv = (socket: string, ...args: string[]): Promise<string> =>
+  runVerb(args, { env: { TYPEVISOR_SOCKET: socket }, cwd: dir });
 
 const ticks = (d: HostDomain): number[] =>
   [...d.xenConsoleText().matchAll(/tick 0x([0-9a-f]+)\n/g)].map((m) =>

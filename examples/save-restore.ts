@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type HostDomain, runCli, TypevisorDaemon } from '@typevisor/toolstack';
+import { type HostDomain, runVerb, TypevisorDaemon } from '@typevisor/toolstack';
 
 const dir = mkdtempSync(join(tmpdir(), 'typevisor-save-'));
 execFileSync('sh', [
@@ -22,19 +22,8 @@ writeFileSync(join(dir, 'count.cfg'), 'name = "count"\nkernel = "pv-count.elf"\n
 writeFileSync(join(dir, 'other.cfg'), 'name = "other"\nkernel = "pv-count.elf"\nmemory = 16\n');
 
 /** Runs a `typevisor` verb in-process against the daemon on `socket`. */
-async function tv(socket: string, ...args: string[]): Promise<string> {
-  let out = '';
-  const status = await runCli(args, {
-    stdout: (t) => {
-      out += t;
-    },
-    stderr: () => undefined,
-    env: { TYPEVISOR_SOCKET: socket },
-    cwd: dir,
-  });
-  if (status !== 0) throw new Error(`typevisor ${args.join(' ')} exited ${status}`);
-  return out;
-}
+const tv = (socket: string, ...args: string[]): Promise<string> =>
+  runVerb(args, { env: { TYPEVISOR_SOCKET: socket }, cwd: dir });
 
 const ticks = (d: HostDomain): number[] =>
   [...d.xenConsoleText().matchAll(/tick 0x([0-9a-f]+)\n/g)].map((m) =>

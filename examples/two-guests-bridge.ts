@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type CliIo, DaemonClient, runCli, TypevisorDaemon } from '@typevisor/toolstack';
+import { DaemonClient, runVerb, TypevisorDaemon } from '@typevisor/toolstack';
 
 const kernel = fileURLToPath(
   new URL('../tests/guests/netping/netping-x86_64.elf', import.meta.url),
@@ -20,20 +20,8 @@ const dir = mkdtempSync(join(tmpdir(), 'typevisor-bridge-'));
 const socket = join(dir, 'typevisor.sock');
 const daemon = await TypevisorDaemon.start({ socketPath: socket, time: 'virtual', memoryMiB: 128 });
 
-const tv = async (...args: string[]): Promise<string> => {
-  let out = '';
-  const io: CliIo = {
-    stdout: (t) => {
-      out += t;
-    },
-    stderr: () => undefined,
-    env: { TYPEVISOR_SOCKET: socket },
-    cwd: dir,
-  };
-  const status = await runCli(args, io);
-  if (status !== 0) throw new Error(`typevisor ${args.join(' ')} exited ${status}`);
-  return out;
-};
+const tv = (...args: string[]): Promise<string> =>
+  runVerb(args, { env: { TYPEVISOR_SOCKET: socket }, cwd: dir });
 const consoleOf = async (name: string): Promise<string> => {
   const c = await DaemonClient.connect(socket);
   const r = await c.call<{ data: string }>('console.read', { domain: name });

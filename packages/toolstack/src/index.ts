@@ -54,6 +54,7 @@ export { collectInfo, formatInfo } from './cli/commands/info.ts';
 export { formatNetworkList } from './cli/commands/network-attach.ts';
 export { formatTop } from './cli/commands/top.ts';
 export { EXIT_USAGE, runCli } from './cli/main.ts';
+export { type RunVerbOptions, runVerb } from './cli/run-verb.ts';
 export { type DiskFormat, type DiskSpec, parseDiskSpec } from './config/disk-spec.ts';
 export {
   type DomainConfig,
