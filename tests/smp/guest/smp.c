@@ -7,41 +7,12 @@
  * work conservation) counting its own timer ticks, VCPUOP_down / is_up /
  * get_runstate_info / up of each other vCPU, and a last ping to show it runs again. Only vCPU 0
  * prints ("name value" lines on the PV console); host-dependent values (tick and spin counts)
- * are printed as comparisons. Rebuild with ./build.sh.
+ * are printed as comparisons. Built on ../../guests/lib (head.S with the C upcall, console,
+ * xenstore ring); ap.S is its secondary vCPUs' entry. Rebuild with ./build.sh.
  */
-typedef unsigned long u64;
-typedef unsigned int u32;
-typedef unsigned short u16;
-typedef unsigned char u8;
-typedef long s64;
+#include "xen.h"
 
-extern char hypercall_page[];
 extern char ap_start[];
-extern char hypervisor_callback[];
-
-static s64 hc5(int nr, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5) {
-  s64 ret;
-  register u64 r1 asm("rdi") = a1;
-  register u64 r2 asm("rsi") = a2;
-  register u64 r3 asm("rdx") = a3;
-  register u64 r4 asm("r10") = a4;
-  register u64 r5 asm("r8") = a5;
-  asm volatile("call *%[fn]"
-               : "=a"(ret), "+r"(r1), "+r"(r2), "+r"(r3), "+r"(r4), "+r"(r5)
-               : [fn] "r"(hypercall_page + nr * 32)
-               : "memory", "rcx", "r11");
-  return ret;
-}
-static s64 hc2(int nr, u64 a1, u64 a2) { return hc5(nr, a1, a2, 0, 0, 0); }
-static s64 hc3(int nr, u64 a1, u64 a2, u64 a3) { return hc5(nr, a1, a2, a3, 0, 0); }
-
-#define HC_set_callbacks 4
-#define HC_update_va_mapping 14
-#define HC_xen_version 17
-#define HC_vcpu_op 24
-#define HC_set_segment_base 25
-#define HC_sched_op 29
-#define HC_event_channel_op 32
 
 #define VCPUOP_initialise 0
 #define VCPUOP_up 1
@@ -53,45 +24,12 @@ static s64 hc3(int nr, u64 a1, u64 a2, u64 a3) { return hc5(nr, a1, a2, a3, 0, 0
 #define ROUNDS 4
 #define BAD 0x00007ff000000000UL
 
-static volatile u8 *cons;
-static u32 cons_port;
-
-static void yield(void) { hc2(HC_sched_op, 0, 0); }
-
-static void putch(char c) {
-  volatile u32 *out_cons = (volatile u32 *)(cons + 3080);
-  volatile u32 *out_prod = (volatile u32 *)(cons + 3084);
-  while (*out_prod - *out_cons >= 2048) yield();
-  cons[1024 + (*out_prod & 2047)] = (u8)c;
-  asm volatile("" ::: "memory");
-  *out_prod = *out_prod + 1;
-}
-
-static void flush(void) {
-  u32 port = cons_port;
-  hc2(HC_event_channel_op, 4, (u64)&port);
-  volatile u32 *out_cons = (volatile u32 *)(cons + 3080);
-  volatile u32 *out_prod = (volatile u32 *)(cons + 3084);
-  while (*out_cons != *out_prod) yield();
-}
-
-static void puts_(const char *s) { while (*s) putch(*s++); }
-
-static void putnum(s64 v) {
-  char buf[24];
-  int i = 0;
-  u64 u = v < 0 ? (u64)(-v) : (u64)v;
-  if (v < 0) putch('-');
-  do { buf[i++] = (char)('0' + u % 10); u /= 10; } while (u);
-  while (i) putch(buf[--i]);
-}
-
 static void out(const char *name, s64 v) {
   puts_(name);
   putch(' ');
   putnum(v);
   puts_("\n");
-  flush();
+  flush_sync();
 }
 
 /* "cpu.<k>.<what> <v>" */
@@ -101,8 +39,6 @@ static void outk(u32 k, const char *what, s64 v) {
   putch('.');
   out(what, v);
 }
-
-static void *memset_(void *p, int c, u64 n) { u8 *d = p; while (n--) *d++ = (u8)c; return p; }
 
 struct percpu {
   u64 id;                 /* %gs:0 */
@@ -118,9 +54,7 @@ static struct percpu pcpu[MAX_CPUS];
 static u8 ap_stacks[MAX_CPUS][8192] __attribute__((aligned(16)));
 static u8 ctxbuf[5168] __attribute__((aligned(16)));
 static u8 scratch[4096] __attribute__((aligned(4096)));
-static u8 shinfo_window[4096] __attribute__((aligned(4096)));
 static volatile u8 *const shinfo = shinfo_window;
-static const u64 *p2m;
 static u32 ncpus;
 static volatile u32 spin_phase;
 static volatile u32 port_cpu[4096];
@@ -132,20 +66,16 @@ static u32 this_cpu(void) {
 }
 
 static s64 evtchn(int cmd, void *arg) { return hc2(HC_event_channel_op, (u64)cmd, (u64)arg); }
-static void send(u32 port) { u32 p = port; evtchn(4, &p); }
 static s64 vcpu_op(int cmd, u64 vcpu, u64 arg) { return hc3(HC_vcpu_op, (u64)cmd, vcpu, arg); }
 
-static void mask_events(u32 cpu) { shinfo[cpu * 64 + 1] = 1; asm volatile("" ::: "memory"); }
+static void mask_cpu_events(u32 cpu) { shinfo[cpu * 64 + 1] = 1; asm volatile("" ::: "memory"); }
 
 /* Unmasks events; a pending upcall is forced with a hypercall, as Linux's xen_irq_enable. */
-static void unmask_events(u32 cpu) {
+static void unmask_cpu_events(u32 cpu) {
   shinfo[cpu * 64 + 1] = 0;
   asm volatile("" ::: "memory");
   if (shinfo[cpu * 64]) hc2(HC_xen_version, 0, 0);
 }
-
-/* SCHEDOP_block: unmasks events and sleeps unless one is pending; the upcall runs first. */
-static void block(void) { hc2(HC_sched_op, 1, 0); }
 
 /* The event upcall (from hypervisor_callback in head.S). */
 void do_upcall(void) {
@@ -175,115 +105,43 @@ void do_upcall(void) {
   }
 }
 
-/* Secondary vCPUs start here (ap_start in head.S): mark online, then idle on events. */
+/* Secondary vCPUs start here (ap_start in ap.S): mark online, then idle on events. */
 void ap_main(u64 k) {
   struct percpu *me = &pcpu[k];
   me->online = 1;
-  unmask_events((u32)k);
+  unmask_cpu_events((u32)k);
   for (;;) {
     if (spin_phase) {
       while (spin_phase) me->spins++;
       continue;
     }
-    mask_events((u32)k);
-    if (spin_phase) { unmask_events((u32)k); continue; }
+    mask_cpu_events((u32)k);
+    if (spin_phase) { unmask_cpu_events((u32)k); continue; }
     block();
   }
 }
 
 static u64 l4_mfn;
 
-/* ---- xenstore ring (struct xenstore_domain_interface), for the hotplug mode ---- */
-#define XS_READ 2
-#define XS_WATCH 4
-#define XS_WATCH_EVENT 15
-#define XS_ERROR 16
-static volatile u8 *store;
-static u32 store_port;
-#define REQ_CONS (*(volatile u32 *)(store + 2048))
-#define REQ_PROD (*(volatile u32 *)(store + 2052))
-#define RSP_CONS (*(volatile u32 *)(store + 2056))
-#define RSP_PROD (*(volatile u32 *)(store + 2060))
-static char reply[256];
-static u32 reply_len;
-static u32 next_req_id = 1;
-static int watch_fired;
-
-static void ring_write(const void *data, u32 len) {
-  const u8 *d = data;
-  for (u32 i = 0; i < len; i++) {
-    while (REQ_PROD - REQ_CONS >= 1024) { send(store_port); yield(); }
-    store[REQ_PROD & 1023] = d[i];
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    REQ_PROD = REQ_PROD + 1;
-  }
-}
-
-/* Waits (blocking on events) until `n` response bytes are there, then copies them. */
-static void ring_read(void *dst, u32 n) {
-  u8 *d = dst;
-  for (u32 i = 0; i < n; i++) {
-    for (;;) {
-      mask_events(0);
-      if (RSP_PROD != RSP_CONS) break;
-      block();
-    }
-    unmask_events(0);
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    d[i] = store[1024 + (RSP_CONS & 1023)];
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    RSP_CONS = RSP_CONS + 1;
-  }
-  send(store_port);
-}
-
-struct xsd_msg { u32 type, req_id, tx_id, len; };
-
-static u32 read_msg(void) {
-  struct xsd_msg h;
-  ring_read(&h, sizeof h);
-  u32 keep = h.len < sizeof reply - 1 ? h.len : sizeof reply - 1;
-  ring_read(reply, keep);
-  for (u32 i = keep; i < h.len; i++) { char c; ring_read(&c, 1); }
-  reply[keep] = 0;
-  reply_len = keep;
-  if (h.type == XS_WATCH_EVENT) watch_fired = 1;
-  return h.type;
-}
-
-static u32 slen(const char *s) { u32 n = 0; while (s[n]) n++; return n; }
-
-static u32 xs_request(u32 type, const char *a, const char *b) {
-  struct xsd_msg h = { type, next_req_id++, 0, slen(a) + 1 + (b ? slen(b) + 1 : 0) };
-  ring_write(&h, sizeof h);
-  ring_write(a, slen(a) + 1);
-  if (b) ring_write(b, slen(b) + 1);
-  send(store_port);
-  for (;;) {
-    u32 t = read_msg();
-    if (t != XS_WATCH_EVENT) return t;
-  }
-}
-
 /*
  * Hotplug mode (command line "hotplug"): watches cpu/ and, like Linux's xen cpu_hotplug
  * driver, takes vCPU k down when cpu/k/availability says "offline" and up again on "online".
  */
 static void hotplug_loop(void) {
-  if (xs_request(XS_WATCH, "cpu", "cpu") == XS_ERROR) {
+  if (xs_request(XS_WATCH, "cpu", "cpu", 1) == XS_ERROR) {
     puts_("hotplug: watch failed\n");
-    flush();
+    flush_sync();
     return;
   }
   char path[32] = "cpu/N/availability";
   for (;;) {
-    if (!watch_fired) { read_msg(); continue; }
-    watch_fired = 0;
+    if (!xs_watch_fired) { xs_read_msg(); continue; }
+    xs_watch_fired = 0;
     u32 online = 1;
     for (u32 k = 1; k < ncpus; k++) {
       path[4] = (char)('0' + k);
-      if (xs_request(XS_READ, path, 0) != XS_READ) continue;
-      int want = reply_len == 6 && reply[0] == 'o' && reply[1] == 'n';
+      if (xs_request(XS_READ, path, 0, 0) != XS_READ) continue;
+      int want = xs_reply_len == 6 && xs_reply[0] == 'o' && xs_reply[1] == 'n';
       int up = vcpu_op(VCPUOP_is_up, k, 0) == 1;
       if (want && !up) outk(k, "hotplug.up", vcpu_op(VCPUOP_up, k, 0));
       if (!want && up) outk(k, "hotplug.down", vcpu_op(VCPUOP_down, k, 0));
@@ -328,13 +186,13 @@ static void bind_ports(u32 k) {
 }
 
 /* Waits with events enabled until cond(arg) holds (checked with events masked, then block). */
-static void wait_until(int (*cond)(u64), u64 arg) {
+static void wait_cpu0(int (*cond)(u64), u64 arg) {
   for (;;) {
-    mask_events(0);
+    mask_cpu_events(0);
     if (cond(arg)) break;
     block();
   }
-  unmask_events(0);
+  unmask_cpu_events(0);
 }
 
 static int all_online(u64 n) {
@@ -355,17 +213,13 @@ static int ticks_at_least(u64 n) {
 }
 
 void guest_main(u8 *si) {
-  u64 cons_mfn = *(u64 *)(si + 72);
-  cons_port = *(u32 *)(si + 80);
-  p2m = *(const u64 **)(si + 104);
-  const u64 *m2p = (const u64 *)0xFFFF800000000000UL;
-  cons = (volatile u8 *)(m2p[cons_mfn] << 12);
-  port_cpu[cons_port] = 1; /* the console's notifications are handled (and dropped) on vCPU 0 */
+  console_init(si);
+  p2m = *(u64 **)(si + SI_MFN_LIST);
+  port_cpu[SI_U32(si, SI_CONSOLE_EVTCHN)] = 1; /* the console's notifications are handled (and dropped) on vCPU 0 */
   l4_mfn = p2m[*(u64 *)(si + 88) >> 12];
   puts_("\nTYPEVISOR-SMP begin\n");
-  flush();
-  out("map_shared_info",
-      hc5(HC_update_va_mapping, (u64)shinfo_window, *(u64 *)(si + 40) | 0x67, 2, 0, 0));
+  flush_sync();
+  out("map_shared_info", map_shared_info(si));
   pcpu[0].id = 0;
   out("set_segment_base.gs_kernel", hc2(HC_set_segment_base, 2, (u64)&pcpu[0]));
   out("set_callbacks", hc3(HC_set_callbacks, (u64)hypervisor_callback, 0, 0));
@@ -424,8 +278,8 @@ void guest_main(u8 *si) {
     outk(k, "up.again", vcpu_op(VCPUOP_up, k, 0));
     outk(k, "is_up", vcpu_op(VCPUOP_is_up, k, 0));
   }
-  unmask_events(0);
-  wait_until(all_online, n);
+  unmask_cpu_events(0);
+  wait_cpu0(all_online, n);
   out("all_online", 1);
 
   /* IPI ping-pong: vCPU 0 sends ROUNDS IPIs to each vCPU; each answers with an IPI back. */
@@ -434,7 +288,7 @@ void guest_main(u8 *si) {
     for (u32 k = 1; k < n; k++) {
       expect++;
       send(pcpu[k].ipi_port);
-      wait_until(pongs_at_least, expect);
+      wait_cpu0(pongs_at_least, expect);
     }
   }
   for (u32 k = 1; k < n; k++) outk(k, "ipis", (s64)pcpu[k].ipis);
@@ -445,17 +299,14 @@ void guest_main(u8 *si) {
    * vCPU at least 3 of its own (VIRQ_TIMER bound to it, the 10 ms periodic timer). Ticks are
    * counted while running: Xen runs a vCPU's periodic timer only while it is scheduled.
    */
-  const char *cmd = (const char *)(si + 128);
-  int hotplug = 0;
-  for (int i = 0; cmd[i]; i++)
-    if (cmd[i] == 'h' && cmd[i + 1] == 'o' && cmd[i + 2] == 't' && cmd[i + 3] == 'p') hotplug = 1;
+  int hotplug = cmdline_has(si, "hotp");
   if (!hotplug) { /* (the hotplug mode skips it: it is for the daemon's verbs, not timing) */
     u64 t0 = pcpu[0].ticks;
     spin_phase = 1;
     for (u32 k = 1; k < n; k++) send(pcpu[k].ipi_port); /* wake them (a ping each) */
     while (pcpu[0].ticks < t0 + 10 || !ticks_at_least(3)) pcpu[0].spins++;
     spin_phase = 0;
-    wait_until(ipis_at_least, ROUNDS + 1);
+    wait_cpu0(ipis_at_least, ROUNDS + 1);
     for (u32 k = 0; k < n; k++) outk(k, "ticks_ge_3", pcpu[k].ticks >= 3);
     for (u32 k = 0; k < n; k++) outk(k, "spins_gt0", pcpu[k].spins > 0);
   }
@@ -474,15 +325,14 @@ void guest_main(u8 *si) {
     one_cpu = k;
     u64 want = pcpu[k].ipis + 1;
     send(pcpu[k].ipi_port);
-    wait_until(cpu_ipis_at_least, want);
+    wait_cpu0(cpu_ipis_at_least, want);
     outk(k, "ipi_after_up", 1);
   }
   puts_("TYPEVISOR-SMP end\n");
-  flush();
+  flush_sync();
   if (hotplug) {
-    store = (volatile u8 *)(m2p[*(u64 *)(si + 56)] << 12);
-    store_port = *(u32 *)(si + 64);
-    port_cpu[store_port] = 1;
+    xs_init(si, wait_cpu0);
+    port_cpu[SI_U32(si, SI_STORE_EVTCHN)] = 1;
     hotplug_loop();
   }
   u32 reason = 0;

@@ -1,4 +1,8 @@
-/* 64-bit PV entry point and Xen ELF notes for the blkhot guest. */
+/*
+ * 64-bit PV entry point and Xen ELF notes for the test guests. Built with
+ * -DGUEST_NAME='"Typevisor-<name>"' (the GUEST_OS note); with -DHEAD_C_UPCALL the event
+ * callback calls the guest's do_upcall(), otherwise it only acknowledges the upcall.
+ */
         .section .note.Xen, "a", @note
         .macro xennote type, payload:vararg
         .p2align 2
@@ -8,7 +12,7 @@
 6:      \payload
 7:      .p2align 2
         .endm
-        xennote 6, .asciz "Typevisor-blkhot"
+        xennote 6, .asciz GUEST_NAME
         xennote 8, .asciz "generic"
         xennote 5, .asciz "xen-3.0"
         xennote 2, .quad hypercall_page
@@ -19,12 +23,45 @@
 
         .section .text.head, "ax"
         .globl _start
-_start:
+_start:                                 /* vCPU 0, from the domain builder */
         lea     stack_top(%rip), %rsp
         mov     %rsi, %rdi              /* start_info */
         call    guest_main
 1:      jmp     1b
 
+#ifdef HEAD_C_UPCALL
+/*
+ * The event callback. Xen's bounce frame: RSP -> RCX, R11, RIP, CS, RFLAGS, RSP, SS. Saves the
+ * other caller-saved registers, calls do_upcall() on a 16-byte aligned stack, and returns with
+ * HYPERVISOR_iret (the saved RFLAGS has IF, so events are unmasked again on the way back).
+ */
+        .globl hypervisor_callback
+hypervisor_callback:
+        push    %rax
+        push    %rdx
+        push    %rsi
+        push    %rdi
+        push    %r8
+        push    %r9
+        push    %r10
+        push    %rbx
+        mov     %rsp, %rbx
+        and     $-16, %rsp
+        call    do_upcall
+        mov     %rbx, %rsp
+        pop     %rbx
+        pop     %r10
+        pop     %r9
+        pop     %r8
+        pop     %rdi
+        pop     %rsi
+        pop     %rdx
+        pop     %rax
+        pop     %rcx
+        pop     %r11
+        push    $0                      /* iret_context.flags */
+        jmp     hypercall_page + 23 * 32
+#else
 /*
  * The event callback (HYPERVISOR_set_callbacks). Xen entered it with events masked and RCX,
  * R11 pushed on the iret frame. The main loop polls the rings itself, so the callback only
@@ -38,6 +75,7 @@ hypervisor_callback:
         pop     %r11
         pushq   $0
         jmp     hypercall_page + 23 * 32
+#endif
 
         .globl failsafe_callback
 failsafe_callback:
