@@ -5,7 +5,6 @@
  */
 import { EFLAGS, EXIT, SEG, VECTOR } from '../constants.ts';
 import type { X86Cpu } from '../cpu.ts';
-import { X86CpuError } from '../errors.ts';
 import { getFlags, setFlags, testCond } from '../flags.ts';
 import { popFlags } from './data.ts';
 import { TASK_CALL, TASK_IRET, TASK_JMP, taskSwitch } from './task.ts';
@@ -350,6 +349,12 @@ function iretToV86(cpu: X86Cpu, ip: number, cs: number, fl: number): void {
  */
 function throughCallGate(cpu: X86Cpu, gateSel: number, call: boolean): void {
   const sysType = (cpu.descHi >> 8) & 0x1f;
+  if ((cpu.efer & 0x400) !== 0) {
+    // IA-32e mode: no task switches, and only 16-byte 64-bit call gates (SDM Vol. 3A 5.8.3.1).
+    if (sysType !== 0x0c) cpu.gp(gateSel & 0xfffc);
+    throughCallGate64(cpu, gateSel, call);
+    return;
+  }
   if (sysType === 0x05 || sysType === 0x09 || sysType === 0x01) {
     // JMP/CALL to a task gate or directly to a TSS: a task switch.
     const dpl = (cpu.descHi >> 13) & 3;
@@ -363,9 +368,6 @@ function throughCallGate(cpu: X86Cpu, gateSel: number, call: boolean): void {
     }
     taskSwitch(cpu, tssSel, call ? TASK_CALL : TASK_JMP, cpu.rip);
     return;
-  }
-  if (cpu.mode64 || (cpu.efer & 0x400) !== 0) {
-    throw new X86CpuError('UNSUPPORTED', '64-bit call gates are not implemented');
   }
   const glo = cpu.descLo;
   const ghi = cpu.descHi;
@@ -427,5 +429,73 @@ function throughCallGate(cpu: X86Cpu, gateSel: number, call: boolean): void {
   }
   cpu.push(psize, oldCs, 0);
   cpu.push(psize, ret, 0);
+  cpu.rip = offset;
+}
+
+/**
+ * Far JMP/CALL through a 64-bit call gate in IA-32e mode (SDM Vol. 3A 5.8.3.1 and the CALL/JMP
+ * pseudo-code): the gate is 16 bytes (offset bits 63:32 in the third dword, a zero type in the
+ * fourth), the target must be a 64-bit code segment, no parameters are copied, and a call to an
+ * inner ring takes RSPn from the 64-bit TSS and a null SS with RPL = the new CPL, then pushes
+ * SS, RSP, CS and RIP as quadwords.
+ */
+function throughCallGate64(cpu: X86Cpu, gateSel: number, call: boolean): void {
+  const glo = cpu.descLo;
+  const ghi = cpu.descHi;
+  const gateAddr = cpu.descAddr;
+  const gdpl = (ghi >> 13) & 3;
+  if (gdpl < cpu.cpl || gdpl < (gateSel & 3)) cpu.gp(gateSel & 0xfffc);
+  if ((ghi & 0x8000) === 0) cpu.fault(VECTOR.NP, gateSel & 0xfffc);
+  const tableLimit = (gateSel & 4) !== 0 ? cpu.segLimit[SEG.LDTR] >>> 0 : cpu.gdtLimit;
+  if ((gateSel & 0xfff8) + 15 > tableLimit) cpu.gp(gateSel & 0xfffc);
+  const upperOffset = cpu.sysRead32(gateAddr + 8) | 0;
+  if (((cpu.sysRead32(gateAddr + 12) >> 8) & 0x1f) !== 0) cpu.gp(gateSel & 0xfffc);
+  const csSel = glo >>> 16;
+  const offset = upperOffset * TWO32 + (((ghi & 0xffff0000) | (glo & 0xffff)) >>> 0);
+  if ((csSel & 0xfffc) === 0) cpu.gp(0);
+  cpu.readDescriptor(csSel, VECTOR.GP);
+  const attr = (cpu.descHi >> 8) & 0xf0ff;
+  const dpl = (attr >> 5) & 3;
+  const conforming = (attr & 4) !== 0;
+  if ((attr & 0x18) !== 0x18 || dpl > cpu.cpl) cpu.gp(csSel & 0xfffc);
+  // A 64-bit code segment: L = 1 and D = 0.
+  if ((attr & 0x6000) !== 0x2000) cpu.gp(csSel & 0xfffc);
+  if ((attr & 0x80) === 0) cpu.fault(VECTOR.NP, csSel & 0xfffc);
+  if (offset < -0x800000000000 || offset >= 0x800000000000) cpu.gp(0);
+  const csLo = cpu.descLo;
+  const csHi = cpu.descHi;
+  const csAddr = cpu.descAddr;
+  if (!call) {
+    if (!conforming && dpl !== cpu.cpl) cpu.gp(csSel & 0xfffc);
+    cpu.loadCs(csSel, cpu.cpl);
+    cpu.rip = offset;
+    return;
+  }
+  const oldCs = cpu.segSel[SEG.CS];
+  const ret = cpu.rip;
+  if (!conforming && dpl < cpu.cpl) {
+    const off = 4 + dpl * 8;
+    if (off + 7 > cpu.segLimit[SEG.TR] >>> 0) cpu.fault(VECTOR.TS, cpu.segSel[SEG.TR] & 0xfffc);
+    const tss = cpu.segBase[SEG.TR] + off;
+    const newRsp = (cpu.sysRead32(tss + 4) | 0) * TWO32 + (cpu.sysRead32(tss) >>> 0);
+    if (newRsp < -0x800000000000 || newRsp >= 0x800000000000) cpu.fault(VECTOR.SS, 0);
+    const oldSs = cpu.segSel[SEG.SS];
+    const oldSp = cpu.getReg64(4);
+    cpu.segSel[SEG.SS] = dpl;
+    cpu.segBase[SEG.SS] = 0;
+    cpu.segLimit[SEG.SS] = 0;
+    cpu.segAttr[SEG.SS] = 0x4093 | (dpl << 5);
+    cpu.descLo = csLo;
+    cpu.descHi = csHi;
+    cpu.descAddr = csAddr;
+    cpu.loadCs(csSel, dpl);
+    cpu.setReg64(4, newRsp);
+    cpu.push(64, oldSs, 0);
+    cpu.push(64, (oldSp % TWO32) | 0, Math.floor(oldSp / TWO32) | 0);
+  } else {
+    cpu.loadCs(csSel, cpu.cpl);
+  }
+  cpu.push(64, oldCs, 0);
+  cpu.push(64, (ret % TWO32) | 0, Math.floor(ret / TWO32) | 0);
   cpu.rip = offset;
 }
