@@ -134,6 +134,14 @@ describe('basic blocks', () => {
       'shl edx, 1',
       'rcr eax, 1',
       'inc dword [esi+0x14]',
+      'add eax, 0x12345678',
+      'cmp eax, 0x1000\nsetb cl',
+      'xor eax, 0x55aa55aa',
+      'movzx ecx, byte [esi+3]',
+      'movsx edx, word [esi+6]',
+      'movzx eax, bh',
+      'movsx ecx, dl',
+      'movzx edx, cx',
     ],
     long64: [
       'add rax, rbx',
@@ -186,6 +194,11 @@ describe('basic blocks', () => {
       'and rbx, rcx\ncmovs rax, rdx',
       'cmp rdx, rax\nadc rcx, rbx',
       'sub rbx, rax\ndec rcx\nsetc dl',
+      'movzx ecx, byte [rsi+3]',
+      'movsx edx, sil',
+      'movzx eax, r9w',
+      'and eax, 0x7fff00ff',
+      'movsx ecx, ah',
     ],
   };
 

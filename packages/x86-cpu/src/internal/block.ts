@@ -329,6 +329,42 @@ function fast32(
       }
     };
   }
+  if (fn === A.ALU_form && (opcode & 7) === 5) {
+    const k = (opcode >> 3) & 7;
+    return (cpu) => {
+      cpu.rip += len;
+      const r = alu32(cpu, k, cpu.lo[0], imm);
+      if (k !== 7) {
+        cpu.lo[0] = r;
+        cpu.hi[0] = 0;
+      }
+    };
+  }
+  if (fn === D.MOVX && eaOk) {
+    const word = (opcode & 1) !== 0;
+    const signed = opcode >= 0x1be;
+    const shift = word ? 16 : 24;
+    if (regMode) {
+      // Byte registers: AH..BH for 4..7 without REX (as `getReg(8, rm)`).
+      const high = !word && rm >= 4 && rm <= 7 && rex === 0;
+      const src = high ? rm - 4 : rm;
+      return (cpu) => {
+        cpu.rip += len;
+        const v = high ? cpu.lo[src] >> 8 : cpu.lo[src];
+        cpu.lo[reg] = signed ? (v << shift) >> shift : (v << shift) >>> shift;
+        cpu.hi[reg] = 0;
+      };
+    }
+    const size = word ? 16 : 8;
+    return (cpu) => {
+      const rip = cpu.rip;
+      cpu.instrStart = rip;
+      cpu.rip = rip + len;
+      const v = cpu.read(seg, eaOff(cpu, a64, base, index, scale, disp), size);
+      cpu.lo[reg] = signed ? (v << shift) >> shift : v;
+      cpu.hi[reg] = 0;
+    };
+  }
   if (fn === A.GRP1_EvI && eaOk) {
     const k = reg & 7;
     if (regMode) {
