@@ -96,19 +96,13 @@ static void serve(const char *id) {
   char sectors[32];
   join(path, be, "/sectors");
   xs_read(path, sectors, sizeof sectors);
-  puts_("blkhot: ");
-  puts_(id);
-  puts_(" connected, ");
-  puts_(sectors);
-  puts_(" sectors\n");
+  printk("blkhot: %s connected, %s sectors\n", id, sectors);
   flush();
   int st = read_sector((u16)parse_num(id), 0, buf_ref);
-  puts_("blkhot: ");
-  puts_(id);
   if (st != 0) {
-    puts_(" read failed\n");
+    printk("blkhot: %s read failed\n", id);
   } else {
-    puts_(" sector 0: ");
+    printk("blkhot: %s sector 0: ", id);
     for (int i = 0; i < 32 && blk_buf[i] >= 32 && blk_buf[i] < 127; i++) putch((char)blk_buf[i]);
     puts_("\n");
   }
@@ -118,9 +112,7 @@ static void serve(const char *id) {
   join(path, fe, "/state");
   xs_write(path, "5");
   xs_write(path, "6");
-  puts_("blkhot: ");
-  puts_(id);
-  puts_(" closed\n");
+  printk("blkhot: %s closed\n", id);
   flush();
   /* Give the grants and the channel back once the backend has let go (Closed, or gone). */
   wait_be(be, 6, 6);

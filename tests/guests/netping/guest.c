@@ -64,13 +64,6 @@ static void transmit(const u8 *dst, const char *text) {
   }
   tx_cons = S_RSP_PROD(tx_ring);
 }
-static void put_mac(const u8 *m) {
-  for (int i = 0; i < 6; i++) {
-    if (i) putch(':');
-    putch("0123456789abcdef"[m[i] >> 4]);
-    putch("0123456789abcdef"[m[i] & 15]);
-  }
-}
 static int parse_mac(const char *s, u8 *out) {
   for (int i = 0; i < 6; i++) {
     u8 v = 0;
@@ -108,9 +101,9 @@ void guest_main(u8 *si) {
   }
   xs_read("device/vif/0/mac", val, sizeof val);
   parse_mac(val, mac);
-  puts_(ping ? "netping: ping " : "netping: pong ");
-  put_mac(mac);
-  puts_("\n");
+  char mtext[20];
+  mac_text(mtext, mac);
+  printk("netping: %s %s\n", ping ? "ping" : "pong", mtext);
   flush();
   /* Wait for the backend's InitWait (2): watch its state. */
   join(path, be, "/state");
@@ -146,8 +139,7 @@ void guest_main(u8 *si) {
   flush();
 
   static const u8 broadcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
-  char text[64], mtext[20];
-  mac_text(mtext, mac);
+  char text[64];
   int answered = 0;
   if (ping) { join(text, "ping from ", mtext); transmit(broadcast, text); }
   for (;;) {
@@ -180,19 +172,13 @@ void guest_main(u8 *si) {
       char src[20];
       mac_text(src, f + 6);
       if (!ping && sprefix(msg, "ping from ")) {
-        puts_("netping: ");
-        puts_(msg);
-        puts_("\n");
+        printk("netping: %s\n", msg);
         flush();
         join(text, "pong to ", msg + 10);
         transmit(f + 6, text);
       } else if (ping && sprefix(msg, "pong to ") && !answered) {
         answered = 1;
-        puts_("netping: ");
-        puts_(src);
-        puts_(" answered: ");
-        puts_(msg);
-        puts_("\n");
+        printk("netping: %s answered: %s\n", src, msg);
         flush();
       }
     }
