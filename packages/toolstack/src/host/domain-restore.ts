@@ -46,16 +46,6 @@ export interface DomainRestoreOptions {
   readonly config?: DomainConfig;
 }
 
-/** Whether PV paging still has a domain `domid` (it keeps destroyed domains' records). */
-function pagingKnows(host: Host, domid: number): boolean {
-  try {
-    host.mm.domain(domid);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function inconsistent(msg: string): never {
   throw new ToolstackError('IO', `save image: ${msg}`);
 }
@@ -199,7 +189,7 @@ export async function restoreDomain(
     !host.domains.has(s.domid) &&
     !host.evtchn.hasDomain(s.domid) &&
     host.machine.frames.domainPages(s.domid) === 0 &&
-    !pagingKnows(host, s.domid);
+    !host.mm.hasDomain(s.domid);
   const domid = keepId ? s.domid : ctx.allocDomid();
   if (keepId) ctx.claimDomid(domid);
   let dom: HostDomain | undefined;

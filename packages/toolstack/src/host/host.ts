@@ -1120,7 +1120,7 @@ export class Host {
     for (let tries = 0; tries < 0x7ff0; tries++) {
       const id = this.nextDomid;
       this.nextDomid = this.nextDomid >= 0x7fef ? 1 : this.nextDomid + 1;
-      if (!this.domains.has(id) && !this.nativeDomains.has(id)) return id;
+      if (!this.domains.has(id) && !this.nativeDomains.has(id) && !this.mm.hasDomain(id)) return id;
     }
     throw new ToolstackError('STATE', 'no free domain IDs');
   }
@@ -1749,6 +1749,12 @@ export class Host {
           ? this.machine.depopulate(domid, pfn)
           : frames.free(domid, mfn);
       if (rc !== 0) this.log(`dom${domid}: frame ${mfn} is still referenced (${rc}); leaked`);
+    }
+    // Xen frees the dead domain's structures; its id may then be reused. A domain with a leaked
+    // frame stays known to the MMU (a zombie), and allocDomid skips its id.
+    if (frames.domainPages(domid) === 0) {
+      if (this.mm.hasDomain(domid)) this.mm.removeDomain(domid);
+      this.machine.removeDomain(domid);
     }
   }
 
