@@ -25,19 +25,14 @@ extern char ap_start[];
 #define BAD 0x00007ff000000000UL
 
 static void out(const char *name, s64 v) {
-  puts_(name);
-  putch(' ');
-  putnum(v);
-  puts_("\n");
+  printk("%s %d\n", name, v);
   flush_sync();
 }
 
 /* "cpu.<k>.<what> <v>" */
 static void outk(u32 k, const char *what, s64 v) {
-  puts_("cpu.");
-  putnum(k);
-  putch('.');
-  out(what, v);
+  printk("cpu.%u.%s %d\n", (u64)k, what, v);
+  flush_sync();
 }
 
 struct percpu {
