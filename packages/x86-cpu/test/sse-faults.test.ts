@@ -202,6 +202,17 @@ describe('SSE floating-point exceptions (SDM Vol. 1 §11.5)', () => {
     expect(rz.fpu.mxcsr & 0x3f).toBe(0x28);
   });
 
+  it('FTZ keeps a result that rounds up to the smallest normal (tininess after rounding; QEMU 7.2 flushes it)', () => {
+    // 2^-126 × (1 - 2^-30) as a double rounds to 2^-126 in binary32.
+    const cpu = fp('cvtsd2ss xmm1, xmm2', [], [0xff800000 | 0, 0x380fffff], 0x1f80 | 0x8000);
+    expect(cpu.fpu.x[4]).toBe(0x00800000);
+    expect(cpu.fpu.mxcsr & 0x3f).toBe(0x20);
+    // Below the rounding boundary the result is tiny: flushed to zero with UE and PE.
+    const tiny = fp('cvtsd2ss xmm1, xmm2', [], [0, 0x380f0000], 0x1f80 | 0x8000);
+    expect(tiny.fpu.x[4]).toBe(0);
+    expect(tiny.fpu.mxcsr & 0x3f).toBe(0x30);
+  });
+
   it('an out-of-range conversion gives the integer indefinite with IE', () => {
     const cpu = fp('cvttss2si eax, xmm2', [], [0x4f000000], 0x1f80);
     expect(cpu.lo[0]).toBe(0x80000000 | 0);
