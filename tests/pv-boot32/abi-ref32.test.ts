@@ -1,7 +1,8 @@
 /**
  * The compat build of the ABI reference guest (`packages/hypervisor/test/abi-ref/guest32.c`,
  * gcc -m32, ring 1, `int $0x82`): its xen_version, multicall, vm_assist, fpu_taskswitch,
- * stack_switch, physdev_op, SCHEDOP_poll and descriptor-table checks against the 64-bit golden
+ * stack_switch, memory_op balloon round trip (compat reservations, 4-byte extents, the compat
+ * M2P kept in step), physdev_op, SCHEDOP_poll and descriptor-table checks against the 64-bit golden
  * recorded under Xen 4.17. xen-reference runs 64-bit PV guests only, so the expected compat
  * output is the golden's lines of those families with the differences below, each explained
  * (physdev_op, poll, fpu_taskswitch and stack_switch have none: their compat structs and
@@ -10,6 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { PV_RUN } from '@typevisor/hypervisor';
+import { machineReservations } from '@typevisor/toolstack';
 import { describe, expect, it } from 'vitest';
 import { boot32, DOMID } from './boot-domain32.ts';
 
@@ -28,8 +30,23 @@ const FAMILIES = [
   'desc.',
 ];
 
+/** memory_op's balloon round trip (decrease, populate back, increase, decrease that frame). */
+const BALLOON = [
+  'mem.decrease ',
+  'mem.decrease.cur_delta ',
+  'mem.decrease.again ',
+  'mem.populate ',
+  'mem.populate.m2p_is_pfn ',
+  'mem.populate.cur_delta ',
+  'mem.increase ',
+  'mem.increase.mfn_nonzero ',
+  'mem.increase.cur_delta ',
+  'mem.decrease.increased ',
+  'mem.decrease.increased.cur_delta ',
+];
+
 function compared(line: string): boolean {
-  return FAMILIES.some((f) => line.startsWith(f));
+  return FAMILIES.some((f) => line.startsWith(f)) || BALLOON.some((b) => line.startsWith(b));
 }
 
 /**
@@ -100,15 +117,18 @@ const COMPAT_DIFFERENCES: ReadonlyMap<string, readonly string[]> = new Map([
 ]);
 
 describe('the compat (32-bit PAE) ABI reference guest', () => {
-  it("prints the 64-bit golden's xen_version, multicall, vm_assist, fpu_taskswitch, stack_switch, physdev_op, SCHEDOP_poll and descriptor-table lines under Xen 4.17, with the compat ABI's documented differences", () => {
-    const d = boot32(`${REF}abi-ref-x86_32.elf`);
+  it("prints the 64-bit golden's xen_version, multicall, vm_assist, fpu_taskswitch, stack_switch, memory_op balloon, physdev_op, SCHEDOP_poll and descriptor-table lines under Xen 4.17, with the compat ABI's documented differences", () => {
+    // memory_op's frame owner as the Host gives it, keeping the compat M2P in step. 48 MiB (the
+    // most this boot path takes; the golden ran with 64) puts the ballooned frame high enough
+    // that a 64-bit M2P writer would miss the compat M2P's frames altogether.
+    const d = boot32(`${REF}abi-ref-x86_32.elf`, { memoryMiB: 48, memory: machineReservations });
     let last: number = PV_RUN.BUDGET;
     for (let i = 0; i < 10_000 && last !== PV_RUN.SHUTDOWN; i++) last = d.vcpu.run(200_000);
     expect(d.vcpu.crash).toBeNull();
     expect(d.shutdowns).toEqual([[DOMID, SHUTDOWN_poweroff]]);
     const got = d.console().split('\n').filter(compared);
     const golden = readFileSync(`${REF}golden-x86_64.txt`, 'utf8').split('\n').filter(compared);
-    expect(golden.length).toBe(194); // 9 xen_version, 12 multicall, 26 vm_assist, 6, 35 physdev, 11 poll, 95 desc
+    expect(golden.length).toBe(205); // 9 xen_version, 12 multicall, 26 vm_assist, 6, 11 balloon, 35 physdev, 11 poll, 95 desc
     const expected = golden.flatMap((line) => COMPAT_DIFFERENCES.get(line) ?? [line]);
     expect(got).toEqual(expected);
     // Compat only (a 64-bit guest's handlers always run on FLAT_KERNEL_CS, and Xen emulates call
@@ -137,6 +157,15 @@ describe('the compat (32-bit PAE) ABI reference guest', () => {
       'compat.gate.ljmp_rpl3_dpl1 13 88',
       'compat.gate.ljmp_rpl3_dpl1.reached 0',
     ]);
+    // The compat M2P the guest reads at 0xF5800000 (DOMID_XEN's frames from PFN 1, 4-byte
+    // entries) says the same as the frame table after the balloon round trip: the guest's frames
+    // map to their PFNs, every other frame (the ballooned-out ones included) is all-ones.
+    const xen = d.machine.p2m(0x7ff2);
+    const ft = d.machine.frames;
+    for (let mfn = 0; mfn < ft.frames; mfn++) {
+      const entry = d.machine.memory.read32(xen.get(1 + Math.floor(mfn / 1024)), (mfn % 1024) * 4);
+      expect(entry).toBe(ft.owner[mfn] === DOMID ? (ft.m2p[mfn] ?? -2) : -1);
+    }
     // Every difference is used: none is stale.
     for (const line of COMPAT_DIFFERENCES.keys()) expect(golden).toContain(line);
   });

@@ -1,8 +1,9 @@
 /*
  * Compat ABI reference guest (32-bit PAE PV, ring 1, freestanding; gcc -m32). Runs guest.c's
- * xen_version, multicall, vm_assist, fpu_taskswitch, stack_switch, physdev_op, SCHEDOP_poll
- * and descriptor-table checks through the compat ABI (4-byte platform_parameters, 32-byte
- * multicall entries, 8-byte
+ * xen_version, multicall, vm_assist, fpu_taskswitch, stack_switch, memory_op's balloon round
+ * trip, physdev_op, SCHEDOP_poll and descriptor-table checks through the compat ABI (4-byte
+ * platform_parameters, 32-byte multicall entries, 20-byte xen_memory_reservation with 4-byte
+ * extents, 8-byte
  * physdev_set_iobitmap, 16-byte sched_poll, 32-bit event-channel bitmaps, 8-byte trap_info,
  * 4-byte set_gdt frame list, update_descriptor(pa_lo, pa_hi, d_lo, d_hi), 12-byte mmuext_op)
  * with the same arguments, selectors, descriptor values and line names, and prints "name value"
@@ -42,6 +43,7 @@ static int hc2(int nr, u32 a1, u32 a2) { return hc5(nr, a1, a2, 0, 0, 0); }
 #define HC_physdev_op 33
 #define HC_mmuext_op 26
 #define HC_sched_op 29
+#define HC_memory_op 12
 
 #define SELF 0x7ff0
 /* Unmapped in the guest (its memory and boot mapping are far below). */
@@ -396,6 +398,45 @@ static void sched_poll(void) {
   out("poll.bad_ptr", hc2(HC_sched_op, 3, BAD));
 }
 
+/* ---- memory_op: guest.c's balloon round trip, compat layout ---- */
+/* compat xen_memory_reservation: 4-byte extent_start handle and nr_extents, 4-byte extents. */
+struct reservation { u32 extent_start, nr_extents, extent_order, mem_flags; u16 domid; };
+
+static int memop(int cmd, void *arg) { return hc2(HC_memory_op, (u32)cmd, (u32)arg); }
+static int reserve(int cmd, u32 *list, u32 n, u32 order, u16 dom) {
+  struct reservation r;
+  memset_(&r, 0, sizeof r);
+  r.extent_start = (u32)list; r.nr_extents = n; r.extent_order = order; r.domid = dom;
+  return memop(cmd, &r);
+}
+static int cur_res(u16 dom) { u16 d = dom; return memop(3, &d); }
+
+static void balloon(const u8 *si) {
+  u32 nr_pages = *(const u32 *)(si + 32);
+  /* The compat M2P, read-only at HYPERVISOR_COMPAT_VIRT_START, 4-byte entries. */
+  const volatile u32 *m2p = (const volatile u32 *)0xf5800000U;
+  s64 cur0 = cur_res(SELF);
+  /* Balloon round trip on the last page (outside the boot mappings). */
+  u32 pfn = nr_pages - 1;
+  u32 old_mfn = p2m[pfn];
+  u32 list[4];
+  list[0] = old_mfn;
+  out("mem.decrease", reserve(1, list, 1, 0, SELF));
+  out("mem.decrease.cur_delta", cur_res(SELF) - cur0);
+  list[0] = old_mfn;
+  out("mem.decrease.again", reserve(1, list, 1, 0, SELF));
+  list[0] = pfn;
+  out("mem.populate", reserve(6, list, 1, 0, SELF));
+  out("mem.populate.m2p_is_pfn", m2p[list[0]] == pfn);
+  out("mem.populate.cur_delta", cur_res(SELF) - cur0);
+  list[0] = 0;
+  out("mem.increase", reserve(0, list, 1, 0, SELF));
+  out("mem.increase.mfn_nonzero", list[0] != 0);
+  out("mem.increase.cur_delta", cur_res(SELF) - cur0);
+  out("mem.decrease.increased", reserve(1, list, 1, 0, SELF));
+  out("mem.decrease.increased.cur_delta", cur_res(SELF) - cur0);
+}
+
 void guest_main(u8 *si) {
   p2m = *(const u32 **)(si + 68);
   puts_("\nTYPEVISOR-ABI-REF-32 begin\n");
@@ -406,6 +447,7 @@ void guest_main(u8 *si) {
   version();
   multicall();
   small_families();
+  balloon(si);
   physdev();
   sched_poll();
   descriptors();

@@ -54,6 +54,15 @@ const VMASST_CMD_enable = 0;
 const VMASST_TYPE_pae_extended_cr3 = 3;
 
 /**
+ * Writes `mfn`'s 4-byte entry in the compat M2P that {@link mapCompatM2p} maps (DOMID_XEN's
+ * PFN 1 onwards; all-ones when the frame is no longer the guest's).
+ */
+function writeCompatM2p(machine: Machine, mfn: number, pfn: number | null): void {
+  const page = machine.p2m(DOMID_XEN).get(1 + Math.floor(mfn / 1024));
+  machine.memory.write32(page, (mfn % 1024) * 4, pfn ?? -1);
+}
+
+/**
  * Maps the compat machine-to-phys table read-only at 0xF5800000 (the first Xen slot, 428, of
  * every "PAE Xen L2"): one Xen-owned L1 and the M2P frames (4-byte entries, all-ones for frames
  * the guest does not own). Sets `mm.xenL2Entries`, so every PAE Xen L2 validated afterwards
@@ -162,6 +171,11 @@ export interface Pv32BootOptions {
     readonly domid: number;
     readonly nrPages: number;
     readonly sharedInfoMfn: number;
+    /**
+     * Writes machine frame `mfn`'s entry in the guest-visible compat M2P (4-byte entries at
+     * HYPERVISOR_COMPAT_VIRT_START; null: no longer the guest's). `machineReservations` takes it.
+     */
+    readonly setM2p: (mfn: number, pfn: number | null) => void;
   }) => MemoryReservationPort;
 }
 
@@ -311,6 +325,7 @@ export function bootPv32Domain(
             domid: DOMID,
             nrPages,
             sharedInfoMfn: p2m.get(nrPages),
+            setM2p: (mfn, pfn) => writeCompatM2p(machine, mfn, pfn),
           }),
         }
       : {}),
