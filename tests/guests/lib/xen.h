@@ -96,7 +96,7 @@ static inline void sring_init(u8 *r) {
 extern u8 shinfo_window[4096];
 /* The guest's P2M (start_info.mfn_list). */
 extern u64 *p2m;
-/* Set by xen_start: the page behind a guest address. */
+/* The machine frame behind a guest address (p2m is set by xen_start, or by the guest). */
 static inline u64 mfn_of(const void *p) { return p2m[(u64)p >> 12]; }
 /* Maps the shared-info page at shinfo_window; returns the hypercall's result. */
 s64 map_shared_info(u8 *si);
