@@ -1,8 +1,8 @@
 /**
  * What per-domain save and restore need of a {@link Host} beyond its public members: the
  * private pieces (the guest-visible M2P, the options a vCPU is built with, the scheduler hook,
- * dom0's drivers) handed over by `Host` as closures, so that the save/restore code lives in its
- * own files without widening Host's public API.
+ * dom0's drivers), handed over by `Host.saveContext` as closures, so that the save/restore code
+ * lives in its own files.
  * @internal
  * @module
  */
@@ -51,50 +51,7 @@ export interface DomainSaveContext {
   readonly maxGrantFrames: number;
 }
 
-/** The private members of {@link Host} the context is made of. */
-interface HostPrivates {
-  readonly running: boolean;
-  readonly nativeDomains: ReadonlyMap<number, unknown>;
-  nextDomid: number;
-  setM2p(mfn: number, pfn: number): void;
-  cpuOptions(is32: boolean): CpuOptions;
-  vcpuOptions(
-    domid: number,
-    is32: boolean,
-    cpu: X86Cpu,
-    config: DomainConfig,
-  ): PvVcpuOptions & { readonly gdtAddress?: number };
-  schedAdd(d: HostDomain): void;
-  allocDomid(): number;
-  settleDom0(): Promise<number>;
-  attachDrivers(d: HostDomain): Promise<void>;
-  detachDrivers(d: HostDomain): Promise<void>;
-  teardown(domid: number): void;
-}
-
-/**
- * The save context of `host`. It reaches Host's private members (as `Host.save` and
- * `Host.restore` use them) without adding to Host's public API; `host.ts` is edited by several
- * people at once, so the per-domain code stays in its own files.
- */
+/** The save context of `host` ({@link Host.saveContext}). */
 export function saveContextOf(host: Host): DomainSaveContext {
-  const p = host as unknown as HostPrivates;
-  return {
-    host,
-    running: () => p.running,
-    nativeDomains: () => p.nativeDomains.size,
-    setM2p: (mfn, pfn) => p.setM2p(mfn, pfn),
-    cpuOptions: (is32) => p.cpuOptions(is32),
-    vcpuOptions: (domid, is32, cpu, config) => p.vcpuOptions(domid, is32, cpu, config),
-    schedAdd: (d) => p.schedAdd(d),
-    allocDomid: () => p.allocDomid(),
-    claimDomid: (domid) => {
-      if (p.nextDomid <= domid) p.nextDomid = domid + 1 >= 0x7ff0 ? 1 : domid + 1;
-    },
-    settleDom0: () => p.settleDom0(),
-    attachDrivers: (d) => p.attachDrivers(d),
-    detachDrivers: (d) => p.detachDrivers(d),
-    teardown: (domid) => p.teardown(domid),
-    maxGrantFrames: 64,
-  };
+  return host.saveContext();
 }
