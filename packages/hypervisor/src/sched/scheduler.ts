@@ -502,6 +502,21 @@ export class Scheduler {
     return { state: v.state, state_entry_time: v.stateEntryTime, time };
   }
 
+  /**
+   * Work that is not a scheduled vCPU took pCPU `cpu` for a moment: the host's native dom0
+   * serving a guest's request, which under Xen is dom0's vCPU waking BOOSTed there and
+   * preempting the current vCPU. Deschedules the current vCPU (back onto the runqueue behind
+   * vCPUs of its priority) and lets the scheduler pick again, so a vCPU that yielded while
+   * waiting for dom0 runs as soon as dom0 has answered. A no-op on an idle pCPU.
+   *
+   * @see xen/common/sched/credit.c (csched_unit_wake, __runq_tickle, csched_schedule)
+   */
+  preempt(cpu: number): void {
+    if (this.current(cpu) === null) return;
+    this.#raise(cpu);
+    this.#flush();
+  }
+
   /** Processes pending reschedules now (host calls already do this before returning). */
   reschedule(): void {
     this.#flush();

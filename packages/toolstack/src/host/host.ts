@@ -1836,6 +1836,7 @@ export class Host {
       if (options.timeoutMs !== undefined && performance.now() - start > options.timeoutMs)
         return 'timeout';
       let ran = false;
+      let handled = 0;
       const turnEnd = performance.now() + 20;
       for (;;) {
         const round = this.runRound();
@@ -1844,13 +1845,14 @@ export class Host {
           total += round;
           for (const d of this.shutDown.splice(0)) await this.applyLifecycle(d);
         }
-        const handled = this.dispatchNative();
+        handled = this.dispatchNative();
         if (this.timeMode === 'real') this.advanceClock(this.realNs() - this.clock.now());
         // dom0 has work to do (a request to serve, I/O in flight): let it run now.
         if (handled > 0 || this.inflight > 0) break;
         if (!ran || performance.now() >= turnEnd || options.until?.()) break;
       }
       const worked = await this.settleDom0();
+      if (handled > 0 || worked > 0) this.dom0Ran();
       if (ran) continue;
       // Nothing ran: every guest is blocked, paused, held back by its cap, or there is none.
       const states = [...this.domains.values()].map((d) => d.state);
@@ -1878,6 +1880,20 @@ export class Host {
         this.advanceClock(this.realNs() - this.clock.now());
       }
     }
+  }
+
+  /**
+   * dom0 just served events (a xenstore request, console or block I/O). Under Xen, dom0's
+   * vCPU wakes BOOSTed and preempts a guest vCPU on a busy pCPU, so a guest that sent a request
+   * and yielded (GRUB's xenstore wait: EVTCHNOP_send then SCHEDOP_yield, in a loop) runs again
+   * as soon as dom0 has answered. The native dom0 takes no pCPU, so the host preempts pCPU 0
+   * in its place (unless some pCPU is idle: dom0 would have run there). Without this, a yielder
+   * waited out the other guest's whole 30 ms slice for every request, and a second GRUB booting
+   * beside one at its prompt got about 1 % of the CPU.
+   */
+  private dom0Ran(): void {
+    for (let p = 0; p < this.pcpus; p++) if (this.scheduler.current(p) === null) return;
+    this.scheduler.preempt(0);
   }
 
   /** Whether dom0 (or another native domain) still has events to handle or I/O in flight. */
