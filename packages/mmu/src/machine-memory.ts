@@ -164,6 +164,20 @@ export class MachineMemory {
     this.u8Chunks[this.chunkForWrite(mfn)].set(bytes, ((mfn & 511) << 12) + offset);
   }
 
+  /** Whether frame `mfn` holds exactly `words` (1024 int32): a CPU's decode cache checks code pages with it. */
+  frameEquals(mfn: number, words: Int32Array): boolean {
+    const w = this.i32Chunks[mfn >>> CHUNK_FRAME_SHIFT];
+    const base = (mfn & 511) << 10;
+    for (let k = 0; k < 1024; k++) if (w[base + k] !== words[k]) return false;
+    return true;
+  }
+
+  /** Copies frame `mfn` into `out` (1024 int32). */
+  readFrameWords(mfn: number, out: Int32Array): void {
+    const base = (mfn & 511) << 10;
+    out.set(this.i32Chunks[mfn >>> CHUNK_FRAME_SHIFT].subarray(base, base + 1024));
+  }
+
   /** Returns a copy of frame `mfn`'s 4096 bytes (cold path: save, tests). */
   readFrame(mfn: number): Uint8Array {
     const base = (mfn & 511) << 12;

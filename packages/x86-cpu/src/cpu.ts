@@ -1917,7 +1917,8 @@ export class X86Cpu {
       if (this.portCode) {
         const m = this.memory;
         const pa = page * 4096;
-        while (k < 1024 && m.read32(pa + k * 4) === snap[k]) k++;
+        if (m.pageEquals !== undefined) k = m.pageEquals(pa, snap) ? 1024 : 0;
+        else while (k < 1024 && m.read32(pa + k * 4) === snap[k]) k++;
       } else {
         const ram = this.ram32;
         const base = page << 10;
@@ -1934,7 +1935,8 @@ export class X86Cpu {
     if (this.portCode) {
       const m = this.memory;
       const pa = page * 4096;
-      for (let k = 0; k < 1024; k++) out[k] = m.read32(pa + k * 4);
+      if (m.readPage !== undefined) m.readPage(pa, out);
+      else for (let k = 0; k < 1024; k++) out[k] = m.read32(pa + k * 4);
     } else out.set(this.ram32.subarray(page << 10, (page + 1) << 10));
   }
 

@@ -32,6 +32,16 @@ export interface PhysicalMemory {
   write16(pa: number, v: number): void;
   /** Writes the 32-bit value `v` at `pa` (never crosses a page). */
   write32(pa: number, v: number): void;
+  /**
+   * Optional, for ports without {@link PhysicalMemory.bytes}: whether the RAM page at `pa`
+   * (4 KiB aligned) holds exactly `words` (1024 little-endian int32). The decode cache checks its
+   * snapshot of each code page on the page's first use in a `run()`; without this method that
+   * is 1024 `read32` calls, which made every exit to the embedder cost a few microseconds
+   * (bench/hypervisor/null-hypercall.bench.ts).
+   */
+  pageEquals?(pa: number, words: Int32Array): boolean;
+  /** Optional companion of {@link PhysicalMemory.pageEquals}: copies the RAM page at `pa` into `out`. */
+  readPage?(pa: number, out: Int32Array): void;
 }
 
 /** A source of time for RDTSC/RDTSCP. Tests use a deterministic one. */

@@ -93,4 +93,27 @@ export class MachinePhysicalMemory {
   write32(pa: number, v: number): void {
     if (pa >= 0 && pa + 4 <= this.limit) this.machine.writeMa32(pa, v | 0);
   }
+
+  /**
+   * Whether the page at `pa` holds exactly `words` (the CPU's decode cache checks its code
+   * snapshots with it): one typed-array loop in the machine when it offers one.
+   */
+  pageEquals(pa: number, words: Int32Array): boolean {
+    const m = this.machine;
+    if (m.frameEquals !== undefined && pa >= 0 && pa < this.limit) {
+      return m.frameEquals(pa / 4096, words);
+    }
+    for (let k = 0; k < 1024; k++) if (this.read32(pa + k * 4) !== words[k]) return false;
+    return true;
+  }
+
+  /** Copies the page at `pa` into `out` (1024 int32). */
+  readPage(pa: number, out: Int32Array): void {
+    const m = this.machine;
+    if (m.readFrameWords !== undefined && pa >= 0 && pa < this.limit) {
+      m.readFrameWords(pa / 4096, out);
+      return;
+    }
+    for (let k = 0; k < 1024; k++) out[k] = this.read32(pa + k * 4);
+  }
 }

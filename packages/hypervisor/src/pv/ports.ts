@@ -123,6 +123,10 @@ export interface MachineBytesPort {
   readMa32(ma: number): number;
   /** Writes the int32 `value` at machine address `ma`. */
   writeMa32(ma: number, value: number): void;
+  /** Optional: whether frame `mfn` holds exactly `words` (1024 int32). */
+  frameEquals?(mfn: number, words: Int32Array): boolean;
+  /** Optional: copies frame `mfn` into `out` (1024 int32). */
+  readFrameWords?(mfn: number, out: Int32Array): void;
 }
 
 /** Where a domain's `CONSOLEIO_write` output goes (Xen's console ring / serial line). */
