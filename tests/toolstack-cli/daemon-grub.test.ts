@@ -350,6 +350,8 @@ describe('daemon --detach', () => {
     );
     process.kill(pid, 'SIGTERM');
     await waitFor('the daemon to go', () => !existsSync(join(dir, 'typevisor.sock')), 20_000);
+    // The sockets go before the last log line is written: wait for it.
+    await waitFor('the log to end', () => readFileSync(log, 'utf8').endsWith('stopped\n'), 20_000);
     const text = readFileSync(log, 'utf8');
     expect(text).toMatch(/^\S+Z typevisor \S+ daemon \(pid \d+\) on /);
     expect(text).toMatch(/shutting down \(SIGTERM\)\n.*stopped\n$/);
