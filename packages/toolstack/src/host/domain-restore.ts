@@ -20,7 +20,7 @@ import { X86Cpu } from '@typevisor/x86-cpu';
 import type { DomainConfig } from '../config/domain-config.ts';
 import { ToolstackError } from '../errors.ts';
 import { type ByteSource, bytesSource } from '../migration/stream.ts';
-import { type DomainSaveContext, saveContextOf } from './domain-save-context.ts';
+import type { DomainSaveContext } from './domain-save-context.ts';
 import {
   type DomainImage,
   type ReadProgress,
@@ -492,7 +492,7 @@ export async function restoreDomainImage(
     options.progress,
   );
   try {
-    return await restoreDomain(saveContextOf(host), image, options);
+    return await restoreDomain(host.saveContext(), image, options);
   } catch (err) {
     if (err instanceof ToolstackError) throw err;
     inconsistent(`the domain's state does not fit together: ${(err as Error)?.message}`);

@@ -50,8 +50,3 @@ export interface DomainSaveContext {
   /** Number of grant-table frames a guest is given (libxl's max_grant_frames). */
   readonly maxGrantFrames: number;
 }
-
-/** The save context of `host` ({@link Host.saveContext}). */
-export function saveContextOf(host: Host): DomainSaveContext {
-  return host.saveContext();
-}

@@ -18,7 +18,7 @@ import {
   MAX_PAGES_PER_RECORD,
   REC_TYPE,
 } from '../migration/stream.ts';
-import { type DomainSaveContext, saveContextOf } from './domain-save-context.ts';
+import type { DomainSaveContext } from './domain-save-context.ts';
 import {
   DOMAIN_IMAGE_VERSION,
   type DomainImageDevice,
@@ -538,7 +538,7 @@ export function saveDomainImage(
   emit: (chunk: Uint8Array) => Promise<void> | void,
   options: DomainSaveOptions = {},
 ): Promise<DomainSaveResult> {
-  return saveDomain(saveContextOf(host), host.lookup(domain), emit, options);
+  return saveDomain(host.saveContext(), host.lookup(domain), emit, options);
 }
 
 /** {@link saveDomainImage} into memory: the image's bytes and what was done. */

@@ -19,7 +19,7 @@ import {
   readDomainXenstore,
   stopForSave,
 } from '../host/domain-save.ts';
-import { type DomainSaveContext, saveContextOf } from '../host/domain-save-context.ts';
+import type { DomainSaveContext } from '../host/domain-save-context.ts';
 import type { Host } from '../host/host.ts';
 import { encodeHeader, encodeRecord, REC_TYPE } from './stream.ts';
 
@@ -135,7 +135,7 @@ export async function migrateDomain(
   channel: MigrationChannel,
   options: DomainMigrateOptions = {},
 ): Promise<DomainMigrationReport> {
-  const ctx = saveContextOf(host);
+  const ctx = host.saveContext();
   const d = host.lookup(domain);
   if (d.shutdownReason >= 0) {
     throw new ToolstackError(
