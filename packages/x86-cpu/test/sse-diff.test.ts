@@ -3,10 +3,12 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { assemble, runModel, runQemu } from './diff/run.ts';
 import {
+  buildCvt,
   buildMmx,
   buildSse,
   buildSseFp,
   buildX87,
+  CVT_FILE,
   compareSse,
   MMX_FILE,
   SSE_FILE,
@@ -32,9 +34,11 @@ for (const [file, build, what] of [
   [SSE_FP_FILE, buildSseFp, 'floating point in every rounding mode with DAZ/FTZ'],
   [X87_FILE, buildX87, 'x87 with every precision and rounding control'],
   [MMX_FILE, buildMmx, 'MMX on the x87 registers'],
+  [CVT_FILE, buildCvt, 'conversions and moves between MMX and XMM registers'],
 ] as const) {
-  const x87 = file === X87_FILE;
-  const mmx = file === MMX_FILE;
+  // The conversion group also runs x87 loads before its instructions (FIP/FDP, as x87).
+  const x87 = file === X87_FILE || file === CVT_FILE;
+  const mmx = file === MMX_FILE || file === CVT_FILE;
   const vectors = JSON.parse(
     readFileSync(new URL(`./vectors/${file}`, import.meta.url), 'utf8'),
   ) as Vectors;

@@ -14,6 +14,7 @@ import { sseCheck } from '../fpu/access.ts';
 import * as X from '../ops/mmx.ts';
 import * as F from '../ops/sse-fp.ts';
 import * as I from '../ops/sse-int.ts';
+import * as C from '../ops/sse-mmx.ts';
 import * as M from '../ops/sse-move.ts';
 import type { Handler } from './table.ts';
 
@@ -137,6 +138,15 @@ function buildSseRows(): SseRow[] {
   add(0xe6, P66, 'CVTTPD2DQ', 'Vx,Wx', F.CVTE6);
   add(0xe6, F2, 'CVTPD2DQ', 'Vx,Wx', F.CVTE6);
   add(0xe6, F3, 'CVTDQ2PD', 'Vx,Wq', F.CVTE6);
+  // Conversions and moves between MMX and XMM registers (SSE checks, then the MMX transition).
+  add(0x2a, N, 'CVTPI2PS', 'Vx,Qq', C.CVTPI2P);
+  add(0x2a, P66, 'CVTPI2PD', 'Vx,Qq', C.CVTPI2P);
+  add(0x2c, N, 'CVTTPS2PI', 'Pq,Wq', C.CVTP2PI);
+  add(0x2c, P66, 'CVTTPD2PI', 'Pq,Wx', C.CVTP2PI);
+  add(0x2d, N, 'CVTPS2PI', 'Pq,Wq', C.CVTP2PI);
+  add(0x2d, P66, 'CVTPD2PI', 'Pq,Wx', C.CVTP2PI);
+  add(0xd6, F3, 'MOVQ2DQ', 'Vx,Nq', C.MOVQ2DQ);
+  add(0xd6, F2, 'MOVDQ2Q', 'Pq,Ux', C.MOVDQ2Q);
   // Integer SIMD (66 prefix).
   const ints: [number, string, Handler][] = [
     [0x60, 'PUNPCKLBW', I.PUNPCKLBW],

@@ -561,6 +561,71 @@ function mmxTemplates(): Template[] {
   return t;
 }
 
+/**
+ * The MMX<->SSE conversions and moves. `#m` is the memory operand (the source half of the
+ * case's data); each runs once as it is and once after `emms; fld1; fldz`, so that TOP is 6
+ * and two registers are tagged valid when it starts (the MMX transition is visible).
+ */
+interface CvtTemplate {
+  /** nasm text. */
+  insn: string;
+  /** Source data: 0 = int32 pairs, 32/64 = float lanes of that width. */
+  src: 0 | 32 | 64;
+}
+
+function cvtTemplates(): CvtTemplate[] {
+  const t: CvtTemplate[] = [];
+  for (const pre of ['', 'emms\nfld1\nfldz\n']) {
+    t.push(
+      { insn: `${pre}cvtpi2ps xmm1, mm2`, src: 0 },
+      { insn: `${pre}cvtpi2ps xmm1, [#m]`, src: 0 },
+      { insn: `${pre}cvtpi2pd xmm1, mm2`, src: 0 },
+      // QEMU 7.2 switches to MMX state here too; the SDM does not (sse-kind.ts masks it).
+      { insn: `${pre}cvtpi2pd xmm1, [#m]`, src: 0 },
+      { insn: `${pre}cvtps2pi mm1, xmm2`, src: 32 },
+      { insn: `${pre}cvtps2pi mm1, [#m]`, src: 32 },
+      { insn: `${pre}cvttps2pi mm1, xmm2`, src: 32 },
+      { insn: `${pre}cvttps2pi mm1, [#m]`, src: 32 },
+      { insn: `${pre}cvtpd2pi mm1, xmm2`, src: 64 },
+      { insn: `${pre}cvtpd2pi mm1, [#m]`, src: 64 },
+      { insn: `${pre}cvttpd2pi mm1, xmm2`, src: 64 },
+      { insn: `${pre}cvttpd2pi mm1, [#m]`, src: 64 },
+      { insn: `${pre}movq2dq xmm1, mm2`, src: 0 },
+      { insn: `${pre}movdq2q mm1, xmm2`, src: 0 },
+    );
+  }
+  t.push(
+    { insn: 'cvtpi2ps xmm9, mm2', src: 0 },
+    { insn: 'cvtps2pi mm7, xmm2', src: 32 },
+    { insn: 'movq2dq xmm14, mm2', src: 0 },
+    { insn: 'cvtpi2pd xmm2, mm2', src: 0 },
+    { insn: 'cvtpi2ps xmm2, mm2', src: 0 },
+    { insn: 'movdq2q mm2, xmm2', src: 0 },
+  );
+  return t;
+}
+
+/** Eight dwords: four for XMM1 (the destination) and four for the source (XMM2, MM2, `#m`). */
+function cvtData(rnd: () => number, src: 0 | 32 | 64): bigint[] {
+  if (src !== 0) return fpData(rnd, src);
+  const ints = (): bigint => {
+    const k = rnd() % 4;
+    // Above 2^24 in magnitude, so CVTPI2PS rounds (PE) in every rounding mode.
+    if (k === 0) return BigInt.asUintN(32, BigInt((rnd() | 0x1000001) >> (rnd() % 4)));
+    return intOf(rnd, 32);
+  };
+  return [
+    fpLane(rnd, 32),
+    fpLane(rnd, 32),
+    fpLane(rnd, 32),
+    fpLane(rnd, 32),
+    ints(),
+    ints(),
+    ints(),
+    ints(),
+  ];
+}
+
 /** MXCSR values for a case: the default mostly, else a random rounding mode with DAZ/FTZ. */
 function mxcsrFor(rnd: () => number): number {
   const k = rnd() % 4;
@@ -572,7 +637,7 @@ function mxcsrFor(rnd: () => number): number {
 export function buildProgramSse(
   seed: number,
   perTemplate: number,
-  group: 'int' | 'fp' | 'x87' | 'mmx' = 'int',
+  group: 'int' | 'fp' | 'x87' | 'mmx' | 'cvt' = 'int',
 ): DiffProgram {
   const fp = group === 'fp';
   const rnd = mulberry32(seed);
@@ -664,6 +729,27 @@ export function buildProgramSse(
         lines.push('mov r9d, 0x6000');
         lines.push(`push qword ${(rnd() & 0x8d5) | 2}`, 'popfq', insn);
         lines.push(`mov r10, [rel ${label} + 64]`, `mov r11, [rel ${label} + 72]`, 'call dump');
+        cases.push({ insn });
+      }
+    }
+  }
+  if (group === 'cvt') {
+    for (const tpl of cvtTemplates()) {
+      for (let i = 0; i < perTemplate; i++) {
+        const label = `d${data.length}`;
+        const insn = tpl.insn.replaceAll('#m', `rel ${label} + 16`);
+        data.push(
+          `${label}: dd ${cvtData(rnd, tpl.src)
+            .map((v) => `0x${v.toString(16)}`)
+            .join(', ')}`,
+        );
+        lines.push('call fill', `mov eax, ${(rnd() | 1) >>> 0}`, 'call xfill');
+        lines.push(`mov dword [0x6400], ${mxcsrFor(rnd)}`, 'ldmxcsr [0x6400]', 'fninit');
+        for (let k = 0; k < 8; k++) lines.push(`movq mm${k}, [0x${(0x6280 + k * 8).toString(16)}]`);
+        lines.push(`movdqa xmm1, [rel ${label}]`, `movdqa xmm2, [rel ${label} + 16]`);
+        lines.push(`movq mm2, [rel ${label} + 16]`);
+        for (const r of REGS.slice(0, 4)) lines.push(`mov ${r}, ${hex(value())}`);
+        lines.push(`push qword ${(rnd() & 0x8d5) | 2}`, 'popfq', insn, 'call dump');
         cases.push({ insn });
       }
     }

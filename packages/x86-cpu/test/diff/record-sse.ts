@@ -5,10 +5,13 @@
 import { writeFileSync } from 'node:fs';
 import { assemble, runQemu } from './run.ts';
 import {
+  buildCvt,
   buildMmx,
   buildSse,
   buildSseFp,
   buildX87,
+  CVT_FILE,
+  CVT_SEEDS,
   MMX_FILE,
   MMX_SEEDS,
   SSE_FILE,
@@ -24,7 +27,10 @@ for (const [file, seeds, build] of [
   [SSE_FP_FILE, SSE_FP_SEEDS, buildSseFp],
   [X87_FILE, X87_SEEDS, buildX87],
   [MMX_FILE, MMX_SEEDS, buildMmx],
+  [CVT_FILE, CVT_SEEDS, buildCvt],
 ] as const) {
+  // `record-sse.ts long64-mmxcvt.json` records only the files named.
+  if (process.argv.length > 2 && !process.argv.slice(2).includes(file)) continue;
   const results = seeds.map((seed) => {
     const p = build(seed);
     const out = runQemu(assemble(p.source));
