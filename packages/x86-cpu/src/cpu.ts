@@ -13,6 +13,7 @@ import { Fpu, validFpuState } from './fpu/fpu-state.ts';
 import { type BlockOp, buildBlock, NO_BLOCK } from './internal/block.ts';
 import { finishIns } from './ops/string.ts';
 import { TASK_CALL, taskSwitch } from './ops/task.ts';
+import { TSS_STACK, tssStack } from './ops/tss-stack.ts';
 import {
   BuiltinPageWalker,
   createWalkRequest,
@@ -2242,13 +2243,10 @@ export class X86Cpu {
       // Leaving virtual-8086 mode: descriptor loads below use protected-mode rules.
       if (fromV86) this.eflags &= ~EFLAGS.VM;
       if (newCpl !== this.cpl) {
-        // Stack switch from the TSS (32-bit TSS: ESPn at 4 + 8n, SSn at 8 + 8n).
-        const off = 4 + newCpl * 8;
-        if (off + 5 > this.segLimit[SEG.TR] >>> 0)
-          this.fault(VECTOR.TS, this.segSel[SEG.TR] & 0xfffc);
-        const tss = this.segBase[SEG.TR];
-        const newEsp = this.sysRead32(tss + off) >>> 0;
-        const newSs = this.sysRead32(tss + off + 4) & 0xffff;
+        // Stack switch from the TSS (32- or 16-bit; src/ops/tss-stack.ts).
+        tssStack(this, newCpl);
+        const newEsp = TSS_STACK[0];
+        const newSs = TSS_STACK[1];
         if ((newSs & 0xfffc) === 0) this.fault(VECTOR.TS, newSs & 0xfffc);
         this.readDescriptor(newSs, VECTOR.TS);
         const sattr = (this.descHi >> 8) & 0xf0ff;

@@ -4,7 +4,7 @@
  * @see Intel SDM Vol. 2 §2.1 (instruction format), Appendix A (opcode map)
  */
 import { IMM } from './decode/info.ts';
-import { DECODE, GROUP_INFO, type OpcodeRow, ROW_INDEX } from './decode/table.ts';
+import { ARPL_ROW, DECODE, GROUP_INFO, type OpcodeRow, ROW_INDEX } from './decode/table.ts';
 import { fpuText } from './disasm-fpu.ts';
 
 /** One disassembled instruction. */
@@ -107,7 +107,7 @@ export function disassemble(
         row = ROW_INDEX[0x400 + key];
         immKind = (GROUP_INFO[key] >> 8) & 0xff;
         if ((GROUP_INFO[key] & 4) !== 0 && bits === 64 && osize === 32) osize = 64;
-      } else row = ROW_INDEX[op];
+      } else row = op === 0x63 && bits !== 64 ? ARPL_ROW : ROW_INDEX[op];
       if (mod !== 3) {
         if (asize === 16) {
           let disp = 0;
@@ -330,8 +330,7 @@ export function disassemble(
     else if (mnem === 'xlat') mnem = 'xlatb';
     else if ((op === 0x1bc || op === 0x1bd) && rep === 'rep ')
       mnem = op === 0x1bc ? 'tzcnt' : 'lzcnt';
-    if ((op === 0x1b8 && rep !== 'rep ') || (op === 0x63 && bits !== 64))
-      return { text: '(bad)', length: 1 };
+    if (op === 0x1b8 && rep !== 'rep ') return { text: '(bad)', length: 1 };
     const isString = /^(movs|cmps|stos|lods|scas|ins|outs)/.test(mnem);
     const pre = (lock ? 'lock ' : '') + (isString ? rep : '');
     const segPre = seg !== '' && mem === '' && isString ? `${seg} ` : '';

@@ -15,6 +15,7 @@ import * as A from '../ops/arith.ts';
 import * as C from '../ops/control.ts';
 import * as D from '../ops/data.ts';
 import * as FX from '../ops/fxsave.ts';
+import * as L from '../ops/legacy.ts';
 import { EMMS } from '../ops/mmx.ts';
 import * as SH from '../ops/shift.ts';
 import { MOVNTI } from '../ops/sse-move.ts';
@@ -111,7 +112,8 @@ function buildRows(): OpcodeRow[] {
   }
   r.push(row(0x60, 'PUSHA', '', D.PUSHA, 'i64'));
   r.push(row(0x61, 'POPA', '', D.POPA, 'i64'));
-  r.push(row(0x63, 'MOVSXD', 'Gv,Ed', movsxdOrUd));
+  r.push(row(0x62, 'BOUND', 'Gv,Ma', L.BOUND, 'i64'));
+  r.push(row(0x63, 'MOVSXD', 'Gv,Ed', movsxdOrArpl));
   r.push(row(0x68, 'PUSH', 'Iz', D.PUSH_I, 'd64'));
   r.push(row(0x69, 'IMUL', 'Gv,Ev,Iz', A.IMUL_GvEvI));
   r.push(row(0x6a, 'PUSH', 'Ib', D.PUSH_I, 'd64'));
@@ -172,6 +174,7 @@ function buildRows(): OpcodeRow[] {
   r.push(row(0xcf, 'IRET', '', C.IRET));
   r.push(row(0xd4, 'AAM', 'Ib', A.AAM, 'i64'));
   r.push(row(0xd5, 'AAD', 'Ib', A.AAD, 'i64'));
+  r.push(row(0xd6, 'SALC', '', L.SALC, 'i64'));
   r.push(row(0xd7, 'XLAT', '', D.XLAT));
   r.push(row(0xe0, 'LOOPNE', 'Jb', C.LOOP, 'd64'));
   r.push(row(0xe1, 'LOOPE', 'Jb', C.LOOP, 'd64'));
@@ -189,6 +192,7 @@ function buildRows(): OpcodeRow[] {
   r.push(row(0xed, 'IN', 'eAX,DX', ST.IN));
   r.push(row(0xee, 'OUT', 'DX,AL', ST.OUT));
   r.push(row(0xef, 'OUT', 'DX,eAX', ST.OUT));
+  r.push(row(0xf1, 'INT1', '', L.INT1));
   r.push(row(0xf4, 'HLT', '', SY.HLT));
   r.push(row(0xf5, 'CMC', '', SY.FLAGOP));
   r.push(row(0xf8, 'CLC', '', SY.FLAGOP));
@@ -234,6 +238,7 @@ function buildRows(): OpcodeRow[] {
   r.push(row(0x130, 'WRMSR', '', SY.WRMSR));
   r.push(row(0x131, 'RDTSC', '', SY.RDTSC));
   r.push(row(0x132, 'RDMSR', '', SY.RDMSR));
+  r.push(row(0x133, 'RDPMC', '', L.RDPMC));
   r.push(row(0x134, 'SYSENTER', '', SY.SYSENTER));
   r.push(row(0x135, 'SYSEXIT', '', SY.SYSEXIT));
   r.push(row(0x1a0, 'PUSH', 'FS', D.PUSH_S, 'd64'));
@@ -279,10 +284,14 @@ function buildRows(): OpcodeRow[] {
   return r;
 }
 
-function movsxdOrUd(cpu: X86Cpu): void {
-  if (!cpu.mode64) cpu.ud();
-  D.MOVSXD(cpu);
+/** 63: MOVSXD in 64-bit mode, ARPL elsewhere. */
+function movsxdOrArpl(cpu: X86Cpu): void {
+  if (cpu.mode64) D.MOVSXD(cpu);
+  else L.ARPL(cpu);
 }
+
+/** The row of opcode 63 outside 64-bit mode (the table's row is MOVSXD), for the disassembler. */
+export const ARPL_ROW: OpcodeRow = /* @__PURE__ */ row(0x63, 'ARPL', 'Ew,Gw', L.ARPL);
 
 function udHandler(cpu: X86Cpu): void {
   cpu.ud();

@@ -8,6 +8,7 @@ import type { X86Cpu } from '../cpu.ts';
 import { getFlags, setFlags, testCond } from '../flags.ts';
 import { popFlags } from './data.ts';
 import { TASK_CALL, TASK_IRET, TASK_JMP, taskSwitch } from './task.ts';
+import { TSS_STACK, tssStack } from './tss-stack.ts';
 
 const TWO32 = 4294967296;
 
@@ -399,11 +400,9 @@ function throughCallGate(cpu: X86Cpu, gateSel: number, call: boolean): void {
   }
   if (!conforming && dpl < cpu.cpl) {
     // Inner privilege: new stack from the TSS, then SS, ESP, the parameters, CS, EIP.
-    const off = 4 + dpl * 8;
-    if (off + 5 > cpu.segLimit[SEG.TR] >>> 0) cpu.fault(VECTOR.TS, cpu.segSel[SEG.TR] & 0xfffc);
-    const tss = cpu.segBase[SEG.TR];
-    const newEsp = cpu.sysRead32(tss + off) >>> 0;
-    const newSs = cpu.sysRead32(tss + off + 4) & 0xffff;
+    tssStack(cpu, dpl);
+    const newEsp = TSS_STACK[0];
+    const newSs = TSS_STACK[1];
     if ((newSs & 0xfffc) === 0) cpu.fault(VECTOR.TS, 0);
     cpu.readDescriptor(newSs, VECTOR.TS);
     const sattr = (cpu.descHi >> 8) & 0xf0ff;

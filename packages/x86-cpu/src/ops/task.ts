@@ -1,12 +1,15 @@
 /**
- * Hardware task switches with 32-bit TSSs: JMP/CALL to a TSS descriptor or a task gate,
- * interrupts and exceptions through task gates, and IRET with EFLAGS.NT (return to the
- * back-link task). 16-bit TSSs are not supported.
- * @see Intel SDM Vol. 3A §7.3 "Task Switching", §7.4 "Task Linking"
+ * Hardware task switches with 32-bit and 16-bit TSSs: JMP/CALL to a TSS descriptor or a task
+ * gate, interrupts and exceptions through task gates, and IRET with EFLAGS.NT (return to the
+ * back-link task). A 16-bit TSS (types 1/3, limit at least 0x2B) holds IP, FLAGS, AX..DI, ES,
+ * CS, SS, DS and the LDT selector as words at 0x0E..0x2A: switching to one loads the low 16
+ * bits of EIP/EFLAGS and the GPRs (the upper halves keep their values, as QEMU), null FS and
+ * GS, and does not load CR3 (the 16-bit TSS has no CR3 field).
+ * @see Intel SDM Vol. 3A §7.3 "Task Switching", §7.4 "Task Linking", §7.6 "16-Bit Task-State
+ *   Segment (TSS)"
  */
 import { CR0, EFLAGS, SEG, VECTOR } from '../constants.ts';
 import type { X86Cpu } from '../cpu.ts';
-import { X86CpuError } from '../errors.ts';
 import { getFlags, setFlags } from '../flags.ts';
 
 /** How a task switch was initiated (affects busy bits, NT and the back link). */
@@ -25,23 +28,29 @@ export function taskSwitch(cpu: X86Cpu, sel: number, reason: number, nextEip: nu
   const newHi = cpu.descHi;
   const newDescAddr = cpu.descAddr;
   const type = (newHi >> 8) & 0x1f;
-  if (type === 0x01 || type === 0x03)
-    throw new X86CpuError('UNSUPPORTED', '16-bit TSS task switches are not implemented');
-  if (reason === TASK_IRET ? type !== 0x0b : type !== 0x09) cpu.gp(sel & 0xfffc);
+  const t16 = (type & 8) === 0;
+  if ((type & ~8) !== (reason === TASK_IRET ? 0x03 : 0x01)) cpu.gp(sel & 0xfffc);
   if ((newHi & 0x8000) === 0) cpu.fault(VECTOR.NP, sel & 0xfffc);
   let limit = (newLo & 0xffff) | (newHi & 0xf0000);
   if ((newHi & 0x800000) !== 0) limit = (limit << 12) | 0xfff;
-  if (limit >>> 0 < 0x67) cpu.fault(VECTOR.TS, sel & 0xfffc);
+  if (limit >>> 0 < (t16 ? 0x2b : 0x67)) cpu.fault(VECTOR.TS, sel & 0xfffc);
   const newBase = ((newLo >>> 16) | ((newHi & 0xff) << 16) | (newHi & 0xff000000)) >>> 0;
 
   // Save the outgoing task.
   const old = cpu.segBase[SEG.TR];
   let flags = getFlags(cpu);
   if (reason !== TASK_CALL) flags &= ~EFLAGS.NT;
-  cpu.sysWrite32(old + 0x20, nextEip | 0);
-  cpu.sysWrite32(old + 0x24, flags);
-  for (let r = 0; r < 8; r++) cpu.sysWrite32(old + 0x28 + r * 4, cpu.lo[r]);
-  for (let s = 0; s < 6; s++) cpu.sysWrite32(old + 0x48 + s * 4, cpu.segSel[s]);
+  if ((cpu.segAttr[SEG.TR] & 8) === 0) {
+    cpu.writeLin16(old + 0x0e, nextEip & 0xffff, false);
+    cpu.writeLin16(old + 0x10, flags & 0xffff, false);
+    for (let r = 0; r < 8; r++) cpu.writeLin16(old + 0x12 + r * 2, cpu.lo[r] & 0xffff, false);
+    for (let s = 0; s < 4; s++) cpu.writeLin16(old + 0x22 + s * 2, cpu.segSel[s], false);
+  } else {
+    cpu.sysWrite32(old + 0x20, nextEip | 0);
+    cpu.sysWrite32(old + 0x24, flags);
+    for (let r = 0; r < 8; r++) cpu.sysWrite32(old + 0x28 + r * 4, cpu.lo[r]);
+    for (let s = 0; s < 6; s++) cpu.sysWrite32(old + 0x48 + s * 4, cpu.segSel[s]);
+  }
   const oldSel = cpu.segSel[SEG.TR];
   if (reason !== TASK_CALL) {
     // Clear the outgoing task's busy bit.
@@ -50,16 +59,33 @@ export function taskSwitch(cpu: X86Cpu, sel: number, reason: number, nextEip: nu
   }
 
   // Read the incoming task's state.
-  const eip = cpu.sysRead32(newBase + 0x20) >>> 0;
-  let newFlags = cpu.sysRead32(newBase + 0x24);
+  let eip: number;
+  let newFlags: number;
   const gpr: number[] = [];
-  for (let r = 0; r < 8; r++) gpr.push(cpu.sysRead32(newBase + 0x28 + r * 4));
   const sels: number[] = [];
-  for (let s = 0; s < 6; s++) sels.push(cpu.sysRead32(newBase + 0x48 + s * 4) & 0xffff);
-  const ldt = cpu.sysRead32(newBase + 0x60) & 0xffff;
-  const cr3 = cpu.sysRead32(newBase + 0x1c) >>> 0;
+  let ldt: number;
+  let cr3 = 0;
+  if (t16) {
+    eip = cpu.readLin16(newBase + 0x0e, false);
+    // The upper EFLAGS bits (VM, RF, AC, ID) and the GPRs' upper halves keep their values.
+    newFlags = (getFlags(cpu) & ~0xffff) | cpu.readLin16(newBase + 0x10, false);
+    for (let r = 0; r < 8; r++) {
+      gpr.push((cpu.lo[r] & ~0xffff) | cpu.readLin16(newBase + 0x12 + r * 2, false));
+    }
+    for (let s = 0; s < 4; s++) sels.push(cpu.readLin16(newBase + 0x22 + s * 2, false));
+    sels.push(0, 0);
+    ldt = cpu.readLin16(newBase + 0x2a, false);
+  } else {
+    eip = cpu.sysRead32(newBase + 0x20) >>> 0;
+    newFlags = cpu.sysRead32(newBase + 0x24);
+    for (let r = 0; r < 8; r++) gpr.push(cpu.sysRead32(newBase + 0x28 + r * 4));
+    for (let s = 0; s < 6; s++) sels.push(cpu.sysRead32(newBase + 0x48 + s * 4) & 0xffff);
+    ldt = cpu.sysRead32(newBase + 0x60) & 0xffff;
+    cr3 = cpu.sysRead32(newBase + 0x1c) >>> 0;
+  }
   if (reason === TASK_CALL) {
-    cpu.sysWrite32(newBase, oldSel);
+    if (t16) cpu.writeLin16(newBase, oldSel, false);
+    else cpu.sysWrite32(newBase, oldSel);
     newFlags |= EFLAGS.NT;
   }
   // Mark the incoming task busy and load TR.
@@ -68,7 +94,7 @@ export function taskSwitch(cpu: X86Cpu, sel: number, reason: number, nextEip: nu
   cpu.segBase[SEG.TR] = newBase;
   cpu.segLimit[SEG.TR] = limit;
   cpu.segAttr[SEG.TR] = ((newHi >> 8) & 0xf0ff) | 0x02;
-  if ((cpu.cr0 & CR0.PG) !== 0) {
+  if (!t16 && (cpu.cr0 & CR0.PG) !== 0) {
     cpu.cr3 = cr3;
     cpu.flushTlb();
   }

@@ -1,0 +1,320 @@
+/**
+ * A system-level differential program for the legacy pieces: ARPL (register and memory forms,
+ * seeded random selectors and flags), SALC, BOUND (in range, and out of range with the #BR
+ * handler fixing the index and restarting), then, with TR holding a
+ * 16-bit TSS: INT from ring 3 through a 32-bit and a 16-bit interrupt gate (SS0:SP0 from the
+ * 16-bit TSS), and a task switch by CALL to a 16-bit TSS and back by IRET (NT), with the
+ * outgoing task's 16-bit TSS image dumped from the incoming task. (INT1/ICEBP is not here:
+ * QEMU 7.2 TCG hands it to its debugger stub instead of delivering #DB; legacy.test.ts checks
+ * the SDM behaviour.)
+ *
+ * Each dump is 48 bytes on port 0xE9: PUSHAD's eight registers, EFLAGS, then the CS, SS, DS,
+ * ES, FS and GS selectors as words; the TSS dump is 44 bytes.
+ */
+import type { DiffProgram } from './program.ts';
+
+/** Seeds recorded in test/vectors/system16.json. */
+export const SYSTEM16_SEEDS = [1, 2, 3, 4];
+
+/**
+ * Compares QEMU's and the model's outputs dump by dump; returns readable mismatches (register
+ * dumps field by field).
+ */
+export function compareSystem16(
+  p: { cases: { insn: string }[]; sizes: number[] },
+  want: Uint8Array,
+  got: Uint8Array,
+): string[] {
+  const out: string[] = [];
+  if (want.length !== got.length) out.push(`output length qemu=${want.length} model=${got.length}`);
+  const names = ['EDI', 'ESI', 'EBP', 'ESP', 'EBX', 'EDX', 'ECX', 'EAX', 'EFLAGS'];
+  const segs = ['CS', 'SS', 'DS', 'ES', 'FS', 'GS'];
+  let off = 0;
+  p.cases.forEach((c, i) => {
+    const n = p.sizes[i];
+    const a = Buffer.from(want.subarray(off, off + n));
+    const b = Buffer.from(got.subarray(off, off + n));
+    off += n;
+    if (a.equals(b)) return;
+    const d: string[] = [];
+    if (n === DUMP16_BYTES && a.length === n && b.length === n) {
+      for (let k = 0; k < 9; k++) {
+        const x = a.readUInt32LE(k * 4);
+        const y = b.readUInt32LE(k * 4);
+        if (x !== y) d.push(`${names[k]} qemu=${x.toString(16)} model=${y.toString(16)}`);
+      }
+      for (let k = 0; k < 6; k++) {
+        const x = a.readUInt16LE(36 + k * 2);
+        const y = b.readUInt16LE(36 + k * 2);
+        if (x !== y) d.push(`${segs[k]} qemu=${x.toString(16)} model=${y.toString(16)}`);
+      }
+    } else d.push(`qemu=${a.toString('hex')} model=${b.toString('hex')}`);
+    out.push(`${c.insn}: ${d.join(', ')}`);
+  });
+  return out;
+}
+
+/** Bytes of one register dump. */
+export const DUMP16_BYTES = 48;
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  };
+}
+
+/** Builds the program for `seed`; `cases` names every dump in output order (byte sizes vary). */
+export function buildSystem16Program(seed: number): DiffProgram & { sizes: number[] } {
+  const rnd = mulberry32(seed);
+  const lines: string[] = [];
+  const cases: { insn: string }[] = [];
+  const sizes: number[] = [];
+  const dump = (insn: string, bytes = DUMP16_BYTES) => {
+    cases.push({ insn });
+    sizes.push(bytes);
+  };
+  const h = (v: number) => `0x${(v >>> 0).toString(16)}`;
+  const flags = () => h((rnd() & 0x8d5) | 2);
+  for (let i = 0; i < 24; i++) {
+    const a = rnd();
+    const c = rnd();
+    lines.push(`mov eax, ${h(a)}`, `mov ecx, ${h(c)}`, `push dword ${flags()}`, 'popfd');
+    lines.push('arpl ax, cx', 'call dump');
+    dump(`arpl ax, cx (eax=${h(a)} ecx=${h(c)})`);
+    const m = rnd() & 0xffff;
+    lines.push(`mov word [scratch], ${h(m)}`, `mov edx, ${h(c)}`, `push dword ${flags()}`);
+    lines.push('popfd', 'arpl [scratch], dx', 'movzx esi, word [scratch]', 'call dump');
+    dump(`arpl [m16], dx (m=${h(m)} edx=${h(c)})`);
+  }
+  for (let i = 0; i < 6; i++) {
+    lines.push(`mov eax, ${h(rnd())}`, `push dword ${flags()}`, 'popfd', 'salc', 'call dump');
+    dump('salc');
+  }
+  for (let i = 0; i < 8; i++) {
+    const lo = (rnd() % 2000) - 1000;
+    const hi = lo + (rnd() % 2000);
+    const idx = lo + (rnd() % 3000) - 500;
+    const w = i % 2 === 0;
+    lines.push(
+      `mov ${w ? 'word' : 'dword'} [bounds], ${lo}`,
+      `mov ${w ? 'word' : 'dword'} [bounds + ${w ? 2 : 4}], ${hi}`,
+      `mov edx, ${h(idx)}`,
+      `mov dword [bounds_fix], ${lo}`,
+      `push dword ${flags()}`,
+      'popfd',
+      `bound ${w ? 'dx' : 'edx'}, [bounds]`,
+      'call dump',
+    );
+    if (idx < lo || idx > hi) dump(`#BR from bound (${lo} <= ${idx} <= ${hi})`);
+    dump(`bound ${w ? 16 : 32} (${lo} <= ${idx} <= ${hi})`);
+  }
+  const source = `bits 16
+org 0x7c00
+start:
+  cli
+  xor ax, ax
+  mov ds, ax
+  mov es, ax
+  mov ss, ax
+  mov sp, 0x7000
+  mov word [dap + 2], (image_end - body + 511) / 512
+  mov si, dap
+  mov ah, 0x42
+  int 0x13
+  jmp 0:body
+dap: db 0x10, 0
+  dw 0, body, 0
+  dq 1
+times 510-($-$$) db 0
+dw 0xaa55
+body:
+  cli
+  lgdt [gdtr]
+  mov eax, cr0
+  or al, 1
+  mov cr0, eax
+  jmp 0x08:pm
+bits 32
+pm:
+  mov ax, 0x10
+  mov ds, ax
+  mov es, ax
+  mov fs, ax
+  mov gs, ax
+  mov ss, ax
+  mov esp, 0x90000
+  lidt [idtr]
+  mov ax, 0x28
+  ltr ax
+  xor eax, eax
+  xor ebx, ebx
+  xor ecx, ecx
+  xor edx, edx
+  xor esi, esi
+  xor edi, edi
+  xor ebp, ebp
+${lines.join('\n')}
+  ; Ring 3 through IRET; TR is the 16-bit TSS (SP0 0x6000, SS0 0x10).
+  push 0x23
+  push 0x8000
+  push 0x2
+  push 0x1b
+  push user
+  iret
+user:
+  mov ax, 0x23
+  mov ds, ax
+  mov es, ax
+  mov eax, 0x11111111
+  int 0x80
+  mov eax, 0x22222222
+  int 0x81
+  mov eax, 0x33333333
+  int 0x82
+  mov al, 0
+  out 0xf4, al
+  hlt
+int80:
+  mov esi, [esp + 12]
+  mov edi, [esp + 16]
+  mov ebp, esp
+  call dump
+  iret
+int81:
+  movzx esi, word [esp + 6]
+  movzx edi, word [esp + 8]
+  mov ebp, esp
+  call dump
+  o16 iret
+int82:
+  mov ax, 0x10
+  mov ds, ax
+  mov es, ax
+  mov eax, 0xa1a10001
+  mov ecx, 0xa2a20002
+  mov edx, 0xa3a30003
+  mov ebx, 0xa4a40004
+  mov esi, 0xa5a50005
+  mov edi, 0xa6a60006
+  mov ebp, 0xa7a70007
+  push dword 0x8d7
+  popfd
+  call 0x30:0
+back:
+  mov ebp, esp
+  call dump
+  mov al, 0
+  out 0xf4, al
+  hlt
+task_b:
+  call dump
+  mov esi, tss16
+  mov ecx, 44
+.t:
+  mov al, [esi]
+  out 0xe9, al
+  inc esi
+  dec ecx
+  jnz .t
+  pushfd
+  pop ebp
+  call dump
+  iret
+brfix:
+  mov edx, [esp]
+  mov ebp, [esp + 4]
+  call dump
+  mov edx, [bounds_fix]
+  iret
+dbh:
+  mov esi, [esp]
+  mov ebp, esp
+  call dump
+  iret
+dump:
+  push gs
+  push fs
+  push es
+  push ds
+  push ss
+  push cs
+  pushfd
+  pushad
+  mov ebx, esp
+  xor ecx, ecx
+.l:
+  mov al, [ebx + ecx]
+  out 0xe9, al
+  inc ecx
+  cmp ecx, 36
+  jne .l
+.s:
+  mov al, [ebx + ecx]
+  out 0xe9, al
+  mov al, [ebx + ecx + 1]
+  out 0xe9, al
+  add ecx, 4
+  cmp ecx, 60
+  jne .s
+  popad
+  popfd
+  add esp, 24
+  ret
+align 8
+gdt:
+  dq 0
+  dq 0x00cf9a000000ffff
+  dq 0x00cf92000000ffff
+  dq 0x00cffa000000ffff
+  dq 0x00cff2000000ffff
+  dw 0x2b, (tss16 - $$ + 0x7c00) & 0xffff
+  db ((tss16 - $$ + 0x7c00) >> 16) & 0xff, 0x81, 0, 0
+  dw 0x2b, (tss_b - $$ + 0x7c00) & 0xffff
+  db ((tss_b - $$ + 0x7c00) >> 16) & 0xff, 0x81, 0, 0
+gdt_end:
+gdtr: dw gdt_end - gdt - 1
+  dd gdt
+idtr: dw 0x83 * 8 - 1
+  dd idt
+align 4
+scratch: dd 0
+bounds: dd 0, 0
+bounds_fix: dd 0
+tss16:
+  dw 0, 0x6000, 0x10, 0, 0, 0, 0
+  times 44 - ($ - tss16) db 0
+tss_b:
+  dw 0, 0, 0, 0, 0, 0, 0
+  dw task_b - $$ + 0x7c00, 0x0046
+  dw 0xb001, 0xb002, 0xb003, 0xb004, 0x5800, 0xb006, 0xb007, 0xb008
+  dw 0x10, 0x08, 0x10, 0x10, 0
+align 8
+idt:
+${Array.from({ length: 0x83 }, (_, v) => {
+  const g: Record<number, [string, string]> = {
+    1: ['dbh', '0x8e'],
+    5: ['brfix', '0x8e'],
+    128: ['int80', '0xee'],
+    129: ['int81', '0xe6'],
+    130: ['int82', '0xee'],
+  };
+  const e = g[v];
+  if (e === undefined) return '  dq 0';
+  return `  dw (${e[0]} - $$ + 0x7c00) & 0xffff, 0x08\n  db 0, ${e[1]}\n  dw (${e[0]} - $$ + 0x7c00) >> 16`;
+}).join('\n')}
+image_end:
+times (512 - ($ - $$) % 512) % 512 db 0
+`;
+  dump('INT 0x80 from ring 3 through a 32-bit gate, stack from the 16-bit TSS');
+  dump('INT 0x81 from ring 3 through a 16-bit gate, stack from the 16-bit TSS');
+  dump('task B entered by CALL to a 16-bit TSS');
+  dump("the outgoing task's 16-bit TSS image", 44);
+  dump('task B flags');
+  dump('back in the first task after IRET with NT');
+  return { source, cases, sizes };
+}
