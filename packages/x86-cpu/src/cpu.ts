@@ -233,6 +233,31 @@ export class X86Cpu {
   private readonly tlbVpn32: Int32Array = new Int32Array(TLB_SIZE).fill(-1);
   private readonly tlbFastR: Int32Array = new Int32Array(TLB_SIZE);
   private readonly tlbFastW: Int32Array = new Int32Array(TLB_SIZE);
+  /**
+   * Per page of the direct RAM view: the memory port's `isRam` answer once asked (1 RAM, 2 not,
+   * 0 not asked yet), kept until the embedder's {@link X86Cpu.flushTlb}: a forced-miss guest
+   * asked the port on every page walk (bench/x86-cpu/tlb-miss-peers.bench.ts, DESIGN.md).
+   */
+  private readonly ramKind: Uint8Array;
+  /** Bytes covered by `ramKind`. */
+  private readonly ramKindLimit: number;
+  /**
+   * Direct entries on chunked memory (a port without `bytes` that offers `pageView`):
+   * `tlbVpnC[i]` is the VPN of entry `i` when its frame lies in a view the port gave (else -1,
+   * and always -1 with a `bytes` view, whose entries use `tlbVpn32`); `tlbFastR`/`tlbFastW` then
+   * hold the frame's byte offset in that view, `tlbView32`/`tlbView8` the view as int32 words and
+   * bytes, `tlbPfn` the frame's page number for the decode cache's store check. A second tag
+   * array rather than a view per `tlbVpn32` entry: indexing a per-entry view cost the `bytes`
+   * fast path 2-3 % (DESIGN.md, "Hot loop", round 5).
+   */
+  private readonly tlbVpnC: Int32Array = new Int32Array(TLB_SIZE).fill(-1);
+  private readonly tlbView32: Int32Array[];
+  private readonly tlbView8: Uint8Array[];
+  /** The port has no `bytes` view and offers `pageView`: entries may use `tlbVpnC`. */
+  private readonly chunked: boolean;
+  private readonly tlbPfn: Int32Array = new Int32Array(TLB_SIZE);
+  /** Int32 aliases of the byte views the port's `pageView` returned (one per chunk). */
+  private readonly pageViews: Map<Uint8Array, Int32Array> = new Map();
   /** @internal Out-field of `translate`: the page is MMIO. */
   xMmio = false;
   /**
@@ -298,6 +323,11 @@ export class X86Cpu {
     for (let i = 0; i < DC_SIZE; i++) this.dc[i * 8 + 1] = -1;
     this.walker = opts.walker ?? new BuiltinPageWalker(opts.memory);
     this.inlineWalk = opts.walker === undefined && this.ram32.length > 0;
+    this.ramKind = new Uint8Array(this.ram32.length >>> 10);
+    this.ramKindLimit = this.ramKind.length * 4096;
+    this.tlbView32 = new Array<Int32Array>(TLB_SIZE).fill(this.ram32);
+    this.tlbView8 = new Array<Uint8Array>(TLB_SIZE).fill(this.ramBytes);
+    this.chunked = this.portCode && opts.memory.pageView !== undefined;
     const self = this;
     this.time = opts.time ?? {
       readTsc(): number {
@@ -497,17 +527,34 @@ export class X86Cpu {
   // TLB and translation
   // =====================================================================================
 
-  /** Drops every cached translation (CR3/CR0/CR4 writes do this; so should the embedder after remapping RAM). */
+  /**
+   * Drops every cached translation and every cached answer of the memory port's `isRam`
+   * (the embedder calls this after remapping RAM or MMIO; the guest's CR3/CR0/CR4 writes drop
+   * only the translations).
+   */
   flushTlb(): void {
+    this.ramKind.fill(0);
+    this.flushGuestTlb();
+  }
+
+  /**
+   * @internal Drops every cached translation (MOV CR0/CR3/CR4, task switches). The `isRam`
+   * answers cached per direct-RAM page stay: they depend on the embedder's memory map, not on
+   * the guest's paging (DESIGN.md "Hot loop", round 5).
+   */
+  flushGuestTlb(): void {
     if (this.tlbCount >= TLB_SIZE) {
       // The fill list saturated (an entry re-filled after INVLPG is listed again): drop all.
       this.tlbTag.fill(-1);
       this.tlbVpn32.fill(-1);
+      this.tlbVpnC.fill(-1);
     } else {
+      const chunked = this.chunked;
       for (let i = 0; i < this.tlbCount; i++) {
         const e = this.tlbUsed[i];
         this.tlbTag[e] = -1;
         this.tlbVpn32[e] = -1;
+        if (chunked) this.tlbVpnC[e] = -1;
       }
     }
     this.tlbCount = 0;
@@ -522,6 +569,7 @@ export class X86Cpu {
     if (this.tlbTag[i] === vpn) {
       this.tlbTag[i] = -1;
       this.tlbVpn32[i] = -1;
+      this.tlbVpnC[i] = -1;
     }
     this.fetchVpn = -1;
     this.invalidateFetch();
@@ -549,14 +597,26 @@ export class X86Cpu {
     access: number,
     user: boolean,
   ): number {
+    if (this.inlineWalk && (this.cr0 & CR0.PG) !== 0 && (this.cr4 & 0x20) === 0) {
+      const pa = this.walkFill2(lin, vpn, i, access, user);
+      if (pa >= 0) return pa;
+    }
+    return this.translateWalk(lin, vpn, i, access, user);
+  }
+
+  /** The general miss path: the walker port (or no paging), then the TLB fill. */
+  private translateWalk(
+    lin: number,
+    vpn: number,
+    i: number,
+    access: number,
+    user: boolean,
+  ): number {
     let frame: number;
     let flags: number;
     if ((this.cr0 & CR0.PG) === 0) {
       frame = (vpn * 4096) % TWO32;
       flags = T_READ | T_USER | T_WUSER | T_WSUP | T_EXEC;
-    } else if (this.inlineWalk && (this.cr4 & 0x20) === 0 && this.walk2(lin, access, user)) {
-      frame = this.walkFrame;
-      flags = this.walkFlags;
     } else {
       const req = this.walkReq;
       req.linear = lin;
@@ -581,58 +641,137 @@ export class X86Cpu {
         if (req.writable || (this.cr0 & CR0.WP) === 0) flags |= T_WSUP;
       }
     }
-    if (!this.memory.isRam(frame)) flags |= T_MMIO;
+    if (frame < this.ramKindLimit) {
+      const page = frame >>> 12;
+      let kind = this.ramKind[page];
+      if (kind === 0) {
+        kind = this.memory.isRam(frame) ? 1 : 2;
+        this.ramKind[page] = kind;
+      }
+      if (kind === 2) flags |= T_MMIO;
+    } else if (!this.memory.isRam(frame)) flags |= T_MMIO;
     if (this.tlbTag[i] === -1 && this.tlbCount < TLB_SIZE) this.tlbUsed[this.tlbCount++] = i;
     this.tlbTag[i] = vpn;
     this.tlbFrame[i] = frame;
     this.tlbFlags[i] = flags;
     this.xMmio = (flags & T_MMIO) !== 0;
-    if (vpn >= 0 && vpn < 0x100000 && !this.xMmio && frame + 4096 <= this.ram32.length * 4) {
-      this.tlbVpn32[i] = vpn;
-      this.tlbFastR[i] = frame | 1 | ((flags & T_USER) !== 0 ? 2 : 0);
-      this.tlbFastW[i] =
-        frame | ((flags & T_WSUP) !== 0 ? 1 : 0) | ((flags & T_WUSER) !== 0 ? 2 : 0);
-    } else this.tlbVpn32[i] = -1;
+    if (vpn >= 0 && vpn < 0x100000 && !this.xMmio) {
+      if (frame + 4096 <= this.ramKindLimit) {
+        this.tlbVpn32[i] = vpn;
+        this.tlbFastR[i] = frame | 1 | ((flags & T_USER) !== 0 ? 2 : 0);
+        this.tlbFastW[i] =
+          frame | ((flags & T_WSUP) !== 0 ? 1 : 0) | ((flags & T_WUSER) !== 0 ? 2 : 0);
+      } else {
+        this.tlbVpn32[i] = -1;
+        if (this.chunked) this.fillPageView(i, vpn, frame, flags, access);
+      }
+    } else {
+      this.tlbVpn32[i] = -1;
+      this.tlbVpnC[i] = -1;
+    }
     return frame + (lin & 0xfff);
   }
 
-  private walkFrame = 0;
-  private walkFlags = 0;
+  /**
+   * Direct entry `i` for a frame outside the `bytes` view, through the port's optional
+   * `pageView` (chunked memory): the chunk's views and the frame's offset in them, or no direct
+   * entry (`tlbVpn32[i]` = -1) when the port offers none. Stores go direct only when the view
+   * was asked for with `write` (a write walk), so the port sees every page before it is written.
+   */
+  private fillPageView(i: number, vpn: number, frame: number, flags: number, access: number): void {
+    this.tlbVpnC[i] = -1;
+    const port = this.memory;
+    if (port.pageView === undefined || frame >= 0x100000000) return;
+    const write = access === 1;
+    const pfn = frame / 4096;
+    if (write && pfn >= this.codeGen.length) this.growCodePages(pfn);
+    const v8 = port.pageView(frame, write);
+    if (v8 === undefined) return;
+    let v32 = this.pageViews.get(v8);
+    if (v32 === undefined) {
+      const n = v8.length;
+      if (n < 4096 || n > 0x40000000 || (n & (n - 1)) !== 0 || v8.byteOffset % 4 !== 0) {
+        throw new X86CpuError(
+          'INVALID_ARGUMENT',
+          `pageView returned ${n} bytes at offset ${v8.byteOffset}: need a power of two from 4096, 4-byte aligned`,
+        );
+      }
+      v32 = new Int32Array(v8.buffer, v8.byteOffset, n >> 2);
+      this.pageViews.set(v8, v32);
+    }
+    const off = frame & (v8.length - 1);
+    this.tlbVpnC[i] = vpn;
+    this.tlbView32[i] = v32;
+    this.tlbView8[i] = v8;
+    this.tlbPfn[i] = pfn;
+    this.tlbFastR[i] = off | 1 | ((flags & T_USER) !== 0 ? 2 : 0);
+    this.tlbFastW[i] = write
+      ? off | ((flags & T_WSUP) !== 0 ? 1 : 0) | ((flags & T_WUSER) !== 0 ? 2 : 0)
+      : off;
+  }
 
   /**
    * The built-in walker's 2-level walk (`BuiltinPageWalker.walk32`) for its common case, inline
-   * on the direct RAM view: both entries present and in RAM, a 4 KiB page, access allowed. Sets
-   * the same A/D bits, leaves the frame and TLB flags in `walkFrame`/`walkFlags` and returns
-   * true; anything else returns false and the walker proper handles it (faults included).
+   * on the direct RAM view, and the TLB fill after it, in int32 arithmetic: both entries present
+   * and in the view, a 4 KiB RAM page in the view, access allowed. Sets the same A/D bits and
+   * returns the physical address; anything else returns -1 before changing anything, and the
+   * walker proper handles it (faults included). One function for walk and fill: `translate` plus a
+   * flush every 1024 pages went 38.7 -> 42.0 M walks/s (DESIGN.md "Hot loop", round 5).
    */
-  private walk2(lin: number, access: number, user: boolean): boolean {
+  private walkFill2(lin: number, vpn: number, i: number, access: number, user: boolean): number {
     const ram = this.ram32;
-    const l = lin >>> 0;
-    const pdeAddr = ((this.cr3 & ~0xfff) >>> 0) + (l >>> 22) * 4;
-    if (pdeAddr + 4 > ram.length * 4) return false;
-    const pde = ram[pdeAddr >>> 2];
-    if ((pde & 1) === 0 || ((pde & 0x80) !== 0 && (this.cr4 & 0x10) !== 0)) return false;
-    const pteAddr = ((pde & ~0xfff) >>> 0) + ((l >>> 12) & 0x3ff) * 4;
-    if (pteAddr + 4 > ram.length * 4) return false;
-    const pte = ram[pteAddr >>> 2];
-    if ((pte & 1) === 0) return false;
+    const words = ram.length;
+    const pdeIdx = ((this.cr3 >>> 12) << 10) + (lin >>> 22);
+    if (pdeIdx >= words) return -1;
+    const pde = ram[pdeIdx];
+    if ((pde & 1) === 0 || ((pde & 0x80) !== 0 && (this.cr4 & 0x10) !== 0)) return -1;
+    const pteIdx = ((pde >>> 12) << 10) + ((lin >>> 12) & 0x3ff);
+    if (pteIdx >= words) return -1;
+    const pte = ram[pteIdx];
+    if ((pte & 1) === 0) return -1;
+    const page = pte >>> 12;
+    if (page >= this.ramKind.length) return -1;
+    let kind = this.ramKind[page];
+    if (kind === 0) {
+      kind = this.memory.isRam(page * 4096) ? 1 : 2;
+      this.ramKind[page] = kind;
+    }
+    if (kind !== 1) return -1;
     const us = (pde & pte & 4) !== 0;
     const rw = (pde & pte & 2) !== 0;
     const write = access === 1;
     const wp = (this.cr0 & CR0.WP) !== 0;
-    if ((user && !us) || (write && !rw && (user || wp))) return false;
-    if ((pde & 0x20) === 0) ram[pdeAddr >>> 2] = pde | 0x20;
+    if ((user && !us) || (write && !rw && (user || wp))) return -1;
+    if ((pde & 0x20) === 0) ram[pdeIdx] = pde | 0x20;
     const upd = pte | 0x20 | (write ? 0x40 : 0);
-    if (upd !== pte) ram[pteAddr >>> 2] = upd;
-    this.walkFrame = (pte & ~0xfff) >>> 0;
+    if (upd !== pte) ram[pteIdx] = upd;
     let flags = T_READ | T_EXEC;
-    if (us) flags |= T_USER;
-    if (write) {
-      if (rw && us) flags |= T_WUSER;
-      if (rw || !wp) flags |= T_WSUP;
+    let fastR = 1;
+    let fastW = 0;
+    if (us) {
+      flags |= T_USER;
+      fastR = 3;
     }
-    this.walkFlags = flags;
-    return true;
+    if (write) {
+      if (rw && us) {
+        flags |= T_WUSER;
+        fastW = 2;
+      }
+      if (rw || !wp) {
+        flags |= T_WSUP;
+        fastW |= 1;
+      }
+    }
+    const frame = pte & ~0xfff;
+    if (this.tlbTag[i] === -1 && this.tlbCount < TLB_SIZE) this.tlbUsed[this.tlbCount++] = i;
+    this.tlbTag[i] = vpn;
+    this.tlbFrame[i] = page * 4096;
+    this.tlbFlags[i] = flags;
+    this.xMmio = false;
+    this.tlbVpn32[i] = vpn;
+    this.tlbFastR[i] = frame | fastR;
+    this.tlbFastW[i] = frame | fastW;
+    return page * 4096 + (lin & 0xfff);
   }
 
   // =====================================================================================
@@ -671,6 +810,9 @@ export class X86Cpu {
       if (this.tlbVpn32[i] === vpn && (e & (user ? 2 : 1)) !== 0) {
         return this.ramBytes[((e & ~0xfff) >>> 0) + (lin & 0xfff)];
       }
+      if (this.tlbVpnC[i] === vpn && (e & (user ? 2 : 1)) !== 0) {
+        return this.tlbView8[i][(e & ~0xfff) + (lin & 0xfff)];
+      }
     }
     const pa = this.translate(lin, 0, user);
     if (this.xMmio) return this.mmioRead(pa, 1);
@@ -689,6 +831,11 @@ export class X86Cpu {
       if (this.tlbVpn32[i] === vpn && (e & (user ? 2 : 1)) !== 0) {
         const pa = ((e & ~0xfff) >>> 0) + (lin & 0xfff);
         return this.ramBytes[pa] | (this.ramBytes[pa + 1] << 8);
+      }
+      if (this.tlbVpnC[i] === vpn && (e & (user ? 2 : 1)) !== 0) {
+        const m = this.tlbView8[i];
+        const o = (e & ~0xfff) + (lin & 0xfff);
+        return m[o] | (m[o + 1] << 8);
       }
     }
     const pa = this.translate(lin, 0, user);
@@ -711,6 +858,12 @@ export class X86Cpu {
         const m = this.ramBytes;
         return m[pa] | (m[pa + 1] << 8) | (m[pa + 2] << 16) | (m[pa + 3] << 24);
       }
+      if (this.tlbVpnC[i] === vpn && (e & (user ? 2 : 1)) !== 0) {
+        const o = (e & ~0xfff) + (lin & 0xfff);
+        if ((o & 3) === 0) return this.tlbView32[i][o >>> 2];
+        const m = this.tlbView8[i];
+        return m[o] | (m[o + 1] << 8) | (m[o + 2] << 16) | (m[o + 3] << 24);
+      }
     }
     const pa = this.translate(lin, 0, user);
     if (this.xMmio) return this.mmioRead(pa, 4);
@@ -728,6 +881,12 @@ export class X86Cpu {
         const pa = ((e & ~0xfff) >>> 0) + (lin & 0xfff);
         if (this.codeMark[pa >>> 12] !== 0) this.codeWritten(pa >>> 12);
         this.ramBytes[pa] = v;
+        return;
+      }
+      if (this.tlbVpnC[i] === vpn && (e & (user ? 2 : 1)) !== 0) {
+        const pfn = this.tlbPfn[i];
+        if (this.codeMark[pfn] !== 0) this.codeWritten(pfn);
+        this.tlbView8[i][(e & ~0xfff) + (lin & 0xfff)] = v;
         return;
       }
     }
@@ -754,6 +913,15 @@ export class X86Cpu {
         if (this.codeMark[pa >>> 12] !== 0) this.codeWritten(pa >>> 12);
         this.ramBytes[pa] = v;
         this.ramBytes[pa + 1] = v >> 8;
+        return;
+      }
+      if (this.tlbVpnC[i] === vpn && (e & (user ? 2 : 1)) !== 0) {
+        const pfn = this.tlbPfn[i];
+        if (this.codeMark[pfn] !== 0) this.codeWritten(pfn);
+        const m = this.tlbView8[i];
+        const o = (e & ~0xfff) + (lin & 0xfff);
+        m[o] = v;
+        m[o + 1] = v >> 8;
         return;
       }
     }
@@ -785,6 +953,20 @@ export class X86Cpu {
           m[pa + 1] = v >> 8;
           m[pa + 2] = v >> 16;
           m[pa + 3] = v >> 24;
+        }
+        return;
+      }
+      if (this.tlbVpnC[i] === vpn && (e & (user ? 2 : 1)) !== 0) {
+        const pfn = this.tlbPfn[i];
+        if (this.codeMark[pfn] !== 0) this.codeWritten(pfn);
+        const o = (e & ~0xfff) + (lin & 0xfff);
+        if ((o & 3) === 0) this.tlbView32[i][o >>> 2] = v;
+        else {
+          const m = this.tlbView8[i];
+          m[o] = v;
+          m[o + 1] = v >> 8;
+          m[o + 2] = v >> 16;
+          m[o + 3] = v >> 24;
         }
         return;
       }

@@ -42,6 +42,19 @@ export interface PhysicalMemory {
   pageEquals?(pa: number, words: Int32Array): boolean;
   /** Optional companion of {@link PhysicalMemory.pageEquals}: copies the RAM page at `pa` into `out`. */
   readPage?(pa: number, out: Int32Array): void;
+  /**
+   * Optional, for ports without {@link PhysicalMemory.bytes} (memory held in chunks): the bytes
+   * holding the RAM page at `pa` below 4 GiB, so the CPU's TLB loads and stores it directly
+   * instead of calling the methods above. The view is a naturally aligned block of guest
+   * physical memory: its length is a power of two from 4096 to 2^30, its `byteOffset` a multiple
+   * of 4, and the byte at `pa` is `view[pa & (view.length - 1)]`. The CPU asks with `write` true
+   * on the first store to the page after each TLB fill (a write walk) and stores through the view
+   * without calling the port again until {@link X86Cpu}'s `flushTlb()`; a port that must see each
+   * store to a page (write-protected, dirty-tracked) marks the page here or returns undefined,
+   * and a port whose page reads as zeros without storage returns undefined for reads. The CPU
+   * keeps the views it was given until it is discarded: a view must stay the page's storage.
+   */
+  pageView?(pa: number, write: boolean): Uint8Array | undefined;
 }
 
 /** A source of time for RDTSC/RDTSCP. Tests use a deterministic one. */

@@ -17,6 +17,19 @@ export const XEN_PAGE = {
   /** Xen's reserved compat GDT page for 32-bit guests. */ GDT32: 2,
 } as const;
 
+/**
+ * What `@typevisor/mmu`'s `MachineMemory` offers beyond {@link MachineBytesPort}: its 2 MiB
+ * chunks (allocated on first write, never moved) for {@link MachinePhysicalMemory.pageView}.
+ */
+interface ChunkedMachine {
+  /** Byte views per chunk (a shared zero view for chunks never written). */
+  readonly u8Chunks: readonly Uint8Array[];
+  /** 1 for chunks with their own storage. */
+  readonly allocated: Uint8Array;
+  /** Allocates the storage of `mfn`'s chunk if needed (and reports the frame as written). */
+  chunkForWrite(mfn: number): number;
+}
+
 /** Number of {@link XEN_PAGE} pages. */
 const XEN_PAGES = 3;
 
@@ -39,9 +52,17 @@ export class MachinePhysicalMemory {
   private readonly xen: Uint8Array;
   private readonly xenView: DataView;
 
+  /** The machine's chunks when it is a chunked `MachineMemory`, else null. */
+  private readonly chunked: ChunkedMachine | null;
+
   /** Wraps `machine`. */
   constructor(machine: MachineBytesPort) {
     this.machine = machine;
+    const c = machine as MachineBytesPort & Partial<ChunkedMachine>;
+    this.chunked =
+      c.u8Chunks !== undefined && c.allocated !== undefined && c.chunkForWrite !== undefined
+        ? (c as MachineBytesPort & ChunkedMachine)
+        : null;
     this.limit = machine.frames * 4096;
     this.xen = new Uint8Array(XEN_PAGES * 4096);
     this.xenView = new DataView(this.xen.buffer);
@@ -92,6 +113,22 @@ export class MachinePhysicalMemory {
   /** Writes 32 bits (never crosses a page). */
   write32(pa: number, v: number): void {
     if (pa >= 0 && pa + 4 <= this.limit) this.machine.writeMa32(pa, v | 0);
+  }
+
+  /**
+   * The 2 MiB chunk holding machine page `pa`, so the CPU's TLB loads and stores it directly
+   * (the CPU's `PhysicalMemory.pageView`). For a store (`write`, asked on a write walk's TLB
+   * fill) the chunk is allocated through `chunkForWrite`, which reports the frame as written
+   * (log-dirty); for a load, a chunk never written has no view (it reads as zeros through
+   * {@link MachinePhysicalMemory.read32}). Xen's pages and addresses past them have none either.
+   */
+  pageView(pa: number, write: boolean): Uint8Array | undefined {
+    const m = this.chunked;
+    if (m === null || pa < 0 || pa >= this.limit) return undefined;
+    const mfn = Math.floor(pa / 4096);
+    if (write) return m.u8Chunks[m.chunkForWrite(mfn)];
+    const c = mfn >>> 9;
+    return m.allocated[c] !== 0 ? m.u8Chunks[c] : undefined;
   }
 
   /**

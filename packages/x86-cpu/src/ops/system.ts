@@ -193,7 +193,7 @@ export function writeCr0(cpu: X86Cpu, v: number): void {
     cpu.efer &= ~EFER.LMA;
   }
   cpu.cr0 = v;
-  cpu.flushTlb();
+  cpu.flushGuestTlb();
   cpu.updateMode();
 }
 
@@ -241,14 +241,14 @@ export function MOV_CR(cpu: X86Cpu): void {
       return;
     case 3:
       cpu.cr3 = size === 64 ? v : v >>> 0;
-      cpu.flushTlb();
+      cpu.flushGuestTlb();
       return;
     case 4: {
       const known = 0x1f7fff & ~(1 << 11) & ~(1 << 12) & ~(1 << 15) & ~(1 << 19);
       if ((vlo & ~known) !== 0 || (size === 64 && cpu.hi[r] !== 0)) cpu.gp(0);
       if ((cpu.efer & EFER.LMA) !== 0 && (vlo & CR4.PAE) === 0) cpu.gp(0);
       cpu.cr4 = vlo;
-      cpu.flushTlb();
+      cpu.flushGuestTlb();
       return;
     }
     case 8:

@@ -96,7 +96,7 @@ export function taskSwitch(cpu: X86Cpu, sel: number, reason: number, nextEip: nu
   cpu.segAttr[SEG.TR] = ((newHi >> 8) & 0xf0ff) | 0x02;
   if (!t16 && (cpu.cr0 & CR0.PG) !== 0) {
     cpu.cr3 = cr3;
-    cpu.flushTlb();
+    cpu.flushGuestTlb();
   }
   cpu.cr0 |= CR0.TS;
   setFlags(cpu, newFlags);
