@@ -464,6 +464,13 @@ export {
   pvHypercall,
   type XenVersionInfo,
 } from './pv/pv-hypercalls.ts';
+export {
+  isSuspended,
+  RESUME_HOW,
+  type ResumeHow,
+  resumeSuspendedDomain,
+  type SuspendableVcpu,
+} from './pv/pv-suspend.ts';
 export { PvTraps, type VcpuInfoPort } from './pv/pv-traps.ts';
 export {
   FLAT_KERNEL_CS64,

@@ -197,6 +197,20 @@ export {
   toJson,
 } from './host/host-image.ts';
 export {
+  applyLifecycle,
+  type LifecycleContext,
+  preserveSuffix,
+  resumeInNewDomain,
+  resumeSuspended,
+  SUSPEND_TIMEOUT_MS,
+  type SuspendContext,
+  type SuspendMethod,
+  shutdownAction,
+  suspendGuest,
+  suspendMethod,
+} from './host/host-lifecycle.ts';
+export { liveDomainConfig } from './host/host-lifecycle-config.ts';
+export {
   type CreditParams,
   type CreditPoolParams,
   creditPool,

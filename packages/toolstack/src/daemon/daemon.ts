@@ -10,6 +10,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { XenstoreServer } from '@typevisor/xenstore/node';
 import { ToolstackError } from '../errors.ts';
 import { Host, type HostDomain, type HostTimeMode } from '../host/host.ts';
+import { liveDomainConfig } from '../host/host-lifecycle-config.ts';
 import { MIGRATION_METHODS, MigrationService } from '../migration/migration-rpc.ts';
 import { TYPEVISOR_VERSION } from '../version.ts';
 import { loadDomainConfig } from './config-load.ts';
@@ -525,14 +526,20 @@ export class TypevisorDaemon {
     };
   }
 
-  private list(domain: string | undefined): DomainListEntry[] {
+  private async list(domain: string | undefined): Promise<DomainListEntry[]> {
+    // The configuration as it is now (mem-set, vcpu-set, hot-plugged devices), as libxl's
+    // libxl_retrieve_domain_configuration gives `xl list -l`.
+    const live = async (d: HostDomain): Promise<DomainListEntry> => ({
+      ...this.entry(d),
+      config: await liveDomainConfig(this.host, d),
+    });
     if (domain !== undefined) {
       if (domain === '0' || domain === 'Domain-0') return [this.dom0Entry()];
-      return [this.entry(this.host.lookup(domain))];
+      return [await live(this.host.lookup(domain))];
     }
     const rows = [this.dom0Entry()];
     for (const d of [...this.host.domains.values()].sort((a, b) => a.domid - b.domid))
-      rows.push(this.entry(d));
+      rows.push(await live(d));
     return rows;
   }
 

@@ -34,6 +34,7 @@ import {
   rewriteStartInfo,
 } from './domain-save-pagetables.ts';
 import { type Host, HostDomain, openDisk } from './host.ts';
+import { resumeInNewDomain } from './host-lifecycle.ts';
 
 /** Options of {@link restoreDomainImage}. */
 export interface DomainRestoreOptions {
@@ -451,6 +452,7 @@ function build(
   const vcpu = is32
     ? Pv32Vcpu.fromState({ ...(saved.vcpu as Pv32VcpuState), domid }, vcpuOptions)
     : PvVcpu.fromState({ ...(saved.vcpu as PvVcpuState), domid }, vcpuOptions);
+  resumeInNewDomain([vcpu]); // a guest saved suspended wakes in a new domain: its hypercall returns 0
   const dom = new HostDomain({
     domid,
     config,

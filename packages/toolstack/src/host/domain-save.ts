@@ -6,7 +6,7 @@
  * (`xl save -c`) continues.
  * @module
  */
-import type { Pv32Vcpu, PvVcpu } from '@typevisor/hypervisor';
+import { type Pv32Vcpu, type PvVcpu, SHUTDOWN_suspend } from '@typevisor/hypervisor';
 import { INVALID_MFN } from '@typevisor/mmu';
 import type { X86Cpu } from '@typevisor/x86-cpu';
 import type { DomainConfig } from '../config/domain-config.ts';
@@ -37,6 +37,7 @@ import {
 } from './domain-save-pagetables.ts';
 import type { Host, HostDomain } from './host.ts';
 import { toJson } from './host-image.ts';
+import { resumeSuspended, suspendGuest } from './host-lifecycle.ts';
 
 /** One vCPU of a domain as the save code sees it. */
 export interface DomainVcpuView {
@@ -323,7 +324,8 @@ export function domainStateRecords(
       vcpu: v.vcpu.getState(),
       blocked: v.blocked,
     };
-    if (saved.vcpu.shutdownReason >= 0) {
+    // A guest that suspended for the save is saved as such (its restore resumes it).
+    if (saved.vcpu.shutdownReason >= 0 && saved.vcpu.shutdownReason !== SHUTDOWN_suspend) {
       throw new ToolstackError(
         'STATE',
         `dom${d.domid} has shut down (${d.shutdownName ?? saved.vcpu.shutdownReason}); there is nothing to save`,
@@ -400,8 +402,11 @@ export interface StoppedDomain {
 }
 
 /**
- * Stops a domain for a save: pauses it (a guest that does not cooperate is saved paused, where
- * xl would ask it to suspend), lets dom0 finish its requests and detaches dom0's drivers.
+ * Stops a domain for a save: a guest that supports it is asked to suspend itself first, as xl
+ * does (host-lifecycle.ts; one that does not cooperate is saved paused, where xl would ask it
+ * anyway and time out); then it is paused, dom0 finishes its requests and its drivers are
+ * detached. `resume` undoes all that (a suspended guest is resumed in place: its suspend
+ * hypercall returns 1).
  */
 export async function stopForSave(ctx: DomainSaveContext, d: HostDomain): Promise<StoppedDomain> {
   if (d.shutdownReason >= 0) {
@@ -423,6 +428,7 @@ export async function stopForSave(ctx: DomainSaveContext, d: HostDomain): Promis
   }
   domainVcpus(d); // refuses what the image cannot carry before anything is stopped
   const wasPaused = d.paused;
+  const suspended = await suspendGuest(ctx, d);
   ctx.host.pause(d.domid);
   await ctx.settleDom0();
   await ctx.detachDrivers(d);
@@ -433,6 +439,7 @@ export async function stopForSave(ctx: DomainSaveContext, d: HostDomain): Promis
     resume: async (): Promise<void> => {
       if (resumed) return;
       resumed = true;
+      if (suspended) resumeSuspended(ctx.host, d);
       await ctx.attachDrivers(d);
       if (!wasPaused) ctx.host.unpause(d.domid);
     },

@@ -29,9 +29,7 @@ import {
   type PvVcpuOptions,
   type PvVcpuState,
   Scheduler,
-  SHUTDOWN_crash,
   SHUTDOWN_poweroff,
-  SHUTDOWN_reboot,
   sharedInfoLayout,
   timeScaleFor,
   VcpuTimers,
@@ -82,6 +80,7 @@ import {
   type HostImage,
   type SavedDomain,
 } from './host-image.ts';
+import { applyLifecycle, SUSPEND_TIMEOUT_MS } from './host-lifecycle.ts';
 import { HostVcpu } from './host-vcpu.ts';
 import { machineReservations } from './machine-reservations.ts';
 import { type NativeDomain, NativeGrantIssuer, NativePageAllocator } from './native-domain.ts';
@@ -149,6 +148,11 @@ export interface HostOptions {
    * pCPU runs its current vCPU for a slice starting at the same virtual time (see DESIGN.md).
    */
   readonly pcpus?: number;
+  /**
+   * How long a guest that supports suspend gets to acknowledge a suspend request, and then to
+   * suspend, before a save or migration (ms; default libxl's 60 000).
+   */
+  readonly suspendTimeoutMs?: number;
 }
 
 /** What a domain is doing. */
@@ -423,6 +427,8 @@ export class Host {
   readonly devices: HostDevices;
   /** Called when a domain shuts down (after the lifecycle action has been applied). */
   onShutdown: ((domain: HostDomain, action: LifecycleAction) => void) | undefined;
+  /** How long a guest gets to acknowledge a suspend request, and then to suspend (ms). */
+  readonly suspendTimeoutMs: number;
   private readonly timeMode: HostTimeMode;
   private readonly memoryMiB: number;
   private running = false;
@@ -492,6 +498,7 @@ export class Host {
       );
     }
     this.log = options.log ?? (() => undefined);
+    this.suspendTimeoutMs = options.suspendTimeoutMs ?? SUSPEND_TIMEOUT_MS;
     this.trace = options.trace;
     this.pcpus = options.pcpus ?? 1;
     if (!Number.isInteger(this.pcpus) || this.pcpus < 1 || this.pcpus > MAX_PCPUS) {
@@ -1759,26 +1766,9 @@ export class Host {
     }
   }
 
-  /** Applies the configured action after a guest shut itself down. */
-  private async applyLifecycle(d: HostDomain): Promise<void> {
-    const reason = d.shutdownReason;
-    const action =
-      reason === SHUTDOWN_reboot
-        ? d.config.onReboot
-        : reason === SHUTDOWN_crash
-          ? d.config.onCrash
-          : d.config.onPoweroff;
-    const crash = d.vcpus.find((v) => v.vcpu.crash !== null)?.vcpu.crash ?? null;
-    if (reason === SHUTDOWN_crash && crash !== null) {
-      this.log(`dom${d.domid} (${d.name}) crashed: ${crash.message}`);
-    }
-    if (action === 'destroy') await this.destroyDomain(d.domid);
-    else if (action === 'restart' || action === 'rename-restart') {
-      await this.destroyDomain(d.domid);
-      await this.createDomain(d.config);
-    }
-    // preserve: the domain stays, shut down, until `xl destroy`.
-    this.onShutdown?.(d, action);
+  /** Applies the configured action after a guest shut itself down (see host-lifecycle.ts). */
+  private applyLifecycle(d: HostDomain): Promise<void> {
+    return applyLifecycle({ host: this, log: this.log }, d);
   }
 
   /**
