@@ -453,6 +453,11 @@ export {
   type PvDomainVcpusState,
 } from './pv/pv-domain-vcpus.ts';
 export {
+  type GuestModeArchPort,
+  PvGuestMode,
+  type PvGuestModeState,
+} from './pv/pv-guest-mode.ts';
+export {
   CONSOLEIO_read,
   CONSOLEIO_write,
   DEFAULT_XEN_VERSION,
@@ -471,7 +476,7 @@ export {
   resumeSuspendedDomain,
   type SuspendableVcpu,
 } from './pv/pv-suspend.ts';
-export { PvTraps, type VcpuInfoPort } from './pv/pv-traps.ts';
+export { type CallbackTable, PvTraps, type VcpuInfoPort } from './pv/pv-traps.ts';
 export {
   FLAT_KERNEL_CS64,
   FLAT_KERNEL_SS64,

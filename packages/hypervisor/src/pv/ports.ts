@@ -165,6 +165,8 @@ export interface PvDescriptorVcpuView {
   readonly ldtBaseHi: number;
   /** LDT entries (0: no LDT). */
   readonly ldtEnts: number;
+  /** MFN of the 64-bit user L4 (`MMUEXT_NEW_USER_BASEPTR`), -1 for none; absent: no user mode. */
+  readonly userBaseMfn?: number;
 }
 
 /** Xen's PV memory-management hypercalls (`@typevisor/mmu`'s `PvMm` has this shape). */

@@ -1,11 +1,18 @@
 /**
  * The virtual IDT of a 64-bit PV vCPU: `set_trap_table`, the bounce frame Xen builds to enter a
  * registered handler, and `HYPERVISOR_iret` back.
- * @see xen/arch/x86/x86_64/entry.S (create_bounce_frame), xen/arch/x86/pv/iret.c,
- *   xen/arch/x86/pv/traps.c (pv_inject_event), xen/include/public/arch-x86/xen.h (trap_info)
+ * Guest user mode (a second L4, `toggle_guest_mode`) is {@link PvGuestMode}; a bounce from user
+ * mode switches to kernel mode and the `stack_switch` stack, iret to a CS with RPL 3 switches
+ * back, and a user `syscall` enters the syscall callback.
+ * @see xen/arch/x86/x86_64/entry.S (create_bounce_frame, switch_to_kernel, restore_all_guest),
+ *   xen/arch/x86/pv/iret.c, xen/arch/x86/pv/traps.c (pv_inject_event),
+ *   xen/arch/x86/traps.c (do_general_protection, permit_softint),
+ *   xen/include/public/arch-x86/xen.h (trap_info)
  */
 import type { GuestBytes } from '../guest-memory.ts';
 import type { PvCpuPort } from './ports.ts';
+import type { PvGuestMode } from './pv-guest-mode.ts';
+import type { SegmentLookupPort } from './pv32-traps.ts';
 
 /** Vectors whose exceptions push an error code. */
 const HAS_ERROR_CODE =
@@ -25,15 +32,46 @@ const RSP = 4;
 const RAX = 0;
 const RCX = 1;
 const R11 = 11;
-/** Flat ring-3 selectors of the 64-bit PV kernel. */
+/** Flat ring-3 selectors of the 64-bit PV kernel (and of 64-bit user mode). */
 const KERNEL_CS = 0xe033;
 const KERNEL_SS = 0xe02b;
+/** FLAT_USER_CS32: compat user code (`syscall` from it enters the syscall32 callback). */
+const USER_CS32 = 0xe023;
+/** Segment register indices in the CPU model's arrays. */
+const SEG_CS = 1;
+const SEG_SS = 2;
+/** RFLAGS.DF, cleared on entry to the syscall callback. */
+const RFLAGS_DF = 1 << 10;
+/** Bits sysret loads from R11 (RF and VM always clear, bit 1 set). */
+const SYSRET_KEEP = 0x3c7fd7;
+/** CALLBACKTYPE_syscall, CALLBACKTYPE_syscall32; CALLBACKF_mask_events. */
+const CALLBACK_SYSCALL = 2;
+const CALLBACK_SYSCALL32 = 7;
+const CALLBACKF_MASK_EVENTS = 1;
+/** #PF error code bit: user-mode access. */
+const PFEC_USER = 4;
+const UD_VECTOR = 6;
+const NP_VECTOR = 11;
+const SS_VECTOR = 12;
+const GP_VECTOR = 13;
 /** RFLAGS bits a bounce clears: TF, NT, RF, VM, AC. */
 const BOUNCE_CLEAR = (1 << 8) | (1 << 14) | (1 << 16) | (1 << 17) | (1 << 18);
 /** RFLAGS bits iret never restores: IOPL, VM. */
 const IRET_STRIP = (3 << 12) | (1 << 17);
 const RFLAGS_IF = 1 << 9;
 const LOW_HALF_END = 2 ** 47;
+const HIGH_HALF_START = 2n ** 64n - 2n ** 47n;
+
+/** Whether the unsigned 64-bit `v` is a canonical address. */
+function canonical(v: bigint): boolean {
+  return v < BigInt(LOW_HALF_END) || v >= HIGH_HALF_START;
+}
+
+/** Registered callbacks other than the event one (`PvVcpuArch.callbacks` fits). */
+export type CallbackTable = ReadonlyMap<
+  number,
+  { readonly address: bigint; readonly flags: number }
+>;
 
 function reg(cpu: PvCpuPort, r: number): bigint {
   return (BigInt(cpu.hi[r] ?? 0) << 32n) | BigInt((cpu.lo[r] ?? 0) >>> 0);
@@ -72,6 +110,12 @@ export class PvTraps {
   eventCallback: bigint;
   /** The vCPU's vcpu_info, when the embedder provides it (upcall mask, pending, cr2). */
   readonly vcpuInfo: VcpuInfoPort | null;
+  /** The kernel/user mode ({@link PvTraps.attach}); null: always kernel mode. */
+  mode: PvGuestMode | null;
+  /** The syscall, syscall32 and failsafe callbacks ({@link PvTraps.attach}). */
+  callbacks: CallbackTable | null;
+  /** The guest's GDT/LDT, for the selectors an iret frame names ({@link PvTraps.attach}). */
+  segments: SegmentLookupPort | null;
   private readonly byte: Uint8Array;
 
   /** An empty table (every exception crashes the domain), over an optional vcpu_info. */
@@ -80,7 +124,26 @@ export class PvTraps {
     this.flags = new Uint8Array(256);
     this.eventCallback = 0n;
     this.vcpuInfo = vcpuInfo;
+    this.mode = null;
+    this.callbacks = null;
+    this.segments = null;
     this.byte = new Uint8Array(1);
+  }
+
+  /**
+   * Connects the vCPU's guest mode, callback table and descriptor tables (without them the vCPU
+   * is always in kernel mode, a user `syscall` has no callback and iret takes Xen's flat
+   * selectors only).
+   */
+  attach(mode: PvGuestMode, callbacks: CallbackTable, segments: SegmentLookupPort): void {
+    this.mode = mode;
+    this.callbacks = callbacks;
+    this.segments = segments;
+  }
+
+  /** True while the vCPU is in guest kernel mode. */
+  get kernelMode(): boolean {
+    return this.mode === null || this.mode.kernelMode;
   }
 
   /** Reads a vcpu_info byte (0 without a vcpu_info). */
@@ -121,7 +184,7 @@ export class PvTraps {
    * Returns false — the domain must crash — if the frame cannot be written.
    */
   deliverUpcall(cpu: PvCpuPort, guest: GuestBytes): boolean {
-    return this.enter(cpu, guest, this.eventCallback, -1, true);
+    return this.enter(cpu, guest, this.eventCallback, -1, true, -1, -1);
   }
 
   /**
@@ -167,28 +230,103 @@ export class PvTraps {
       this.vcpuInfo.memory.write(this.vcpuInfo.address + VI_CR2, cr2);
     }
     const mask = ((this.flags[vector] ?? 0) & TBF_INTERRUPT) !== 0;
-    return this.enter(cpu, guest, handler, withCode ? errorCode : -1, mask);
+    return this.enter(cpu, guest, handler, withCode ? errorCode : -1, mask, -1, -1);
   }
 
-  /** Builds the bounce frame and jumps to `handler`; `maskEvents` sets evtchn_upcall_mask. */
+  /**
+   * An exception the CPU raised in the guest, delivered as Xen does: a #GP from `int n` (IDT
+   * limit 0 makes every `int n` one, error code `n << 3 | 2`) becomes software interrupt `n` with
+   * RIP past the instruction when the handler's trap_info DPL admits the guest mode (≥ 1 from
+   * kernel mode, 3 from user mode; `int $0x80` with a handler takes Xen's direct trap), else the
+   * #GP; a #PF's error code gets the user bit of the guest mode (both modes run in ring 3).
+   * Returns false — the domain must crash — without a handler or a writable frame.
+   * @see xen/arch/x86/traps.c (do_general_protection), xen/arch/x86/pv/traps.c (pv_inject_event)
+   */
+  exception(cpu: PvCpuPort, guest: GuestBytes, vector: number, errorCode: number): boolean {
+    if (vector === GP_VECTOR && errorCode >= 0 && (errorCode & 7) === 2) {
+      const n = (errorCode >>> 3) & 0xff;
+      const dpl = (this.flags[n] ?? 0) & 3;
+      const direct = n === 0x80 && (this.address[0x80] ?? 0n) !== 0n;
+      if (direct || dpl >= (this.kernelMode ? 1 : 3)) {
+        const handler = this.address[n] ?? 0n;
+        if (handler === 0n) return false;
+        cpu.rip += 2;
+        const mask = ((this.flags[n] ?? 0) & TBF_INTERRUPT) !== 0;
+        return this.enter(cpu, guest, handler, -1, mask, -1, -1);
+      }
+    }
+    let code = errorCode;
+    if (vector === PF_VECTOR && code >= 0)
+      code = (code & ~PFEC_USER) | (this.kernelMode ? 0 : PFEC_USER);
+    return this.bounce(cpu, guest, vector, code);
+  }
+
+  /**
+   * A `syscall` from guest user mode (RIP past it): Xen's switch_to_kernel — RCX/R11 get the
+   * return RIP and RFLAGS as the instruction leaves them, the frame records FLAT_KERNEL_CS64 /
+   * FLAT_KERNEL_SS (FLAT_USER_CS32 from compat code, which enters the syscall32 callback when
+   * one is registered), the vCPU switches to kernel mode and enters the syscall callback, masking
+   * events if it was registered with CALLBACKF_mask_events; RFLAGS.DF is cleared. Without a
+   * callback the guest gets #UD at the `syscall`. Returns false — crash — if nothing can run.
+   * @see xen/arch/x86/x86_64/entry.S (lstar_enter, cstar_enter, switch_to_kernel)
+   */
+  userSyscall(cpu: PvCpuPort, guest: GuestBytes): boolean {
+    setReg(cpu, RCX, BigInt(cpu.rip));
+    setReg(cpu, R11, BigInt(cpu.getRflags() >>> 0));
+    const compat = ((cpu.segSel[SEG_CS] ?? 0) & 0xffff) === USER_CS32;
+    const cbs = this.callbacks;
+    let cb = compat ? cbs?.get(CALLBACK_SYSCALL32) : undefined;
+    if (cb === undefined || cb.address === 0n) cb = cbs?.get(CALLBACK_SYSCALL);
+    if (cb === undefined || cb.address === 0n) {
+      cpu.rip -= 2;
+      return this.bounce(cpu, guest, UD_VECTOR, -1);
+    }
+    const mask = (cb.flags & CALLBACKF_MASK_EVENTS) !== 0;
+    if (!this.enter(cpu, guest, cb.address, -1, mask, compat ? USER_CS32 : KERNEL_CS, KERNEL_SS))
+      return false;
+    cpu.setRflags(cpu.getRflags() & ~RFLAGS_DF);
+    setReg(cpu, R11, BigInt(cpu.getRflags() >>> 0));
+    return true;
+  }
+
+  /**
+   * Builds the bounce frame and jumps to `handler`; `maskEvents` sets evtchn_upcall_mask.
+   * From user mode the vCPU first switches to kernel mode and the frame goes on the
+   * `stack_switch` stack, its CS keeping RPL 3; from kernel mode it goes below RSP with the CS
+   * RPL cleared. `frameCs`/`frameSs` (≥ 0) replace the current selectors in the frame (the
+   * syscall entry's). The handler is entered as Xen's sysret return does: RCX = its address,
+   * R11 = RFLAGS.
+   */
   private enter(
     cpu: PvCpuPort,
     guest: GuestBytes,
     handler: bigint,
     errorCode: number,
     maskEvents: boolean,
+    frameCs: number,
+    frameSs: number,
   ): boolean {
-    if (handler >= BigInt(LOW_HALF_END)) return false;
+    if (handler === 0n || handler >= BigInt(LOW_HALF_END)) return false;
     const savedMask = this.viRead(VI_MASK);
-    const rsp = BigInt.asUintN(64, reg(cpu, RSP));
+    const oldRsp = BigInt.asUintN(64, reg(cpu, RSP));
+    let csSel = frameCs >= 0 ? frameCs : (cpu.segSel[SEG_CS] ?? 0) & 0xffff;
+    const ssSel = frameSs >= 0 ? frameSs : (cpu.segSel[SEG_SS] ?? 0) & 0xffff;
+    let stack = oldRsp;
+    const mode = this.mode;
+    if (mode !== null && !mode.kernelMode) {
+      mode.toggle(); // to kernel mode: never fails
+      stack = mode.kernelSp;
+    } else {
+      csSel &= ~3; // "indicate kernel context to guest"
+    }
     const frame: bigint[] = [reg(cpu, RCX), reg(cpu, R11)];
     if (errorCode >= 0) frame.push(BigInt(errorCode >>> 0));
     const rip = BigInt.asUintN(64, BigInt(cpu.rip));
     // RFLAGS as the guest sees it: IF is the inverse of the saved upcall mask.
     const rflags = BigInt(((cpu.getRflags() & ~RFLAGS_IF) | (savedMask ? 0 : RFLAGS_IF)) >>> 0);
-    const cs = BigInt(KERNEL_CS & ~3) | (BigInt(savedMask) << 32n);
-    frame.push(rip, cs, rflags, rsp, BigInt(KERNEL_SS));
-    const top = rsp & ~15n;
+    const cs = BigInt(csSel) | (BigInt(savedMask) << 32n);
+    frame.push(rip, cs, rflags, oldRsp, BigInt(ssSel));
+    const top = stack & ~15n;
     const base = top - BigInt(frame.length * 8);
     if (base < 0n || top > BigInt(LOW_HALF_END)) return false;
     const bytes = new Uint8Array(frame.length * 8);
@@ -200,17 +338,29 @@ export class PvTraps {
     if (maskEvents) this.viWrite(VI_MASK, 1);
     setReg(cpu, RSP, base);
     cpu.rip = Number(BigInt.asIntN(64, handler));
-    cpu.segSel[1] = KERNEL_CS;
-    cpu.segSel[2] = KERNEL_SS;
+    const modeChanged = ((cpu.segAttr[SEG_CS] ?? 0) & 0xffff) !== FLAT64_CODE_ATTR;
+    loadFlat(cpu, SEG_CS, KERNEL_CS, FLAT64_CODE_ATTR);
+    loadFlat(cpu, SEG_SS, KERNEL_SS, FLAT_DATA_ATTR);
+    if (modeChanged) cpu.updateMode();
     cpu.setRflags((cpu.getRflags() & ~BOUNCE_CLEAR) | 2);
+    setReg(cpu, RCX, handler);
+    setReg(cpu, R11, BigInt(cpu.getRflags() >>> 0));
     return true;
   }
 
   /**
    * `HYPERVISOR_iret`: at the `syscall`, RSP points to `{rax, r11, rcx, flags, rip, cs, rflags,
-   * rsp, ss}`; restores them (RCX/R11 only without VGCF_in_syscall; IF forced on, IOPL/VM
-   * stripped) and returns the saved RAX through RAX. Returns false — the domain must crash — on
-   * an unreadable frame or a return to guest user mode (not modelled).
+   * rsp, ss}`. A CS with RPL 3 switches to guest user mode first (without a user page table the
+   * domain crashes, as in Xen). RAX comes back from the frame, RFLAGS with IF forced on and
+   * IOPL/VM stripped, evtchn_upcall_mask = !IF. With VGCF_in_syscall (and a canonical RIP) the
+   * return is Xen's sysret: CS/SS are FLAT_USER_CS64 (FLAT_USER_CS32 if the frame names it) and
+   * FLAT_USER_SS whatever the frame says, RCX = RIP, R11 = RFLAGS. Otherwise it is Xen's iretq:
+   * RCX/R11 from the frame (unless VGCF_in_syscall), CS and SS (RPL forced to 3) loaded from
+   * Xen's GDT page or the guest's GDT/LDT; a selector the iretq would fault on (null, not a DPL-3
+   * code/writable data segment, not present) or a non-canonical RIP gives the guest the #GP/#NP/
+   * #SS with the frame's state, as Xen's pre-exception fixup does. Returns false — the domain
+   * must crash — on an unreadable frame, no user page table, or a fault with no handler.
+   * @see xen/arch/x86/pv/iret.c (do_iret), xen/arch/x86/x86_64/entry.S (restore_all_guest)
    */
   iret(cpu: PvCpuPort, guest: GuestBytes): boolean {
     const rsp = BigInt.asUintN(64, reg(cpu, RSP));
@@ -219,19 +369,109 @@ export class PvTraps {
     if (!guest.read(Number(rsp), bytes)) return false;
     const view = new DataView(bytes.buffer);
     const q = (i: number): bigint => view.getBigUint64(i * 8, true);
-    const cs = Number(q(5) & 0xffffn);
-    if ((cs & 3) === 3) return false; // guest user mode needs a user page table
+    const frameCs = Number(q(5) & 0xffffn);
+    const mode = this.mode;
+    if ((frameCs & 3) === 3 && mode !== null && mode.kernelMode && !mode.toggle()) return false;
     const flags = Number(q(3) & 0xffffffffn);
     setReg(cpu, RAX, q(0));
-    if ((flags & VGCF_IN_SYSCALL) === 0) {
+    const rip = q(4);
+    const rflags = (Number(q(6) & 0xffffffffn) & ~IRET_STRIP) | RFLAGS_IF | 2;
+    this.viWrite(VI_MASK, (Number(q(6) & 0xffffffffn) & RFLAGS_IF) === 0 ? 1 : 0);
+    setReg(cpu, RSP, q(7));
+    cpu.rip = Number(BigInt.asIntN(64, rip));
+    const cs = frameCs | 3;
+    const ss = Number(q(8) & 0xffffn) | 3;
+    if ((flags & VGCF_IN_SYSCALL) !== 0) {
+      // restore_all_guest leaves through sysret (iretq for a non-canonical RIP, "mimicking
+      // sysret"): RCX = RIP, R11 = RFLAGS.
+      setReg(cpu, RCX, rip);
+      setReg(cpu, R11, BigInt(rflags >>> 0));
+      if (canonical(rip)) {
+        cpu.setRflags((rflags & SYSRET_KEEP) | 2);
+        const compat = cs === USER_CS32;
+        loadFlat(
+          cpu,
+          SEG_CS,
+          compat ? USER_CS32 : KERNEL_CS,
+          compat ? FLAT32_CODE_ATTR : FLAT64_CODE_ATTR,
+        );
+        loadFlat(cpu, SEG_SS, KERNEL_SS, FLAT_DATA_ATTR);
+        cpu.updateMode();
+        return true;
+      }
+    } else {
       setReg(cpu, R11, q(1));
       setReg(cpu, RCX, q(2));
     }
-    cpu.rip = Number(BigInt.asIntN(64, q(4)));
-    const rflags = Number(q(6) & 0xffffffffn);
-    cpu.setRflags((rflags & ~IRET_STRIP) | RFLAGS_IF | 2);
-    setReg(cpu, RSP, q(7));
-    this.viWrite(VI_MASK, (rflags & RFLAGS_IF) === 0 ? 1 : 0); // evtchn_upcall_mask = !IF
-    return true;
+    cpu.setRflags(rflags);
+    // Xen's iretq: a fault here reaches the guest as its own, with the frame's state.
+    const fault = this.loadIretSegments(cpu, cs, ss);
+    if (fault < 0 && canonical(rip)) return true;
+    cpu.segSel[SEG_CS] = cs;
+    cpu.segSel[SEG_SS] = ss;
+    const vector = fault < 0 ? GP_VECTOR : fault >>> 16;
+    const code = fault < 0 ? 0 : fault & 0xffff;
+    return this.bounce(cpu, guest, vector, code);
   }
+
+  /**
+   * Loads CS and SS as a 64-bit iretq to CPL 3 would: -1 when both load, else the fault as
+   * `vector << 16 | error code` (nothing is loaded then).
+   */
+  private loadIretSegments(cpu: PvCpuPort, cs: number, ss: number): number {
+    const seg = this.segments;
+    if ((cs & 0xfffc) === 0) return GP_VECTOR << 16;
+    if (seg === null ? cs !== KERNEL_CS && cs !== USER_CS32 : !seg.readDescriptor(cs))
+      return (GP_VECTOR << 16) | (cs & 0xfffc);
+    const csLo = seg === null ? 0 : seg.descLo;
+    const csHi = seg === null ? (cs === KERNEL_CS ? 0x00affb00 : 0x00cffb00) : seg.descHi;
+    const csAttr = (csHi >> 8) & 0xf0ff;
+    const conforming = (csAttr & 0x04) !== 0;
+    const csDpl = (csAttr >> 5) & 3;
+    if ((csAttr & 0x18) !== 0x18 || (conforming ? csDpl > 3 : csDpl !== 3))
+      return (GP_VECTOR << 16) | (cs & 0xfffc);
+    if ((csAttr & 0x80) === 0) return (NP_VECTOR << 16) | (cs & 0xfffc);
+    if ((ss & 0xfffc) === 0) return GP_VECTOR << 16;
+    if (seg === null ? ss !== KERNEL_SS : !seg.readDescriptor(ss))
+      return (GP_VECTOR << 16) | (ss & 0xfffc);
+    const ssLo = seg === null ? 0 : seg.descLo;
+    const ssHi = seg === null ? 0x00cff300 : seg.descHi;
+    const ssAttr = (ssHi >> 8) & 0xf0ff;
+    if ((ssAttr & 0x1a) !== 0x12 || ((ssAttr >> 5) & 3) !== 3)
+      return (GP_VECTOR << 16) | (ss & 0xfffc);
+    if ((ssAttr & 0x80) === 0) return (SS_VECTOR << 16) | (ss & 0xfffc);
+    loadDescriptor(cpu, SEG_CS, cs, csLo, csHi);
+    loadDescriptor(cpu, SEG_SS, ss, ssLo, ssHi);
+    cpu.updateMode();
+    return -1;
+  }
+}
+
+/** Cached attributes of Xen's flat 64-bit code, 32-bit code and data segments (DPL 3). */
+const FLAT64_CODE_ATTR = 0xa0fb;
+const FLAT32_CODE_ATTR = 0xc0fb;
+const FLAT_DATA_ATTR = 0xc0f3;
+
+/** Loads one of Xen's flat ring-3 segments into segment register `seg`. */
+function loadFlat(cpu: PvCpuPort, seg: number, selector: number, attr: number): void {
+  cpu.segSel[seg] = selector;
+  cpu.segBase[seg] = 0;
+  cpu.segLimit[seg] = -1;
+  cpu.segAttr[seg] = attr;
+}
+
+/** Loads segment register `seg` from descriptor `lo:hi` (accessed bit set), as the CPU would. */
+function loadDescriptor(
+  cpu: PvCpuPort,
+  seg: number,
+  selector: number,
+  lo: number,
+  hi: number,
+): void {
+  let limit = (lo & 0xffff) | (hi & 0xf0000);
+  if ((hi & 0x800000) !== 0) limit = (limit << 12) | 0xfff;
+  cpu.segSel[seg] = selector & 0xffff;
+  cpu.segBase[seg] = ((lo >>> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000)) >>> 0;
+  cpu.segLimit[seg] = limit;
+  cpu.segAttr[seg] = ((hi >> 8) & 0xf0ff) | 1;
 }

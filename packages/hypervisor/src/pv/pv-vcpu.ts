@@ -16,6 +16,7 @@ import type { PvSmpPort } from '../hypercall/smp-vcpu-op.ts';
 import { XEN_EMULATE_PREFIX, xenCpuidLeaf } from '../hypercall/xen-cpuid.ts';
 import { PvDescriptorTables } from './descriptor-tables.ts';
 import type { ConsoleSink, MachineBytesPort, PvCpuPort, PvMmPort, ShutdownPort } from './ports.ts';
+import { PvGuestMode, type PvGuestModeState } from './pv-guest-mode.ts';
 import {
   DEFAULT_XEN_VERSION,
   PV_NEXT,
@@ -116,6 +117,8 @@ export interface PvVcpuState {
   readonly eventCallback: string;
   /** vm_assist, segment, stack, callback, IOPL and PIRQ state (absent in older saves). */
   readonly arch?: PvVcpuArchState;
+  /** Guest kernel/user mode (absent in older saves: kernel mode). */
+  readonly guestMode?: PvGuestModeState;
 }
 
 /** The start-of-day registers (the PV builder's `vcpu` output). */
@@ -251,6 +254,8 @@ export class PvVcpu {
   readonly arch: PvVcpuArch;
   /** The guest's GDT and LDT (set_gdt, update_descriptor, MMUEXT_SET_LDT) and their window. */
   readonly descriptors: PvDescriptorTables;
+  /** Guest kernel/user mode (the user L4 from MMUEXT_NEW_USER_BASEPTR, the GS swap). */
+  readonly mode: PvGuestMode;
   private readonly env: PvHypercallEnv;
   private readonly consolePort: ConsoleSink;
   private readonly shutdownPort: ShutdownPort;
@@ -288,6 +293,13 @@ export class PvVcpu {
       windowBase: GDT_WINDOW_64 + this.vcpuId * GDT_LDT_WINDOW_BYTES,
       width: 64,
     });
+    const mm = options.mm ?? null;
+    const vcpuId = this.vcpuId;
+    this.mode = new PvGuestMode(options.cpu, this.arch, () => {
+      const v = mm?.domain?.(domid).vcpus[vcpuId];
+      return v?.userBaseMfn ?? -1;
+    });
+    this.traps.attach(this.mode, this.arch.callbacks, this.descriptors);
     this.env = {
       host: options.host,
       ctx: {
@@ -384,6 +396,7 @@ export class PvVcpu {
       ),
       eventCallback: this.traps.eventCallback.toString(16),
       arch: this.arch.getState(),
+      guestMode: this.mode.getState(),
     };
   }
 
@@ -398,6 +411,7 @@ export class PvVcpu {
     v.env.shutdownCode = state.shutdownCode;
     v.crash = state.crash === null ? null : { ...state.crash };
     if (state.arch !== undefined) v.arch.restore(state.arch);
+    if (state.guestMode !== undefined) v.mode.restore(state.guestMode);
     v.traps.eventCallback = BigInt.asUintN(64, BigInt(`0x${state.eventCallback}`));
     for (const t of state.trapTable) {
       v.traps.address[t.vector & 0xff] = BigInt.asUintN(64, BigInt(`0x${t.address}`));
@@ -406,9 +420,20 @@ export class PvVcpu {
     return v;
   }
 
-  /** `HYPERVISOR_set_callbacks(event, failsafe, syscall)` (64-bit): records the event callback. */
-  private setCallbacks(event: bigint): number {
-    this.traps.eventCallback = BigInt.asUintN(64, event);
+  /**
+   * `HYPERVISOR_set_callbacks(event, failsafe, syscall)` (64-bit): registers the three with no
+   * flags, skipping a non-canonical address (Xen's register_guest_callback refuses it, and
+   * do_set_callbacks ignores the result); always 0.
+   * @see xen/arch/x86/x86_64/traps.c (do_set_callbacks)
+   */
+  private setCallbacks(event: bigint, failsafe: bigint, syscall: bigint): number {
+    const canonical = (a: bigint): boolean => {
+      const u = BigInt.asUintN(64, a);
+      return u < 1n << 47n || u >= (1n << 64n) - (1n << 47n);
+    };
+    if (canonical(event)) this.traps.eventCallback = BigInt.asUintN(64, event);
+    if (canonical(failsafe)) this.arch.registerCallback(1, failsafe, 0);
+    if (canonical(syscall)) this.arch.registerCallback(2, syscall, 0);
     return 0;
   }
 
@@ -417,7 +442,8 @@ export class PvVcpu {
     const env = this.env;
     if (nr === HYPERCALL_SET_TRAP_TABLE)
       return this.traps.setTrapTable(env.ctx.guest, pointer(args[0]));
-    if (nr === HYPERCALL_SET_CALLBACKS) return this.setCallbacks(args[0] ?? 0n);
+    if (nr === HYPERCALL_SET_CALLBACKS)
+      return this.setCallbacks(args[0] ?? 0n, args[1] ?? 0n, args[2] ?? 0n);
     if (nr === HYPERCALL_SET_GDT)
       return this.descriptors.setGdt(
         env.ctx.guest,
@@ -514,6 +540,20 @@ export class PvVcpu {
       left -= Math.max(1, cpu.instructions - before);
       if (reason === CPU_EXIT.BUDGET) return PV_RUN.BUDGET;
       if (reason === CPU_EXIT.SYSCALL) {
+        if (!this.mode.kernelMode) {
+          // A `syscall` from guest user mode goes to the guest kernel, not to Xen.
+          if (this.traps.userSyscall(cpu, this.env.ctx.guest)) continue;
+          this.crashDomain({
+            kind: 'exception',
+            code: 6,
+            errorCode: -1,
+            rip: cpu.rip,
+            cr2: cpu.cr2,
+            message:
+              'syscall from user mode: no syscall callback or #UD handler, or no kernel stack',
+          });
+          return PV_RUN.SHUTDOWN;
+        }
         const next = this.hypercall();
         if (next === PREEMPTED) return PV_RUN.BUDGET; // the CPU goes back to the scheduler
         if (next !== PV_RUN.BUDGET) return next;
@@ -528,7 +568,7 @@ export class PvVcpu {
           vector = this.descriptors.faultVector;
           code = this.descriptors.faultCode;
         }
-        if (this.traps.bounce(cpu, this.env.ctx.guest, vector, code)) continue;
+        if (this.traps.exception(cpu, this.env.ctx.guest, vector, code)) continue;
         this.crashDomain({
           kind: 'exception',
           code: vector,
@@ -579,7 +619,8 @@ export class PvVcpu {
         errorCode: -1,
         rip: cpu.rip,
         cr2: cpu.cr2,
-        message: 'HYPERVISOR_iret with an unreadable frame or a return to user mode',
+        message:
+          'HYPERVISOR_iret with an unreadable frame, to user mode without a user page table, or faulting with no handler',
       });
       return PV_RUN.SHUTDOWN;
     }

@@ -12,3 +12,7 @@ CFLAGS32="-m32 -O1 -ffreestanding -fno-pic -fno-pie -fno-stack-protector -mno-ss
 gcc $CFLAGS32 -c head32.S -o /tmp/tv-abi-head32.o
 gcc $CFLAGS32 -c guest32.c -o /tmp/tv-abi-guest32.o
 ld -m elf_i386 -nostdlib -no-pie -z noexecstack -T guest32.ld /tmp/tv-abi-head32.o /tmp/tv-abi-guest32.o -o abi-ref-x86_32.elf
+# The user-mode reference guest (64-bit PV).
+gcc $CFLAGS -c user-head.S -o /tmp/tv-user-head.o
+gcc $CFLAGS -c user.c -o /tmp/tv-user.o
+ld -nostdlib -no-pie -z noexecstack -T guest.ld /tmp/tv-user-head.o /tmp/tv-user.o -o user-ref-x86_64.elf
