@@ -7,12 +7,14 @@ import {
   buildMmx,
   buildSse,
   buildSseFp,
+  buildTrans,
   buildX87,
   CVT_FILE,
   compareSse,
   MMX_FILE,
   SSE_FILE,
   SSE_FP_FILE,
+  TRANS_FILE,
   X87_FILE,
 } from './diff/sse-kind.ts';
 
@@ -35,9 +37,10 @@ for (const [file, build, what] of [
   [X87_FILE, buildX87, 'x87 with every precision and rounding control'],
   [MMX_FILE, buildMmx, 'MMX on the x87 registers'],
   [CVT_FILE, buildCvt, 'conversions and moves between MMX and XMM registers'],
+  [TRANS_FILE, buildTrans, 'x87 transcendentals in every rounding mode'],
 ] as const) {
   // The conversion group also runs x87 loads before its instructions (FIP/FDP, as x87).
-  const x87 = file === X87_FILE || file === CVT_FILE;
+  const x87 = file === X87_FILE || file === CVT_FILE || file === TRANS_FILE;
   const mmx = file === MMX_FILE || file === CVT_FILE;
   const vectors = JSON.parse(
     readFileSync(new URL(`./vectors/${file}`, import.meta.url), 'utf8'),

@@ -5,7 +5,7 @@
  * FRNDINT/FSCALE/FXTRACT, constants, FXCH/FINCSTP/FDECSTP/FFREE(P), FCMOVcc, FLDCW/FNSTCW/
  * FNSTSW/FNCLEX/FNINIT, FLDENV/FNSTENV/FNSAVE/FRSTOR. Arithmetic is the exact soft-float of
  * `src/fpu/softfloat.ts` on 80-bit values; FPREM/FPREM1, FBLD/FBSTP and the transcendentals
- * (FSIN/FCOS/FSINCOS/FPTAN/FPATAN/F2XM1/FYL2X/FYL2XP1, in double precision: DESIGN.md) are in
+ * (FSIN/FCOS/FSINCOS/FPTAN/FPATAN/F2XM1/FYL2X/FYL2XP1: exact, src/fpu/x87-trans.ts) are in
  * `src/fpu/x87-math.ts`.
  * @see Intel SDM Vol. 1 ch. 8; Vol. 2 (each mnemonic); Vol. 2D Table A-7..A-22 (x87 opcode maps)
  */
@@ -56,6 +56,7 @@ import {
   writeM80,
   x87Mode,
 } from '../fpu/x87-stack.ts';
+import { f2xm1, fcos, fpatan, fsin, ftan, fyl2x, fyl2xp1, piMultiple } from '../fpu/x87-trans.ts';
 
 /**
  * @internal The #MF check of waiting x87 instructions: an unmasked exception pending in FSW
@@ -839,7 +840,9 @@ function premOp(cpu: X86Cpu, ieee: boolean): void {
 
 /**
  * The transcendentals by D9 Fx low nibble: F0 F2XM1, F1 FYL2X, F2 FPTAN, F3 FPATAN, F9 FYL2XP1,
- * FB FSINCOS, FE FSIN, FF FCOS (double-precision evaluation, see src/fpu/x87-math.ts).
+ * FB FSINCOS, FE FSIN, FF FCOS: finite nonzero operands in the domain are computed exactly and
+ * rounded once ({@link transExact}); zeros, infinities, NaNs and out-of-domain operands take the
+ * double-precision path (their results are exact: zeros, infinities, the indefinite).
  */
 function transOp(cpu: X86Cpu, k: number): void {
   const f = cpu.fpu;
@@ -856,6 +859,20 @@ function transOp(cpu: X86Cpu, k: number): void {
   const a = st(f, 0);
   const x = toDouble(a);
   f.fsw &= ~(C1 | C2);
+  // Finite nonzero operands in the instruction's domain: exact (src/fpu/x87-trans.ts).
+  const exact = transExact(f, k, a, mode);
+  if (exact !== undefined) {
+    if (!commitFlags(f)) return;
+    if (two) {
+      setSt(f, 1, exact);
+      pop(f);
+      return;
+    }
+    setSt(f, 0, exact);
+    if (k === 2) push(f, fromInt(F80, 1n, mode));
+    else if (k === 11) push(f, transSecond);
+    return;
+  }
   if (two) {
     const b = st(f, 1);
     const y = toDouble(b);
@@ -865,7 +882,12 @@ function transOp(cpu: X86Cpu, k: number): void {
       if (x === 0 && !isNanX(a) && !isNanX(b) && y !== 0 && Number.isFinite(y)) FLAGS[0] |= 0x4;
       v = y * Math.log2(x);
     } else v = y * (Math.log1p(x) / Math.LN2);
-    const r = transResult(v, b, a, mode);
+    let r = transResult(v, b, a, mode);
+    if (k === 3 && !isNanX(a) && !isNanX(b)) {
+      // FPATAN with a zero or infinite operand: ±0 exactly, or a multiple of π/4 rounded once.
+      FLAGS[0] &= ~0x20;
+      if (v !== 0) r = piMultiple(v < 0 ? 1 : 0, Math.round(Math.abs(v) / (Math.PI / 4)), mode);
+    }
     if (!commitFlags(f)) return;
     setSt(f, 1, r);
     pop(f);
@@ -904,6 +926,39 @@ function transOp(cpu: X86Cpu, k: number): void {
   if (x === 0 && !isNanX(a) && k !== 15) setSt(f, 0, a);
   else setSt(f, 0, r);
   if (k === 2 || k === 11) push(f, second);
+}
+
+/** FSINCOS's cosine, computed by {@link transExact} beside the sine. */
+let transSecond = 0n;
+
+/**
+ * The exact path of {@link transOp}: the correctly rounded result for finite nonzero operands
+ * in the instruction's domain (F2XM1 |x| <= 1, FYL2X x > 0, FYL2XP1 x > -1, FSIN/FCOS/FSINCOS/
+ * FPTAN |x| < 2^63), or undefined for the special cases (zeros, infinities, NaNs, out of domain).
+ */
+function transExact(f: Fpu, k: number, a: bigint, mode: number): bigint | undefined {
+  const ua = unpack(F80, a, false);
+  if (ua.cls !== CLS.FINITE) return undefined;
+  const mag = ua.e + ua.m.toString(2).length; // |x| < 2^mag
+  if (k === 1 || k === 3 || k === 9) {
+    const ub = unpack(F80, st(f, 1), false);
+    if (ub.cls !== CLS.FINITE) return undefined;
+    if (k === 3) return fpatan(ub.sign, ub.m, ub.e, ua.sign, ua.m, ua.e, mode);
+    if (k === 1) return ua.sign ? undefined : fyl2x(ub.sign, ub.m, ub.e, ua.m, ua.e, mode);
+    if (ua.sign && mag > 0) return undefined;
+    return fyl2xp1(ub.sign, ub.m, ub.e, ua.sign, ua.m, ua.e, mode);
+  }
+  if (k === 0) {
+    if (mag > 1 || (mag === 1 && ua.m !== 1n << BigInt(ua.m.toString(2).length - 1)))
+      return undefined;
+    return f2xm1(ua.sign, ua.m, ua.e, mode);
+  }
+  if (mag > 63) return undefined;
+  if (k === 15) return fcos(ua.sign, ua.m, ua.e, mode);
+  if (k === 2) return ftan(ua.sign, ua.m, ua.e, mode);
+  const s = fsin(ua.sign, ua.m, ua.e, mode);
+  if (k === 11) transSecond = fcos(ua.sign, ua.m, ua.e, mode);
+  return s;
 }
 
 function fxtractChecked(cpu: X86Cpu): void {

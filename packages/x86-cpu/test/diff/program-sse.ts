@@ -626,6 +626,69 @@ function cvtData(rnd: () => number, src: 0 | 32 | 64): bigint[] {
   ];
 }
 
+/** A transcendental template: `#a` is ST(0)'s operand, `#b` ST(1)'s; `gen` draws both. */
+interface TransTemplate {
+  /** nasm text. */
+  insn: string;
+  /** The two 80-bit operands (a = x in ST(0), b = y in ST(1)). */
+  gen: (rnd: () => number) => [bigint, bigint];
+}
+
+/** An 80-bit value with random sign (unless `sign` is given), exponent `exp` and a random normal significand. */
+function x80Of(rnd: () => number, exp: number, sign?: number): bigint {
+  const sig = (1n << 63n) | (BigInt(rnd() & 0x7fffffff) << 32n) | BigInt(rnd());
+  return (BigInt(sign ?? rnd() & 1) << 79n) | (BigInt(exp) << 64n) | sig;
+}
+
+function transTemplates(): TransTemplate[] {
+  const near = (rnd: () => number, c: number, r: number) => c + (rnd() % (2 * r + 1)) - r;
+  const any = (rnd: () => number) => x80Of(rnd, near(rnd, 0x3fff, 20));
+  // |x| <= 1: mostly in [2^-8, 1), sometimes tiny, sometimes exactly +-1.
+  const unit = (rnd: () => number): bigint => {
+    const k = rnd() % 8;
+    if (k === 0) return (BigInt(rnd() & 1) << 79n) | 0x3fff8000000000000000n;
+    return x80Of(rnd, k === 1 ? near(rnd, 0x3fc0, 60) : 0x3ffe - (rnd() % 8));
+  };
+  const trig = (rnd: () => number): bigint => {
+    const k = rnd() % 4;
+    // |x| < pi/4, up to 2^6, up to 2^62.
+    const exp =
+      k < 2 ? 0x3ffe - (rnd() % 12) : k === 2 ? 0x3fff + (rnd() % 6) : 0x3fff + (rnd() % 63);
+    return x80Of(rnd, exp);
+  };
+  const t: TransTemplate[] = [];
+  const one = 'fld tword [#a]\n';
+  const two = 'fld tword [#b]\nfld tword [#a]\n';
+  t.push({ insn: `${one}f2xm1`, gen: (r) => [unit(r), 0n] });
+  t.push({ insn: `${one}f2xm1`, gen: (r) => [unit(r), 0n] });
+  t.push({
+    insn: `${two}fyl2x`,
+    gen: (r) => [
+      r() % 6 === 0
+        ? (BigInt(near(r, 0x3fff, 30)) << 64n) | (1n << 63n)
+        : x80Of(r, near(r, 0x3fff, 30), 0),
+      any(r),
+    ],
+  });
+  t.push({ insn: `${two}fyl2x`, gen: (r) => [x80Of(r, near(r, 0x3ffe, 1), 0), any(r)] });
+  t.push({
+    insn: `${two}fyl2xp1`,
+    gen: (r) => [x80Of(r, 0x3ffc - (r() % (r() % 3 === 0 ? 80 : 10))), any(r)],
+  });
+  t.push({ insn: `${two}fpatan`, gen: (r) => [any(r), any(r)] });
+  t.push({
+    insn: `${two}fpatan`,
+    gen: (r) => [x80Of(r, near(r, 0x3fff, 2)), x80Of(r, near(r, 0x3fff, 2))],
+  });
+  // QEMU 7.2 computes these on host doubles (sse-kind.ts compares their values loosely); the
+  // comment names the operand's range for the comparator.
+  for (const op of ['fsin', 'fcos', 'fsincos', 'fptan']) {
+    t.push({ insn: `${one}${op} ; small`, gen: (r) => [x80Of(r, 0x3ffe - (r() % 12)), 0n] });
+    t.push({ insn: `${one}${op} ; large`, gen: (r) => [trig(r), 0n] });
+  }
+  return t;
+}
+
 /** MXCSR values for a case: the default mostly, else a random rounding mode with DAZ/FTZ. */
 function mxcsrFor(rnd: () => number): number {
   const k = rnd() % 4;
@@ -637,7 +700,7 @@ function mxcsrFor(rnd: () => number): number {
 export function buildProgramSse(
   seed: number,
   perTemplate: number,
-  group: 'int' | 'fp' | 'x87' | 'mmx' | 'cvt' = 'int',
+  group: 'int' | 'fp' | 'x87' | 'mmx' | 'cvt' | 'trans' = 'int',
 ): DiffProgram {
   const fp = group === 'fp';
   const rnd = mulberry32(seed);
@@ -729,6 +792,27 @@ export function buildProgramSse(
         lines.push('mov r9d, 0x6000');
         lines.push(`push qword ${(rnd() & 0x8d5) | 2}`, 'popfq', insn);
         lines.push(`mov r10, [rel ${label} + 64]`, `mov r11, [rel ${label} + 72]`, 'call dump');
+        cases.push({ insn });
+      }
+    }
+  }
+  if (group === 'trans') {
+    for (const tpl of transTemplates()) {
+      for (let i = 0; i < perTemplate; i++) {
+        const label = `d${data.length}`;
+        const insn = tpl.insn
+          .replaceAll('#a', `rel ${label}`)
+          .replaceAll('#b', `rel ${label} + 16`);
+        const [a, b] = tpl.gen(rnd);
+        const words = [a & 0xffffffffn, (a >> 32n) & 0xffffffffn, a >> 64n, 0n];
+        words.push(b & 0xffffffffn, (b >> 32n) & 0xffffffffn, b >> 64n, 0n);
+        data.push(`${label}: dd ${words.map((v) => `0x${v.toString(16)}`).join(', ')}`);
+        // Every rounding control; precision control 64 (it does not apply to these).
+        const fcw = 0x37f | ((rnd() & 3) << 10);
+        lines.push('call fill', `mov eax, ${(rnd() | 1) >>> 0}`, 'call xfill');
+        lines.push('fninit', `mov word [0x6400], ${fcw}`, 'fldcw [0x6400]');
+        for (const r of REGS.slice(0, 4)) lines.push(`mov ${r}, ${hex(value())}`);
+        lines.push(`push qword ${(rnd() & 0x8d5) | 2}`, 'popfq', insn, 'call dump');
         cases.push({ insn });
       }
     }

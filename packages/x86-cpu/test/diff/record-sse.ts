@@ -9,6 +9,7 @@ import {
   buildMmx,
   buildSse,
   buildSseFp,
+  buildTrans,
   buildX87,
   CVT_FILE,
   CVT_SEEDS,
@@ -18,6 +19,8 @@ import {
   SSE_FP_FILE,
   SSE_FP_SEEDS,
   SSE_SEEDS,
+  TRANS_FILE,
+  TRANS_SEEDS,
   X87_FILE,
   X87_SEEDS,
 } from './sse-kind.ts';
@@ -28,6 +31,7 @@ for (const [file, seeds, build] of [
   [X87_FILE, X87_SEEDS, buildX87],
   [MMX_FILE, MMX_SEEDS, buildMmx],
   [CVT_FILE, CVT_SEEDS, buildCvt],
+  [TRANS_FILE, TRANS_SEEDS, buildTrans],
 ] as const) {
   // `record-sse.ts long64-mmxcvt.json` records only the files named.
   if (process.argv.length > 2 && !process.argv.slice(2).includes(file)) continue;

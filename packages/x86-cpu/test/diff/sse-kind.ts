@@ -35,6 +35,15 @@ function hexOf(b: Uint8Array): string {
     .join('');
 }
 
+/** The 80-bit value at `o` as the nearest double (finite values). */
+function value80(d: Uint8Array, o: number): number {
+  let sig = 0;
+  for (let k = 7; k >= 0; k--) sig = sig * 256 + d[o + k];
+  const se = d[o + 8] | (d[o + 9] << 8);
+  const v = sig * 2 ** ((se & 0x7fff) - 16383 - 63);
+  return (se & 0x8000) !== 0 ? -v : v;
+}
+
 /**
  * Compares QEMU's and the model's outputs case by case; returns readable mismatches. MXCSR.DE
  * (bit 1) is not compared: QEMU 7.2 never sets it for SSE (its softfloat reports input
@@ -100,6 +109,45 @@ export function compareSse(
         got[b + 3] &= ~0x38;
         want[b + 4] = 0;
         got[b + 4] = 0;
+      }
+      // FSIN/FCOS/FSINCOS/FPTAN: QEMU 7.2 evaluates them on host doubles (53 bits, the operand
+      // rounded to a double first, no PE); the model rounds the exact value once (x87.test.ts and
+      // x87-trans.test.ts check it against bc). For |x| < 1 the two must agree to 2^-50; for
+      // larger operands QEMU's double reduction differs, so only the stack effects are compared.
+      // F2XM1/FYL2X/FYL2XP1/FPATAN: QEMU 7.2's floatx80 algorithms are within one ulp but not
+      // always correctly rounded (seed 2's FYL2X with RC = chop: the exact value is
+      // ...447.99998 units, QEMU returns ...448, the model ...447; x87-trans.test.ts checks the
+      // model against bc). A result one ulp apart (same sign and exponent) is accepted, with C1.
+      if (/\b(f2xm1|fyl2x|fyl2xp1|fpatan)$/.test(p.cases[i]?.insn ?? '')) {
+        const o = b + 32;
+        const sameTop = want[o + 8] === got[o + 8] && want[o + 9] === got[o + 9];
+        let dq = 0n;
+        let dm = 0n;
+        for (let k = 7; k >= 0; k--) {
+          dq = (dq << 8n) | BigInt(want[o + k]);
+          dm = (dm << 8n) | BigInt(got[o + k]);
+        }
+        if (sameTop && (dq - dm === 1n || dm - dq === 1n)) {
+          got.set(want.subarray(o, o + 10), o);
+          want[b + 3] &= ~0x02;
+          got[b + 3] &= ~0x02;
+        }
+      }
+      const trig = /f(sin|cos|sincos|ptan) ; (small|large)/.exec(p.cases[i]?.insn ?? '');
+      if (trig !== null) {
+        want[b + 2] &= ~0x20;
+        got[b + 2] &= ~0x20;
+        want[b + 3] &= ~0x02;
+        got[b + 3] &= ~0x02;
+        const regs = trig[1] === 'sincos' ? [0, 1] : trig[1] === 'ptan' ? [1] : [0];
+        for (const r of regs) {
+          const o = b + 32 + r * 16;
+          const q = value80(want, o);
+          const m = value80(got, o);
+          if (trig[2] === 'large' || Math.abs(q - m) <= 2 ** -50 * Math.abs(m)) {
+            got.set(want.subarray(o, o + 10), o);
+          }
+        }
       }
       if (mmx) {
         // Bits 79..64 of an MMX register: the SDM sets them to 1s on every MMX write, QEMU 7.2
@@ -197,4 +245,14 @@ export const CVT_SEEDS = [1, 2, 3, 4, 5, 6];
 /** Builds the MMX<->SSE conversion program for a seed (four cases per template). */
 export function buildCvt(seed: number): DiffProgram {
   return buildProgramSse(seed, 4, 'cvt');
+}
+
+/** Vector file of the x87 transcendental group. */
+export const TRANS_FILE = 'long64-x87trans.json';
+/** Seeds recorded for the x87 transcendental group. */
+export const TRANS_SEEDS = [1, 2, 3, 4, 5, 6, 7, 8];
+
+/** Builds the transcendental program for a seed (eight cases per template). */
+export function buildTrans(seed: number): DiffProgram {
+  return buildProgramSse(seed, 8, 'trans');
 }
