@@ -47,6 +47,9 @@ const VI_CR2 = 8;
 /** trap_info flag: mask events on entry (TBF_INTERRUPT). */
 const TBF_INTERRUPT = 4;
 const PF_VECTOR = 14;
+const NP_VECTOR = 11;
+const SS_VECTOR = 12;
+const GP_VECTOR = 13;
 const TRAP_INFO_SIZE = 8;
 
 /**
@@ -111,6 +114,32 @@ function selectorOk(
   if (attr < 0 || (attr & 0x90) !== 0x90) return false; // present code/data
   if ((selector & 3) !== ring || ((attr >> 5) & 3) !== ring) return false;
   return code ? (attr & 8) !== 0 : (attr & 0x0a) === 0x02;
+}
+
+/**
+ * The fault a hardware iret to ring `ring` raises for `selector` as its CS (`code`) or SS:
+ * -1 for none, else `vector << 16 | error code` — #GP(0) for a null selector, #GP(selector) for
+ * one naming no code (writable data) segment with DPL = RPL = `ring`, #NP (#SS for the stack)
+ * for a not-present one.
+ */
+function segmentFault(
+  selector: number,
+  code: boolean,
+  ring: number,
+  segments: SegmentLookupPort | null,
+): number {
+  const sel = selector & 0xfffc;
+  if (sel === 0) return GP_VECTOR << 16;
+  const attr = segmentAttr(selector, segments);
+  const kindOk =
+    attr >= 0 &&
+    (attr & 0x10) !== 0 &&
+    (code ? (attr & 8) !== 0 : (attr & 0x0a) === 0x02) &&
+    (selector & 3) === ring &&
+    ((attr >> 5) & 3) === ring;
+  if (!kindOk) return (GP_VECTOR << 16) | sel;
+  if ((attr & 0x80) === 0) return ((code ? NP_VECTOR : SS_VECTOR) << 16) | sel;
+  return -1;
 }
 
 /**
@@ -387,9 +416,13 @@ export class Pv32Traps {
    * `HYPERVISOR_iret` (compat): at the `int $0x82`, ESP points to `{eax, eip, cs, eflags[, esp,
    * ss]}`; restores EIP, CS, EFLAGS (IF forced on, IOPL stripped), returns the saved EAX through
    * EAX and sets evtchn_upcall_mask = !EFLAGS.IF. A return to ring 1 pops 16 bytes; to ring 3 it
-   * also loads ESP and SS (Xen's flat selectors, or the guest's own through `segments`).
-   * Returns false — the domain must crash — on an unreadable frame, a return to ring 0, VM86, or
-   * a selector that names no suitable segment.
+   * also loads ESP and SS (Xen's flat selectors, or the guest's own through `segments`). A CS or
+   * SS the hardware iret would fault on (null, not a present code / writable data segment with
+   * DPL = RPL = the target ring) is delivered to the guest as that #GP/#NP/#SS with the frame's
+   * state — Xen 4.17's pre-exception fixup of the `iretq` in compat_restore_all_guest — from
+   * ring 3 on the `stack_switch` stack. Returns false — the domain must crash — on an unreadable
+   * frame, a return to ring 0, VM86, or such a fault with no handler.
+   * @see xen/arch/x86/pv/iret.c (compat_iret), xen/arch/x86/x86_64/compat/entry.S
    */
   iret(cpu: PvCpuPort, guest: GuestBytes): boolean {
     const esp = (cpu.lo[ESP] ?? 0) >>> 0;
@@ -401,22 +434,37 @@ export class Pv32Traps {
     const cs = view.getUint32(8, true) & 0xffff;
     const eflags = view.getUint32(12, true);
     if ((eflags & EFLAGS_VM) !== 0 || (cs & 3) === 0) return false;
-    const segs = this.segments;
-    if (!selectorOk(cs, true, cs & 3, segs)) return false;
-    if ((cs & 3) === 1) {
-      cpu.lo[ESP] = (esp + 16) | 0;
-    } else {
+    const ring = cs & 3;
+    let newEsp = (esp + 16) | 0;
+    let ss = (cpu.segSel[SEG_SS] ?? 0) & 0xffff;
+    if (ring !== 1) {
       const outer = new Uint8Array(8);
       if (!guest.read(esp + 16, outer)) return false;
       const ov = new DataView(outer.buffer);
-      const ss = ov.getUint32(4, true) & 0xffff;
-      if (!selectorOk(ss, false, cs & 3, segs)) return false;
+      ss = ov.getUint32(4, true) & 0xffff;
+      newEsp = ov.getInt32(0, true);
+    }
+    const segs = this.segments;
+    let fault = segmentFault(cs, true, ring, segs);
+    if (fault < 0 && ring !== 1) fault = segmentFault(ss, false, ring, segs);
+    cpu.rip = eip;
+    cpu.setRflags((eflags & ~EFLAGS_IOPL) | EFLAGS_IF | 2);
+    cpu.lo[EAX] = eax;
+    cpu.hi[EAX] = 0;
+    this.viWrite(VI_MASK, (eflags & EFLAGS_IF) === 0 ? 1 : 0);
+    cpu.lo[ESP] = newEsp;
+    if (fault >= 0) {
+      // The iretq faults: the guest's handler sees the frame's CS:EIP, EFLAGS (and ESP, SS).
+      cpu.segSel[SEG_CS] = cs;
+      if (ring !== 1) cpu.segSel[SEG_SS] = ss;
+      return this.bounce(cpu, guest, fault >>> 16, fault & 0xffff);
+    }
+    if (ring !== 1) {
       loadSegment(cpu, SEG_SS, ss, segs);
-      cpu.lo[ESP] = ov.getInt32(0, true);
-      cpu.cpl = cs & 3;
+      cpu.cpl = ring;
       // As a hardware iret to an outer ring: data segments the new ring may not use are nulled.
       for (const s of [0, 3, 4, 5]) {
-        if ((((cpu.segAttr[s] ?? 0) >> 5) & 3) < (cs & 3)) {
+        if ((((cpu.segAttr[s] ?? 0) >> 5) & 3) < ring) {
           cpu.segSel[s] = 0;
           cpu.segBase[s] = 0;
           cpu.segLimit[s] = 0;
@@ -425,12 +473,7 @@ export class Pv32Traps {
       }
     }
     loadSegment(cpu, SEG_CS, cs, segs);
-    if ((cs & 3) === 1) cpu.cpl = 1;
-    cpu.rip = eip;
-    cpu.setRflags((eflags & ~EFLAGS_IOPL) | EFLAGS_IF | 2);
-    cpu.lo[EAX] = eax;
-    cpu.hi[EAX] = 0;
-    this.viWrite(VI_MASK, (eflags & EFLAGS_IF) === 0 ? 1 : 0);
+    if (ring === 1) cpu.cpl = 1;
     return true;
   }
 }
