@@ -84,7 +84,7 @@ describe.skipIf(!haveNasm && !process.env.CI)(
       expect(esp).toBe(KSTACK_TOP - 24);
       // error code, EIP, CS | saved mask << 16, EFLAGS (IF = !mask), ESP, SS
       const [code, eip, cs, eflags, uesp, uss] = words(d, esp, 6);
-      expect([code, eip, cs & 0xffff, uesp, uss]).toEqual([
+      expect([code, eip, (cs ?? 0) & 0xffff, uesp, uss]).toEqual([
         0,
         0x401000,
         3,
