@@ -1,7 +1,8 @@
 /**
  * A system-level differential program for the legacy pieces: ARPL (register and memory forms,
  * seeded random selectors and flags), SALC, BOUND (in range, and out of range with the #BR
- * handler fixing the index and restarting), then, with TR holding a
+ * handler fixing the index and restarting), ENTER with nesting levels, SMSW/LMSW/CLTS, RDTSCP's
+ * TSC_AUX, LAR/LSL/VERR/VERW on every descriptor type at CPL 0 and 3, then, with TR holding a
  * 16-bit TSS: INT from ring 3 through a 32-bit and a 16-bit interrupt gate (SS0:SP0 from the
  * 16-bit TSS), and a task switch by CALL to a 16-bit TSS and back by IRET (NT), with the
  * outgoing task's 16-bit TSS image dumped from the incoming task. (INT1/ICEBP is not here:
@@ -113,6 +114,98 @@ export function buildSystem16Program(seed: number): DiffProgram & { sizes: numbe
     if (idx < lo || idx > hi) dump(`#BR from bound (${lo} <= ${idx} <= ${hi})`);
     dump(`bound ${w ? 16 : 32} (${lo} <= ${idx} <= ${hi})`);
   }
+  // ENTER with nesting levels (32- and 16-bit operand size) over a prepared frame chain.
+  lines.push('mov edi, 0x70000', 'mov eax, 0x10203040', '.fill:', 'mov [edi], eax');
+  lines.push('add eax, 0x01010101', 'add edi, 4', 'cmp edi, 0x70100', 'jne .fill');
+  for (const [o16, size, level] of [
+    [false, 0x10, 1],
+    [false, 8, 2],
+    [false, 0x20, 3],
+    [false, 4, 5],
+    [false, 0, 31],
+    [true, 6, 2],
+    [true, 0x12, 4],
+  ] as const) {
+    const pre = o16 ? 'o16 ' : '';
+    lines.push(`mov ebp, ${h(0x70080 + (rnd() % 16) * 4)}`, `${pre}enter ${size}, ${level}`);
+    lines.push('call dump', 'mov esi, esp', 'call dump_stack', `${pre}leave`);
+    dump(`${pre}enter ${size}, ${level}`);
+    dump(`${pre}enter ${size}, ${level}: 48 bytes at the new ESP`, 48);
+  }
+  // SMSW, LMSW, CLTS; RDTSCP's ECX (IA32_TSC_AUX).
+  lines.push(
+    'smsw eax',
+    'smsw word [scratch]',
+    'movzx esi, word [scratch]',
+    'smsw di',
+    'call dump',
+    'mov ax, 0x000f',
+    'lmsw ax',
+    'smsw ebx',
+    'xor eax, eax',
+    'lmsw ax',
+    'smsw ecx',
+    'mov ax, 0x8',
+    'lmsw ax',
+    'smsw esi',
+    'clts',
+    'smsw edx',
+    'call dump',
+    'mov ecx, 0xc0000103',
+    `mov eax, ${h(rnd())}`,
+    `mov edx, ${h(rnd())}`,
+    'wrmsr',
+    'rdtscp',
+    'xor eax, eax',
+    'xor edx, edx',
+    'call dump',
+  );
+  dump('smsw r32, m16, r16');
+  dump('lmsw 0xf, 0 (PE stays), 8, then clts');
+  dump('rdtscp: ECX = IA32_TSC_AUX');
+  // LAR/LSL/VERR/VERW on every descriptor type with DPL 0 and 3, and special selectors.
+  const descs: string[] = [];
+  const sels: number[] = [0, 3, 0x28, 0x30, 0x2b, 0xfff8, 0x3c, 0x1b, 0x13];
+  const what: string[] = [
+    'null',
+    'null RPL 3',
+    'busy 16-bit TSS',
+    '16-bit TSS',
+    'busy 16-bit TSS RPL 3',
+    'beyond the GDT',
+    'LDT (none loaded)',
+    'ring-3 code',
+    'ring-0 data RPL 3',
+  ];
+  for (let i = 0; i < 64; i++) {
+    const type = i & 0x1f;
+    const dpl = i < 32 ? 0 : 3;
+    const present = rnd() % 8 !== 0 ? 1 : 0;
+    const limit = rnd() & 0xfffff;
+    const base = rnd();
+    const flagsHi = rnd() & 0xd; // G, D/B, AVL (L clear)
+    const lo = ((base & 0xffff) << 16) | (limit & 0xffff);
+    const hi =
+      (base & 0xff000000) |
+      (flagsHi << 20) |
+      (limit & 0xf0000) |
+      (present << 15) |
+      (dpl << 13) |
+      (type << 8) |
+      ((base >>> 16) & 0xff);
+    descs.push(`  dd ${h(lo)}, ${h(hi)}`);
+    const sel = 0x38 + i * 8;
+    for (const rpl of [0, 3]) {
+      sels.push(sel | rpl);
+      what.push(`type ${h(type)} DPL ${dpl} P ${present} RPL ${rpl}`);
+    }
+  }
+  for (const cpl of [0, 3]) {
+    for (let i = 0; i < sels.length; i++) {
+      dump(`lar/lsl/verr/verw ${h(sels[i])} at CPL ${cpl}: ${what[i]}`, 12);
+    }
+    if (cpl === 0) lines.push('call desc_probe');
+  }
   const source = `bits 16
 org 0x7c00
 start:
@@ -151,6 +244,13 @@ pm:
   lidt [idtr]
   mov ax, 0x28
   ltr ax
+  ; The same starting point on both: no LDT (QEMU's LDTR still has its reset base 0 and limit
+  ; 0xFFFF over SeaBIOS's IVT), CR0.CD/NW clear (SeaBIOS clears them, the model starts from reset).
+  xor eax, eax
+  lldt ax
+  mov eax, cr0
+  and eax, 0x9fffffff
+  mov cr0, eax
   xor eax, eax
   xor ebx, ebx
   xor ecx, ecx
@@ -162,7 +262,7 @@ ${lines.join('\n')}
   ; Ring 3 through IRET; TR is the 16-bit TSS (SP0 0x6000, SS0 0x10).
   push 0x23
   push 0x8000
-  push 0x2
+  push 0x3002
   push 0x1b
   push user
   iret
@@ -170,6 +270,7 @@ user:
   mov ax, 0x23
   mov ds, ax
   mov es, ax
+  call desc_probe
   mov eax, 0x11111111
   int 0x80
   mov eax, 0x22222222
@@ -236,6 +337,47 @@ dbh:
   mov ebp, esp
   call dump
   iret
+desc_probe:
+  mov esi, sels
+.n:
+  movzx ebx, word [esi]
+  mov eax, 0xdeadbeef
+  lar eax, bx
+  setz dl
+  call out_eax_dl
+  mov eax, 0xdeadbeef
+  lsl eax, bx
+  setz dl
+  call out_eax_dl
+  verr bx
+  setz al
+  out 0xe9, al
+  verw bx
+  setz al
+  out 0xe9, al
+  add esi, 2
+  cmp esi, sels_end
+  jne .n
+  ret
+out_eax_dl:
+  mov ecx, 4
+.o:
+  out 0xe9, al
+  shr eax, 8
+  dec ecx
+  jnz .o
+  mov al, dl
+  out 0xe9, al
+  ret
+dump_stack:
+  mov ecx, 48
+.k:
+  mov al, [esi]
+  out 0xe9, al
+  inc esi
+  dec ecx
+  jnz .k
+  ret
 dump:
   push gs
   push fs
@@ -267,15 +409,18 @@ dump:
   ret
 align 8
 gdt:
+  ; Code descriptors start accessed: QEMU 7.2 does not set the accessed bit of a code
+  ; descriptor that IRET loads into CS (the SDM and the model do), which LAR would show.
   dq 0
-  dq 0x00cf9a000000ffff
+  dq 0x00cf9b000000ffff
   dq 0x00cf92000000ffff
-  dq 0x00cffa000000ffff
+  dq 0x00cffb000000ffff
   dq 0x00cff2000000ffff
   dw 0x2b, (tss16 - $$ + 0x7c00) & 0xffff
   db ((tss16 - $$ + 0x7c00) >> 16) & 0xff, 0x81, 0, 0
   dw 0x2b, (tss_b - $$ + 0x7c00) & 0xffff
   db ((tss_b - $$ + 0x7c00) >> 16) & 0xff, 0x81, 0, 0
+${descs.join('\n')}
 gdt_end:
 gdtr: dw gdt_end - gdt - 1
   dd gdt
@@ -283,6 +428,8 @@ idtr: dw 0x83 * 8 - 1
   dd idt
 align 4
 scratch: dd 0
+sels: dw ${sels.map(h).join(', ')}
+sels_end:
 bounds: dd 0, 0
 bounds_fix: dd 0
 tss16:
