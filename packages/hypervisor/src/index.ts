@@ -309,6 +309,7 @@ export {
   type ActiveRecord,
   type GrantCopyArgs,
   type GrantCopyPtr,
+  type GrantDirtyPort,
   type GrantDomainConfig,
   type GrantDomainState,
   type GrantHostMapper,
@@ -419,6 +420,28 @@ export {
   type XenCpuidInfo,
   xenCpuidLeaf,
 } from './hypercall/xen-cpuid.ts';
+export {
+  type DirtyLogPort,
+  LogDirtyControl,
+  type LogDirtyControlOptions,
+  type LogDirtyCpuPort,
+  type LogDirtyDomainPort,
+} from './log-dirty/log-dirty-control.ts';
+export { type FrameDirtyMarker, LogDirtyWalker } from './log-dirty/log-dirty-walker.ts';
+export {
+  type LogDirtyDomainState,
+  type LogDirtyState,
+  type ShadowOpRequest,
+  type ShadowOpResult,
+  type ShadowOpStats,
+  XEN_DOMCTL_SHADOW_ENABLE_LOG_DIRTY,
+  XEN_DOMCTL_SHADOW_OP_CLEAN,
+  XEN_DOMCTL_SHADOW_OP_ENABLE,
+  XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY,
+  XEN_DOMCTL_SHADOW_OP_OFF,
+  XEN_DOMCTL_SHADOW_OP_PEEK,
+  XEN_DOMCTL_shadow_op,
+} from './log-dirty/shadow-op.ts';
 // The 64-bit and 32-bit PAE PV vCPUs, their hypercall tables, trap bouncing and memory adapters (src/pv/).
 export {
   COMPAT_GDT_LIMIT,

@@ -35,12 +35,18 @@ export {
   PGT_TYPE_MASK,
 } from './frame-table.ts';
 export { copyFromGuest, copyToGuest } from './guest-copy.ts';
-export { DirtyLog, type DirtyMarker } from './log-dirty.ts';
+export {
+  DirtyLog,
+  type DirtyLogOptions,
+  type DirtyLogStats,
+  type DirtyMarker,
+} from './log-dirty.ts';
 export { Machine, type MachineOptions, type MachineState } from './machine.ts';
 export {
   CHUNK_BYTES,
   CHUNK_FRAME_SHIFT,
   CHUNK_FRAMES,
+  type FrameWriteWatch,
   MachineMemory,
   type MachineMemoryOptions,
   PAGE_SHIFT,

@@ -19,6 +19,15 @@ export const CHUNK_BYTES: number = CHUNK_FRAMES * PAGE_SIZE;
 /** Largest supported machine: 2^31 frames would overflow int32 frame arithmetic; cap at 2^28 (1 TiB). */
 const MAX_FRAMES = 1 << 28;
 
+/**
+ * Told about every frame about to be written through {@link MachineMemory}'s writers (a
+ * `DirtyLog` in log-dirty mode satisfies it).
+ */
+export interface FrameWriteWatch {
+  /** Frame `mfn` is being written. */
+  markMfn(mfn: number): void;
+}
+
 /** Options for {@link MachineMemory}. */
 export interface MachineMemoryOptions {
   /** Size of the machine address space in bytes; a multiple of 2 MiB, at most 1 TiB. */
@@ -44,6 +53,12 @@ export class MachineMemory {
   readonly allocated: Uint8Array;
   /** Number of chunks with their own storage. */
   allocatedChunks: number;
+  /**
+   * Told about every frame a writer of this class writes ({@link chunkForWrite} and
+   * {@link clearFrame}); null (the default) costs one compare. Views handed out by
+   * `chunkForWrite` callers are not seen after that call: log-dirty treats such frames itself.
+   */
+  writeWatch: FrameWriteWatch | null;
   private readonly zeroU8: Uint8Array;
   private readonly zeroI32: Int32Array;
 
@@ -68,12 +83,14 @@ export class MachineMemory {
     this.i32Chunks = new Array<Int32Array>(this.chunks).fill(this.zeroI32);
     this.allocated = new Uint8Array(this.chunks);
     this.allocatedChunks = 0;
+    this.writeWatch = null;
   }
 
   /** Returns the chunk index holding `mfn`, allocating its storage if needed (for writers). */
   chunkForWrite(mfn: number): number {
     const c = mfn >>> CHUNK_FRAME_SHIFT;
     if (this.allocated[c] === 0) this.allocateChunk(c);
+    if (this.writeWatch !== null) this.writeWatch.markMfn(mfn);
     return c;
   }
 
@@ -143,6 +160,7 @@ export class MachineMemory {
   /** Zero-fills frame `mfn` (free if its chunk was never written). */
   clearFrame(mfn: number): void {
     const c = mfn >>> CHUNK_FRAME_SHIFT;
+    if (this.writeWatch !== null) this.writeWatch.markMfn(mfn);
     if (this.allocated[c] === 0) return;
     const base = (mfn & 511) << 10;
     this.i32Chunks[c].fill(0, base, base + 1024);

@@ -96,3 +96,58 @@ describe('log-dirty tracking', () => {
     expect(log.peek(1)).toBeNull();
   });
 });
+
+describe('log-dirty write watch over machine memory', () => {
+  it('marks every frame written through the machine memory writers while logging, and only then', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            kind: fc.constantFrom('w32', 'w8', 'ma32', 'ma8', 'bytes', 'clear', 'copy'),
+            pfn: fc.integer({ min: 0, max: 15 }),
+            src: fc.integer({ min: 0, max: 15 }),
+            off: fc.integer({ min: 0, max: 4092 }),
+            value: fc.integer(),
+          }),
+          { maxLength: 40 },
+        ),
+        fc.boolean(),
+        (writes, cleanMidway) => {
+          const machine = new Machine({ bytes: 2 * 1024 * 1024 });
+          machine.populate(1, 0, 16);
+          machine.populate(2, 0, 4);
+          const log = new DirtyLog(machine.frames, { memory: machine.memory });
+          const mem = machine.memory;
+          const f = (pfn: number) => machine.p2m(1).get(pfn);
+          mem.write32(machine.p2m(2).get(0), 0, 1); // not logging: no watch installed
+          expect(mem.writeWatch).toBe(null);
+          log.enable(1, 16);
+          expect(mem.writeWatch).toBe(log);
+          const expected = new Set<number>();
+          writes.forEach((w, i) => {
+            if (cleanMidway && i === writes.length >> 1) {
+              log.clean(1);
+              expected.clear();
+            }
+            const mfn = f(w.pfn);
+            const off = w.off & ~3;
+            if (w.kind === 'w32') mem.write32(mfn, off, w.value);
+            else if (w.kind === 'w8') mem.write8(mfn, w.off, w.value & 0xff);
+            else if (w.kind === 'ma32') mem.writeMa32(mfn * 4096 + w.off, w.value);
+            else if (w.kind === 'ma8') mem.writeMa8(mfn * 4096 + w.off, w.value & 0xff);
+            else if (w.kind === 'bytes') mem.writeBytes(mfn, off, new Uint8Array([1, 2, 3, 4]));
+            else if (w.kind === 'clear') mem.clearFrame(mfn);
+            else mem.copyFrame(mfn, f(w.src));
+            expected.add(w.pfn);
+            // Another domain's writes never show up in this log.
+            mem.write32(machine.p2m(2).get(1), 0, i);
+          });
+          expect(bits(log.peek(1))).toEqual([...expected].sort((a, b) => a - b));
+          expect(log.stats(1)?.dirtyCount).toBe(expected.size);
+          log.disable(1);
+          expect(mem.writeWatch).toBe(null);
+        },
+      ),
+    );
+  });
+});

@@ -210,6 +210,7 @@ export {
   suspendMethod,
 } from './host/host-lifecycle.ts';
 export { liveDomainConfig } from './host/host-lifecycle-config.ts';
+export { hostLogDirty } from './host/host-log-dirty.ts';
 export {
   type CreditParams,
   type CreditPoolParams,

@@ -88,6 +88,16 @@ export interface GrantHostMapper {
   unmap(mapper: number, hostAddr: number, granter: number, frame: number, flags: number): number;
 }
 
+/**
+ * Told when a writable mapping of a granted frame goes away, as Xen's `gnttab_mark_dirty` on
+ * unmap: the mapper may have written the frame, which log-dirty mode must then report.
+ * @see xen/common/grant_table.c (unmap_common_complete, gnttab_mark_dirty)
+ */
+export interface GrantDirtyPort {
+  /** Frame `frame` of domain `granter` was mapped writable and may have been written. */
+  grantFrameWritten(granter: number, frame: number): void;
+}
+
 /** IN fields of a map_grant_ref. */
 export interface MapGrantRefArgs {
   /** Where the caller maps the frame (a virtual address for PV guests; a token for native backends). */
@@ -332,6 +342,8 @@ function isU32(value: number): boolean {
  */
 export class GrantTables {
   private readonly domains = new Map<number, GrantDomain>();
+  /** Told about writable mappings as they are unmapped (log-dirty); null by default. */
+  dirtyPort: GrantDirtyPort | null = null;
 
   /**
    * Restores grant tables from {@link GrantTables.getState} output, each domain's memory and
@@ -769,6 +781,9 @@ export class GrantTables {
     if (done & GNTMAP_device_map) pin -= readonly ? GNTPIN_devr_inc : GNTPIN_devw_inc;
     if (done & GNTMAP_host_map) pin -= readonly ? GNTPIN_hstr_inc : GNTPIN_hstw_inc;
     rd.pin[m.ref] = pin;
+    if (!readonly && done !== 0 && this.dirtyPort !== null) {
+      this.dirtyPort.grantFrameWritten(rd.domid, rd.actFrame[m.ref] ?? 0);
+    }
     m.flags &= ~done;
     if (done !== 0) this.reduceStatusForPin(rd, m.ref, readonly);
     if ((m.flags & (GNTMAP_device_map | GNTMAP_host_map)) === 0) {

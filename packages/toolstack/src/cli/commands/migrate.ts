@@ -32,6 +32,9 @@ export function formatMigrationReport(r: DomainMigrationReport, target: string):
     `Mode: ${r.live ? 'live (pre-copy)' : 'non-live (stop and copy)'}`,
     `Rounds: ${r.rounds}`,
     `Pages per round: ${r.pagesPerRound.join(' ')}`,
+    ...(r.live && r.dirtyPerRound.length > 0
+      ? [`Dirty pages per round: ${r.dirtyPerRound.join(' ')}`]
+      : []),
     `Sent: ${(r.bytes / (1 << 20)).toFixed(1)} MiB`,
     `Total time: ${r.totalMs.toFixed(1)} ms`,
     `Downtime: ${r.downtimeMs.toFixed(1)} ms`,
