@@ -36,6 +36,8 @@ const PREFIX_BYTE: Uint8Array = /* @__PURE__ */ (() => {
   return t;
 })();
 const TLB_MASK = TLB_SIZE - 1;
+/** TLB generations before a guest flush clears the arrays (`tlbGen << 20 | vpn` stays positive). */
+const TLB_GENS = 2048;
 
 /** Decode-cache slots (direct-mapped by physical address; 8 int32 words each). */
 const DC_SIZE = 8192;
@@ -218,11 +220,17 @@ export class X86Cpu {
   private readonly walkReq: WalkRequest = createWalkRequest();
   /** The built-in walker over a direct RAM view: 2-level walks of the common case run inline. */
   private readonly inlineWalk: boolean;
-  private readonly tlbTag: Float64Array = new Float64Array(TLB_SIZE).fill(-1);
+  /**
+   * Entry `i` translates `vpn` while `tlbTag[i]` is `vpn * TLB_GENS + tlbGen` (NaN: empty): a
+   * guest flush bumps the generation instead of clearing the entries it filled, and only every
+   * `TLB_GENS`-th flush clears the arrays (DESIGN.md "Hot loop", round 5). The direct tags
+   * `tlbVpn32`/`tlbVpnC` hold `vpn | tlbGenHi` (`tlbGen << 20`; -1: empty).
+   */
+  private readonly tlbTag: Float64Array = new Float64Array(TLB_SIZE).fill(Number.NaN);
   private readonly tlbFrame: Float64Array = new Float64Array(TLB_SIZE);
   private readonly tlbFlags: Uint8Array = new Uint8Array(TLB_SIZE);
-  private readonly tlbUsed: Int32Array = new Int32Array(TLB_SIZE);
-  private tlbCount = 0;
+  private tlbGen = 0;
+  private tlbGenHi = 0;
   /**
    * Direct-RAM fast path beside the TLB (v86-style int32 entries): `tlbVpn32[i]` is the VPN of
    * entry `i` when its linear address is below 4 GiB and its frame lies in the direct RAM view,
@@ -543,21 +551,15 @@ export class X86Cpu {
    * the guest's paging (DESIGN.md "Hot loop", round 5).
    */
   flushGuestTlb(): void {
-    if (this.tlbCount >= TLB_SIZE) {
-      // The fill list saturated (an entry re-filled after INVLPG is listed again): drop all.
-      this.tlbTag.fill(-1);
+    let gen = this.tlbGen + 1;
+    if (gen === TLB_GENS) {
+      gen = 0;
+      this.tlbTag.fill(Number.NaN);
       this.tlbVpn32.fill(-1);
       this.tlbVpnC.fill(-1);
-    } else {
-      const chunked = this.chunked;
-      for (let i = 0; i < this.tlbCount; i++) {
-        const e = this.tlbUsed[i];
-        this.tlbTag[e] = -1;
-        this.tlbVpn32[e] = -1;
-        if (chunked) this.tlbVpnC[e] = -1;
-      }
     }
-    this.tlbCount = 0;
+    this.tlbGen = gen;
+    this.tlbGenHi = gen << 20;
     this.fetchVpn = -1;
     this.invalidateFetch();
   }
@@ -566,8 +568,8 @@ export class X86Cpu {
   invlpg(lin: number): void {
     const vpn = Math.floor(lin / 4096);
     const i = vpn & TLB_MASK;
-    if (this.tlbTag[i] === vpn) {
-      this.tlbTag[i] = -1;
+    if (this.tlbTag[i] === vpn * TLB_GENS + this.tlbGen) {
+      this.tlbTag[i] = Number.NaN;
       this.tlbVpn32[i] = -1;
       this.tlbVpnC[i] = -1;
     }
@@ -583,7 +585,7 @@ export class X86Cpu {
     const vpn = lin >= 0 && lin < TWO32 ? lin >>> 12 : Math.floor(lin / 4096);
     const i = vpn & TLB_MASK;
     const need = NEED[access * 2 + (user ? 1 : 0)];
-    if (this.tlbTag[i] === vpn && (this.tlbFlags[i] & need) === need) {
+    if (this.tlbTag[i] === vpn * TLB_GENS + this.tlbGen && (this.tlbFlags[i] & need) === need) {
       this.xMmio = (this.tlbFlags[i] & T_MMIO) !== 0;
       return this.tlbFrame[i] + (lin & 0xfff);
     }
@@ -650,14 +652,13 @@ export class X86Cpu {
       }
       if (kind === 2) flags |= T_MMIO;
     } else if (!this.memory.isRam(frame)) flags |= T_MMIO;
-    if (this.tlbTag[i] === -1 && this.tlbCount < TLB_SIZE) this.tlbUsed[this.tlbCount++] = i;
-    this.tlbTag[i] = vpn;
+    this.tlbTag[i] = vpn * TLB_GENS + this.tlbGen;
     this.tlbFrame[i] = frame;
     this.tlbFlags[i] = flags;
     this.xMmio = (flags & T_MMIO) !== 0;
     if (vpn >= 0 && vpn < 0x100000 && !this.xMmio) {
       if (frame + 4096 <= this.ramKindLimit) {
-        this.tlbVpn32[i] = vpn;
+        this.tlbVpn32[i] = vpn | this.tlbGenHi;
         this.tlbFastR[i] = frame | 1 | ((flags & T_USER) !== 0 ? 2 : 0);
         this.tlbFastW[i] =
           frame | ((flags & T_WSUP) !== 0 ? 1 : 0) | ((flags & T_WUSER) !== 0 ? 2 : 0);
@@ -700,7 +701,7 @@ export class X86Cpu {
       this.pageViews.set(v8, v32);
     }
     const off = frame & (v8.length - 1);
-    this.tlbVpnC[i] = vpn;
+    this.tlbVpnC[i] = vpn | this.tlbGenHi;
     this.tlbView32[i] = v32;
     this.tlbView8[i] = v8;
     this.tlbPfn[i] = pfn;
@@ -763,12 +764,11 @@ export class X86Cpu {
       }
     }
     const frame = pte & ~0xfff;
-    if (this.tlbTag[i] === -1 && this.tlbCount < TLB_SIZE) this.tlbUsed[this.tlbCount++] = i;
-    this.tlbTag[i] = vpn;
+    this.tlbTag[i] = vpn * TLB_GENS + this.tlbGen;
     this.tlbFrame[i] = page * 4096;
     this.tlbFlags[i] = flags;
     this.xMmio = false;
-    this.tlbVpn32[i] = vpn;
+    this.tlbVpn32[i] = vpn | this.tlbGenHi;
     this.tlbFastR[i] = frame | fastR;
     this.tlbFastW[i] = frame | fastW;
     return page * 4096 + (lin & 0xfff);
@@ -807,10 +807,10 @@ export class X86Cpu {
       const vpn = lin >>> 12;
       const i = vpn & TLB_MASK;
       const e = this.tlbFastR[i];
-      if (this.tlbVpn32[i] === vpn && (e & (user ? 2 : 1)) !== 0) {
+      if (this.tlbVpn32[i] === (vpn | this.tlbGenHi) && (e & (user ? 2 : 1)) !== 0) {
         return this.ramBytes[((e & ~0xfff) >>> 0) + (lin & 0xfff)];
       }
-      if (this.tlbVpnC[i] === vpn && (e & (user ? 2 : 1)) !== 0) {
+      if (this.tlbVpnC[i] === (vpn | this.tlbGenHi) && (e & (user ? 2 : 1)) !== 0) {
         return this.tlbView8[i][(e & ~0xfff) + (lin & 0xfff)];
       }
     }
@@ -828,11 +828,11 @@ export class X86Cpu {
       const vpn = lin >>> 12;
       const i = vpn & TLB_MASK;
       const e = this.tlbFastR[i];
-      if (this.tlbVpn32[i] === vpn && (e & (user ? 2 : 1)) !== 0) {
+      if (this.tlbVpn32[i] === (vpn | this.tlbGenHi) && (e & (user ? 2 : 1)) !== 0) {
         const pa = ((e & ~0xfff) >>> 0) + (lin & 0xfff);
         return this.ramBytes[pa] | (this.ramBytes[pa + 1] << 8);
       }
-      if (this.tlbVpnC[i] === vpn && (e & (user ? 2 : 1)) !== 0) {
+      if (this.tlbVpnC[i] === (vpn | this.tlbGenHi) && (e & (user ? 2 : 1)) !== 0) {
         const m = this.tlbView8[i];
         const o = (e & ~0xfff) + (lin & 0xfff);
         return m[o] | (m[o + 1] << 8);
@@ -852,13 +852,13 @@ export class X86Cpu {
       const vpn = lin >>> 12;
       const i = vpn & TLB_MASK;
       const e = this.tlbFastR[i];
-      if (this.tlbVpn32[i] === vpn && (e & (user ? 2 : 1)) !== 0) {
+      if (this.tlbVpn32[i] === (vpn | this.tlbGenHi) && (e & (user ? 2 : 1)) !== 0) {
         const pa = ((e & ~0xfff) >>> 0) + (lin & 0xfff);
         if ((pa & 3) === 0) return this.ram32[pa >>> 2];
         const m = this.ramBytes;
         return m[pa] | (m[pa + 1] << 8) | (m[pa + 2] << 16) | (m[pa + 3] << 24);
       }
-      if (this.tlbVpnC[i] === vpn && (e & (user ? 2 : 1)) !== 0) {
+      if (this.tlbVpnC[i] === (vpn | this.tlbGenHi) && (e & (user ? 2 : 1)) !== 0) {
         const o = (e & ~0xfff) + (lin & 0xfff);
         if ((o & 3) === 0) return this.tlbView32[i][o >>> 2];
         const m = this.tlbView8[i];
@@ -877,13 +877,13 @@ export class X86Cpu {
       const vpn = lin >>> 12;
       const i = vpn & TLB_MASK;
       const e = this.tlbFastW[i];
-      if (this.tlbVpn32[i] === vpn && (e & (user ? 2 : 1)) !== 0) {
+      if (this.tlbVpn32[i] === (vpn | this.tlbGenHi) && (e & (user ? 2 : 1)) !== 0) {
         const pa = ((e & ~0xfff) >>> 0) + (lin & 0xfff);
         if (this.codeMark[pa >>> 12] !== 0) this.codeWritten(pa >>> 12);
         this.ramBytes[pa] = v;
         return;
       }
-      if (this.tlbVpnC[i] === vpn && (e & (user ? 2 : 1)) !== 0) {
+      if (this.tlbVpnC[i] === (vpn | this.tlbGenHi) && (e & (user ? 2 : 1)) !== 0) {
         const pfn = this.tlbPfn[i];
         if (this.codeMark[pfn] !== 0) this.codeWritten(pfn);
         this.tlbView8[i][(e & ~0xfff) + (lin & 0xfff)] = v;
@@ -908,14 +908,14 @@ export class X86Cpu {
       const vpn = lin >>> 12;
       const i = vpn & TLB_MASK;
       const e = this.tlbFastW[i];
-      if (this.tlbVpn32[i] === vpn && (e & (user ? 2 : 1)) !== 0) {
+      if (this.tlbVpn32[i] === (vpn | this.tlbGenHi) && (e & (user ? 2 : 1)) !== 0) {
         const pa = ((e & ~0xfff) >>> 0) + (lin & 0xfff);
         if (this.codeMark[pa >>> 12] !== 0) this.codeWritten(pa >>> 12);
         this.ramBytes[pa] = v;
         this.ramBytes[pa + 1] = v >> 8;
         return;
       }
-      if (this.tlbVpnC[i] === vpn && (e & (user ? 2 : 1)) !== 0) {
+      if (this.tlbVpnC[i] === (vpn | this.tlbGenHi) && (e & (user ? 2 : 1)) !== 0) {
         const pfn = this.tlbPfn[i];
         if (this.codeMark[pfn] !== 0) this.codeWritten(pfn);
         const m = this.tlbView8[i];
@@ -943,7 +943,7 @@ export class X86Cpu {
       const vpn = lin >>> 12;
       const i = vpn & TLB_MASK;
       const e = this.tlbFastW[i];
-      if (this.tlbVpn32[i] === vpn && (e & (user ? 2 : 1)) !== 0) {
+      if (this.tlbVpn32[i] === (vpn | this.tlbGenHi) && (e & (user ? 2 : 1)) !== 0) {
         const pa = ((e & ~0xfff) >>> 0) + (lin & 0xfff);
         if (this.codeMark[pa >>> 12] !== 0) this.codeWritten(pa >>> 12);
         if ((pa & 3) === 0) this.ram32[pa >>> 2] = v;
@@ -956,7 +956,7 @@ export class X86Cpu {
         }
         return;
       }
-      if (this.tlbVpnC[i] === vpn && (e & (user ? 2 : 1)) !== 0) {
+      if (this.tlbVpnC[i] === (vpn | this.tlbGenHi) && (e & (user ? 2 : 1)) !== 0) {
         const pfn = this.tlbPfn[i];
         if (this.codeMark[pfn] !== 0) this.codeWritten(pfn);
         const o = (e & ~0xfff) + (lin & 0xfff);
@@ -1024,7 +1024,7 @@ export class X86Cpu {
       const vpn = lin >>> 12;
       const i = vpn & TLB_MASK;
       const e = this.tlbFastR[i];
-      if (this.tlbVpn32[i] === vpn && (e & (user ? 2 : 1)) !== 0) {
+      if (this.tlbVpn32[i] === (vpn | this.tlbGenHi) && (e & (user ? 2 : 1)) !== 0) {
         const w = (((e & ~0xfff) >>> 0) + (lin & 0xfff)) >>> 2;
         this.tmpHi = this.ram32[w + 1];
         return this.ram32[w];
@@ -1052,7 +1052,7 @@ export class X86Cpu {
       const vpn = lin >>> 12;
       const i = vpn & TLB_MASK;
       const e = this.tlbFastW[i];
-      if (this.tlbVpn32[i] === vpn && (e & (user ? 2 : 1)) !== 0) {
+      if (this.tlbVpn32[i] === (vpn | this.tlbGenHi) && (e & (user ? 2 : 1)) !== 0) {
         const pa = ((e & ~0xfff) >>> 0) + (lin & 0xfff);
         if (this.codeMark[pa >>> 12] !== 0) this.codeWritten(pa >>> 12);
         this.ram32[pa >>> 2] = vlo;
@@ -1127,7 +1127,7 @@ export class X86Cpu {
       const vpn = lin >>> 12;
       const i = vpn & TLB_MASK;
       const e = this.tlbFastR[i];
-      if (this.tlbVpn32[i] === vpn && (e & (this.cpl === 3 ? 2 : 1)) !== 0 && (lin & 3) === 0) {
+      if (this.tlbVpn32[i] === (vpn | this.tlbGenHi) && (e & (this.cpl === 3 ? 2 : 1)) !== 0 && (lin & 3) === 0) {
         return this.ram32[(((e & ~0xfff) >>> 0) + (lin & 0xfff)) >>> 2];
       }
       return this.readLin32(lin, this.cpl === 3);
@@ -1146,7 +1146,7 @@ export class X86Cpu {
       const vpn = lin >>> 12;
       const i = vpn & TLB_MASK;
       const e = this.tlbFastW[i];
-      if (this.tlbVpn32[i] === vpn && (e & (this.cpl === 3 ? 2 : 1)) !== 0 && (lin & 3) === 0) {
+      if (this.tlbVpn32[i] === (vpn | this.tlbGenHi) && (e & (this.cpl === 3 ? 2 : 1)) !== 0 && (lin & 3) === 0) {
         const pa = ((e & ~0xfff) >>> 0) + (lin & 0xfff);
         if (this.codeMark[pa >>> 12] !== 0) this.codeWritten(pa >>> 12);
         this.ram32[pa >>> 2] = v;
