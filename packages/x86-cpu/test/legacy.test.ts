@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CR4, disassemble, EXIT, VECTOR, type X86Cpu } from '../src/index.ts';
+import { CR4, disassemble, EXIT, SEG, VECTOR, type X86Cpu } from '../src/index.ts';
 import { asm, CODE, type Mode, STACK_TOP, setup } from './helpers.ts';
 
 /** Runs `code` in `mode` with every exception intercepted; returns the CPU at the first exit. */
@@ -74,6 +74,55 @@ describe('legacy integer instructions (SDM Vol. 2: ARPL, BOUND, INT1, RDPMC; SAL
       c.cr4 |= CR4.PCE;
     });
     expectFault(pce, VECTOR.GP, 0);
+  });
+
+  it('a task switch to a 16-bit TSS whose limit is below 0x2B raises #TS(selector); 0x2B is enough', () => {
+    const gdt = 0x3000;
+    const tss = 0x4000;
+    const code = asm('ltr ax\ncall 0x20:0\nhlt\ntask: hlt', 32, CODE);
+    for (const [limit, ok] of [
+      [0x2a, false],
+      [0x2b, true],
+    ] as const) {
+      const { cpu, ram } = setup('prot32', code, { intercepts: { exceptionBitmap: 0xffffffff } });
+      cpu.gdtBase = gdt;
+      cpu.gdtLimit = 0x27;
+      // 08 code, 10 data, 18 the current (16-bit) TSS, 20 the target 16-bit TSS.
+      ram.write32(gdt + 8, 0x0000ffff);
+      ram.write32(gdt + 12, 0x00cf9b00);
+      ram.write32(gdt + 16, 0x0000ffff);
+      ram.write32(gdt + 20, 0x00cf9300);
+      ram.write32(gdt + 24, ((tss + 0x100) << 16) | 0x2b);
+      ram.write32(gdt + 28, 0x00008100);
+      ram.write32(gdt + 32, (tss << 16) | limit);
+      ram.write32(gdt + 36, 0x00008100);
+      // The target: IP = task, CS 08, SS/DS/ES 10, SP 0x8000, AX 0x1234.
+      ram.write16(tss + 0x0e, CODE + 11); // task: after ltr (3 bytes), call far (7), hlt (1)
+      ram.write16(tss + 0x10, 0x0002);
+      ram.write16(tss + 0x12, 0x1234);
+      ram.write16(tss + 0x1a, 0x8000);
+      for (const [off, sel] of [
+        [0x22, 0x10],
+        [0x24, 0x08],
+        [0x26, 0x10],
+        [0x28, 0x10],
+      ])
+        ram.write16(tss + off, sel);
+      cpu.lo[0] = 0x18;
+      cpu.run(100);
+      if (ok) {
+        expect(cpu.exit.reason).toBe(EXIT.HLT);
+        expect(cpu.rip).toBe(CODE + 12);
+        expect(cpu.lo[0] & 0xffff).toBe(0x1234);
+        // The back link and the busy bit of the new task; NT set.
+        expect(ram.read16(tss)).toBe(0x18);
+        expect((ram.read32(gdt + 36) >> 8) & 0xf).toBe(3);
+        expect(cpu.segSel[SEG.TR]).toBe(0x20);
+      } else {
+        expect(cpu.exit.vector).toBe(VECTOR.TS);
+        expect(cpu.exit.errorCode).toBe(0x20);
+      }
+    }
   });
 
   it('disassembles ARPL outside 64-bit mode, BOUND, SALC, INT1 and RDPMC', () => {
