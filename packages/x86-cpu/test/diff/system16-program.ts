@@ -2,7 +2,8 @@
  * A system-level differential program for the legacy pieces: ARPL (register and memory forms,
  * seeded random selectors and flags), SALC, BOUND (in range, and out of range with the #BR
  * handler fixing the index and restarting), ENTER with nesting levels, SMSW/LMSW/CLTS, RDTSCP's
- * TSC_AUX, LAR/LSL/VERR/VERW on every descriptor type at CPL 0 and 3, then, with TR holding a
+ * TSC_AUX, LAR/LSL/VERR/VERW on every descriptor type at CPL 0 and 3, SYSENTER/SYSEXIT between
+ * ring 3 and ring 0, then, with TR holding a
  * 16-bit TSS: INT from ring 3 through a 32-bit and a 16-bit interrupt gate (SS0:SP0 from the
  * 16-bit TSS), and a task switch by CALL to a 16-bit TSS and back by IRET (NT), with the
  * outgoing task's 16-bit TSS image dumped from the incoming task. (INT1/ICEBP is not here:
@@ -206,6 +207,11 @@ export function buildSystem16Program(seed: number): DiffProgram & { sizes: numbe
     }
     if (cpl === 0) lines.push('call desc_probe');
   }
+  lines.push('mov ecx, 0x174', 'xor edx, edx', 'mov eax, 0x08', 'wrmsr');
+  lines.push('mov ecx, 0x175', 'mov eax, 0x5000', 'wrmsr');
+  lines.push('mov ecx, 0x176', 'mov eax, sysenter_entry', 'wrmsr');
+  dump('SYSENTER from ring 3: the ring-0 entry (CS 0x08, SS 0x10, ESP from the MSR)');
+  dump('SYSEXIT to ring 3 at EDX with ESP = ECX (CS 0x1b, SS 0x23)');
   const source = `bits 16
 org 0x7c00
 start:
@@ -271,6 +277,11 @@ user:
   mov ds, ax
   mov es, ax
   call desc_probe
+  ; SYSENTER to ring 0 and SYSEXIT back (IA32_SYSENTER_CS 0x08: CS 0x08/SS 0x10, then 0x1b/0x23).
+  mov ebp, 0x12345678
+  sysenter
+after_sysexit:
+  call dump
   mov eax, 0x11111111
   int 0x80
   mov eax, 0x22222222
@@ -337,6 +348,11 @@ dbh:
   mov ebp, esp
   call dump
   iret
+sysenter_entry:
+  call dump
+  mov edx, after_sysexit
+  mov ecx, 0x7ff0
+  sysexit
 desc_probe:
   mov esi, sels
 .n:
