@@ -110,6 +110,50 @@ function run<T extends unknown[]>(
   return fc.sample(arb, { seed, numRuns: 60 }).map((a) => make(...a));
 }
 
+describe('x87 transcendentals on the range ends', () => {
+  it('F2XM1 and FYL2XP1 of denormals give denormal results with PE and UE (tiny operands keep their precision)', () => {
+    // 2^x - 1 = x ln 2 (1 + ...) for the smallest denormal x = 2^-16445: rounds to x itself.
+    FLAGS[0] = 0;
+    expect(f2xm1(0, 1n, -16445, 0x1f80)).toBe(1n);
+    expect(FLAGS[0] & 0x30).toBe(0x30);
+    // y log2(1 + x) with y = 1 and x = 3 * 2^-16445: 3 / ln 2 = 4.33 units, rounded to 4.
+    FLAGS[0] = 0;
+    expect(fyl2xp1(0, 1n << 63n, -63, 0, 3n, -16445, 0x1f80)).toBe(4n);
+    expect(FLAGS[0] & 0x30).toBe(0x30);
+    // Rounding up (RC = up) gives 5 units.
+    expect(fyl2xp1(0, 1n << 63n, -63, 0, 3n, -16445, 0x1f80 | 0x4000)).toBe(5n);
+  });
+
+  it('FSIN, FCOS and FPTAN of a tiny x round in the right direction: sin x < x < tan x, cos x < 1', () => {
+    const x = (BigInt(16383 - 100) << 64n) | (1n << 63n); // 2^-100
+    const below = (BigInt(16383 - 101) << 64n) | ((1n << 64n) - 1n);
+    const above = x + 1n;
+    const one = 0x3fff8000000000000000n;
+    const m = 1n << 63n;
+    const e = -163;
+    const [rn, up, chop] = [0x1f80, 0x1f80 | 0x4000, 0x1f80 | 0x6000];
+    expect([fsin(0, m, e, rn), fsin(0, m, e, up), fsin(0, m, e, chop)]).toEqual([x, x, below]);
+    expect([ftan(0, m, e, rn), ftan(0, m, e, up), ftan(0, m, e, chop)]).toEqual([x, above, x]);
+    expect([fcos(0, m, e, rn), fcos(0, m, e, up), fcos(0, m, e, chop)]).toEqual([
+      one,
+      one,
+      0x3ffeffffffffffffffffn,
+    ]);
+    // Negative: sin(-x) rounded toward zero is -below.
+    expect(fsin(1, m, e, chop)).toBe(below | (1n << 79n));
+  });
+
+  it('FPATAN of a tiny quotient keeps its relative precision: atan2(2^-16000, 1) = 2^-16000 (inexact)', () => {
+    FLAGS[0] = 0;
+    const r = fpatan(0, 1n << 63n, -16063, 0, 1n << 63n, -63, 0x1f80);
+    expect(r).toBe((BigInt(16383 - 16000) << 64n) | (1n << 63n));
+    expect(FLAGS[0] & 0x20).toBe(0x20);
+    // Rounded toward zero it is the next value below.
+    const down = fpatan(0, 1n << 63n, -16063, 0, 1n << 63n, -63, 0x1f80 | 0x6000);
+    expect(down).toBe((BigInt(16383 - 16001) << 64n) | ((1n << 64n) - 1n));
+  });
+});
+
 describe.skipIf(!haveBc() && !process.env.CI)(
   'x87 transcendentals are correctly rounded (checked against bc -l)',
   () => {

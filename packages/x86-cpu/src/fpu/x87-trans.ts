@@ -170,7 +170,10 @@ function atanRatio(nm: bigint, ne: number, dm: bigint, de: number, p: number): b
     z = (z << BigInt(p)) / (one + r);
     doublings++;
   }
-  const theta = (z * oddSeries((z * z) >> BigInt(p), p, true)) >> BigInt(p);
+  // When every correction term vanished below the working precision, atan z < z: step one
+  // unit down so the rounding's sticky bit ("the value lies above") is right.
+  const series = oddSeries((z * z) >> BigInt(p), p, true);
+  const theta = (z * series - (series === one ? 1n : 0n)) >> BigInt(p);
   return theta << BigInt(doublings);
 }
 
@@ -258,7 +261,10 @@ function sinCos(sign: number, m: bigint, e: number): SinCos {
     // `term` is now r^{2j}/(2j)!: the next step divides by (2j+1)(2j+2).
     term = c;
   }
-  const sinM = r * sinS;
+  // Tiny r: when the corrections vanished, |sin r| < |r| and cos r < 1. Step one unit toward
+  // zero so that the rounding's sticky bit ("the value lies above") is right.
+  const sinM = sinS === ONE ? r * ONE - (r < 0n ? -1n : 1n) : r * sinS;
+  if (cosS === ONE) cosS = ONE - 1n;
   const sinE = -s - W;
   switch (q) {
     case 0:
