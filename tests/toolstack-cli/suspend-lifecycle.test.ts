@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import {
   Host,
   type HostDomain,
+  localiseStartInfo,
   parseDomainConfig,
   preserveSuffix,
   restoreDomainImage,
@@ -68,12 +69,17 @@ describe('a guest that supports suspend, around a save', () => {
     const host = new Host();
     const d = await host.createDomain(config('moved', '', 'on_poweroff = "preserve"\n'));
     await until(host, 'tick 4', ticked(d, 4));
+    const firstMfn = host.machine.p2m(d.domid).get(0);
     const { image } = await saveDomainToBytes(host, d.domid);
     expect(host.domains.size).toBe(0); // saved and destroyed, as xl save does
     const savedAt = lastTick(d.consoleText());
 
+    // Another host, whose frames are laid out differently (a domain there already): every
+    // frame the guest knows by machine number moves, shared_info included.
     const other = new Host();
+    other.createNativeDomain('filler', 300);
     const r = await restoreDomainImage(other, image);
+    expect(other.machine.p2m(r.domid).get(0)).not.toBe(firstMfn);
     await until(other, 'resume', () => r.consoleText().includes('lifecycle: resumed'));
     await until(other, 'ticks after the restore', ticked(r, savedAt + 3));
     expect(r.consoleText()).toContain(`lifecycle: resumed rc=0 at tick ${savedAt}\n`);
@@ -184,6 +190,32 @@ describe('the lifecycle guest beside the real Xen 4.17', () => {
         .replaceAll('(n1)', `(n${d.domid})`),
     );
     await host.close();
+  });
+});
+
+describe("start_info after a restore (libxc's process_start_info)", () => {
+  it('points shared_info at the new frame in both layouts, and leaves a page that is no longer start_info alone', () => {
+    const page = (magic: string): Uint8Array => {
+      const p = new Uint8Array(4096).fill(0xee);
+      p.set(new TextEncoder().encode(magic));
+      return p;
+    };
+    const p64 = page('xen-3.0-x86_64');
+    localiseStartInfo(p64, false, 0x1234_5000);
+    const v64 = new DataView(p64.buffer);
+    expect(v64.getBigUint64(40, true)).toBe(0x1234_5000n);
+    expect(v64.getUint32(32, true)).toBe(0xeeeeeeee); // nr_pages untouched
+    expect(v64.getUint32(48, true)).toBe(0xeeeeeeee); // flags untouched
+    const p32 = page('xen-3.0-x86_32p');
+    localiseStartInfo(p32, true, 0x0abc_d000);
+    const v32 = new DataView(p32.buffer);
+    expect(v32.getUint32(36, true)).toBe(0x0abc_d000);
+    expect(v32.getUint32(32, true)).toBe(0xeeeeeeee);
+    expect(v32.getUint32(40, true)).toBe(0xeeeeeeee);
+    const other = page('not start_info');
+    const before = other.slice();
+    localiseStartInfo(other, false, 0x5000);
+    expect(other).toEqual(before);
   });
 });
 

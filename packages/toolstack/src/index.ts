@@ -199,6 +199,7 @@ export {
 export {
   applyLifecycle,
   type LifecycleContext,
+  localiseStartInfo,
   preserveSuffix,
   resumeInNewDomain,
   resumeSuspended,

@@ -283,3 +283,19 @@ export function resumeSuspended(host: Host, d: HostDomain): number {
 export function resumeInNewDomain(vcpus: readonly SuspendableVcpu[]): void {
   if (isSuspended(vcpus)) resumeSuspendedDomain(vcpus, RESUME_HOW.NEW_DOMAIN);
 }
+
+/**
+ * Points a restored domain's start_info (a copy of the page, `is32` for the compat layout) at
+ * its new shared_info frame, as libxc's `process_start_info` does on every restore: a guest that
+ * resumes in a new domain maps shared_info again from there. Does nothing to a page that no
+ * longer holds start_info (it starts with the `xen-3.0-` magic).
+ * @see tools/libs/guest/xg_sr_restore_x86_pv.c (process_start_info)
+ */
+export function localiseStartInfo(page: Uint8Array, is32: boolean, sharedInfoMa: number): void {
+  const magic = 'xen-3.0-';
+  for (let i = 0; i < magic.length; i++) if (page[i] !== magic.charCodeAt(i)) return;
+  const dv = new DataView(page.buffer, page.byteOffset, 4096);
+  // start_info.shared_info: a machine address after nr_pages (u32 at 36, or u64 at 40).
+  if (is32) dv.setUint32(36, sharedInfoMa >>> 0, true);
+  else dv.setBigUint64(40, BigInt(sharedInfoMa), true);
+}

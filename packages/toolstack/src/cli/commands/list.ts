@@ -1,6 +1,8 @@
 /**
  * `typevisor list [-l] [DOMAIN...]`: the domains on the daemon's host in `xl list`'s columns
- * (`Name ID Mem VCPUs State Time(s)`, state letters r b p s c d), or with `-l` as xl's JSON.
+ * (`Name ID Mem VCPUs State Time(s)`, state letters r b p s c d), or with `-l` as xl's JSON of
+ * each domain's configuration as it is now (memory target and maximum, online vCPUs, disks and
+ * VIFs, name: host/host-lifecycle-config.ts), as `libxl_retrieve_domain_configuration` gives it.
  */
 import { parseArgs } from 'node:util';
 import { withDaemon } from '../../daemon/connect.ts';
@@ -14,7 +16,7 @@ List domains (all, or the ones named) as 'xl list' does. State letters: r runnin
 b blocked, p paused, s shut down, c crashed, d dying.
 
 Options:
-  -l, --long   print each domain's configuration as JSON (as 'xl list -l')
+  -l, --long   print each domain's current configuration as JSON (as 'xl list -l')
 `;
 
 /** The `list` verb. */

@@ -1,8 +1,13 @@
 /**
  * `typevisor shutdown` and `typevisor reboot`: ask a guest to power off or reboot by writing
- * `poweroff` or `reboot` to its `control/shutdown` xenstore node, as xl does for PV guests. A
- * guest without the PV control protocol (GRUB) ignores it and keeps running. `-w` waits until
- * the domain has shut down or is gone.
+ * `poweroff` or `reboot` to its `control/shutdown` xenstore node, as xl does for PV guests
+ * (libxl takes every PV guest to have the PV control interface, so it never refuses one; the
+ * "PV control interface not available" error is for HVM guests without PV drivers). A guest
+ * that does not watch the node (GRUB) keeps running, and `-w` waits for it as xl does. `-w`
+ * waits until the domain has shut down or is gone; what then happens to it is its
+ * `on_poweroff` / `on_reboot` action (host/host-lifecycle.ts).
+ * @see tools/xl/xl_vmcontrol.c (main_shutdown_or_reboot), tools/libs/light/libxl_domain.c
+ *   (libxl__domain_pvcontrol_available)
  */
 import { parseArgs } from 'node:util';
 import type { DaemonClient } from '../../daemon/client.ts';
