@@ -11,6 +11,14 @@ import { X86CpuError } from './errors.ts';
 import { CC_EFLAGS, getFlags, setFlags } from './flags.ts';
 import { Fpu, validFpuState } from './fpu/fpu-state.ts';
 import { type BlockOp, buildBlock, NO_BLOCK } from './internal/block.ts';
+import {
+  type BlockSrc,
+  COMPILE_AFTER,
+  type CompiledBlock,
+  compileBlock,
+  MAX_COMPILED,
+  newBlockSrc,
+} from './internal/block-compile.ts';
 import { finishIns } from './ops/string.ts';
 import { TASK_CALL, taskSwitch } from './ops/task.ts';
 import { TSS_STACK, tssStack } from './ops/tss-stack.ts';
@@ -285,6 +293,19 @@ export class X86Cpu {
   private readonly blkOps: BlockOp[][] = new Array<BlockOp[]>(DC_SIZE).fill(NO_BLOCK);
   /** 1 when the block ends with a near relative jump (Jcc, JMP, LOOP) that may target its own start. */
   private readonly blkLoop: Uint8Array = new Uint8Array(DC_SIZE);
+  /**
+   * Compiled blocks (`src/internal/block-compile.ts`): the block's decoded source, its
+   * executions so far, and its one generated function once it ran `COMPILE_AFTER` times.
+   */
+  private readonly blkSrc: BlockSrc[] = new Array<BlockSrc>(DC_SIZE);
+  private readonly blkHits: Int32Array = new Int32Array(DC_SIZE);
+  /** @internal Executions of a block before it is compiled (tests lower it; 0: never). */
+  blockCompileAfter: number = COMPILE_AFTER;
+  /** Blocks compiled since the compiled functions were last dropped. */
+  private blkCompiled = 0;
+  private readonly blkFn: (CompiledBlock | null)[] = new Array<CompiledBlock | null>(DC_SIZE).fill(
+    null,
+  );
   /** @internal Set when a store hits a page with cached code: the running block stops. */
   blockBreak = false;
   /**
@@ -1774,13 +1795,36 @@ export class X86Cpu {
         const gen = this.codeGen[pa >>> 12];
         if (this.dc[b] === pa && this.dc[b + 1] === gen) {
           if (this.blkTag[i] !== pa || this.blkGen[i] !== gen) {
-            this.blkOps[i] = buildBlock(this.dc, this.dcFn, DC_MASK, pa, gen, this.blkLoop, i);
+            const src = newBlockSrc();
+            this.blkOps[i] = buildBlock(this.dc, this.dcFn, DC_MASK, pa, gen, this.blkLoop, i, src);
+            this.blkSrc[i] = src;
+            this.blkFn[i] = null;
+            this.blkHits[i] = 0;
             this.blkTag[i] = pa;
             this.blkGen[i] = gen;
           }
           const ops = this.blkOps[i];
           const n = ops.length;
           if (n <= this.budgetLeft) {
+            // A hot block runs as one generated function (DESIGN.md "Compiled blocks").
+            let f = this.blkFn[i];
+            if (f === null && ++this.blkHits[i] === this.blockCompileAfter) {
+              // At most MAX_COMPILED generated functions live: then all are dropped.
+              if (++this.blkCompiled > MAX_COMPILED) {
+                this.blkFn.fill(null);
+                this.blkCompiled = 1;
+              }
+              f = this.blkFn[i] = compileBlock(ops, this.blkSrc[i]);
+            }
+            if (f !== null) {
+              f(this);
+              if (this.exitReason >= 0) {
+                this.exit.instructionLength = this.instructionLength();
+                return this.exitReason as ExitReason;
+              }
+              if (this.pendingException >= 0) return this.deliverPendingOrExit();
+              continue;
+            }
             // A whole block: no event checks inside (DESIGN.md "Blocks"); a block whose jump
             // went back to its own start runs again without a new lookup.
             do {

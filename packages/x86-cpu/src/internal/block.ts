@@ -25,6 +25,7 @@ import * as C from '../ops/control.ts';
 import * as D from '../ops/data.ts';
 import * as SH from '../ops/shift.ts';
 import * as SY from '../ops/system.ts';
+import type { BlockSrc } from './block-compile.ts';
 
 /** @internal One instruction of a block. */
 export type BlockOp = (cpu: X86Cpu) => void;
@@ -92,7 +93,8 @@ const STRAIGHT: ReadonlySet<Handler> = /* @__PURE__ */ new Set<Handler>([
 /**
  * @internal Builds the block that starts at physical address `pa` from the decode-cache
  * entries (`dc` words, `fns` handlers, slot = address & `mask`) of generation `gen`; sets
- * `loops[slot]` to 1 when it ends with a near relative jump (which may target its own start).
+ * `loops[slot]` to 1 when it ends with a near relative jump (which may target its own start);
+ * fills `src` with each instruction's words, handler and offset (for `compileBlock`).
  */
 export function buildBlock(
   dc: Int32Array,
@@ -102,24 +104,52 @@ export function buildBlock(
   gen: number,
   loops: Uint8Array,
   slot: number,
+  src: BlockSrc,
 ): BlockOp[] {
   const ops: BlockOp[] = [];
   loops[slot] = 0;
   const page = pa >>> 12;
+  src.pageOff = pa & 0xfff;
   let p = pa;
+  // Return addresses of the same-page CALLs the block went through, innermost last.
+  const rets: number[] = [];
   while (ops.length < MAX_BLOCK && p >>> 12 === page) {
     const i = p & mask;
     const b = i << 3;
     if (dc[b] !== p || dc[b + 1] !== gen) break;
     const fn = fns[i];
-    ops.push(makeOp(dc.slice(b, b + 8), fn));
+    const w = dc.slice(b, b + 8);
     const info = dc[b + 2];
     const len = info & 15;
-    if ((fn === C.JMP_J || fn === C.CALL_J) && (info & 0x1c00) === 0 && (info & 0x60) !== 0) {
+    const wide = (info & 0x1c00) === 0 && (info & 0x60) !== 0;
+    if (fn === C.RET && wide && dc[b + 3] >>> 20 === 0xc3 && rets.length > 0) {
+      // The RET of a CALL made inside this block: the block goes on at the return address,
+      // guarded (a RET that lands elsewhere, the guest having changed its stack, stops the
+      // block there through `blockBreak`, and the compiled code returns).
+      const back = rets.pop() as number;
+      const delta = back - p;
+      const ret = makeOp(w, fn);
+      ops.push((cpu) => {
+        const rip = cpu.rip;
+        ret(cpu);
+        if (cpu.rip !== rip + delta) cpu.blockBreak = true;
+      });
+      src.words.push(w);
+      src.fns.push(fn);
+      src.offs.push((p - pa) | 0);
+      p = back;
+      continue;
+    }
+    ops.push(makeOp(w, fn));
+    src.words.push(w);
+    src.fns.push(fn);
+    src.offs.push((p - pa) | 0);
+    if ((fn === C.JMP_J || fn === C.CALL_J) && wide) {
       // A 32/64-bit direct JMP or CALL (specialized: it always lands on its target) into the
       // same page: the block goes on at the target.
       const off = (p & 0xfff) + len + dc[b + 4];
       if (off < 0 || off >= 4096) break;
+      if (fn === C.CALL_J) rets.push((p + len) | 0);
       p = (p - (p & 0xfff) + off) | 0;
       continue;
     }
@@ -500,8 +530,17 @@ function fast32(
   return undefined;
 }
 
-/** 64-bit effective address of `[base + index << scale + disp]`: low half, high half in `tmpHi`. */
-function ea64(cpu: X86Cpu, base: number, index: number, scale: number, disp: number): number {
+/**
+ * @internal 64-bit effective address of `[base + index << scale + disp]`: low half, high half
+ * in `tmpHi`.
+ */
+export function ea64(
+  cpu: X86Cpu,
+  base: number,
+  index: number,
+  scale: number,
+  disp: number,
+): number {
   let lo = disp;
   let hi = lo >> 31;
   if (base !== NO_REG) {
@@ -524,8 +563,14 @@ function ea64(cpu: X86Cpu, base: number, index: number, scale: number, disp: num
   return lo;
 }
 
-/** The 64-bit effective address as a canonical signed JS number. */
-function ea64n(cpu: X86Cpu, base: number, index: number, scale: number, disp: number): number {
+/** @internal The 64-bit effective address as a canonical signed JS number. */
+export function ea64n(
+  cpu: X86Cpu,
+  base: number,
+  index: number,
+  scale: number,
+  disp: number,
+): number {
   const lo = ea64(cpu, base, index, scale, disp);
   return cpu.tmpHi * TWO32 + (lo >>> 0);
 }
