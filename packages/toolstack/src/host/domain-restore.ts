@@ -34,7 +34,11 @@ import {
   rewriteStartInfo,
 } from './domain-save-pagetables.ts';
 import { type Host, HostDomain, openDisk } from './host.ts';
-import { localiseStartInfo, resumeInNewDomain } from './host-lifecycle.ts';
+import { resumeInNewDomain } from './host-lifecycle.ts';
+import { HostVcpu } from './host-vcpu.ts';
+
+/** Most vCPUs an image may bring: the vcpu_info slots in shared_info (as the host's limit). */
+const MAX_RESTORE_VCPUS = 32;
 
 /** Options of {@link restoreDomainImage}. */
 export interface DomainRestoreOptions {
@@ -132,6 +136,30 @@ async function writeXenstore(
 }
 
 /**
+ * The image's vCPUs must be 0 … n-1 in order, with the SMP set's count (one vCPU without it;
+ * 32-bit guests run one vCPU here), each initialised one with a context.
+ */
+function checkVcpus(image: DomainImage, is32: boolean): void {
+  const smp = image.state.smp;
+  const n = smp?.count ?? 1;
+  const ok =
+    image.vcpus.length === n &&
+    image.vcpus.every((v, i) => v.id === i) &&
+    (smp === undefined ||
+      (!is32 &&
+        n <= MAX_RESTORE_VCPUS &&
+        smp.initialised.includes(0) &&
+        smp.up.every((i) => smp.initialised.includes(i)) &&
+        image.vcpus.every((v) => (v.initialised ?? true) === smp.initialised.includes(v.id))));
+  if (!ok) {
+    throw new ToolstackError(
+      'STATE',
+      `the image's ${image.vcpus.length} vCPU record(s) do not match its vCPU set (${n} vCPU(s)${is32 ? ', 32-bit' : ''})`,
+    );
+  }
+}
+
+/**
  * Builds domain `image` on the host behind `ctx` under a new domain ID and new frames, attaches
  * dom0's drivers and (unless `paused`) unpauses it. Nothing is left behind on failure.
  */
@@ -154,12 +182,7 @@ export async function restoreDomain(
   }
   if (config.name === 'Domain-0' || [...host.domains.values()].some((d) => d.name === config.name))
     throw new ToolstackError('STATE', `a domain named "${config.name}" already exists`);
-  if (image.vcpus.length !== 1 || image.vcpus[0]?.id !== 0) {
-    throw new ToolstackError(
-      'STATE',
-      `the image has ${image.vcpus.length} vCPUs; this host runs one vCPU per domain`,
-    );
-  }
+  checkVcpus(image, is32);
   let total = 0;
   for (const [first, count] of s.pfnRuns) {
     if (!(Number.isInteger(first) && Number.isInteger(count) && first >= 0 && count > 0))
@@ -316,10 +339,7 @@ function build(
     );
     if (bad >= 0) inconsistent(`page table at PFN ${pfn} entry ${bad} maps an unpopulated PFN`);
     if (pfn > s.nrPages && pfn <= grantLast) rewriteGrantFrame(page, toMfn);
-    if (pfn === s.layout.startInfoPfn) {
-      rewriteStartInfo(page, is32, toMfn);
-      localiseStartInfo(page, is32, toMfn(s.nrPages) * 4096); // shared_info follows the RAM
-    }
+    if (pfn === s.layout.startInfoPfn) rewriteStartInfo(page, is32, toMfn);
     if (seg !== undefined && pfn >= seg.pfn && pfn < seg.pfn + seg.pages)
       rewriteP2mList(page, pfn - seg.pfn, is32, s.nrPages, toMfn);
     mem.writeBytes(mfn, 0, page);
@@ -442,34 +462,50 @@ function build(
     if (t.singleshotInNs >= 0)
       host.timers.setSingleshot(domid, t.vcpu, BigInt(now + t.singleshotInNs), 0);
   }
-  // vCPU 0.
+  // The vCPUs: vCPU 0, then (SMP) the others, up or down as they were.
   const saved = image.vcpus[0];
   if (saved === undefined) inconsistent('no vCPU 0');
-  const cr3Pfn = saved.cpu.cr3 >>> 12;
-  const cpuState = {
-    ...saved.cpu,
-    cr3: ((need(cr3Pfn, 'CR3') << 12) | (saved.cpu.cr3 & 0xfff)) >>> 0,
-  };
-  const cpu = X86Cpu.fromState(cpuState, ctx.cpuOptions(is32));
-  const vcpuOptions = ctx.vcpuOptions(domid, is32, cpu, config);
-  const vcpu = is32
-    ? Pv32Vcpu.fromState({ ...(saved.vcpu as Pv32VcpuState), domid }, vcpuOptions)
-    : PvVcpu.fromState({ ...(saved.vcpu as PvVcpuState), domid }, vcpuOptions);
-  resumeInNewDomain([vcpu]); // a guest saved suspended wakes in a new domain: its hypercall returns 0
+  const smp = s.smp === undefined ? undefined : ctx.domainVcpus(domid, s.smp);
+  const vcpus = image.vcpus.map((v) => {
+    const initialised = v.initialised ?? true;
+    const cr3Pfn = v.cpu.cr3 >>> 12;
+    const cpuState = initialised
+      ? { ...v.cpu, cr3: ((need(cr3Pfn, 'CR3') << 12) | (v.cpu.cr3 & 0xfff)) >>> 0 }
+      : v.cpu;
+    const cpu = X86Cpu.fromState(cpuState, ctx.cpuOptions(is32));
+    const vcpuOptions = ctx.vcpuOptions(domid, is32, cpu, config, v.id, smp);
+    const vcpu = is32
+      ? Pv32Vcpu.fromState({ ...(v.vcpu as Pv32VcpuState), domid }, vcpuOptions)
+      : PvVcpu.fromState({ ...(v.vcpu as PvVcpuState), domid }, vcpuOptions);
+    const hv = new HostVcpu(v.id, cpu, vcpu);
+    hv.blocked = v.blocked;
+    hv.everUp = v.everUp ?? v.id === 0;
+    return hv;
+  });
+  const first = vcpus[0] as HostVcpu;
+  resumeInNewDomain(vcpus.map((v) => v.vcpu)); // a guest saved suspended wakes in a new domain: its hypercall returns 0
+  if (vcpus.length > 1) {
+    // MMUEXT_TLB_FLUSH_MULTI/ALL and INVLPG_MULTI/ALL from one vCPU reach the others' TLBs.
+    for (const v of vcpus) {
+      const c = v.cpu;
+      host.mm.attachTlb(domid, v.id, { flush: () => c.flushTlb(), invlpg: () => c.flushTlb() });
+    }
+  }
   const dom = new HostDomain({
     domid,
     config,
     uuid,
     layout: { ...s.layout, pages: new Map() },
-    cpu,
-    vcpu,
+    cpu: first.cpu,
+    vcpu: first.vcpu,
+    vcpus,
+    ...(smp !== undefined ? { smp } : {}),
     nowNs: now - s.ageNs,
     storePort: s.storePort,
     consolePort: s.consolePort,
   });
   dom.name = config.name;
   dom.paused = true;
-  dom.blocked = saved.blocked;
   dom.instructions = s.instructions;
   for (const dev of image.devices) {
     if (dev.kind !== 'console') continue;

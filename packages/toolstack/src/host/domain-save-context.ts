@@ -6,7 +6,7 @@
  * @internal
  * @module
  */
-import type { PvVcpuOptions } from '@typevisor/hypervisor';
+import type { PvDomainVcpus, PvDomainVcpusState, PvVcpuOptions } from '@typevisor/hypervisor';
 import type { CpuOptions, X86Cpu } from '@typevisor/x86-cpu';
 import type { DomainConfig } from '../config/domain-config.ts';
 import type { Host, HostDomain } from './host.ts';
@@ -23,13 +23,17 @@ export interface DomainSaveContext {
   readonly setM2p: (mfn: number, pfn: number) => void;
   /** The options of a guest's CPU model. */
   readonly cpuOptions: (is32: boolean) => CpuOptions;
-  /** The options of a guest's PV vCPU. */
+  /** The options of a guest's PV vCPU (`vcpuId`, default 0, of an SMP domain's `smp` set). */
   readonly vcpuOptions: (
     domid: number,
     is32: boolean,
     cpu: X86Cpu,
     config: DomainConfig,
+    vcpuId?: number,
+    smp?: PvDomainVcpus,
   ) => PvVcpuOptions & { readonly gdtAddress?: number };
+  /** The vCPU set of a 64-bit domain with the host's hooks, its flags from `state`. */
+  readonly domainVcpus: (domid: number, state: PvDomainVcpusState) => PvDomainVcpus;
   /** Adds the domain's vCPUs to the scheduler (paused if the domain is). */
   readonly schedAdd: (d: HostDomain) => void;
   /** A fresh domain ID. */

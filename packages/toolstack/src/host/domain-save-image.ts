@@ -6,7 +6,12 @@
  * (docs/save-image-format.md).
  * @module
  */
-import type { ChannelRecord, Pv32VcpuState, PvVcpuState } from '@typevisor/hypervisor';
+import type {
+  ChannelRecord,
+  Pv32VcpuState,
+  PvDomainVcpusState,
+  PvVcpuState,
+} from '@typevisor/hypervisor';
 import type { CpuState } from '@typevisor/x86-cpu';
 import type { PvLayout } from '../builder/pv-layout.ts';
 import type { DomainConfig } from '../config/domain-config.ts';
@@ -79,6 +84,11 @@ export interface DomainImageState {
   readonly instructions: number;
   /** Nanoseconds since the domain was created, at the save. */
   readonly ageNs: number;
+  /**
+   * An SMP domain's vCPU set (`max_vcpus`, which vCPUs have a context, which are up); absent for
+   * a domain built with one vCPU. There is a `VCPU_STATE` record for each of its vCPUs.
+   */
+  readonly smp?: PvDomainVcpusState;
   /** PV paging: vm_assist, m2p_strict, and each vCPU's registers. */
   readonly paging: {
     readonly guestWidth: 32 | 64;
@@ -99,6 +109,16 @@ export interface DomainImageVcpu {
   readonly vcpu: PvVcpuState | Pv32VcpuState;
   /** Whether it was blocked (SCHEDOP_block). */
   readonly blocked: boolean;
+  /**
+   * Whether it has ever been up (its periodic timer is started the first time it comes up);
+   * absent means vCPU 0's default, true.
+   */
+  readonly everUp?: boolean;
+  /**
+   * False for a vCPU the guest never initialised (VCPUOP_initialise): its CPU state is the reset
+   * state and `cpu.cr3` holds no PFN. Absent means true.
+   */
+  readonly initialised?: boolean;
 }
 
 /** The `EVTCHN_STATE` record. */

@@ -49,21 +49,25 @@ export interface DomainVcpuView {
   readonly vcpu: PvVcpu | Pv32Vcpu;
   /** Whether it is blocked. */
   readonly blocked: boolean;
+  /** Whether it has ever been up. */
+  readonly everUp: boolean;
+  /** Whether it has a context (vCPU 0 always; others after VCPUOP_initialise). */
+  readonly initialised: boolean;
 }
 
 /**
- * The vCPUs of a domain, as the image carries them (a `VCPU_STATE` record each). Saving a
- * domain with more than one vCPU is refused for now: the state of the SMP bring-up (which
- * vCPUs are initialised and up) is not in the image yet.
+ * The vCPUs of a domain, as the image carries them (a `VCPU_STATE` record each, `max_vcpus` of
+ * them for an SMP domain, up or down, initialised or not; the set's flags go in `DOMAIN_STATE`).
  */
 export function domainVcpus(d: HostDomain): DomainVcpuView[] {
-  if (d.vcpus.length > 1) {
-    throw new ToolstackError(
-      'STATE',
-      `dom${d.domid} (${d.name}) has ${d.vcpus.length} vCPUs; saving and migrating a domain with more than one vCPU is not supported yet`,
-    );
-  }
-  return d.vcpus.map((v) => ({ id: v.id, cpu: v.cpu, vcpu: v.vcpu, blocked: v.blocked }));
+  return d.vcpus.map((v) => ({
+    id: v.id,
+    cpu: v.cpu,
+    vcpu: v.vcpu,
+    blocked: v.blocked,
+    everUp: v.everUp,
+    initialised: d.smp === undefined ? v.id === 0 : d.smp.isInitialised(v.id),
+  }));
 }
 
 /**
@@ -280,6 +284,7 @@ export function domainStateRecords(
     stoppedBy: 'toolstack',
     instructions: d.instructions,
     ageNs: Math.max(0, now - d.createdAtNs),
+    ...(d.smp !== undefined ? { smp: d.smp.getState() } : {}),
     paging: {
       guestWidth: pvd.is32 ? 32 : 64,
       vmAssist: pvd.vmAssist,
@@ -309,9 +314,10 @@ export function domainStateRecords(
   );
   for (const v of domainVcpus(d)) {
     const cpu = v.cpu.getState();
-    // CR3 holds the machine address of the running page table: save its PFN instead.
+    // CR3 holds the machine address of the running page table: save its PFN instead (a vCPU
+    // the guest never initialised has none).
     const cr3Mfn = cpu.cr3 >>> 12;
-    const cr3Pfn = reader.pfnOf(cr3Mfn);
+    const cr3Pfn = v.initialised ? reader.pfnOf(cr3Mfn) : 0;
     if (cr3Pfn < 0) {
       throw new ToolstackError(
         'STATE',
@@ -320,9 +326,11 @@ export function domainStateRecords(
     }
     const saved: DomainImageVcpu = {
       id: v.id,
-      cpu: { ...cpu, cr3: ((cr3Pfn << 12) | (cpu.cr3 & 0xfff)) >>> 0 },
+      cpu: { ...cpu, cr3: v.initialised ? ((cr3Pfn << 12) | (cpu.cr3 & 0xfff)) >>> 0 : 0 },
       vcpu: v.vcpu.getState(),
       blocked: v.blocked,
+      everUp: v.everUp,
+      initialised: v.initialised,
     };
     // A guest that suspended for the save is saved as such (its restore resumes it).
     if (saved.vcpu.shutdownReason >= 0 && saved.vcpu.shutdownReason !== SHUTDOWN_suspend) {

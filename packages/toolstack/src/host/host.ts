@@ -24,6 +24,7 @@ import {
   Pv32Vcpu,
   type Pv32VcpuState,
   PvDomainVcpus,
+  type PvDomainVcpusState,
   type PvRunResult,
   PvVcpu,
   type PvVcpuOptions,
@@ -1607,10 +1608,14 @@ export class Host {
     return max;
   }
 
-  /** The vCPU set of a 64-bit domain: VCPUOP_up/down move vCPUs in and out of the scheduler. */
-  private domainVcpus(domid: number, count: number): PvDomainVcpus {
-    return new PvDomainVcpus(
-      count,
+  /**
+   * The vCPU set of a 64-bit domain: VCPUOP_up/down move vCPUs in and out of the scheduler.
+   * With `state` (a restore), its flags are taken from there.
+   */
+  private domainVcpus(domid: number, count: number, state?: PvDomainVcpusState): PvDomainVcpus {
+    // A new domain's set is vCPU 0 initialised and up, as PvDomainVcpus' constructor makes it.
+    return PvDomainVcpus.fromState(
+      state ?? { count, initialised: [0], up: [0] },
       (id) => {
         const v = this.domains.get(domid)?.vcpus[id]?.vcpu;
         return v instanceof PvVcpu ? v : undefined;
@@ -2126,7 +2131,9 @@ export class Host {
       nativeDomains: () => this.nativeDomains.size,
       setM2p: (mfn, pfn) => this.setM2p(mfn, pfn),
       cpuOptions: (is32) => this.cpuOptions(is32),
-      vcpuOptions: (domid, is32, cpu, config) => this.vcpuOptions(domid, is32, cpu, config),
+      vcpuOptions: (domid, is32, cpu, config, vcpuId, smp) =>
+        this.vcpuOptions(domid, is32, cpu, config, vcpuId, smp),
+      domainVcpus: (domid, state) => this.domainVcpus(domid, state.count, state),
       schedAdd: (d) => this.schedAdd(d),
       allocDomid: () => this.allocDomid(),
       claimDomid: (domid) => {
