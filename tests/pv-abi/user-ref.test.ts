@@ -2,7 +2,10 @@
  * Guest user mode of a 64-bit PV vCPU against the real Xen 4.17: the user-mode reference guest
  * (`packages/hypervisor/test/abi-ref/user.c`) installs a user L4 with MMUEXT_NEW_USER_BASEPTR,
  * enters user mode with HYPERVISOR_iret and prints what its kernel sees of user syscalls, a user
- * #PF, `int $0x80`/`int $0x81`, a timer upcall in a user loop and iret frames with odd CS values;
+ * #PF, `int $0x80`/`int $0x81`, a timer upcall in a user loop and iret frames with odd CS values,
+ * then stores straight into one of its own L1 page tables with and without
+ * VMASST_TYPE_writable_pagetables (Xen's ptwr emulation: valid, foreign, page-table, reserved-bit,
+ * half-entry, zero and L2 stores);
  * the golden was recorded under Xen 4.17 with `xen-reference`. The hostile half fires random
  * iret frames (selectors, addresses, flags, kernel stacks) at the booted kernel.
  */
@@ -42,7 +45,7 @@ function runSlices(d: BootedPvDomain, slices: number, until: () => boolean): num
 }
 
 describe('the user-mode reference guest (64-bit PV; golden output recorded under Xen 4.17)', () => {
-  it('prints the golden output: user syscalls, user #PF, int $0x80 and $0x81, a timer upcall in a user loop, iret mode selection and iret CS faults', () => {
+  it('prints the golden output: user syscalls, user #PF, int $0x80 and $0x81, a timer upcall in a user loop, iret mode selection, iret CS faults and writable page tables (ptwr)', () => {
     const d = bootPvDomain(ELF, 64, { memory: machineReservations });
     expect(d.pinRc).toBe(0);
     const last = runSlices(d, 2000, () => false);
@@ -52,7 +55,7 @@ describe('the user-mode reference guest (64-bit PV; golden output recorded under
     const text = d.console();
     const got = text.slice(text.indexOf('TYPEVISOR-USER-REF begin')).split('\n');
     const golden = readFileSync(`${REF}golden-user-x86_64.txt`, 'utf8').split('\n');
-    expect(golden.length).toBe(117); // 116 lines and the final newline
+    expect(golden.length).toBe(141); // 140 lines and the final newline
     expect(got).toEqual(golden.map((line) => EXPECTED_DIFFERENCES.get(line) ?? line));
     // The guest ends in kernel mode on its kernel page table.
     expect(d.vcpu.mode.kernelMode).toBe(true);

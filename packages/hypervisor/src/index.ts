@@ -470,6 +470,7 @@ export type {
   PvWalkRequest,
   ShutdownPort,
 } from './pv/ports.ts';
+export { PtwrEmulator } from './pv/ptwr.ts';
 export {
   PvDomainVcpus,
   type PvDomainVcpusHooks,

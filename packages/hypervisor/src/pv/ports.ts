@@ -200,6 +200,12 @@ export interface PvMmPort {
   mapLdtPage?(domid: number, vcpu: number, offset: number): number;
   /** The domain's paging state: each vCPU's GDT frames and LDT (`PvMm.domain`). */
   domain?(domid: number): { readonly vcpus: readonly PvDescriptorVcpuView[] };
+  /**
+   * Writable page-table emulation: the slot (`mfn * 512 + index`) of the present, read-only L1
+   * entry that maps virtual address `hi:lo` under the root `rootMfn` to an L1 page table of the
+   * domain, else -1 (`PvMm.ptwrSlot`). Optional: without it a write to a page table is a #PF.
+   */
+  ptwrSlot?(domid: number, rootMfn: number, lo: number, hi: number): number;
   /** `HYPERVISOR_mmuext_op` on vCPU `vcpu`. Returns 0 or -errno. */
   mmuextOp(domid: number, vcpu: number, ops: readonly PvMmuextOp[], foreigndom?: number): number;
   /**

@@ -16,6 +16,7 @@ import type { PvSmpPort } from '../hypercall/smp-vcpu-op.ts';
 import { XEN_EMULATE_PREFIX, xenCpuidLeaf } from '../hypercall/xen-cpuid.ts';
 import { PvDescriptorTables } from './descriptor-tables.ts';
 import type { ConsoleSink, MachineBytesPort, PvCpuPort, PvMmPort, ShutdownPort } from './ports.ts';
+import { PtwrEmulator } from './ptwr.ts';
 import { PvGuestMode, type PvGuestModeState } from './pv-guest-mode.ts';
 import {
   DEFAULT_XEN_VERSION,
@@ -256,6 +257,8 @@ export class PvVcpu {
   readonly descriptors: PvDescriptorTables;
   /** Guest kernel/user mode (the user L4 from MMUEXT_NEW_USER_BASEPTR, the GS swap). */
   readonly mode: PvGuestMode;
+  /** Writable page-table emulation (a write to one of its own read-only L1 tables). */
+  readonly ptwr: PtwrEmulator;
   private readonly env: PvHypercallEnv;
   private readonly consolePort: ConsoleSink;
   private readonly shutdownPort: ShutdownPort;
@@ -300,6 +303,7 @@ export class PvVcpu {
       return v?.userBaseMfn ?? -1;
     });
     this.traps.attach(this.mode, this.arch.callbacks, this.descriptors);
+    this.ptwr = new PtwrEmulator(options.cpu, options.machine, mm, domid);
     this.env = {
       host: options.host,
       ctx: {
@@ -564,6 +568,7 @@ export class PvVcpu {
         if (x.vector === 6 && this.forcedCpuid()) continue;
         let vector = x.vector;
         let code = x.errorCode;
+        if (vector === 14 && this.ptwr.tryWrite(code, this.mode.kernelMode)) continue; // a write to its own L1 table
         if (vector === 14 && this.descriptors.ldtFault(code)) {
           vector = this.descriptors.faultVector;
           code = this.descriptors.faultCode;

@@ -16,6 +16,7 @@ import { PirqTable, type PirqTableState } from '../hypercall/physdev-op.ts';
 import { emulateCompatGateOp } from './compat-gate-op.ts';
 import { PvDescriptorTables } from './descriptor-tables.ts';
 import type { ConsoleSink, MachineBytesPort, PvCpuPort, PvMmPort, ShutdownPort } from './ports.ts';
+import { PtwrEmulator } from './ptwr.ts';
 import {
   DEFAULT_XEN_VERSION,
   PV_NEXT,
@@ -220,6 +221,8 @@ export class Pv32Vcpu {
   private readonly trace: ((nr: number, args: readonly bigint[], rc: number) => void) | null;
   /** The guest's GDT and LDT (set_gdt, update_descriptor, MMUEXT_SET_LDT) and their window. */
   readonly descriptors: PvDescriptorTables;
+  /** Writable page-table emulation (a write to one of its own read-only L1 tables). */
+  readonly ptwr: PtwrEmulator;
   private readonly insn: Uint8Array;
 
   /** Creates a vCPU; nothing runs until {@link Pv32Vcpu.boot} and {@link Pv32Vcpu.run}. */
@@ -246,6 +249,7 @@ export class Pv32Vcpu {
       width: 32,
     });
     this.traps.segments = this.descriptors; // handlers and iret frames may name its segments
+    this.ptwr = new PtwrEmulator(options.cpu, options.machine, options.mm ?? null, this.domid);
     this.insn = new Uint8Array(3);
     const sink = options.console;
     const domid = this.domid;
@@ -472,6 +476,7 @@ export class Pv32Vcpu {
           vector = f.vector;
           code = f.code;
         }
+        if (vector === PF_VECTOR && this.ptwr.tryWrite(code, cpu.cpl === 1)) continue; // its own L1 table
         if (vector === PF_VECTOR && this.descriptors.ldtFault(code)) {
           vector = this.descriptors.faultVector;
           code = this.descriptors.faultCode;

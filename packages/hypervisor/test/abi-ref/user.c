@@ -35,6 +35,7 @@ static s64 hc2(int nr, u64 a1, u64 a2) { return hc5(nr, a1, a2, 0, 0, 0); }
 #define HC_set_callbacks 4
 #define HC_update_va_mapping 14
 #define HC_set_timer_op 15
+#define HC_vm_assist 21
 #define HC_sched_op 29
 #define HC_callback_op 30
 #define HC_set_segment_base 25
@@ -124,6 +125,8 @@ static const u64 *p2m;
 u64 pf_resume;
 static int report_syscall;
 static int gp_leaves;
+static int pf_quiet;
+static volatile u64 pf_count, last_pf_code, last_pf_cr2;
 
 /* Where a bounce frame is: its distance below the kernel stack top, or minus its distance below
    the user stack top. */
@@ -176,6 +179,13 @@ u64 k_syscall(u64 *f, u64 nr, u64 a1, u64 a2) {
 }
 
 u64 k_trap(u64 *f, u64 vec) {
+  if (vec == 14 && pf_quiet) {
+    pf_count++;
+    last_pf_code = f[2];
+    last_pf_cr2 = VI_CR2;
+    f[3] = pf_resume;
+    return 0;
+  }
   if (vec == 14) {
     /* rcx, r11, error code, rip, cs, rflags, rsp, ss */
     int user = (f[4] & 3) == 3;
@@ -268,6 +278,96 @@ static void user_main_a(void) {
 static void user_main_b(void) {
   uout("user_b.hello", 1);
   user_sys(SYS_EXIT, 8, 0);
+}
+
+/* ---- writable page tables: direct writes to the guest's own (read-only) L1 tables ---- */
+static u8 ptwr_page[4096] __attribute__((aligned(4096)));
+static u64 ptwr_data[512] __attribute__((aligned(4096)));
+static const u64 *m2p_table = (const u64 *)0xFFFF800000000000UL;
+
+static u64 *table_va(u64 entry) { return (u64 *)(m2p_table[(entry >> 12) & 0xffffffffffUL] << 12); }
+
+/* A 64-bit store that may fault: returns 1 if the kernel's #PF handler saw it. */
+static int store64(volatile u64 *p, u64 v) {
+  u64 before = pf_count;
+  asm volatile("lea 1f(%%rip), %%rax\n\t"
+               "mov %%rax, pf_resume(%%rip)\n\t"
+               "mov %1, (%0)\n\t"
+               "1:"
+               :
+               : "r"(p), "r"(v)
+               : "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "memory");
+  return pf_count != before;
+}
+
+static int store32(volatile u32 *p, u32 v) {
+  u64 before = pf_count;
+  asm volatile("lea 1f(%%rip), %%rax\n\t"
+               "mov %%rax, pf_resume(%%rip)\n\t"
+               "movl %k1, (%0)\n\t"
+               "1:"
+               :
+               : "r"(p), "r"(v)
+               : "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "memory");
+  return pf_count != before;
+}
+
+static void invlpg(void *va) {
+  struct mmuext op = { 7, 0, (u64)va, 0 };
+  hc5(HC_mmuext_op, (u64)&op, 1, 0, SELF, 0);
+}
+
+static void ptwr(u8 *si) {
+  prefix = "ptwr.";
+  pf_quiet = 1;
+  const u64 *kl4 = *(const u64 **)(si + 88);
+  u64 va = (u64)ptwr_page;
+  u64 *l3 = table_va(kl4[(va >> 39) & 511]);
+  u64 *l2 = table_va(l3[(va >> 30) & 511]);
+  u64 *l1 = table_va(l2[(va >> 21) & 511]);
+  volatile u64 *pte = &l1[(va >> 12) & 511];
+  u64 orig = *pte;
+  out("pte_maps_page", ((orig >> 12) & 0xffffffffffUL) == (maddr(ptwr_page) >> 12));
+  ptwr_data[0] = 0x5157525f44415441UL;
+  ((volatile u64 *)ptwr_page)[0] = 0x1111;
+  u64 data_mfn = maddr(ptwr_data) >> 12;
+
+  /* Without VMASST_TYPE_writable_pagetables a store to a page table is the guest's #PF. */
+  out("no_assist.faulted", store64(pte, (data_mfn << 12) | 0x63));
+  outx("no_assist.error_code", last_pf_code);
+  out("vm_assist.writable_pagetables", hc2(HC_vm_assist, 0, 2));
+  /* A full 64-bit store of a valid entry: emulated, validated, applied. */
+  out("remap.faulted", store64(pte, (data_mfn << 12) | 0x63));
+  invlpg(ptwr_page);
+  out("remap.reads_new_frame", ((volatile u64 *)ptwr_page)[0] == ptwr_data[0]);
+  outx("remap.entry_flags", *pte & 0xfff);
+  out("remap.entry_user_bit", (*pte >> 2) & 1);
+  /* The same value again (no change). */
+  out("same.faulted", store64(pte, *pte));
+  /* A frame the guest does not own, a writable mapping of a page table, reserved bits. */
+  out("foreign.faulted", store64(pte, (0xfffffffUL << 12) | 0x63));
+  outx("foreign.error_code", last_pf_code);
+  out("foreign.cr2_is_pte", last_pf_cr2 == (u64)pte);
+  out("pt_writable.faulted", store64(pte, (maddr(l1) & ~0xfffUL) | 0x63));
+  out("reserved_bits.faulted", store64(pte, (data_mfn << 12) | 0x63 | (1UL << 51)));
+  out("entry_unchanged", ((*pte >> 12) & 0xffffffffffUL) == data_mfn);
+  /* A 32-bit store of the low half (the frame number fits): merged and applied. */
+  out("low_half.faulted", store32((volatile u32 *)pte, (u32)(((maddr(ptwr_page) >> 12) << 12) | 0x63)));
+  invlpg(ptwr_page);
+  out("low_half.reads_old_frame", ((volatile u64 *)ptwr_page)[0] == 0x1111);
+  /* Not-present entries: a zero store, then the original back. */
+  out("zero.faulted", store64(pte, 0));
+  out("zero.entry", (s64)*pte);
+  out("restore.faulted", store64(pte, orig));
+  invlpg(ptwr_page);
+  out("restore.reads_old_frame", ((volatile u64 *)ptwr_page)[0] == 0x1111);
+  /* An L2 page table is not emulated: the same value back still faults. */
+  volatile u64 *l2e = &l2[(va >> 21) & 511];
+  out("l2.faulted", store64(l2e, *l2e));
+  outx("l2.error_code", last_pf_code);
+  out("pf_count", (s64)pf_count);
+  pf_quiet = 0;
+  prefix = "";
 }
 
 struct trap_info { u8 vector, flags; u16 cs; u32 pad; u64 address; };
@@ -390,6 +490,8 @@ void guest_main(u8 *si) {
   VI_MASK = 1;
   gp_leaves = 0;
   prefix = "";
+
+  ptwr(si);
 
   puts_("TYPEVISOR-USER-REF end\n");
   flush();

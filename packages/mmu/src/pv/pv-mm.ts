@@ -349,7 +349,8 @@ export class PvMm {
   }
 
   private frameOf(lo: number, hi: number): number {
-    return ((lo >>> 12) | ((hi & 0xfffff) << 20)) >>> 0;
+    // Bits 12–51: a frame number may pass 2^32 (always past the machine then), so no int32 math.
+    return (lo >>> 12) + (hi & 0xfffff) * 0x100000;
   }
 
   /** Takes the references entry `lo/hi` at `slot` of a `level` table needs. Returns 0 or -errno. */
@@ -730,6 +731,39 @@ export class PvMm {
       this.flushVcpus(d, v, scope, 0, vaLo, vaHi, kind === UVMF.UVMF_INVLPG);
     }
     return 0;
+  }
+
+  /**
+   * Xen's writable page-table emulation (ptwr) looks up a write fault at virtual address
+   * `hi:lo` under the top-level table `rootMfn` (the faulting vCPU's CR3, a validated root of the
+   * domain): the slot (`mfn * 512 + index`) of the L1 entry mapping it, when the domain enabled
+   * `VMASST_TYPE_writable_pagetables` and that entry is present and read-only and maps an L1
+   * page table of the domain (typed, in use); -1 otherwise.
+   * The caller then applies the guest's write to that page as an `mmu_update`.
+   * @see xen/arch/x86/pv/ro-page-fault.c (ptwr_do_page_fault, ptwr_emulated_update)
+   */
+  ptwrSlot(domid: number, rootMfn: number, lo: number, hi: number): number {
+    if (!this.domains.has(domid)) return -1;
+    const d = this.domain(domid);
+    // VM_ASSIST(d, writable_pagetables): a guest that has not asked for it gets the #PF.
+    if ((d.vmAssist & (1 << VMASST.VMASST_TYPE_writable_pagetables)) === 0) return -1;
+    const ft = this.machine.frames;
+    const rootType = d.is32 ? PGT.PGT_l3_page_table : PGT.PGT_l4_page_table;
+    if (rootMfn < 0 || rootMfn >= ft.frames || ft.owner[rootMfn] !== domid) return -1;
+    if ((ft.type[rootMfn] & PGT_TYPE_MASK) !== rootType || ft.typeCount[rootMfn] === 0) return -1;
+    if (!this.addrOk(d, lo, hi)) return -1;
+    const at = this.findL1(d, rootMfn, lo, hi);
+    if (at < 0) return -1;
+    const l1 = Math.floor(at / 512);
+    const mem = this.machine.memory;
+    const e = mem.read32(l1, (at % 512) * 8);
+    const eh = mem.read32(l1, (at % 512) * 8 + 4);
+    if ((e & P) === 0 || (e & RW) !== 0) return -1;
+    const target = this.frameOf(e, eh);
+    if (target >= ft.frames || ft.owner[target] !== domid) return -1;
+    if ((ft.type[target] & PGT_TYPE_MASK) !== PGT.PGT_l1_page_table) return -1;
+    if (ft.typeCount[target] === 0) return -1;
+    return at;
   }
 
   /**
