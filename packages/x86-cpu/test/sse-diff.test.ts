@@ -7,6 +7,7 @@ import {
   buildMmx,
   buildSse,
   buildSseFp,
+  buildSys64,
   buildTrans,
   buildX87,
   CVT_FILE,
@@ -14,6 +15,8 @@ import {
   MMX_FILE,
   SSE_FILE,
   SSE_FP_FILE,
+  SYS64_FILE,
+  SYS64_QEMU_CPU,
   TRANS_FILE,
   X87_FILE,
 } from './diff/sse-kind.ts';
@@ -38,6 +41,7 @@ for (const [file, build, what] of [
   [MMX_FILE, buildMmx, 'MMX on the x87 registers'],
   [CVT_FILE, buildCvt, 'conversions and moves between MMX and XMM registers'],
   [TRANS_FILE, buildTrans, 'x87 transcendentals in every rounding mode'],
+  [SYS64_FILE, buildSys64, 'SYSEXIT (REX.W) to 64-bit ring 3 and SYSENTER back'],
 ] as const) {
   // The conversion group also runs x87 loads before its instructions (FIP/FDP, as x87).
   const x87 = file === X87_FILE || file === CVT_FILE || file === TRANS_FILE;
@@ -62,7 +66,8 @@ for (const [file, build, what] of [
     it('a freshly seeded sample matches QEMU byte for byte', () => {
       const p = build(0x5eed + (Date.now() % 1000));
       const image = assemble(p.source);
-      expect(compareSse(p, runQemu(image), runModel(image), x87, mmx)).toEqual([]);
+      const qemu = runQemu(image, file === SYS64_FILE ? SYS64_QEMU_CPU : 'max');
+      expect(compareSse(p, qemu, runModel(image), x87, mmx)).toEqual([]);
     });
   });
 }

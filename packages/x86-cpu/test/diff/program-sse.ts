@@ -700,7 +700,7 @@ function mxcsrFor(rnd: () => number): number {
 export function buildProgramSse(
   seed: number,
   perTemplate: number,
-  group: 'int' | 'fp' | 'x87' | 'mmx' | 'cvt' | 'trans' = 'int',
+  group: 'int' | 'fp' | 'x87' | 'mmx' | 'cvt' | 'trans' | 'sys64' = 'int',
 ): DiffProgram {
   const fp = group === 'fp';
   const rnd = mulberry32(seed);
@@ -796,6 +796,47 @@ export function buildProgramSse(
       }
     }
   }
+  // SYSEXIT (REX.W) to 64-bit ring 3 and SYSENTER back: user-accessible pages and ring-3
+  // descriptors at IA32_SYSENTER_CS + 32/40 (0x28/0x30); IOPL 3 so that ring 3 can dump.
+  const user = group === 'sys64';
+  if (user) {
+    lines.push('mov ecx, 0x174', 'mov eax, 0x08', 'xor edx, edx', 'wrmsr');
+    lines.push('pushfq', 'or dword [rsp], 0x3000', 'popfq');
+    for (let i = 0; i < perTemplate; i++) {
+      const rsp0 = 0x6800 + (rnd() % 64) * 8;
+      const rsp3 = 0x6c00 + (rnd() % 64) * 8;
+      lines.push('mov ecx, 0x175', `mov eax, ${rsp0}`, 'xor edx, edx', 'wrmsr');
+      lines.push(
+        'mov ecx, 0x176',
+        `lea rax, [rel sys_entry${i}]`,
+        'mov rdx, rax',
+        'shr rdx, 32',
+        'wrmsr',
+      );
+      lines.push('call fill', `mov eax, ${(rnd() | 1) >>> 0}`, 'call xfill');
+      for (const r of REGS.slice(0, 4)) lines.push(`mov ${r}, ${hex(value())}`);
+      lines.push(
+        `lea rdx, [rel user${i}]`,
+        `mov ecx, ${rsp3}`,
+        'o64 sysexit',
+        `user${i}:`,
+        'mov r14d, cs',
+        'mov r13d, ss',
+        'call dump',
+      );
+      cases.push({ insn: `o64 sysexit to ring 3 (rsp ${hex(BigInt(rsp3))})` });
+      lines.push(
+        `mov eax, ${(rnd() | 1) >>> 0}`,
+        'call xfill',
+        'sysenter',
+        `sys_entry${i}:`,
+        'mov r14d, cs',
+        'mov r13d, ss',
+        'call dump',
+      );
+      cases.push({ insn: `sysenter from 64-bit ring 3 (IA32_SYSENTER_ESP ${hex(BigInt(rsp0))})` });
+    }
+  }
   if (group === 'trans') {
     for (const tpl of transTemplates()) {
       for (let i = 0; i < perTemplate; i++) {
@@ -879,9 +920,9 @@ body:
   mov cx, 0xc00
   cld
   rep stosd
-  mov dword [0x1000], 0x2003
-  mov dword [0x2000], 0x3003
-  mov dword [0x3000], 0x83
+  mov dword [0x1000], 0x2003${user ? ' | 4' : ''}
+  mov dword [0x2000], 0x3003${user ? ' | 4' : ''}
+  mov dword [0x3000], 0x83${user ? ' | 4' : ''}
   mov eax, 0x1000
   mov cr3, eax
   mov eax, cr4
@@ -898,8 +939,8 @@ body:
   mov cr0, eax
   jmp 0x08:long_start
 align 8
-gdt: dq 0, 0x00209a0000000000, 0x0000920000000000
-gdtr: dw 23
+gdt: dq 0, 0x00209a0000000000, 0x0000920000000000${user ? ', 0, 0, 0x0020fa0000000000, 0x0000f20000000000' : ''}
+gdtr: dw ${user ? 55 : 23}
   dd gdt
 bits 64
 long_start:

@@ -9,6 +9,7 @@ import {
   buildMmx,
   buildSse,
   buildSseFp,
+  buildSys64,
   buildTrans,
   buildX87,
   CVT_FILE,
@@ -19,6 +20,9 @@ import {
   SSE_FP_FILE,
   SSE_FP_SEEDS,
   SSE_SEEDS,
+  SYS64_FILE,
+  SYS64_QEMU_CPU,
+  SYS64_SEEDS,
   TRANS_FILE,
   TRANS_SEEDS,
   X87_FILE,
@@ -32,17 +36,18 @@ for (const [file, seeds, build] of [
   [MMX_FILE, MMX_SEEDS, buildMmx],
   [CVT_FILE, CVT_SEEDS, buildCvt],
   [TRANS_FILE, TRANS_SEEDS, buildTrans],
+  [SYS64_FILE, SYS64_SEEDS, buildSys64],
 ] as const) {
   // `record-sse.ts long64-mmxcvt.json` records only the files named.
   if (process.argv.length > 2 && !process.argv.slice(2).includes(file)) continue;
   const results = seeds.map((seed) => {
     const p = build(seed);
-    const out = runQemu(assemble(p.source));
+    const out = runQemu(assemble(p.source), file === SYS64_FILE ? SYS64_QEMU_CPU : 'max');
     return { seed, cases: p.cases.length, qemu: Buffer.from(out).toString('hex') };
   });
   const doc = {
     generator: 'test/diff/program-sse.ts',
-    qemu: 'qemu-system-x86_64 7.2 TCG -cpu max',
+    qemu: `qemu-system-x86_64 7.2 TCG -cpu ${file === SYS64_FILE ? SYS64_QEMU_CPU : 'max'}`,
     results,
   };
   writeFileSync(

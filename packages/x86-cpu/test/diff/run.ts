@@ -17,8 +17,8 @@ export function assemble(source: string): Uint8Array {
   return new Uint8Array(readFileSync(out));
 }
 
-/** Boots `image` on QEMU TCG and returns what it wrote to port 0xE9. */
-export function runQemu(image: Uint8Array): Uint8Array {
+/** Boots `image` on QEMU TCG (`-cpu cpu`) and returns what it wrote to port 0xE9. */
+export function runQemu(image: Uint8Array, cpu = 'max'): Uint8Array {
   const img = join(dir, `q${process.pid}-${Date.now()}.img`);
   const out = `${img}.out`;
   writeFileSync(img, image);
@@ -30,7 +30,7 @@ export function runQemu(image: Uint8Array): Uint8Array {
         '-accel',
         'tcg',
         '-cpu',
-        'max',
+        cpu,
         '-m',
         '16',
         '-display',

@@ -256,3 +256,19 @@ export const TRANS_SEEDS = [1, 2, 3, 4, 5, 6, 7, 8];
 export function buildTrans(seed: number): DiffProgram {
   return buildProgramSse(seed, 8, 'trans');
 }
+
+/**
+ * QEMU's CPU model for the SYSENTER/SYSEXIT group: QEMU 7.2 TCG follows the vendor (AMD raises
+ * #UD for SYSENTER/SYSEXIT in 64-bit mode, `-cpu max` reports AMD), the model follows Intel.
+ */
+export const SYS64_QEMU_CPU = 'max,vendor=GenuineIntel';
+
+/** Vector file of the 64-bit SYSENTER/SYSEXIT group. */
+export const SYS64_FILE = 'long64-sysenter.json';
+/** Seeds recorded for the 64-bit SYSENTER/SYSEXIT group. */
+export const SYS64_SEEDS = [1, 2];
+
+/** Builds the SYSENTER/SYSEXIT program for a seed (eight round trips). */
+export function buildSys64(seed: number): DiffProgram {
+  return buildProgramSse(seed, 8, 'sys64');
+}
