@@ -17,8 +17,9 @@
  *     timeouts);
  *   - with `selftest`, writes "poweroff" to its own control/shutdown after tick 5 (a run
  *     under the real Xen needs no toolstack request);
- *   - suspends as a PV kernel must: SCHEDOP_shutdown(SHUTDOWN_suspend) with start_info's MFN in
- *     the third argument. It returns 1 when the suspend was cancelled (xl save -c, a failed
+ *   - suspends as a PV kernel must: start_info's xenstore and console frames rewritten as PFNs
+ *     (Linux's xen_pre_suspend), then SCHEDOP_shutdown(SHUTDOWN_suspend) with start_info's MFN
+ *     in the third argument. It returns 1 when the suspend was cancelled (xl save -c, a failed
  *     migration: the same domain goes on) and 0 in a new domain after a restore; then the
  *     guest maps shared_info again, reads the xenstore and console frames and ports from
  *     start_info again, binds VIRQ_TIMER again if it has to and registers its watch again.
@@ -162,9 +163,21 @@ static void watch_control(void) {
 static void suspend(void) {
   puts_("lifecycle: suspending\n");
   flush_sync();
+  /*
+   * As Linux's xen_pre_suspend: while suspended, start_info names the xenstore and console
+   * frames by PFN. libxc's restore turns them into the new domain's MFNs; after a cancelled
+   * suspend the guest turns them back itself (xen_post_suspend).
+   */
+  u64 store_pfn = M2P[SI_U64(start_info, SI_STORE_MFN)];
+  u64 cons_pfn = M2P[SI_U64(start_info, SI_CONSOLE_MFN)];
+  SI_U64(start_info, SI_STORE_MFN) = store_pfn;
+  SI_U64(start_info, SI_CONSOLE_MFN) = cons_pfn;
   struct { u32 reason; } r = { SHUTDOWN_suspend };
   s64 rc = hc3(HC_sched_op, SCHEDOP_shutdown, (u64)&r, mfn_of(start_info));
-  if (rc == 0) {
+  if (rc != 0) {
+    SI_U64(start_info, SI_STORE_MFN) = p2m[store_pfn];
+    SI_U64(start_info, SI_CONSOLE_MFN) = p2m[cons_pfn];
+  } else {
     /* A new domain: shared_info, the store and console frames and ports may all have moved. */
     map_shared_info(start_info);
     connect();

@@ -165,7 +165,10 @@ export class DomainPageReader {
       );
     }
     if (pfn > this.nrPages && pfn <= this.grantLast) rewriteGrantFrame(page, map);
-    if (pfn === this.d.layout.startInfoPfn) rewriteStartInfo(page, this.is32, map);
+    // A guest that suspended has named start_info's frames by PFN itself (Linux's
+    // xen_pre_suspend); libxc's save copies that page as it is. Others are rewritten here.
+    if (pfn === this.d.layout.startInfoPfn && this.d.shutdownReason !== SHUTDOWN_suspend)
+      rewriteStartInfo(page, this.is32, map);
     const seg = this.p2mSeg;
     if (seg !== undefined && pfn >= seg.pfn && pfn < seg.pfn + seg.pages) {
       rewriteP2mList(page, pfn - seg.pfn, this.is32, this.nrPages, (n) =>
