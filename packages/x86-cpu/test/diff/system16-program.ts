@@ -115,6 +115,14 @@ export function buildSystem16Program(seed: number): DiffProgram & { sizes: numbe
     if (idx < lo || idx > hi) dump(`#BR from bound (${lo} <= ${idx} <= ${hi})`);
     dump(`bound ${w ? 16 : 32} (${lo} <= ${idx} <= ${hi})`);
   }
+  // INTO: no trap with OF clear; #OF (a trap: the pushed EIP is the next instruction) with OF set.
+  for (let i = 0; i < 4; i++) {
+    const of = i % 2 === 1;
+    lines.push(`push dword ${h((rnd() & 0x8d5 & ~0x800) | (of ? 0x800 : 0) | 2)}`, 'popfd');
+    lines.push(`mov eax, ${h(rnd())}`, 'into', 'call dump');
+    if (of) dump('#OF from into (OF = 1)');
+    dump(`into with OF = ${of ? 1 : 0}`);
+  }
   // ENTER with nesting levels (32- and 16-bit operand size) over a prepared frame chain.
   lines.push('mov edi, 0x70000', 'mov eax, 0x10203040', '.fill:', 'mov [edi], eax');
   lines.push('add eax, 0x01010101', 'add edi, 4', 'cmp edi, 0x70100', 'jne .fill');
@@ -343,6 +351,11 @@ brfix:
   call dump
   mov edx, [bounds_fix]
   iret
+ofh:
+  mov esi, [esp]
+  mov ebp, esp
+  call dump
+  iret
 dbh:
   mov esi, [esp]
   mov ebp, esp
@@ -461,6 +474,7 @@ idt:
 ${Array.from({ length: 0x83 }, (_, v) => {
   const g: Record<number, [string, string]> = {
     1: ['dbh', '0x8e'],
+    4: ['ofh', '0x8e'],
     5: ['brfix', '0x8e'],
     128: ['int80', '0xee'],
     129: ['int81', '0xe6'],
