@@ -38,6 +38,7 @@ export class PtwrEmulator {
   private readonly mm: PvMmPort | null;
   private readonly domid: number;
   private readonly page: Int32Array;
+  private readonly now: Int32Array;
   private readonly lo: Int32Array;
   private readonly hi: Int32Array;
   private readonly req: Int32Array;
@@ -50,6 +51,7 @@ export class PtwrEmulator {
     this.domid = domid;
     this.emulated = 0;
     this.page = new Int32Array(WORDS);
+    this.now = new Int32Array(WORDS);
     this.lo = new Int32Array(cpu.lo.length);
     this.hi = new Int32Array(cpu.hi.length);
     this.req = new Int32Array(4);
@@ -82,7 +84,7 @@ export class PtwrEmulator {
     if (target >= m.frames) return false;
     const base = target * 4096;
     const page = this.page;
-    for (let i = 0; i < WORDS; i++) page[i] = m.readMa32(base + i * 4);
+    this.readFrame(target, page);
     this.lo.set(cpu.lo);
     this.hi.set(cpu.hi);
     const rip = cpu.rip;
@@ -100,11 +102,13 @@ export class PtwrEmulator {
     m.writeMa32(pteMa + 4, pteHi);
     cpu.flushTlb();
     // Which 8-byte entry did the step change? Put the old contents back either way.
+    const now = this.now;
+    this.readFrame(target, now);
     let changed = -1;
     let count = 0;
     for (let i = 0; i < WORDS; i += 2) {
-      const a = m.readMa32(base + i * 4);
-      const b = m.readMa32(base + i * 4 + 4);
+      const a = now[i] ?? 0;
+      const b = now[i + 1] ?? 0;
       if (a === page[i] && b === page[i + 1]) continue;
       count++;
       if (changed < 0) {
@@ -112,8 +116,9 @@ export class PtwrEmulator {
         this.req[2] = a;
         this.req[3] = b;
       }
+      m.writeMa32(base + i * 4, page[i] ?? 0);
+      m.writeMa32(base + i * 4 + 4, page[i + 1] ?? 0);
     }
-    for (let i = 0; i < WORDS; i++) m.writeMa32(base + i * 4, page[i] ?? 0);
     let ok = reason === EXIT_BUDGET && count <= 1;
     if (ok && count === 1) {
       const ptr = base + changed * 4;
@@ -132,5 +137,15 @@ export class PtwrEmulator {
     cpu.setRflags(rflags);
     cpu.cr2 = cr2;
     return false;
+  }
+
+  /** Copies frame `mfn` into `out` (one typed-array copy when the machine offers it). */
+  private readFrame(mfn: number, out: Int32Array): void {
+    const m = this.machine;
+    if (m.readFrameWords !== undefined) {
+      m.readFrameWords(mfn, out);
+      return;
+    }
+    for (let i = 0; i < WORDS; i++) out[i] = m.readMa32(mfn * 4096 + i * 4);
   }
 }
