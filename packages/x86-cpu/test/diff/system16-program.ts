@@ -5,7 +5,8 @@
  * TSC_AUX, LAR/LSL/VERR/VERW on every descriptor type at CPL 0 and 3, SYSENTER/SYSEXIT between
  * ring 3 and ring 0, then, with TR holding a
  * 16-bit TSS: INT from ring 3 through a 32-bit and a 16-bit interrupt gate (SS0:SP0 from the
- * 16-bit TSS), and a task switch by CALL to a 16-bit TSS and back by IRET (NT), with the
+ * 16-bit TSS), and a task switch by CALL to a 16-bit TSS and back by IRET (NT), and finally the
+ * LAR/LSL/VERR/VERW probes again in 64-bit mode (16-byte system descriptors), with the
  * outgoing task's 16-bit TSS image dumped from the incoming task. (INT1/ICEBP is not here:
  * QEMU 7.2 TCG hands it to its debugger stub instead of delivering #DB; legacy.test.ts checks
  * the SDM behaviour.)
@@ -34,9 +35,17 @@ export function compareSystem16(
   let off = 0;
   p.cases.forEach((c, i) => {
     const n = p.sizes[i];
-    const a = Buffer.from(want.subarray(off, off + n));
+    let a = Buffer.from(want.subarray(off, off + n));
     const b = Buffer.from(got.subarray(off, off + n));
     off += n;
+    // In IA-32e mode LAR/LSL reject 16-bit TSSs (types 1, 3), 16-bit call gates (4) and task
+    // gates (5) (SDM LAR/LSL, valid types in 64-bit mode); QEMU 7.2 accepts them as in legacy
+    // mode. For those the model must answer "not valid": ZF clear, destinations unchanged.
+    if (/in 64-bit mode.*(type 0x[1345] |16-bit TSS)/.test(c.insn)) {
+      a = Buffer.from('efbeadde00efbeadde000000', 'hex');
+      a[11] = want[off - 1] ?? 0;
+      a[10] = want[off - 2] ?? 0;
+    }
     if (a.equals(b)) return;
     const d: string[] = [];
     if (n === DUMP16_BYTES && a.length === n && b.length === n) {
@@ -203,7 +212,7 @@ export function buildSystem16Program(seed: number): DiffProgram & { sizes: numbe
       (type << 8) |
       ((base >>> 16) & 0xff);
     descs.push(`  dd ${h(lo)}, ${h(hi)}`);
-    const sel = 0x38 + i * 8;
+    const sel = 0x40 + i * 8;
     for (const rpl of [0, 3]) {
       sels.push(sel | rpl);
       what.push(`type ${h(type)} DPL ${dpl} P ${present} RPL ${rpl}`);
@@ -328,9 +337,31 @@ int82:
 back:
   mov ebp, esp
   call dump
-  mov al, 0
-  out 0xf4, al
-  hlt
+  ; Long mode (identity-mapped first 2 MiB, 64-bit code at 0x38) for the same probes in IA-32e
+  ; mode, where system descriptors are 16 bytes and other types are valid.
+  mov ax, 0x10
+  mov es, ax
+  mov edi, 0x60000
+  xor eax, eax
+  mov ecx, 0xc00
+  cld
+  rep stosd
+  mov dword [0x60000], 0x61003
+  mov dword [0x61000], 0x62003
+  mov dword [0x62000], 0x83
+  mov eax, cr4
+  or eax, 0x20
+  mov cr4, eax
+  mov eax, 0x60000
+  mov cr3, eax
+  mov ecx, 0xc0000080
+  rdmsr
+  or eax, 0x100
+  wrmsr
+  mov eax, cr0
+  or eax, 0x80000000
+  mov cr0, eax
+  jmp 0x38:long_entry
 task_b:
   call dump
   mov esi, tss16
@@ -436,6 +467,41 @@ dump:
   popfd
   add esp, 24
   ret
+bits 64
+long_entry:
+  mov esi, sels
+.n:
+  movzx ebx, word [rsi]
+  mov eax, 0xdeadbeef
+  lar eax, bx
+  setz dl
+  call .out
+  mov eax, 0xdeadbeef
+  lsl eax, bx
+  setz dl
+  call .out
+  verr bx
+  setz al
+  out 0xe9, al
+  verw bx
+  setz al
+  out 0xe9, al
+  add esi, 2
+  cmp esi, sels_end
+  jne .n
+  mov al, 0
+  out 0xf4, al
+  hlt
+.out:
+  mov ecx, 4
+.o:
+  out 0xe9, al
+  shr eax, 8
+  dec ecx
+  jnz .o
+  mov al, dl
+  out 0xe9, al
+  ret
 align 8
 gdt:
   ; Code descriptors start accessed: QEMU 7.2 does not set the accessed bit of a code
@@ -449,6 +515,7 @@ gdt:
   db ((tss16 - $$ + 0x7c00) >> 16) & 0xff, 0x81, 0, 0
   dw 0x2b, (tss_b - $$ + 0x7c00) & 0xffff
   db ((tss_b - $$ + 0x7c00) >> 16) & 0xff, 0x81, 0, 0
+  dq 0x00af9b000000ffff
 ${descs.join('\n')}
 gdt_end:
 gdtr: dw gdt_end - gdt - 1
@@ -493,5 +560,8 @@ times (512 - ($ - $$) % 512) % 512 db 0
   dump("the outgoing task's 16-bit TSS image", 44);
   dump('task B flags');
   dump('back in the first task after IRET with NT');
+  for (let i = 0; i < sels.length; i++) {
+    dump(`lar/lsl/verr/verw ${h(sels[i])} in 64-bit mode at CPL 0: ${what[i]}`, 12);
+  }
   return { source, cases, sizes };
 }
