@@ -28,7 +28,7 @@
  */
 import type { X86Cpu } from '../cpu.ts';
 import type { Handler } from '../decode/table.ts';
-import { getCf, testCond } from '../flags.ts';
+import { getCf, getFlags, PARITY, testCond } from '../flags.ts';
 import { alu, alu64 } from '../ops/alu.ts';
 import * as A from '../ops/arith.ts';
 import * as C from '../ops/control.ts';
@@ -81,6 +81,10 @@ const CC_SUB = 3;
 const CC_LOGIC = 5;
 const CC_INC = 6;
 const CC_DEC = 7;
+const CC_SHL = 8;
+const CC_SAR = 9;
+/** CF, PF, AF, ZF, SF, OF. */
+const ARITH = 0x8d5;
 
 /** What the compiler knows about the last flag producer of the current pass. */
 type Producer =
@@ -97,7 +101,7 @@ const F_OTHER = 2; // anything else (reads them, may fault or exit, or calls out
 const FULL64: ReadonlySet<number> = /* @__PURE__ */ new Set([0, 1, 4, 5, 6, 7]);
 
 /** Helpers the generated code calls, passed to the factory. */
-const HELPERS = { testCond, getCf, alu, alu64, shift, shift64, ea64, ea64n };
+const HELPERS = { testCond, getCf, getFlags, PARITY, alu, alu64, shift, shift64, ea64, ea64n };
 
 /**
  * @internal Compiles the block `ops` (built from `src`; `loop` as `blkLoop`) into one function,
@@ -553,6 +557,8 @@ class Gen {
     if (fn === SH_GRP2 && regMode && eaOk && (opcode === 0xc1 || opcode === 0xd1)) {
       const k = reg & 7;
       const count = opcode === 0xc1 ? imm & 0xff : 1;
+      const inline = this.shift32(f, k, count & 0x1f);
+      if (inline !== undefined) return inline;
       this.producer = null;
       return this.regOnly(
         f,
@@ -611,6 +617,76 @@ class Gen {
       return code + this.retGuard(j, this.nextOff);
     }
     return undefined;
+  }
+
+  /**
+   * A 32-bit shift or rotate of register `f.rm` by the constant `c` (already masked), as
+   * `shift()` computes it: SHL/SHR/SAR with lazy flags; ROL/ROR with CF/OF merged into the
+   * materialized flags (from the producer's locals when it is a logic op). Undefined: RCL/RCR.
+   */
+  shift32(f: Fields, k: number, c: number): string | undefined {
+    const { j, rm } = f;
+    if (c === 0) return this.regOnly(f, `hi[${rm}] = 0;\n`, F_NONE);
+    const a = `a${j}`;
+    const r = `r${j}`;
+    this.usesTemps = true;
+    let res: string;
+    let src: string;
+    let cc: number;
+    switch (k) {
+      case 4:
+      case 6:
+        res = `${a} << ${c}`;
+        src = `${a} << ${c - 1}`;
+        cc = CC_SHL;
+        break;
+      case 5:
+        res = `(${a} >>> ${c}) | 0`;
+        src = `${a} >>> ${c - 1}`;
+        cc = CC_SAR;
+        break;
+      case 7:
+        res = `${a} >> ${c}`;
+        src = `${a} >> ${c - 1}`;
+        cc = CC_SAR;
+        break;
+      case 0:
+      case 1: {
+        const rot =
+          k === 0
+            ? `(${a} << ${c}) | (${a} >>> ${32 - c})`
+            : `(${a} >>> ${c}) | (${a} << ${32 - c})`;
+        const cf = k === 0 ? `(${r} & 1)` : `(${r} >>> 31)`;
+        const of =
+          k === 0 ? `((${r} >>> 31) ^ (${r} & 1))` : `((${r} >>> 31) ^ ((${r} >>> 30) & 1))`;
+        const p = this.producer;
+        let before: string;
+        let fc = F_OTHER;
+        if (p !== null && p.t === 'logic') {
+          // The logic op's flags: CF = OF = AF = 0, PF/ZF/SF from its result.
+          const pr = `r${p.j}`;
+          before = `(cpu.eflags & ~${ARITH}) | H.PARITY[${pr} & 255] | (${pr} === 0 ? 64 : 0) | (${pr} < 0 ? 128 : 0)`;
+          fc = F_FULL;
+        } else before = 'H.getFlags(cpu)';
+        this.producer = null;
+        return this.regOnly(
+          f,
+          `${a} = lo[${rm}]; ${r} = ${rot}; lo[${rm}] = ${r}; hi[${rm}] = 0;\n` +
+            `cpu.eflags = ((${before}) & ~2049) | ${cf} | (${of} << 11); cpu.ccOp = 0;\n`,
+          fc,
+        );
+      }
+      default:
+        return undefined;
+    }
+    this.producer = null;
+    this.flagStore[j] =
+      `cpu.ccOp = ${cc}; cpu.ccDst = ${r}; cpu.ccSrc = ${src}; cpu.ccSize = 32;\n`;
+    return this.regOnly(
+      f,
+      `${a} = lo[${rm}]; ${r} = ${res}; lo[${rm}] = ${r}; hi[${rm}] = 0;\n@F${j}@`,
+      F_FULL,
+    );
   }
 
   // ---- 64-bit operand size ------------------------------------------------------------------
@@ -678,6 +754,27 @@ class Gen {
       const k = reg & 7;
       const count = opcode === 0xc1 ? imm & 0xff : 1;
       this.producer = null;
+      const c = count & 0x3f;
+      if ((k === 0 || k === 1) && c !== 0) {
+        // ROL/ROR by a constant on the halves; CF/OF merged into the flags as `shift64` does.
+        const l = k === 0 ? c : 64 - c; // a ROR by c is a ROL by 64 - c
+        // t = old high, e = old low; A:B the halves after a 32-bit swap when l >= 32; then
+        // c = new high, e = new low.
+        const [A, B] = l >= 32 ? ['e', 't'] : ['t', 'e'];
+        const d = l & 31;
+        const rot =
+          d === 0
+            ? `c = ${A}; e = ${B};`
+            : `c = (${A} << ${d}) | (${B} >>> ${32 - d}); e = (${B} << ${d}) | (${A} >>> ${32 - d});`;
+        const cf = k === 0 ? '(e & 1)' : '(c >>> 31)';
+        const of = k === 0 ? '((c >>> 31) ^ (e & 1))' : '((c >>> 31) ^ ((c >>> 30) & 1))';
+        return this.regOnly(
+          f,
+          `t = hi[${rm}]; e = lo[${rm}]; ${rot} hi[${rm}] = c; lo[${rm}] = e;\n` +
+            `cpu.eflags = (H.getFlags(cpu) & ~2049) | ${cf} | (${of} << 11); cpu.ccOp = 0;\n`,
+          F_OTHER,
+        );
+      }
       return this.regOnly(
         f,
         `t = H.shift64(cpu, ${k}, lo[${rm}], hi[${rm}], ${count}); hi[${rm}] = cpu.tmpHi; lo[${rm}] = t;\n`,
