@@ -154,6 +154,18 @@ describe('XEN_DOMCTL_shadow_op log-dirty', () => {
     expect(op(XEN_DOMCTL_SHADOW_OP_OFF).status).toBe(0);
   });
 
+  it('tears the log of a dying domain down without checks, unwrapping its walkers', () => {
+    const { op, cpu, control, log } = setup();
+    expect(op(XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY).status).toBe(0);
+    expect(cpu.walker).toBeInstanceOf(LogDirtyWalker);
+    control.teardown(1);
+    expect(log.enabled(1)).toBe(false);
+    expect(cpu.walker).toBe(flatWalker);
+    expect(control.getState()).toEqual({ domains: [] });
+    control.teardown(1); // nothing left: no-op
+    expect(op(XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY).status).toBe(0);
+  });
+
   it('reports exactly the frames written by the guest since the last CLEAN (plus dom0 ring pages)', () => {
     fc.assert(
       fc.property(

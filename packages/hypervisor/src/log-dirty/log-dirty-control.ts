@@ -124,6 +124,18 @@ export class LogDirtyControl {
   }
 
   /**
+   * Drops `domid`'s log without any check, for a domain being destroyed (Xen's
+   * `paging_teardown`): a domain that dies while a migration logs it leaves nothing behind.
+   */
+  teardown(domid: number): void {
+    if (!this.log.enabled(domid)) return;
+    this.log.disable(domid);
+    for (const cpu of this.domains.cpus(domid)) {
+      if (cpu.walker instanceof LogDirtyWalker) cpu.walker = cpu.walker.inner;
+    }
+  }
+
+  /**
    * `XEN_DOMCTL_shadow_op` from `caller`: never throws; failures are a negative errno in
    * `status` (`-EPERM` unprivileged caller, `-ESRCH` no such domain, `-EINVAL` the caller itself,
    * an unknown op or mode, ENABLE while enabled, PEEK/CLEAN while not).
@@ -135,12 +147,7 @@ export class LogDirtyControl {
     if (domid === caller) return fail(-XEN_EINVAL); // "Tried to do a paging op on itself."
     switch (req.op) {
       case XEN_DOMCTL_SHADOW_OP_OFF:
-        if (this.log.enabled(domid)) {
-          this.log.disable(domid);
-          for (const cpu of this.domains.cpus(domid)) {
-            if (cpu.walker instanceof LogDirtyWalker) cpu.walker = cpu.walker.inner;
-          }
-        }
+        this.teardown(domid);
         return fail(0);
       case XEN_DOMCTL_SHADOW_OP_ENABLE:
       case XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY: {

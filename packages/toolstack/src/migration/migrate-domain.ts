@@ -339,7 +339,10 @@ export async function migrateDomain(
   };
 }
 
-/** Leaves log-dirty mode (nothing when it is off already). */
+/** Leaves log-dirty mode (nothing when it is off already; a domain that is gone is torn down). */
 function offLogDirty(host: Host, d: HostDomain): void {
-  hostLogDirty(host).shadowOp(0, { op: XEN_DOMCTL_SHADOW_OP_OFF, domid: d.domid });
+  const ld = hostLogDirty(host);
+  if (ld.shadowOp(0, { op: XEN_DOMCTL_SHADOW_OP_OFF, domid: d.domid }).status !== 0) {
+    ld.teardown(d.domid);
+  }
 }
