@@ -53,8 +53,13 @@ export class DirtyLog implements DirtyMarker {
   private readonly memory: MachineMemory | null;
   private readonly faults: Map<number, number>;
   private readonly dirty: Map<number, number>;
-  /** The frame marked last (repeated writes to one page skip the lookups); -1 after a clean. */
+  /**
+   * The frame marked last, with its owner and PFN then (repeated writes to one page skip the
+   * lookups while all three are unchanged); -1 after enable, disable and clean.
+   */
   private lastMfn: number;
+  private lastOwner: number;
+  private lastPfn: number;
   /** Number of marks recorded (statistics). */
   marks: number;
 
@@ -67,6 +72,8 @@ export class DirtyLog implements DirtyMarker {
     this.faults = new Map();
     this.dirty = new Map();
     this.lastMfn = -1;
+    this.lastOwner = -1;
+    this.lastPfn = -1;
     this.marks = 0;
   }
 
@@ -122,9 +129,10 @@ export class DirtyLog implements DirtyMarker {
 
   /** {@inheritDoc DirtyMarker.markMfn} */
   markMfn(mfn: number): void {
-    if (mfn === this.lastMfn || this.bitmaps.size === 0 || !(mfn >= 0 && mfn < this.frames.frames))
-      return;
+    if (this.bitmaps.size === 0 || !(mfn >= 0 && mfn < this.frames.frames)) return;
     const owner = this.frames.owner[mfn];
+    if (mfn === this.lastMfn && owner === this.lastOwner && this.frames.m2p[mfn] === this.lastPfn)
+      return;
     const bm = this.bitmaps.get(owner);
     if (bm === undefined) return;
     const pfn = this.frames.m2p[mfn];
@@ -137,6 +145,8 @@ export class DirtyLog implements DirtyMarker {
       this.dirty.set(owner, (this.dirty.get(owner) ?? 0) + 1);
     }
     this.lastMfn = mfn;
+    this.lastOwner = owner;
+    this.lastPfn = pfn;
     this.marks++;
   }
 

@@ -151,3 +151,26 @@ describe('log-dirty write watch over machine memory', () => {
     );
   });
 });
+
+describe('log-dirty marks follow a frame to its new PFN and owner', () => {
+  it('marks a frame written again after the M2P moved it to another PFN or another logging domain', () => {
+    const machine = new Machine({ bytes: 2 * 1024 * 1024 });
+    machine.populate(1, 0, 4);
+    machine.populate(2, 0, 4);
+    const log = new DirtyLog(machine.frames, { memory: machine.memory });
+    log.enable(1, 8);
+    log.enable(2, 8);
+    const mfn = machine.p2m(1).get(2);
+    machine.memory.write32(mfn, 0, 1);
+    expect(bits(log.peek(1))).toEqual([2]);
+    // The same frame now stands for PFN 6 (as after a remapping): the next write marks PFN 6.
+    machine.frames.m2p[mfn] = 6;
+    machine.memory.write32(mfn, 4, 2);
+    expect(bits(log.peek(1))).toEqual([2, 6]);
+    // …and, handed to domain 2 as its PFN 5, domain 2's log.
+    machine.frames.owner[mfn] = 2;
+    machine.frames.m2p[mfn] = 5;
+    machine.memory.write32(mfn, 8, 3);
+    expect(bits(log.peek(2))).toEqual([5]);
+  });
+});
