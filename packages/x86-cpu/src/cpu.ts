@@ -6,6 +6,7 @@
  */
 import { CR0, EFER, EFLAGS, EXIT, type ExitReason, MSR, SEG, VECTOR } from './constants.ts';
 import { D64, GROUP, I64, IMM, MODRM } from './decode/info.ts';
+import { lockAllowed } from './decode/lock.ts';
 import { DECODE, GROUP_HANDLERS, GROUP_INFO, HANDLERS, type Handler } from './decode/table.ts';
 import { X86CpuError } from './errors.ts';
 import { CC_EFLAGS, getFlags, setFlags } from './flags.ts';
@@ -1148,7 +1149,11 @@ export class X86Cpu {
       const vpn = lin >>> 12;
       const i = vpn & TLB_MASK;
       const e = this.tlbFastR[i];
-      if (this.tlbVpn32[i] === (vpn | this.tlbGenHi) && (e & (this.cpl === 3 ? 2 : 1)) !== 0 && (lin & 3) === 0) {
+      if (
+        this.tlbVpn32[i] === (vpn | this.tlbGenHi) &&
+        (e & (this.cpl === 3 ? 2 : 1)) !== 0 &&
+        (lin & 3) === 0
+      ) {
         return this.ram32[(((e & ~0xfff) >>> 0) + (lin & 0xfff)) >>> 2];
       }
       return this.readLin32(lin, this.cpl === 3);
@@ -1167,7 +1172,11 @@ export class X86Cpu {
       const vpn = lin >>> 12;
       const i = vpn & TLB_MASK;
       const e = this.tlbFastW[i];
-      if (this.tlbVpn32[i] === (vpn | this.tlbGenHi) && (e & (this.cpl === 3 ? 2 : 1)) !== 0 && (lin & 3) === 0) {
+      if (
+        this.tlbVpn32[i] === (vpn | this.tlbGenHi) &&
+        (e & (this.cpl === 3 ? 2 : 1)) !== 0 &&
+        (lin & 3) === 0
+      ) {
         const pa = ((e & ~0xfff) >>> 0) + (lin & 0xfff);
         if (this.codeMark[pa >>> 12] !== 0) this.codeWritten(pa >>> 12);
         this.ram32[pa >>> 2] = v;
@@ -2282,6 +2291,8 @@ export class X86Cpu {
       } else this.decodeImm(immKind);
     }
     if (this.eaKind !== EA_NONE) this.computeEa();
+    // LOCK on anything but a read-modify-write memory form is #UD (src/decode/lock.ts).
+    if (this.lock && !lockAllowed(op, this.mod, this.reg)) this.ud();
     return handler;
   }
 

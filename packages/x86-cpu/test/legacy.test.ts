@@ -125,6 +125,37 @@ describe('legacy integer instructions (SDM Vol. 2: ARPL, BOUND, INT1, RDPMC; SAL
     }
   });
 
+  it('LOCK is #UD except on read-modify-write memory forms (SDM LOCK), also where QEMU 7.2 lets it through', () => {
+    const bad = [
+      'mov [0x5000], eax',
+      'bt dword [0x5000], 3',
+      'test [0x5000], eax',
+      'xchg eax, ecx',
+      'lea eax, [ebx]',
+      'movzx eax, byte [0x5000]',
+      'add eax, ecx',
+      'cmp [0x5000], eax',
+      'inc dword [0x5000]\nlock inc eax',
+    ];
+    for (const insn of bad) {
+      const lines = insn.split('\n');
+      const last = lines.pop() ?? '';
+      const pre = lines.join('\n');
+      const code = asm(`${pre}\ndb 0xf0\n${last.replace(/^lock /, '')}\nhlt`, 32, CODE);
+      const cpu = run('prot32', code);
+      expect(cpu.exit.vector, insn).toBe(VECTOR.UD);
+    }
+    for (const insn of [
+      'add [0x5000], eax',
+      'xchg [0x5000], ecx',
+      'bts dword [0x5000], 3',
+      'cmpxchg8b [0x5000]',
+    ]) {
+      const cpu = run('prot32', asm(`db 0xf0\n${insn}\nhlt`, 32, CODE));
+      expect(cpu.exit.reason, insn).toBe(EXIT.HLT);
+    }
+  });
+
   it('disassembles ARPL outside 64-bit mode, BOUND, SALC, INT1 and RDPMC', () => {
     const cases: [number[], 16 | 32 | 64, string][] = [
       [[0x63, 0xc8], 32, 'arpl ax, cx'],
