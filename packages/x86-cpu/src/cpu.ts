@@ -1051,6 +1051,12 @@ export class X86Cpu {
         this.tmpHi = this.ram32[w + 1];
         return this.ram32[w];
       }
+      if (this.tlbVpnC[i] === (vpn | this.tlbGenHi) && (e & (user ? 2 : 1)) !== 0) {
+        const v = this.tlbView32[i];
+        const w = ((e & ~0xfff) + (lin & 0xfff)) >>> 2;
+        this.tmpHi = v[w + 1];
+        return v[w];
+      }
     }
     const l = this.readLin32(lin, user);
     this.tmpHi = this.readLin32(lin + 4, user);
@@ -1079,6 +1085,15 @@ export class X86Cpu {
         if (this.codeMark[pa >>> 12] !== 0) this.codeWritten(pa >>> 12);
         this.ram32[pa >>> 2] = vlo;
         this.ram32[(pa >>> 2) + 1] = vhi;
+        return;
+      }
+      if (this.tlbVpnC[i] === (vpn | this.tlbGenHi) && (e & (user ? 2 : 1)) !== 0) {
+        const pfn = this.tlbPfn[i];
+        if (this.codeMark[pfn] !== 0) this.codeWritten(pfn);
+        const v = this.tlbView32[i];
+        const w = ((e & ~0xfff) + (lin & 0xfff)) >>> 2;
+        v[w] = vlo;
+        v[w + 1] = vhi;
         return;
       }
     }

@@ -92,6 +92,44 @@ function boot(memory: PhysicalMemory, code: Uint8Array, wp = false): X86Cpu {
   return cpu;
 }
 
+/** 64-bit mode: the first 4 MiB identity mapped with two 2 MiB pages (tables at 0x4000..0x6fff). */
+function boot64(memory: PhysicalMemory, code: Uint8Array): X86Cpu {
+  memory.write32(0x4000, 0x5000 | 3);
+  memory.write32(0x5000, 0x6000 | 3);
+  memory.write32(0x6000, 0x83);
+  memory.write32(0x6008, 0x200000 | 0x83);
+  for (let i = 0; i < code.length; i++) memory.write8(CODE + i, code[i] ?? 0);
+  const cpu = X86Cpu.create({ memory });
+  cpu.cr4 = 0x20;
+  cpu.efer = 0x500;
+  cpu.cr3 = 0x4000;
+  cpu.cr0 = 0x80000011 | 0;
+  for (const s of [0, 2, 3, 4, 5]) flatSeg(cpu, s, 0x10, 0xc093);
+  flatSeg(cpu, 1, 0x08, 0xa09b);
+  cpu.rip = CODE;
+  cpu.lo[4] = 0x9000;
+  cpu.lo[6] = DATA;
+  cpu.updateMode();
+  cpu.flushTlb();
+  return cpu;
+}
+
+/** The 64-bit forms: qword and dword loads/stores at `[rsi + disp]`, or mixing RAX into RBX. */
+function encode64(ops: readonly Op[]): Uint8Array {
+  const out: number[] = [];
+  for (const { kind, disp } of ops) {
+    const d = le32(disp);
+    if (kind === 0) out.push(0x48, 0x8b, 0x86, ...d);
+    else if (kind === 1) out.push(0x48, 0x89, 0x86, ...d);
+    else if (kind === 2) out.push(0x8b, 0x86, ...d);
+    else if (kind === 3) out.push(0x89, 0x86, ...d);
+    else if (kind === 4) out.push(0x48, 0x01, 0x86, ...d);
+    else out.push(0x48, 0x01, 0xc3, 0x48, 0xc1, 0xc3, 0x05, 0x48, 0x35, ...le32(disp * 0x9e3779b1));
+  }
+  out.push(0xf4);
+  return Uint8Array.from(out);
+}
+
 function runToHlt(cpu: X86Cpu): void {
   for (let n = 0; n < 100 && !cpu.halted; n++) {
     const r = cpu.run(100_000);
@@ -181,6 +219,39 @@ describe('chunked memory through pageView', () => {
         },
       ),
       { numRuns: 150 },
+    );
+  });
+
+  it('runs random 64-bit qword and dword loads and stores as over flat RAM and the port methods', () => {
+    const disp = fc.oneof(
+      fc.integer({ min: 0, max: DATA_SIZE - 8 }).map((d) => d & ~3),
+      fc
+        .tuple(fc.integer({ min: 1, max: DATA_SIZE / 4096 - 1 }), fc.constantFrom(-8, -4, 0, 4))
+        .map(([p, d]) => p * 4096 + d),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ kind: fc.integer({ min: 0, max: 5 }), disp }), {
+          minLength: 1,
+          maxLength: 60,
+        }),
+        fc.integer(),
+        (ops, seed) => {
+          const code = encode64(ops);
+          const results: string[] = [];
+          for (const memory of [new FlatRam(MEM), new ChunkedRam(true), new ChunkedRam(false)]) {
+            for (let k = 0; k < 64; k++) memory.write32(DATA + k * 4096 + 0xff8, seed ^ k);
+            const cpu = boot64(memory, code);
+            cpu.lo[0] = seed;
+            cpu.hi[0] = ~seed;
+            runToHlt(cpu);
+            results.push(`${cpu.hi[0]} ${cpu.hi[3]} ${snapshot(cpu, memory)}`);
+          }
+          expect(results[1]).toBe(results[0]);
+          expect(results[2]).toBe(results[0]);
+        },
+      ),
+      { numRuns: 100 },
     );
   });
 
