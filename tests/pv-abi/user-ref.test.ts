@@ -5,7 +5,8 @@
  * #PF, `int $0x80`/`int $0x81`, a timer upcall in a user loop and iret frames with odd CS values,
  * then stores straight into one of its own L1 page tables with and without
  * VMASST_TYPE_writable_pagetables (Xen's ptwr emulation: valid, foreign, page-table, reserved-bit,
- * half-entry, zero and L2 stores);
+ * half-entry, zero and L2 stores), and compatibility-mode user code (`int $0x80`, a `syscall`
+ * without a syscall32 callback);
  * the golden was recorded under Xen 4.17 with `xen-reference`. The hostile half fires random
  * iret frames (selectors, addresses, flags, kernel stacks) at the booted kernel.
  */
@@ -55,7 +56,7 @@ describe('the user-mode reference guest (64-bit PV; golden output recorded under
     const text = d.console();
     const got = text.slice(text.indexOf('TYPEVISOR-USER-REF begin')).split('\n');
     const golden = readFileSync(`${REF}golden-user-x86_64.txt`, 'utf8').split('\n');
-    expect(golden.length).toBe(141); // 140 lines and the final newline
+    expect(golden.length).toBe(150); // 149 lines and the final newline
     expect(got).toEqual(golden.map((line) => EXPECTED_DIFFERENCES.get(line) ?? line));
     // The guest ends in kernel mode on its kernel page table.
     expect(d.vcpu.mode.kernelMode).toBe(true);

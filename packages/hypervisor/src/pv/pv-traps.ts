@@ -264,10 +264,12 @@ export class PvTraps {
   /**
    * A `syscall` from guest user mode (RIP past it): Xen's switch_to_kernel — RCX/R11 get the
    * return RIP and RFLAGS as the instruction leaves them, the frame records FLAT_KERNEL_CS64 /
-   * FLAT_KERNEL_SS (FLAT_USER_CS32 from compat code, which enters the syscall32 callback when
-   * one is registered), the vCPU switches to kernel mode and enters the syscall callback, masking
-   * events if it was registered with CALLBACKF_mask_events; RFLAGS.DF is cleared. Without a
-   * callback the guest gets #UD at the `syscall`. Returns false — crash — if nothing can run.
+   * FLAT_KERNEL_SS (FLAT_USER_CS32 from compat code, which enters the syscall32 callback
+   * instead), the vCPU switches to kernel mode and enters the callback, masking events if it was
+   * registered with CALLBACKF_mask_events; RFLAGS.DF is cleared. Without that callback the guest
+   * gets #UD at the `syscall` (Xen 4.17's syscall_no_callback; checked with compat user code,
+   * which has no syscall32 callback in the reference guest). Returns false — crash — if nothing
+   * can run.
    * @see xen/arch/x86/x86_64/entry.S (lstar_enter, cstar_enter, switch_to_kernel)
    */
   userSyscall(cpu: PvCpuPort, guest: GuestBytes): boolean {
@@ -275,8 +277,9 @@ export class PvTraps {
     setReg(cpu, R11, BigInt(cpu.getRflags() >>> 0));
     const compat = ((cpu.segSel[SEG_CS] ?? 0) & 0xffff) === USER_CS32;
     const cbs = this.callbacks;
-    let cb = compat ? cbs?.get(CALLBACK_SYSCALL32) : undefined;
-    if (cb === undefined || cb.address === 0n) cb = cbs?.get(CALLBACK_SYSCALL);
+    // switch_to_kernel: the syscall32 callback from FLAT_USER_CS32, else the syscall one; none
+    // (0) is #UD at the instruction — also when compat code has only a 64-bit callback.
+    const cb = cbs?.get(compat ? CALLBACK_SYSCALL32 : CALLBACK_SYSCALL);
     if (cb === undefined || cb.address === 0n) {
       cpu.rip -= 2;
       return this.bounce(cpu, guest, UD_VECTOR, -1);

@@ -83,6 +83,7 @@ syscall_entry:
         .macro tstub name, vec, err
         .globl \name
 \name:
+        mov     %rax, entry_rax(%rip)
         mov     %rdi, entry_rdi(%rip)
         mov     %rcx, entry_rcx(%rip)
         mov     %r11, entry_r11(%rip)
@@ -102,6 +103,7 @@ syscall_entry:
         tstub   trap_int80, 0x80, 0
         tstub   event_entry, 0x100, 0
         tstub   failsafe_entry, 0x101, 0
+        tstub   trap_ud, 6, 0
 
 /* User-mode code (CPL 3, user page table). */
         .globl user_spin
@@ -128,6 +130,23 @@ probe_mode:
         mov     %rax, probe_rax(%rip)
         mov     $4, %edi
         jmp     leave_user
+
+/* Compatibility-mode (32-bit) user code on FLAT_USER_CS32: int $0x80, then syscall with the
+   int $0x80 result as the exit value. */
+        .code32
+        .globl compat_user
+compat_user:
+        mov     $0x32, %eax
+        int     $0x80
+        .globl compat_user_int80_ret
+compat_user_int80_ret:
+        mov     %eax, %edi
+        mov     $60, %eax
+        syscall
+        .globl compat_user_syscall_ret
+compat_user_syscall_ret:
+        ud2
+        .code64
 
         .globl user_sys
 /* u64 user_sys(nr, a1, a2): rcx after the syscall goes to last_user_rcx, r11 to last_user_r11. */
@@ -165,10 +184,11 @@ hypercall_page:
         .fill   4096, 1, 0xcc
 
         .data
-        .globl kctx_rsp, entry_rdi, entry_rcx, entry_r11, entry_gs0, last_user_rcx, last_user_r11, tick, probe_gs0, probe_rax
+        .globl kctx_rsp, entry_rax, entry_rdi, entry_rcx, entry_r11, entry_gs0, last_user_rcx, last_user_r11, tick, probe_gs0, probe_rax
         .p2align 3
 kctx_rsp:       .quad 0
 entry_rdi:      .quad 0
+entry_rax:      .quad 0
 entry_rcx:      .quad 0
 entry_r11:      .quad 0
 entry_gs0:      .quad 0

@@ -106,11 +106,12 @@ static void outx(const char *name, u64 v) {
 extern u64 enter_user(u64 rip, u64 rsp, u64 rflags, u64 cs, u64 ss);
 extern void leave_user(u64 value) __attribute__((noreturn));
 extern char syscall_entry[], trap_gp[], trap_pf[], trap_int80[], event_entry[], failsafe_entry[];
+extern char compat_user[], compat_user_int80_ret[], compat_user_syscall_ret[], trap_ud[];
 extern char probe_mode[], user_spin[], user_sys_ret[], user_int80_ret[], user_int81_at[];
 extern u64 user_sys(u64 nr, u64 a1, u64 a2);
 extern u64 user_int80(u64 a1);
 extern void user_int81(void);
-extern volatile u64 entry_rdi, entry_rcx, entry_r11, entry_gs0, last_user_rcx, last_user_r11, tick, probe_gs0, probe_rax;
+extern volatile u64 entry_rax, entry_rdi, entry_rcx, entry_r11, entry_gs0, last_user_rcx, last_user_r11, tick, probe_gs0, probe_rax;
 
 static u8 kstack[16384] __attribute__((aligned(16)));
 static u8 ustack[16384] __attribute__((aligned(16)));
@@ -126,6 +127,7 @@ u64 pf_resume;
 static int report_syscall;
 static int gp_leaves;
 static int pf_quiet;
+static int compat_session;
 static volatile u64 pf_count, last_pf_code, last_pf_cr2;
 
 /* Where a bounce frame is: its distance below the kernel stack top, or minus its distance below
@@ -215,6 +217,20 @@ u64 k_trap(u64 *f, u64 vec) {
     out("gp.rip_is_int81", f[3] == (u64)user_int81_at);
     f[3] += 2;
     return 0;
+  }
+  if (vec == 6) {
+    /* rcx, r11, rip, cs, rflags, rsp, ss */
+    out("ud.frame.rip_is_compat_syscall", f[2] + 2 == (u64)compat_user_syscall_ret);
+    outx("ud.frame.cs", f[3]);
+    leave_user(6);
+  }
+  if (vec == 0x80 && compat_session) {
+    out("int80.frame.rip_is_after", f[2] == (u64)compat_user_int80_ret);
+    outx("int80.frame.cs", f[3]);
+    outx("int80.frame.ss", f[6]);
+    out("int80.frame_below_kstack_top", (s64)(KSTACK_TOP - (u64)f));
+    out("int80.rax", (s64)entry_rax);
+    return 0x1234;
   }
   if (vec == 0x80) {
     /* rcx, r11, rip, cs, rflags, rsp, ss */
@@ -391,10 +407,11 @@ void guest_main(u8 *si) {
   VI_PENDING = 0;
   out("set_segment_base.gs_kernel", hc2(HC_set_segment_base, 2, (u64)&kgs_data));
   out("set_segment_base.gs_user", hc2(HC_set_segment_base, 1, (u64)&ugs_data));
-  struct trap_info traps[4] = {
+  struct trap_info traps[5] = {
     { 13, 0, FLAT_USER_CS, 0, (u64)trap_gp },
     { 14, 0, FLAT_USER_CS, 0, (u64)trap_pf },
     { 0x80, 3, FLAT_USER_CS, 0, (u64)trap_int80 },
+    { 6, 0, FLAT_USER_CS, 0, (u64)trap_ud },
     { 0, 0, 0, 0, 0 },
   };
   out("set_trap_table", hc2(HC_set_trap_table, (u64)traps, 0));
@@ -492,6 +509,18 @@ void guest_main(u8 *si) {
   prefix = "";
 
   ptwr(si);
+
+  /* Session F: compatibility-mode user code (FLAT_USER_CS32): int $0x80, then syscall. */
+  prefix = "f.";
+  compat_session = 1;
+  report_syscall = 1;
+  r = (s64)enter_user((u64)compat_user, USTACK_TOP - 8, 0x2, 0xe023, FLAT_USER_SS);
+  out("exit", r);
+  out("syscall_pending_report", report_syscall);
+  compat_session = 0;
+  report_syscall = 0;
+  VI_MASK = 1;
+  prefix = "";
 
   puts_("TYPEVISOR-USER-REF end\n");
   flush();
