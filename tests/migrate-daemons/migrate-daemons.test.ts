@@ -163,6 +163,7 @@ describe.skipIf(!haveNasm && !process.env.CI)(
       const report = JSON.parse(m.out) as {
         rounds: number;
         pagesPerRound: number[];
+        dirtyPerRound: number[];
         downtimeMs: number;
         totalMs: number;
         live: boolean;
@@ -170,6 +171,11 @@ describe.skipIf(!haveNasm && !process.env.CI)(
       expect(report.live).toBe(true);
       expect(report.rounds).toBeGreaterThanOrEqual(2);
       expect(report.pagesPerRound[0]).toBeGreaterThan(30); // every page the guest wrote
+      // Log-dirty drives the rounds: after the first, a round sends what the log reported.
+      expect(report.dirtyPerRound).toHaveLength(report.rounds);
+      for (let i = 1; i < report.rounds; i++) {
+        expect(report.pagesPerRound[i]).toBeLessThanOrEqual(report.dirtyPerRound[i] ?? 0);
+      }
       expect(report.downtimeMs).toBeGreaterThan(0);
       expect(report.downtimeMs).toBeLessThan(report.totalMs);
       expect(b.host.domains.has(src.domid)).toBe(false);
