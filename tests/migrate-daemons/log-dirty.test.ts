@@ -2,8 +2,8 @@
  * Issue 8's log-dirty tracking, checked against the content of guest memory: while two
  * repository guests run in log-dirty mode — `tests/guests/dirty` writing pages at a random rate,
  * `tests/guests/blkhot` connecting a hot-plugged disk and reading its first sector through
- * dom0's blkback (grant-mapped ring and data pages), with console input and event sends from
- * dom0 in between — every page whose content changed between two CLEANs is in the second
+ * dom0's blkback (grant-mapped ring and data pages), with console input, event sends and grant
+ * copies into blkhot's buffer page from dom0 in between — every page whose content changed between two CLEANs is in the second
  * CLEAN's bitmap (the content diff is the oracle). Then live migration driven by the bitmap:
  * rounds shrink to the pages the guest dirties, the content check of `verify` passes, and the
  * guest's tick counter goes on without a gap on the receiving host.
@@ -13,6 +13,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  DOMID_SELF,
+  GNTCOPY_dest_gref,
+  GNTCOPY_source_gref,
+  GNTST_okay,
   XEN_DOMCTL_SHADOW_OP_CLEAN,
   XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY,
   XEN_DOMCTL_SHADOW_OP_OFF,
@@ -78,6 +82,7 @@ type Action =
   | { readonly kind: 'attach' }
   | { readonly kind: 'console'; readonly toDirty: boolean; readonly text: string }
   | { readonly kind: 'event'; readonly toDirty: boolean }
+  | { readonly kind: 'copy'; readonly offset: number; readonly len: number }
   | { readonly kind: 'peek' };
 
 const action: fc.Arbitrary<Action> = fc.oneof(
@@ -92,6 +97,11 @@ const action: fc.Arbitrary<Action> = fc.oneof(
     text: fc.string({ minLength: 1, maxLength: 40 }),
   }),
   fc.record({ kind: fc.constant('event' as const), toDirty: fc.boolean() }),
+  fc.record({
+    kind: fc.constant('copy' as const),
+    offset: fc.integer({ min: 0, max: 4000 }),
+    len: fc.integer({ min: 1, max: 96 }),
+  }),
   fc.record({ kind: fc.constant('peek' as const) }),
 );
 
@@ -148,6 +158,7 @@ describe('log-dirty mode for PV domains', { timeout: 300_000 }, () => {
               before = after;
             };
             let attached = false;
+            let copied = false;
             for (const a of [...actions, { kind: 'run', instructions: 2_000_000 } as const]) {
               if (a.kind === 'run') {
                 await host.run({ maxInstructions: a.instructions, stopWhenIdle: false });
@@ -162,6 +173,16 @@ describe('log-dirty mode for PV domains', { timeout: 300_000 }, () => {
                   await host.run({ maxInstructions: 2_000_000, stopWhenIdle: false });
                   check();
                 }
+                // One grant copy into the connected disk's buffer page, always: the sector's text
+                // (at its start) to its second half, a content change only the copy makes.
+                const rc = host.grants.copy(0, {
+                  source: { domid: hot.domid, refOrGmfn: 9, offset: 0 },
+                  dest: { domid: hot.domid, refOrGmfn: 9, offset: 2048 },
+                  len: 25,
+                  flags: GNTCOPY_source_gref | GNTCOPY_dest_gref,
+                });
+                expect(rc).toBe(GNTST_okay);
+                copied = true;
               } else if (a.kind === 'console') {
                 host.consoleInput(
                   (a.toDirty ? dirty : hot).domid,
@@ -170,6 +191,16 @@ describe('log-dirty mode for PV domains', { timeout: 300_000 }, () => {
               } else if (a.kind === 'event') {
                 const d = a.toDirty ? dirty : hot;
                 host.evtchn.sendVirq(d.domid, 0, 0); // VIRQ_TIMER: a pending bit in shared_info
+              } else if (a.kind === 'copy') {
+                // GNTTABOP_copy from dom0 into blkhot's buffer page (its second grant, ref 9,
+                // granted to dom0 once a disk is attached), as netback's rx path copies.
+                const rc = host.grants.copy(0, {
+                  source: { domid: DOMID_SELF, refOrGmfn: host.machine.p2m(0).get(0), offset: 0 },
+                  dest: { domid: hot.domid, refOrGmfn: 9, offset: a.offset },
+                  len: Math.min(a.len, 4096 - a.offset),
+                  flags: GNTCOPY_dest_gref,
+                });
+                if (rc === GNTST_okay) copied = true;
               } else if (a.kind === 'peek') {
                 const p = ld.shadowOp(0, { op: XEN_DOMCTL_SHADOW_OP_PEEK, domid: dirty.domid });
                 expect(p.status).toBe(0);
@@ -181,6 +212,7 @@ describe('log-dirty mode for PV domains', { timeout: 300_000 }, () => {
               expect(hot.consoleText()).toContain('sector 0: SECTOR ZERO WHILE LOGGING');
             }
             expect(sawGuestWrites).toBe(true);
+            if (copied) expect(attached).toBe(true);
             for (const d of [dirty, hot]) {
               expect(ld.shadowOp(0, { op: XEN_DOMCTL_SHADOW_OP_OFF, domid: d.domid }).status).toBe(
                 0,
