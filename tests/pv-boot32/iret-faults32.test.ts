@@ -25,8 +25,9 @@ const EAX = 0;
 const ESP = 4;
 const FLAT_RING1_CS = 0xe019;
 const FLAT_RING1_DS = 0xe021;
-const FLAT_RING3_CS = 0xe02b - 8;
-const FLAT_RING3_DS = 0xe02b;
+/** Xen's compat ring-3 selectors (FLAT_RING3_CS/DS of xen-x86_32.h). */
+const FLAT_RING3_CS = 0xe02b;
+const FLAT_RING3_DS = 0xe033;
 
 let kernel = '';
 
@@ -44,7 +45,7 @@ function setup(frame: readonly number[], handlers = true): Booted {
   });
   const t = d.vcpu.traps;
   if (handlers)
-    for (const v of [11, 12, 13]) {
+    for (const v of [11, 12, 13, 14]) {
       t.address[v] = HANDLER_VA;
       t.cs[v] = FLAT_RING1_CS;
     }
@@ -112,20 +113,13 @@ describe.skipIf(!haveNasm && !process.env.CI)(
       expect(d.vcpu.crash).toBeNull();
       expect(d.cpu.rip).toBe(HANDLER_VA);
       expect(words(d, d.cpu.lo[ESP] ?? 0, 1)).toEqual([FLAT_RING1_DS & 0xfffc]);
-      // A good ring-3 frame enters ring 3 at the frame's EIP with its ESP and SS: the first
-      // user instruction (in a page without _PAGE_USER) faults back in from ring 3, and that
-      // bounce frame records the ring-3 state.
+      // A good ring-3 frame enters ring 3 at the frame's EIP with its ESP, CS and SS (the iret
+      // hypercall ends the run there, before the first user instruction).
       const ok = setup([0, 0x401000, FLAT_RING3_CS, 0x202, 0x8000f0, FLAT_RING3_DS]);
       ok.vcpu.run(1);
       expect(ok.vcpu.crash).toBeNull();
-      expect(ok.cpu.lo[ESP]).toBe(KSTACK_TOP - 24);
-      const [, eip, cs, , uesp, uss] = words(ok, KSTACK_TOP - 24, 6);
-      expect([eip, (cs ?? 0) & 0xffff, uesp, uss]).toEqual([
-        0x401000,
-        FLAT_RING3_CS,
-        0x8000f0,
-        FLAT_RING3_DS,
-      ]);
+      expect([ok.cpu.rip, ok.cpu.cpl, ok.cpu.lo[ESP]]).toEqual([0x401000, 3, 0x8000f0]);
+      expect([ok.cpu.segSel[1], ok.cpu.segSel[2]]).toEqual([FLAT_RING3_CS, FLAT_RING3_DS]);
     });
 
     it('without a handler for the fault the domain crashes (reported, not thrown)', () => {
