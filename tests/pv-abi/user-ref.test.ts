@@ -186,3 +186,67 @@ describe('hostile iret frames from a 64-bit PV kernel with a user page table', (
     );
   });
 });
+
+describe('hostile user-mode syscalls and faults from a 64-bit PV guest', () => {
+  it('random callbacks, kernel stacks, user RSP and event state: the bounce lands in kernel mode on the kernel table, or crashes only the domain', () => {
+    const probe = bootPvDomain(ELF, 64, { memory: machineReservations });
+    let slices = 0;
+    while (!probe.console().includes('a.user.hello 1\n') && slices < 2000) {
+      probe.vcpu.run(20_000);
+      probe.drainConsoleRing();
+      slices++;
+    }
+    expect(probe.vcpu.crash).toBeNull();
+    fc.assert(
+      fc.property(
+        fc.record({
+          callback: u64,
+          flags: fc.integer({ min: 0, max: 3 }),
+          kernelSp: u64,
+          rsp: u64,
+          // syscall; jmp . — or a store to an unmapped address (#PF), or int $0x80 / $0x81
+          code: fc.constantFrom(
+            [0x0f, 0x05, 0xeb, 0xfe],
+            [0x48, 0x89, 0x00, 0xeb, 0xfe],
+            [0xcd, 0x80, 0xeb, 0xfe],
+            [0xcd, 0x81, 0xeb, 0xfe],
+          ),
+          pending: fc.boolean(),
+        }),
+        (f) => {
+          const d = bootPvDomain(ELF, 64, { memory: machineReservations });
+          for (let i = 0; i < slices; i++) {
+            d.vcpu.run(20_000);
+            d.drainConsoleRing();
+          }
+          const { cpu, vcpu } = d;
+          // Step to user mode (the instruction after the first user syscall).
+          for (let i = 0; i < 10_000 && vcpu.mode.kernelMode; i++) vcpu.run(1);
+          expect(vcpu.mode.kernelMode).toBe(false);
+          const kernelCr3 = vcpu.mode.kernelCr3;
+          vcpu.arch.callbacks.set(2, { address: f.callback, flags: f.flags });
+          vcpu.arch.kernelSp = f.kernelSp;
+          const mfn = d.machine.p2m(1).get(PROBE_VA / 4096);
+          d.machine.memory.writeBytes(mfn, 0, Uint8Array.from(f.code));
+          cpu.rip = PROBE_VA;
+          set(cpu, RSP, f.rsp);
+          set(cpu, RAX, 0x00007ff000000000n);
+          if (f.pending) vcpu.traps.upcallMask = 0;
+          let result: number = PV_RUN.BUDGET;
+          expect(() => {
+            result = vcpu.run(2);
+          }).not.toThrow();
+          if (vcpu.crash !== null) {
+            expect(result).toBe(PV_RUN.SHUTDOWN);
+            expect(d.shutdowns).toEqual([[1, SHUTDOWN_crash]]);
+            return;
+          }
+          expect(cpu.cpl).toBe(3);
+          if (vcpu.mode.kernelMode) expect(cpu.cr3).toBe(kernelCr3);
+          else expect(cpu.cr3).not.toBe(kernelCr3);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+});
