@@ -20,8 +20,8 @@ export default defineSuite({
   unit: 'MIPS',
   rounds: 3,
   cases: [
-    // Typevisor runs fewer turns (20k and 200k) so that a sample stays within seconds.
-    { name: 'typevisor', measure: () => typevisorMips(COMPUTE32, SMALL / 5, LARGE / 5) },
+    // Typevisor runs fewer turns (40k and 400k) so that a sample stays within seconds.
+    { name: 'typevisor', measure: () => typevisorMips(COMPUTE32, 40_000, 400_000) },
     { name: 'v86-interpreter', peer: true, measure: () => v86Mips(COMPUTE32, SMALL, LARGE, false) },
     { name: 'v86-jit', peer: true, measure: () => v86Mips(COMPUTE32, SMALL, 4 * LARGE, true) },
     { name: 'qemu-tcg', peer: true, measure: async () => qemuMips(COMPUTE32, SMALL, 4 * LARGE) },

@@ -15,7 +15,7 @@ export default defineSuite({
   unit: 'MIPS',
   rounds: 3,
   cases: [
-    { name: 'typevisor', measure: () => typevisorMips(COMPUTE64, 20_000, 200_000) },
+    { name: 'typevisor', measure: () => typevisorMips(COMPUTE64, 40_000, 400_000) },
     { name: 'qemu-tcg', peer: true, measure: async () => qemuMips(COMPUTE64, 100_000, 4_000_000) },
   ],
 });

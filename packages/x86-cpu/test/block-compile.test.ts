@@ -284,6 +284,25 @@ describe('compiled blocks', () => {
     expectSame(envs);
   });
 
+  it('fault with the same address on a 64-bit load whose base has bit 31 set', () => {
+    // Turn 2 loads from 0x80003008: outside the identity-mapped gigabyte, a #PF with that CR2.
+    const code = asm('l: inc ebx\nmov rax, [rsi+8]\nadd rsi, rcx\njmp l', 64, CODE);
+    const envs = three('long64', code, ({ cpu }) => {
+      cpu.intercepts.exceptionBitmap = (1 << 13) | (1 << 14);
+      cpu.lo[6] = 0x3000;
+      cpu.hi[6] = 0;
+      cpu.lo[1] = 0x80000000 | 0;
+      cpu.hi[1] = 0;
+    });
+    for (const [i, env] of envs.entries()) {
+      expect(go(env, 1000, i === 2)).toBe(EXIT.EXCEPTION);
+      expect(env.cpu.exit.vector).toBe(14);
+      expect(env.cpu.cr2).toBe(0x80003008);
+      expect(env.cpu.lo[3]).toBe(2);
+    }
+    expectSame(envs);
+  });
+
   it('stop at a faulting instruction without a code generator (DIV) mid-block', () => {
     const code = asm(
       'l: mov eax, 100\nxor edx, edx\ndiv ecx\nadd ebx, eax\ndec ecx\njmp l',

@@ -300,7 +300,22 @@ class Gen {
   }
 
   eaOff(f: Fields, a64: boolean): string {
-    return a64 ? `H.ea64n(cpu, ${f.base}, ${f.index}, ${f.scale}, ${f.disp})` : this.ea32(f);
+    return a64 ? this.ea64n(f) : this.ea32(f);
+  }
+
+  /**
+   * The 64-bit effective address as a number (as `ea64n`). `[base + disp]` is summed inline:
+   * the exact sum differs from `ea64n`'s wrapped one only when both are non-canonical (a base
+   * within 2^31 of +-2^63), and rounding above 2^53 keeps a non-canonical value non-canonical,
+   * so the fault taken is the same. Index forms call `ea64n` (a scaled huge index could cancel
+   * a huge base inexactly).
+   */
+  ea64n(f: Fields): string {
+    if (f.index === NO_REG && f.base !== NO_REG) {
+      const d = f.disp === 0 ? '' : ` + ${f.disp}`;
+      return `(hi[${f.base}] * 4294967296 + (lo[${f.base}] >>> 0)${d})`;
+    }
+    return `H.ea64n(cpu, ${f.base}, ${f.index}, ${f.scale}, ${f.disp})`;
   }
 
   /** Stores the lazy flags of a 32-bit producer `j` (kind `cc`), to be elided when dead. */
@@ -550,9 +565,8 @@ class Gen {
     if (fn === D.PUSH_Z || fn === D.POP_Z) {
       const r = (opcode & 7) | ((f.rex & 1) << 3);
       this.fclass[j] = F_OTHER;
-      if (fn === D.PUSH_Z)
-        return `${this.faulting(f)}cpu.push(32, lo[${r}], 0);\n${this.exitCheck(f)}`;
-      return `${this.faulting(f)}t = cpu.pop(32); lo[${r}] = t; hi[${r}] = 0;\n`;
+      if (fn === D.PUSH_Z) return `${this.faulting(f)}${push32(`lo[${r}]`)}${this.exitCheck(f)}`;
+      return `${this.faulting(f)}${POP32}lo[${r}] = t; hi[${r}] = 0;\n`;
     }
     if (fn === SH_GRP2 && regMode && eaOk && (opcode === 0xc1 || opcode === 0xd1)) {
       const k = reg & 7;
@@ -598,7 +612,7 @@ class Gen {
       const next = f.off + len;
       const target = next + imm;
       this.fclass[j] = F_OTHER;
-      const code = `${this.faulting(f)}cpu.push(32, ${this.rip(next)} | 0, 0);\n`;
+      const code = `${this.faulting(f)}${push32(`${this.rip(next)} | 0`)}`;
       if (last) {
         this.ended = true;
         return `${code}cpu.rip = (${this.rip(target)}) >>> 0;\n`;
@@ -609,7 +623,7 @@ class Gen {
     }
     if (fn === C.RET && opcode === 0xc3) {
       this.fclass[j] = F_OTHER;
-      const code = `${this.faulting(f)}t = cpu.pop(32) >>> 0; cpu.rip = t;\n`;
+      const code = `${this.faulting(f)}${POP32}t = t >>> 0; cpu.rip = t;\n`;
       if (last) {
         this.ended = true;
         return code;
@@ -694,7 +708,7 @@ class Gen {
   gen64(fn: Handler, f: Fields, eaOk: boolean, last: boolean): string | undefined {
     const { j, mod, reg, rm, seg, opcode, imm, len } = f;
     const regMode = mod === 3;
-    const ea = `H.ea64n(cpu, ${f.base}, ${f.index}, ${f.scale}, ${f.disp})`;
+    const ea = this.ea64n(f);
     if (fn === D.MOV_form && (opcode === 0x89 || opcode === 0x8b) && eaOk) {
       const load = opcode === 0x8b;
       if (regMode) {
@@ -927,6 +941,18 @@ class Gen {
     );
   }
 }
+
+/**
+ * A 32-bit push of `v` (an expression without side effects): `push`'s own 32-bit-stack path
+ * inline, so the call left is the store (`push` is too big to be inlined into a block).
+ */
+function push32(v: string): string {
+  return `if (cpu.stackSize === 32) { e = (lo[4] - 4) | 0; cpu.writeMem32(2, e >>> 0, ${v}); lo[4] = e; hi[4] = 0; } else cpu.push(32, ${v}, 0);\n`;
+}
+
+/** A 32-bit pop into `t` (`pop`'s 32-bit-stack path inline, as {@link push32}). */
+const POP32 =
+  'if (cpu.stackSize === 32) { e = lo[4]; t = cpu.readMem32(2, e >>> 0); lo[4] = (e + 4) | 0; hi[4] = 0; } else t = cpu.pop(32);\n';
 
 /** The decoded fields of one instruction. */
 interface Fields {
