@@ -1193,11 +1193,18 @@ export class Host {
     }
     this.storePorts.set(d.domid, local);
     this.dom0Events.onEvent(local, () => this.rings.kick(d.domid));
-    this.rings.attach(
-      d.domid,
-      framePage(this.machine.memory, p2m.get(d.layout.storePfn)),
-      d.storePort,
-    );
+    if (this.rings.ring(d.domid) === undefined) {
+      this.rings.attach(
+        d.domid,
+        framePage(this.machine.memory, p2m.get(d.layout.storePfn)),
+        d.storePort,
+      );
+    } else {
+      // A domain that stayed on this host kept its xenstore connection (see detachDrivers):
+      // serve what it queued meanwhile and tell it about replies and events waiting.
+      this.rings.kick(d.domid);
+      this.dom0Events.notify(local);
+    }
     d.consoleBackend = new ConsoleBackend({
       page: framePage(this.machine.memory, p2m.get(d.layout.consolePfn)),
       events: this.dom0Events,
@@ -1224,7 +1231,12 @@ export class Host {
     d.disks.clear();
     d.consoleBackend?.close();
     d.consoleBackend = undefined;
-    this.rings.released(d.domid);
+    // dom0's end of the store channel closes (an image holds the guest's end unbound), but the
+    // xenstore connection stays, with the guest's watches, as xenstored keeps it across a
+    // suspend under Xen (`save -c`, a failed migration, Host.save); destroyDomain releases it.
+    const local = this.storePorts.get(d.domid);
+    if (local !== undefined) this.dom0Events.close(local);
+    this.storePorts.delete(d.domid);
   }
 
   /**
