@@ -64,7 +64,7 @@ describe('every device and resource verb, seen by the guests and by list -l', ()
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('mem-set: the balloon guest gives pages back and list / list -l show the target; mem-max caps it', async () => {
+  it('mem-set: the balloon guest gives pages back and list / list -l show the target; mem-max caps it; shutdown does nothing to a guest without the PV control interface', async () => {
     const path = cfg('bal', `kernel = "${BALLOON}"\nmemory = 32\nmaxmem = 48\n`);
     expect((await tv(['create', '-q', path], env)).code).toBe(0);
     const con = await ConsoleTap.open(sock(), 'bal');
@@ -85,6 +85,19 @@ describe('every device and resource verb, seen by the guests and by list -l', ()
     await con.expect('balloon: target=28672 KiB current=28672 KiB', mark);
     expect((await long('bal')).config.b_info.target_memkb).toBe(28672);
     expect((await tv(['mem-set', 'bal', '44m'], env)).code).toBe(1); // above static-max
+    // shutdown asks every PV guest through control/shutdown, as libxl does; this one does not
+    // watch the node, so nothing happens and the request stays unacknowledged.
+    const domid = Number((await tv(['domid', 'bal'], env)).out);
+    expect(await tv(['shutdown', 'bal'], env)).toEqual({
+      code: 0,
+      out: '',
+      err: `Shutting down domain ${domid}\n`,
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await daemon.host.xs.readString(`/local/domain/${domid}/control/shutdown`)).toBe(
+      'poweroff',
+    );
+    expect(daemon.host.lookup('bal').shutdownReason).toBe(-1);
     con.client.close();
     expect((await tv(['destroy', 'bal'], env)).code).toBe(0);
   });
