@@ -252,7 +252,11 @@ describe('on_poweroff, on_reboot and on_crash', () => {
 
   it("rename-restart: the old domain stays, shut down, renamed with xl's time suffix; a new one runs under the name", async () => {
     const host = new Host();
-    const d = await host.createDomain(config('rr', '', 'on_reboot = "rename-restart"\n'));
+    const uuid = '5a1f0e2d-0000-4000-8000-00000000c0de';
+    const d = await host.createDomain(
+      config('rr', '', `on_reboot = "rename-restart"\nuuid = "${uuid}"\n`),
+    );
+    expect(d.uuid).toBe(uuid);
     await shutDown(host, d, 'reboot');
     expect(host.domains.get(d.domid)).toBe(d);
     expect(d.state).toBe('shutdown');
@@ -260,6 +264,10 @@ describe('on_poweroff, on_reboot and on_crash', () => {
     expect(await host.xs.readString(`/local/domain/${d.domid}/name`)).toBe(d.name);
     const next = host.lookup('rr');
     expect(next.domid).not.toBe(d.domid);
+    // Two domains, two UUIDs and /vm directories.
+    expect(next.uuid).not.toBe(uuid);
+    expect(await host.xs.readString(`/vm/${uuid}/name`)).toBe(d.name);
+    expect(await host.xs.readString(`/vm/${next.uuid}/name`)).toBe('rr');
     await until(host, 'new ticks', ticked(next, 1));
     await host.close();
   });

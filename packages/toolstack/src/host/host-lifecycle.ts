@@ -85,8 +85,9 @@ export function preserveSuffix(now: Date): string {
  * Applies the configured action after guest `d` shut itself down, then tells the host's
  * `onShutdown` listener. `restart` destroys the domain and creates a new one from the same
  * configuration (under its current name); `rename-restart` keeps the old one, shut down, renamed
- * with xl's time suffix, and creates the new one under the name; `preserve` (and a suspended
- * domain) leaves it as it is until `xl destroy`. A restart that fails is logged.
+ * with xl's time suffix, and creates the new one under the name (with a new UUID: xl gives the
+ * kept one the new UUID instead); `preserve` (and a suspended domain) leaves it as it is until
+ * `xl destroy`. A restart that fails is logged.
  */
 export async function applyLifecycle(ctx: LifecycleContext, d: HostDomain): Promise<void> {
   const { host, log } = ctx;
@@ -114,7 +115,10 @@ export async function applyLifecycle(ctx: LifecycleContext, d: HostDomain): Prom
     const kept = `${d.name}${preserveSuffix(new Date())}`;
     log(`Preserving domain ${d.domid} ${d.name} with suffix${kept.slice(d.name.length)}`);
     await renameDomain(host, d, kept);
-    await restart(ctx, config);
+    // Two domains must not share a UUID (nor /vm/<uuid>). xl gives the preserved one a new
+    // UUID; here the kept domain keeps its own and the new one is given a fresh one.
+    const { uuid: _taken, ...fresh } = config;
+    await restart(ctx, fresh);
   }
   // preserve (and soft-reset, which this host does not do): the domain stays, shut down.
   host.onShutdown?.(d, action);
