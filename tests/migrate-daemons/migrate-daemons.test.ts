@@ -12,7 +12,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type HostDomain, runCli, TypevisorDaemon } from '@typevisor/toolstack';
+import { LogDirtyWalker } from '@typevisor/hypervisor';
+import { type HostDomain, hostLogDirty, runCli, TypevisorDaemon } from '@typevisor/toolstack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const GUEST_DIR = fileURLToPath(new URL('../pv-boot/guest/', import.meta.url));
@@ -211,6 +212,10 @@ describe.skipIf(!haveNasm && !process.env.CI)(
       expect(r.err).toMatch(/typevisor migrate: the migration peer .* disconnected/);
       expect(b.host.lookup('count')).toBe(src);
       expect(src.state).not.toBe('paused');
+      // Log-dirty mode is off again: no log, the vCPU's own walker, no write watch.
+      expect(hostLogDirty(b.host).enabled(src.domid)).toBe(false);
+      expect(src.cpu.walker).not.toBeInstanceOf(LogDirtyWalker);
+      expect(b.host.machine.memory.writeWatch).toBe(null);
       await ticking(src);
       expect(gapless(ticks(src.xenConsoleText()))).toBe(true);
       // Nobody listening: a clear error, nothing changes.
