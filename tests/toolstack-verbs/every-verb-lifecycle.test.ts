@@ -90,7 +90,8 @@ describe('every lifecycle verb on the lifecycle guest', { timeout: 120_000 }, ()
   it('pause stops the counter (state p); unpause lets it go on from where it was', async () => {
     const lc = a.host.lookup('lc');
     expect((await A('pause', 'lc')).code).toBe(0);
-    expect((await listRow('lc'))?.[4]).toBe('--p---');
+    // p, and b too when it was waiting for its timer (xl shows Xen's flags side by side).
+    expect((await listRow('lc'))?.[4]).toMatch(/^-[b-]p---$/);
     const frozen = ticks(lc.consoleText()).length;
     await new Promise((r) => setTimeout(r, 400));
     expect(ticks(lc.consoleText()).length).toBe(frozen);
@@ -290,5 +291,18 @@ describe('every lifecycle verb on the lifecycle guest', { timeout: 120_000 }, ()
     });
     expect(lc.consoleText()).toContain('lifecycle: poweroff\n');
     expect(await listRow('lc')).toBeUndefined();
+  });
+  it('a guest that suspends by itself shows as "s" with reason suspend and gets no on_* action', async () => {
+    expect((await A('create', '-q', 'lc.cfg', 'name="sus"')).code).toBe(0);
+    const sus = a.host.lookup('sus');
+    await ticking(sus, 2);
+    await a.host.xs.write(`/local/domain/${sus.domid}/control/shutdown`, 'suspend');
+    await waitFor('the suspend', () => sus.shutdownReason >= 0);
+    expect((await listRow('sus'))?.[4]).toBe('---s--');
+    const long = JSON.parse((await A('list', '-l', 'sus')).out) as unknown[];
+    expect(long).toHaveLength(1);
+    expect((await A('dmesg')).out).toContain(`(XEN) dom${sus.domid} (sus) has suspended\n`);
+    expect(a.host.lookup('sus')).toBe(sus); // on_poweroff=destroy did not apply
+    expect((await A('destroy', 'sus')).code).toBe(0);
   });
 });
