@@ -105,7 +105,7 @@ export class DirtyLog implements DirtyMarker {
     }
   }
 
-  /** Number of PFNs `domid`'s bitmap covers (0 when not enabled). */
+  /** Number of PFNs `domid`'s bitmap covers (0 when not enabled; it grows with the domain). */
   pages(domid: number): number {
     return (this.bitmaps.get(domid)?.length ?? 0) * 8;
   }
@@ -133,10 +133,18 @@ export class DirtyLog implements DirtyMarker {
     const owner = this.frames.owner[mfn];
     if (mfn === this.lastMfn && owner === this.lastOwner && this.frames.m2p[mfn] === this.lastPfn)
       return;
-    const bm = this.bitmaps.get(owner);
+    let bm = this.bitmaps.get(owner);
     if (bm === undefined) return;
     const pfn = this.frames.m2p[mfn];
-    if (pfn === INVALID_P2M_ENTRY || pfn >>> 3 >= bm.length) return;
+    if (pfn === INVALID_P2M_ENTRY) return;
+    if (pfn >>> 3 >= bm.length) {
+      // A PFN past the bitmap (the domain grew, e.g. ballooned up): the bitmap grows, as Xen's
+      // log-dirty trie does.
+      const grown = new Uint8Array(Math.max((pfn >>> 3) + 1, bm.length * 2));
+      grown.set(bm);
+      this.bitmaps.set(owner, grown);
+      bm = grown;
+    }
     const bit = 1 << (pfn & 7);
     const faults = this.faults.get(owner) ?? 0;
     this.faults.set(owner, faults + 1);

@@ -174,3 +174,20 @@ describe('log-dirty marks follow a frame to its new PFN and owner', () => {
     expect(bits(log.peek(2))).toEqual([5]);
   });
 });
+
+describe('log-dirty bitmaps grow with the domain', () => {
+  it('marks a PFN past the bitmap given at enable (a domain that ballooned up)', () => {
+    const machine = new Machine({ bytes: 2 * 1024 * 1024 });
+    machine.populate(1, 0, 4);
+    const log = new DirtyLog(machine.frames, { memory: machine.memory });
+    log.enable(1, 4);
+    expect(log.pages(1)).toBe(8);
+    expect(machine.populate(1, 100, 1)).toBe(0);
+    machine.memory.write32(machine.p2m(1).get(100), 0, 7);
+    machine.memory.write32(machine.p2m(1).get(1), 0, 7);
+    expect(bits(log.peek(1))).toEqual([1, 100]);
+    expect(log.pages(1)).toBeGreaterThan(100);
+    expect(bits(log.clean(1))).toEqual([1, 100]);
+    expect(bits(log.peek(1))).toEqual([]);
+  });
+});
