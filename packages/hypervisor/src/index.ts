@@ -339,6 +339,22 @@ export {
   type CallbackPort,
   callbackOp,
 } from './hypercall/callback-op.ts';
+export {
+  compatSmpVcpuOp,
+  type Pv32SmpPort,
+  VCPU_RUNSTATE_INFO_SIZE_32,
+  writeRunstate32,
+} from './hypercall/compat-smp-vcpu-op.ts';
+export {
+  type CompatContextTrap,
+  checkVcpuGuestContext32,
+  compatCr3ToPfn,
+  compatPfnToCr3,
+  decodeVcpuGuestContext32,
+  fixupCompatSelector,
+  VCPU_GUEST_CONTEXT_SIZE_32,
+  type VcpuGuestContext32,
+} from './hypercall/compat-vcpu-context.ts';
 export type { HypercallContext } from './hypercall/context.ts';
 export { dispatchHypercall, type HypercallHost } from './hypercall/dispatch.ts';
 export { eventChannelOp, eventChannelOpCompat } from './hypercall/event-channel-op.ts';
@@ -514,6 +530,7 @@ export {
   type PvVcpuState,
 } from './pv/pv-vcpu.ts';
 export { loadVcpuGuestContext64, type PvContextMmPort } from './pv/pv-vcpu-context.ts';
+export { Pv32DomainVcpus } from './pv/pv32-domain-vcpus.ts';
 export { HYPERVISOR_COMPAT_VIRT_START, pv32Hypercall } from './pv/pv32-hypercalls.ts';
 export {
   compatFlatSegmentAttr,
@@ -532,6 +549,7 @@ export {
   type Pv32VcpuOptions,
   type Pv32VcpuState,
 } from './pv/pv32-vcpu.ts';
+export { loadVcpuGuestContext32 } from './pv/pv32-vcpu-context.ts';
 export { VirtualGuestBytes, type VirtualGuestBytesOptions } from './pv/virtual-guest-bytes.ts';
 export {
   fillXenGdtPage64,

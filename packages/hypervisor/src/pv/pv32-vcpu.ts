@@ -9,7 +9,8 @@
  * @see xen/arch/x86/pv/traps.c, xen/arch/x86/traps.c (do_general_protection: int n and
  *   unhandled faults)
  */
-import { SHUTDOWN_crash } from '../abi/sched.ts';
+import { SHUTDOWN_crash, SHUTDOWN_poweroff } from '../abi/sched.ts';
+import { compatSmpVcpuOp, type Pv32SmpPort } from '../hypercall/compat-smp-vcpu-op.ts';
 import type { HypercallHost } from '../hypercall/dispatch.ts';
 import type { MemoryReservationPort } from '../hypercall/memory-op.ts';
 import { PirqTable, type PirqTableState } from '../hypercall/physdev-op.ts';
@@ -54,6 +55,10 @@ const HYPERCALL_SET_CALLBACKS = 4;
 const HYPERCALL_FPU_TASKSWITCH = 5;
 const HYPERCALL_MULTICALL = 13;
 const HYPERCALL_IRET = 23;
+/** `__HYPERVISOR_vcpu_op`, and `VCPU_LIFECYCLE.SELF_DOWN` / `LAST_DOWN`. */
+const HYPERCALL_VCPU_OP = 24;
+const VCPU_SELF_DOWN = 1;
+const VCPU_LAST_DOWN = 2;
 /** sizeof(struct multicall_entry) for x86_32: op, result, args[6], 4 bytes each. */
 const MULTICALL_ENTRY_SIZE_32 = 32;
 /** multicall() markers: an iret entry returned to the guest / the domain crashed. */
@@ -189,6 +194,11 @@ export interface Pv32VcpuOptions {
    * {@link PV_PREEMPT_AFTER}.
    */
   readonly preemptAfter?: number;
+  /**
+   * The domain's vCPU set (`Pv32DomainVcpus`) for VCPUOP_initialise / up / down / is_up /
+   * get_runstate_info on any of its vCPUs; without it vcpu_op is the single-vCPU subset.
+   */
+  readonly smp?: Pv32SmpPort;
 }
 
 /**
@@ -224,6 +234,7 @@ export class Pv32Vcpu {
   /** Writable page-table emulation (a write to one of its own read-only L1 tables). */
   readonly ptwr: PtwrEmulator;
   private readonly insn: Uint8Array;
+  private readonly smp: Pv32SmpPort | null;
 
   /** Creates a vCPU; nothing runs until {@link Pv32Vcpu.boot} and {@link Pv32Vcpu.run}. */
   constructor(options: Pv32VcpuOptions) {
@@ -251,6 +262,7 @@ export class Pv32Vcpu {
     this.traps.segments = this.descriptors; // handlers and iret frames may name its segments
     this.ptwr = new PtwrEmulator(options.cpu, options.machine, options.mm ?? null, this.domid);
     this.insn = new Uint8Array(3);
+    this.smp = options.smp ?? null;
     const sink = options.console;
     const domid = this.domid;
     const self = this;
@@ -638,9 +650,29 @@ export class Pv32Vcpu {
           (BigInt(arg32(args, 1)) << 32n) | BigInt(arg32(args, 0)),
           (BigInt(arg32(args, 3)) << 32n) | BigInt(arg32(args, 2)),
         );
+      case HYPERCALL_VCPU_OP:
+        if (this.smp !== null) return this.smpVcpuOp(args);
+        return pv32Hypercall(this.env, nr, args);
       default:
         return pv32Hypercall(this.env, nr, args);
     }
+  }
+
+  /**
+   * Compat vcpu_op's SMP commands over the domain's vCPU set (`compat-smp-vcpu-op.ts`); a
+   * vCPU that takes itself down yields, the last one down powers the domain off.
+   */
+  private smpVcpuOp(args: readonly bigint[]): number {
+    const env = this.env;
+    const smp = this.smp as Pv32SmpPort;
+    const r = compatSmpVcpuOp(smp, env.ctx, arg32(args, 0), arg32(args, 1), arg32(args, 2));
+    if (r === null) return pv32Hypercall(env, HYPERCALL_VCPU_OP, args);
+    if (r.effect === VCPU_SELF_DOWN) env.next = PV_NEXT.YIELD;
+    else if (r.effect === VCPU_LAST_DOWN) {
+      env.shutdownReason = SHUTDOWN_poweroff;
+      env.next = PV_NEXT.SHUTDOWN;
+    }
+    return r.rc;
   }
 
   /**
