@@ -401,6 +401,7 @@ export {
   vmAssist,
 } from './hypercall/pv-arch-op.ts';
 export {
+  type DescriptorLookupPort,
   type EventCallbackSlot,
   type PvArchCpuPort,
   PvVcpuArch,

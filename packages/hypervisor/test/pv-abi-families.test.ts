@@ -98,7 +98,14 @@ function setup() {
   timers.addVcpu(1, 0);
   const pool = new FramePool([0, 1], 64);
   for (let i = 0; i < 8; i++) pool.increase(1);
-  const cpu = { segBase: new Float64Array(6), cr0: 0, instructions: 1234 };
+  const cpu = {
+    segBase: new Float64Array(6),
+    segSel: new Int32Array(8),
+    segLimit: new Int32Array(8),
+    segAttr: new Int32Array(8),
+    cr0: 0,
+    instructions: 1234,
+  };
   const events = { eventCallback: 0n };
   const arch = new PvVcpuArch(cpu, events);
   const out: number[] = [];
@@ -289,6 +296,52 @@ describe('the small PV families', () => {
     expect([arch.kernelSs, arch.kernelSp]).toEqual([0xe02b, 0x8000n]);
   });
 
+  it("loads SEGBASE_GS_USER_SEL's selector into GS with RPL 3, its descriptor's base as the user GS base, and a selector that cannot load as null", () => {
+    const { env, cpu, arch } = setup();
+    // A GDT in memory: 0x10 DPL-3 data at base 0x12345678, 0x18 DPL-1 data, 0x20 not present,
+    // 0x28 execute-only DPL-3 code, 0x30 readable conforming DPL-0 code at base 0x00abc000,
+    // 0x38 a call gate; nothing past 0x40.
+    const gdt = new Map<number, [number, number]>([
+      [0x10, [0x5678ffff, 0x12cff334]],
+      [0x18, [0x0000ffff, 0x00cfb300]],
+      [0x20, [0x0000ffff, 0x00cf7300]],
+      [0x28, [0x0000ffff, 0x00cff800]],
+      [0x30, [0xc000ffff, 0x00cf9eab]],
+      [0x38, [0x00100000, 0x0000ec00]],
+    ]);
+    const tables = {
+      descLo: 0,
+      descHi: 0,
+      readDescriptor(selector: number): boolean {
+        const d = gdt.get(selector & 0xfff8);
+        if (d === undefined) return false;
+        [tables.descLo, tables.descHi] = d;
+        return true;
+      },
+    };
+    arch.segments = tables;
+    cpu.segBase[5] = 0x7000; // the kernel's GS base, untouched by all of this
+    const load = (sel: number) => {
+      expect(pvHypercall(env, 25, [3n, BigInt(sel)])).toBe(0);
+      expect(cpu.segBase[5]).toBe(0x7000);
+      expect(arch.gsUserSel).toBe(cpu.segSel[5]);
+      return [cpu.segSel[5], arch.gsUserBase];
+    };
+    expect(load(0x10)).toEqual([0x13, 0x12345678n]);
+    expect(cpu.segLimit[5]).toBe(-1);
+    expect((cpu.segAttr[5] ?? 0) & 0xff).toBe(0xf3);
+    expect(load(0x30)).toEqual([0x33, 0xabc000n]);
+    for (const bad of [0x18, 0x20, 0x28, 0x38, 0x40, 0xfff8]) expect(load(bad)).toEqual([0, 0n]);
+    expect(load(0x10 | 0x20000)).toEqual([0x13, 0x12345678n]); // the upper bits of `base` ignored
+    expect(load(2)).toEqual([2, 0n]); // null selectors keep their RPL
+    arch.segments = null;
+    expect(load(0x13)).toEqual([0, 0n]);
+    expect(
+      PvVcpuArch.fromState(JSON.parse(JSON.stringify(arch.getState())), cpu, { eventCallback: 0n })
+        .gsUserSel,
+    ).toBe(0);
+  });
+
   it('registers callbacks, routes the event one to the event slot and unregisters only NMI', () => {
     const { env, view, events, arch } = setup();
     const reg = (type: number, address: bigint) => {
@@ -319,7 +372,14 @@ describe('the small PV families', () => {
     };
     expect([free(0), free(0), free(1)]).toEqual([287, 286, 16]);
     const state = JSON.parse(JSON.stringify(arch.getState()));
-    const cpu2 = { segBase: new Float64Array(6), cr0: 0, instructions: 0 };
+    const cpu2 = {
+      segBase: new Float64Array(6),
+      segSel: new Int32Array(8),
+      segLimit: new Int32Array(8),
+      segAttr: new Int32Array(8),
+      cr0: 0,
+      instructions: 0,
+    };
     const copy = PvVcpuArch.fromState(state, cpu2, { eventCallback: 0n });
     expect(copy.getState()).toEqual(arch.getState());
     const t = new PirqTable(20, 18);

@@ -63,7 +63,8 @@ export function setSegmentBase(port: PvArchPort, which: number, base: bigint): n
       port.setSegmentBase(which, BigInt.asUintN(64, base));
       return 0;
     case SEGBASE_GS_USER_SEL:
-      // Xen loads the selector under a fixup that falls back to the null selector: never fails.
+      // Xen loads the selector under a fixup that falls back to the null selector (Linux BUG()s
+      // if this fails): never fails.
       port.setUserGsSelector(Number(BigInt.asUintN(16, base)));
       return 0;
     default:

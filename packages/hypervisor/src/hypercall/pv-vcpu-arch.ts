@@ -28,10 +28,28 @@ const CALLBACK_NMI = 4;
 export interface PvArchCpuPort {
   /** Segment bases (signed linear addresses), indexed ES, CS, SS, DS, FS, GS. */
   readonly segBase: Float64Array;
+  /** Segment selectors, indexed as {@link PvArchCpuPort.segBase}. */
+  readonly segSel: Int32Array;
+  /** Segment limits (cached), indexed as {@link PvArchCpuPort.segBase}. */
+  readonly segLimit: Int32Array;
+  /** Segment attributes (cached descriptor bits 8–15 and 20–23), indexed as segBase. */
+  readonly segAttr: Int32Array;
   /** CR0. */
   cr0: number;
   /** Instructions retired (the vCPU's running time, at one nanosecond each). */
   readonly instructions: number;
+}
+
+/**
+ * The vCPU's descriptor tables as `mov sel, %gs` reads them (`PvDescriptorTables` fits).
+ */
+export interface DescriptorLookupPort {
+  /** Reads the descriptor of `selector` into `descLo`/`descHi`; false if there is none. */
+  readDescriptor(selector: number): boolean;
+  /** Low dword of the last descriptor read. */
+  readonly descLo: number;
+  /** High dword of the last descriptor read. */
+  readonly descHi: number;
 }
 
 /** Where the event callback lives (the PV vCPU's trap state). */
@@ -82,6 +100,11 @@ export class PvVcpuArch implements PvArchPort, CallbackPort, PhysdevPort, PvVcpu
   readonly callbacks: Map<number, { address: bigint; flags: number }>;
   /** The domain's PIRQs. */
   pirqs: PirqTable;
+  /**
+   * The vCPU's GDT/LDT (the PV vCPU attaches its descriptor tables) for SEGBASE_GS_USER_SEL;
+   * null: every non-null selector fails to load.
+   */
+  segments: DescriptorLookupPort | null;
   private readonly cpu: PvArchCpuPort;
   private readonly events: EventCallbackSlot;
 
@@ -98,6 +121,7 @@ export class PvVcpuArch implements PvArchPort, CallbackPort, PhysdevPort, PvVcpu
     this.runstateArea = 0;
     this.callbacks = new Map();
     this.pirqs = pirqs;
+    this.segments = null;
   }
 
   /** Sets the FS or kernel GS base in the CPU, or records the user GS base. */
@@ -108,9 +132,54 @@ export class PvVcpuArch implements PvArchPort, CallbackPort, PhysdevPort, PvVcpu
     else this.gsUserBase = base;
   }
 
-  /** Records the user GS selector. */
+  /**
+   * `SEGBASE_GS_USER_SEL` as Xen 4.17's do_set_segment_base: between two `swapgs` (the kernel's
+   * GS base stays in the CPU), `mov sel, %gs` at CPL 0 with RPL 3 forced on a non-null selector;
+   * the user GS base becomes the base of the descriptor loaded. A load that would fault (past
+   * the tables, not a readable segment, DPL below 3, not present) is fixed up to the null
+   * selector, and a null selector leaves base 0 (Xen loads FLAT_USER_DS32 first on AMD so that
+   * NUL clears the base as on Intel). The selector is the vCPU's GS in both modes.
+   * @see xen/arch/x86/pv/misc-hypercalls.c (do_set_segment_base)
+   */
   setUserGsSelector(selector: number): void {
-    this.gsUserSel = selector;
+    let sel = selector & 0xffff;
+    if (sel > 3) sel |= 3;
+    const cpu = this.cpu;
+    let base = 0;
+    if (sel > 3 && this.loadableGs(sel)) {
+      const segs = this.segments as DescriptorLookupPort;
+      const lo = segs.descLo;
+      const hi = segs.descHi;
+      let limit = (lo & 0xffff) | (hi & 0xf0000);
+      if ((hi & 0x800000) !== 0) limit = (limit << 12) | 0xfff;
+      base = ((lo >>> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000)) >>> 0;
+      cpu.segLimit[SEG_GS] = limit;
+      cpu.segAttr[SEG_GS] = ((hi >> 8) & 0xf0ff) | 1; // the accessed bit
+    } else {
+      sel = sel > 3 ? 0 : sel; // the fixup's `xor sel, sel`
+      cpu.segLimit[SEG_GS] = 0;
+      cpu.segAttr[SEG_GS] = 0; // unusable
+    }
+    cpu.segSel[SEG_GS] = sel;
+    this.gsUserSel = sel;
+    this.gsUserBase = BigInt(base);
+  }
+
+  /**
+   * Whether `mov sel, %gs` at CPL 0 loads `sel` (RPL 3): a present data segment, or a readable
+   * code segment, of DPL 3 (conforming code: any DPL); the descriptor is left in the port.
+   * @see Intel SDM Vol. 2B, MOV—Move to Segment Register (protected-mode checks)
+   */
+  private loadableGs(sel: number): boolean {
+    const segs = this.segments;
+    if (segs === null || !segs.readDescriptor(sel)) return false;
+    const attr = (segs.descHi >> 8) & 0xff;
+    if ((attr & 0x10) === 0) return false; // system segment or gate
+    const code = (attr & 0x08) !== 0;
+    if (code && (attr & 0x02) === 0) return false; // execute-only
+    const conforming = code && (attr & 0x04) !== 0;
+    if (!conforming && ((attr >> 5) & 3) < 3) return false; // DPL < max(CPL 0, RPL 3)
+    return (attr & 0x80) !== 0; // else #NP, fixed up as well
   }
 
   /** Sets or clears CR0.TS. */

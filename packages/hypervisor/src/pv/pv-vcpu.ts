@@ -303,6 +303,7 @@ export class PvVcpu {
       return v?.userBaseMfn ?? -1;
     });
     this.traps.attach(this.mode, this.arch.callbacks, this.descriptors);
+    this.arch.segments = this.descriptors; // SEGBASE_GS_USER_SEL loads from the guest's GDT/LDT
     this.ptwr = new PtwrEmulator(options.cpu, options.machine, mm, domid);
     this.env = {
       host: options.host,
