@@ -144,7 +144,7 @@ function setup(count: number) {
         host,
         console: { write: () => undefined },
         shutdown: { shutdown: (_d, reason) => shutdowns.push(reason) },
-        smp,
+        smp32: smp,
       }),
     );
   }

@@ -196,9 +196,10 @@ export interface Pv32VcpuOptions {
   readonly preemptAfter?: number;
   /**
    * The domain's vCPU set (`Pv32DomainVcpus`) for VCPUOP_initialise / up / down / is_up /
-   * get_runstate_info on any of its vCPUs; without it vcpu_op is the single-vCPU subset.
+   * get_runstate_info on any of its vCPUs; without it vcpu_op is the single-vCPU subset. (Not
+   * `smp`: embedders build both vCPU kinds from one options object holding the 64-bit port.)
    */
-  readonly smp?: Pv32SmpPort;
+  readonly smp32?: Pv32SmpPort;
 }
 
 /**
@@ -262,7 +263,7 @@ export class Pv32Vcpu {
     this.traps.segments = this.descriptors; // handlers and iret frames may name its segments
     this.ptwr = new PtwrEmulator(options.cpu, options.machine, options.mm ?? null, this.domid);
     this.insn = new Uint8Array(3);
-    this.smp = options.smp ?? null;
+    this.smp = options.smp32 ?? null;
     const sink = options.console;
     const domid = this.domid;
     const self = this;
