@@ -34,7 +34,7 @@ import {
   rewriteStartInfo,
 } from './domain-save-pagetables.ts';
 import { type Host, HostDomain, openDisk } from './host.ts';
-import { resumeInNewDomain } from './host-lifecycle.ts';
+import { localiseStartInfo, resumeInNewDomain } from './host-lifecycle.ts';
 import { HostVcpu } from './host-vcpu.ts';
 
 /** Most vCPUs an image may bring: the vcpu_info slots in shared_info (as the host's limit). */
@@ -339,7 +339,10 @@ function build(
     );
     if (bad >= 0) inconsistent(`page table at PFN ${pfn} entry ${bad} maps an unpopulated PFN`);
     if (pfn > s.nrPages && pfn <= grantLast) rewriteGrantFrame(page, toMfn);
-    if (pfn === s.layout.startInfoPfn) rewriteStartInfo(page, is32, toMfn);
+    if (pfn === s.layout.startInfoPfn) {
+      rewriteStartInfo(page, is32, toMfn);
+      localiseStartInfo(page, is32, toMfn(s.nrPages) * 4096); // shared_info follows the RAM
+    }
     if (seg !== undefined && pfn >= seg.pfn && pfn < seg.pfn + seg.pages)
       rewriteP2mList(page, pfn - seg.pfn, is32, s.nrPages, toMfn);
     mem.writeBytes(mfn, 0, page);
