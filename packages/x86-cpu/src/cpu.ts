@@ -621,8 +621,13 @@ export class X86Cpu {
     access: number,
     user: boolean,
   ): number {
-    if (this.inlineWalk && (this.cr0 & CR0.PG) !== 0 && (this.cr4 & 0x20) === 0) {
-      const pa = this.walkFill2(lin, vpn, i, access, user);
+    if (this.inlineWalk && (this.cr0 & CR0.PG) !== 0) {
+      const pa =
+        (this.cr4 & 0x20) === 0
+          ? this.walkFill2(lin, vpn, i, access, user)
+          : (this.efer & EFER.LMA) !== 0
+            ? this.walkFill4(lin, vpn, i, access, user)
+            : -1;
       if (pa >= 0) return pa;
     }
     return this.translateWalk(lin, vpn, i, access, user);
@@ -794,6 +799,91 @@ export class X86Cpu {
     this.tlbFastR[i] = frame | fastR;
     this.tlbFastW[i] = frame | fastW;
     return page * 4096 + (lin & 0xfff);
+  }
+
+  /**
+   * The built-in walker's 4-level walk (`BuiltinPageWalker.walkPae`) for its common case, inline
+   * on the direct RAM view, and the TLB fill: every entry present, in the view and without
+   * reserved bits, a 4 KiB or 2 MiB page of RAM in the view, access allowed. Sets the accessed
+   * bits of the entries it passes, as the walker does, and the leaf's A/D bits; anything else
+   * (1 GiB pages, faults, tables or frames above the view) returns -1 and the walker proper
+   * walks again, setting the same bits (DESIGN.md "Hot loop", round 5).
+   */
+  private walkFill4(lin: number, vpn: number, i: number, access: number, user: boolean): number {
+    const ram = this.ram32;
+    const words = ram.length;
+    const nxe = (this.efer & EFER.NXE) !== 0;
+    const linLo = lin >>> 0;
+    const linHi = Math.floor(lin / TWO32) & 0xffff;
+    if (this.cr3 >= this.ramKindLimit) return -1;
+    let table = (this.cr3 - (this.cr3 % 4096)) >>> 2;
+    let us = true;
+    let rw = true;
+    let nx = false;
+    for (let level = 4; level >= 1; level--) {
+      let index: number;
+      if (level === 4) index = (linHi >>> 7) & 0x1ff;
+      else if (level === 3) index = ((linHi & 0x7f) << 2) | (linLo >>> 30);
+      else if (level === 2) index = (linLo >>> 21) & 0x1ff;
+      else index = (linLo >>> 12) & 0x1ff;
+      const e = table + index * 2;
+      if (e + 1 >= words) return -1;
+      const lo = ram[e];
+      const hi = ram[e + 1];
+      if ((lo & 1) === 0 || (hi & 0xfffff) !== 0 || (hi < 0 && !nxe)) return -1;
+      us = us && (lo & 4) !== 0;
+      rw = rw && (lo & 2) !== 0;
+      if (hi < 0) nx = true;
+      const large = level === 2 && (lo & 0x80) !== 0;
+      if (level === 3 && (lo & 0x80) !== 0) return -1;
+      if (level === 1 || large) {
+        const write = access === 1;
+        const wp = (this.cr0 & CR0.WP) !== 0;
+        if ((user && !us) || (write && !rw && (user || wp)) || (access === 2 && nx)) return -1;
+        const page = large ? ((lo & 0xffe00000) >>> 12) + ((linLo >>> 12) & 0x1ff) : lo >>> 12;
+        if (page >= this.ramKind.length) return -1;
+        let kind = this.ramKind[page];
+        if (kind === 0) {
+          kind = this.memory.isRam(page * 4096) ? 1 : 2;
+          this.ramKind[page] = kind;
+        }
+        if (kind !== 1) return -1;
+        const upd = lo | 0x20 | (write ? 0x40 : 0);
+        if (upd !== lo) ram[e] = upd;
+        let flags = T_READ;
+        if (!nx) flags |= T_EXEC;
+        let fastR = 1;
+        let fastW = 0;
+        if (us) {
+          flags |= T_USER;
+          fastR = 3;
+        }
+        if (write) {
+          if (rw && us) {
+            flags |= T_WUSER;
+            fastW = 2;
+          }
+          if (rw || !wp) {
+            flags |= T_WSUP;
+            fastW |= 1;
+          }
+        }
+        this.tlbTag[i] = vpn * TLB_GENS + this.tlbGen;
+        this.tlbFrame[i] = page * 4096;
+        this.tlbFlags[i] = flags;
+        this.xMmio = false;
+        if (vpn >= 0 && vpn < 0x100000) {
+          const frame = page << 12;
+          this.tlbVpn32[i] = vpn | this.tlbGenHi;
+          this.tlbFastR[i] = frame | fastR;
+          this.tlbFastW[i] = frame | fastW;
+        } else this.tlbVpn32[i] = -1;
+        return page * 4096 + (linLo & 0xfff);
+      }
+      if ((lo & 0x20) === 0) ram[e] = lo | 0x20;
+      table = (lo & ~0xfff) >>> 2;
+    }
+    return -1;
   }
 
   // =====================================================================================
