@@ -16,3 +16,7 @@ ld -m elf_i386 -nostdlib -no-pie -z noexecstack -T guest32.ld /tmp/tv-abi-head32
 gcc $CFLAGS -c user-head.S -o /tmp/tv-user-head.o
 gcc $CFLAGS -c user.c -o /tmp/tv-user.o
 ld -nostdlib -no-pie -z noexecstack -T guest.ld /tmp/tv-user-head.o /tmp/tv-user.o -o user-ref-x86_64.elf
+# The compat (32-bit PAE) build of the user-mode reference guest.
+gcc $CFLAGS32 -c user32-head.S -o /tmp/tv-user32-head.o
+gcc $CFLAGS32 -c user32.c -o /tmp/tv-user32.o
+ld -m elf_i386 -nostdlib -no-pie -z noexecstack -T user32.ld /tmp/tv-user32-head.o /tmp/tv-user32.o -o user-ref-x86_32.elf
