@@ -21,9 +21,11 @@ import {
   PV_INTERCEPTS,
   PV_RUN,
   PV32_INTERCEPTS,
+  Pv32DomainVcpus,
   Pv32Vcpu,
   type Pv32VcpuState,
   PvDomainVcpus,
+  type PvDomainVcpusHooks,
   type PvDomainVcpusState,
   type PvRunResult,
   PvVcpu,
@@ -188,7 +190,7 @@ export class HostDomain {
   /** Every vCPU (`maxvcpus` of them, index = vCPU ID); vCPU 0 is {@link HostDomain.vcpu}. */
   readonly vcpus: HostVcpu[];
   /** The domain's vCPU lifecycle (which vCPUs are initialised and up), for 64-bit guests. */
-  readonly smp: PvDomainVcpus | undefined;
+  readonly smp: PvDomainVcpus | Pv32DomainVcpus | undefined;
   /** The guest ABI: `xen-3.0-x86_64` or `xen-3.0-x86_32p`. */
   readonly guestType: string;
   /** Whether the toolstack paused it. */
@@ -236,7 +238,7 @@ export class HostDomain {
     cpu: X86Cpu;
     vcpu: PvVcpu | Pv32Vcpu;
     vcpus?: HostVcpu[];
-    smp?: PvDomainVcpus;
+    smp?: PvDomainVcpus | Pv32DomainVcpus;
     nowNs: number;
     storePort: number;
     consolePort: number;
@@ -813,7 +815,7 @@ export class Host {
       );
     }
     const abi = is32 ? 'x86_32' : 'x86_64';
-    const maxVcpus = this.checkVcpuConfig(config, is32);
+    const maxVcpus = this.checkVcpuConfig(config);
     const nrPages = config.memory * 256;
     if (this.machine.frames.freeFrames < nrPages + 1 + MAX_GRANT_FRAMES) {
       throw new ToolstackError(
@@ -917,8 +919,12 @@ export class Host {
     writeWallClock(guestMem, sharedInfoMfn * 4096, layoutSi, this.wallClockSec, 0);
     const cpu = X86Cpu.create(this.cpuOptions(is32));
     const smp = is32 ? undefined : this.domainVcpus(domid, maxVcpus);
+    // A 32-bit domain with vcpus > 1 gets its compat vCPU set (compat VCPUOP_initialise / up).
+    const smp32 = is32 && maxVcpus > 1 ? this.domainVcpus32(domid, maxVcpus) : undefined;
     const vcpuOptions = this.vcpuOptions(domid, is32, cpu, config, 0, smp);
-    const vcpu = is32 ? new Pv32Vcpu(vcpuOptions) : new PvVcpu(vcpuOptions);
+    const vcpu = is32
+      ? new Pv32Vcpu({ ...vcpuOptions, ...(smp32 !== undefined ? { smp32 } : {}) })
+      : new PvVcpu(vcpuOptions);
     vcpu.boot({
       rip: layout.vcpu.rip,
       rsp: layout.vcpu.rsp,
@@ -933,8 +939,8 @@ export class Host {
       layout,
       cpu,
       vcpu,
-      vcpus: this.secondaryVcpus(domid, is32, config, new HostVcpu(0, cpu, vcpu), smp),
-      ...(smp !== undefined ? { smp } : {}),
+      vcpus: this.secondaryVcpus(domid, is32, config, new HostVcpu(0, cpu, vcpu), smp, smp32),
+      ...(smp !== undefined ? { smp } : smp32 !== undefined ? { smp: smp32 } : {}),
       nowNs: this.nowNs(),
       storePort,
       consolePort,
@@ -1603,7 +1609,7 @@ export class Host {
   }
 
   /** The vCPU count a configuration asks for (`maxvcpus`), checked against what the host runs. */
-  private checkVcpuConfig(config: DomainConfig, is32: boolean): number {
+  private checkVcpuConfig(config: DomainConfig): number {
     const max = Math.max(config.maxvcpus, config.vcpus);
     if (max > MAX_GUEST_VCPUS) {
       throw new ToolstackError(
@@ -1611,13 +1617,7 @@ export class Host {
         `${config.source}: maxvcpus=${max}: at most ${MAX_GUEST_VCPUS} vCPUs (the vcpu_info slots in shared_info)`,
       );
     }
-    if (is32 && max > 1) {
-      throw new ToolstackError(
-        'CONFIG',
-        `${config.source}: 32-bit PV guests run one vCPU here (vcpus=${config.vcpus}, maxvcpus=${max})`,
-      );
-    }
-    return max;
+    return max; // 32-bit domains too: their compat vCPU set (Pv32DomainVcpus)
   }
 
   /**
@@ -1633,26 +1633,44 @@ export class Host {
         return v instanceof PvVcpu ? v : undefined;
       },
       this.mm,
-      {
-        up: (id) => this.vcpuCameUp(domid, id),
-        down: (id) => {
-          if (this.scheduler.hasDomain(domid)) this.scheduler.down(domid, id);
-        },
-        runstate: (id) => {
-          const r = this.scheduler.runstate(domid, id);
-          return {
-            state: r.state,
-            stateEntryTime: BigInt(Math.floor(r.state_entry_time)),
-            time: [
-              BigInt(Math.floor(r.time[0])),
-              BigInt(Math.floor(r.time[1])),
-              BigInt(Math.floor(r.time[2])),
-              BigInt(Math.floor(r.time[3])),
-            ],
-          };
-        },
-      },
+      this.vcpuSetHooks(domid),
     );
+  }
+
+  /** The vCPU set of a 32-bit domain with several vCPUs (the same scheduler hooks). */
+  private domainVcpus32(domid: number, count: number): Pv32DomainVcpus {
+    return new Pv32DomainVcpus(
+      count,
+      (id) => {
+        const v = this.domains.get(domid)?.vcpus[id]?.vcpu;
+        return v instanceof Pv32Vcpu ? v : undefined;
+      },
+      this.mm,
+      this.vcpuSetHooks(domid),
+    );
+  }
+
+  /** What VCPUOP_up / down and get_runstate_info do to a domain's vCPU in the scheduler. */
+  private vcpuSetHooks(domid: number): PvDomainVcpusHooks {
+    return {
+      up: (id) => this.vcpuCameUp(domid, id),
+      down: (id) => {
+        if (this.scheduler.hasDomain(domid)) this.scheduler.down(domid, id);
+      },
+      runstate: (id) => {
+        const r = this.scheduler.runstate(domid, id);
+        return {
+          state: r.state,
+          stateEntryTime: BigInt(Math.floor(r.state_entry_time)),
+          time: [
+            BigInt(Math.floor(r.time[0])),
+            BigInt(Math.floor(r.time[1])),
+            BigInt(Math.floor(r.time[2])),
+            BigInt(Math.floor(r.time[3])),
+          ],
+        };
+      },
+    };
   }
 
   /** VCPUOP_up: the vCPU becomes runnable; its periodic timer starts the first time. */
@@ -1675,11 +1693,18 @@ export class Host {
     config: DomainConfig,
     first: HostVcpu,
     smp: PvDomainVcpus | undefined,
+    smp32?: Pv32DomainVcpus,
   ): HostVcpu[] {
     first.everUp = true;
     const out = [first];
-    if (is32 || smp === undefined) return out;
-    for (let id = 1; id < smp.vcpuCount; id++) {
+    if (is32 && smp32 !== undefined) {
+      for (let id = 1; id < smp32.vcpuCount; id++) {
+        const cpu = X86Cpu.create(this.cpuOptions(true));
+        const options = { ...this.vcpuOptions(domid, true, cpu, config, id), smp32 };
+        out.push(new HostVcpu(id, cpu, new Pv32Vcpu(options)));
+      }
+    } else if (is32 || smp === undefined) return out;
+    for (let id = 1; !is32 && smp !== undefined && id < smp.vcpuCount; id++) {
       const cpu = X86Cpu.create(this.cpuOptions(false));
       out.push(
         new HostVcpu(id, cpu, new PvVcpu(this.vcpuOptions(domid, false, cpu, config, id, smp))),

@@ -1,0 +1,94 @@
+/**
+ * The focused 32-bit PAE PV SMP guest (`guest32/smp32.asm`, nasm-built at test time) on a Host
+ * with two physical CPUs: vCPU 0 counts the vCPUs with the compat VCPUOP_is_up, makes hostile
+ * calls, brings every other vCPU up with a 2800-byte compat vcpu_guest_context (ctrlreg[3] in
+ * the extended-cr3 encoding, a ring-0 CS fixed up to ring 1) and VCPUOP_up, waits for it to run
+ * and take itself down, reads its compat runstate and brings it up again. The expected lines are
+ * Xen's values for each call (the errno values of do_vcpu_op / arch_set_info_guest; runstate
+ * offline = 3); Xen's reference tool runs 64-bit guests only, so this guest has no recorded
+ * golden of its own — `smp-guest.test.ts` holds the 64-bit one.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Host, type HostDomain, parseDomainConfig } from '@typevisor/toolstack';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const GUEST_DIR = fileURLToPath(new URL('./guest32/', import.meta.url));
+const haveNasm = ['/usr/bin/nasm', '/usr/local/bin/nasm'].some((p) => existsSync(p));
+let dir = '';
+
+const hex = (v: number): string => `0x${(v >>> 0).toString(16).padStart(8, '0')}`;
+
+/** What Xen returns to the guest for each of its calls with `n` vCPUs. */
+function expected(n: number): string[] {
+  const lines = [
+    'TYPEVISOR-SMP32 begin',
+    `vcpus ${hex(n)}`,
+    `is_up.past_last ${hex(-2)}`, // -ENOENT
+    `up.uninitialised ${hex(-22)}`, // -EINVAL
+    `initialise.bad_pointer ${hex(-14)}`, // -EFAULT
+    `initialise.cr3_0 ${hex(-22)}`,
+    `initialise.ring3_cs ${hex(-22)}`,
+  ];
+  for (let i = 1; i < n; i++) {
+    lines.push(
+      `cpu ${hex(i)}`,
+      `  initialise ${hex(0)}`,
+      `  initialise.again ${hex(-17)}`, // -EEXIST
+      `  up ${hex(0)}`,
+      `  ran ${hex(1)}`,
+      `  is_up ${hex(0)}`,
+      `  runstate.rc ${hex(0)}`,
+      `  runstate.state ${hex(3)}`, // RUNSTATE_offline
+      `  up ${hex(0)}`,
+      `  ran ${hex(2)}`,
+    );
+  }
+  lines.push('TYPEVISOR-SMP32 end');
+  return lines;
+}
+
+function transcript(d: HostDomain): string[] {
+  const text = d.xenConsoleText(); // CONSOLEIO_write
+  const at = text.indexOf('TYPEVISOR-SMP32 begin');
+  const end = text.indexOf('TYPEVISOR-SMP32 end');
+  return text.slice(at, end + 'TYPEVISOR-SMP32 end'.length).split('\n');
+}
+
+async function run(vcpus: number): Promise<HostDomain> {
+  const host = new Host({ pcpus: 2, memoryMiB: 64, instructionNs: 20 });
+  const d = await host.createDomain(
+    parseDomainConfig(
+      `name = "smp32"\nkernel = "${join(dir, 'smp32.elf')}"\nmemory = 16\non_poweroff = "preserve"\nvcpus = ${vcpus}\n`,
+      'smp32.cfg',
+    ),
+  );
+  await host.run({ until: () => d.state === 'shutdown', timeoutMs: 30_000 });
+  return d;
+}
+
+describe.skipIf(!haveNasm && !process.env.CI)(
+  'the 32-bit PAE PV SMP guest on a Host with two physical CPUs',
+  () => {
+    beforeAll(() => {
+      dir = mkdtempSync(join(tmpdir(), 'smp32-'));
+      execFileSync('sh', [join(GUEST_DIR, 'build.sh'), dir]);
+    });
+
+    for (const n of [2, 4]) {
+      it(`${n} vCPUs: every secondary vCPU comes up from a compat context, runs, goes down and up again`, async () => {
+        const d = await run(n);
+        expect(transcript(d)).toEqual(expected(n));
+        expect(d.shutdownName).toBe('poweroff');
+        expect(d.vcpus).toHaveLength(n);
+        for (const v of d.vcpus) {
+          expect(v.vcpu.crash).toBeNull();
+          expect(v.instructions).toBeGreaterThan(0);
+        }
+      });
+    }
+  },
+);
