@@ -6,7 +6,8 @@
  * then stores straight into one of its own L1 page tables with and without
  * VMASST_TYPE_writable_pagetables (Xen's ptwr emulation: valid, foreign, page-table, reserved-bit,
  * half-entry, zero and L2 stores), and compatibility-mode user code (`int $0x80`, a `syscall`
- * without a syscall32 callback);
+ * without a syscall32 callback), and SEGBASE_GS_USER_SEL (the selector in GS with RPL 3, the user
+ * GS base from its descriptor in user mode, selectors the load faults on made null);
  * the golden was recorded under Xen 4.17 with `xen-reference`. The hostile half fires random
  * iret frames (selectors, addresses, flags, kernel stacks) at the booted kernel.
  */
@@ -46,7 +47,7 @@ function runSlices(d: BootedPvDomain, slices: number, until: () => boolean): num
 }
 
 describe('the user-mode reference guest (64-bit PV; golden output recorded under Xen 4.17)', () => {
-  it('prints the golden output: user syscalls, user #PF, int $0x80 and $0x81, a timer upcall in a user loop, iret mode selection, iret CS faults and writable page tables (ptwr)', () => {
+  it('prints the golden output: user syscalls, user #PF, int $0x80 and $0x81, a timer upcall in a user loop, iret mode selection, iret CS faults, writable page tables (ptwr) and SEGBASE_GS_USER_SEL', () => {
     const d = bootPvDomain(ELF, 64, { memory: machineReservations });
     expect(d.pinRc).toBe(0);
     const last = runSlices(d, 2000, () => false);
@@ -56,7 +57,7 @@ describe('the user-mode reference guest (64-bit PV; golden output recorded under
     const text = d.console();
     const got = text.slice(text.indexOf('TYPEVISOR-USER-REF begin')).split('\n');
     const golden = readFileSync(`${REF}golden-user-x86_64.txt`, 'utf8').split('\n');
-    expect(golden.length).toBe(150); // 149 lines and the final newline
+    expect(golden.length).toBe(173); // 172 lines and the final newline
     expect(got).toEqual(golden.map((line) => EXPECTED_DIFFERENCES.get(line) ?? line));
     // The guest ends in kernel mode on its kernel page table.
     expect(d.vcpu.mode.kernelMode).toBe(true);

@@ -386,6 +386,50 @@ static void ptwr(u8 *si) {
   prefix = "";
 }
 
+/* Loads `sel` with SEGBASE_GS_USER_SEL; prints the result and the GS selector afterwards. */
+static void load_gs_user(const char *name, u64 sel) {
+  out(name, hc2(HC_set_segment_base, 3, sel));
+  u16 got;
+  asm volatile("mov %%gs, %0" : "=r"(got));
+  const char *saved = prefix;
+  puts_(prefix);
+  puts_(name);
+  prefix = "";
+  outx(".gs", got);
+  prefix = saved;
+}
+
+/* Session G: SEGBASE_GS_USER_SEL loads the selector into GS (RPL 3 forced) and the user GS base
+   from its descriptor; a selector the load faults on becomes null. The kernel's GS base stays. */
+static void gs_user_sel(void) {
+  prefix = "g.";
+  u64 g, va0;
+  load_gs_user("flat_ds", FLAT_USER_SS);
+  asm volatile("mov %%gs:0, %0" : "=r"(g));
+  out("kernel_gs0_kept", g == kgs_data);
+  asm volatile("movq 0, %0" : "=r"(va0));
+  probe_gs0 = ~va0;
+  s64 r = (s64)enter_user((u64)probe_mode, USTACK_TOP - 8, 0x2, FLAT_USER_CS, FLAT_USER_SS);
+  out("user.exit", r);
+  out("user.gs0_is_va0", probe_gs0 == va0);
+  asm volatile("mov %%gs:0, %0" : "=r"(g));
+  out("kernel_gs0_after", g == kgs_data);
+  load_gs_user("rpl0", 0xe028);
+  load_gs_user("flat_cs64", FLAT_USER_CS);
+  load_gs_user("ring0_ds", 0xe010);
+  load_gs_user("empty_gdt", 0x10);
+  load_gs_user("ldt", 0x7);
+  load_gs_user("high_bits", 0x12340000e02bUL);
+  load_gs_user("null_rpl2", 2);
+  out("gs_user.restore", hc2(HC_set_segment_base, 1, (u64)&ugs_data));
+  probe_gs0 = 0;
+  r = (s64)enter_user((u64)probe_mode, USTACK_TOP - 8, 0x2, FLAT_USER_CS, FLAT_USER_SS);
+  out("user2.exit", r);
+  out("user2.gs0_is_user", probe_gs0 == ugs_data);
+  VI_MASK = 1;
+  prefix = "";
+}
+
 struct trap_info { u8 vector, flags; u16 cs; u32 pad; u64 address; };
 struct callback_register { u16 type, flags; u32 pad; u64 address; };
 struct bind_virq { u32 virq, vcpu, port; };
@@ -521,6 +565,8 @@ void guest_main(u8 *si) {
   report_syscall = 0;
   VI_MASK = 1;
   prefix = "";
+
+  gs_user_sel();
 
   puts_("TYPEVISOR-USER-REF end\n");
   flush();
