@@ -5,7 +5,8 @@
  * the extended-cr3 encoding, a ring-0 CS fixed up to ring 1) and VCPUOP_up, waits for it to run
  * and take itself down, reads its compat runstate and brings it up again. The expected lines are
  * Xen's values for each call (the errno values of do_vcpu_op / arch_set_info_guest; runstate
- * offline = 3); Xen's reference tool runs 64-bit guests only, so this guest has no recorded
+ * offline = 3). Brought up again, each vCPU blocks in SCHEDOP_poll on an IPI port bound to it until
+ * vCPU 0 sends it, then on its own VIRQ_TIMER port until its periodic timer ticks. Xen's reference tool runs 64-bit guests only, so this guest has no recorded
  * golden of its own — `smp-guest.test.ts` holds the 64-bit one.
  */
 import { execFileSync } from 'node:child_process';
@@ -36,6 +37,8 @@ function expected(n: number): string[] {
   for (let i = 1; i < n; i++) {
     lines.push(
       `cpu ${hex(i)}`,
+      `  bind_ipi ${hex(0)}`,
+      `  bind_virq.timer ${hex(0)}`,
       `  initialise ${hex(0)}`,
       `  initialise.again ${hex(-17)}`, // -EEXIST
       `  up ${hex(0)}`,
@@ -44,7 +47,10 @@ function expected(n: number): string[] {
       `  runstate.rc ${hex(0)}`,
       `  runstate.state ${hex(3)}`, // RUNSTATE_offline
       `  up ${hex(0)}`,
-      `  ran ${hex(2)}`,
+      `  send ${hex(0)}`,
+      `  ran ${hex(4)}`, // woken from SCHEDOP_poll by the IPI, then by its own timer
+      `  poll.ipi ${hex(0)}`,
+      `  poll.timer ${hex(0)}`,
     );
   }
   lines.push('TYPEVISOR-SMP32 end');
@@ -79,7 +85,7 @@ describe.skipIf(!haveNasm && !process.env.CI)(
     });
 
     for (const n of [2, 4]) {
-      it(`${n} vCPUs: every secondary vCPU comes up from a compat context, runs, goes down and up again`, async () => {
+      it(`${n} vCPUs: every secondary vCPU comes up from a compat context, runs, goes down and up again, and takes its IPI and timer ticks`, async () => {
         const d = await run(n);
         expect(transcript(d)).toEqual(expected(n));
         expect(d.shutdownName).toBe('poweroff');

@@ -9,7 +9,10 @@
 ; stack, ctrlreg[3] = its own CR3 read with `mov %cr3` in the extended-cr3 encoding),
 ; initialises it twice (0, then -EEXIST), brings it up and waits until it has run and taken
 ; itself down (VCPUOP_down of itself), reads its runstate (offline), brings it up again and waits
-; until it has run on from where it stopped. Only vCPU 0 prints, `name 0x........` lines between
+; until it has run on from where it stopped; there it blocks in SCHEDOP_poll on an IPI port vCPU 0
+; bound to it (EVTCHNOP_bind_ipi) until vCPU 0 sends it, then on its own VIRQ_TIMER port
+; (EVTCHNOP_bind_virq for that vCPU) until its periodic timer ticks, and goes down; vCPU 0
+; prints the poll results it recorded. Only vCPU 0 prints, `name 0x........` lines between
 ; `TYPEVISOR-SMP32 begin` and `TYPEVISOR-SMP32 end`; then it powers off.
 ; Build: ./build.sh [outdir]
 BITS 32
@@ -62,6 +65,11 @@ hypercall_page:
 HC_console_io       equ 18
 HC_vcpu_op          equ 24
 HC_sched_op         equ 29
+HC_event_channel_op equ 32
+EVTCHNOP_bind_virq  equ 1
+EVTCHNOP_send       equ 4
+EVTCHNOP_bind_ipi   equ 7
+VIRQ_TIMER          equ 0
 VCPUOP_initialise   equ 0
 VCPUOP_up           equ 1
 VCPUOP_down         equ 2
@@ -167,6 +175,23 @@ _start:
         add eax, stacks
         mov [ctx + CTX_ESP], eax
         mov [ctx + CTX_KERNEL_SP], eax
+        mov [evtop], esi                    ; bind_ipi { vcpu }
+        mov ebx, EVTCHNOP_bind_ipi
+        mov ecx, evtop
+        mov eax, HC_event_channel_op
+        int 0x82
+        say l_ipibind
+        mov eax, [evtop + 4]
+        mov [ipiports + esi * 4], eax
+        mov dword [evtop], VIRQ_TIMER       ; bind_virq { virq, vcpu }
+        mov [evtop + 4], esi
+        mov ebx, EVTCHNOP_bind_virq
+        mov ecx, evtop
+        mov eax, HC_event_channel_op
+        int 0x82
+        say l_timerbind
+        mov eax, [evtop + 8]
+        mov [timerports + esi * 4], eax
         vcpu_op VCPUOP_initialise, esi, ctx
         say l_init
         vcpu_op VCPUOP_initialise, esi, ctx
@@ -186,9 +211,22 @@ _start:
         vcpu_op VCPUOP_up, esi, 0
         say l_up
         mov edi, 2
+        call wait_flag
+        mov eax, [ipiports + esi * 4]       ; send { port }
+        mov [evtop], eax
+        mov ebx, EVTCHNOP_send
+        mov ecx, evtop
+        mov eax, HC_event_channel_op
+        int 0x82
+        say l_send
+        mov edi, 4
         call wait_down
         mov eax, [flags + esi * 4]
         say l_ran
+        mov eax, [ipirc + esi * 4]
+        say l_ipipoll
+        mov eax, [timerrc + esi * 4]
+        say l_timerpoll
         inc esi
         jmp .next
 .done:
@@ -199,12 +237,17 @@ _start:
         int 0x82
 .hang:  jmp .hang
 
-; wait_down: yields until flags[ESI] == EDI and vCPU ESI is down again
-wait_down:
+; wait_flag: yields until flags[ESI] == EDI
+wait_flag:
 .w:     cmp [flags + esi * 4], edi
-        je .flag
+        je .out
         call yield
         jmp .w
+.out:   ret
+
+; wait_down: yields until flags[ESI] == EDI and vCPU ESI is down again
+wait_down:
+        call wait_flag
 .flag:  vcpu_op VCPUOP_is_up, esi, 0
         test eax, eax
         jz .out
@@ -225,8 +268,32 @@ ap_start:
         mov dword [flags + edi * 4], 1
         vcpu_op VCPUOP_down, edi, 0
         mov dword [flags + edi * 4], 2
+        mov eax, [ipiports + edi * 4]
+        call poll
+        mov [ipirc + edi * 4], eax
+        mov dword [flags + edi * 4], 3
+        mov eax, [timerports + edi * 4]
+        call poll
+        mov [timerrc + edi * 4], eax
+        mov dword [flags + edi * 4], 4
         vcpu_op VCPUOP_down, edi, 0
 .spin:  jmp .spin
+
+; poll: SCHEDOP_poll on port EAX (no timeout) from vCPU EDI; EAX = the result. Uses the vCPU's
+; own 16-byte compat sched_poll { ports, nr_ports, timeout } and port word.
+poll:
+        mov ebx, edi
+        shl ebx, 5
+        add ebx, pollargs                   ; 32 bytes per vCPU: sched_poll, then the port
+        mov [ebx + 16], eax
+        lea eax, [ebx + 16]
+        mov [ebx], eax
+        mov dword [ebx + 4], 1
+        mov ecx, ebx
+        mov ebx, 3                          ; SCHEDOP_poll
+        mov eax, HC_sched_op
+        int 0x82
+        ret
 
 print_hex:
         mov edi, hexbuf + 2
@@ -258,6 +325,11 @@ print_hex:
         str l_isup, `  is_up `
         str l_rsrc, `  runstate.rc `
         str l_rs, `  runstate.state `
+        str l_ipibind, `  bind_ipi `
+        str l_timerbind, `  bind_virq.timer `
+        str l_send, `  send `
+        str l_ipipoll, `  poll.ipi `
+        str l_timerpoll, `  poll.timer `
         str hexbuf, `0x00000000\n`
 hexdigits: db '0123456789abcdef'
         align 4, db 0
@@ -265,6 +337,12 @@ poweroff: dd 0                              ; SHUTDOWN_poweroff
 nvcpus:   dd 0
 flags:    times MAX_VCPUS dd 0
 runstate: times 12 dd 0
+evtop:    times 4 dd 0
+ipiports: times MAX_VCPUS dd 0
+timerports: times MAX_VCPUS dd 0
+ipirc:    times MAX_VCPUS dd 0
+timerrc:  times MAX_VCPUS dd 0
+pollargs: times MAX_VCPUS * 8 dd 0
         align 4096, db 0
 ctx:    times CTX_SIZE db 0
         align 4096, db 0
