@@ -119,12 +119,23 @@ describe('the compat (32-bit PAE) user-mode reference guest', () => {
       .filter((l) => !NOT_RUN.some((p) => l.startsWith(p)));
     expect(golden.length).toBe(102); // 101 lines and the final newline
     const expected = golden.flatMap((line) => COMPAT_DIFFERENCES.get(line) ?? [line]);
-    // Compat only, before the end line: every image page remapped with the user bit (ring 3
-    // runs the image), and the compat syscall32/sysenter callbacks, which Xen 4.17 registers
-    // (0) but this model refuses (-ENOSYS; see packages/hypervisor/src/pv/DESIGN.md).
+    // Compat only, before the end line: `int $0x80` from ring 3 after set_trap_table gave it
+    // DPL 0 still reaches the handler, on the stack_switch stack (Xen's IDT gate 0x80 has DPL 3
+    // and int80_direct_trap ignores the trap_info DPL); every image page remapped with the user
+    // bit (ring 3 runs the image); and the compat syscall32/sysenter callbacks, which Xen 4.17
+    // registers (0) but this model refuses (-ENOSYS; see packages/hypervisor/src/pv/DESIGN.md).
     expected.splice(
       expected.indexOf('TYPEVISOR-USER-REF end'),
       0,
+      'compat.int80_dpl0.set_trap_table 0',
+      'compat.int80_dpl0.int80.frame.rip_is_after 1',
+      `compat.int80_dpl0.int80.frame.cs ${CS_MASKED}`,
+      'compat.int80_dpl0.int80.frame.rflags_if 0',
+      'compat.int80_dpl0.int80.frame_below_kstack_top 20',
+      'compat.int80_dpl0.int80.rdi 9',
+      'compat.int80_dpl0.int80.vi_mask 1',
+      'compat.int80_dpl0.user.int80.rax 137',
+      'compat.int80_dpl0.exit 9',
       'compat.user_pages_mapped 1',
       'compat.callback_op.syscall32 -38',
       'compat.callback_op.sysenter -38',

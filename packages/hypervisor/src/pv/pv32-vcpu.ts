@@ -576,8 +576,9 @@ export class Pv32Vcpu {
   }
 
   /**
-   * `int n` other than a ring-1 `int $0x82`: Xen's IDT lets only #BP/#OF (DPL 3) and the
-   * hypercall gate (DPL 1) through, so anything else is a #GP with error code `n << 3 | 2` that
+   * `int n` other than a ring-1 `int $0x82`: Xen's IDT lets only #BP/#OF, `int $0x80` (DPL 3:
+   * int80_direct_trap when the guest has a handler) and the hypercall gate (DPL 1) through, so
+   * anything else is a #GP with error code `n << 3 | 2` that
    * Xen turns into a bounce to the guest's handler for `n` when its trap_info DPL allows the
    * current ring, and otherwise into a #GP for the guest. RIP is past the instruction. Returns
    * false after crashing the domain.
@@ -587,9 +588,13 @@ export class Pv32Vcpu {
     const cpu = this.cpu;
     const guest = this.env.ctx.guest;
     const dpl = (this.traps.flags[vector] ?? 0) & 3;
+    // Xen's IDT gate 0x80 has DPL 3 (entry_int80): with a handler (a non-null CS, compat's
+    // null_trap_bounce) it is int80_direct_trap from any ring, whatever the trap_info DPL.
+    const int80 = vector === 0x80 && ((this.traps.cs[0x80] ?? 0) & ~3) !== 0;
     const allowed =
       vector === BP_VECTOR ||
       vector === OF_VECTOR ||
+      int80 ||
       ((this.traps.address[vector] ?? 0) !== 0 && dpl >= cpu.cpl);
     if (allowed && this.traps.bounce(cpu, guest, vector, -1, cpu.rip)) {
       cpu.updateMode();

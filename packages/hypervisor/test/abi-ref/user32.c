@@ -231,6 +231,12 @@ static void user_main_b(void) {
   user_sys(SYS_EXIT, 8, 0);
 }
 
+static void user_main_c(void) {
+  u32 r = user_int80(9);
+  uout("user.int80.rax", (int)r);
+  user_sys(SYS_EXIT, 9, 0);
+}
+
 struct trap_info { u8 vector, flags; u16 cs; u32 address; };
 struct callback_register { u16 type, flags; u32 cs, eip; };
 struct bind_virq { u32 virq, vcpu, port; };
@@ -329,6 +335,15 @@ void guest_main(u8 *si) {
   out("vi_mask_after", VI_MASK);
   VI_MASK = 1;
   gp_leaves = 0;
+
+  /* Compat only: `int $0x80` from ring 3 with a DPL-0 trap_info still reaches its handler (Xen's
+     IDT gate 0x80 has DPL 3: int80_direct_trap ignores the trap_info DPL); `int $0x81` stays #GP. */
+  prefix = "compat.int80_dpl0.";
+  traps[2].flags = 0;
+  out("set_trap_table", hc2(HC_set_trap_table, (u32)traps, 0));
+  r = (int)enter_user((u32)user_main_c, USTACK_TOP - 8, 0x2, FLAT_RING3_CS, FLAT_RING3_DS);
+  out("exit", r);
+  VI_MASK = 1;
 
   /* Compat only. */
   prefix = "compat.";
