@@ -342,6 +342,56 @@ describe('the small PV families', () => {
     ).toBe(0);
   });
 
+  it('SEGBASE_GS_USER_SEL with any argument and any descriptor returns 0, keeps the kernel GS base and loads either the selector (RPL 3) with its descriptor base or null with base 0', () => {
+    const { env, cpu, arch } = setup();
+    const table = { descLo: 0, descHi: 0, lo: 0, hi: 0, present: true };
+    arch.segments = {
+      get descLo() {
+        return table.descLo;
+      },
+      get descHi() {
+        return table.descHi;
+      },
+      readDescriptor(_selector: number): boolean {
+        if (!table.present) return false;
+        table.descLo = table.lo;
+        table.descHi = table.hi;
+        return true;
+      },
+    };
+    fc.assert(
+      fc.property(
+        fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+        fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
+        fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
+        fc.boolean(),
+        (arg, lo, hi, present) => {
+          Object.assign(table, { lo, hi, present });
+          cpu.segBase[5] = 0x5000;
+          expect(pvHypercall(env, 25, [3n, arg])).toBe(0);
+          expect(cpu.segBase[5]).toBe(0x5000);
+          const sel = Number(arg & 0xffffn);
+          const got = cpu.segSel[5] ?? -1;
+          expect(arch.gsUserSel).toBe(got);
+          // Loadable at CPL 0 with RPL 3: a present code/data descriptor, readable if code, DPL 3
+          // unless conforming code (Intel SDM Vol. 2B, MOV to a segment register).
+          const type = (hi >>> 8) & 0x1f;
+          const loadable =
+            present &&
+            (hi & 0x8000) !== 0 &&
+            (type & 0x10) !== 0 &&
+            ((type & 0x08) === 0 || (type & 0x02) !== 0) &&
+            ((type & 0x0c) === 0x0c || ((hi >>> 13) & 3) === 3);
+          const base = ((lo >>> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000)) >>> 0;
+          if (sel <= 3) expect([got, arch.gsUserBase]).toEqual([sel, 0n]);
+          else if (loadable) expect([got, arch.gsUserBase]).toEqual([sel | 3, BigInt(base)]);
+          else expect([got, arch.gsUserBase]).toEqual([0, 0n]);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
   it('registers callbacks, routes the event one to the event slot and unregisters only NMI', () => {
     const { env, view, events, arch } = setup();
     const reg = (type: number, address: bigint) => {
