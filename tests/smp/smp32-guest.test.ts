@@ -6,7 +6,8 @@
  * and take itself down, reads its compat runstate and brings it up again. The expected lines are
  * Xen's values for each call (the errno values of do_vcpu_op / arch_set_info_guest; runstate
  * offline = 3). Brought up again, each vCPU blocks in SCHEDOP_poll on an IPI port bound to it until
- * vCPU 0 sends it, then on its own VIRQ_TIMER port until its periodic timer ticks. Xen's reference tool runs 64-bit guests only, so this guest has no recorded
+ * vCPU 0 sends it, then on its own VIRQ_TIMER port until its periodic timer ticks; then it
+ * unmasks its vcpu_info and takes vCPU 0's second IPI as an event upcall. Xen's reference tool runs 64-bit guests only, so this guest has no recorded
  * golden of its own — `smp-guest.test.ts` holds the 64-bit one.
  */
 import { execFileSync } from 'node:child_process';
@@ -27,6 +28,7 @@ const hex = (v: number): string => `0x${(v >>> 0).toString(16).padStart(8, '0')}
 function expected(n: number): string[] {
   const lines = [
     'TYPEVISOR-SMP32 begin',
+    `shared_info.map ${hex(0)}`,
     `vcpus ${hex(n)}`,
     `is_up.past_last ${hex(-2)}`, // -ENOENT
     `up.uninitialised ${hex(-22)}`, // -EINVAL
@@ -48,9 +50,11 @@ function expected(n: number): string[] {
       `  runstate.state ${hex(3)}`, // RUNSTATE_offline
       `  up ${hex(0)}`,
       `  send ${hex(0)}`,
-      `  ran ${hex(4)}`, // woken from SCHEDOP_poll by the IPI, then by its own timer
+      `  send ${hex(0)}`, // the second IPI, once it has unmasked events
+      `  ran ${hex(6)}`, // polls woken by the IPI and its timer, then the upcall
       `  poll.ipi ${hex(0)}`,
       `  poll.timer ${hex(0)}`,
+      `  upcall.ipi ${hex(1)}`,
     );
   }
   lines.push('TYPEVISOR-SMP32 end');
@@ -85,7 +89,7 @@ describe.skipIf(!haveNasm && !process.env.CI)(
     });
 
     for (const n of [2, 4]) {
-      it(`${n} vCPUs: every secondary vCPU comes up from a compat context, runs, goes down and up again, and takes its IPI and timer ticks`, async () => {
+      it(`${n} vCPUs: every secondary vCPU comes up from a compat context, runs, goes down and up again, and takes its IPIs, timer ticks and an upcall`, async () => {
         const d = await run(n);
         expect(transcript(d)).toEqual(expected(n));
         expect(d.shutdownName).toBe('poweroff');

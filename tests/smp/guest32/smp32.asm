@@ -11,8 +11,10 @@
 ; itself down (VCPUOP_down of itself), reads its runstate (offline), brings it up again and waits
 ; until it has run on from where it stopped; there it blocks in SCHEDOP_poll on an IPI port vCPU 0
 ; bound to it (EVTCHNOP_bind_ipi) until vCPU 0 sends it, then on its own VIRQ_TIMER port
-; (EVTCHNOP_bind_virq for that vCPU) until its periodic timer ticks, and goes down; vCPU 0
-; prints the poll results it recorded. Only vCPU 0 prints, `name 0x........` lines between
+; (EVTCHNOP_bind_virq for that vCPU) until its periodic timer ticks; then it clears its pending
+; events, unmasks its vcpu_info in the shared_info page vCPU 0 mapped, and waits for an event
+; upcall (the context's event callback) carrying vCPU 0's second IPI, and goes down; vCPU 0
+; prints what it recorded. Only vCPU 0 prints, `name 0x........` lines between
 ; `TYPEVISOR-SMP32 begin` and `TYPEVISOR-SMP32 end`; then it powers off.
 ; Build: ./build.sh [outdir]
 BITS 32
@@ -62,7 +64,9 @@ notes_end:
 hypercall_page:
         times 4096 db 0xcc
 
+HC_update_va_mapping equ 14
 HC_console_io       equ 18
+HC_iret             equ 23
 HC_vcpu_op          equ 24
 HC_sched_op         equ 29
 HC_event_channel_op equ 32
@@ -92,7 +96,9 @@ CTX_KERNEL_SS       equ 2708
 CTX_KERNEL_SP       equ 2712
 CTX_CR3             equ 2716 + 12
 CTX_EVENT_CS        equ 2780
+CTX_EVENT_EIP       equ 2784
 CTX_FAILSAFE_CS     equ 2788
+CTX_FAILSAFE_EIP    equ 2792
 
 %macro print 2
         xor ebx, ebx
@@ -122,8 +128,17 @@ CTX_FAILSAFE_CS     equ 2788
 %endmacro
 
 _start:
+        mov ebp, esi                        ; start_info
         mov esp, stack0_top
         print l_begin, l_begin_len
+        mov eax, HC_update_va_mapping       ; update_va_mapping(shinfo, lo, hi, UVMF_INVLPG)
+        mov ebx, shinfo
+        mov ecx, [ebp + 36]                 ; start_info.shared_info (a machine address)
+        or ecx, 0x63                        ; P|RW|A|D
+        xor edx, edx
+        mov esi, 2
+        int 0x82
+        say l_shinfo
         xor esi, esi                        ; count the vCPUs
 .count: vcpu_op VCPUOP_is_up, esi, 0
         cmp eax, -2                         ; -ENOENT: past the last one
@@ -153,6 +168,8 @@ _start:
         mov dword [ctx + CTX_EVENT_CS], 0xe019
         mov dword [ctx + CTX_FAILSAFE_CS], 0xe019
         mov dword [ctx + CTX_EIP], ap_start
+        mov dword [ctx + CTX_EVENT_EIP], ap_event
+        mov dword [ctx + CTX_FAILSAFE_EIP], ap_failsafe
         mov dword [ctx + CTX_CR3], 0        ; no page table
         vcpu_op VCPUOP_initialise, 1, ctx
         say l_nocr3
@@ -219,7 +236,16 @@ _start:
         mov eax, HC_event_channel_op
         int 0x82
         say l_send
-        mov edi, 4
+        mov edi, 5                          ; it has unmasked events
+        call wait_flag
+        mov eax, [ipiports + esi * 4]
+        mov [evtop], eax
+        mov ebx, EVTCHNOP_send
+        mov ecx, evtop
+        mov eax, HC_event_channel_op
+        int 0x82
+        say l_send
+        mov edi, 6
         call wait_down
         mov eax, [flags + esi * 4]
         say l_ran
@@ -227,6 +253,8 @@ _start:
         say l_ipipoll
         mov eax, [timerrc + esi * 4]
         say l_timerpoll
+        mov eax, [upcalls + esi * 4]
+        say l_upcall
         inc esi
         jmp .next
 .done:
@@ -276,8 +304,48 @@ ap_start:
         call poll
         mov [timerrc + edi * 4], eax
         mov dword [flags + edi * 4], 4
+        mov eax, [ipiports + edi * 4]       ; forget the events the polls saw
+        lock btr [shinfo + 2048], eax
+        mov eax, [timerports + edi * 4]
+        lock btr [shinfo + 2048], eax
+        mov eax, edi
+        shl eax, 6                          ; vcpu_info[EDI]: 64 bytes
+        mov dword [shinfo + eax + 4], 0     ; evtchn_pending_sel
+        mov byte [shinfo + eax], 0          ; evtchn_upcall_pending
+        mov byte [shinfo + eax + 1], 0      ; evtchn_upcall_mask: events on
+        mov dword [flags + edi * 4], 5
+.wait:  cmp dword [upcalls + edi * 4], 0
+        jne .got
+        call yield
+        jmp .wait
+.got:   mov eax, edi
+        shl eax, 6
+        mov byte [shinfo + eax + 1], 1      ; events off again
+        mov dword [flags + edi * 4], 6
         vcpu_op VCPUOP_down, edi, 0
 .spin:  jmp .spin
+
+; A secondary vCPU's event callback (from its context): ESP -> EIP, CS | mask << 16, EFLAGS;
+; EDI is still the interrupted vCPU number. Records whether its IPI port was pending, clears
+; its ports, and returns with HYPERVISOR_iret (from the hypercall page: EAX pushed first).
+ap_event:
+        push eax
+        push ebx
+        mov eax, edi
+        shl eax, 6
+        mov byte [shinfo + eax], 0          ; evtchn_upcall_pending = 0
+        mov dword [shinfo + eax + 4], 0
+        mov eax, [ipiports + edi * 4]
+        lock btr [shinfo + 2048], eax       ; CF = the IPI port was pending
+        jnc .timer
+        mov dword [upcalls + edi * 4], 1
+.timer: mov eax, [timerports + edi * 4]
+        lock btr [shinfo + 2048], eax
+        pop ebx
+        pop eax
+        jmp hypercall_page + HC_iret * 32
+ap_failsafe:
+        ud2
 
 ; poll: SCHEDOP_poll on port EAX (no timeout) from vCPU EDI; EAX = the result. Uses the vCPU's
 ; own 16-byte compat sched_poll { ports, nr_ports, timeout } and port word.
@@ -328,6 +396,8 @@ print_hex:
         str l_ipibind, `  bind_ipi `
         str l_timerbind, `  bind_virq.timer `
         str l_send, `  send `
+        str l_upcall, `  upcall.ipi `
+        str l_shinfo, `shared_info.map `
         str l_ipipoll, `  poll.ipi `
         str l_timerpoll, `  poll.timer `
         str hexbuf, `0x00000000\n`
@@ -343,7 +413,9 @@ timerports: times MAX_VCPUS dd 0
 ipirc:    times MAX_VCPUS dd 0
 timerrc:  times MAX_VCPUS dd 0
 pollargs: times MAX_VCPUS * 8 dd 0
+upcalls:  times MAX_VCPUS dd 0
         align 4096, db 0
+shinfo: times 4096 db 0                     ; shared_info is mapped here
 ctx:    times CTX_SIZE db 0
         align 4096, db 0
 stack0: times 4096 db 0
