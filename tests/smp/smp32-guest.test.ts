@@ -15,7 +15,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Host, type HostDomain, parseDomainConfig } from '@typevisor/toolstack';
+import { Host, type HostDomain, parseDomainConfig, pinVcpu, vcpuRows } from '@typevisor/toolstack';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 const GUEST_DIR = fileURLToPath(new URL('./guest32/', import.meta.url));
@@ -68,16 +68,24 @@ function transcript(d: HostDomain): string[] {
   return text.slice(at, end + 'TYPEVISOR-SMP32 end'.length).split('\n');
 }
 
-async function run(vcpus: number): Promise<HostDomain> {
+async function run(
+  vcpus: number,
+  before?: (host: Host, d: HostDomain) => void,
+): Promise<{ host: Host; d: HostDomain }> {
   const host = new Host({ pcpus: 2, memoryMiB: 64, instructionNs: 20 });
   const d = await host.createDomain(
     parseDomainConfig(
       `name = "smp32"\nkernel = "${join(dir, 'smp32.elf')}"\nmemory = 16\non_poweroff = "preserve"\nvcpus = ${vcpus}\n`,
       'smp32.cfg',
     ),
+    { paused: before !== undefined },
   );
+  if (before !== undefined) {
+    before(host, d);
+    host.unpause(d.domid);
+  }
   await host.run({ until: () => d.state === 'shutdown', timeoutMs: 30_000 });
-  return d;
+  return { host, d };
 }
 
 describe.skipIf(!haveNasm && !process.env.CI)(
@@ -90,7 +98,7 @@ describe.skipIf(!haveNasm && !process.env.CI)(
 
     for (const n of [2, 4]) {
       it(`${n} vCPUs: every secondary vCPU comes up from a compat context, runs, goes down and up again, and takes its IPIs, timer ticks and an upcall`, async () => {
-        const d = await run(n);
+        const { d } = await run(n);
         expect(transcript(d)).toEqual(expected(n));
         expect(d.shutdownName).toBe('poweroff');
         expect(d.vcpus).toHaveLength(n);
@@ -100,5 +108,20 @@ describe.skipIf(!haveNasm && !process.env.CI)(
         }
       });
     }
+
+    it('vcpu-pin before unpausing keeps vCPU 0 on pCPU 0 and vCPU 1 on pCPU 1; vcpu-list shows both', async () => {
+      const { host, d } = await run(2, (h, dom) => {
+        pinVcpu(h, dom, 0, '0');
+        pinVcpu(h, dom, 1, '1');
+      });
+      expect(transcript(d)).toEqual(expected(2));
+      expect(d.vcpus[0]?.ranOn[1] ?? 0).toBe(0);
+      expect(d.vcpus[1]?.ranOn[0] ?? 0).toBe(0);
+      expect(d.vcpus[1]?.ranOn[1]).toBeGreaterThan(0);
+      expect(vcpuRows(host, d).map((r) => [r.vcpu, r.affinity])).toEqual([
+        [0, '0'],
+        [1, '1'],
+      ]);
+    });
   },
 );
