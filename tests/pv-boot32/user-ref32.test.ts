@@ -6,11 +6,14 @@
  * trap_info onto the `stack_switch` stack, `int $0x81` (#GP), an event upcall interrupting a
  * ring-3 loop and an iret frame with a null CS, with user.c's line names. xen-reference runs
  * 64-bit PV guests only, so the expected output is `golden-user-x86_64.txt` with every compat
- * difference below, each with its reason.
+ * difference below, each with its reason. A property test then fires `int n` from ring 3 with
+ * random trap_info entries at the booted kernel, against Xen 4.17's rules (do_general_protection's
+ * permit_softint, the DPL-3 gate of int80_direct_trap).
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { PV_RUN } from '@typevisor/hypervisor';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { boot32, DOMID } from './boot-domain32.ts';
 
@@ -145,5 +148,72 @@ describe('the compat (32-bit PAE) user-mode reference guest', () => {
     expect(d.cpu.cpl).toBe(1);
     // Every difference is used: none is stale.
     for (const line of COMPAT_DIFFERENCES.keys()) expect(golden).toContain(line);
+  });
+
+  it('int n from ring 3 with any trap_info reaches the handler exactly when Xen 4.17 would (DPL 3, or int $0x80 with any DPL), else #GP(n << 3 | 2) at the instruction', () => {
+    const d = boot32(`${REF}user-ref-x86_32.elf`);
+    // Up to where the kernel has its image mapped for ring 3, its traps and its kernel stack.
+    for (let i = 0; i < 10_000 && !d.console().includes('stack_switch 0\n'); i++) d.vcpu.run(500);
+    const t = d.vcpu.traps;
+    const kstackTop = Number(t.kernelSp);
+    // Code and frames on a page of the guest's user stack (ustack, 0x10b000).
+    const PAGE = 0x10b000;
+    const USER_CODE = PAGE; // int n; jmp .
+    const HANDLER = PAGE + 0x10; // jmp .
+    const GP_HANDLER = PAGE + 0x12; // jmp .
+    const IRET = PAGE + 0x20; // int $0x82; jmp .
+    const FRAME = PAGE + 0x100;
+    const mem = d.machine.memory;
+    const mfn = d.machine.p2m(DOMID).get(PAGE >> 12);
+    const put = (va: number, bytes: number[]) =>
+      mem.writeBytes(mfn, va % 4096, Uint8Array.from(bytes));
+    put(HANDLER, [0xeb, 0xfe, 0xeb, 0xfe]);
+    put(IRET, [0xcd, 0x82, 0xeb, 0xfe]);
+    [0, USER_CODE, 0xe02b, 0x2, PAGE + 0xff0, 0xe033].forEach((w, i) => {
+      mem.write32(mfn, (FRAME % 4096) + i * 4, w);
+    });
+    t.address[13] = GP_HANDLER;
+    t.cs[13] = 0xe019;
+    t.flags[13] = 0;
+    const vectors = fc
+      .integer({ min: 0, max: 255 })
+      .filter((n) => n !== 3 && n !== 4 && n !== 0x82);
+    fc.assert(
+      fc.property(
+        fc.oneof(vectors, fc.constant(0x80)),
+        fc.boolean(),
+        fc.integer({ min: 0, max: 3 }),
+        (n, registered, dpl) => {
+          if (n === 13) return; // the #GP handler itself
+          t.address[n] = registered ? HANDLER : 0;
+          t.cs[n] = registered ? 0xe019 : 0;
+          t.flags[n] = registered ? dpl : 0;
+          put(USER_CODE, [0xcd, n, 0xeb, 0xfe]);
+          d.cpu.rip = IRET;
+          d.cpu.lo[0] = 23; // EAX: HYPERVISOR_iret
+          d.cpu.lo[4] = FRAME; // ESP
+          d.vcpu.run(1); // the iret to ring 3
+          expect([d.cpu.rip, d.cpu.cpl]).toEqual([USER_CODE, 3]);
+          d.vcpu.run(1); // int n
+          expect(d.vcpu.crash).toBeNull();
+          const handled = registered && (n === 0x80 || dpl === 3);
+          const esp = (d.cpu.lo[4] ?? 0) >>> 0;
+          const p2m = d.machine.p2m(DOMID);
+          const frame = Array.from({ length: 3 }, (_, k) => {
+            const va = esp + k * 4;
+            return mem.read32(p2m.get(va >> 12), va % 4096) >>> 0;
+          });
+          expect(d.cpu.cpl).toBe(1);
+          if (handled) {
+            expect([d.cpu.rip, kstackTop - esp]).toEqual([HANDLER, 20]);
+            expect(frame.slice(0, 2)).toEqual([USER_CODE + 2, 0x1e02b]);
+          } else {
+            expect([d.cpu.rip, kstackTop - esp]).toEqual([GP_HANDLER, 24]);
+            expect(frame.slice(0, 3)).toEqual([((n << 3) | 2) >>> 0, USER_CODE, 0x1e02b]);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });
