@@ -114,6 +114,7 @@ function setup(count: number) {
   grants.addDomain({ domid: DOMID, memory: mem, grantFrames: [15] });
   const clock = new DeterministicClock();
   const timers = new VcpuTimers({ clock, timers: clock, raise: () => undefined });
+  for (let id = 0; id < count; id++) timers.addVcpu(DOMID, id);
   const host = { evtchn, grants, timers };
   const ups: number[] = [];
   const downs: number[] = [];
@@ -355,6 +356,29 @@ describe('compat VCPUOP_initialise / up / down / is_up on a 32-bit PV domain', (
     expect(v.getBigUint64(36, true)).toBe(1n); // time[3] = the vCPU id
     expect(out[44]).toBe(0x5a); // nothing past 44 bytes
     expect(op(s, 0, VCPUOP_get_runstate_info, 1, BAD)).toBe(-XEN_EFAULT);
+  });
+
+  it('answers any vcpu_op from int $0x82 with an int32 result and never crashes the domain', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 20 }),
+        fc.oneof(fc.integer({ min: 0, max: 5 }), fc.nat({ max: 0xffffffff })),
+        fc.oneof(fc.constant(CTX_AT), fc.constant(BAD), fc.nat({ max: 0xffffffff })),
+        (cmd, vcpu, arg) => {
+          const s = setup(3);
+          const v = s.vcpus[0] as Pv32Vcpu;
+          v.cpu.cpl = 1;
+          v.cpu.lo.set([24, vcpu | 0, arg | 0, cmd]); // EAX, ECX, EDX, EBX
+          const r = v.run(1);
+          expect(v.crash).toBeNull();
+          expect([PV_RUN.BUDGET, PV_RUN.YIELD, PV_RUN.SHUTDOWN]).toContain(r);
+          const rc = v.cpu.lo[0] ?? 0;
+          if (vcpu >= 3 && cmd <= VCPUOP_get_runstate_info) expect(rc).toBe(-XEN_ENOENT);
+          expect(Number.isInteger(rc)).toBe(true);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   it('runs the commands from the vCPU itself: int $0x82 with EAX=24; self-down yields, last down powers off', () => {
