@@ -18,6 +18,7 @@ import {
   type CompiledBlock,
   compileBlock,
   MAX_COMPILED,
+  MAX_RECOMPILES,
   newBlockSrc,
 } from './internal/block-compile.ts';
 import { finishIns } from './ops/string.ts';
@@ -304,6 +305,11 @@ export class X86Cpu {
   blockCompileAfter: number = COMPILE_AFTER;
   /** Blocks compiled since the compiled functions were last dropped. */
   private blkCompiled = 0;
+  /**
+   * Per slot: compiled functions of the block at `blkTag[i]` that a code change invalidated (a
+   * store into its page: code next to data); at `MAX_RECOMPILES` the block stays closures.
+   */
+  private readonly blkChurn: Uint8Array = new Uint8Array(DC_SIZE);
   private readonly blkFn: (CompiledBlock | null)[] = new Array<CompiledBlock | null>(DC_SIZE).fill(
     null,
   );
@@ -1912,6 +1918,8 @@ export class X86Cpu {
             const src = newBlockSrc();
             this.blkOps[i] = buildBlock(this.dc, this.dcFn, DC_MASK, pa, gen, this.blkLoop, i, src);
             this.blkSrc[i] = src;
+            if (this.blkTag[i] !== pa) this.blkChurn[i] = 0;
+            else if (this.blkFn[i] !== null && this.blkChurn[i] < 255) this.blkChurn[i]++;
             this.blkFn[i] = null;
             this.blkHits[i] = 0;
             this.blkTag[i] = pa;
@@ -1922,7 +1930,11 @@ export class X86Cpu {
           if (n <= this.budgetLeft) {
             // A hot block runs as one generated function (DESIGN.md "Compiled blocks").
             let f = this.blkFn[i];
-            if (f === null && ++this.blkHits[i] === this.blockCompileAfter) {
+            if (
+              f === null &&
+              ++this.blkHits[i] === this.blockCompileAfter &&
+              this.blkChurn[i] < MAX_RECOMPILES
+            ) {
               // At most MAX_COMPILED generated functions live: then all are dropped.
               if (++this.blkCompiled > MAX_COMPILED) {
                 this.blkFn.fill(null);

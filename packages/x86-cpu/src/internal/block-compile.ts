@@ -71,6 +71,14 @@ export const COMPILE_AFTER = 64;
  */
 export const MAX_COMPILED = 2048;
 
+/**
+ * @internal Compilations of one block (one physical address) that code changes may invalidate
+ * before the block stays closures: a page holding code and data that the code stores into
+ * (GRUB's modules) bumps its generation on every store, and each recompile costs `new Function`
+ * plus a run in V8's bytecode interpreter before the new function is optimized again.
+ */
+export const MAX_RECOMPILES = 2;
+
 const EA_32 = 2;
 const EA_64 = 3;
 const NO_REG = 16;
