@@ -551,6 +551,7 @@ export {
   type Pv32VcpuState,
 } from './pv/pv32-vcpu.ts';
 export { loadVcpuGuestContext32 } from './pv/pv32-vcpu-context.ts';
+export { PvVcpuSet } from './pv/vcpu-set.ts';
 export { VirtualGuestBytes, type VirtualGuestBytesOptions } from './pv/virtual-guest-bytes.ts';
 export {
   fillXenGdtPage64,
