@@ -35,7 +35,7 @@ import * as C from '../ops/control.ts';
 import * as D from '../ops/data.ts';
 import { GRP2 as SH_GRP2, shift, shift64 } from '../ops/shift.ts';
 import * as SY from '../ops/system.ts';
-import { type BlockOp, ea64, ea64n } from './block.ts';
+import { type BlockOp, ea64, ea64n, entryFields } from './block.ts';
 
 /** @internal A compiled block: runs the block (possibly several passes) on `cpu`. */
 export type CompiledBlock = (cpu: X86Cpu) => void;
@@ -182,25 +182,25 @@ class Gen {
     const off = offs[j];
     // Where the block goes on after j (a guarded RET's return address).
     this.nextOff = last ? 0 : offs[j + 1];
-    const info = w[2];
-    const len = info & 15;
-    const osize = ((info >> 4) & 7) << 4;
-    const asize = ((info >> 7) & 7) << 4;
-    const rep = (info >> 10) & 3;
-    const lock = (info & 0x1000) !== 0;
-    const rex = (info >> 16) & 0xff;
-    const mod = (info >> 24) & 3;
-    const kind = (info >> 26) & 7;
-    const seg = info >>> 29;
-    const m = w[3];
-    const reg = m & 15;
-    const rm = (m >> 4) & 15;
-    const base = (m >> 8) & 31;
-    const index = (m >> 13) & 31;
-    const scale = (m >> 18) & 3;
-    const opcode = m >>> 20;
-    const imm = w[4];
-    const disp = w[7];
+    const {
+      len,
+      osize,
+      asize,
+      rep,
+      lock,
+      rex,
+      mod,
+      kind,
+      seg,
+      reg,
+      rm,
+      base,
+      index,
+      scale,
+      opcode,
+      imm,
+      disp,
+    } = entryFields(w);
     const plain = rep === 0 && !lock;
     const f: Fields = {
       j,

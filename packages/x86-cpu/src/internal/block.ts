@@ -162,27 +162,90 @@ export function buildBlock(
   return ops;
 }
 
+/** The decoded fields of one decode-cache entry, unpacked from its words (see `cpu.ts`). */
+export interface EntryFields {
+  /** Instruction length in bytes. */
+  readonly len: number;
+  /** Operand size in bits. */
+  readonly osize: number;
+  /** Address size in bits. */
+  readonly asize: number;
+  /** REP prefix (0 none, 1 the SSE 66 mandatory prefix, 2 REPNE, 3 REP). */
+  readonly rep: number;
+  /** LOCK prefix. */
+  readonly lock: boolean;
+  /** REX byte. */
+  readonly rex: number;
+  /** ModRM mod. */
+  readonly mod: number;
+  /** Effective-address kind. */
+  readonly kind: number;
+  /** Segment of the effective address. */
+  readonly seg: number;
+  /** ModRM reg (with REX.R). */
+  readonly reg: number;
+  /** ModRM rm (with REX.B). */
+  readonly rm: number;
+  /** Base register of the effective address. */
+  readonly base: number;
+  /** Index register of the effective address. */
+  readonly index: number;
+  /** SIB scale. */
+  readonly scale: number;
+  /** Opcode (0x0F-prefixed ones as 0x1xx). */
+  readonly opcode: number;
+  /** Immediate. */
+  readonly imm: number;
+  /** Displacement. */
+  readonly disp: number;
+}
+
+/** Unpacks decode-cache entry `w` (its 8 words); at block-build time only, never per run. */
+export function entryFields(w: Int32Array): EntryFields {
+  const info = w[2];
+  const m = w[3];
+  return {
+    len: info & 15,
+    osize: ((info >> 4) & 7) << 4,
+    asize: ((info >> 7) & 7) << 4,
+    rep: (info >> 10) & 3,
+    lock: (info & 0x1000) !== 0,
+    rex: (info >> 16) & 0xff,
+    mod: (info >> 24) & 3,
+    kind: (info >> 26) & 7,
+    seg: info >>> 29,
+    reg: m & 15,
+    rm: (m >> 4) & 15,
+    base: (m >> 8) & 31,
+    index: (m >> 13) & 31,
+    scale: (m >> 18) & 3,
+    opcode: m >>> 20,
+    imm: w[4],
+    disp: w[7],
+  };
+}
+
 /** The closure for one decode-cache entry `w` (its 8 words) with handler `fn`. */
 function makeOp(w: Int32Array, fn: Handler): BlockOp {
-  const info = w[2];
-  const len = info & 15;
-  const osize = ((info >> 4) & 7) << 4;
-  const asize = ((info >> 7) & 7) << 4;
-  const rep = (info >> 10) & 3;
-  const lock = (info & 0x1000) !== 0;
-  const rex = (info >> 16) & 0xff;
-  const mod = (info >> 24) & 3;
-  const kind = (info >> 26) & 7;
-  const seg = info >>> 29;
-  const m = w[3];
-  const reg = m & 15;
-  const rm = (m >> 4) & 15;
-  const base = (m >> 8) & 31;
-  const index = (m >> 13) & 31;
-  const scale = (m >> 18) & 3;
-  const opcode = m >>> 20;
-  const imm = w[4];
-  const disp = w[7];
+  const {
+    len,
+    osize,
+    asize,
+    rep,
+    lock,
+    rex,
+    mod,
+    kind,
+    seg,
+    reg,
+    rm,
+    base,
+    index,
+    scale,
+    opcode,
+    imm,
+    disp,
+  } = entryFields(w);
   const plain = rep === 0 && !lock;
   let op: BlockOp | undefined;
   // `mod` is stale for instructions without ModRM (their closures do not read it); a ModRM
