@@ -209,6 +209,8 @@ _start:
         say l_timerbind
         mov eax, [evtop + 8]
         mov [timerports + esi * 4], eax
+        mov eax, cr3                        ; read again per vCPU (as Linux's cpu_initialize_context):
+        mov [ctx + CTX_CR3], eax            ; a save and restore moves the L3 to another frame
         vcpu_op VCPUOP_initialise, esi, ctx
         say l_init
         vcpu_op VCPUOP_initialise, esi, ctx

@@ -136,8 +136,8 @@ async function writeXenstore(
 }
 
 /**
- * The image's vCPUs must be 0 … n-1 in order, with the SMP set's count (one vCPU without it;
- * 32-bit guests run one vCPU here), each initialised one with a context.
+ * The image's vCPUs must be 0 … n-1 in order, with the SMP set's count (one vCPU without it),
+ * each initialised one with a context; 64- and 32-bit sets alike.
  */
 function checkVcpus(image: DomainImage, is32: boolean): void {
   const smp = image.state.smp;
@@ -146,7 +146,8 @@ function checkVcpus(image: DomainImage, is32: boolean): void {
     image.vcpus.length === n &&
     image.vcpus.every((v, i) => v.id === i) &&
     (smp === undefined ||
-      (!is32 &&
+      (Number.isInteger(n) &&
+        n >= 1 &&
         n <= MAX_RESTORE_VCPUS &&
         smp.initialised.includes(0) &&
         smp.up.every((i) => smp.initialised.includes(i)) &&
@@ -282,7 +283,7 @@ function abandon(ctx: DomainSaveContext, domid: number): void {
   ctx.teardown(domid);
 }
 
-/** The synchronous part: frames, pages, paging, channels, grants, timers, vCPU, the domain. */
+/** The synchronous part: frames, pages, paging, channels, grants, timers, vCPUs, the domain. */
 function build(
   ctx: DomainSaveContext,
   image: DomainImage,
@@ -468,7 +469,9 @@ function build(
   // The vCPUs: vCPU 0, then (SMP) the others, up or down as they were.
   const saved = image.vcpus[0];
   if (saved === undefined) inconsistent('no vCPU 0');
-  const smp = s.smp === undefined ? undefined : ctx.domainVcpus(domid, s.smp);
+  // The vCPU set with its up / initialised flags: the compat one (Pv32DomainVcpus) for 32-bit.
+  const smp = s.smp === undefined || is32 ? undefined : ctx.domainVcpus(domid, s.smp);
+  const smp32 = s.smp !== undefined && is32 ? ctx.domainVcpus32(domid, s.smp) : undefined;
   const vcpus = image.vcpus.map((v) => {
     const initialised = v.initialised ?? true;
     const cr3Pfn = v.cpu.cr3 >>> 12;
@@ -478,7 +481,10 @@ function build(
     const cpu = X86Cpu.fromState(cpuState, ctx.cpuOptions(is32));
     const vcpuOptions = ctx.vcpuOptions(domid, is32, cpu, config, v.id, smp);
     const vcpu = is32
-      ? Pv32Vcpu.fromState({ ...(v.vcpu as Pv32VcpuState), domid }, vcpuOptions)
+      ? Pv32Vcpu.fromState(
+          { ...(v.vcpu as Pv32VcpuState), domid },
+          { ...vcpuOptions, ...(smp32 !== undefined ? { smp32 } : {}) },
+        )
       : PvVcpu.fromState({ ...(v.vcpu as PvVcpuState), domid }, vcpuOptions);
     const hv = new HostVcpu(v.id, cpu, vcpu);
     hv.blocked = v.blocked;
@@ -502,7 +508,7 @@ function build(
     cpu: first.cpu,
     vcpu: first.vcpu,
     vcpus,
-    ...(smp !== undefined ? { smp } : {}),
+    ...(smp !== undefined ? { smp } : smp32 !== undefined ? { smp: smp32 } : {}),
     nowNs: now - s.ageNs,
     storePort: s.storePort,
     consolePort: s.consolePort,

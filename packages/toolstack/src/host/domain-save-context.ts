@@ -6,7 +6,12 @@
  * @internal
  * @module
  */
-import type { PvDomainVcpus, PvDomainVcpusState, PvVcpuOptions } from '@typevisor/hypervisor';
+import type {
+  Pv32DomainVcpus,
+  PvDomainVcpus,
+  PvDomainVcpusState,
+  PvVcpuOptions,
+} from '@typevisor/hypervisor';
 import type { CpuOptions, X86Cpu } from '@typevisor/x86-cpu';
 import type { DomainConfig } from '../config/domain-config.ts';
 import type { Host, HostDomain } from './host.ts';
@@ -34,6 +39,8 @@ export interface DomainSaveContext {
   ) => PvVcpuOptions & { readonly gdtAddress?: number };
   /** The vCPU set of a 64-bit domain with the host's hooks, its flags from `state`. */
   readonly domainVcpus: (domid: number, state: PvDomainVcpusState) => PvDomainVcpus;
+  /** The vCPU set of a 32-bit domain with the host's hooks, its flags from `state`. */
+  readonly domainVcpus32: (domid: number, state: PvDomainVcpusState) => Pv32DomainVcpus;
   /** Adds the domain's vCPUs to the scheduler (paused if the domain is). */
   readonly schedAdd: (d: HostDomain) => void;
   /** A fresh domain ID. */

@@ -1637,10 +1637,13 @@ export class Host {
     );
   }
 
-  /** The vCPU set of a 32-bit domain with several vCPUs (the same scheduler hooks). */
-  private domainVcpus32(domid: number, count: number): Pv32DomainVcpus {
-    return new Pv32DomainVcpus(
-      count,
+  /**
+   * The vCPU set of a 32-bit domain with several vCPUs (the same scheduler hooks). With `state`
+   * (a restore), its flags are taken from there.
+   */
+  private domainVcpus32(domid: number, count: number, state?: PvDomainVcpusState): Pv32DomainVcpus {
+    return Pv32DomainVcpus.fromState(
+      state ?? { count, initialised: [0], up: [0] },
       (id) => {
         const v = this.domains.get(domid)?.vcpus[id]?.vcpu;
         return v instanceof Pv32Vcpu ? v : undefined;
@@ -2171,6 +2174,7 @@ export class Host {
       vcpuOptions: (domid, is32, cpu, config, vcpuId, smp) =>
         this.vcpuOptions(domid, is32, cpu, config, vcpuId, smp),
       domainVcpus: (domid, state) => this.domainVcpus(domid, state.count, state),
+      domainVcpus32: (domid, state) => this.domainVcpus32(domid, state.count, state),
       schedAdd: (d) => this.schedAdd(d),
       allocDomid: () => this.allocDomid(),
       claimDomid: (domid) => {
