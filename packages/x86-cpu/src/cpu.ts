@@ -677,13 +677,7 @@ export class X86Cpu {
       }
     }
     if (frame < this.ramKindLimit) {
-      const page = frame >>> 12;
-      let kind = this.ramKind[page];
-      if (kind === 0) {
-        kind = this.memory.isRam(frame) ? 1 : 2;
-        this.ramKind[page] = kind;
-      }
-      if (kind === 2) flags |= T_MMIO;
+      if (!this.isRamPage(frame >>> 12)) flags |= T_MMIO;
     } else if (!this.memory.isRam(frame)) flags |= T_MMIO;
     this.tlbTag[i] = vpn * TLB_GENS + this.tlbGen;
     this.tlbFrame[i] = frame;
@@ -764,13 +758,7 @@ export class X86Cpu {
     const pte = ram[pteIdx];
     if ((pte & 1) === 0) return -1;
     const page = pte >>> 12;
-    if (page >= this.ramKind.length) return -1;
-    let kind = this.ramKind[page];
-    if (kind === 0) {
-      kind = this.memory.isRam(page * 4096) ? 1 : 2;
-      this.ramKind[page] = kind;
-    }
-    if (kind !== 1) return -1;
+    if (page >= this.ramKind.length || !this.isRamPage(page)) return -1;
     const us = (pde & pte & 4) !== 0;
     const rw = (pde & pte & 2) !== 0;
     const write = access === 1;
@@ -779,7 +767,40 @@ export class X86Cpu {
     if ((pde & 0x20) === 0) ram[pdeIdx] = pde | 0x20;
     const upd = pte | 0x20 | (write ? 0x40 : 0);
     if (upd !== pte) ram[pteIdx] = upd;
-    let flags = T_READ | T_EXEC;
+    this.fillWalked(i, vpn, page, us, rw, write, wp, true);
+    return page * 4096 + (lin & 0xfff);
+  }
+
+  /**
+   * Whether page `page` of the direct RAM view is RAM: the memory port's `isRam` answer, asked
+   * once per page and kept in `ramKind` until {@link X86Cpu.flushTlb}. `page` must be below
+   * `ramKind.length`.
+   */
+  private isRamPage(page: number): boolean {
+    let kind = this.ramKind[page];
+    if (kind === 0) {
+      kind = this.memory.isRam(page * 4096) ? 1 : 2;
+      this.ramKind[page] = kind;
+    }
+    return kind === 1;
+  }
+
+  /**
+   * The TLB fill after an inline walk (`walkFill2`/`walkFill4`) to RAM page `page` of the direct
+   * view: the entry's flags from the walk's combined U/S and R/W bits (write rights only after a
+   * write walk, which set D), and its direct-RAM entry for linear addresses below 4 GiB.
+   */
+  private fillWalked(
+    i: number,
+    vpn: number,
+    page: number,
+    us: boolean,
+    rw: boolean,
+    write: boolean,
+    wp: boolean,
+    exec: boolean,
+  ): void {
+    let flags = exec ? T_READ | T_EXEC : T_READ;
     let fastR = 1;
     let fastW = 0;
     if (us) {
@@ -796,15 +817,16 @@ export class X86Cpu {
         fastW |= 1;
       }
     }
-    const frame = pte & ~0xfff;
     this.tlbTag[i] = vpn * TLB_GENS + this.tlbGen;
     this.tlbFrame[i] = page * 4096;
     this.tlbFlags[i] = flags;
     this.xMmio = false;
-    this.tlbVpn32[i] = vpn | this.tlbGenHi;
-    this.tlbFastR[i] = frame | fastR;
-    this.tlbFastW[i] = frame | fastW;
-    return page * 4096 + (lin & 0xfff);
+    if (vpn >= 0 && vpn < 0x100000) {
+      const frame = page << 12;
+      this.tlbVpn32[i] = vpn | this.tlbGenHi;
+      this.tlbFastR[i] = frame | fastR;
+      this.tlbFastW[i] = frame | fastW;
+    } else this.tlbVpn32[i] = -1;
   }
 
   /**
@@ -847,43 +869,10 @@ export class X86Cpu {
         const wp = (this.cr0 & CR0.WP) !== 0;
         if ((user && !us) || (write && !rw && (user || wp)) || (access === 2 && nx)) return -1;
         const page = large ? ((lo & 0xffe00000) >>> 12) + ((linLo >>> 12) & 0x1ff) : lo >>> 12;
-        if (page >= this.ramKind.length) return -1;
-        let kind = this.ramKind[page];
-        if (kind === 0) {
-          kind = this.memory.isRam(page * 4096) ? 1 : 2;
-          this.ramKind[page] = kind;
-        }
-        if (kind !== 1) return -1;
+        if (page >= this.ramKind.length || !this.isRamPage(page)) return -1;
         const upd = lo | 0x20 | (write ? 0x40 : 0);
         if (upd !== lo) ram[e] = upd;
-        let flags = T_READ;
-        if (!nx) flags |= T_EXEC;
-        let fastR = 1;
-        let fastW = 0;
-        if (us) {
-          flags |= T_USER;
-          fastR = 3;
-        }
-        if (write) {
-          if (rw && us) {
-            flags |= T_WUSER;
-            fastW = 2;
-          }
-          if (rw || !wp) {
-            flags |= T_WSUP;
-            fastW |= 1;
-          }
-        }
-        this.tlbTag[i] = vpn * TLB_GENS + this.tlbGen;
-        this.tlbFrame[i] = page * 4096;
-        this.tlbFlags[i] = flags;
-        this.xMmio = false;
-        if (vpn >= 0 && vpn < 0x100000) {
-          const frame = page << 12;
-          this.tlbVpn32[i] = vpn | this.tlbGenHi;
-          this.tlbFastR[i] = frame | fastR;
-          this.tlbFastW[i] = frame | fastW;
-        } else this.tlbVpn32[i] = -1;
+        this.fillWalked(i, vpn, page, us, rw, write, wp, !nx);
         return page * 4096 + (linLo & 0xfff);
       }
       if ((lo & 0x20) === 0) ram[e] = lo | 0x20;
